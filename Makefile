@@ -1,0 +1,34 @@
+# The two commands a newcomer needs:  `make run`  and  `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+export PYTHONUNBUFFERED := 1
+
+.PHONY: run test setup browser clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+## setup: virtualenv, requirements, a Redis server if none answers, migrations
+setup: $(VENV)/.installed
+	$(PY) manage.py ensure_redis
+	$(PY) manage.py migrate --noinput
+
+## run: web (http://127.0.0.1:8000), worker, scheduler and a local SMTP sink, together
+run: setup
+	$(PY) manage.py ensure_dev_admin
+	honcho start -f Procfile
+
+## browser: Debian's Chromium for the browser tests
+browser:
+	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+
+## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
+test: setup browser
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) var test-artifacts db.sqlite3

@@ -1,0 +1,159 @@
+"""Django settings, read from the environment with safe development defaults."""
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = environ.Env()
+
+SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key-change-me-in-production-0123456789")
+DEBUG = env.bool("DEBUG", default=True)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_dramatiq",
+    "project.jobs",
+    "accounts",
+    "reports",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "project.urls"
+WSGI_APPLICATION = "project.wsgi.application"
+ASGI_APPLICATION = "project.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "project" / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database: SQLite file by default, anything dj-database-url style via DATABASE_URL.
+DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, workers and scheduler write to one file: WAL plus IMMEDIATE
+    # transactions avoid "database is locked" on concurrent writers.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "var" / "static"
+
+# --- Email: EMAIL_URL (smtp://user:pass@host:port, consolemail://, ...) or the usual EMAIL_* names.
+# The development default is the local SMTP sink that `make run` starts.
+vars().update(env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025"))
+EMAIL_HOST = env.str("EMAIL_HOST", default=EMAIL_HOST)  # noqa: F821 - set by email_url above
+EMAIL_PORT = env.int("EMAIL_PORT", default=EMAIL_PORT)  # noqa: F821
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default=EMAIL_HOST_USER)  # noqa: F821
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default=EMAIL_HOST_PASSWORD)  # noqa: F821
+# A mail server that hangs must not hold a worker thread forever.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
+SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
+
+
+# --- Redis and Dramatiq
+def _redis_url_with_timeouts(url: str) -> str:
+    """Add client timeouts unless the URL sets them: a hung Redis must fail fast
+    (the signup request never waits on it), and idle pooled sockets are checked."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_connect_timeout", "2")
+    query.setdefault("socket_timeout", "10")
+    query.setdefault("health_check_interval", "15")
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
+# A worker silent for this long is presumed dead; its unacked messages go back to their queue.
+DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
+DRAMATIQ_DEAD_MESSAGE_TTL_MS = env.int("DRAMATIQ_DEAD_MESSAGE_TTL_MS", default=30 * 86_400_000)
+DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=10)
+DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000)
+DRAMATIQ_MAX_BACKOFF_MS = env.int("DRAMATIQ_MAX_BACKOFF_MS", default=3_600_000)
+
+DRAMATIQ_QUEUE_EMAILS = "emails"
+DRAMATIQ_QUEUE_REPORTS = "reports"
+
+DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
+DRAMATIQ_BROKER = {
+    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "OPTIONS": {
+        "url": _redis_url_with_timeouts(REDIS_URL),
+        "namespace": DRAMATIQ_NAMESPACE,
+        "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
+        "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
+    },
+    "MIDDLEWARE": [
+        "dramatiq.middleware.AgeLimit",
+        "dramatiq.middleware.TimeLimit",
+        "dramatiq.middleware.ShutdownNotifications",
+        "dramatiq.middleware.Callbacks",
+        "dramatiq.middleware.Pipelines",
+        "dramatiq.middleware.CurrentMessage",
+        "project.jobs.middleware.ConfiguredRetries",
+        "project.jobs.middleware.DeadLetterDetails",
+        "periodiq.PeriodiqMiddleware",
+        "django_dramatiq.middleware.DbConnectionsMiddleware",
+    ],
+}
+
+# --- Welcome email
+WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
+WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import pytest
+import redis
+from django.conf import settings
+
+from project.jobs import broker_store
+from tests.processes import WorkerProcess, child_env
+from tests.smtp_sink import SmtpSink
+
+
+def _clear_namespace() -> None:
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    keys = list(conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000))
+    if keys:
+        conn.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpSink) -> SmtpSink:
+    smtp_server.reset()
+    smtp_server.start()
+    yield smtp_server
+    smtp_server.reset()
+    smtp_server.start()
+
+
+@pytest.fixture
+def clean_redis():
+    """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""
+    _clear_namespace()
+    yield broker_store
+    _clear_namespace()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
+    """One real rundramatiq process (1 process x 2 threads) for the session."""
+    with django_db_blocker.unblock():
+        process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url)).start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def live(live_server, worker, clean_redis, smtp, transactional_db):
+    """A live HTTP server, a real worker and a real SMTP server over one test database."""
+    return live_server

@@ -1,0 +1,100 @@
+"""Real `manage.py rundramatiq` worker processes for integration tests."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+from django.conf import settings
+from django.db import connection
+
+ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.1, what: str = "") -> object:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+        time.sleep(interval)
+
+
+def test_database_url() -> str:
+    """A DATABASE_URL that points a child process at the test database."""
+    db = connection.settings_dict
+    if db["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{db['NAME']}"
+    credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DATABASE_URL=test_database_url(),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(overrides)
+    return env
+
+
+class WorkerProcess:
+    """`python manage.py rundramatiq` in its own process group, logging to a file."""
+
+    _count = 0
+
+    def __init__(self, env: dict[str, str], *, processes: int = 1, threads: int = 2, queues: list[str] | None = None):
+        WorkerProcess._count += 1
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"worker-{os.getpid()}-{WorkerProcess._count}.log"
+        self.args = [
+            sys.executable, "manage.py", "rundramatiq",
+            "--processes", str(processes), "--threads", str(threads),
+            "--worker-shutdown-timeout", "10000",
+        ] + (["--queues", *queues] if queues else [])
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 30) -> "WorkerProcess":
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.args, cwd=settings.BASE_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        wait_for(lambda: b"is ready for action" in self.log_path.read_bytes() or self.proc.poll() is not None,
+                 timeout, what="the worker to boot")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"worker exited at start:\n{self.log_tail()}")
+        return self
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def signal(self, sig: int, *, group: bool = False) -> None:
+        """Signal the main process (which relays to its children) or the whole group.
+
+        A second SIGTERM makes a dramatiq worker process quit at once, so SIGTERM
+        goes to the main process only.
+        """
+        if self.proc and self.proc.poll() is None:
+            (os.killpg if group else os.kill)(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 20) -> int | None:
+        if self.proc is None:
+            return None
+        self.signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.signal(signal.SIGKILL, group=True)
+            self.proc.wait(5)
+        self._log.close()
+        return self.proc.returncode

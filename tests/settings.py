@@ -1,0 +1,20 @@
+"""Test settings: the project's settings on an isolated Redis database and namespace."""
+import os
+
+# Set before project.settings reads them, so the broker is built against them.
+os.environ.setdefault("REDIS_URL", os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+os.environ.setdefault("DRAMATIQ_NAMESPACE", "dramatiq-test")
+os.environ.setdefault("DRAMATIQ_MIN_BACKOFF_MS", "200")
+os.environ.setdefault("DRAMATIQ_MAX_BACKOFF_MS", "1000")
+os.environ.setdefault("WELCOME_EMAIL_MAX_RETRIES", "3")
+os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
+
+from project.settings import *  # noqa: E402,F403
+from project.settings import BASE_DIR, DATABASES  # noqa: E402
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not memory: worker processes must open the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}
+    (BASE_DIR / "var").mkdir(exist_ok=True)
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,70 @@
+"""A real SMTP server on loopback (aiosmtpd) that records what it receives."""
+from __future__ import annotations
+
+import asyncio
+import email
+import socket
+import threading
+from email.message import Message
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RecordingHandler:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.messages: list[Message] = []
+        self.delay = 0.0
+        self.reply: str | None = None  # an SMTP error reply to give instead of accepting
+
+    async def handle_DATA(self, server, session, envelope) -> str:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.reply:
+            return self.reply
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+        return "250 Message accepted for delivery"
+
+
+class SmtpSink:
+    """Start, stop and restart on one fixed port, as a mail server that goes down would."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.handler = RecordingHandler()
+        self._controller: Controller | None = None
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._controller is not None
+
+    def start(self) -> None:
+        if self._controller is None:
+            self._controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+            self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def reset(self) -> None:
+        with self.handler.lock:
+            self.handler.messages.clear()
+        self.handler.delay = 0.0
+        self.handler.reply = None
+
+    def received(self, to: str | None = None) -> list[Message]:
+        with self.handler.lock:
+            return [m for m in self.handler.messages if to is None or m["To"] == to]

@@ -1,0 +1,102 @@
+"""Signup by HTML form and JSON API: validation, errors, and the signal that queues the email."""
+import json
+
+import pytest
+from django.db import IntegrityError, transaction
+
+from accounts.models import EmailDelivery, User
+from project.jobs import broker_store
+
+pytestmark = pytest.mark.django_db
+
+GOOD_PASSWORD = "correct-horse-battery-staple"
+
+
+def api(client, body, content_type="application/json"):
+    return client.post("/api/signup/", data=body, content_type=content_type)
+
+
+def test_form_shows_field_errors(client, clean_redis):
+    response = client.post("/accounts/signup/", {"email": "not-an-email", "password1": "x", "password2": "y"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Enter a valid email address." in html
+    assert "The two password fields didn" in html
+    assert not User.objects.exists()
+
+
+def test_form_rejects_weak_password(client, clean_redis):
+    response = client.post("/accounts/signup/", {"email": "a@example.com", "password1": "123", "password2": "123"})
+    assert response.status_code == 400
+    assert "This password is too short" in response.content.decode()
+
+
+def test_form_signup_creates_user_and_redirects(client, clean_redis):
+    response = client.post(
+        "/accounts/signup/", {"email": "Ann@Example.com", "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
+    )
+    assert response.status_code == 302 and response["Location"] == "/accounts/signup/done/"
+    assert User.objects.get().email == "ann@example.com"
+
+
+def test_api_signup_returns_201_with_id(client, clean_redis):
+    response = api(client, {"email": "bob@example.com", "password": GOOD_PASSWORD})
+    assert response.status_code == 201
+    assert response.json()["id"] == User.objects.get(email="bob@example.com").pk
+
+
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        (b"{not json", "__all__"),
+        (b"\xff\xfe", "__all__"),
+        (b"[1, 2]", "__all__"),
+        (b"", "__all__"),
+        (json.dumps({"email": "bob@example.com"}), "password"),
+        (json.dumps({"email": "nope", "password": GOOD_PASSWORD}), "email"),
+        (json.dumps({"email": 12, "password": ["x"]}), "email"),
+    ],
+)
+def test_api_bad_input_is_400_with_field_errors(client, clean_redis, body, field):
+    response = api(client, body)
+    assert response.status_code == 400
+    assert field in response.json()["errors"]
+    assert not User.objects.exists()
+
+
+def test_api_rejects_duplicate_email_ignoring_case(client, clean_redis):
+    assert api(client, {"email": "carol@example.com", "password": GOOD_PASSWORD}).status_code == 201
+    response = api(client, {"email": "CAROL@example.COM", "password": GOOD_PASSWORD})
+    assert response.status_code == 400
+    assert response.json()["errors"]["email"] == ["An account with this email already exists."]
+
+
+def test_api_only_accepts_post(client):
+    assert client.get("/api/signup/").status_code == 405
+
+
+def test_database_enforces_case_insensitive_email(clean_redis):
+    User.objects.create_user("dan@example.com", GOOD_PASSWORD)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        User.objects.bulk_create([User(email="DAN@example.com")])
+
+
+def test_signup_enqueues_welcome_email_after_commit(client, clean_redis, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        api(client, {"email": "erin@example.com", "password": GOOD_PASSWORD})
+        # Nothing is on the broker before the transaction commits.
+        assert broker_store.queue_counts("emails").ready == 0
+    for callback in callbacks:
+        callback()
+    assert broker_store.queue_counts("emails").ready == 1
+    assert EmailDelivery.objects.get().status == EmailDelivery.Status.PENDING
+
+
+def test_rolled_back_signup_enqueues_nothing(clean_redis, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        with pytest.raises(RuntimeError), transaction.atomic():
+            User.objects.create_user("frank@example.com", GOOD_PASSWORD)
+            raise RuntimeError("rollback")
+    assert callbacks == []
+    assert broker_store.queue_counts("emails").ready == 0
+    assert not EmailDelivery.objects.exists()

@@ -1,0 +1,128 @@
+"""The welcome email end to end: HTTP signup -> Redis -> real rundramatiq worker -> real SMTP server."""
+import time
+
+import pytest
+from django.db import transaction
+
+from accounts.models import EmailDelivery, User
+from accounts.tasks import send_welcome_email
+from project.jobs import broker_store
+from tests.http import post_json
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.integration]
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def signup(live, email: str) -> tuple[int, float]:
+    status, body, seconds = post_json(f"{live.url}/api/signup/", {"email": email, "password": PASSWORD})
+    assert status == 201, body
+    return body["id"], seconds
+
+
+def delivery(user_id: int) -> EmailDelivery:
+    return EmailDelivery.objects.get(user_id=user_id)
+
+
+def settle(seconds: float = 1.5) -> None:
+    """Give a wrongly duplicated job the time to show itself."""
+    time.sleep(seconds)
+
+
+def test_signup_email_arrives_at_smtp_server(live, smtp, worker):
+    user_id, _ = signup(live, "ann@example.com")
+    [message] = wait_for(lambda: smtp.received("ann@example.com"), what="the welcome email")
+    assert message["Subject"] == "Welcome to Dramatiq Reference Project"
+    assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
+    wait_for(lambda: delivery(user_id).status == EmailDelivery.Status.SENT, what="delivery marked sent")
+    record = delivery(user_id)
+    assert record.attempts == 1 and record.sent_at is not None
+
+
+def test_signup_does_not_wait_for_smtp(live, smtp, worker):
+    smtp.handler.delay = 2.0
+    _, seconds = signup(live, "slow@example.com")
+    assert seconds < 1.0, f"signup took {seconds:.2f}s behind a 2s SMTP server"
+    assert smtp.received("slow@example.com") == []
+    wait_for(lambda: smtp.received("slow@example.com"), what="the delayed email")
+
+
+def test_smtp_down_for_a_while_email_arrives_once_it_is_back(live, smtp, worker):
+    smtp.stop()
+    user_id, _ = signup(live, "patient@example.com")
+    wait_for(lambda: delivery(user_id).attempts >= 2, what="two failed attempts")
+    record = delivery(user_id)
+    assert record.status == EmailDelivery.Status.PENDING and "ConnectionRefused" in record.last_error
+    smtp.start()
+    wait_for(lambda: smtp.received("patient@example.com"), what="the email after SMTP came back")
+    settle()
+    assert len(smtp.received("patient@example.com")) == 1
+    assert delivery(user_id).status == EmailDelivery.Status.SENT
+    assert broker_store.queue_counts("emails").dead == 0
+
+
+def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
+    smtp.handler.reply = "554 5.7.1 Rejected by test policy"
+    user_id, _ = signup(live, "doomed@example.com")
+    wait_for(lambda: broker_store.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
+    [dead] = broker_store.list_dead("emails")
+    assert dead.actor_name == "send_welcome_email"
+    assert dead.data["args"] == [user_id]
+    assert "SMTPDataError" in dead.traceback and "554" in dead.traceback
+    assert dead.reason.startswith("SMTPDataError")
+    assert dead.options["retries"] == 4  # the first attempt and WELCOME_EMAIL_MAX_RETRIES=3 retries
+    wait_for(lambda: delivery(user_id).status == EmailDelivery.Status.FAILED, what="delivery marked failed")
+    assert delivery(user_id).attempts == 4
+    assert smtp.received() == []
+
+
+def test_same_message_delivered_twice_sends_one_email(live, smtp, worker):
+    smtp.handler.delay = 0.5  # both copies are in flight at once on the worker's two threads
+    [user] = User.objects.bulk_create([User(email="twice@example.com")])  # no signal: only our two copies
+    message = send_welcome_email.message(user.pk)
+    broker = send_welcome_email.broker
+    broker.enqueue(message)
+    broker.enqueue(message)
+    wait_for(lambda: smtp.received("twice@example.com"), what="the email")
+    wait_for(lambda: broker_store.queue_counts("emails") == broker_store.QueueCounts("emails", 0, 0, 0, 0),
+             what="both copies to be processed")
+    settle()
+    assert len(smtp.received("twice@example.com")) == 1
+    assert delivery(user.pk).status == EmailDelivery.Status.SENT
+
+
+def test_rolled_back_signup_sends_nothing(live, smtp, worker):
+    with pytest.raises(RuntimeError), transaction.atomic():
+        User.objects.create_user("ghost@example.com", PASSWORD)
+        raise RuntimeError("the signup fails after the insert")
+    settle()
+    assert broker_store.queue_counts("emails") == broker_store.QueueCounts("emails", 0, 0, 0, 0)
+    assert smtp.received() == []
+
+
+def test_user_deleted_before_the_job_runs_ends_cleanly(live, smtp, worker):
+    send_welcome_email.send(987654)  # no such user
+    wait_for(lambda: broker_store.queue_counts("emails").ready == 0, what="the job to be taken")
+    settle()
+    counts = broker_store.queue_counts("emails")
+    assert (counts.delayed, counts.in_progress, counts.dead) == (0, 0, 0)
+    assert "User 987654 no longer exists" in worker.log_path.read_text()
+
+
+def test_sweep_sends_emails_whose_enqueue_was_lost(live, smtp, worker):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.tasks import requeue_unsent_welcome_emails
+
+    # As if Redis had been down at signup: the delivery row exists, no message does.
+    [user] = User.objects.bulk_create([User(email="lost@example.com")])
+    EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.WELCOME)
+    EmailDelivery.objects.update(created_at=timezone.now() - timedelta(minutes=11))
+    requeue_unsent_welcome_emails.send()
+    wait_for(lambda: smtp.received("lost@example.com"), what="the swept email")
+    requeue_unsent_welcome_emails.send()  # a second sweep finds nothing left to do
+    settle()
+    assert len(smtp.received("lost@example.com")) == 1
