@@ -27,7 +27,8 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
 
 ## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
-test: setup browser
+test: $(VENV)/.installed browser
+	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 	$(PY) -m pytest
 
 clean:
