@@ -141,6 +141,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.CurrentMessage",
         "project.jobs.middleware.ConfiguredRetries",
         "project.jobs.middleware.DeadLetterDetails",
+        "project.jobs.middleware.JobStats",
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],

@@ -6,5 +6,6 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
+    path("jobs/", include("project.jobs.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -10,8 +10,11 @@ from tests.smtp_sink import SmtpSink
 
 
 def _clear_namespace() -> None:
+    """Drop every message and statistic of the test namespace; keep the running
+    worker's registration and heartbeat, which belong to the session."""
     conn = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000))
+    keep = (b":__heartbeats__", b":__jobs__:workers")
+    keys = [k for k in conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000) if not k.endswith(keep)]
     if keys:
         conn.delete(*keys)
 

@@ -1,9 +1,13 @@
-"""Dramatiq middleware configured from Django settings."""
+"""Dramatiq middleware configured from Django settings, and the bookkeeping the dashboard reads."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
 import traceback
+from typing import Optional
 
 from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
@@ -28,14 +32,19 @@ class ConfiguredRetries(Retries):
         )
 
 
+def _worker_id(broker: Broker) -> str:
+    return getattr(broker, "broker_id", f"{socket.gethostname()}:{os.getpid()}")
+
+
 class DeadLetterDetails(Middleware):
-    """Keep why a message died next to it in the dead-letter set.
+    """Keep why a message died next to it in the dead-letter set, and file it by group.
 
     The Redis broker moves the body that was *enqueued* into ``<queue>.XQ.msgs``,
     so the last failure's traceback (set in memory by Retries) would be lost, and
     a message that never reached Retries (unknown actor, ``throws``) would carry
-    none. After the nack we store the in-memory message with its traceback,
-    a one-line reason and the time it died.
+    none. After the nack we store the in-memory message with its traceback, a
+    one-line reason and the time it died, and count it under
+    (queue, actor, exception type) for the dashboard.
     """
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
@@ -45,11 +54,69 @@ class DeadLetterDetails(Middleware):
             options["traceback"] = "".join(traceback.format_exception(exc, limit=30))
             options["dead_letter_reason"] = f"{type(exc).__name__}: {exc}"[:500]
             options["exception_type"] = type(exc).__name__
-        options.setdefault("dead_letter_reason", "Rejected")
+        else:
+            options.setdefault("dead_letter_reason", "Rejected by middleware (for example, too old)")
+            options.setdefault("exception_type", broker_store.NO_EXCEPTION)
         options["dead_lettered_at"] = int(time.time() * 1000)
         try:
-            broker_store.save_dead_letter_details(
-                message.queue_name, options["redis_message_id"], message._message.encode()
+            broker_store.record_dead_letter(
+                message.queue_name, options["redis_message_id"], message._message.encode(),
+                message.actor_name, options["exception_type"],
             )
         except Exception:  # The message is already safe in the DLQ; only the details are lost.
-            logger.exception("Could not store dead-letter details of %s", message.message_id)
+            logger.exception("Could not record dead-letter details of %s", message.message_id)
+
+
+class JobStats(Middleware):
+    """Workers, what they run, throughput and periodic runs, for the dashboard.
+
+    One Redis write when a job starts and one pipeline when it ends; a failure
+    to write is logged and never fails the job. Each worker process re-registers
+    itself every few seconds, so its entry comes back after a Redis restart.
+    """
+
+    REGISTER_EVERY_S = 10.0
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: Broker, worker) -> None:
+        info = {
+            "host": socket.gethostname(), "pid": os.getpid(),
+            "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
+            "started_ms": int(time.time() * 1000),
+        }
+        self._safely(broker_store.register_worker, _worker_id(broker), info)
+        threading.Thread(target=self._keep_registered, args=(_worker_id(broker), info), daemon=True,
+                         name="JobStatsRegistration").start()
+
+    def _keep_registered(self, worker_id: str, info: dict) -> None:
+        while not self._stop.wait(self.REGISTER_EVERY_S):
+            self._safely(broker_store.register_worker, worker_id, info)
+
+    def before_worker_shutdown(self, broker: Broker, worker) -> None:
+        self._stop.set()
+        self._safely(broker_store.unregister_worker, _worker_id(broker))
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        self._safely(broker_store.job_started, _worker_id(broker), message.message_id, {
+            "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
+            "started_ms": int(time.time() * 1000),
+        })
+
+    def after_process_message(self, broker: Broker, message: MessageProxy, *, result=None,
+                              exception: Optional[BaseException] = None) -> None:
+        actor = broker.actors.get(message.actor_name)
+        periodic = message.actor_name if actor is not None and "periodic" in actor.options else None
+        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id,
+                     failed=exception is not None, periodic_actor=periodic)
+
+    def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
+        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id, failed=False)
+
+    @staticmethod
+    def _safely(function, *args, **kwargs) -> None:
+        try:
+            function(*args, **kwargs)
+        except Exception as error:
+            logger.warning("Job statistics not recorded (%s): %s", function.__name__, error)

@@ -1,0 +1,39 @@
+"""Server-side SVG bar charts: geometry computed here, drawn by templates/jobs/_bar_chart.html."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    x: float
+    width: float
+    segments: list[tuple[float, float, str, int]]  # (y, height, css class, value)
+
+
+@dataclass(frozen=True)
+class BarChart:
+    bars: list[Bar]
+    width: int
+    height: int
+    max_value: int
+    series: list[tuple[str, str]]  # (name, css class)
+
+
+def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[str, str]],
+              width: int = 720, height: int = 160) -> BarChart:
+    """Stacked bars, one per row: rows are (label, one value per series)."""
+    max_value = max((sum(values) for _, values in rows), default=0) or 1
+    slot = width / max(len(rows), 1)
+    bars = []
+    for i, (label, values) in enumerate(rows):
+        top = float(height)
+        segments = []
+        for (name, css), value in zip(series, values):
+            h = height * value / max_value
+            top -= h
+            segments.append((round(top, 1), round(h, 1), css, value))
+        bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments))
+    return BarChart(bars, width, height, max_value, list(series))

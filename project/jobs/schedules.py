@@ -1,0 +1,54 @@
+"""The periodiq schedules of the project's actors."""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Optional
+
+import dramatiq
+import pendulum
+from django.apps import apps
+from django.conf import settings
+from django.utils.module_loading import module_has_submodule
+
+
+@dataclass(frozen=True)
+class Schedule:
+    actor_name: str
+    queue_name: str
+    cron: str
+    next_run: datetime
+    last_run_ms: Optional[int]
+    last_outcome: Optional[str]
+
+
+def import_task_modules() -> None:
+    """Import every app's tasks module so that all actors are declared in this process."""
+    for config in apps.get_app_configs():
+        if module_has_submodule(config.module, "tasks"):
+            importlib.import_module(f"{config.name}.tasks")
+
+
+def periodic_actors() -> list[dramatiq.Actor]:
+    import_task_modules()
+    broker = dramatiq.get_broker()
+    return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
+
+
+def next_run(actor: dramatiq.Actor, after: Optional[datetime] = None) -> datetime:
+    """The next time periodiq will send `actor`, in the project's time zone."""
+    zone = pendulum.timezone(settings.TIME_ZONE)
+    start = pendulum.instance(after).in_timezone(zone) if after else pendulum.now(zone)
+    return actor.options["periodic"].next_valid_date(start)
+
+
+def schedules(last_runs: dict[str, dict[str, Any]]) -> list[Schedule]:
+    return [
+        Schedule(
+            actor.actor_name, actor.queue_name, str(actor.options["periodic"]), next_run(actor),
+            last_runs.get(actor.actor_name, {}).get("last_run_ms"),
+            last_runs.get(actor.actor_name, {}).get("outcome"),
+        )
+        for actor in periodic_actors()
+    ]

@@ -1,0 +1,30 @@
+"""Real dead letters, made by the real worker from real actors."""
+from __future__ import annotations
+
+from dramatiq import Message, get_broker
+
+from accounts.models import User
+from project.jobs import broker_store
+from tests.processes import wait_for
+
+
+def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict | None = None) -> list[str]:
+    """Messages for an actor that does not exist: the worker dead-letters them (ActorNotFound)."""
+    broker = get_broker()
+    messages = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
+                for _ in range(count)]
+    pipe_before = broker_store.count_dead(queue)
+    for message in messages:
+        broker.enqueue(message)
+    wait_for(lambda: broker_store.count_dead(queue) >= pipe_before + count, timeout=30, what=f"{count} poison letters")
+    return [m.message_id for m in messages]
+
+
+def failed_welcome_emails(smtp, emails: list[str], reply: str = "554 5.7.1 Rejected by test policy") -> list[int]:
+    """Sign users up while the SMTP server refuses mail; wait for their messages to die."""
+    smtp.handler.reply = reply
+    before = broker_store.count_dead("emails")
+    users = [User.objects.create_user(email, "correct-horse-battery-staple") for email in emails]
+    wait_for(lambda: broker_store.count_dead("emails") >= before + len(users), timeout=40,
+             what="the welcome emails to be dead-lettered")
+    return [u.pk for u in users]

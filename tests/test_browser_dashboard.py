@@ -1,0 +1,87 @@
+"""A staff user in a real browser: find a failed email among many, read it, requeue it, see it delivered."""
+import pytest
+
+from accounts.models import EmailDelivery, User
+from project.jobs import broker_store
+from tests.browser import browser_page, log_in, screenshot
+from tests.dead_letters import failed_welcome_emails, poison
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+PASSWORD = "ops-password-123"
+
+
+@pytest.fixture
+def staff(live, monkeypatch):
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    user = User(email="ops@example.com", is_staff=True, is_superuser=True)
+    user.set_password(PASSWORD)
+    User.objects.bulk_create([user])  # no welcome email of its own
+    return user
+
+
+def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smtp):
+    [user_id] = failed_welcome_emails(smtp, ["needle@example.com"])
+    poison(60)
+    with browser_page(live.url) as page:
+        log_in(page, staff.email, PASSWORD, "/jobs/")
+        page.wait_for_selector('tr[data-queue="emails"]')
+        assert page.inner_text('tr[data-queue="emails"] td:nth-child(5)') == "61"
+        page.wait_for_function("document.getElementById('live').dataset.refreshedAt", timeout=10_000)
+        screenshot(page, "dashboard-overview")
+
+        page.click("text=Dead letters")
+        assert page.locator("#dead-messages tbody tr").count() == 50  # the first page of 61
+        page.select_option("select[name=exception]", "SMTPDataError")
+        page.click("#filters button[type=submit]")
+        rows = page.locator("#dead-messages tbody tr")
+        assert rows.count() == 1
+        screenshot(page, "dead-letters-filtered")
+        rows.first.locator("a").click()
+        assert "SMTPDataError" in page.inner_text("#traceback")
+        assert "554" in page.inner_text("#reason")
+        screenshot(page, "dead-letter-detail")
+
+        smtp.handler.reply = None  # the mail server is fixed
+        page.click("button[value='requeue:one']")
+        page.click("#confirm")
+        page.wait_for_selector("text=Requeued 1 message.")
+        assert "(60)" in page.inner_text("h1")  # only the 60 poison letters are left
+        assert page.locator("select[name=exception] option", has_text="SMTPDataError").count() == 0
+        screenshot(page, "dead-letters-after-requeue")
+    wait_for(lambda: smtp.received("needle@example.com"), what="the requeued email")
+    wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
+
+
+def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
+    failed_welcome_emails(smtp, ["admin-needle@example.com"])
+    poison(3)
+    smtp.handler.reply = None
+    with browser_page(live.url) as page:
+        log_in(page, staff.email, PASSWORD, "/admin/")
+        page.click("a:text-is('Failed messages')")
+        page.wait_for_selector("#result_list")
+        assert page.locator("#result_list tbody tr[data-message-id]").count() == 4
+        screenshot(page, "admin-failed-messages")
+
+        page.click("#changelist-filter a:text('SMTPDataError')")
+        assert page.locator("#result_list tbody tr[data-message-id]").count() == 1
+        page.check("input.action-select")
+        page.select_option("select[name=action]", "requeue_selected")
+        page.click("button[name=index]")
+        page.click("#confirm")
+        page.wait_for_selector("text=Requeued 1 message.")
+        assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+
+        page.goto("/admin/jobs/failedmessage/")
+        page.check("#action-toggle")
+        page.select_option("select[name=action]", "delete_selected")
+        page.click("button[name=index]")
+        page.click("#confirm")
+        page.wait_for_selector("text=Deleted 3 messages.")
+        assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+        screenshot(page, "admin-failed-messages-after")
+    wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")
+    assert broker_store.count_dead("emails") == 0

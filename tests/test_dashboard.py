@@ -1,0 +1,203 @@
+"""The operator's view over real Redis, with dead letters made by a real worker."""
+import json
+
+import pytest
+from django.test import Client
+
+from accounts.models import EmailDelivery, User
+from project.jobs import broker_store
+from project.jobs.models import AuditEntry
+from tests.dead_letters import failed_welcome_emails, poison
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.integration]
+
+
+@pytest.fixture
+def ops(live):
+    """A logged-in superuser (staff, with the manage permission); made without the
+    signal, so no welcome email of its own runs during the test."""
+    [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def dead_rows(client: Client, **params) -> str:
+    response = client.get("/jobs/dead/", params)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def confirm(client: Client, op: str, **fields):
+    """The two POSTs of an action: the confirmation page, then the confirmed action."""
+    first = client.post("/jobs/dead/action/", {"op": op, **fields})
+    assert first.status_code == 200 and b"confirm" in first.content
+    return client.post("/jobs/dead/action/", {"op": op, "confirm": "yes", **fields}, follow=True)
+
+
+def test_overview_shows_queues_workers_and_totals(ops, worker, smtp):
+    poison(2)
+    page = ops.get("/jobs/").content.decode()
+    assert 'data-queue="emails"' in page and "Workers" in page
+    figures = ops.get("/jobs/overview.json").json()
+    emails = next(q for q in figures["queues"] if q["name"] == "emails")
+    assert emails["dead"] == 2 and emails["ready"] == 0
+    assert figures["totals"]["dead"] == 2
+    assert any(w["alive"] and "emails" in w["queues"] for w in figures["workers"])
+    assert len(figures["throughput"]) == 60
+    fragment = ops.get("/jobs/?fragment=1").content.decode()
+    assert "<html" not in fragment and 'data-queue="emails"' in fragment
+
+
+def test_overview_shows_the_job_a_worker_is_running(ops, worker, smtp):
+    smtp.handler.delay = 2.0
+    User.objects.create_user("busy@example.com", "correct-horse-battery-staple")
+    wait_for(lambda: any(w.running for w in broker_store.workers()), what="a running job")
+    figures = ops.get("/jobs/overview.json").json()
+    [job] = [j for w in figures["workers"] for j in w["running"]]
+    assert job["actor"] == "send_welcome_email" and job["queue"] == "emails"
+    assert broker_store.queue_counts("emails").in_progress == 1
+
+
+def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
+    failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
+    poison(55)
+    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
+
+    first = broker_store.page_dead("emails", limit=50)
+    assert first.total == 57 and len(first.messages) == 50 and first.newer is None
+    second = broker_store.page_dead("emails", cursor=first.older, limit=50)
+    assert len(second.messages) == 7 and second.older is None
+    assert {m.ref for m in first.messages}.isdisjoint({m.ref for m in second.messages})
+    back = broker_store.page_dead("emails", cursor=second.newer, direction="newer", limit=50)
+    assert [m.ref for m in back.messages] == [m.ref for m in first.messages]
+    times = [m.dead_at_ms for m in first.messages + second.messages]
+    assert times == sorted(times, reverse=True)
+
+    html = dead_rows(ops, exception="SMTPDataError")
+    assert html.count('name="refs"') == 2 and "Dead letters <span class=\"muted\">(2)" in html
+    assert dead_rows(ops, actor="no_such_actor").count('name="refs"') == 50
+    assert dead_rows(ops, older=first.older, queue="emails").count('name="refs"') == 7
+
+
+def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
+    [user_id] = failed_welcome_emails(smtp, ["fixme@example.com"])
+    [dead] = broker_store.page_dead("emails", exception="SMTPDataError").messages
+    detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
+    assert "SMTPDataError" in detail and "Traceback (most recent call last)" in detail
+    smtp.handler.reply = None  # the operator fixes the mail server
+    result = confirm(ops, "requeue:one", refs=dead.ref, next="/jobs/dead/")
+    assert b"Requeued 1 message." in result.content
+    wait_for(lambda: smtp.received("fixme@example.com"), what="the requeued email")
+    wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
+    assert broker_store.count_dead("emails") == 0
+    entry = AuditEntry.objects.get()
+    assert (entry.user_email, entry.action, entry.scope, entry.count) == ("ops@example.com", "requeue", "one", 1)
+    assert entry.refs == dead.ref
+
+
+def test_requeued_message_keeps_its_id_with_retries_reset(ops, worker, smtp):
+    [message_id] = poison(1)
+    [dead] = broker_store.page_dead("emails").messages
+    assert dead.message_id == message_id
+    assert broker_store.requeue_dead([dead.ref]) == 1
+    wait_for(lambda: broker_store.count_dead("emails") == 1, what="the poison letter to die again")
+    [again] = broker_store.page_dead("emails").messages
+    assert again.message_id == message_id and again.retries == 0 and "requeued_at" in again.options
+
+
+def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
+    poison(1)
+    [dead] = broker_store.page_dead("emails").messages
+    assert b"Deleted 1 message." in confirm(ops, "delete:selected", refs=dead.ref).content
+    late = confirm(ops, "delete:selected", refs=dead.ref)
+    assert late.status_code == 200
+    assert b"Deleted 0 messages. 1 had already been requeued or deleted by someone else." in late.content
+    assert broker_store.count_dead("emails") == 0 and broker_store.dead_groups() == []
+    assert ops.get(f"/jobs/dead/emails/{dead.redis_id}/", follow=True).status_code == 200
+
+
+def test_bulk_actions_on_selected_and_all_matching(ops, worker, smtp):
+    failed_welcome_emails(smtp, ["keep@example.com"])
+    poison(7)
+    refs = [m.ref for m in broker_store.page_dead(actor="no_such_actor", limit=3).messages]
+    assert b"Deleted 3 messages." in confirm(ops, "delete:selected", refs=refs).content
+    result = confirm(ops, "delete:matching", queue="emails", actor="no_such_actor")
+    assert b"Deleted 4 messages." in result.content
+    [left] = broker_store.dead_groups()
+    assert (left.actor_name, left.count) == ("send_welcome_email", 1)
+    assert AuditEntry.objects.filter(scope="matching").get().filters == {"queue": "emails", "actor": "no_such_actor"}
+
+
+def test_permissions_and_csrf(live, worker, smtp):
+    poison(1)
+    [dead] = broker_store.page_dead("emails").messages
+    anonymous = Client()
+    for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/jobs/failedmessage/"):
+        response = anonymous.get(url)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], url
+    member = Client()
+    member.force_login(User.objects.create_user("member@example.com", "member-password-123"))
+    assert member.get("/jobs/").status_code == 403
+    viewer = Client()
+    viewer.force_login(User.objects.create_user("viewer@example.com", "viewer-password-123", is_staff=True))
+    assert viewer.get("/jobs/dead/").status_code == 200
+    assert b'name="refs"' not in viewer.get("/jobs/dead/").content  # no action buttons without the permission
+    assert viewer.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref}).status_code == 403
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(User.objects.create_superuser("root@example.com", "root-password-123"))
+    assert strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"}).status_code == 403
+    assert broker_store.count_dead("emails") == 1
+
+
+def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
+    poison(1, args=("<script>alert(1)</script>",), kwargs={"password": "hunter2", "nested": {"api_token": "t0k"}})
+    [dead] = broker_store.page_dead("emails").messages
+    for url in ("/jobs/dead/", f"/jobs/dead/emails/{dead.redis_id}/", "/admin/jobs/failedmessage/"):
+        html = ops.get(url).content.decode()
+        assert "<script>alert(1)" not in html and "&lt;script&gt;" in html, url
+        assert "hunter2" not in html and "t0k" not in html, url
+    assert "********" in ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
+
+
+def test_admin_changelist_search_filter_and_actions(ops, worker, smtp):
+    failed_welcome_emails(smtp, ["admin-a@example.com"])
+    [poison_id] = poison(1)
+    page = ops.get("/admin/jobs/failedmessage/").content.decode()
+    assert page.count('name="_selected_action"') == 2 and "By exception type" in page
+    assert ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count(
+        'name="_selected_action"') == 1
+    found = ops.get("/admin/jobs/failedmessage/", {"q": poison_id}).content.decode()
+    assert found.count('name="_selected_action"') == 1 and poison_id in found
+    [dead] = broker_store.page_dead(actor="no_such_actor").messages
+    asked = ops.post("/admin/jobs/failedmessage/", {"action": "delete_selected", "_selected_action": dead.ref})
+    assert asked.status_code == 200 and b"Yes, I" in asked.content
+    done = ops.post("/admin/jobs/failedmessage/",
+                    {"action": "delete_selected", "_selected_action": dead.ref, "post": "yes"}, follow=True)
+    assert b"Deleted 1 message." in done.content
+    assert [g.actor_name for g in broker_store.dead_groups()] == ["send_welcome_email"]
+    index = ops.get("/admin/").content.decode()
+    assert "Failed messages" in index and "/jobs/" in index
+
+
+def test_schedules_page_lists_periodic_actors(ops, worker, smtp):
+    html = ops.get("/jobs/schedules/").content.decode()
+    assert "requeue_unsent_welcome_emails" in html and "*/5 * * * *" in html and "Asia/Seoul" in html
+
+
+def test_dashboard_says_so_when_redis_is_down(ops, settings, monkeypatch):
+    import redis
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(broker_store, "all_queue_counts", refuse)
+    response = ops.get("/jobs/")
+    assert response.status_code == 503 and b"Redis is unreachable" in response.content
+
+
+def test_overview_json_is_valid_for_monitors(ops, worker, smtp):
+    data = json.loads(ops.get("/jobs/overview.json").content)
+    assert set(data) == {"queues", "totals", "throughput", "workers"}
