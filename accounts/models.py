@@ -93,3 +93,16 @@ class EmailDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} email to user {self.user_id} ({self.status})"
+
+
+class LoginEvent(models.Model):
+    """One login, recorded from Django's user_logged_in signal: the activity the reports count."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="accounts_login_user_at")]
+
+    def __str__(self) -> str:
+        return f"user {self.user_id} at {self.at:%Y-%m-%d %H:%M}"

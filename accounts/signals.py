@@ -6,9 +6,11 @@ from functools import partial
 
 from django.conf import settings
 from django.db import transaction
+from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
+from django.utils import timezone
 
-from .models import EmailDelivery
+from .models import EmailDelivery, LoginEvent
 
 logger = logging.getLogger(__name__)
 
@@ -36,5 +38,10 @@ def queue_welcome_email(sender, instance, created: bool, raw: bool = False, **kw
     transaction.on_commit(partial(enqueue_welcome_email, instance.pk), robust=True)
 
 
+def record_login(sender, request, user, **kwargs) -> None:
+    LoginEvent.objects.create(user=user, at=timezone.now())
+
+
 def connect() -> None:
     post_save.connect(queue_welcome_email, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.welcome_email")
+    user_logged_in.connect(record_login, dispatch_uid="accounts.record_login")

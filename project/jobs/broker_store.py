@@ -335,6 +335,18 @@ def record_dead_letter(queue: str, redis_id: str, body: bytes, actor: str, excep
     return (pipe or client()).eval(_RECORD_DEAD, len(keys), *keys, redis_id, body, group)
 
 
+def add_dead_letter(queue: str, redis_id: str, data: dict[str, Any], dead_at_ms: int,
+                    pipe: redis.client.Pipeline) -> None:
+    """Write a dead letter as the broker's nack plus `record_dead_letter` would
+    (for imports and benchmarks); queued on `pipe`, which the caller executes."""
+    group = _group_field(queue, data.get("actor_name", ""), exception_type_of(data))
+    pipe.zadd(dead_key(queue), {redis_id: dead_at_ms})
+    pipe.hset(dead_messages_key(queue), redis_id, json.dumps(data, separators=(",", ":")))
+    pipe.zadd(_group_index_key(group), {redis_id: dead_at_ms})
+    pipe.hincrby(_jobs_key("dead", "groups"), group, 1)
+    pipe.hincrby(_jobs_key("totals"), "dead", 1)
+
+
 def dead_groups(queue: Optional[str] = None, actor: Optional[str] = None,
                 exception: Optional[str] = None) -> list[DeadGroup]:
     """Dead-letter counts by (queue, actor, exception type), biggest first, optionally filtered."""
