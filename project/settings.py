@@ -151,6 +151,15 @@ DRAMATIQ_BROKER = {
 WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
 WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
 
+# --- Reports
+REPORTS_CHUNK_SIZE = env.int("REPORTS_CHUNK_SIZE", default=5_000)  # users per chunk job
+REPORTS_CHUNK_MAX_RETRIES = env.int("REPORTS_CHUNK_MAX_RETRIES", default=3)
+REPORTS_DAILY_CRON = env.str("REPORTS_DAILY_CRON", default="0 2 * * *")
+REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
+REPORTS_WEEKLY_WAIT_MS = env.int("REPORTS_WEEKLY_WAIT_MS", default=60_000)
+# Fault injection for tests only: chunk indexes that always raise.
+REPORTS_FAIL_CHUNKS = [int(i) for i in env.list("REPORTS_FAIL_CHUNKS", default=[])]
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
     path("jobs/", include("project.jobs.urls")),
+    path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -46,9 +46,9 @@ def clean_redis():
 
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
-    """One real rundramatiq process (1 process x 2 threads) for the session."""
+    """One real rundramatiq process (1 process x 2 threads) on the urgent queues, for the session."""
     with django_db_blocker.unblock():
-        process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url)).start()
+        process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url), queues=["emails", "default"]).start()
     yield process
     process.stop()
 
@@ -57,3 +57,20 @@ def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
 def live(live_server, worker, clean_redis, smtp, transactional_db):
     """A live HTTP server, a real worker and a real SMTP server over one test database."""
     return live_server
+
+
+@pytest.fixture
+def start_worker(django_db_blocker, smtp_server: SmtpSink):
+    """Start extra rundramatiq processes (stopped after the test): start_worker(queues=[...], **env)."""
+    started = []
+
+    def start(queues: list[str], processes: int = 1, threads: int = 2, **env: str) -> WorkerProcess:
+        with django_db_blocker.unblock():
+            process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url, **env), processes=processes,
+                                    threads=threads, queues=queues)
+        started.append(process)
+        return process.start()
+
+    yield start
+    for process in started:
+        process.stop()

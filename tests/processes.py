@@ -46,37 +46,37 @@ def child_env(**overrides: str) -> dict[str, str]:
     return env
 
 
-class WorkerProcess:
-    """`python manage.py rundramatiq` in its own process group, logging to a file."""
+class ManagedProcess:
+    """A `manage.py` command in its own process group, logging to a file under test-artifacts/."""
 
     _count = 0
 
-    def __init__(self, env: dict[str, str], *, processes: int = 1, threads: int = 2, queues: list[str] | None = None):
-        WorkerProcess._count += 1
+    def __init__(self, args: list[str], env: dict[str, str], ready_marker: bytes, name: str):
+        ManagedProcess._count += 1
         ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"worker-{os.getpid()}-{WorkerProcess._count}.log"
-        self.args = [
-            sys.executable, "manage.py", "rundramatiq",
-            "--processes", str(processes), "--threads", str(threads),
-            "--worker-shutdown-timeout", "10000",
-        ] + (["--queues", *queues] if queues else [])
+        self.log_path = ARTIFACTS / f"{name}-{os.getpid()}-{ManagedProcess._count}.log"
+        self.args = [sys.executable, "manage.py", *args]
         self.env = env
+        self.ready_marker = ready_marker
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "WorkerProcess":
+    def start(self, timeout: float = 30) -> "ManagedProcess":
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             self.args, cwd=settings.BASE_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(lambda: b"is ready for action" in self.log_path.read_bytes() or self.proc.poll() is not None,
-                 timeout, what="the worker to boot")
+        wait_for(lambda: self.ready_marker in self.log_path.read_bytes() or self.proc.poll() is not None,
+                 timeout, what=f"{self.args[2]} to start")
         if self.proc.poll() is not None:
-            raise AssertionError(f"worker exited at start:\n{self.log_tail()}")
+            raise AssertionError(f"{self.args[2]} exited at start:\n{self.log_tail()}")
         return self
 
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
     def log_tail(self, lines: int = 60) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.log_text().splitlines()[-lines:])
 
     def signal(self, sig: int, *, group: bool = False) -> None:
         """Signal the main process (which relays to its children) or the whole group.
@@ -96,5 +96,22 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL, group=True)
             self.proc.wait(5)
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # nothing of the group outlives the test
+        except ProcessLookupError:
+            pass
         self._log.close()
         return self.proc.returncode
+
+
+def WorkerProcess(env: dict[str, str], *, processes: int = 1, threads: int = 2,
+                  queues: list[str] | None = None) -> ManagedProcess:
+    """`python manage.py rundramatiq`."""
+    args = ["rundramatiq", "--processes", str(processes), "--threads", str(threads),
+            "--worker-shutdown-timeout", "10000"] + (["--queues", *queues] if queues else [])
+    return ManagedProcess(args, env, b"is ready for action", "worker")
+
+
+def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
+    """`python manage.py runperiodiq`."""
+    return ManagedProcess(["runperiodiq"], env, b"Registered periodic actors", "scheduler")

@@ -7,6 +7,8 @@ os.environ.setdefault("DRAMATIQ_NAMESPACE", "dramatiq-test")
 os.environ.setdefault("DRAMATIQ_MIN_BACKOFF_MS", "200")
 os.environ.setdefault("DRAMATIQ_MAX_BACKOFF_MS", "1000")
 os.environ.setdefault("WELCOME_EMAIL_MAX_RETRIES", "3")
+os.environ.setdefault("REPORTS_CHUNK_SIZE", "40")
+os.environ.setdefault("REPORTS_WEEKLY_WAIT_MS", "500")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
 
 from project.settings import *  # noqa: E402,F403

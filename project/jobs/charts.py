@@ -11,6 +11,7 @@ class Bar:
     x: float
     width: float
     segments: list[tuple[float, float, str, int]]  # (y, height, css class, value)
+    show_label: bool = False  # every k-th bar carries its label on the axis
 
 
 @dataclass(frozen=True)
@@ -21,12 +22,17 @@ class BarChart:
     max_value: int
     series: list[tuple[str, str]]  # (name, css class)
 
+    @property
+    def full_height(self) -> int:
+        return self.height + 16  # room for the axis labels
+
 
 def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[str, str]],
               width: int = 720, height: int = 160) -> BarChart:
     """Stacked bars, one per row: rows are (label, one value per series)."""
     max_value = max((sum(values) for _, values in rows), default=0) or 1
     slot = width / max(len(rows), 1)
+    label_every = max(-(-len(rows) // 12), 1)
     bars = []
     for i, (label, values) in enumerate(rows):
         top = float(height)
@@ -35,5 +41,6 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
             h = height * value / max_value
             top -= h
             segments.append((round(top, 1), round(h, 1), css, value))
-        bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments))
+        bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments,
+                        show_label=i % label_every == 0))
     return BarChart(bars, width, height, max_value, list(series))

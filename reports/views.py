@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+import csv
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+
+from project.jobs.charts import bar_chart
+from project.jobs.views import staff_required
+
+from .metrics import delay_distribution
+from .models import Report
+
+
+@staff_required
+def report_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "reports/list.html", {"reports": Report.objects.all()[:200]})
+
+
+def _charts(result: dict) -> dict:
+    hours = [f"{h:02d}" for h in range(24)]
+    charts = {
+        "signups": bar_chart([(h, (n,)) for h, n in zip(hours, result["signups_by_hour"])], [("signups", "ok")]),
+        "logins": bar_chart([(h, (n,)) for h, n in zip(hours, result["logins_by_hour"])], [("logins", "ok")]),
+        "delays": bar_chart([(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])],
+                            [("emails", "ok")], width=480),
+    }
+    if "days" in result:
+        charts["days"] = bar_chart([(d["day"], (d["signups"],)) for d in result["days"]], [("signups", "ok")],
+                                   width=480)
+    return charts
+
+
+@staff_required
+def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(Report, pk=pk)
+    context = {"report": report}
+    if report.status == Report.Status.DONE and report.result:
+        context.update(charts=_charts(report.result), result=report.result,
+                       delay_rows=delay_distribution(report.result["delay_histogram"]),
+                       hour_rows=list(zip(range(24), report.result["signups_by_hour"], report.result["logins_by_hour"])))
+    return render(request, "reports/detail.html", context)
+
+
+def report_rows(report: Report) -> list[tuple[str, object]]:
+    r = report.result
+    rows = [
+        ("kind", report.kind), ("period_start", report.period_start.isoformat()),
+        ("signups", r["signups"]), ("emails_sent", r["emails"]["sent"]), ("emails_failed", r["emails"]["failed"]),
+        ("emails_pending", r["emails"]["pending"]), ("email_delay_median_s", r["email_delay"]["median"]),
+        ("email_delay_p95_s", r["email_delay"]["p95"]), ("email_delay_max_s", r["email_delay"]["max"]),
+        ("logins", r["logins"]), ("active_users", r["active_users"]),
+        ("retention_cohort", r["retention"]["cohort"]), ("retention_retained", r["retention"]["retained"]),
+        ("retention_rate", r["retention"]["rate"]),
+    ]
+    rows += [(f"signups_hour_{h:02d}", n) for h, n in enumerate(r["signups_by_hour"])]
+    rows += [(f"logins_hour_{h:02d}", n) for h, n in enumerate(r["logins_by_hour"])]
+    return rows
+
+
+@staff_required
+def report_csv(request: HttpRequest, pk: int) -> HttpResponse:
+    report = get_object_or_404(Report, pk=pk, status=Report.Status.DONE)
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{report.kind}-{report.period_start}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["metric", "value"])
+    writer.writerows(report_rows(report))
+    return response

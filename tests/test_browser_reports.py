@@ -1,0 +1,48 @@
+"""A report page, as a staff user sees it in headless Chromium; its CSV download."""
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import User
+from reports.models import Report
+from reports.periods import today
+from reports.runner import request_report
+from tests.browser import browser_page, log_in, screenshot
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def test_report_page_tables_charts_and_csv(live, start_worker, clean_redis, monkeypatch):
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    call_command("seed_demo", users=200, days=14, seed=9)
+    staff = User(email="analyst@example.com", is_staff=True, is_superuser=True)
+    staff.set_password("analyst-password-1")
+    User.objects.bulk_create([staff])
+    start_worker(["reports"])
+    report, _ = request_report(Report.Kind.DAILY, today() - timedelta(days=3))
+    wait_for(lambda: Report.objects.get(pk=report.pk).status == "done", timeout=60, what="the report")
+    report.refresh_from_db()
+
+    with browser_page(live.url) as page:
+        log_in(page, staff.email, "analyst-password-1", "/reports/")
+        page.click(f"text={report}")
+        assert page.inner_text("#status") == "done"
+        assert page.inner_text("#signups") == str(report.result["signups"])
+        assert page.locator("svg.chart").count() == 3
+        assert page.locator("svg.chart rect.ok").count() > 0
+        assert page.locator("#hours tbody tr").count() == 24
+        screenshot(page, "report-daily")
+
+    client = Client()
+    client.force_login(User.objects.get(email=staff.email))
+    response = client.get(f"/reports/{report.pk}.csv")
+    assert response["Content-Type"] == "text/csv"
+    rows = dict(csv.reader(io.StringIO(response.content.decode())))
+    assert rows["signups"] == str(report.result["signups"])
+    assert rows["email_delay_p95_s"] == str(report.result["email_delay"]["p95"])
+    assert Client().get(f"/reports/{report.pk}/").status_code == 302  # staff only
