@@ -71,22 +71,3 @@ def mark_failed(delivery: EmailDelivery, error: BaseException, *, final: bool) -
         claimed_until=None,
         last_error=f"{type(error).__name__}: {error}"[:2000],
     )
-
-
-def unsent_never_tried(older_than: timedelta, limit: int) -> list[int]:
-    """User ids owed an email that no worker ever picked up (lost enqueue), oldest first.
-
-    Each returned row is stamped `enqueued_at` so the next sweep leaves it alone
-    for `older_than` again.
-    """
-    now = timezone.now()
-    cutoff = now - older_than
-    with transaction.atomic():
-        rows = list(
-            EmailDelivery.objects.filter(status=EmailDelivery.Status.PENDING, attempts=0, created_at__lt=cutoff)
-            .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=cutoff))
-            .order_by("created_at")
-            .values_list("pk", "user_id")[:limit]
-        )
-        EmailDelivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_at=now)
-    return [user_id for _, user_id in rows]

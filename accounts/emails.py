@@ -14,8 +14,10 @@ def build_welcome_email(user: User, delivery: EmailDelivery) -> EmailMultiAltern
         body=render_to_string("accounts/email/welcome.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[user.email],
-        # Lets a mail log (and the tests) tell a second send of one delivery apart.
-        headers={"X-Delivery-Id": str(delivery.pk)},
+        # One Message-ID per delivery: if a crash after the server accepted the mail
+        # makes us send it again, mail systems (and the tests) see the same message.
+        headers={"X-Delivery-Id": str(delivery.pk),
+                 "Message-ID": f"<welcome-{delivery.pk}-{user.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
     )
     message.attach_alternative(render_to_string("accounts/email/welcome.html", context), "text/html")
     return message

@@ -83,7 +83,6 @@ class EmailDelivery(models.Model):
     # While set and in the future, one worker owns the send; an expired lease
     # (worker killed mid-send) lets the next delivery of the message take over.
     claimed_until = models.DateTimeField(null=True, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
 

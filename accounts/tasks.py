@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import cache
 
 import dramatiq
 from django.conf import settings
 from dramatiq.middleware import CurrentMessage
-from periodiq import cron
+from dramatiq.rate_limits import RateLimitExceeded
+
+from project.jobs import limits
 
 from . import deliveries
 from .emails import build_welcome_email
@@ -17,9 +20,14 @@ logger = logging.getLogger(__name__)
 
 EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
 # The lease outlives the actor's time limit, so a live sender never loses it.
-CLAIM_LEASE = timedelta(milliseconds=settings.WELCOME_EMAIL_TIME_LIMIT_MS) + timedelta(seconds=30)
+CLAIM_LEASE = timedelta(milliseconds=settings.WELCOME_EMAIL_TIME_LIMIT_MS + settings.WELCOME_EMAIL_LEASE_MARGIN_MS)
 # How long a duplicate waits for the copy that holds the lease (one SMTP exchange).
 CLAIM_WAIT = timedelta(seconds=settings.EMAIL_TIMEOUT + 5)
+
+
+@cache
+def _smtp_limiter():
+    return limits.window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)
 
 
 def _is_last_attempt() -> bool:
@@ -47,16 +55,11 @@ def send_welcome_email(user_id: int) -> None:
         logger.info("Welcome email for user %s was already sent; nothing to do", user_id)
         return
     try:
+        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
+            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
         build_welcome_email(delivery.user, delivery).send()
     except Exception as error:
         deliveries.mark_failed(delivery, error, final=_is_last_attempt())
         raise
     deliveries.mark_sent(delivery)
     logger.info("Welcome email sent to user %s", user_id)
-
-
-@dramatiq.actor(queue_name=EMAILS, max_retries=0, periodic=cron("*/5 * * * *"), time_limit=60_000)
-def requeue_unsent_welcome_emails() -> None:
-    """Safety net for enqueues lost while Redis was unreachable at signup."""
-    for user_id in deliveries.unsent_never_tried(older_than=timedelta(minutes=10), limit=500):
-        send_welcome_email.send(user_id)

@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from project.jobs import limits
 
 from .forms import SignupForm
 
@@ -17,8 +20,20 @@ def _create_user(form: SignupForm):
         return form.save()
 
 
+THROTTLED = "Too many signups from your address. Please try again in a minute."
+
+
+def _throttled(request: HttpRequest) -> bool:
+    """Per client address, across all web processes (Redis); fails open if Redis is down."""
+    address = request.META.get("REMOTE_ADDR", "unknown")
+    return not limits.allow(f"signup:{address}", settings.SIGNUP_RATE_PER_MINUTE, window_s=60)
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
+    if request.method == "POST" and _throttled(request):
+        form.add_error(None, THROTTLED)
+        return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         _create_user(form)
         return redirect("accounts:signup_done")
@@ -36,7 +51,11 @@ def _json_errors(errors: dict, status: int = 400) -> JsonResponse:
 @csrf_exempt  # A JSON API for non-browser clients; it uses no cookie-based authentication.
 @require_POST
 def api_signup(request: HttpRequest) -> JsonResponse:
-    """POST {"email": ..., "password": ...} -> 201 {"id": ...} or 400 {"errors": {field: [...]}}."""
+    """POST {"email": ..., "password": ...} -> 201 {"id": ...}, 400 {"errors": {field: [...]}} or 429."""
+    if _throttled(request):
+        response = _json_errors({"__all__": [THROTTLED]}, status=429)
+        response["Retry-After"] = "60"
+        return response
     try:
         payload = json.loads(request.body or b"")
     except (ValueError, UnicodeDecodeError):

@@ -97,6 +97,7 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default=EMAIL_HOST_PASSWORD
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="example.com")
 
 
 # --- Redis and Dramatiq
@@ -115,6 +116,8 @@ REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
 # A worker silent for this long is presumed dead; its unacked messages go back to their queue.
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
+# Out of a million broker calls, how many also return dead workers' messages to their queues.
+DRAMATIQ_MAINTENANCE_CHANCE = env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=1000)
 DRAMATIQ_DEAD_MESSAGE_TTL_MS = env.int("DRAMATIQ_DEAD_MESSAGE_TTL_MS", default=30 * 86_400_000)
 DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=10)
 DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000)
@@ -125,12 +128,13 @@ DRAMATIQ_QUEUE_REPORTS = "reports"
 
 DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
 DRAMATIQ_BROKER = {
-    "BROKER": "dramatiq.brokers.redis.RedisBroker",
+    "BROKER": "project.jobs.broker.RedisBroker",
     "OPTIONS": {
         "url": _redis_url_with_timeouts(REDIS_URL),
         "namespace": DRAMATIQ_NAMESPACE,
         "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
         "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
+        "maintenance_chance": DRAMATIQ_MAINTENANCE_CHANCE,
     },
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",
@@ -139,6 +143,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.CurrentMessage",
+        "project.jobs.middleware.ValidateArguments",
         "project.jobs.middleware.ConfiguredRetries",
         "project.jobs.middleware.DeadLetterDetails",
         "project.jobs.middleware.JobStats",
@@ -150,6 +155,12 @@ DRAMATIQ_BROKER = {
 # --- Welcome email
 WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
 WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
+# How long a claimed email stays claimed past the time limit before another delivery may take over.
+WELCOME_EMAIL_LEASE_MARGIN_MS = env.int("WELCOME_EMAIL_LEASE_MARGIN_MS", default=30_000)
+# SMTP sends per second across all workers, so a burst of signups does not get us refused.
+EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
+# Signups per client address per minute (form and API); over it: 429.
+SIGNUP_RATE_PER_MINUTE = env.int("SIGNUP_RATE_PER_MINUTE", default=10)
 
 # --- Reports
 REPORTS_CHUNK_SIZE = env.int("REPORTS_CHUNK_SIZE", default=5_000)  # users per chunk job
@@ -159,6 +170,19 @@ REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
 REPORTS_WEEKLY_WAIT_MS = env.int("REPORTS_WEEKLY_WAIT_MS", default=60_000)
 # Fault injection for tests only: chunk indexes that always raise.
 REPORTS_FAIL_CHUNKS = [int(i) for i in env.list("REPORTS_FAIL_CHUNKS", default=[])]
+
+# --- Production hardening (manage.py check --deploy is clean with DEBUG off)
+SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
 LOGGING = {
     "version": 1,

@@ -115,3 +115,46 @@ def WorkerProcess(env: dict[str, str], *, processes: int = 1, threads: int = 2,
 def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
     """`python manage.py runperiodiq`."""
     return ManagedProcess(["runperiodiq"], env, b"Registered periodic actors", "scheduler")
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port, which the test may stop and restart."""
+
+    def __init__(self, directory: Path, *, appendonly: bool = True):
+        from tests.smtp_sink import free_port
+
+        self.port = free_port()
+        self.directory = directory
+        self.appendonly = appendonly
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "RedisServer":
+        import redis
+
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
+             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
+            start_new_session=True,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_for(answers, 15, what="redis-server to answer")
+        return self
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM): with AOF on, what was written is on disk."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(15)

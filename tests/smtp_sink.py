@@ -5,6 +5,7 @@ import asyncio
 import email
 import socket
 import threading
+import time
 from email.message import Message
 
 from aiosmtpd.controller import Controller
@@ -20,8 +21,18 @@ class RecordingHandler:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.messages: list[Message] = []
-        self.delay = 0.0
+        self.times: list[float] = []
+        self.delay = 0.0  # seconds to wait before answering DATA (the mail is then accepted)
+        self.rcpt_delay = 0.0  # seconds to wait before answering RCPT (no mail has been sent yet)
+        self.rcpts = 0
         self.reply: str | None = None  # an SMTP error reply to give instead of accepting
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        self.rcpts += 1
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
         if self.delay:
@@ -30,6 +41,7 @@ class RecordingHandler:
             return self.reply
         with self.lock:
             self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+            self.times.append(time.time())
         return "250 Message accepted for delivery"
 
 
@@ -62,8 +74,14 @@ class SmtpSink:
     def reset(self) -> None:
         with self.handler.lock:
             self.handler.messages.clear()
-        self.handler.delay = 0.0
+            self.handler.times.clear()
+        self.handler.delay = self.handler.rcpt_delay = 0.0
+        self.handler.rcpts = 0
         self.handler.reply = None
+
+    def received_at(self) -> list[float]:
+        with self.handler.lock:
+            return list(self.handler.times)
 
     def received(self, to: str | None = None) -> list[Message]:
         with self.handler.lock:

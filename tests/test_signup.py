@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import EmailDelivery, User
 from project.jobs import broker_store
+from project.jobs.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 
@@ -90,6 +91,8 @@ def test_signup_enqueues_welcome_email_after_commit(client, clean_redis, django_
         callback()
     assert broker_store.queue_counts("emails").ready == 1
     assert EmailDelivery.objects.get().status == EmailDelivery.Status.PENDING
+    [row] = OutboxMessage.objects.all()
+    assert row.dispatched_at is not None and row.args == [User.objects.get().pk]
 
 
 def test_rolled_back_signup_enqueues_nothing(clean_redis, django_capture_on_commit_callbacks):
@@ -99,4 +102,29 @@ def test_rolled_back_signup_enqueues_nothing(clean_redis, django_capture_on_comm
             raise RuntimeError("rollback")
     assert callbacks == []
     assert broker_store.queue_counts("emails").ready == 0
-    assert not EmailDelivery.objects.exists()
+    assert not EmailDelivery.objects.exists() and not OutboxMessage.objects.exists()
+
+
+def test_signup_is_throttled_per_address(client, clean_redis, settings):
+    settings.SIGNUP_RATE_PER_MINUTE = 2
+    for n in range(2):
+        assert api(client, {"email": f"t{n}@example.com", "password": GOOD_PASSWORD}).status_code == 201
+    response = api(client, {"email": "t3@example.com", "password": GOOD_PASSWORD})
+    assert response.status_code == 429 and response["Retry-After"] == "60"
+    assert "Too many signups" in response.json()["errors"]["__all__"][0]
+    form = client.post("/accounts/signup/", {"email": "t4@example.com", "password1": "x", "password2": "x"})
+    assert form.status_code == 429 and "Too many signups" in form.content.decode()
+    assert User.objects.count() == 2
+
+
+def test_deploy_checks_pass_with_production_settings():
+    import os
+    import secrets
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DEBUG": "0",
+           "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "example.com"}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

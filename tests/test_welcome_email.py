@@ -110,19 +110,25 @@ def test_user_deleted_before_the_job_runs_ends_cleanly(live, smtp, worker):
     assert "User 987654 no longer exists" in worker.log_path.read_text()
 
 
-def test_sweep_sends_emails_whose_enqueue_was_lost(live, smtp, worker):
+def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
+    """As if the web process had died right after the commit: the relay sends the row, once."""
     from datetime import timedelta
 
+    from django.core.management import call_command
     from django.utils import timezone
 
-    from accounts.tasks import requeue_unsent_welcome_emails
+    from project.jobs import outbox
+    from project.jobs.models import OutboxMessage
 
-    # As if Redis had been down at signup: the delivery row exists, no message does.
-    [user] = User.objects.bulk_create([User(email="lost@example.com")])
-    EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.WELCOME)
-    EmailDelivery.objects.update(created_at=timezone.now() - timedelta(minutes=11))
-    requeue_unsent_welcome_emails.send()
-    wait_for(lambda: smtp.received("lost@example.com"), what="the swept email")
-    requeue_unsent_welcome_emails.send()  # a second sweep finds nothing left to do
+    with transaction.atomic():
+        [user] = User.objects.bulk_create([User(email="orphan@example.com")])
+        EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.WELCOME)
+        row = OutboxMessage.objects.create(actor_name="send_welcome_email", queue_name="emails", args=[user.pk])
+    OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - timedelta(seconds=10))
+    call_command("run_outbox_relay", "--once")
+    call_command("run_outbox_relay", "--once")  # nothing is due twice
+    wait_for(lambda: smtp.received("orphan@example.com"), what="the relayed email")
     settle()
-    assert len(smtp.received("lost@example.com")) == 1
+    assert len(smtp.received("orphan@example.com")) == 1
+    assert outbox.pending_count() == 0
+    assert smtp.received("orphan@example.com")[0]["Message-ID"].startswith("<welcome-")

@@ -70,6 +70,18 @@ return 1
 """
 
 
+# Moves a fetched message that cannot be decoded from a worker's ack set to the
+# dead-letter set, as the broker's nack would, with an envelope that keeps the raw body.
+# KEYS: acks, queue msgs, xq, xq.msgs   ARGV: id, envelope, now (ms)
+_BURY = """
+if redis.call('srem', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('hdel', KEYS[2], ARGV[1])
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[1])
+redis.call('hset', KEYS[4], ARGV[1], ARGV[2])
+return 1
+"""
+
+
 def _broker() -> dramatiq.Broker:
     return dramatiq.get_broker()
 
@@ -103,6 +115,14 @@ def dead_key(queue: str) -> str:
 
 def dead_messages_key(queue: str) -> str:
     return f"{dead_key(queue)}.msgs"
+
+
+def acks_key(worker_id: str, queue: str) -> str:
+    return f"{namespace()}:__acks__.{worker_id}.{queue}"
+
+
+def rate_limit_key(name: str) -> str:
+    return _jobs_key("limit", name)
 
 
 def heartbeats_key() -> str:
@@ -345,6 +365,41 @@ def add_dead_letter(queue: str, redis_id: str, data: dict[str, Any], dead_at_ms:
     pipe.zadd(_group_index_key(group), {redis_id: dead_at_ms})
     pipe.hincrby(_jobs_key("dead", "groups"), group, 1)
     pipe.hincrby(_jobs_key("totals"), "dead", 1)
+
+
+UNDECODABLE = "DecodeError"
+
+
+def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Optional[str]:
+    """Dead-letter a message this worker fetched but cannot decode; returns its redis id.
+
+    The broker hands workers bodies without ids, so the id is found among the
+    worker's own unacked messages of that queue (a handful: its prefetch).
+    """
+    conn = client()
+    ids = list(conn.smembers(acks_key(worker_id, queue)))
+    bodies = conn.hmget(messages_key(queue), ids) if ids else []
+    redis_id = next((i.decode() for i, body in zip(ids, bodies) if body == raw), None)
+    if redis_id is None:
+        return None
+    now_ms = int(time.time() * 1000)
+    envelope = json.dumps({
+        "queue_name": q_name(queue), "actor_name": "", "args": [], "kwargs": {}, "message_id": redis_id,
+        "message_timestamp": now_ms, "undecodable": raw[:20_000].decode("utf-8", "backslashreplace"),
+        "options": {"dead_letter_reason": reason[:500], "exception_type": UNDECODABLE, "dead_lettered_at": now_ms},
+    }).encode()
+    keys = [acks_key(worker_id, queue), messages_key(queue), dead_key(queue), dead_messages_key(queue)]
+    if conn.eval(_BURY, len(keys), *keys, redis_id, envelope, now_ms):
+        record_dead_letter(queue, redis_id, envelope, "", UNDECODABLE)
+        return redis_id
+    return None
+
+
+def rate_limiter_backend():
+    """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
+    from dramatiq.rate_limits.backends import RedisBackend
+
+    return RedisBackend(client=client())
 
 
 def dead_groups(queue: Optional[str] = None, actor: Optional[str] = None,

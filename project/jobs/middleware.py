@@ -1,6 +1,7 @@
 """Dramatiq middleware configured from Django settings, and the bookkeeping the dashboard reads."""
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import socket
@@ -11,7 +12,7 @@ from typing import Optional
 
 from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
-from dramatiq.middleware import Middleware, Retries
+from dramatiq.middleware import Middleware, Retries, SkipMessage
 
 from . import broker_store
 
@@ -50,7 +51,9 @@ class DeadLetterDetails(Middleware):
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         options = message.options
         exc = message._exception
-        if exc is not None:
+        if isinstance(exc, SkipMessage) and options.get("dead_letter_reason"):
+            pass  # rejected before it ran (ValidateArguments): the reason is already set
+        elif exc is not None:
             options["traceback"] = "".join(traceback.format_exception(exc, limit=30))
             options["dead_letter_reason"] = f"{type(exc).__name__}: {exc}"[:500]
             options["exception_type"] = type(exc).__name__
@@ -65,6 +68,30 @@ class DeadLetterDetails(Middleware):
             )
         except Exception:  # The message is already safe in the DLQ; only the details are lost.
             logger.exception("Could not record dead-letter details of %s", message.message_id)
+
+
+class ValidateArguments(Middleware):
+    """Dead-letter at once a message whose arguments do not fit its actor.
+
+    Calling the actor would raise TypeError on every attempt, so retrying only
+    delays the verdict; the message goes to the dead-letter set with the reason.
+    """
+
+    def __init__(self) -> None:
+        self._signatures: dict[str, inspect.Signature] = {}
+
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        actor = broker.get_actor(message.actor_name)
+        signature = self._signatures.get(actor.actor_name)
+        if signature is None:
+            signature = self._signatures[actor.actor_name] = inspect.signature(actor.fn)
+        try:
+            signature.bind(*message.args, **message.kwargs)
+        except TypeError as error:
+            message.options["dead_letter_reason"] = f"Arguments do not fit {actor.actor_name}{signature}: {error}"
+            message.options["exception_type"] = "TypeError"
+            message.fail()
+            raise SkipMessage(str(error)) from None
 
 
 class JobStats(Middleware):
@@ -112,7 +139,7 @@ class JobStats(Middleware):
                      failed=exception is not None, periodic_actor=periodic)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id, failed=False)
+        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id, failed=message.failed)
 
     @staticmethod
     def _safely(function, *args, **kwargs) -> None:

@@ -1,3 +1,5 @@
+import uuid
+
 from django.conf import settings
 from django.db import models
 
@@ -35,3 +37,31 @@ class FailedMessage(models.Model):
         managed = False
         default_permissions = ()
         verbose_name = "failed message"
+
+
+class OutboxMessage(models.Model):
+    """A Dramatiq message recorded in the same transaction as the change that causes it.
+
+    Dispatched right after commit; if Redis is down or the process dies first, the
+    relay (`manage.py run_outbox_relay`) dispatches it later, oldest first. The
+    message id is fixed here, so a row dispatched twice is one message to the
+    idempotent actor.
+    """
+
+    message_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    queue_name = models.CharField(max_length=100)
+    actor_name = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["dispatched_at", "id"], name="jobs_outbox_pending")]
+
+    def __str__(self) -> str:
+        state = "dispatched" if self.dispatched_at else "pending"
+        return f"{self.actor_name}{tuple(self.args)} ({state})"

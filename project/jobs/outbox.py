@@ -1,0 +1,84 @@
+"""The transactional outbox: jobs recorded with the change that causes them, dispatched after commit."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from functools import partial
+from typing import Iterable
+
+import dramatiq
+from django.db import transaction
+from django.utils import timezone
+from dramatiq import Message
+
+from .models import OutboxMessage
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF = timedelta(minutes=5)
+
+
+def enqueue_on_commit(actor: dramatiq.Actor, *args, **kwargs) -> OutboxMessage:
+    """Record `actor(*args, **kwargs)` in the current transaction and dispatch it once it commits.
+
+    A rolled-back transaction leaves nothing; a committed one always leaves a row
+    that is dispatched now or by the relay later.
+    """
+    row = OutboxMessage.objects.create(actor_name=actor.actor_name, queue_name=actor.queue_name,
+                                       args=list(args), kwargs=kwargs)
+    transaction.on_commit(partial(dispatch_now, row.pk), robust=True)
+    return row
+
+
+def _message(row: OutboxMessage) -> Message:
+    return Message(queue_name=row.queue_name, actor_name=row.actor_name, args=tuple(row.args), kwargs=row.kwargs,
+                   options={}, message_id=str(row.message_id),
+                   message_timestamp=int(row.created_at.timestamp() * 1000))
+
+
+def dispatch(rows: Iterable[OutboxMessage]) -> int:
+    """Enqueue rows in order and mark them dispatched; stop at the first broker error,
+    which is recorded on that row with its next attempt time (exponential backoff)."""
+    broker = dramatiq.get_broker()
+    sent: list[int] = []
+    try:
+        for row in rows:
+            try:
+                broker.enqueue(_message(row))
+            except Exception as error:
+                attempts = row.attempts + 1
+                delay = min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+                OutboxMessage.objects.filter(pk=row.pk).update(
+                    attempts=attempts, next_attempt_at=timezone.now() + delay, last_error=f"{error}"[:2000])
+                raise
+            sent.append(row.pk)
+    finally:
+        if sent:
+            OutboxMessage.objects.filter(pk__in=sent).update(dispatched_at=timezone.now())
+    return len(sent)
+
+
+def dispatch_now(pk: int) -> None:
+    """The after-commit dispatch: on failure the row stays pending for the relay, and the caller carries on."""
+    try:
+        dispatch(OutboxMessage.objects.filter(pk=pk, dispatched_at__isnull=True))
+    except Exception as error:
+        logger.warning("Outbox message %s kept for the relay: %s", pk, error)
+
+
+def relay_once(batch: int = 500, grace: timedelta = timedelta(seconds=5)) -> int:
+    """Dispatch due rows, oldest first. `grace` leaves fresh rows to their own after-commit dispatch."""
+    now = timezone.now()
+    due = (OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=now - grace)
+           .exclude(next_attempt_at__gt=now).order_by("id")[:batch])
+    return dispatch(list(due))
+
+
+def pending_count() -> int:
+    return OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
+
+
+def prune(older_than: timedelta = timedelta(days=7)) -> int:
+    """Forget dispatched rows after a while; the table only needs what may still be in flight."""
+    deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=timezone.now() - older_than).delete()
+    return deleted

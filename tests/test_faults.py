@@ -1,0 +1,208 @@
+"""Nothing lost, nothing twice: real processes, real signals, a real redis-server stopped and restarted."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from django.conf import settings
+from dramatiq import Message, get_broker
+
+from accounts.models import EmailDelivery
+from project.jobs import broker_store
+from project.jobs.models import OutboxMessage
+from tests.dead_letters import poison
+from tests.http import post_json
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.smtp_sink import free_port
+
+pytestmark = [pytest.mark.integration]
+PASSWORD = "correct-horse-battery-staple"
+
+
+class Stack:
+    """Web, worker(s) and outbox relay as separate processes on a Redis server of the test's own."""
+
+    def __init__(self, redis_server: RedisServer, smtp):
+        self.redis = redis_server
+        self.env = child_env(
+            REDIS_URL=redis_server.url, DRAMATIQ_NAMESPACE="fault", EMAIL_URL=smtp.url,
+            DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000", DRAMATIQ_MAINTENANCE_CHANCE="1000000",
+            WELCOME_EMAIL_TIME_LIMIT_MS="5000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        )
+        self.port = free_port()
+        self.processes: list[ManagedProcess] = []
+
+    def _start(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process.start()
+
+    def web(self) -> ManagedProcess:
+        return self._start(ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env,
+                                          b"Quit the server", "web"))
+
+    def worker(self, threads: int = 2) -> ManagedProcess:
+        return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
+
+    def relay(self) -> ManagedProcess:
+        return self._start(ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env,
+                                          b"Outbox relay started", "relay"))
+
+    def signup(self, email: str) -> int:
+        status, body, _ = post_json(f"http://127.0.0.1:{self.port}/api/signup/",
+                                    {"email": email, "password": PASSWORD})
+        assert status == 201, body
+        return body["id"]
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+
+@pytest.fixture
+def stack(live, smtp, tmp_path):
+    redis_server = RedisServer(tmp_path / "redis").start()
+    stack = Stack(redis_server, smtp)
+    yield stack
+    stack.stop()
+    redis_server.stop()
+
+
+def settle(seconds: float = 2.0) -> None:
+    time.sleep(seconds)
+
+
+def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, fault_summary):
+    stack.web()
+    worker = stack.worker()
+    stack.relay()
+    stack.redis.stop()
+    user_ids = [stack.signup(f"offline{n}@example.com") for n in range(3)]
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 3
+    time.sleep(3)  # the worker and the relay meet the outage
+    stack.redis.start()
+    wait_for(lambda: len(smtp.received()) >= 3, timeout=60, what="the emails after Redis came back")
+    settle()
+    fault_summary("signup with Redis down, then Redis back", 3, smtp.received())
+    assert sorted(m["To"] for m in smtp.received()) == [f"offline{n}@example.com" for n in range(3)]
+    assert worker.proc.poll() is None, "the worker survived the outage"
+    assert "connection error" in worker.log_text().lower()
+    assert EmailDelivery.objects.filter(user_id__in=user_ids, status="sent").count() == 3
+
+
+def test_web_process_killed_between_commit_and_dispatch(stack, smtp, fault_summary):
+    stack.worker()
+    stack.relay()
+    # The first on-commit callback kills the process: the user is committed, the dispatch never runs.
+    code = ("import os, signal\n"
+            "from django.db import transaction\n"
+            "from accounts.models import User\n"
+            "with transaction.atomic():\n"
+            "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
+            f"    User.objects.create_user('killed@example.com', '{PASSWORD}')\n")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=settings.BASE_DIR,
+                            env=stack.env, capture_output=True)
+    assert result.returncode == -signal.SIGKILL
+    assert OutboxMessage.objects.get().dispatched_at is None
+    wait_for(lambda: smtp.received("killed@example.com"), timeout=40, what="the relayed email")
+    settle()
+    fault_summary("web process SIGKILLed between commit and dispatch", 1, smtp.received())
+    assert len(smtp.received("killed@example.com")) == 1
+
+
+def test_worker_killed_mid_job_the_job_completes_on_another_once(stack, smtp, fault_summary):
+    stack.web()
+    first = stack.worker(threads=1)
+    smtp.handler.rcpt_delay = 4.0  # the send is under way, nothing delivered yet
+    user_id = stack.signup("crash@example.com")
+    wait_for(lambda: smtp.handler.rcpts >= 1, what="the first worker to be mid-send")
+    stack.worker()
+    first.signal(signal.SIGKILL, group=True)
+    smtp.handler.rcpt_delay = 0.0
+    wait_for(lambda: smtp.received("crash@example.com"), timeout=60, what="the email from the second worker")
+    settle()
+    fault_summary("worker SIGKILLed mid-job", 1, smtp.received())
+    assert len(smtp.received("crash@example.com")) == 1
+    delivery = EmailDelivery.objects.get(user_id=user_id)
+    assert delivery.status == "sent" and delivery.attempts == 2
+
+
+def test_queued_jobs_survive_a_redis_restart_with_aof(stack, smtp, fault_summary):
+    stack.web()
+    for n in range(5):
+        stack.signup(f"durable{n}@example.com")
+    assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 0  # all in Redis now
+    stack.redis.stop()
+    stack.redis.start()
+    stack.worker()
+    wait_for(lambda: len(smtp.received()) >= 5, timeout=40, what="the jobs queued before the restart")
+    settle()
+    fault_summary("Redis restarted (AOF) with 5 jobs queued", 5, smtp.received())
+    assert len(smtp.received()) == 5
+
+
+def test_sigterm_lets_the_running_job_finish_and_loses_none(stack, smtp, fault_summary):
+    stack.web()
+    worker = stack.worker(threads=1)
+    smtp.handler.delay = 3.0
+    for n in range(3):
+        stack.signup(f"graceful{n}@example.com")
+    wait_for(lambda: smtp.handler.rcpts >= 1, what="a job to be running")
+    worker.signal(signal.SIGTERM)
+    worker.proc.wait(30)
+    assert len(smtp.received()) == 1, "the running job finished before the worker stopped"
+    smtp.handler.delay = 0.0
+    stack.worker()
+    wait_for(lambda: len(smtp.received()) >= 3, timeout=40, what="the fetched but unstarted jobs")
+    settle()
+    fault_summary("SIGTERM during a job (1 running, 2 fetched)", 3, smtp.received())
+    assert len(smtp.received()) == 3 and len({m["To"] for m in smtp.received()}) == 3
+
+
+def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, worker, smtp, clean_redis):
+    broker = get_broker()
+    poison(1)
+    broker.do_enqueue("emails", str(uuid.uuid4()), b"{this is not json")
+    broker.do_enqueue("emails", str(uuid.uuid4()), b'{"hello": "not a message"}')
+    broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={},
+                           options={}))
+    wait_for(lambda: broker_store.count_dead("emails") == 4, what="four dead letters")
+    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    assert groups == {("no_such_actor", "ActorNotFound"): 1, ("", "DecodeError"): 2,
+                      ("send_welcome_email", "TypeError"): 1}
+    [bad_args] = broker_store.page_dead("emails", exception="TypeError").messages
+    assert bad_args.retries == 0 and "Arguments do not fit send_welcome_email(user_id: 'int')" in bad_args.reason
+    bodies = {m.data.get("undecodable") for m in broker_store.page_dead("emails", exception="DecodeError").messages}
+    assert bodies == {"{this is not json", '{"hello": "not a message"}'}
+    assert broker_store.requeue_dead([m.ref for m in broker_store.page_dead("emails").messages]) == 2  # not the raw
+
+    from accounts.models import User
+
+    User.objects.create_user("after-poison@example.com", PASSWORD)
+    wait_for(lambda: smtp.received("after-poison@example.com"), what="a normal job after the poison")
+    assert worker.proc.poll() is None
+    assert broker_store.queue_counts("emails").in_progress == 0
+
+
+def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, worker, smtp, clean_redis,
+                                                                          start_worker, fault_summary):
+    start_worker(["emails"], processes=2, threads=4)
+    emails = [f"burst{n}@example.com" for n in range(1000)]
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda e: post_json(f"{live.url}/api/signup/",
+                                                     {"email": e, "password": PASSWORD})[0], emails))
+    assert Counter(statuses) == {201: 1000}
+    wait_for(lambda: len(smtp.received()) >= 1000, timeout=180, interval=0.5, what="1000 emails")
+    settle()
+    received = smtp.received()
+    fault_summary("1,000 signups in a burst", 1000, received)
+    assert sorted(m["To"] for m in received) == sorted(emails)
+    per_second = Counter(int(t) for t in smtp.received_at())
+    limit = settings.EMAIL_RATE_PER_SECOND
+    # The limiter counts sends when they start; arrivals may slip into the next second.
+    assert max(per_second.values()) <= limit * 1.1, per_second.most_common(3)
+    assert len(per_second) >= 1000 // limit
