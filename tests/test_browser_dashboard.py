@@ -55,6 +55,16 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
     wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
 
 
+def run_admin_action(page, checkbox: str, action: str, outcome: str) -> None:
+    """Tick, choose the action, Go, confirm; then the changelist shows the outcome and no rows."""
+    page.check(checkbox)
+    page.select_option("select[name=action]", action)
+    page.click("button[name=index]")
+    page.click("#confirm")
+    page.wait_for_selector(f"text={outcome}")
+    assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+
+
 def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
     failed_welcome_emails(smtp, ["admin-needle@example.com"])
     poison(3)
@@ -68,20 +78,10 @@ def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
 
         page.click("#changelist-filter a:text('SMTPDataError')")
         assert page.locator("#result_list tbody tr[data-message-id]").count() == 1
-        page.check("input.action-select")
-        page.select_option("select[name=action]", "requeue_selected")
-        page.click("button[name=index]")
-        page.click("#confirm")
-        page.wait_for_selector("text=Requeued 1 message.")
-        assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+        run_admin_action(page, "input.action-select", "requeue_selected", "Requeued 1 message.")
 
         page.goto("/admin/jobs/failedmessage/")
-        page.check("#action-toggle")
-        page.select_option("select[name=action]", "delete_selected")
-        page.click("button[name=index]")
-        page.click("#confirm")
-        page.wait_for_selector("text=Deleted 3 messages.")
-        assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+        run_admin_action(page, "#action-toggle", "delete_selected", "Deleted 3 messages.")
         screenshot(page, "admin-failed-messages-after")
     wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")
     assert broker_store.count_dead("emails") == 0

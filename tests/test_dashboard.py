@@ -184,7 +184,8 @@ def test_admin_changelist_search_filter_and_actions(ops, worker, smtp):
 
 def test_schedules_page_lists_periodic_actors(ops, worker, smtp):
     html = ops.get("/jobs/schedules/").content.decode()
-    assert "requeue_unsent_welcome_emails" in html and "*/5 * * * *" in html and "Asia/Seoul" in html
+    assert "schedule_daily_report" in html and "0 2 * * *" in html and "Asia/Seoul" in html
+    assert "schedule_weekly_report" in html and "0 3 * * mon" in html
 
 
 def test_dashboard_says_so_when_redis_is_down(ops, settings, monkeypatch):
