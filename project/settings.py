@@ -157,6 +157,8 @@ WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
 WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
 # How long a claimed email stays claimed past the time limit before another delivery may take over.
 WELCOME_EMAIL_LEASE_MARGIN_MS = env.int("WELCOME_EMAIL_LEASE_MARGIN_MS", default=30_000)
+# For comparison benchmarks only: send the welcome email inside the signup request.
+WELCOME_EMAIL_SEND_IN_REQUEST = env.bool("WELCOME_EMAIL_SEND_IN_REQUEST", default=False)
 # SMTP sends per second across all workers, so a burst of signups does not get us refused.
 EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
 # Signups per client address per minute (form and API); over it: 429.

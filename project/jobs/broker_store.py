@@ -595,35 +595,34 @@ def reindex_dead_letters() -> int:
 
 # --- workers and statistics ----------------------------------------------------
 
-def register_worker(worker_id: str, info: dict[str, Any]) -> None:
-    """Register (or refresh) a worker process; `seen_ms` doubles as its heartbeat."""
-    client().hset(_jobs_key("workers"), worker_id, json.dumps({**info, "seen_ms": int(time.time() * 1000)}))
+def publish_worker_stats(worker_id: str, info: dict[str, Any], running: Optional[dict[str, dict]],
+                         counts: dict[int, tuple[int, int]], periodic: dict[str, dict]) -> None:
+    """One pipeline with what a worker process did since its last publish: its
+    registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
+    unchanged), processed/failed counts by epoch minute, and periodic last runs."""
+    pipe = client().pipeline(transaction=False)
+    pipe.hset(_jobs_key("workers"), worker_id, json.dumps({**info, "seen_ms": int(time.time() * 1000)}))
+    if running is not None:
+        pipe.delete(_jobs_key("running", worker_id))
+        if running:
+            pipe.hset(_jobs_key("running", worker_id), mapping={k: json.dumps(v) for k, v in running.items()})
+    for minute, (processed, failed) in counts.items():
+        key = _jobs_key("minute", str(minute))
+        pipe.hincrby(key, "processed", processed)
+        pipe.hincrby(key, "failed", failed)
+        pipe.expire(key, MINUTE_TTL_S)
+    if counts:
+        pipe.hincrby(_jobs_key("totals"), "processed", sum(p for p, _ in counts.values()))
+        pipe.hincrby(_jobs_key("totals"), "failed", sum(f for _, f in counts.values()))
+    if periodic:
+        pipe.hset(_jobs_key("periodic"), mapping={k: json.dumps(v) for k, v in periodic.items()})
+    pipe.execute()
 
 
 def unregister_worker(worker_id: str) -> None:
     pipe = client().pipeline(transaction=False)
     pipe.hdel(_jobs_key("workers"), worker_id)
     pipe.delete(_jobs_key("running", worker_id))
-    pipe.execute()
-
-
-def job_started(worker_id: str, message_id: str, info: dict[str, Any]) -> None:
-    client().hset(_jobs_key("running", worker_id), message_id, json.dumps(info))
-
-
-def job_finished(worker_id: str, message_id: str, *, failed: bool, periodic_actor: Optional[str] = None) -> None:
-    """One pipeline per finished job: running set, totals, the minute's bucket, periodic last run."""
-    now = time.time()
-    outcome = "failed" if failed else "processed"
-    minute_key = _jobs_key("minute", str(int(now // 60)))
-    pipe = client().pipeline(transaction=False)
-    pipe.hdel(_jobs_key("running", worker_id), message_id)
-    pipe.hincrby(_jobs_key("totals"), outcome, 1)
-    pipe.hincrby(minute_key, outcome, 1)
-    pipe.expire(minute_key, MINUTE_TTL_S)
-    if periodic_actor:
-        pipe.hset(_jobs_key("periodic"), periodic_actor,
-                  json.dumps({"last_run_ms": int(now * 1000), "outcome": outcome}))
     pipe.execute()
 
 

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 import traceback
+from collections import defaultdict
 from typing import Optional
 
 from django.conf import settings
@@ -97,53 +98,89 @@ class ValidateArguments(Middleware):
 class JobStats(Middleware):
     """Workers, what they run, throughput and periodic runs, for the dashboard.
 
-    One Redis write when a job starts and one pipeline when it ends; a failure
-    to write is logged and never fails the job. Each worker process re-registers
-    itself every few seconds, so its entry comes back after a Redis restart.
+    Kept in memory per worker process and published by a background thread
+    once a second in one pipeline, so a job costs no Redis round trip of its
+    own. The same publish re-registers the worker, so its entry comes back
+    after a Redis restart. A failed publish keeps the counts for the next one.
     """
 
-    REGISTER_EVERY_S = 10.0
+    FLUSH_EVERY_S = 1.0
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._worker_id: Optional[str] = None
+        self._info: dict = {}
+        self._running: dict[str, dict] = {}
+        self._running_changed = False
+        self._counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # minute -> [processed, failed]
+        self._periodic: dict[str, dict] = {}
 
     def after_worker_boot(self, broker: Broker, worker) -> None:
-        info = {
+        self._worker_id = _worker_id(broker)
+        self._info = {
             "host": socket.gethostname(), "pid": os.getpid(),
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             "started_ms": int(time.time() * 1000),
         }
-        self._safely(broker_store.register_worker, _worker_id(broker), info)
-        threading.Thread(target=self._keep_registered, args=(_worker_id(broker), info), daemon=True,
-                         name="JobStatsRegistration").start()
+        self.flush()
+        threading.Thread(target=self._publish_every_second, daemon=True, name="JobStats").start()
 
-    def _keep_registered(self, worker_id: str, info: dict) -> None:
-        while not self._stop.wait(self.REGISTER_EVERY_S):
-            self._safely(broker_store.register_worker, worker_id, info)
+    def _publish_every_second(self) -> None:
+        while not self._stop.wait(self.FLUSH_EVERY_S):
+            self.flush()
 
     def before_worker_shutdown(self, broker: Broker, worker) -> None:
         self._stop.set()
-        self._safely(broker_store.unregister_worker, _worker_id(broker))
+        self.flush()
+        try:
+            broker_store.unregister_worker(self._worker_id)
+        except Exception as error:
+            logger.warning("Worker not unregistered: %s", error)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._safely(broker_store.job_started, _worker_id(broker), message.message_id, {
-            "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
-            "started_ms": int(time.time() * 1000),
-        })
+        with self._lock:
+            self._running[message.message_id] = {
+                "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
+                "started_ms": int(time.time() * 1000),
+            }
+            self._running_changed = True
 
     def after_process_message(self, broker: Broker, message: MessageProxy, *, result=None,
                               exception: Optional[BaseException] = None) -> None:
         actor = broker.actors.get(message.actor_name)
-        periodic = message.actor_name if actor is not None and "periodic" in actor.options else None
-        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id,
-                     failed=exception is not None, periodic_actor=periodic)
+        periodic = actor is not None and "periodic" in actor.options
+        self._finished(message, failed=exception is not None, periodic=periodic)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._safely(broker_store.job_finished, _worker_id(broker), message.message_id, failed=message.failed)
+        self._finished(message, failed=message.failed, periodic=False)
 
-    @staticmethod
-    def _safely(function, *args, **kwargs) -> None:
+    def _finished(self, message: MessageProxy, *, failed: bool, periodic: bool) -> None:
+        now = time.time()
+        with self._lock:
+            self._running.pop(message.message_id, None)
+            self._running_changed = True
+            self._counts[int(now // 60)][int(failed)] += 1
+            if periodic:
+                self._periodic[message.actor_name] = {"last_run_ms": int(now * 1000),
+                                                      "outcome": "failed" if failed else "processed"}
+
+    def flush(self) -> None:
+        if self._worker_id is None:
+            return
+        with self._lock:
+            running = dict(self._running) if self._running_changed else None
+            counts, self._counts = self._counts, defaultdict(lambda: [0, 0])
+            periodic, self._periodic = self._periodic, {}
+            self._running_changed = False
         try:
-            function(*args, **kwargs)
+            broker_store.publish_worker_stats(self._worker_id, self._info, running,
+                                              {m: tuple(c) for m, c in counts.items()}, periodic)
         except Exception as error:
-            logger.warning("Job statistics not recorded (%s): %s", function.__name__, error)
+            logger.warning("Job statistics not published (kept for the next try): %s", error)
+            with self._lock:
+                for minute, (processed, failed) in counts.items():
+                    self._counts[minute][0] += processed
+                    self._counts[minute][1] += failed
+                self._periodic = {**periodic, **self._periodic}
+                self._running_changed = self._running_changed or running is not None

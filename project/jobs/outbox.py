@@ -8,6 +8,7 @@ from typing import Iterable
 
 import dramatiq
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from dramatiq import Message
 
@@ -37,25 +38,28 @@ def _message(row: OutboxMessage) -> Message:
 
 
 def dispatch(rows: Iterable[OutboxMessage]) -> int:
-    """Enqueue rows in order and mark them dispatched; stop at the first broker error,
-    which is recorded on that row with its next attempt time (exponential backoff)."""
+    """Enqueue rows in one pipelined round trip and mark them dispatched. On a broker
+    error none is marked (a row may have reached Redis anyway: its fixed message id
+    makes the resend harmless) and each gets its next attempt time (exponential backoff)."""
+    rows = list(rows)
+    if not rows:
+        return 0
     broker = dramatiq.get_broker()
-    sent: list[int] = []
     try:
-        for row in rows:
-            try:
+        if hasattr(broker, "enqueue_many"):
+            broker.enqueue_many(_message(row) for row in rows)
+        else:
+            for row in rows:
                 broker.enqueue(_message(row))
-            except Exception as error:
-                attempts = row.attempts + 1
-                delay = min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
-                OutboxMessage.objects.filter(pk=row.pk).update(
-                    attempts=attempts, next_attempt_at=timezone.now() + delay, last_error=f"{error}"[:2000])
-                raise
-            sent.append(row.pk)
-    finally:
-        if sent:
-            OutboxMessage.objects.filter(pk__in=sent).update(dispatched_at=timezone.now())
-    return len(sent)
+    except Exception as error:
+        # The rows of a batch share their fate (the broker is unreachable): one backoff for all.
+        attempts = min(row.attempts for row in rows) + 1
+        OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
+            attempts=F("attempts") + 1, last_error=f"{error}"[:2000],
+            next_attempt_at=timezone.now() + min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF))
+        raise
+    OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(dispatched_at=timezone.now())
+    return len(rows)
 
 
 def dispatch_now(pk: int) -> None:

@@ -1,0 +1,21 @@
+"""The benchmark jobs as Dramatiq actors on the project's broker and middleware."""
+import dramatiq
+
+from bench import jobs_common
+
+QUEUE = "bench"
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def bench_noop() -> None:
+    jobs_common.noop()
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def bench_sleep10() -> None:
+    jobs_common.sleep10()
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def bench_note_start(enqueued_at: float) -> None:
+    jobs_common.note_start(enqueued_at)
