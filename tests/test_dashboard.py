@@ -202,3 +202,14 @@ def test_dashboard_says_so_when_redis_is_down(ops, settings, monkeypatch):
 def test_overview_json_is_valid_for_monitors(ops, worker, smtp):
     data = json.loads(ops.get("/jobs/overview.json").content)
     assert set(data) == {"queues", "totals", "throughput", "workers"}
+
+
+def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
+    from django.core.management import call_command
+
+    failed_welcome_emails(smtp, ["reindex@example.com"])
+    poison(3)
+    before = broker_store.dead_groups()
+    call_command("reindex_dead_letters")
+    assert broker_store.dead_groups() == before
+    assert broker_store.page_dead("emails", actor="no_such_actor").total == 3

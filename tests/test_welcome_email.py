@@ -66,7 +66,7 @@ def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
     smtp.handler.reply = "554 5.7.1 Rejected by test policy"
     user_id, _ = signup(live, "doomed@example.com")
     wait_for(lambda: broker_store.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
-    [dead] = broker_store.list_dead("emails")
+    [dead] = broker_store.page_dead("emails").messages
     assert dead.actor_name == "send_welcome_email"
     assert dead.data["args"] == [user_id]
     assert "SMTPDataError" in dead.traceback and "554" in dead.traceback

@@ -377,8 +377,9 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
     worker's own unacked messages of that queue (a handful: its prefetch).
     """
     conn = client()
+    stored = f"{namespace()}:{queue}.msgs"  # `queue` as consumed: the delay queue keeps its own hash
     ids = list(conn.smembers(acks_key(worker_id, queue)))
-    bodies = conn.hmget(messages_key(queue), ids) if ids else []
+    bodies = conn.hmget(stored, ids) if ids else []
     redis_id = next((i.decode() for i, body in zip(ids, bodies) if body == raw), None)
     if redis_id is None:
         return None
@@ -388,7 +389,7 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
         "message_timestamp": now_ms, "undecodable": raw[:20_000].decode("utf-8", "backslashreplace"),
         "options": {"dead_letter_reason": reason[:500], "exception_type": UNDECODABLE, "dead_lettered_at": now_ms},
     }).encode()
-    keys = [acks_key(worker_id, queue), messages_key(queue), dead_key(queue), dead_messages_key(queue)]
+    keys = [acks_key(worker_id, queue), stored, dead_key(queue), dead_messages_key(queue)]
     if conn.eval(_BURY, len(keys), *keys, redis_id, envelope, now_ms):
         record_dead_letter(queue, redis_id, envelope, "", UNDECODABLE)
         return redis_id
@@ -414,14 +415,15 @@ def dead_groups(queue: Optional[str] = None, actor: Optional[str] = None,
     return sorted(groups, key=lambda g: (-g.count, g.queue_name, g.actor_name, g.exception_type))
 
 
-def _dead_sources(queue: Optional[str], actor: Optional[str], exception: Optional[str]) -> list[tuple[str, str]]:
-    """The sorted sets to merge for a filter, each with the queue its members belong to."""
+def _dead_sources(queue: Optional[str], actor: Optional[str],
+                  exception: Optional[str]) -> list[tuple[str, str, Optional[str]]]:
+    """The sorted sets to merge for a filter: (key, queue of its members, group field or None)."""
     if queue and not actor and not exception:
-        return [(dead_key(queue), q_name(queue))]  # the broker's own set: also holds unindexed letters
+        return [(dead_key(queue), q_name(queue), None)]  # the broker's own set: also holds unindexed letters
     if not actor and not exception:
-        return [(dead_key(q), q) for q in queue_names()]
-    return [(_group_index_key(_group_field(g.queue_name, g.actor_name, g.exception_type)), g.queue_name)
-            for g in dead_groups(queue, actor, exception)]
+        return [(dead_key(q), q, None) for q in queue_names()]
+    fields = [_group_field(g.queue_name, g.actor_name, g.exception_type) for g in dead_groups(queue, actor, exception)]
+    return [(_group_index_key(f), f.split(SEP, 1)[0], f) for f in fields]
 
 
 def _encode_cursor(score: float, queue: str, redis_id: str) -> str:
@@ -439,32 +441,34 @@ def page_dead(queue: Optional[str] = None, actor: Optional[str] = None, exceptio
     group sets that match the filter: O(groups x page size), whatever the total."""
     sources = _dead_sources(queue, actor, exception)
     total = sum(g.count for g in dead_groups(queue, actor, exception)) if (actor or exception) else sum(
-        c.dead for c in all_queue_counts([q for _, q in sources]))
+        c.dead for c in all_queue_counts([q for _, q, _ in sources]))
     bound = _decode_cursor(cursor) if cursor else None
     older = direction != "newer"
     conn = client()
     pipe = conn.pipeline(transaction=False)
     extra = 64  # members tied on the cursor's millisecond that must be skipped
-    for key, _ in sources:
+    for key, _, _ in sources:
         if older:
             pipe.zrevrangebyscore(key, bound[0] if bound else "+inf", "-inf", start=0, num=limit + extra,
                                   withscores=True)
         else:
             pipe.zrangebyscore(key, bound[0], "+inf", start=0, num=limit + extra, withscores=True)
     candidates = []
-    for (key, q), rows in zip(sources, pipe.execute()):
+    groups: dict[str, Optional[str]] = {}
+    for (key, q, group), rows in zip(sources, pipe.execute()):
         for member, score in rows:
             item = (int(score), f"{q}/{member.decode()}")
             if bound and (item >= bound if older else item <= bound):
                 continue
             candidates.append(item)
+            groups[item[1]] = group
     candidates.sort(reverse=older)
     chosen = candidates[: limit + 1]
     has_more = len(chosen) > limit
     chosen = chosen[:limit]
     if not older:
         chosen.reverse()
-    messages = _load_dead([ref for _, ref in chosen], {ref: score for score, ref in chosen})
+    messages = _load_dead([ref for _, ref in chosen], {ref: score for score, ref in chosen}, groups)
     if older:
         newer_cursor = _encode_cursor(*_split(chosen[0])) if chosen and bound else None
         older_cursor = _encode_cursor(*_split(chosen[-1])) if chosen and has_more else None
@@ -480,7 +484,7 @@ def _split(item: tuple[int, str]) -> tuple[int, str, str]:
     return score, queue, redis_id
 
 
-def _load_dead(refs: list[str], scores: dict[str, int]) -> list[StoredMessage]:
+def _load_dead(refs: list[str], scores: dict[str, int], groups: dict[str, Optional[str]]) -> list[StoredMessage]:
     pipe = client().pipeline(transaction=False)
     for ref in refs:
         queue, redis_id = ref_parts(ref)
@@ -494,7 +498,10 @@ def _load_dead(refs: list[str], scores: dict[str, int]) -> list[StoredMessage]:
             continue
         loaded.append(StoredMessage(redis_id, queue, data, scores.get(ref)))
     if stale:
-        _take_dead(stale, requeue=False)
+        pipe = client().pipeline(transaction=False)
+        for ref in stale:
+            _queue_take(pipe, ref, groups.get(ref) or _group_field(ref_parts(ref)[0], "", NO_EXCEPTION), b"")
+        pipe.execute()
     return loaded
 
 
@@ -510,10 +517,6 @@ def get_dead(ref: str) -> Optional[StoredMessage]:
 
 def count_dead(queue: str) -> int:
     return client().zcard(dead_key(queue))
-
-
-def list_dead(queue: str, *, limit: int = 50) -> list[StoredMessage]:
-    return page_dead(queue, limit=limit).messages
 
 
 def _requeued_body(data: dict[str, Any]) -> bytes:
@@ -545,11 +548,15 @@ def _take_dead(refs: Iterable[str], *, requeue: bool) -> int:
         if requeue and (not data or "undecodable" in data):
             continue  # nothing a worker could run: it stays where it is, for deletion
         group = _group_field(queue, data.get("actor_name", ""), exception_type_of(data))
-        new_body = _requeued_body(data) if requeue else b""
-        keys = [dead_key(queue), dead_messages_key(queue), _jobs_key("dead", "groups"),
-                _group_index_key(group), queue_key(queue), messages_key(queue)]
-        pipe.eval(_TAKE_DEAD, len(keys), *keys, redis_id, group, new_body)
+        _queue_take(pipe, ref, group, _requeued_body(data) if requeue else b"")
     return sum(pipe.execute())
+
+
+def _queue_take(pipe: redis.client.Pipeline, ref: str, group: str, new_body: bytes) -> None:
+    queue, redis_id = ref_parts(ref)
+    keys = [dead_key(queue), dead_messages_key(queue), _jobs_key("dead", "groups"),
+            _group_index_key(group), queue_key(queue), messages_key(queue)]
+    pipe.eval(_TAKE_DEAD, len(keys), *keys, redis_id, group, new_body)
 
 
 def requeue_dead(refs: Iterable[str]) -> int:
@@ -578,6 +585,7 @@ def refs_matching(queue: Optional[str] = None, actor: Optional[str] = None, exce
 def reindex_dead_letters() -> int:
     """Rebuild the group index and counts from the broker's dead-letter sets (O(N); a repair tool)."""
     conn = client()
+    dead_total = conn.hget(_jobs_key("totals"), "dead")  # "ever dead-lettered": refiling adds none
     for key in conn.scan_iter(match=_jobs_key("dead", "*"), count=1000):
         conn.delete(key)
     filed = 0
@@ -590,6 +598,7 @@ def reindex_dead_letters() -> int:
             if len(pipe) >= 1000:
                 filed += sum(pipe.execute())
         filed += sum(pipe.execute())
+    conn.hset(_jobs_key("totals"), "dead", int(dead_total or 0))
     return filed
 
 
@@ -645,11 +654,12 @@ def periodic_runs() -> dict[str, dict[str, Any]]:
     return {k.decode(): json.loads(v) for k, v in client().hgetall(_jobs_key("periodic")).items()}
 
 
-def workers() -> list[WorkerInfo]:
+def workers(forget_after_ms: int = 3_600_000) -> list[WorkerInfo]:
     """Registered worker processes, newest heartbeat first.
 
     The broker's heartbeat set also holds every process that merely enqueued
     (web, scheduler), so only processes that registered as workers are listed.
+    Registrations silent for `forget_after_ms` (killed, never shut down) are dropped.
     """
     conn = client()
     beats = {k.decode(): int(v) for k, v in conn.zrange(heartbeats_key(), 0, -1, withscores=True)}
@@ -665,18 +675,12 @@ def workers() -> list[WorkerInfo]:
     for worker_id, jobs in zip(ids, running):
         info = infos[worker_id]
         beat = max(beats.get(worker_id, 0), info.get("seen_ms", 0))
+        if now_ms - beat > forget_after_ms:
+            unregister_worker(worker_id)
+            continue
         result.append(WorkerInfo(
             worker_id=worker_id, host=info.get("host", "?"), pid=info.get("pid"), queues=info.get("queues", []),
             started_at_ms=info.get("started_ms"), last_heartbeat_ms=beat, alive=now_ms - beat < timeout,
             running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
         ))
     return result
-
-
-def forget_dead_workers(older_than_ms: int = 3_600_000) -> int:
-    """Drop registrations of workers silent for longer than `older_than_ms` (killed, never shut down)."""
-    now_ms = int(time.time() * 1000)
-    gone = [w.worker_id for w in workers() if now_ms - w.last_heartbeat_ms > older_than_ms]
-    for worker_id in gone:
-        unregister_worker(worker_id)
-    return len(gone)

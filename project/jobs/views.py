@@ -43,7 +43,6 @@ def staff_required(view: Callable) -> Callable:
 
 
 def overview_data() -> dict[str, Any]:
-    broker_store.forget_dead_workers()
     return {
         "queues": broker_store.all_queue_counts(),
         "totals": broker_store.totals(),
