@@ -20,7 +20,7 @@ def queue_welcome_email(sender, instance, created: bool, raw: bool = False, **kw
     # Both rows belong to the signup's own transaction: a rolled-back signup owes
     # nothing; a committed one always carries its email job, even if Redis is
     # down or this process dies right after the commit (the outbox relay sends it).
-    EmailDelivery.objects.get_or_create(user=instance, kind=EmailDelivery.Kind.WELCOME)
+    EmailDelivery.objects.create(user=instance, kind=EmailDelivery.Kind.WELCOME)  # a new user has none yet
     if settings.WELCOME_EMAIL_SEND_IN_REQUEST:  # the slow way, kept for bench/run.py to compare against
         transaction.on_commit(lambda: send_welcome_email.fn(instance.pk))
         return

@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from _setup import ROOT, clear_namespace

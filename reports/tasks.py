@@ -73,7 +73,7 @@ def merge_report(report_id: int, run_id: str) -> None:
         logger.info("Report %s merged", report_id)
 
 
-@dramatiq.actor(queue_name=REPORTS, max_retries=5)
+@dramatiq.actor(queue_name=REPORTS, max_retries=5, time_limit=60_000)
 def report_chunk_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
     """Called by Retries when a chunk has used up its retries: the report fails, with the reason."""
     report_id, run_id, index = message["args"]
@@ -82,13 +82,13 @@ def report_chunk_failed(message: dict[str, Any], retry_info: dict[str, Any]) -> 
     runner.fail(report_id, run_id, f"chunk {index} failed after {retry_info.get('retries', '?')} retries: {reason}")
 
 
-@dramatiq.actor(queue_name=REPORTS, max_retries=3, periodic=cron(settings.REPORTS_DAILY_CRON))
+@dramatiq.actor(queue_name=REPORTS, max_retries=3, time_limit=60_000, periodic=cron(settings.REPORTS_DAILY_CRON))
 def schedule_daily_report() -> None:
     """Daily at 02:00 local time: the report of the day before."""
     runner.request_report(Report.Kind.DAILY, today() - timedelta(days=1))
 
 
-@dramatiq.actor(queue_name=REPORTS, max_retries=3, periodic=cron(settings.REPORTS_WEEKLY_CRON))
+@dramatiq.actor(queue_name=REPORTS, max_retries=3, time_limit=60_000, periodic=cron(settings.REPORTS_WEEKLY_CRON))
 def schedule_weekly_report() -> None:
     """Mondays: the summary of the week before."""
     runner.request_report(Report.Kind.WEEKLY, week_start(today()) - timedelta(days=7))

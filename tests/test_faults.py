@@ -1,5 +1,4 @@
 """Nothing lost, nothing twice: real processes, real signals, a real redis-server stopped and restarted."""
-import os
 import signal
 import subprocess
 import sys

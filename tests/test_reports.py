@@ -182,3 +182,20 @@ def test_logins_are_recorded_by_the_signal(client, db, clean_redis):
     User.objects.create_user("walker@example.com", "correct-horse-battery-staple")
     assert client.login(email="walker@example.com", password="correct-horse-battery-staple")
     assert LoginEvent.objects.filter(user__email="walker@example.com").count() == 1
+
+
+def test_admin_run_again_recomputes_a_done_report(seeded, start_worker, clean_redis):
+    from django.test import Client
+
+    start_worker(["reports"])
+    report = wait_done(request_report(Report.Kind.DAILY, seeded)[0])
+    first_run = report.run_id
+    [admin] = User.objects.bulk_create([User(email="boss@example.com", is_staff=True, is_superuser=True)])
+    client = Client()
+    client.force_login(admin)
+    response = client.post("/admin/reports/report/", {"action": "run_again", "_selected_action": [report.pk]},
+                           follow=True)
+    assert b"1 report(s) enqueued again." in response.content
+    report = wait_done(report)
+    assert report.status == "done" and report.run_id != first_run and report.merge_runs == 2
+    assert_figures(report, seeded)

@@ -35,6 +35,7 @@ from dramatiq.common import q_name
 
 SEP = "|"
 MINUTE_TTL_S = 2 * 3600
+_clock = time.time  # replaceable in tests that must not straddle a rate-limit window
 
 # Stores the enriched body of a message the broker just dead-lettered and files
 # it under its (queue, actor, exception) group. No-op if an operator already
@@ -396,6 +397,17 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
     return None
 
 
+def count_hit(name: str, window_s: int) -> int:
+    """Count one hit in the current fixed window of `window_s` seconds; returns the window's count.
+    One round trip (INCR + EXPIRE in a pipeline): cheap enough for a request path."""
+    window = int(_clock() // window_s)
+    key = rate_limit_key(f"{name}@{window}")
+    pipe = client().pipeline(transaction=False)
+    pipe.incr(key)
+    pipe.expire(key, window_s * 2)
+    return pipe.execute()[0]
+
+
 def rate_limiter_backend():
     """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
     from dramatiq.rate_limits.backends import RedisBackend
@@ -455,7 +467,7 @@ def page_dead(queue: Optional[str] = None, actor: Optional[str] = None, exceptio
             pipe.zrangebyscore(key, bound[0], "+inf", start=0, num=limit + extra, withscores=True)
     candidates = []
     groups: dict[str, Optional[str]] = {}
-    for (key, q, group), rows in zip(sources, pipe.execute()):
+    for (_, q, group), rows in zip(sources, pipe.execute()):
         for member, score in rows:
             item = (int(score), f"{q}/{member.decode()}")
             if bound and (item >= bound if older else item <= bound):

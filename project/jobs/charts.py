@@ -37,7 +37,7 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
     for i, (label, values) in enumerate(rows):
         top = float(height)
         segments = []
-        for (name, css), value in zip(series, values):
+        for (_, css), value in zip(series, values):
             h = height * value / max_value
             top -= h
             segments.append((round(top, 1), round(h, 1), css, value))

@@ -34,9 +34,10 @@ def acquire_within(limiter: WindowRateLimiter, timeout_s: float, poll_s: float =
 
 
 def allow(name: str, limit: int, window_s: int) -> bool:
-    """One acquisition or False; fails open (True) when Redis is unreachable, with a warning."""
+    """At most `limit` per fixed window of `window_s` seconds (a request-path check: one
+    round trip); fails open (True) when Redis is unreachable, with a warning."""
     try:
-        return try_acquire(window_limiter(name, limit, window_s))
+        return broker_store.count_hit(name, window_s) <= limit
     except Exception as error:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
         return True

@@ -27,7 +27,7 @@ def enqueue_on_commit(actor: dramatiq.Actor, *args, **kwargs) -> OutboxMessage:
     """
     row = OutboxMessage.objects.create(actor_name=actor.actor_name, queue_name=actor.queue_name,
                                        args=list(args), kwargs=kwargs)
-    transaction.on_commit(partial(dispatch_now, row.pk), robust=True)
+    transaction.on_commit(partial(dispatch_now, row), robust=True)
     return row
 
 
@@ -62,12 +62,12 @@ def dispatch(rows: Iterable[OutboxMessage]) -> int:
     return len(rows)
 
 
-def dispatch_now(pk: int) -> None:
+def dispatch_now(row: OutboxMessage) -> None:
     """The after-commit dispatch: on failure the row stays pending for the relay, and the caller carries on."""
     try:
-        dispatch(OutboxMessage.objects.filter(pk=pk, dispatched_at__isnull=True))
+        dispatch([row])
     except Exception as error:
-        logger.warning("Outbox message %s kept for the relay: %s", pk, error)
+        logger.warning("Outbox message %s kept for the relay: %s", row.pk, error)
 
 
 def relay_once(batch: int = 500, grace: timedelta = timedelta(seconds=5)) -> int:
