@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup browser clean
+.PHONY: run test setup test-tools clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -17,17 +17,18 @@ setup: $(VENV)/.installed
 	$(PY) manage.py ensure_redis
 	$(PY) manage.py migrate --noinput
 
-## run: web (http://127.0.0.1:8000), worker, scheduler and a local SMTP sink, together
+## run: web (http://127.0.0.1:8000), worker, scheduler, outbox relay and a local SMTP sink, together
 run: setup
 	$(PY) manage.py ensure_dev_admin
 	honcho start -f Procfile
 
-## browser: Debian's Chromium for the browser tests
-browser:
-	@command -v chromium >/dev/null || { apt-get update -q && apt-get install -y -q chromium; }
+## test-tools: Debian's Chromium (browser tests) and redis-server (the fault tests start their own)
+test-tools:
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q chromium redis-server; }
 
 ## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed test-tools
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 	$(PY) -m pytest
 

@@ -213,3 +213,13 @@ def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
     call_command("reindex_dead_letters")
     assert broker_store.dead_groups() == before
     assert broker_store.page_dead("emails", actor="no_such_actor").total == 3
+
+
+def test_tampered_references_are_refused_clearly(ops, worker, smtp):
+    response = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": "no-slash-here", "confirm": "yes"},
+                        follow=True)
+    assert b"Malformed message reference." in response.content
+    response = ops.post("/admin/jobs/failedmessage/", {"action": "delete_selected", "_selected_action": "bad",
+                                                       "post": "yes"}, follow=True)
+    assert b"Malformed message reference." in response.content
+    assert AuditEntry.objects.count() == 0

@@ -11,6 +11,16 @@ PERMISSION = "jobs.manage_dead_letters"
 AUDIT_REFS = 200
 
 
+def valid_refs(refs: Iterable[str]) -> bool:
+    """Every reference has the '<queue>/<redis id>' form (forms can be tampered with)."""
+    try:
+        for ref in refs:
+            broker_store.ref_parts(ref)
+    except ValueError:
+        return False
+    return True
+
+
 def perform(user, action: str, scope: str, *, refs: Iterable[str] = (), filters: Optional[dict] = None) -> AuditEntry:
     """Requeue or delete the given dead letters (scope one/selected) or all that
     match `filters` (scope matching). Letters another operator handled first are

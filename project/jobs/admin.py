@@ -86,10 +86,7 @@ class FailedMessageAdmin(admin.ModelAdmin):
         if action is None or not refs:
             self.message_user(request, "Choose an action and select at least one message.", messages.WARNING)
             return HttpResponseRedirect(back)
-        try:
-            for ref in refs:
-                broker_store.ref_parts(ref)
-        except ValueError:
+        if not actions.valid_refs(refs):
             self.message_user(request, "Malformed message reference.", messages.ERROR)
             return HttpResponseRedirect(back)
         if request.POST.get("post") != "yes":

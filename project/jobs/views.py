@@ -173,10 +173,7 @@ def dead_action(request: HttpRequest) -> HttpResponse:
     if scope != "matching" and not refs:
         messages.warning(request, "Select at least one message first.")
         return redirect(next_url)
-    try:
-        for ref in refs:
-            broker_store.ref_parts(ref)
-    except ValueError:
+    if not actions.valid_refs(refs):
         messages.error(request, "Malformed message reference.")
         return redirect(next_url)
     if request.POST.get("confirm") != "yes":
