@@ -223,3 +223,21 @@ def test_tampered_references_are_refused_clearly(ops, worker, smtp):
                                                        "post": "yes"}, follow=True)
     assert b"Malformed message reference." in response.content
     assert AuditEntry.objects.count() == 0
+
+
+def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
+    from reports.tasks import merge_report, schedule_daily_report
+
+    # The session worker does not consume `reports`: these messages wait there.
+    ready = [merge_report.send(n, "run-<b>") for n in range(3)] + [schedule_daily_report.send()]
+    delayed = merge_report.send_with_options(args=(99, "later"), delay=600_000)
+    page = ops.get("/jobs/queues/reports/").content.decode()
+    assert page.count("<tr><td><code>") == 4 and "run-&lt;b&gt;" in page and "run-<b>" not in page
+    filtered = ops.get("/jobs/queues/reports/", {"actor": "schedule_daily_report"}).content.decode()
+    assert filtered.count("<tr><td><code>") == 1 and ready[3].message_id in filtered
+    found = ops.get("/jobs/queues/reports/", {"id": ready[1].message_id}).content.decode()
+    assert "State: <b>ready/in progress</b>" in found
+    later = ops.get("/jobs/queues/reports/", {"tab": "delayed"}).content.decode()
+    assert delayed.message_id in later and later.count("<tr><td><code>") == 1
+    counts = broker_store.queue_counts("reports")
+    assert (counts.ready, counts.delayed) == (4, 1)
