@@ -1,5 +1,6 @@
 """A staff user in a real browser: find a failed email among many, read it, requeue it, see it delivered."""
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
 from project.jobs import broker_store
@@ -33,11 +34,11 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
         screenshot(page, "dashboard-overview")
 
         page.click("text=Dead letters")
-        assert page.locator("#dead-messages tbody tr").count() == 50  # the first page of 61
+        expect(page.locator("#dead-messages tbody tr")).to_have_count(50)  # the first page of 61
         page.select_option("select[name=exception]", "SMTPDataError")
         page.click("#filters button[type=submit]")
         rows = page.locator("#dead-messages tbody tr")
-        assert rows.count() == 1
+        expect(rows).to_have_count(1)
         screenshot(page, "dead-letters-filtered")
         rows.first.locator("a").click()
         assert "SMTPDataError" in page.inner_text("#traceback")
@@ -49,7 +50,7 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
         page.click("#confirm")
         page.wait_for_selector("text=Requeued 1 message.")
         assert "(60)" in page.inner_text("h1")  # only the 60 poison letters are left
-        assert page.locator("select[name=exception] option", has_text="SMTPDataError").count() == 0
+        expect(page.locator("select[name=exception] option", has_text="SMTPDataError")).to_have_count(0)
         screenshot(page, "dead-letters-after-requeue")
     wait_for(lambda: smtp.received("needle@example.com"), what="the requeued email")
     wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
@@ -62,7 +63,7 @@ def run_admin_action(page, checkbox: str, action: str, outcome: str) -> None:
     page.click("button[name=index]")
     page.click("#confirm")
     page.wait_for_selector(f"text={outcome}")
-    assert page.locator("#result_list tbody tr[data-message-id]").count() == 0
+    expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(0)
 
 
 def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
@@ -73,11 +74,11 @@ def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
         log_in(page, staff.email, PASSWORD, "/admin/")
         page.click("a:text-is('Failed messages')")
         page.wait_for_selector("#result_list")
-        assert page.locator("#result_list tbody tr[data-message-id]").count() == 4
+        expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(4)
         screenshot(page, "admin-failed-messages")
 
         page.click("#changelist-filter a:text('SMTPDataError')")
-        assert page.locator("#result_list tbody tr[data-message-id]").count() == 1
+        expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(1)
         run_admin_action(page, "input.action-select", "requeue_selected", "Requeued 1 message.")
 
         page.goto("/admin/jobs/failedmessage/")

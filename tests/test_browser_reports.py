@@ -4,6 +4,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from django.core.management import call_command
 from django.test import Client
 
@@ -33,9 +34,9 @@ def test_report_page_tables_charts_and_csv(live, start_worker, clean_redis, monk
         page.click(f"text={report}")
         assert page.inner_text("#status") == "done"
         assert page.inner_text("#signups") == str(report.result["signups"])
-        assert page.locator("svg.chart").count() == 3
+        expect(page.locator("svg.chart")).to_have_count(3)
         assert page.locator("svg.chart rect.ok").count() > 0
-        assert page.locator("#hours tbody tr").count() == 24
+        expect(page.locator("#hours tbody tr")).to_have_count(24)
         screenshot(page, "report-daily")
 
     client = Client()

@@ -71,7 +71,7 @@ class FailedMessageAdmin(admin.ModelAdmin):
                 ("actor", "By actor", sorted({g.actor_name for g in groups})),
                 ("exception", "By exception type", sorted({g.exception_type for g in groups})),
             ],
-            "filter_links": {k: urlencode({**query, k: ""}) for k in filters},
+            "filter_links": {k: urlencode({q: v for q, v in query.items() if q != k}) for k in filters},
             "actions": [(key, label) for key, (_, label) in ADMIN_ACTIONS.items()],
             "can_manage": self.has_change_permission(request),
         }
