@@ -241,3 +241,14 @@ def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
     assert delayed.message_id in later and later.count("<tr><td><code>") == 1
     counts = broker_store.queue_counts("reports")
     assert (counts.ready, counts.delayed) == (4, 1)
+
+
+@pytest.mark.parametrize("url", [
+    "/jobs/queues/emails/?page=abc", "/jobs/queues/emails/?tab=delayed&cursor=x", "/jobs/dead/?older=garbage",
+    "/jobs/dead/?newer=12:no-slash", "/admin/jobs/failedmessage/?older=garbage",
+])
+def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url):
+    poison(1)
+    response = ops.get(url)
+    assert response.status_code == 200
+    assert b"no_such_actor" in response.content or "queues" in url

@@ -442,8 +442,11 @@ def _encode_cursor(score: float, queue: str, redis_id: str) -> str:
     return f"{int(score)}:{queue}/{redis_id}"
 
 
-def _decode_cursor(cursor: str) -> tuple[int, str]:
-    score, _, ref = cursor.partition(":")
+def _decode_cursor(cursor: Optional[str]) -> Optional[tuple[int, str]]:
+    """(score, ref) from a cursor; None (the first page) for a missing or malformed one."""
+    score, _, ref = (cursor or "").partition(":")
+    if not score.isdigit() or "/" not in ref:
+        return None
     return int(score), ref
 
 
@@ -454,8 +457,8 @@ def page_dead(queue: Optional[str] = None, actor: Optional[str] = None, exceptio
     sources = _dead_sources(queue, actor, exception)
     total = sum(g.count for g in dead_groups(queue, actor, exception)) if (actor or exception) else sum(
         c.dead for c in all_queue_counts([q for _, q, _ in sources]))
-    bound = _decode_cursor(cursor) if cursor else None
-    older = direction != "newer"
+    bound = _decode_cursor(cursor)
+    older = direction != "newer" or bound is None
     conn = client()
     pipe = conn.pipeline(transaction=False)
     extra = 64  # members tied on the cursor's millisecond that must be skipped

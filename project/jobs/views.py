@@ -99,6 +99,12 @@ def _ready_page(queue: str, page: int, actor: str) -> tuple[list, bool, int]:
     return matches[start: start + PAGE_SIZE], len(matches) > start + PAGE_SIZE, scanned
 
 
+def _int_param(request: HttpRequest, name: str) -> int:
+    """A non-negative integer query parameter; anything else means 0 (the first page)."""
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() else 0
+
+
 @staff_required
 def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
     tab = request.GET.get("tab", "ready")
@@ -109,10 +115,10 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
     if lookup:
         context["found"] = broker_store.find_message(queue, lookup)
     if tab == "delayed":
-        cursor = int(request.GET.get("cursor") or 0)
+        cursor = _int_param(request, "cursor")
         context["items"], context["next_cursor"] = broker_store.page_delayed(queue, cursor=cursor, limit=PAGE_SIZE)
     else:
-        page = max(int(request.GET.get("page") or 0), 0)
+        page = _int_param(request, "page")
         context["items"], context["has_next"], context["scanned"] = _ready_page(queue, page, actor)
         context["page"] = page
     schedules.import_task_modules()
