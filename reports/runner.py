@@ -17,17 +17,18 @@ from .models import Report, ReportChunk
 from .periods import week_days
 
 
-def request_report(kind: str, period_start: date, *, force: bool = False,
+def request_report(kind: str, period_start: date, *, force: bool = False, retry_failed: bool = False,
                    enqueue: Optional[Callable[[int, str], None]] = None) -> tuple[Report, bool]:
     """Create the report if needed and start a run; returns (report, started).
 
-    A report that is running or done is left alone unless `force`: two schedulers,
-    or a scheduler and an operator, asking for the same period start it once.
+    A report that is running or done is left alone unless `force` (a failed one
+    also with `retry_failed`): two schedulers, or a scheduler and an operator,
+    asking for the same period start it once.
     """
     from .tasks import build_report
 
     report, _ = Report.objects.get_or_create(kind=kind, period_start=period_start)
-    allowed = [Report.Status.PENDING]
+    allowed = [Report.Status.PENDING] + ([Report.Status.FAILED] if retry_failed else [])
     if force:
         allowed += [Report.Status.RUNNING, Report.Status.DONE, Report.Status.FAILED]
     run_id = uuid.uuid4()

@@ -100,17 +100,14 @@ def catch_up(days: int, until: date | None = None) -> list[Report]:
     started = []
     for offset in range(days):
         day = last - timedelta(days=offset)
-        report, ok = runner.request_report(Report.Kind.DAILY, day, force=_failed(Report.Kind.DAILY, day))
+        report, ok = runner.request_report(Report.Kind.DAILY, day, retry_failed=True)
         if ok:
             started.append(report)
     monday = week_start(last + timedelta(days=1)) - timedelta(days=7)
     while monday >= last - timedelta(days=days - 1):
-        report, ok = runner.request_report(Report.Kind.WEEKLY, monday, force=_failed(Report.Kind.WEEKLY, monday))
+        report, ok = runner.request_report(Report.Kind.WEEKLY, monday, retry_failed=True)
         if ok:
             started.append(report)
         monday -= timedelta(days=7)
     return started
 
-
-def _failed(kind: str, period: date) -> bool:
-    return Report.objects.filter(kind=kind, period_start=period, status=Report.Status.FAILED).exists()

@@ -13,10 +13,10 @@ def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict
     broker = get_broker()
     messages = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
                 for _ in range(count)]
-    pipe_before = broker_store.count_dead(queue)
+    before = broker_store.count_dead(queue)
     for message in messages:
         broker.enqueue(message)
-    wait_for(lambda: broker_store.count_dead(queue) >= pipe_before + count, timeout=30, what=f"{count} poison letters")
+    wait_for(lambda: broker_store.count_dead(queue) >= before + count, timeout=30, what=f"{count} poison letters")
     return [m.message_id for m in messages]
 
 

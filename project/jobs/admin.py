@@ -11,6 +11,7 @@ from django_dramatiq.models import Task
 
 from . import actions, broker_store
 from .models import AuditEntry, FailedMessage
+from .views import dead_listing
 
 ADMIN_ACTIONS = {"requeue_selected": ("requeue", "Requeue selected failed messages"),
                  "delete_selected": ("delete", "Delete selected failed messages")}
@@ -47,29 +48,23 @@ class FailedMessageAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             return self._run_action(request)
-        filters = {k: request.GET.get(k, "").strip() for k in ("queue", "actor", "exception")}
+        listing = dead_listing(request.GET, self.list_per_page)
+        filters, page = listing["filters"], listing["page"]
         search = request.GET.get("q", "").strip()
         if search:
-            found = [m for q in broker_store.queue_names()
+            found = [m for q in listing["queue_names"]
                      if (hit := broker_store.find_message(q, search)) and hit[0] == "dead"
                      for m in [broker_store.get_dead(hit[1].ref)] if m]
             page = broker_store.DeadPage(found, None, None, len(found))
-        else:
-            page = broker_store.page_dead(filters["queue"] or None, filters["actor"] or None,
-                                          filters["exception"] or None, cursor=request.GET.get("older")
-                                          or request.GET.get("newer"),
-                                          direction="newer" if request.GET.get("newer") else "older",
-                                          limit=self.list_per_page)
-        groups = broker_store.dead_groups()
         query = {k: v for k, v in filters.items() if v}
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts, "title": "Failed messages", "page": page, "filters": filters, "search": search,
             "query": urlencode(query),
             "filter_choices": [
-                ("queue", "By queue", sorted({g.queue_name for g in groups} | set(broker_store.queue_names()))),
-                ("actor", "By actor", sorted({g.actor_name for g in groups})),
-                ("exception", "By exception type", sorted({g.exception_type for g in groups})),
+                ("queue", "By queue", listing["queue_names"]),
+                ("actor", "By actor", listing["actor_names"]),
+                ("exception", "By exception type", listing["exception_names"]),
             ],
             "filter_links": {k: urlencode({q: v for q, v in query.items() if q != k}) for k in filters},
             "actions": [(key, label) for key, (_, label) in ADMIN_ACTIONS.items()],

@@ -421,20 +421,25 @@ def dead_groups(queue: Optional[str] = None, actor: Optional[str] = None,
     groups = []
     for raw_field, raw_count in client().hgetall(_jobs_key("dead", "groups")).items():
         q, a, e = raw_field.decode().split(SEP, 2)
-        if (queue and q != queue) or (actor and a != actor) or (exception and e != exception):
-            continue
         groups.append(DeadGroup(q, a, e, int(raw_count)))
-    return sorted(groups, key=lambda g: (-g.count, g.queue_name, g.actor_name, g.exception_type))
+    return filter_groups(sorted(groups, key=lambda g: (-g.count, g.queue_name, g.actor_name, g.exception_type)),
+                         queue, actor, exception)
 
 
-def _dead_sources(queue: Optional[str], actor: Optional[str],
-                  exception: Optional[str]) -> list[tuple[str, str, Optional[str]]]:
+def filter_groups(groups: list[DeadGroup], queue: Optional[str] = None, actor: Optional[str] = None,
+                  exception: Optional[str] = None) -> list[DeadGroup]:
+    return [g for g in groups if (not queue or g.queue_name == q_name(queue)) and (not actor or g.actor_name == actor)
+            and (not exception or g.exception_type == exception)]
+
+
+def _dead_sources(queue: Optional[str], actor: Optional[str], exception: Optional[str],
+                  matching: list[DeadGroup], queues: Optional[list[str]]) -> list[tuple[str, str, Optional[str]]]:
     """The sorted sets to merge for a filter: (key, queue of its members, group field or None)."""
     if queue and not actor and not exception:
         return [(dead_key(queue), q_name(queue), None)]  # the broker's own set: also holds unindexed letters
     if not actor and not exception:
-        return [(dead_key(q), q, None) for q in queue_names()]
-    fields = [_group_field(g.queue_name, g.actor_name, g.exception_type) for g in dead_groups(queue, actor, exception)]
+        return [(dead_key(q), q, None) for q in (queues if queues is not None else queue_names())]
+    fields = [_group_field(g.queue_name, g.actor_name, g.exception_type) for g in matching]
     return [(_group_index_key(f), f.split(SEP, 1)[0], f) for f in fields]
 
 
@@ -451,11 +456,14 @@ def _decode_cursor(cursor: Optional[str]) -> Optional[tuple[int, str]]:
 
 
 def page_dead(queue: Optional[str] = None, actor: Optional[str] = None, exception: Optional[str] = None,
-              *, cursor: Optional[str] = None, direction: str = "older", limit: int = 50) -> DeadPage:
+              *, cursor: Optional[str] = None, direction: str = "older", limit: int = 50,
+              groups: Optional[list[DeadGroup]] = None, queues: Optional[list[str]] = None) -> DeadPage:
     """A page of dead letters, newest first, by keyset pagination over the
-    group sets that match the filter: O(groups x page size), whatever the total."""
-    sources = _dead_sources(queue, actor, exception)
-    total = sum(g.count for g in dead_groups(queue, actor, exception)) if (actor or exception) else sum(
+    group sets that match the filter: O(groups x page size), whatever the total.
+    `groups` and `queues` reuse what the caller already read (dead_groups(), queue_names())."""
+    matching = filter_groups(groups if groups is not None else dead_groups(), queue, actor, exception)
+    sources = _dead_sources(queue, actor, exception, matching, queues)
+    total = sum(g.count for g in matching) if (actor or exception) else sum(
         c.dead for c in all_queue_counts([q for _, q, _ in sources]))
     bound = _decode_cursor(cursor)
     older = direction != "newer" or bound is None

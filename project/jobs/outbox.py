@@ -44,13 +44,8 @@ def dispatch(rows: Iterable[OutboxMessage]) -> int:
     rows = list(rows)
     if not rows:
         return 0
-    broker = dramatiq.get_broker()
     try:
-        if hasattr(broker, "enqueue_many"):
-            broker.enqueue_many(_message(row) for row in rows)
-        else:
-            for row in rows:
-                broker.enqueue(_message(row))
+        dramatiq.get_broker().enqueue_many(_message(row) for row in rows)  # project.jobs.broker.RedisBroker
     except Exception as error:
         # The rows of a batch share their fate (the broker is unreachable): one backoff for all.
         attempts = min(row.attempts for row in rows) + 1

@@ -130,23 +130,32 @@ def _filters(source) -> dict[str, str]:
     return {k: source.get(k, "").strip() for k in ("queue", "actor", "exception")}
 
 
-@staff_required
-def dead_list(request: HttpRequest) -> HttpResponse:
-    filters = _filters(request.GET)
-    direction = "newer" if request.GET.get("newer") else "older"
-    cursor = request.GET.get("newer") or request.GET.get("older") or None
-    page = broker_store.page_dead(filters["queue"] or None, filters["actor"] or None, filters["exception"] or None,
-                                  cursor=cursor, direction=direction, limit=PAGE_SIZE)
+def dead_listing(params, limit: int) -> dict[str, Any]:
+    """What the dead-letter list and the admin changelist show: the page for the
+    filter and cursor in `params`, and the filter choices, from one read of each."""
+    filters = _filters(params)
     groups = broker_store.dead_groups()
-    query = urlencode({k: v for k, v in filters.items() if v})
-    return render(request, "jobs/dead_list.html", {
-        "page": page, "filters": filters, "query": query, "groups": groups,
-        "filtered_groups": broker_store.dead_groups(filters["queue"] or None, filters["actor"] or None,
-                                                    filters["exception"] or None),
-        "queue_names": sorted({g.queue_name for g in groups} | set(broker_store.queue_names())),
+    queues = broker_store.queue_names()
+    page = broker_store.page_dead(
+        filters["queue"] or None, filters["actor"] or None, filters["exception"] or None,
+        cursor=params.get("newer") or params.get("older"), direction="newer" if params.get("newer") else "older",
+        limit=limit, groups=groups, queues=queues)
+    return {
+        "page": page, "filters": filters, "groups": groups,
+        "filtered_groups": broker_store.filter_groups(groups, filters["queue"], filters["actor"],
+                                                      filters["exception"]),
+        "queue_names": sorted({g.queue_name for g in groups} | set(queues)),
         "actor_names": sorted({g.actor_name for g in groups}),
         "exception_names": sorted({g.exception_type for g in groups}),
-        "can_manage": request.user.has_perm(actions.PERMISSION),
+    }
+
+
+@staff_required
+def dead_list(request: HttpRequest) -> HttpResponse:
+    listing = dead_listing(request.GET, PAGE_SIZE)
+    query = urlencode({k: v for k, v in listing["filters"].items() if v})
+    return render(request, "jobs/dead_list.html", {
+        **listing, "query": query, "can_manage": request.user.has_perm(actions.PERMISSION),
     })
 
 
