@@ -7,7 +7,7 @@ from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from project.jobs import outbox
+from jobs import outbox
 
 from .models import EmailDelivery, LoginEvent
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits import RateLimitExceeded
 
-from project.jobs import limits
+from jobs import limits
 
 from . import deliveries
 from .emails import build_welcome_email

@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from project.jobs import limits
+from jobs import limits
 
 from .forms import SignupForm
 

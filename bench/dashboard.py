@@ -3,7 +3,7 @@
     .venv/bin/python bench/dashboard.py [--messages 1000000] [--repeat 15]
 
 Fills a Redis database of its own (BENCH_REDIS_URL, default db 14, namespace
-"bench") through project.jobs.broker_store, then times whole requests through
+"bench") through jobs.broker_store, then times whole requests through
 Django's test client: view, Redis reads and template rendering.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ EXCEPTIONS = ["SMTPDataError", "ConnectionRefusedError", "TimeoutError", "ValueE
 
 
 def fill(count: int) -> float:
-    from project.jobs import broker_store
+    from jobs import broker_store
 
     started = time.perf_counter()
     now_ms = int(time.time() * 1000)
@@ -53,7 +53,7 @@ def main() -> None:
     from django.test import Client
 
     from accounts.models import User
-    from project.jobs import broker_store
+    from jobs import broker_store
 
     if broker_store.count_dead("emails") != args.messages:
         clear_namespace(NAMESPACE)

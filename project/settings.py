@@ -20,7 +20,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_dramatiq",
-    "project.jobs",
+    "jobs",
     "accounts",
     "reports",
 ]
@@ -128,7 +128,7 @@ DRAMATIQ_QUEUE_REPORTS = "reports"
 
 DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
 DRAMATIQ_BROKER = {
-    "BROKER": "project.jobs.broker.RedisBroker",
+    "BROKER": "jobs.broker.RedisBroker",
     "OPTIONS": {
         "url": _redis_url_with_timeouts(REDIS_URL),
         "namespace": DRAMATIQ_NAMESPACE,
@@ -143,10 +143,10 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.CurrentMessage",
-        "project.jobs.middleware.ValidateArguments",
-        "project.jobs.middleware.ConfiguredRetries",
-        "project.jobs.middleware.DeadLetterDetails",
-        "project.jobs.middleware.JobStats",
+        "jobs.middleware.ValidateArguments",
+        "jobs.middleware.ConfiguredRetries",
+        "jobs.middleware.DeadLetterDetails",
+        "jobs.middleware.JobStats",
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],

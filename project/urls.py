@@ -6,7 +6,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path("api/", include("accounts.api_urls")),
-    path("jobs/", include("project.jobs.urls")),
+    path("jobs/", include("jobs.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,8 +5,8 @@ import csv
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from project.jobs.charts import bar_chart
-from project.jobs.views import staff_required
+from jobs.charts import bar_chart
+from jobs.views import staff_required
 
 from .metrics import delay_distribution
 from .models import Report

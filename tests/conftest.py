@@ -4,7 +4,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from project.jobs import broker_store
+from jobs import broker_store
 from tests.processes import WorkerProcess, child_env
 from tests.smtp_sink import SmtpSink
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dramatiq import Message, get_broker
 
 from accounts.models import User
-from project.jobs import broker_store
+from jobs import broker_store
 from tests.processes import wait_for
 
 

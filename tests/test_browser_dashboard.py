@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
-from project.jobs import broker_store
+from jobs import broker_store
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import wait_for

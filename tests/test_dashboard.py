@@ -5,8 +5,8 @@ import pytest
 from django.test import Client
 
 from accounts.models import EmailDelivery, User
-from project.jobs import broker_store
-from project.jobs.models import AuditEntry
+from jobs import broker_store
+from jobs.models import AuditEntry
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import wait_for
 

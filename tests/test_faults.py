@@ -12,8 +12,8 @@ from django.conf import settings
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery
-from project.jobs import broker_store
-from project.jobs.models import OutboxMessage
+from jobs import broker_store
+from jobs.models import OutboxMessage
 from tests.dead_letters import poison
 from tests.http import post_json
 from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for

@@ -7,8 +7,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from project.jobs import broker_store
-from project.jobs.schedules import next_run
+from jobs import broker_store
+from jobs.schedules import next_run
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runner import plan_chunks, request_report

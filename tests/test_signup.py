@@ -5,8 +5,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import EmailDelivery, User
-from project.jobs import broker_store
-from project.jobs.models import OutboxMessage
+from jobs import broker_store
+from jobs.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import EmailDelivery, User
 from accounts.tasks import send_welcome_email
-from project.jobs import broker_store
+from jobs import broker_store
 from tests.http import post_json
 from tests.processes import wait_for
 
@@ -117,8 +117,8 @@ def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from project.jobs import outbox
-    from project.jobs.models import OutboxMessage
+    from jobs import outbox
+    from jobs.models import OutboxMessage
 
     with transaction.atomic():
         [user] = User.objects.bulk_create([User(email="orphan@example.com")])

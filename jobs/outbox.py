@@ -45,7 +45,7 @@ def dispatch(rows: Iterable[OutboxMessage]) -> int:
     if not rows:
         return 0
     try:
-        dramatiq.get_broker().enqueue_many(_message(row) for row in rows)  # project.jobs.broker.RedisBroker
+        dramatiq.get_broker().enqueue_many(_message(row) for row in rows)  # jobs.broker.RedisBroker
     except Exception as error:
         # The rows of a batch share their fate (the broker is unreachable): one backoff for all.
         attempts = min(row.attempts for row in rows) + 1

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from project.jobs import broker_store
+from jobs import broker_store
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any, Optional
 from django import template
 from django.utils import timezone
 
-from project.jobs.masking import pretty, preview
+from jobs.masking import pretty, preview
 
 register = template.Library()
 

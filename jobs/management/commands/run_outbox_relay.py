@@ -6,9 +6,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from project.jobs import outbox
+from jobs import outbox
 
-logger = logging.getLogger("project.jobs.outbox.relay")
+logger = logging.getLogger("jobs.outbox.relay")
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.apps import AppConfig
 class JobsConfig(AppConfig):
     """Broker wiring and the operator's view of the job system."""
 
-    name = "project.jobs"
+    name = "jobs"
     label = "jobs"
     verbose_name = "Background jobs"
     default_auto_field = "django.db.models.BigAutoField"
