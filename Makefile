@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test setup test-tools clean
+.PHONY: run test lint setup test-tools clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -31,6 +31,12 @@ test-tools:
 test: $(VENV)/.installed test-tools
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 	$(PY) -m pytest
+
+## lint: ruff (lint and format check) and mypy with django-stubs
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
 
 clean:
 	rm -rf $(VENV) var test-artifacts db.sqlite3
