@@ -171,7 +171,8 @@ REPORTS_DAILY_CRON = env.str("REPORTS_DAILY_CRON", default="0 2 * * *")
 REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
 # A report still `running` after this long has lost its messages (Redis restarted without persistence) and is
 # restarted as a new run. Longer than the slowest legitimate run: build (6 attempts x 10 min), a chunk (4 x 5 min)
-# and the merge (6 x 5 min), with retry backoff, come to ~2.5 h, plus time queued behind other work. A weekly
+# and the merge (6 x 5 min), with retry backoff, come to ~3 h (check reports.W001 recomputes it from the actors),
+# plus time queued behind other work. A weekly
 # report waits for its dailies by being woken when they end, so the same bound holds for it (and restarting a
 # weekly whose dailies are still running is harmless: the new run waits for them again).
 REPORTS_STUCK_AFTER_S = env.int("REPORTS_STUCK_AFTER_S", default=4 * 3600)

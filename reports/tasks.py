@@ -74,7 +74,7 @@ def build_weekly(report: Report, run_id: str) -> None:
         logger.info("Weekly report %s waits for the daily reports of %s", report.pk,
                     ", ".join(day.isoformat() for day in missing))
         return
-    runs.merge_weekly(report.pk, run_id, dailies.values())
+    runs.merge_weekly(report.pk, run_id, [daily for daily in dailies.values() if daily is not None])
 
 
 @dramatiq.actor(queue_name=REPORTS, max_retries=settings.REPORTS_CHUNK_MAX_RETRIES, time_limit=5 * 60_000,

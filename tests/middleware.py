@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import os
 
-from dramatiq.broker import Broker
-from dramatiq.message import Message
+from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware, MiddlewareError
 
 
@@ -23,6 +22,6 @@ class FailChosenChunks(Middleware):
     def __init__(self) -> None:
         self.indexes = {int(i) for i in os.environ.get("TEST_FAIL_CHUNKS", "").split(",") if i.strip()}
 
-    def before_process_message(self, broker: Broker, message: Message) -> None:
+    def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         if self.indexes and message.actor_name == "compute_chunk" and message.args[2] in self.indexes:
             raise InjectedFailure(f"chunk {message.args[2]} fails on purpose (TEST_FAIL_CHUNKS)")

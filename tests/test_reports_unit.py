@@ -10,10 +10,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import override_settings
 from django.utils import timezone
 
 from jobs.models import OutboxMessage
 from reports import metrics, runs
+from reports.checks import slowest_run_s, stuck_deadline
 from reports.management.commands.run_report import seconds
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, week_days, week_start
@@ -193,3 +195,18 @@ def test_the_end_of_a_daily_wakes_the_weekly_waiting_for_it():
         runs.finish(report.pk, str(report.run_id), metrics.merge([]))
         _wake_weekly(report.pk, str(report.run_id))
     assert builds()[3:] == [[weekly.pk, str(weekly.run_id)]]
+
+
+# --- the stuck-run deadline
+
+
+def test_the_default_stuck_deadline_outlasts_the_slowest_run():
+    assert stuck_deadline() == []
+
+
+@override_settings(REPORTS_STUCK_AFTER_S=3600, DRAMATIQ_MIN_BACKOFF_MS=15_000, DRAMATIQ_MAX_BACKOFF_MS=3_600_000)
+def test_a_stuck_deadline_shorter_than_a_legitimate_run_is_flagged():
+    # build 6 x 10 min, chunk 4 x 5 min, merge 6 x 5 min, and each one's longest backoffs
+    assert slowest_run_s() == 110 * 60 + 2 * 15 * (62 + 14 + 62)
+    [warning] = stuck_deadline()
+    assert warning.id == "reports.W001" and "REPORTS_STUCK_AFTER_S (3600s)" in warning.msg
