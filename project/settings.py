@@ -169,9 +169,14 @@ REPORTS_CHUNK_SIZE = env.int("REPORTS_CHUNK_SIZE", default=5_000)  # users per c
 REPORTS_CHUNK_MAX_RETRIES = env.int("REPORTS_CHUNK_MAX_RETRIES", default=3)
 REPORTS_DAILY_CRON = env.str("REPORTS_DAILY_CRON", default="0 2 * * *")
 REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
-REPORTS_WEEKLY_WAIT_MS = env.int("REPORTS_WEEKLY_WAIT_MS", default=60_000)
-# Fault injection for tests only: chunk indexes that always raise.
-REPORTS_FAIL_CHUNKS = [int(i) for i in env.list("REPORTS_FAIL_CHUNKS", default=[])]
+# A report still `running` after this long has lost its messages (Redis restarted without persistence) and is
+# restarted as a new run. Longer than the slowest legitimate run: build (6 attempts x 10 min), a chunk (4 x 5 min)
+# and the merge (6 x 5 min), with retry backoff, come to ~3 h (check reports.W001 recomputes it from the actors),
+# plus time queued behind other work. A weekly
+# report waits for its dailies by being woken when they end, so the same bound holds for it (and restarting a
+# weekly whose dailies are still running is harmless: the new run waits for them again).
+REPORTS_STUCK_AFTER_S = env.int("REPORTS_STUCK_AFTER_S", default=4 * 3600)
+REPORTS_RECONCILE_CRON = env.str("REPORTS_RECONCILE_CRON", default="*/5 * * * *")  # how often stuck runs are sought
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off)
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle

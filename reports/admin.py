@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
 from .models import Report
-from .runner import request_report
+from .tasks import request_report
 
 
 @admin.register(Report)

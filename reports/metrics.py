@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from datetime import date, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from django.db.models import Count, Exists, Func, IntegerField, OuterRef
 from django.db.models.functions import ExtractHour

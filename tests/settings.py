@@ -8,7 +8,6 @@ os.environ.setdefault("DRAMATIQ_MIN_BACKOFF_MS", "200")
 os.environ.setdefault("DRAMATIQ_MAX_BACKOFF_MS", "1000")
 os.environ.setdefault("WELCOME_EMAIL_MAX_RETRIES", "3")
 os.environ.setdefault("REPORTS_CHUNK_SIZE", "40")
-os.environ.setdefault("REPORTS_WEEKLY_WAIT_MS", "500")
 os.environ.setdefault("EMAIL_RATE_PER_SECOND", "100")
 os.environ.setdefault("SIGNUP_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
@@ -23,3 +22,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Test doubles (inert unless a test sets their env var for its worker processes).
+DRAMATIQ_BROKER["MIDDLEWARE"] = [*DRAMATIQ_BROKER["MIDDLEWARE"], "tests.middleware.FailChosenChunks"]  # noqa: F405

@@ -11,7 +11,7 @@ from django.test import Client
 from accounts.models import User
 from reports.models import Report
 from reports.periods import today
-from reports.runner import request_report
+from reports.tasks import request_report
 from tests.browser import browser_page, log_in, screenshot
 from tests.processes import wait_for
 

@@ -11,8 +11,14 @@ from jobs import broker_store
 from jobs.schedules import next_run
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
-from reports.runner import plan_chunks, request_report
-from reports.tasks import compute_chunk, schedule_daily_report, schedule_weekly_report
+from reports.runs import plan_chunks
+from reports.tasks import (
+    compute_chunk,
+    reconcile_reports,
+    request_report,
+    schedule_daily_report,
+    schedule_weekly_report,
+)
 from tests.processes import SchedulerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
@@ -87,13 +93,13 @@ def test_daily_report_matches_a_straightforward_computation(seeded, start_worker
 
 
 def test_duplicate_chunk_messages_count_once_and_merge_once(seeded, start_worker, clean_redis):
-    def enqueue_every_chunk_twice(report_id: int, run_id: str) -> None:
-        for chunk in plan_chunks(Report.objects.get(pk=report_id), run_id):
-            for _ in range(2):
-                compute_chunk.send(report_id, run_id, chunk.index)
-
-    report, _ = request_report(Report.Kind.DAILY, seeded, enqueue=enqueue_every_chunk_twice)
-    assert broker_store.queue_counts("reports").ready == 2 * report.chunks_total
+    report, _ = request_report(Report.Kind.DAILY, seeded)  # its build message is queued; no worker yet
+    # Every chunk is also sent twice by hand; the build sends each a third time.
+    chunks = plan_chunks(report, str(report.run_id))
+    for chunk in chunks:
+        for _ in range(2):
+            compute_chunk.send(report.pk, str(report.run_id), chunk.index)
+    assert broker_store.queue_counts("reports").ready == 1 + 2 * len(chunks)
     start_worker(["reports"], processes=1, threads=4)
     report = wait_done(report)
     wait_for(lambda: broker_store.queue_counts("reports") == broker_store.QueueCounts("reports", 0, 0, 0, 0),
@@ -104,14 +110,14 @@ def test_duplicate_chunk_messages_count_once_and_merge_once(seeded, start_worker
 
 
 def test_a_chunk_that_always_fails_marks_the_report_failed(seeded, start_worker, clean_redis):
-    start_worker(["reports"], REPORTS_FAIL_CHUNKS="1")
+    start_worker(["reports"], TEST_FAIL_CHUNKS="1")  # tests.middleware.FailChosenChunks
     report, _ = request_report(Report.Kind.DAILY, seeded)
     report = wait_done(report)
     assert report.status == "failed"
-    assert "chunk 1 failed after 3 retries: RuntimeError: chunk 1 fails on purpose" in report.error
+    assert "chunk 1 failed after 3 retries: tests.middleware.InjectedFailure: chunk 1 fails on purpose" in report.error
     wait_for(lambda: broker_store.count_dead("reports") == 1, what="the chunk in the dead-letter set")
     [dead] = broker_store.page_dead("reports").messages
-    assert dead.actor_name == "compute_chunk" and dead.exception_type == "RuntimeError"
+    assert dead.actor_name == "compute_chunk" and dead.exception_type == "InjectedFailure"
 
 
 def test_run_report_command_waits_and_prints_the_summary(seeded, start_worker, clean_redis, capsys):
@@ -124,8 +130,16 @@ def test_run_report_command_waits_and_prints_the_summary(seeded, start_worker, c
     assert Report.objects.count() == 1
 
 
+def test_run_report_waits_and_prints_dashes_for_figures_a_day_without_emails_lacks(transactional_db, start_worker,
+                                                                                 clean_redis, capsys):
+    start_worker(["reports"])
+    call_command("run_report", "daily", "--date", "2020-01-01", "--wait", "--timeout", "60")
+    out = capsys.readouterr().out
+    assert "email delay median -, p95 -, max -" in out and "None" not in out
+
+
 def test_weekly_summary_adds_up_its_seven_daily_reports(seeded, start_worker, clean_redis):
-    start_worker(["reports"], processes=2, threads=2)
+    worker = start_worker(["reports"], processes=2, threads=2)
     monday = week_start(seeded) - timedelta(days=7)
     weekly, _ = request_report(Report.Kind.WEEKLY, monday)
     weekly = wait_done(weekly, timeout=90)
@@ -135,6 +149,19 @@ def test_weekly_summary_adds_up_its_seven_daily_reports(seeded, start_worker, cl
     assert weekly.result["signups"] == sum(d.result["signups"] for d in dailies) > 0
     assert weekly.result["logins"] == sum(d.result["logins"] for d in dailies)
     assert [d["day"] for d in weekly.result["days"]] == [str(monday + timedelta(i)) for i in range(7)]
+    assert weekly.merge_runs == 1
+    # Waiting for the dailies is not a failed attempt: the dashboard counts none.
+    worker.stop()  # publishes its last statistics
+    totals = broker_store.totals()
+    assert totals["processed"] > 0 and totals["failed"] == 0, totals
+
+
+def test_weekly_fails_when_one_of_its_dailies_fails(seeded, start_worker, clean_redis):
+    start_worker(["reports"], processes=1, threads=4, TEST_FAIL_CHUNKS="0")
+    monday = week_start(seeded) - timedelta(days=7)
+    weekly = wait_done(request_report(Report.Kind.WEEKLY, monday)[0], timeout=90)
+    assert weekly.status == "failed"
+    assert "the daily report of" in weekly.error and "chunk 0 fails on purpose" in weekly.error
 
 
 def test_two_scheduler_processes_make_one_report(seeded, start_worker, clean_redis):
@@ -176,6 +203,7 @@ def test_schedule_next_runs_across_the_day_boundary_in_seoul():
     assert next_run(weekly, at("2026-03-01T23:59:00+09:00")) == at("2026-03-02T03:00:00+09:00")  # Sun -> Mon
     assert next_run(weekly, at("2026-03-02T03:00:30+09:00")) == at("2026-03-09T03:00:00+09:00")
     assert str(next_run(daily, at("2026-03-01T12:00:00+09:00")).tzinfo) == "Asia/Seoul"
+    assert next_run(reconcile_reports, at("2026-03-01T23:58:10+09:00")) == at("2026-03-02T00:00:00+09:00")
 
 
 def test_logins_are_recorded_by_the_signal(client, db, clean_redis):

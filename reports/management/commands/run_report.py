@@ -1,11 +1,17 @@
 import time
 from datetime import date, timedelta
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from reports.models import Report
 from reports.periods import today, week_start
-from reports.runner import request_report
+from reports.tasks import request_report
+
+
+def seconds(value: Any) -> str:
+    """A figure in seconds, or "-" when there is none (no email sent that day)."""
+    return "-" if value is None else f"{value}s"
 
 
 class Command(BaseCommand):
@@ -41,8 +47,8 @@ class Command(BaseCommand):
             f"{report}: done in {report.duration_s:.1f}s over {report.chunks_total} chunks\n"
             f"  signups {r['signups']}, emails sent {r['emails']['sent']} / failed {r['emails']['failed']} / "
             f"pending {r['emails']['pending']}\n"
-            f"  email delay median {r['email_delay']['median']}s, p95 {r['email_delay']['p95']}s, "
-            f"max {r['email_delay']['max']}s\n"
+            f"  email delay median {seconds(r['email_delay']['median'])}, p95 {seconds(r['email_delay']['p95'])}, "
+            f"max {seconds(r['email_delay']['max'])}\n"
             f"  logins {r['logins']}, active users {r['active_users']}, 7-day retention "
             f"{r['retention']['retained']}/{r['retention']['cohort']}"
         )

@@ -1,9 +1,14 @@
-"""Starting reports, splitting them into chunks and merging them exactly once."""
+"""The database state of report runs: starting and restarting a run, its chunks, and its one merge.
+
+Nothing here sends a message; the actors and the functions that request reports
+(`reports/tasks.py`) decide what to enqueue from what these return.
+"""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
-from typing import Callable, Optional
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,36 +19,48 @@ from accounts.models import User
 
 from . import metrics
 from .models import Report, ReportChunk
-from .periods import week_days
+from .periods import week_days, week_start
 
 
-def request_report(kind: str, period_start: date, *, force: bool = False, retry_failed: bool = False,
-                   enqueue: Optional[Callable[[int, str], None]] = None) -> tuple[Report, bool]:
-    """Create the report if needed and start a run; returns (report, started).
+def _fresh_run(run_id: uuid.UUID) -> dict[str, Any]:
+    """The fields of a report at the start of a new run."""
+    return {"status": Report.Status.RUNNING, "run_id": run_id, "started_at": timezone.now(), "finished_at": None,
+            "duration_s": None, "error": "", "chunks_total": 0, "chunks_done": 0}
+
+
+def start_run(kind: str, period_start: date, *, force: bool = False,
+              retry_failed: bool = False) -> tuple[Report, uuid.UUID | None]:
+    """Create the report if needed and mark a new run of it running; returns (report, new run id or None).
 
     A report that is running or done is left alone unless `force` (a failed one
     also with `retry_failed`): two schedulers, or a scheduler and an operator,
-    asking for the same period start it once.
+    asking for the same period start it once. Call it inside the transaction
+    that records the run's first message.
     """
-    from .tasks import build_report
-
     report, _ = Report.objects.get_or_create(kind=kind, period_start=period_start)
     allowed = [Report.Status.PENDING] + ([Report.Status.FAILED] if retry_failed else [])
     if force:
         allowed += [Report.Status.RUNNING, Report.Status.DONE, Report.Status.FAILED]
     run_id = uuid.uuid4()
-    with transaction.atomic():
-        started = Report.objects.filter(pk=report.pk, status__in=allowed).update(
-            status=Report.Status.RUNNING, run_id=run_id, started_at=timezone.now(), finished_at=None,
-            duration_s=None, error="", chunks_total=0, chunks_done=0,
-        )
-        if started:
-            # A weekly build waits (by retrying) for its seven daily reports: give it hours, not minutes.
-            options = {"max_retries": 240} if kind == Report.Kind.WEEKLY else {}
-            send = enqueue or (lambda pk, run: build_report.send_with_options(args=(pk, run), **options))
-            transaction.on_commit(lambda: send(report.pk, str(run_id)))
+    started = Report.objects.filter(pk=report.pk, status__in=allowed).update(**_fresh_run(run_id))
     report.refresh_from_db()
-    return report, bool(started)
+    return report, run_id if started else None
+
+
+def stuck(started_before: datetime) -> list[Report]:
+    """Reports whose current run has been running since before `started_before`, dailies first
+    (a weekly waits for its dailies)."""
+    return list(Report.objects.filter(status=Report.Status.RUNNING, started_at__lt=started_before)
+                .order_by("kind", "period_start"))  # "daily" < "weekly"
+
+
+def restart(report: Report, started_before: datetime) -> uuid.UUID | None:
+    """Replace a stuck run by a new one; returns the new run id, or None if the run moved on meanwhile
+    (it finished, or someone else restarted it). Messages of the old run find a different run id and do nothing."""
+    run_id = uuid.uuid4()
+    restarted = Report.objects.filter(pk=report.pk, run_id=report.run_id, status=Report.Status.RUNNING,
+                                      started_at__lt=started_before).update(**_fresh_run(run_id))
+    return run_id if restarted else None
 
 
 def plan_chunks(report: Report, run_id: str) -> list[ReportChunk]:
@@ -97,21 +114,21 @@ def fail(report_id: int, run_id: str, reason: str) -> bool:
         status=Report.Status.FAILED, error=reason[:5000], finished_at=timezone.now()))
 
 
-def weekly_inputs(monday: date) -> tuple[list[Report], list[date]]:
-    """The week's done daily reports, and the days still missing one (started here)."""
-    done, missing = [], []
-    for day in week_days(monday):
-        daily, _ = request_report(Report.Kind.DAILY, day)
-        if daily.status == Report.Status.DONE:
-            done.append(daily)
-        elif daily.status == Report.Status.FAILED:
-            raise RuntimeError(f"the daily report of {day} failed: {daily.error.splitlines()[-1:]}")
-        else:
-            missing.append(day)
-    return done, missing
+def dailies_of_week(monday: date) -> dict[date, Report | None]:
+    """The week's daily reports by day (None: never requested)."""
+    days = week_days(monday)
+    found = {r.period_start: r for r in Report.objects.filter(kind=Report.Kind.DAILY, period_start__in=days)}
+    return {day: found.get(day) for day in days}
 
 
-def merge_weekly(report_id: int, run_id: str, dailies: list[Report]) -> bool:
+def waiting_weekly(day: date) -> Report | None:
+    """The running weekly report of the week that contains `day`, if any: it waits for that day's report."""
+    return Report.objects.filter(kind=Report.Kind.WEEKLY, period_start=week_start(day),
+                                 status=Report.Status.RUNNING).first()
+
+
+def merge_weekly(report_id: int, run_id: str, dailies: Iterable[Report]) -> bool:
+    dailies = list(dailies)
     result = metrics.merge(d.result for d in dailies)
     result["retention"].pop("cohort_day", None)
     result["days"] = [{"day": d.period_start.isoformat(), "signups": d.result["signups"],
