@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -229,3 +230,30 @@ def test_a_dead_workers_messages_come_back_on_the_maintenance_timer(make_broker,
     else:
         with pytest.raises(AssertionError, match="timed out"):
             wait_for(lambda: done, timeout=3)
+
+
+def test_after_an_outage_maintenance_gives_live_workers_one_heartbeat_timeout(own_redis, make_broker, caplog):
+    namespace = f"inproc-{uuid.uuid4().hex[:8]}"
+    options = {"namespace": namespace, "heartbeat_timeout": 1000, "maintenance_chance": 0, "middleware": []}
+    other = make_broker(own_redis.url, **options)  # a live worker, busy with the one message
+    broker = make_broker(own_redis.url, **options)
+    for b in (other, broker):
+        b.declare_queue(QUEUE)
+    broker.enqueue(Message(queue_name=QUEUE, actor_name="x", args=(), kwargs={}, options={}))
+    assert len(other.do_fetch(QUEUE, 1)) == 1
+    maintenance = QueueMaintenance(interval_ms=100)
+
+    def stale(since: float) -> Callable[[], bool]:
+        return lambda: time.monotonic() - since > 1.2
+
+    own_redis.stop()
+    maintenance.run_once(broker, [QUEUE])
+    assert logged(caplog, "Queue maintenance failed")
+    own_redis.start()
+    wait_for(stale(time.monotonic()), what="every heartbeat to be older than the timeout")
+    maintenance.run_once(broker, [QUEUE])  # Redis is back: not yet judging anyone
+    assert broker_store.queue_counts(QUEUE).ready == 0
+    other.do_qsize(QUEUE)  # the live worker reconnects (any broker call is a heartbeat)
+    wait_for(stale(time.monotonic()), what="the other worker to fall silent for good")
+    maintenance.run_once(broker, [QUEUE])
+    assert broker_store.queue_counts(QUEUE).ready == 1  # now presumed dead: its message is back

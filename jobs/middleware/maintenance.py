@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 from django.conf import settings
@@ -22,6 +23,11 @@ class QueueMaintenance(Middleware):
     they are back within the heartbeat timeout plus one interval. The timer runs
     in each worker process (a thread started at boot, stopped at shutdown); a
     failed round (Redis away) is logged and the next one tries again.
+
+    After an outage every worker's last heartbeat is old, and live workers need a
+    few seconds to reconnect; judging them at once would hand their running jobs
+    to others (harmless for idempotent actors, but work done twice). So once Redis
+    answers again, maintenance resumes only after one heartbeat timeout.
     """
 
     def __init__(self, interval_ms: int | None = None) -> None:
@@ -29,6 +35,7 @@ class QueueMaintenance(Middleware):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False
+        self._resume_at: float | None = None  # after an outage: when to judge other workers again
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         if not hasattr(broker, "run_maintenance"):
@@ -52,13 +59,19 @@ class QueueMaintenance(Middleware):
     def run_once(self, broker: Any, queues: list[str]) -> None:
         """One round over `queues` (as consumed: delay queues too)."""
         try:
+            if self._failing:
+                broker.client.ping()
+                self._resume_at = time.monotonic() + broker.heartbeat_timeout / 1000
+                self._failing = False
+                logger.info("Redis answers again; queue maintenance resumes in %.1f s, when live workers "
+                            "have sent their heartbeats", broker.heartbeat_timeout / 1000)
+            if self._resume_at is not None:
+                if time.monotonic() < self._resume_at:
+                    return
+                self._resume_at = None
             for queue in queues:
                 broker.run_maintenance(queue)
         except Exception as error:
             if not self._failing:
                 logger.warning("Queue maintenance failed (retrying every %.1f s): %s", self.interval_s, error)
             self._failing = True
-        else:
-            if self._failing:
-                logger.info("Queue maintenance works again")
-            self._failing = False
