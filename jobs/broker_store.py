@@ -710,9 +710,13 @@ return 1
 """
 
 
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def unacked_ids(worker_id: str, queue: str) -> list[str]:
     """Redis ids this worker fetched from `queue` (as consumed: 'x' or 'x.DQ') and has not acked."""
-    return sorted(i.decode() for i in client().smembers(acks_key(worker_id, queue)))
+    return sorted(_str(i) for i in client().smembers(acks_key(worker_id, queue)))
 
 
 def _stored_key(queue: str) -> str:
@@ -726,7 +730,7 @@ def _envelope(queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any]
     A message whose only fault is a missing redis id gets it, so an operator can requeue it."""
     now_ms = int(time.time() * 1000)
     data = data or {}
-    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    options: dict[str, Any] = data["options"] if isinstance(data.get("options"), dict) else {}
 
     def text(name: str, default: str) -> str:
         return data[name] if isinstance(data.get(name), str) else default
@@ -762,7 +766,7 @@ def bury_fetched(worker_id: str, queue: str, raw: bytes, data: dict[str, Any] | 
     stored = _stored_key(queue)
     ids = list(conn.smembers(acks_key(worker_id, queue)))
     bodies = conn.hmget(stored, ids) if ids else []
-    redis_id = next((i.decode() for i, body in zip(ids, bodies, strict=True) if body == raw), None)
+    redis_id = next((_str(i) for i, body in zip(ids, bodies, strict=True) if body == raw), None)
     if redis_id is None:
         return None
     envelope = _envelope(queue, redis_id, raw, data, reason, exception_type)
@@ -783,7 +787,7 @@ def bury_bodiless(worker_id: str, queue: str, reason: str) -> list[str]:
     for raw_id, body in zip(ids, bodies, strict=True):
         if body is not None:
             continue
-        redis_id = raw_id.decode()
+        redis_id = _str(raw_id)
         envelope = _envelope(queue, redis_id, None, None, reason, MISSING_BODY)
         keys = [acks_key(worker_id, queue), stored, dead_key(queue), dead_messages_key(queue)]
         if conn.eval(_BURY_BODILESS, len(keys), *keys, redis_id, envelope, int(time.time() * 1000)):
@@ -797,5 +801,5 @@ def unacked_by_any_worker(queue: str) -> set[str]:
     conn = client()
     found: set[str] = set()
     for key in conn.scan_iter(match=f"{namespace()}:__acks__.*.{queue}", count=1000):
-        found.update(i.decode() for i in conn.smembers(key))
+        found.update(_str(i) for i in conn.smembers(key))
     return found
