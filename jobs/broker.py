@@ -93,7 +93,7 @@ class _Consumer(_RedisConsumer):
         super().close()
 
     def ack(self, message: MessageProxy) -> None:
-        reason = getattr(message, _PUT_BACK, None)
+        reason = vars(message).get(_PUT_BACK)  # not getattr: the proxy would ask the message, and raise
         try:
             if reason is None:
                 self.broker.do_ack(self.queue_name, message.options["redis_message_id"])
