@@ -373,28 +373,8 @@ UNDECODABLE = "DecodeError"
 
 def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Optional[str]:
     """Dead-letter a message this worker fetched but cannot decode; returns its redis id.
-
-    The broker hands workers bodies without ids, so the id is found among the
-    worker's own unacked messages of that queue (a handful: its prefetch).
-    """
-    conn = client()
-    stored = f"{namespace()}:{queue}.msgs"  # `queue` as consumed: the delay queue keeps its own hash
-    ids = list(conn.smembers(acks_key(worker_id, queue)))
-    bodies = conn.hmget(stored, ids) if ids else []
-    redis_id = next((i.decode() for i, body in zip(ids, bodies) if body == raw), None)
-    if redis_id is None:
-        return None
-    now_ms = int(time.time() * 1000)
-    envelope = json.dumps({
-        "queue_name": q_name(queue), "actor_name": "", "args": [], "kwargs": {}, "message_id": redis_id,
-        "message_timestamp": now_ms, "undecodable": raw[:20_000].decode("utf-8", "backslashreplace"),
-        "options": {"dead_letter_reason": reason[:500], "exception_type": UNDECODABLE, "dead_lettered_at": now_ms},
-    }).encode()
-    keys = [acks_key(worker_id, queue), stored, dead_key(queue), dead_messages_key(queue)]
-    if conn.eval(_BURY, len(keys), *keys, redis_id, envelope, now_ms):
-        record_dead_letter(queue, redis_id, envelope, "", UNDECODABLE)
-        return redis_id
-    return None
+    (Kept for callers of the first version; `bury_fetched` below does the work.)"""
+    return bury_fetched(worker_id, queue, raw, None, reason, UNDECODABLE)
 
 
 def count_hit(name: str, window_s: int) -> int:
@@ -707,3 +687,119 @@ def workers(forget_after_ms: int = 3_600_000) -> list[WorkerInfo]:
             running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
         ))
     return result
+
+
+# ================================================================================
+# --- fetched messages a worker cannot run (jobs.broker._Consumer) ----------------
+# Added by the broker branch; everything below belongs together.
+# ================================================================================
+
+# A decodable message that cannot be run or acked (options not an object, no redis id, ...).
+MALFORMED = "MalformedMessage"
+# A redis id that was queued with no body in the queue's hash.
+MISSING_BODY = "MissingBody"
+
+# Dead-letters an id a worker fetched whose body is missing, as the broker's nack would.
+# KEYS: acks, queue msgs, xq, xq.msgs   ARGV: id, envelope, now (ms)
+_BURY_BODILESS = """
+if redis.call('hexists', KEYS[2], ARGV[1]) == 1 then return 0 end
+if redis.call('srem', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('zadd', KEYS[3], ARGV[3], ARGV[1])
+redis.call('hset', KEYS[4], ARGV[1], ARGV[2])
+return 1
+"""
+
+
+def _str(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def unacked_ids(worker_id: str, queue: str) -> list[str]:
+    """Redis ids this worker fetched from `queue` (as consumed: 'x' or 'x.DQ') and has not acked."""
+    return sorted(_str(i) for i in client().smembers(acks_key(worker_id, queue)))
+
+
+def _stored_key(queue: str) -> str:
+    return f"{namespace()}:{queue}.msgs"  # `queue` as consumed: the delay queue keeps its own hash
+
+
+def _envelope(queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any] | None, reason: str,
+              exception_type: str) -> bytes:
+    """The dead letter of a message that cannot run: what could be read of it, the reason, and the raw
+    body under 'undecodable' (which also keeps it from being requeued as it is).
+    A message whose only fault is a missing redis id gets it, so an operator can requeue it."""
+    now_ms = int(time.time() * 1000)
+    data = data or {}
+    options: dict[str, Any] = data["options"] if isinstance(data.get("options"), dict) else {}
+
+    def text(name: str, default: str) -> str:
+        return data[name] if isinstance(data.get(name), str) else default
+
+    envelope: dict[str, Any] = {
+        "queue_name": q_name(queue), "actor_name": text("actor_name", ""),
+        "args": list(data["args"]) if isinstance(data.get("args"), (list, tuple)) else [],
+        "kwargs": data["kwargs"] if isinstance(data.get("kwargs"), dict) else {},
+        "message_id": text("message_id", redis_id),
+        "message_timestamp": data.get("message_timestamp") if isinstance(data.get("message_timestamp"), int)
+        else now_ms,
+        "options": {**options, "redis_message_id": redis_id, "dead_letter_reason": reason[:500],
+                    "exception_type": exception_type, "dead_lettered_at": now_ms},
+    }
+    missing_id_only = (isinstance(data.get("options"), dict) and isinstance(data.get("kwargs"), dict)
+                       and not isinstance(data["options"].get("redis_message_id"), str))
+    if raw is None:
+        envelope["undecodable"] = "(no body)"
+    elif not missing_id_only:
+        envelope["undecodable"] = raw[:20_000].decode("utf-8", "backslashreplace")
+    return json.dumps(envelope, default=str).encode()
+
+
+def bury_fetched(worker_id: str, queue: str, raw: bytes, data: dict[str, Any] | None, reason: str,
+                 exception_type: str) -> str | None:
+    """Dead-letter a message this worker fetched but cannot run; returns its redis id.
+
+    `data` is the decoded message if it decoded. The broker hands workers bodies
+    without ids, so the id is found among the worker's own unacked messages of
+    that queue (a handful: its prefetch) by comparing bodies.
+    """
+    conn = client()
+    stored = _stored_key(queue)
+    ids = list(conn.smembers(acks_key(worker_id, queue)))
+    bodies = conn.hmget(stored, ids) if ids else []
+    redis_id = next((_str(i) for i, body in zip(ids, bodies, strict=True) if body == raw), None)
+    if redis_id is None:
+        return None
+    envelope = _envelope(queue, redis_id, raw, data, reason, exception_type)
+    keys = [acks_key(worker_id, queue), stored, dead_key(queue), dead_messages_key(queue)]
+    if conn.eval(_BURY, len(keys), *keys, redis_id, envelope, int(time.time() * 1000)):
+        record_dead_letter(queue, redis_id, envelope, json.loads(envelope)["actor_name"], exception_type)
+        return redis_id
+    return None
+
+
+def bury_bodiless(worker_id: str, queue: str, reason: str) -> list[str]:
+    """Dead-letter the ids this worker fetched from `queue` that have no body; returns them."""
+    conn = client()
+    stored = _stored_key(queue)
+    ids = list(conn.smembers(acks_key(worker_id, queue)))
+    bodies = conn.hmget(stored, ids) if ids else []
+    buried = []
+    for raw_id, body in zip(ids, bodies, strict=True):
+        if body is not None:
+            continue
+        redis_id = _str(raw_id)
+        envelope = _envelope(queue, redis_id, None, None, reason, MISSING_BODY)
+        keys = [acks_key(worker_id, queue), stored, dead_key(queue), dead_messages_key(queue)]
+        if conn.eval(_BURY_BODILESS, len(keys), *keys, redis_id, envelope, int(time.time() * 1000)):
+            record_dead_letter(queue, redis_id, envelope, "", MISSING_BODY)
+            buried.append(redis_id)
+    return buried
+
+
+def unacked_by_any_worker(queue: str) -> set[str]:
+    """Redis ids of `queue` (as consumed) that any worker fetched and has not acked (a scan: for checks)."""
+    conn = client()
+    found: set[str] = set()
+    for key in conn.scan_iter(match=f"{namespace()}:__acks__.*.{queue}", count=1000):
+        found.update(_str(i) for i in conn.smembers(key))
+    return found

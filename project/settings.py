@@ -118,6 +118,9 @@ DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
 # Out of a million broker calls, how many also return dead workers' messages to their queues.
 DRAMATIQ_MAINTENANCE_CHANCE = env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=1000)
+# Each worker process also runs that maintenance on a timer (jobs.middleware.maintenance), so a
+# killed worker's messages are back within DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
+DRAMATIQ_MAINTENANCE_INTERVAL_MS = env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)
 DRAMATIQ_DEAD_MESSAGE_TTL_MS = env.int("DRAMATIQ_DEAD_MESSAGE_TTL_MS", default=30 * 86_400_000)
 DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=10)
 DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000)
@@ -143,10 +146,11 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.CurrentMessage",
-        "jobs.middleware.ValidateArguments",
-        "jobs.middleware.ConfiguredRetries",
-        "jobs.middleware.DeadLetterDetails",
-        "jobs.middleware.JobStats",
+        "jobs.middleware.validation.ValidateArguments",
+        "jobs.middleware.retries.ConfiguredRetries",
+        "jobs.middleware.dead_letters.DeadLetterDetails",
+        "jobs.middleware.stats.JobStats",
+        "jobs.middleware.maintenance.QueueMaintenance",
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
@@ -191,10 +195,14 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
+# Every handler masks secrets (jobs.masking: password=..., 'token': ..., URL passwords) in
+# what it writes: Dramatiq prints actor arguments in its own lines (skipped, failed, retried).
+# A handler added here must list the filter too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"mask_secrets": {"()": "jobs.masking.SecretMaskingFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

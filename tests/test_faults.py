@@ -1,4 +1,5 @@
 """Nothing lost, nothing twice: real processes, real signals, a real redis-server stopped and restarted."""
+import json
 import signal
 import subprocess
 import sys
@@ -6,9 +7,11 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from django.conf import settings
+from django.db import connection, transaction
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery
@@ -205,3 +208,106 @@ def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, w
     # The limiter counts sends when they start; arrivals may slip into the next second.
     assert max(per_second.values()) <= limit * 1.1, per_second.most_common(3)
     assert len(per_second) >= 1000 // limit
+
+
+# --- Nothing lost, proven: a Redis outage mid-job, a killed worker, malformed messages, secrets -------------
+
+def _own_worker(stack: Stack, threads: int = 2, drop: tuple[str, ...] = (), **env: str) -> ManagedProcess:
+    """A worker of the stack with its environment changed (`drop` removes variables)."""
+    worker_env = {k: v for k, v in stack.env.items() if k not in drop}
+    worker_env.update(env)
+    return stack._start(WorkerProcess(worker_env, threads=threads, queues=["emails"]))
+
+
+@contextmanager
+def database_write_lock():
+    """Hold the write lock on the delivery rows (SQLite: the whole file) until the block ends,
+    so a job that claims its delivery waits, mid-run, on the database."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        table = connection.ops.quote_name(EmailDelivery._meta.db_table)
+        if connection.vendor == "postgresql":
+            cursor.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        else:
+            cursor.execute(f"UPDATE {table} SET attempts = attempts")  # a write: SQLite's lock is now ours
+        yield
+
+
+def test_redis_lost_mid_job_loses_no_email(stack, smtp, fault_summary):
+    """Redis goes away while 5 jobs wait on the database; their retries cannot be enqueued
+    (the SMTP rate limiter fails first). Once Redis is back, every email goes out, once."""
+    stack.web()
+    emails = [f"blip{n}@example.com" for n in range(5)]
+    for email in emails:
+        stack.signup(email)
+    with database_write_lock():
+        worker = _own_worker(stack, threads=5, LOG_LEVEL="DEBUG", WELCOME_EMAIL_TIME_LIMIT_MS="60000")
+        wait_for(lambda: worker.log_text().count("Received message send_welcome_email(") >= 5,
+                 what="the 5 jobs to be running, waiting on the database")
+        stack.redis.stop()
+    wait_for(lambda: worker.log_text().count("could not be enqueued") >= 5, timeout=60,
+             what="the 5 failed retry enqueues")
+    assert not smtp.received()
+    stack.redis.start()
+    back = time.monotonic()
+    wait_for(lambda: len(smtp.received()) >= 5, timeout=120, interval=0.2, what="the 5 emails after Redis returned")
+    print(f"\n5/5 emails delivered {time.monotonic() - back:.1f} s after Redis returned")
+    settle()
+    fault_summary("Redis lost mid-job (retry not enqueued), AOF", 5, smtp.received())
+    assert sorted(m["To"] for m in smtp.received()) == emails
+    assert worker.proc.poll() is None
+
+
+def test_a_killed_workers_job_is_back_within_the_heartbeat_timeout(stack, smtp, fault_summary):
+    """The default maintenance chance: the surviving worker's maintenance timer, not luck, brings the job back."""
+    heartbeat_s = int(stack.env["DRAMATIQ_HEARTBEAT_TIMEOUT_MS"]) / 1000
+    stack.web()
+    first = _own_worker(stack, threads=1, drop=("DRAMATIQ_MAINTENANCE_CHANCE",))
+    smtp.handler.rcpt_delay = 4.0  # the send is under way, nothing delivered yet
+    user_id = stack.signup("killed-mid-job@example.com")
+    wait_for(lambda: smtp.handler.rcpts >= 1, what="the first worker to be mid-send")
+    _own_worker(stack, drop=("DRAMATIQ_MAINTENANCE_CHANCE",))
+    first.signal(signal.SIGKILL, group=True)
+    killed = time.monotonic()
+    smtp.handler.rcpt_delay = 0.0
+    wait_for(lambda: smtp.received("killed-mid-job@example.com"), timeout=heartbeat_s + 10 + 20, interval=0.2,
+             what="the killed worker's job to run on the other worker")
+    print(f"\nemail from the surviving worker {time.monotonic() - killed:.1f} s after the SIGKILL "
+          f"(heartbeat timeout {heartbeat_s:.0f} s, maintenance every "
+          f"{settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)")
+    settle()
+    fault_summary("worker SIGKILLed mid-job, default maintenance chance", 1, smtp.received())
+    assert len(smtp.received("killed-mid-job@example.com")) == 1
+    assert EmailDelivery.objects.get(user_id=user_id).status == "sent"
+
+
+def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(live, worker, smtp, clean_redis):
+    broker = get_broker()
+    no_redis_id, options_list, no_body = (str(uuid.uuid4()) for _ in range(3))
+    sound = Message(queue_name="emails", actor_name="send_welcome_email", args=(1,), kwargs={}, options={})
+    broker.do_enqueue("emails", no_redis_id, sound.encode())  # written around the broker: no redis_message_id
+    broker.do_enqueue("emails", options_list, json.dumps({**sound.asdict(), "options": ["eta", 1]}).encode())
+    broker_store.client().rpush(broker_store.queue_key("emails"), no_body)  # an id whose body was never stored
+    wait_for(lambda: broker_store.count_dead("emails") == 3, what="three dead letters")
+    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    assert groups == {("send_welcome_email", "MalformedMessage"): 2, ("", "MissingBody"): 1}
+    reasons = {m.redis_id: m.reason for m in broker_store.page_dead("emails").messages}
+    assert "no redis_message_id" in reasons[no_redis_id]
+    assert "options are not a JSON object" in reasons[options_list]
+    assert reasons[no_body] == "Message id was queued without a body"
+    assert broker_store.unacked_by_any_worker("emails") == set()
+    counts = broker_store.queue_counts("emails")
+    assert (counts.ready, counts.in_progress) == (0, 0)
+
+    from accounts.models import User
+
+    User.objects.create_user("after-malformed@example.com", PASSWORD)
+    wait_for(lambda: smtp.received("after-malformed@example.com"), what="a normal job afterwards")
+    assert worker.proc.poll() is None
+
+
+def test_worker_logs_show_no_secret_arguments(live, worker, clean_redis):
+    get_broker().enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=("abc",),
+                                 kwargs={"password": "hunter2-in-a-log"}, options={}))
+    wait_for(lambda: "send_welcome_email('abc', password='********') was skipped" in worker.log_text(),
+             what="Dramatiq's line about the skipped message")
+    assert "hunter2-in-a-log" not in worker.log_text()

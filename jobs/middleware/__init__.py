@@ -1,0 +1,12 @@
+"""The project's Dramatiq middleware, one per module (as Dramatiq's own ``dramatiq.middleware``).
+
+Settings name them by module (``jobs.middleware.retries.ConfiguredRetries``); they are
+re-exported here for code that imports ``jobs.middleware``.
+"""
+from .dead_letters import DeadLetterDetails
+from .maintenance import QueueMaintenance
+from .retries import ConfiguredRetries
+from .stats import JobStats
+from .validation import ValidateArguments
+
+__all__ = ["ConfiguredRetries", "DeadLetterDetails", "JobStats", "QueueMaintenance", "ValidateArguments"]
