@@ -11,7 +11,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import DecodeError
 from dramatiq.message import Message
 
-from . import broker_store
+from .store import dead_letters, queues
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class _Consumer(_RedisConsumer):
                 return super().__next__()
             except DecodeError as error:
                 reason = f"Message body is not a valid Dramatiq message: {error.error!r}"
-                redis_id = broker_store.bury_undecodable(self.broker.broker_id, self.queue_name, error.data, reason)
+                redis_id = dead_letters.bury_undecodable(self.broker.broker_id, self.queue_name, error.data, reason)
                 logger.error("Dead-lettered an undecodable message %s on %r: %s", redis_id, self.queue_name, reason)
 
 
@@ -36,6 +36,13 @@ class RedisBroker(DramatiqRedisBroker):
     @property
     def consumer_class(self):
         return _Consumer
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Declare a queue, and add it to the registry the dashboard lists queues from."""
+        new = queue_name not in self.queues
+        super().declare_queue(queue_name)
+        if new:
+            queues.register_queue(self, queue_name)
 
     def enqueue_many(self, messages: Iterable[Message]) -> list[Message]:
         """Enqueue many messages in one round trip (a pipeline of the broker's own

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from .timeutil import from_ms
+
 
 @dataclass(frozen=True)
 class Bar:
@@ -44,3 +46,10 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
         bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments,
                         show_label=i % label_every == 0))
     return BarChart(bars, width, height, max_value, list(series))
+
+
+def throughput_chart(rows: Sequence[tuple[int, int, int]]) -> BarChart:
+    """Processed and failed jobs per minute: rows are (epoch minute, processed, failed)."""
+    labels = [from_ms(minute * 60_000).strftime("%H:%M") for minute, _, _ in rows]  # type: ignore[union-attr]
+    return bar_chart([(label, (p, f)) for label, (_, p, f) in zip(labels, rows)],
+                     [("processed", "ok"), ("failed", "bad")])

@@ -15,7 +15,8 @@ from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware, Retries, SkipMessage
 
-from . import broker_store
+from .store import dead_letters, stats
+from .store.messages import NO_EXCEPTION
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +61,10 @@ class DeadLetterDetails(Middleware):
             options["exception_type"] = type(exc).__name__
         else:
             options.setdefault("dead_letter_reason", "Rejected by middleware (for example, too old)")
-            options.setdefault("exception_type", broker_store.NO_EXCEPTION)
+            options.setdefault("exception_type", NO_EXCEPTION)
         options["dead_lettered_at"] = int(time.time() * 1000)
         try:
-            broker_store.record_dead_letter(
+            dead_letters.record_dead_letter(
                 message.queue_name, options["redis_message_id"], message._message.encode(),
                 message.actor_name, options["exception_type"],
             )
@@ -134,7 +135,7 @@ class JobStats(Middleware):
         self._stop.set()
         self.flush()
         try:
-            broker_store.unregister_worker(self._worker_id)
+            stats.unregister_worker(self._worker_id)
         except Exception as error:
             logger.warning("Worker not unregistered: %s", error)
 
@@ -174,7 +175,7 @@ class JobStats(Middleware):
             periodic, self._periodic = self._periodic, {}
             self._running_changed = False
         try:
-            broker_store.publish_worker_stats(self._worker_id, self._info, running,
+            stats.publish_worker_stats(self._worker_id, self._info, running,
                                               {m: tuple(c) for m, c in counts.items()}, periodic)
         except Exception as error:
             logger.warning("Job statistics not published (kept for the next try): %s", error)

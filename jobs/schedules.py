@@ -1,16 +1,13 @@
 """The periodiq schedules of the project's actors."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 
 import dramatiq
 import pendulum
-from django.apps import apps
 from django.conf import settings
-from django.utils.module_loading import module_has_submodule
 
 
 @dataclass(frozen=True)
@@ -23,15 +20,8 @@ class Schedule:
     last_outcome: Optional[str]
 
 
-def import_task_modules() -> None:
-    """Import every app's tasks module so that all actors are declared in this process."""
-    for config in apps.get_app_configs():
-        if module_has_submodule(config.module, "tasks"):
-            importlib.import_module(f"{config.name}.tasks")
-
-
 def periodic_actors() -> list[dramatiq.Actor]:
-    import_task_modules()
+    """Actors with a periodiq schedule (every app's tasks module is imported by JobsConfig.ready())."""
     broker = dramatiq.get_broker()
     return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
 

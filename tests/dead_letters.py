@@ -4,7 +4,7 @@ from __future__ import annotations
 from dramatiq import Message, get_broker
 
 from accounts.models import User
-from jobs import broker_store
+from jobs.store import dead_letters
 from tests.processes import wait_for
 
 
@@ -13,18 +13,18 @@ def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict
     broker = get_broker()
     messages = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
                 for _ in range(count)]
-    before = broker_store.count_dead(queue)
+    before = dead_letters.count_dead(queue)
     for message in messages:
         broker.enqueue(message)
-    wait_for(lambda: broker_store.count_dead(queue) >= before + count, timeout=30, what=f"{count} poison letters")
+    wait_for(lambda: dead_letters.count_dead(queue) >= before + count, timeout=30, what=f"{count} poison letters")
     return [m.message_id for m in messages]
 
 
 def failed_welcome_emails(smtp, emails: list[str], reply: str = "554 5.7.1 Rejected by test policy") -> list[int]:
     """Sign users up while the SMTP server refuses mail; wait for their messages to die."""
     smtp.handler.reply = reply
-    before = broker_store.count_dead("emails")
+    before = dead_letters.count_dead("emails")
     users = [User.objects.create_user(email, "correct-horse-battery-staple") for email in emails]
-    wait_for(lambda: broker_store.count_dead("emails") >= before + len(users), timeout=40,
+    wait_for(lambda: dead_letters.count_dead("emails") >= before + len(users), timeout=40,
              what="the welcome emails to be dead-lettered")
     return [u.pk for u in users]

@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
-from jobs import broker_store
+from jobs.store import dead_letters
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import wait_for
@@ -85,4 +85,4 @@ def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
         run_admin_action(page, "#action-toggle", "delete_selected", "Deleted 3 messages.")
         screenshot(page, "admin-failed-messages-after")
     wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")
-    assert broker_store.count_dead("emails") == 0
+    assert dead_letters.count_dead("emails") == 0
