@@ -12,7 +12,8 @@ from django.conf import settings
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery
-from jobs import broker_store
+from jobs.store import dead_letters, queues
+from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from jobs.models import OutboxMessage
 from tests.dead_letters import poison
 from tests.http import post_json
@@ -169,22 +170,24 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     broker.do_enqueue("emails", str(uuid.uuid4()), b'{"hello": "not a message"}')
     broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={},
                            options={}))
-    wait_for(lambda: broker_store.count_dead("emails") == 4, what="four dead letters")
-    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    wait_for(lambda: dead_letters.count_dead("emails") == 4, what="four dead letters")
+    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
     assert groups == {("no_such_actor", "ActorNotFound"): 1, ("", "DecodeError"): 2,
                       ("send_welcome_email", "TypeError"): 1}
-    [bad_args] = broker_store.page_dead("emails", exception="TypeError").messages
+    [bad_args] = dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="TypeError")).messages
     assert bad_args.retries == 0 and "Arguments do not fit send_welcome_email(user_id: 'int')" in bad_args.reason
-    bodies = {m.data.get("undecodable") for m in broker_store.page_dead("emails", exception="DecodeError").messages}
+    bodies = {dead_letters.get_dead(DeadLetterRef.parse(m.ref)).data.get("undecodable")
+              for m in dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="DecodeError")).messages}
     assert bodies == {"{this is not json", '{"hello": "not a message"}'}
-    assert broker_store.requeue_dead([m.ref for m in broker_store.page_dead("emails").messages]) == 2  # not the raw
+    assert dead_letters.requeue_dead(
+        [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages]) == 2  # not the raw
 
     from accounts.models import User
 
     User.objects.create_user("after-poison@example.com", PASSWORD)
     wait_for(lambda: smtp.received("after-poison@example.com"), what="a normal job after the poison")
     assert worker.proc.poll() is None
-    assert broker_store.queue_counts("emails").in_progress == 0
+    assert queues.queue_counts("emails").in_progress == 0
 
 
 def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, worker, smtp, clean_redis,
