@@ -1,15 +1,30 @@
 """The operator's view over real Redis, with dead letters made by a real worker."""
+import io
 import json
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from contextlib import contextmanager
 
 import pytest
+import redis
+from django.conf import settings
+from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.test import Client
+from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
 from jobs.models import AuditEntry
 from jobs.store import dead_letters, queues, stats
+from jobs.store import keys
+from jobs.store.connection import client as stats_client
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from jobs.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import wait_for
+from tests.processes import child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -277,3 +292,143 @@ def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url)
         assert expected.message_id in html and html.count("<tr><td><code>") == 1
     else:
         assert "no_such_actor" in html and html.count('name="refs"') == 1 and "Newer" not in html
+
+
+@contextmanager
+def redis_monitor():
+    """Every command Redis runs meanwhile (a real MONITOR), as redis-py parses them."""
+    seen: list[dict] = []
+    sentinel = f"monitor-stop-{uuid.uuid4()}"
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+
+    def listen(monitor) -> None:
+        while True:
+            command = monitor.next_command()
+            if sentinel in command["command"]:
+                return
+            seen.append(command)
+
+    with conn.monitor() as monitor:
+        thread = threading.Thread(target=listen, args=(monitor,), daemon=True)
+        thread.start()
+        conn.ping()  # MONITOR is on once it relays our own commands
+        wait_for(lambda: any(c["command"] == "PING" for c in seen), what="MONITOR to relay commands")
+        try:
+            yield seen
+        finally:
+            conn.echo(sentinel)
+            thread.join(10)
+
+
+def this_process_ports() -> set[str]:
+    """Local ports of the broker client's pooled connections (the web side of this process)."""
+    pool = stats_client().connection_pool
+    connections = list(pool._available_connections) + list(pool._in_use_connections)
+    return {str(c._sock.getsockname()[1]) for c in connections if c._sock is not None}
+
+
+def writes_among(commands: list[dict], ports: set[str]) -> list[str]:
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    flags: dict[str, bool] = {}
+    writes = []
+    for command in commands:
+        if command["client_port"] not in ports:
+            continue
+        name = command["command"].split(" ", 1)[0].lower()
+        if name not in flags:
+            info = conn.execute_command("COMMAND", "INFO", name).get(name) or {}
+            scripted = name.startswith(("eval", "fcall")) and not name.endswith("_ro")  # may write inside
+            flags[name] = scripted or "write" in info.get("flags", [])
+        if flags[name]:
+            writes.append(command["command"][:120])
+    return writes
+
+
+def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
+    failed_welcome_emails(smtp, ["readonly@example.com"])
+    poison(2)
+    [stale, kept] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
+    conn = stats_client()
+    # What the old GETs repaired on the way: a letter the broker expired (its index entry remains)...
+    conn.zrem(keys.dead_key("emails"), stale.redis_id)
+    conn.hdel(keys.dead_messages_key("emails"), stale.redis_id)
+    # ...and a worker registration silent for two hours.
+    conn.hset(keys.workers_key(), "ghost-worker", json.dumps({"host": "gone", "pid": 1, "queues": ["emails"],
+                                                               "seen_ms": now_ms() - 7_200_000}))
+    urls = ["/jobs/", "/jobs/?fragment=1", "/jobs/overview.json", "/jobs/dead/", "/jobs/dead/?actor=no_such_actor",
+            f"/jobs/dead/?id={kept.message_id}", f"/jobs/dead/emails/{kept.redis_id}/",
+            f"/jobs/dead/emails/{kept.redis_id}/download/", f"/jobs/dead/emails/{stale.redis_id}/",
+            "/jobs/queues/emails/", "/jobs/queues/emails/?tab=delayed", "/jobs/schedules/",
+            "/admin/jobs/failedmessage/", "/admin/jobs/failedmessage/?exception=ActorNotFound"]
+    with redis_monitor() as commands:
+        for url in urls:
+            assert ops.get(url).status_code in (200, 302), url
+    ports = this_process_ports()
+    assert ports and any(c["client_port"] in ports for c in commands)  # the pages did read through MONITOR's eyes
+    assert writes_among(commands, ports) == []
+    # Nothing was repaired by the pages; the worker-side prune does it.
+    assert conn.zscore(keys.group_index_key("emails|no_such_actor|ActorNotFound"), stale.redis_id) is not None
+    assert conn.hexists(keys.workers_key(), "ghost-worker")
+    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 2
+    settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS = 0  # every letter is old enough to be checked
+    call_command("reindex_dead_letters", "--prune", stdout=io.StringIO())
+    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 1
+    assert not conn.hexists(keys.workers_key(), "ghost-worker")
+
+
+def test_queues_come_from_the_registry_that_any_process_writes(ops, worker, smtp):
+    shell = "import dramatiq; dramatiq.get_broker().declare_queue('declared_elsewhere')"
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", shell], env=child_env(), check=True, timeout=60,
+                   cwd=django_settings.BASE_DIR, capture_output=True)
+    names = [q["name"] for q in ops.get("/jobs/overview.json").json()["queues"]]
+    assert {"emails", "reports", "declared_elsewhere"} <= set(names)
+
+
+def test_large_letters_list_bounded_previews_and_download_the_whole_body(ops, worker, smtp):
+    big = "x" * 2_000_000
+    poison(1, args=(big,), kwargs={"password": "hunter2"})
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert dead.size > 2_000_000 and len(dead.args_preview) <= 200
+    page = ops.get("/jobs/dead/").content
+    assert len(page) < 100_000 and b"x" * 1000 not in page and b"hunter2" not in page
+    detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
+    assert len(detail) < 100_000 and "more characters" in detail and "hunter2" not in detail
+    download = ops.get(f"/jobs/dead/emails/{dead.redis_id}/download/")
+    assert download["Content-Disposition"].startswith("attachment;")
+    whole = json.loads(b"".join(download.streaming_content) if download.streaming else download.content)
+    assert whole["args"] == [big] and whole["kwargs"] == {"password": "********"}
+    assert Client().get(f"/jobs/dead/emails/{dead.redis_id}/download/").status_code == 302  # staff only
+
+    # A letter filed before previews existed: listed from its size, never read whole; reindex restores it.
+    stats_client().hdel(keys.preview_key("emails"), dead.redis_id)
+    [old] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert old.ref == dead.ref and "bytes; open the letter" in old.args_preview
+    page = ops.get("/jobs/dead/").content
+    assert len(page) < 100_000 and b"x" * 1000 not in page and dead.redis_id.encode() in page
+    call_command("reindex_dead_letters", stdout=io.StringIO())
+    [again] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert again.args_preview == dead.args_preview and again.exception_type == "ActorNotFound"
+
+
+def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, start_worker, settings):
+    settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS = 2_000  # the dashboard's view of "dead"; the worker keeps its own
+    smtp.handler.delay = 30.0
+    [user] = User.objects.bulk_create([User(email="slow@example.com")])
+    victim = start_worker(["reports"])
+    # The welcome email on `reports`, which only this worker consumes, so it is the one running it.
+    get_broker().enqueue(Message(queue_name="reports", actor_name="send_welcome_email", args=(user.pk,),
+                                 kwargs={}, options={}))
+
+    def reports_worker() -> dict | None:
+        workers = ops.get("/jobs/overview.json").json()["workers"]
+        return next((w for w in workers if w["queues"] == ["reports"]), None)
+
+    running = wait_for(lambda: (w := reports_worker()) and w["running"] and w, what="the job to run")
+    assert running["state"] == "alive" and running["running"][0]["actor"] == "send_welcome_email"
+    victim.signal(signal.SIGKILL, group=True)
+    lost = wait_for(lambda: (w := reports_worker()) and w["state"] == "lost" and w, timeout=30,
+                    what="the killed worker to show as lost")
+    assert lost["running"] == [] and not lost["alive"]
+    html = ops.get("/jobs/?fragment=1").content.decode()
+    assert 'data-state="lost"' in html and "presumed dead" in html
+    stats.unregister_worker(lost["id"])
