@@ -89,7 +89,7 @@ def time_pages(client, pages: dict[str, str], repeat: int) -> None:
     for name, url in pages.items():
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
-        median, low, high = timed(lambda: client.get(url), repeat)
+        median, low, high = timed(lambda url=url: client.get(url), repeat)
         print(f"{name:34} {median:8.1f} {low:8.1f} {high:8.1f}")
 
 

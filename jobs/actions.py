@@ -1,8 +1,8 @@
 """Requeue and delete of dead letters, with the audit trail (the one action flow of the dead-letter UI)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from itertools import islice
-from typing import Iterable
 
 from .models import AuditEntry
 from .store import dead_letters
@@ -14,7 +14,7 @@ SCOPES = ("one", "selected", "matching")
 
 
 def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = (),
-            filter: DeadLetterFilter = DeadLetterFilter()) -> AuditEntry:
+            filter: DeadLetterFilter | None = None) -> AuditEntry:
     """Requeue or delete the given dead letters (scope one/selected) or all that
     match `filter` (scope matching), and record it. Letters another operator
     handled first are skipped and show as the difference between `requested` and `count`."""
@@ -22,6 +22,7 @@ def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = ()
         raise ValueError(f"unknown action {action!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
+    filter = filter or DeadLetterFilter()
     take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
     batches: Iterable[list[DeadLetterRef]]
     batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]

@@ -1,8 +1,8 @@
 """View decorators of the operator's pages (the dashboard, the admin's mount of it, reports)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Callable
 
 import redis
 from django.contrib.auth.views import redirect_to_login

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import dramatiq
 import pendulum
@@ -16,8 +16,8 @@ class Schedule:
     queue_name: str
     cron: str
     next_run: datetime
-    last_run_ms: Optional[int]
-    last_outcome: Optional[str]
+    last_run_ms: int | None
+    last_outcome: str | None
 
 
 def periodic_actors() -> list[dramatiq.Actor]:
@@ -26,7 +26,7 @@ def periodic_actors() -> list[dramatiq.Actor]:
     return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
 
 
-def next_run(actor: dramatiq.Actor, after: Optional[datetime] = None) -> datetime:
+def next_run(actor: dramatiq.Actor, after: datetime | None = None) -> datetime:
     """The next time periodiq will send `actor`, in the project's time zone."""
     zone = pendulum.timezone(settings.TIME_ZONE)
     start = pendulum.instance(after).in_timezone(zone) if after else pendulum.now(zone)

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone as dt_timezone
-from typing import Optional, Union
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -13,8 +12,8 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def from_ms(value: Union[int, str, None]) -> Optional[datetime]:
+def from_ms(value: int | str | None) -> datetime | None:
     """Epoch milliseconds -> an aware datetime in the current time zone (None for a missing value)."""
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    return timezone.localtime(datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc))
+    return timezone.localtime(datetime.fromtimestamp(int(value) / 1000, tz=UTC))

@@ -18,8 +18,7 @@ from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
 from jobs.models import AuditEntry
-from jobs.store import dead_letters, queues, stats
-from jobs.store import keys
+from jobs.store import dead_letters, keys, queues, stats
 from jobs.store.connection import client as stats_client
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from jobs.timeutil import now_ms
@@ -79,7 +78,8 @@ def test_overview_shows_the_job_a_worker_is_running(ops, worker, smtp):
 def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
     failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
     poison(55)
-    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
+    groups = {(g.actor_name, g.exception_type): g.count
+              for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
     assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
 
     first = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=50)
@@ -166,7 +166,8 @@ def test_permissions_and_csrf(live, worker, smtp):
     assert viewer.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref}).status_code == 403
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(User.objects.create_superuser("root@example.com", "root-password-123"))
-    assert strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"}).status_code == 403
+    refused = strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"})
+    assert refused.status_code == 403
     assert dead_letters.count_dead("emails") == 1
 
 

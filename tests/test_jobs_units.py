@@ -1,14 +1,21 @@
 """Pure logic of the job store and dashboard, without Redis: references, filters, cursors,
 exception typing, previews, requeued bodies, charts and the millisecond clock."""
 import json
-from datetime import timezone as dt_timezone
+from datetime import UTC
 
 import pytest
 
 from jobs.charts import bar_chart, throughput_chart
 from jobs.store.dead_letters import (
-    DeadGroup, DeadLetterFilter, DeadLetterRef, InvalidReference, decode_cursor, encode_cursor, parse_refs,
-    preview_of, requeued_body,
+    DeadGroup,
+    DeadLetterFilter,
+    DeadLetterRef,
+    InvalidReference,
+    decode_cursor,
+    encode_cursor,
+    parse_refs,
+    preview_of,
+    requeued_body,
 )
 from jobs.store.messages import NO_EXCEPTION, decode, exception_type_of
 from jobs.timeutil import from_ms, now_ms
@@ -88,7 +95,7 @@ def test_bar_chart_geometry():
     chart = bar_chart([("a", (2, 2)), ("b", (0, 0)), ("c", (1, 0))], [("processed", "ok"), ("failed", "bad")],
                       width=300, height=100)
     assert chart.max_value == 4 and len(chart.bars) == 3
-    [(y1, h1, css1, v1), (y2, h2, css2, v2)] = chart.bars[0].segments
+    [(_, h1, css1, v1), (y2, h2, css2, v2)] = chart.bars[0].segments
     assert (h1, h2, css1, css2, v1, v2) == (50.0, 50.0, "ok", "bad", 2, 2) and y2 == 0.0
     assert bar_chart([], [("x", "ok")]).max_value == 1  # an empty chart still draws
 
@@ -101,4 +108,4 @@ def test_throughput_chart_labels_minutes_in_the_current_time_zone(settings):
 
 def test_millisecond_clock():
     assert abs(now_ms() - from_ms(now_ms()).timestamp() * 1000) < 1000
-    assert from_ms(0).astimezone(dt_timezone.utc).year == 1970 and from_ms(None) is None and from_ms("") is None
+    assert from_ms(0).astimezone(UTC).year == 1970 and from_ms(None) is None and from_ms("") is None

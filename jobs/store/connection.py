@@ -11,12 +11,12 @@ from redis.commands.core import Script
 
 LUA_DIR = Path(__file__).parent / "lua"
 
-_scripts: "weakref.WeakKeyDictionary[redis.Redis, dict[str, Script]]" = weakref.WeakKeyDictionary()
+_scripts: weakref.WeakKeyDictionary[redis.Redis, dict[str, Script]] = weakref.WeakKeyDictionary()
 
 
 def client() -> redis.Redis:
     """The broker's own Redis client (and connection pool)."""
-    return dramatiq.get_broker().client
+    return dramatiq.get_broker().client  # type: ignore[attr-defined]  # the Redis broker's
 
 
 @cache

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Mapping, Optional
+from typing import Any
 
 import redis
 from dramatiq.common import q_name
@@ -46,20 +47,20 @@ class DeadLetterRef:
     redis_id: str
 
     @classmethod
-    def parse(cls, text: str) -> "DeadLetterRef":
+    def parse(cls, text: str) -> DeadLetterRef:
         """'<queue>/<redis id>' -> a reference; raises InvalidReference when malformed."""
         queue, sep, redis_id = (text or "").partition("/")
         return cls.of(queue, redis_id) if sep else cls._invalid(text)
 
     @classmethod
-    def of(cls, queue: str, redis_id: str) -> "DeadLetterRef":
+    def of(cls, queue: str, redis_id: str) -> DeadLetterRef:
         """A reference from its two parts (as a URL carries them); raises InvalidReference when malformed."""
         if not _QUEUE_RE.fullmatch(queue or "") or not _REDIS_ID_RE.fullmatch(redis_id or ""):
             return cls._invalid(f"{queue}/{redis_id}")
         return cls(q_name(queue), redis_id)
 
     @staticmethod
-    def _invalid(text: str) -> "DeadLetterRef":
+    def _invalid(text: str) -> DeadLetterRef:
         raise InvalidReference(f"not a dead-letter reference: {text[:100]!r}")
 
     def __str__(self) -> str:
@@ -82,7 +83,7 @@ class DeadLetterFilter:
     FIELDS = ("queue", "actor", "exception")
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> "DeadLetterFilter":
+    def from_params(cls, params: Mapping[str, Any]) -> DeadLetterFilter:
         """From query or form parameters (missing and blank mean 'any')."""
         values = {name: str(params.get(name) or "").strip() for name in cls.FIELDS}
         if values["queue"]:
@@ -98,8 +99,9 @@ class DeadLetterFilter:
         """True when the filter needs the group index (actor or exception set)."""
         return bool(self.actor or self.exception)
 
-    def matches(self, group: "DeadGroup") -> bool:
-        return ((not self.queue or group.queue_name == self.queue) and (not self.actor or group.actor_name == self.actor)
+    def matches(self, group: DeadGroup) -> bool:
+        return ((not self.queue or group.queue_name == self.queue)
+                and (not self.actor or group.actor_name == self.actor)
                 and (not self.exception or group.exception_type == self.exception))
 
 
@@ -123,7 +125,7 @@ class DeadLetterSummary:
     exception_type: str
     reason: str
     retries: int
-    dead_at_ms: Optional[int]
+    dead_at_ms: int | None
     size: int  # bytes of the stored body
 
     @property
@@ -134,8 +136,8 @@ class DeadLetterSummary:
 @dataclass(frozen=True)
 class DeadPage:
     messages: list[DeadLetterSummary]
-    newer: Optional[str]  # cursor of the page before, None on the first page
-    older: Optional[str]  # cursor of the page after, None on the last page
+    newer: str | None  # cursor of the page before, None on the first page
+    older: str | None  # cursor of the page after, None on the last page
     total: int
 
 
@@ -160,12 +162,13 @@ def preview_of(data: dict[str, Any], size: int) -> dict[str, Any]:
     return {
         "message_id": data.get("message_id", ""), "actor": data.get("actor_name", ""),
         "args": call_preview(data.get("args"), data.get("kwargs"), limit=PREVIEW_ARGS_CHARS),
-        "exception": exception_type_of(data), "reason": str(options.get("dead_letter_reason", ""))[:PREVIEW_REASON_CHARS],
+        "exception": exception_type_of(data),
+        "reason": str(options.get("dead_letter_reason", ""))[:PREVIEW_REASON_CHARS],
         "retries": options.get("retries", 0), "size": size,
     }
 
 
-def _summary(ref: DeadLetterRef, dead_at_ms: Optional[int], preview: dict[str, Any]) -> DeadLetterSummary:
+def _summary(ref: DeadLetterRef, dead_at_ms: int | None, preview: dict[str, Any]) -> DeadLetterSummary:
     return DeadLetterSummary(
         redis_id=ref.redis_id, queue_name=ref.queue, message_id=preview.get("message_id", ""),
         actor_name=preview.get("actor", ""), args_preview=preview.get("args", ""),
@@ -175,7 +178,7 @@ def _summary(ref: DeadLetterRef, dead_at_ms: Optional[int], preview: dict[str, A
 
 
 def load_summaries(refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int],
-                   groups: Optional[Mapping[DeadLetterRef, str]] = None) -> list[DeadLetterSummary]:
+                   groups: Mapping[DeadLetterRef, str] | None = None) -> list[DeadLetterSummary]:
     """Previews of `refs`, in order: one round trip for previews and body sizes, a second only
     for letters filed without a preview whose body is small. A large letter without one shows its
     size and what its group says; a letter whose body is gone (expired) is left out."""
@@ -196,15 +199,15 @@ def load_summaries(refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int
         elif size <= SMALL_BODY_BYTES:
             small.append((ref, size))
         else:
-            queue, actor, exception = keys.split_group_field(groups[ref]) if groups and groups.get(ref) else (
-                ref.queue, "", "")
+            group = (groups or {}).get(ref)
+            _, actor, exception = keys.split_group_field(group) if group else (ref.queue, "", "")
             previews[ref] = {"actor": actor, "exception": exception or "?", "size": size,
                              "args": f"({size:,} bytes; open the letter to see them)"}
     if small:
         pipe = conn.pipeline(transaction=False)
         for ref, _ in small:
             pipe.hget(keys.dead_messages_key(ref.queue), ref.redis_id)
-        for (ref, size), body in zip(small, pipe.execute()):
+        for (ref, size), body in zip(small, pipe.execute(), strict=True):
             if (data := decode(body)) is not None:
                 previews[ref] = preview_of(data, size)
     return [_summary(ref, scores.get(ref), previews[ref]) for ref in refs if ref in previews]
@@ -218,7 +221,7 @@ def _record_keys(queue: str, group: str) -> list[str]:
 
 
 def record_dead_letter(queue: str, redis_id: str, body: bytes, actor: str, exception: str,
-                       pipe: Optional[redis.client.Pipeline] = None) -> Any:
+                       pipe: redis.client.Pipeline | None = None) -> Any:
     """File a message the broker has just dead-lettered: store its enriched body
     (traceback, reason), add it to its (queue, actor, exception) group and keep a
     bounded preview for list pages. Queued on `pipe` if given."""
@@ -229,7 +232,7 @@ def record_dead_letter(queue: str, redis_id: str, body: bytes, actor: str, excep
                                  client=pipe or client())
 
 
-def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Optional[str]:
+def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> str | None:
     """Dead-letter a message this worker fetched but cannot decode; returns its redis id.
 
     The broker hands workers bodies without ids, so the id is found among the
@@ -239,7 +242,7 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
     stored = keys.consumed_messages_key(queue)
     ids = list(conn.smembers(keys.acks_key(worker_id, queue)))
     bodies = conn.hmget(stored, ids) if ids else []
-    redis_id = next((i.decode() for i, body in zip(ids, bodies) if body == raw), None)
+    redis_id = next((i.decode() for i, body in zip(ids, bodies, strict=True) if body == raw), None)
     if redis_id is None:
         return None
     now = now_ms()
@@ -257,7 +260,7 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
 
 # --- groups and pages ----------------------------------------------------------
 
-def dead_groups(filter: Optional[DeadLetterFilter] = None) -> list[DeadGroup]:
+def dead_groups(filter: DeadLetterFilter | None = None) -> list[DeadGroup]:
     """Dead-letter counts by (queue, actor, exception type), biggest first, optionally filtered."""
     groups = []
     for raw_field, raw_count in client().hgetall(keys.groups_key()).items():
@@ -276,7 +279,7 @@ def encode_cursor(score: int, ref: DeadLetterRef) -> str:
     return f"{int(score)}:{ref}"
 
 
-def decode_cursor(cursor: Optional[str]) -> Optional[tuple[int, DeadLetterRef]]:
+def decode_cursor(cursor: str | None) -> tuple[int, DeadLetterRef] | None:
     """(score, ref) from a cursor; None (the first page) for a missing or malformed one."""
     score, _, ref = (cursor or "").partition(":")
     if not score.isdigit():
@@ -288,7 +291,7 @@ def decode_cursor(cursor: Optional[str]) -> Optional[tuple[int, DeadLetterRef]]:
 
 
 def _sources(filter: DeadLetterFilter, matching: list[DeadGroup],
-             queues: Optional[list[str]]) -> list[tuple[str, str, Optional[str]]]:
+             queues: list[str] | None) -> list[tuple[str, str, str | None]]:
     """The sorted sets to merge for a filter: (key, queue of its members, group field or None)."""
     if filter.queue and not filter.by_group:
         return [(keys.dead_key(filter.queue), filter.queue, None)]  # the broker's own set: also unindexed letters
@@ -298,9 +301,9 @@ def _sources(filter: DeadLetterFilter, matching: list[DeadGroup],
     return [(keys.group_index_key(f), keys.split_group_field(f)[0], f) for f in fields]
 
 
-def page_dead(filter: DeadLetterFilter = DeadLetterFilter(), *, cursor: Optional[str] = None,
-              direction: str = "older", limit: int = 50, groups: Optional[list[DeadGroup]] = None,
-              queues: Optional[list[str]] = None) -> DeadPage:
+def page_dead(filter: DeadLetterFilter = DeadLetterFilter(), *, cursor: str | None = None,
+              direction: str = "older", limit: int = 50, groups: list[DeadGroup] | None = None,
+              queues: list[str] | None = None) -> DeadPage:
     """A page of dead letters (previews), newest first, by keyset pagination over the
     sets that match the filter: O(groups x page size), whatever the total.
     `groups` and `queues` reuse what the caller already read (dead_groups(), queue_names())."""
@@ -318,7 +321,7 @@ def page_dead(filter: DeadLetterFilter = DeadLetterFilter(), *, cursor: Optional
     return DeadPage(messages, first if has_more else None, last, total)
 
 
-def _choose(sources: list[tuple[str, str, Optional[str]]], cursor: Optional[str], direction: str, limit: int):
+def _choose(sources: list[tuple[str, str, str | None]], cursor: str | None, direction: str, limit: int):
     """Merge the sources around the cursor: (chosen (score, ref) newest first, group of each ref,
     whether more lie beyond, the decoded cursor, whether the page goes older)."""
     bound = decode_cursor(cursor)
@@ -330,19 +333,19 @@ def _choose(sources: list[tuple[str, str, Optional[str]]], cursor: Optional[str]
             pipe.zrevrangebyscore(key, bound[0] if bound else "+inf", "-inf", start=0, num=limit + extra,
                                   withscores=True)
         else:
+            assert bound is not None  # "newer" needs a cursor; without one the page goes older
             pipe.zrangebyscore(key, bound[0], "+inf", start=0, num=limit + extra, withscores=True)
     candidates: list[tuple[int, DeadLetterRef]] = []
     group_of: dict[DeadLetterRef, str] = {}
-    sort_key = _sort_key
-    for (_, queue, group), rows in zip(sources, pipe.execute()):
+    for (_, queue, group), rows in zip(sources, pipe.execute(), strict=True):
         for member, score in rows:
             item = (int(score), DeadLetterRef(queue, member.decode()))
-            if bound and (sort_key(item) >= sort_key(bound) if older else sort_key(item) <= sort_key(bound)):
+            if bound and (_sort_key(item) >= _sort_key(bound) if older else _sort_key(item) <= _sort_key(bound)):
                 continue
             candidates.append(item)
             if group:
                 group_of[item[1]] = group
-    candidates.sort(key=sort_key, reverse=older)
+    candidates.sort(key=_sort_key, reverse=older)
     chosen = candidates[: limit + 1]
     has_more = len(chosen) > limit
     chosen = chosen[:limit]
@@ -355,7 +358,7 @@ def _sort_key(item: tuple[int, DeadLetterRef]) -> tuple[int, str]:
     return item[0], str(item[1])
 
 
-def listing(filter: DeadLetterFilter, *, cursor: Optional[str] = None, direction: str = "older",
+def listing(filter: DeadLetterFilter, *, cursor: str | None = None, direction: str = "older",
             limit: int = 50) -> DeadListing:
     """What the dead-letter page shows: the page for the filter and cursor, and the
     filter's choices, from one read of the groups and the queue names."""
@@ -389,11 +392,11 @@ def find_dead(message_id: str, queues: Iterable[str], *, scan_limit: int = 20_00
     pipe = conn.pipeline(transaction=False)
     for ref in found:
         pipe.zscore(keys.dead_key(ref.queue), ref.redis_id)
-    scores = {ref: int(score) for ref, score in zip(found, pipe.execute()) if score is not None}
+    scores = {ref: int(score) for ref, score in zip(found, pipe.execute(), strict=True) if score is not None}
     return load_summaries([ref for ref in found if ref in scores], scores)
 
 
-def get_dead(ref: DeadLetterRef) -> Optional[StoredMessage]:
+def get_dead(ref: DeadLetterRef) -> StoredMessage | None:
     """One dead letter with its whole body (detail page, download); None if it is gone."""
     conn = client()
     pipe = conn.pipeline(transaction=False)
@@ -413,7 +416,7 @@ def count_dead(queue: str) -> int:
 
 # --- requeue and delete --------------------------------------------------------
 
-def requeued_body(data: dict[str, Any], now: Optional[int] = None) -> bytes:
+def requeued_body(data: dict[str, Any], now: int | None = None) -> bytes:
     """The body a requeued message goes back with: same id, retry count reset, death details dropped."""
     options = dict(data.get("options") or {})
     for key in ("retries", "traceback", "dead_letter_reason", "dead_lettered_at", "exception_type", "eta"):
@@ -437,12 +440,12 @@ def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
     pipe = conn.pipeline(transaction=False)
     for ref in refs:
         pipe.hget(keys.preview_key(ref.queue), ref.redis_id)
-    previews = dict(zip(refs, pipe.execute()))
+    previews = dict(zip(refs, pipe.execute(), strict=True))
     need_body = [ref for ref in refs if requeue or previews[ref] is None]
     pipe = conn.pipeline(transaction=False)
     for ref in need_body:
         pipe.hget(keys.dead_messages_key(ref.queue), ref.redis_id)
-    bodies = dict(zip(need_body, pipe.execute() if need_body else []))
+    bodies = dict(zip(need_body, pipe.execute() if need_body else [], strict=True))
     take = script("take_dead", conn)
     pipe = conn.pipeline(transaction=False)
     for ref in refs:
@@ -513,7 +516,7 @@ def prune_expired(dead_message_ttl_ms: int, *, batch: int = 500) -> int:
     return pruned
 
 
-def reindex(queues: Optional[Iterable[str]] = None) -> int:
+def reindex(queues: Iterable[str] | None = None) -> int:
     """Rebuild the group index, counts and previews from the broker's dead-letter sets
     (O(N); a repair tool, e.g. for letters filed before previews existed)."""
     conn = client()

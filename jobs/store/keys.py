@@ -34,7 +34,7 @@ SEP = "|"
 
 def namespace() -> str:
     """The broker's key prefix (`DRAMATIQ_NAMESPACE`)."""
-    return dramatiq.get_broker().namespace
+    return dramatiq.get_broker().namespace  # type: ignore[attr-defined]  # the Redis broker's
 
 
 def queue_key(queue: str) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any
 
 # A dead letter with no recorded exception (e.g. expired by AgeLimit) files under this name.
 NO_EXCEPTION = "Rejected"
@@ -22,7 +22,7 @@ def exception_type_of(data: dict[str, Any]) -> str:
     return name if name.isidentifier() else NO_EXCEPTION
 
 
-def decode(raw: Optional[bytes]) -> Optional[dict[str, Any]]:
+def decode(raw: bytes | None) -> dict[str, Any] | None:
     """A stored body as a dict; a body that is not a JSON object keeps its first 2,000 characters
     under 'undecodable'. None for a missing body."""
     if raw is None:
@@ -42,7 +42,7 @@ class StoredMessage:
     redis_id: str
     queue_name: str
     data: dict[str, Any] = field(repr=False)
-    dead_at_ms: Optional[int] = None
+    dead_at_ms: int | None = None
     size: int = 0  # bytes of the stored body, when known
 
     @property
@@ -66,7 +66,7 @@ class StoredMessage:
         return self.data.get("options") or {}
 
     @property
-    def enqueued_at_ms(self) -> Optional[int]:
+    def enqueued_at_ms(self) -> int | None:
         return self.data.get("message_timestamp")
 
     @property
@@ -74,7 +74,7 @@ class StoredMessage:
         return self.options.get("retries", 0)
 
     @property
-    def eta_ms(self) -> Optional[int]:
+    def eta_ms(self) -> int | None:
         return self.options.get("eta")
 
     @property

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable, Optional
 
 import dramatiq
 import redis
@@ -57,7 +57,7 @@ def queue_counts(queue: str) -> QueueCounts:
     return all_queue_counts([queue])[0]
 
 
-def all_queue_counts(queues: Optional[Iterable[str]] = None) -> list[QueueCounts]:
+def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
     """Ready, delayed, in-flight and dead counts of each queue (default: every known one), in one round trip."""
     names = list(queues) if queues is not None else queue_names()
     pipe = client().pipeline(transaction=False)
@@ -80,7 +80,8 @@ def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMe
     conn = client()
     ids = [i.decode() for i in conn.lrange(keys.queue_key(queue), offset, offset + limit - 1)]
     bodies = conn.hmget(keys.messages_key(queue), ids) if ids else []
-    return [StoredMessage(i, q_name(queue), data) for i, body in zip(ids, bodies) if (data := decode(body))]
+    return [StoredMessage(i, q_name(queue), data)
+            for i, body in zip(ids, bodies, strict=True) if (data := decode(body))]
 
 
 def ready_page(queue: str, page: int, *, actor: str = "", page_size: int = 50, scan_limit: int = 10_000) -> ReadyPage:
@@ -109,7 +110,7 @@ def page_delayed(queue: str, *, cursor: int = 0, limit: int = 50) -> tuple[list[
     return sorted(messages, key=lambda m: m.eta_ms or 0), int(next_cursor)
 
 
-def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> Optional[tuple[str, StoredMessage]]:
+def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> tuple[str, StoredMessage] | None:
     """Find a message by its redis id or its Dramatiq message id.
 
     Returns (state, message) with state 'ready/in progress', 'delayed' or 'dead'.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any
 
 from jobs.timeutil import now_ms
 
@@ -19,9 +19,9 @@ FORGET_AFTER_MS = 3_600_000  # a registration silent this long is not listed (an
 class WorkerInfo:
     worker_id: str
     host: str
-    pid: Optional[int]
+    pid: int | None
     queues: list[str]
-    started_at_ms: Optional[int]
+    started_at_ms: int | None
     last_heartbeat_ms: int
     alive: bool  # heartbeat within the broker's heartbeat timeout
     running: list[dict[str, Any]]  # empty for a lost worker: what it ran is not running any more
@@ -32,7 +32,7 @@ class WorkerInfo:
         return "alive" if self.alive else "lost"
 
 
-def publish_worker_stats(worker_id: str, info: dict[str, Any], running: Optional[dict[str, dict]],
+def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str, dict] | None,
                          counts: dict[int, tuple[int, int]], periodic: dict[str, dict]) -> None:
     """One pipeline with what a worker process did since its last publish: its
     registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
@@ -77,7 +77,7 @@ def throughput(minutes: int = 60) -> list[tuple[int, int, int]]:
     pipe = client().pipeline(transaction=False)
     for minute in span:
         pipe.hmget(keys.minute_key(minute), "processed", "failed")
-    return [(m, int(p or 0), int(f or 0)) for m, (p, f) in zip(span, pipe.execute())]
+    return [(m, int(p or 0), int(f or 0)) for m, (p, f) in zip(span, pipe.execute(), strict=True)]
 
 
 def periodic_runs() -> dict[str, dict[str, Any]]:
