@@ -15,7 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from . import actions, schedules
 from .charts import throughput_chart
@@ -48,7 +48,7 @@ def overview_data() -> dict[str, Any]:
     }
 
 
-@require_GET
+@require_safe
 @staff_required
 def overview(request: HttpRequest) -> HttpResponse:
     data = overview_data()
@@ -58,7 +58,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@require_GET
+@require_safe
 @staff_required
 def overview_json(request: HttpRequest) -> JsonResponse:
     data = overview_data()
@@ -74,7 +74,7 @@ def overview_json(request: HttpRequest) -> JsonResponse:
     })
 
 
-@require_GET
+@require_safe
 @staff_required
 def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
     tab = request.GET.get("tab", "ready")
@@ -95,7 +95,7 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
     return render(request, "jobs/queue.html", context)
 
 
-@require_GET
+@require_safe
 @staff_required
 def dead_list(request: HttpRequest) -> HttpResponse:
     """The dead letters: filter, look-up by message id, keyset pages, and the forms of the action flow.
@@ -123,7 +123,7 @@ def _dead_ref(request: HttpRequest, queue: str, redis_id: str) -> DeadLetterRef 
         return None
 
 
-@require_GET
+@require_safe
 @staff_required
 def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
     """One dead letter: reason, traceback, options, and a bounded view of its arguments."""
@@ -140,7 +140,7 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
     })
 
 
-@require_GET
+@require_safe
 @staff_required
 def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
     """The whole dead letter as JSON, secrets masked (an attachment, never rendered as a page)."""
@@ -189,7 +189,7 @@ def dead_action(request: HttpRequest) -> HttpResponse:
     return redirect(next_url)
 
 
-@require_GET
+@require_safe
 @staff_required
 def schedule_list(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/schedules.html", {
