@@ -17,7 +17,8 @@ from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from . import broker_store
+from .store import fetched, queues
+from .store.messages import UNDECODABLE
 
 logger = logging.getLogger(__name__)
 
@@ -159,16 +160,16 @@ class _Consumer(_RedisConsumer):
             message = Message.decode(data)
         except DecodeError as error:
             self._bury(data, None, f"Message body is not a valid Dramatiq message: {error.error!r}",
-                       broker_store.UNDECODABLE)
+                       UNDECODABLE)
             return None
         reason = malformed_reason(message)
         if reason:
-            self._bury(data, message, reason, broker_store.MALFORMED)
+            self._bury(data, message, reason, fetched.MALFORMED)
             return None
         return message
 
     def _put_back_unacked(self) -> None:
-        redis_ids = broker_store.unacked_ids(self.broker.broker_id, self.queue_name)
+        redis_ids = fetched.unacked_ids(self.broker.broker_id, self.queue_name)
         if redis_ids:
             self.broker.do_requeue(self.queue_name, *redis_ids)
             logger.warning("Put %d delayed message(s) back on %r after a consumer restart", len(redis_ids),
@@ -176,13 +177,13 @@ class _Consumer(_RedisConsumer):
         self._recover_delayed = False
 
     def _bury(self, raw: bytes, message: Message | None, reason: str, exception_type: str) -> None:
-        redis_id = broker_store.bury_fetched(self.broker.broker_id, self.queue_name, raw,
+        redis_id = fetched.bury_fetched(self.broker.broker_id, self.queue_name, raw,
                                              message.asdict() if message else None, reason, exception_type)
         logger.error("Dead-lettered message %s on %r: %s", redis_id, self.queue_name, reason)
 
     def _bury_bodiless(self) -> None:
         reason = "Message id was queued without a body"
-        for redis_id in broker_store.bury_bodiless(self.broker.broker_id, self.queue_name, reason):
+        for redis_id in fetched.bury_bodiless(self.broker.broker_id, self.queue_name, reason):
             logger.error("Dead-lettered message %s on %r: %s", redis_id, self.queue_name, reason)
 
 
@@ -190,6 +191,13 @@ class RedisBroker(DramatiqRedisBroker):
     @property
     def consumer_class(self) -> Any:
         return _Consumer
+
+    def declare_queue(self, queue_name: str) -> None:
+        """Declare a queue, and add it to the registry the dashboard lists queues from."""
+        new = queue_name not in self.queues
+        super().declare_queue(queue_name)
+        if new:
+            queues.register_queue(self, queue_name)
 
     def run_maintenance(self, queue_name: str) -> None:
         """Run the broker's maintenance for one queue now, not by chance: the unacked

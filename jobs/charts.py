@@ -1,8 +1,10 @@
 """Server-side SVG bar charts: geometry computed here, drawn by templates/jobs/_bar_chart.html."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
+
+from .timeutil import from_ms
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,17 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
     for i, (label, values) in enumerate(rows):
         top = float(height)
         segments = []
-        for (_, css), value in zip(series, values):
+        for (_, css), value in zip(series, values, strict=False):
             h = height * value / max_value
             top -= h
             segments.append((round(top, 1), round(h, 1), css, value))
         bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments,
                         show_label=i % label_every == 0))
     return BarChart(bars, width, height, max_value, list(series))
+
+
+def throughput_chart(rows: Sequence[tuple[int, int, int]]) -> BarChart:
+    """Processed and failed jobs per minute: rows are (epoch minute, processed, failed)."""
+    labels = [from_ms(minute * 60_000).strftime("%H:%M") for minute, _, _ in rows]  # type: ignore[union-attr]
+    return bar_chart([(label, (p, f)) for label, (_, p, f) in zip(labels, rows, strict=True)],
+                     [("processed", "ok"), ("failed", "bad")])

@@ -6,14 +6,14 @@ import time
 
 from dramatiq.rate_limits import WindowRateLimiter
 
-from . import broker_store
+from .store import rate_limits
 
 logger = logging.getLogger(__name__)
 
 
 def window_limiter(name: str, limit: int, window_s: int = 1) -> WindowRateLimiter:
     """At most `limit` acquisitions in any `window_s` seconds, across all processes."""
-    return WindowRateLimiter(broker_store.rate_limiter_backend(), broker_store.rate_limit_key(name),
+    return WindowRateLimiter(rate_limits.rate_limiter_backend(), rate_limits.rate_limit_key(name),
                              limit=limit, window=window_s)
 
 
@@ -37,7 +37,7 @@ def allow(name: str, limit: int, window_s: int) -> bool:
     """At most `limit` per fixed window of `window_s` seconds (a request-path check: one
     round trip); fails open (True) when Redis is unreachable, with a warning."""
     try:
-        return broker_store.count_hit(name, window_s) <= limit
+        return rate_limits.count_hit(name, window_s) <= limit
     except Exception as error:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
         return True

@@ -1,16 +1,13 @@
 """The periodiq schedules of the project's actors."""
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import dramatiq
 import pendulum
-from django.apps import apps
 from django.conf import settings
-from django.utils.module_loading import module_has_submodule
 
 
 @dataclass(frozen=True)
@@ -19,24 +16,17 @@ class Schedule:
     queue_name: str
     cron: str
     next_run: datetime
-    last_run_ms: Optional[int]
-    last_outcome: Optional[str]
-
-
-def import_task_modules() -> None:
-    """Import every app's tasks module so that all actors are declared in this process."""
-    for config in apps.get_app_configs():
-        if module_has_submodule(config.module, "tasks"):
-            importlib.import_module(f"{config.name}.tasks")
+    last_run_ms: int | None
+    last_outcome: str | None
 
 
 def periodic_actors() -> list[dramatiq.Actor]:
-    import_task_modules()
+    """Actors with a periodiq schedule (every app's tasks module is imported by JobsConfig.ready())."""
     broker = dramatiq.get_broker()
     return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
 
 
-def next_run(actor: dramatiq.Actor, after: Optional[datetime] = None) -> datetime:
+def next_run(actor: dramatiq.Actor, after: datetime | None = None) -> datetime:
     """The next time periodiq will send `actor`, in the project's time zone."""
     zone = pendulum.timezone(settings.TIME_ZONE)
     start = pendulum.instance(after).in_timezone(zone) if after else pendulum.now(zone)

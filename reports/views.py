@@ -6,7 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from jobs.charts import bar_chart
-from jobs.views import staff_required
+from jobs.decorators import staff_required
 
 from .metrics import delay_distribution
 from .models import Report

@@ -4,7 +4,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from jobs import broker_store
+from jobs import store
 from tests.processes import WorkerProcess, child_env
 from tests.smtp_sink import SmtpSink
 
@@ -40,7 +40,7 @@ def smtp(smtp_server: SmtpSink) -> SmtpSink:
 def clean_redis():
     """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""
     _clear_namespace()
-    yield broker_store
+    yield store
     _clear_namespace()
 
 

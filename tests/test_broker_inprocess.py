@@ -17,9 +17,10 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from dramatiq import Message, Worker
 
-from jobs import broker_store
 from jobs.broker import RedisBroker
 from jobs.middleware import QueueMaintenance
+from jobs.store import dead_letters, fetched, keys, queues
+from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.processes import RedisServer, wait_for
 
 QUEUE = "inproc"
@@ -39,7 +40,7 @@ def project_middleware(**replace: dramatiq.Middleware) -> list[dramatiq.Middlewa
 @pytest.fixture
 def make_broker() -> Iterator[Callable[..., RedisBroker]]:
     """make_broker(url=..., **options): a project broker in a namespace of its own, made the
-    global broker (broker_store reads through it) until the test ends; its keys are dropped."""
+    global broker (the store reads through it) until the test ends; its keys are dropped."""
     previous = dramatiq.get_broker()
     made: list[RedisBroker] = []
 
@@ -115,10 +116,10 @@ def test_a_retry_that_cannot_be_enqueued_puts_the_message_back_once_redis_return
     wait_for(lambda: logged(caplog, "could not be enqueued"), what="the failed retry enqueue to be logged")
     own_redis.start()
     wait_for(lambda: len(runs) >= 2, timeout=30, what="the job to run again after Redis returned")
-    wait_for(lambda: broker_store.queue_counts(QUEUE).in_progress == 0, what="the second run to be acked")
+    wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="the second run to be acked")
     assert runs == [7, 7]
     assert logged(caplog, "back on queue 'inproc' instead of acking it")
-    assert broker_store.count_dead(QUEUE) == 0
+    assert dead_letters.count_dead(QUEUE) == 0
 
 
 def test_delayed_messages_held_by_a_consumer_survive_a_redis_outage(own_redis, make_broker, start_worker, caplog):
@@ -135,13 +136,13 @@ def test_delayed_messages_held_by_a_consumer_survive_a_redis_outage(own_redis, m
     start_worker(broker)
     later.send(3)
     # The retry sits in the delay queue's consumer, in memory, waiting for its eta.
-    wait_for(lambda: broker_store.unacked_by_any_worker(f"{QUEUE}.DQ"), what="the retry to be fetched")
+    wait_for(lambda: fetched.unacked_by_any_worker(f"{QUEUE}.DQ"), what="the retry to be fetched")
     own_redis.stop()
     wait_for(lambda: logged(caplog, "Consumer encountered a connection error"), what="the consumers to notice")
     own_redis.start()
     wait_for(lambda: len(runs) >= 2, timeout=40, what="the delayed retry to run after Redis returned")
     assert runs == [3, 3]
-    wait_for(lambda: not broker_store.unacked_by_any_worker(f"{QUEUE}.DQ"), what="nothing left in the delay queue")
+    wait_for(lambda: not fetched.unacked_by_any_worker(f"{QUEUE}.DQ"), what="nothing left in the delay queue")
 
 
 # --- messages that cannot be run ------------------------------------------------------
@@ -163,14 +164,14 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     broker.do_enqueue(QUEUE, ids["no_redis_id"], body(args=["ran-without-redis-id"]))
     broker.do_enqueue(QUEUE, ids["options_list"], body(options=[1, 2]))
     broker.do_enqueue(QUEUE, ids["kwargs_list"], body(kwargs=["a"]))
-    broker.client.rpush(broker_store.queue_key(QUEUE), ids["no_body"])  # an id the broker never stored
+    broker.client.rpush(keys.queue_key(QUEUE), ids["no_body"])  # an id the broker never stored
     broker.do_enqueue(QUEUE, ids["junk"], b"\xff not json")
     start_worker(broker)
     echo.send("after")
-    wait_for(lambda: broker_store.count_dead(QUEUE) == 5 and done, what="five dead letters and the sound job")
+    wait_for(lambda: dead_letters.count_dead(QUEUE) == 5 and done, what="five dead letters and the sound job")
 
     assert done == ["after"]
-    letters = {m.redis_id: m for m in broker_store.page_dead(QUEUE).messages}
+    letters = {m.redis_id: m for m in dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages}
     assert set(letters) == set(ids.values())
     kinds = {kind: (letters[i].exception_type, letters[i].reason) for kind, i in ids.items()}
     assert kinds["no_redis_id"][0] == kinds["options_list"][0] == kinds["kwargs_list"][0] == "MalformedMessage"
@@ -180,15 +181,15 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     assert kinds["no_body"] == ("MissingBody", "Message id was queued without a body")
     assert kinds["junk"][0] == "DecodeError"
     assert letters[ids["options_list"]].data["undecodable"].startswith("{")
-    assert broker_store.unacked_by_any_worker(QUEUE) == set()
-    counts = broker_store.queue_counts(QUEUE)
+    assert fetched.unacked_by_any_worker(QUEUE) == set()
+    counts = queues.queue_counts(QUEUE)
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, 5)
 
     # Only a missing redis id is repairable: requeued, it runs (with the id it was filed under).
-    assert broker_store.requeue_dead([letters[i].ref for i in ids.values()]) == 1
+    assert dead_letters.requeue_dead([DeadLetterRef.parse(letters[i].ref) for i in ids.values()]) == 1
     wait_for(lambda: "ran-without-redis-id" in done, what="the repaired message to run")
-    wait_for(lambda: broker_store.queue_counts(QUEUE).in_progress == 0, what="it to be acked")
-    assert broker_store.count_dead(QUEUE) == 4
+    wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="it to be acked")
+    assert dead_letters.count_dead(QUEUE) == 4
 
 
 def test_a_closed_consumer_hands_its_prefetched_messages_to_its_successor(make_broker):
@@ -252,8 +253,8 @@ def test_after_an_outage_maintenance_gives_live_workers_one_heartbeat_timeout(ow
     own_redis.start()
     wait_for(stale(time.monotonic()), what="every heartbeat to be older than the timeout")
     maintenance.run_once(broker, [QUEUE])  # Redis is back: not yet judging anyone
-    assert broker_store.queue_counts(QUEUE).ready == 0
+    assert queues.queue_counts(QUEUE).ready == 0
     other.do_qsize(QUEUE)  # the live worker reconnects (any broker call is a heartbeat)
     wait_for(stale(time.monotonic()), what="the other worker to fall silent for good")
     maintenance.run_once(broker, [QUEUE])
-    assert broker_store.queue_counts(QUEUE).ready == 1  # now presumed dead: its message is back
+    assert queues.queue_counts(QUEUE).ready == 1  # now presumed dead: its message is back

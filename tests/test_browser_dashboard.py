@@ -3,7 +3,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
-from jobs import broker_store
+from jobs.store import dead_letters
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import wait_for
@@ -56,33 +56,34 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
     wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
 
 
-def run_admin_action(page, checkbox: str, action: str, outcome: str) -> None:
-    """Tick, choose the action, Go, confirm; then the changelist shows the outcome and no rows."""
-    page.check(checkbox)
-    page.select_option("select[name=action]", action)
-    page.click("button[name=index]")
+def run_action(page, tick: str, button: str, outcome: str) -> None:
+    """Tick, press the action button, confirm; then the list shows the outcome and no rows."""
+    page.check(tick)
+    page.click(f"button[value='{button}']")
     page.click("#confirm")
     page.wait_for_selector(f"text={outcome}")
-    expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(0)
+    expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(0)
 
 
-def test_requeue_and_delete_in_the_django_admin(live, staff, worker, smtp):
+def test_requeue_and_delete_from_the_django_admin(live, staff, worker, smtp):
+    """The admin's "Failed messages" is the same list, with the same confirmation and action."""
     failed_welcome_emails(smtp, ["admin-needle@example.com"])
     poison(3)
     smtp.handler.reply = None
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/admin/")
         page.click("a:text-is('Failed messages')")
-        page.wait_for_selector("#result_list")
-        expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(4)
+        page.wait_for_url("**/admin/jobs/failedmessage/")
+        expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(4)
         screenshot(page, "admin-failed-messages")
 
-        page.click("#changelist-filter a:text('SMTPDataError')")
-        expect(page.locator("#result_list tbody tr[data-message-id]")).to_have_count(1)
-        run_admin_action(page, "input.action-select", "requeue_selected", "Requeued 1 message.")
+        page.click("#groups tr:has-text('SMTPDataError') a")
+        expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(1)
+        run_action(page, "input[name=refs]", "requeue:selected", "Requeued 1 message.")
+        assert "/admin/jobs/failedmessage/" in page.url  # back where the operator started
 
         page.goto("/admin/jobs/failedmessage/")
-        run_admin_action(page, "#action-toggle", "delete_selected", "Deleted 3 messages.")
+        run_action(page, "input[aria-label='select all']", "delete:selected", "Deleted 3 messages.")
         screenshot(page, "admin-failed-messages-after")
     wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")
-    assert broker_store.count_dead("emails") == 0
+    assert dead_letters.count_dead("emails") == 0

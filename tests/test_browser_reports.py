@@ -4,9 +4,9 @@ import io
 from datetime import timedelta
 
 import pytest
-from playwright.sync_api import expect
 from django.core.management import call_command
 from django.test import Client
+from playwright.sync_api import expect
 
 from accounts.models import User
 from reports.models import Report

@@ -1,14 +1,29 @@
 """The operator's view over real Redis, with dead letters made by a real worker."""
+import io
 import json
+import signal
+import subprocess
+import sys
+import threading
+import uuid
+from contextlib import contextmanager
 
 import pytest
+import redis
+from django.conf import settings
+from django.conf import settings as django_settings
+from django.core.management import call_command
 from django.test import Client
+from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
-from jobs import broker_store
 from jobs.models import AuditEntry
+from jobs.store import dead_letters, keys, queues, stats
+from jobs.store.connection import client as stats_client
+from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from jobs.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import wait_for
+from tests.processes import child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -53,25 +68,27 @@ def test_overview_shows_queues_workers_and_totals(ops, worker, smtp):
 def test_overview_shows_the_job_a_worker_is_running(ops, worker, smtp):
     smtp.handler.delay = 2.0
     User.objects.create_user("busy@example.com", "correct-horse-battery-staple")
-    wait_for(lambda: any(w.running for w in broker_store.workers()), what="a running job")
+    wait_for(lambda: any(w.running for w in stats.workers(60_000)), what="a running job")
     figures = ops.get("/jobs/overview.json").json()
     [job] = [j for w in figures["workers"] for j in w["running"]]
     assert job["actor"] == "send_welcome_email" and job["queue"] == "emails"
-    assert broker_store.queue_counts("emails").in_progress == 1
+    assert queues.queue_counts("emails").in_progress == 1
 
 
 def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
     failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
     poison(55)
-    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    groups = {(g.actor_name, g.exception_type): g.count
+              for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
     assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
 
-    first = broker_store.page_dead("emails", limit=50)
+    first = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=50)
     assert first.total == 57 and len(first.messages) == 50 and first.newer is None
-    second = broker_store.page_dead("emails", cursor=first.older, limit=50)
+    second = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=first.older, limit=50)
     assert len(second.messages) == 7 and second.older is None
     assert {m.ref for m in first.messages}.isdisjoint({m.ref for m in second.messages})
-    back = broker_store.page_dead("emails", cursor=second.newer, direction="newer", limit=50)
+    back = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=second.newer, direction="newer",
+                                 limit=50)
     assert [m.ref for m in back.messages] == [m.ref for m in first.messages]
     times = [m.dead_at_ms for m in first.messages + second.messages]
     assert times == sorted(times, reverse=True)
@@ -84,7 +101,7 @@ def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
 
 def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
     [user_id] = failed_welcome_emails(smtp, ["fixme@example.com"])
-    [dead] = broker_store.page_dead("emails", exception="SMTPDataError").messages
+    [dead] = dead_letters.page_dead(DeadLetterFilter(exception="SMTPDataError")).messages
     detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
     assert "SMTPDataError" in detail and "Traceback (most recent call last)" in detail
     smtp.handler.reply = None  # the operator fixes the mail server
@@ -92,7 +109,7 @@ def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
     assert b"Requeued 1 message." in result.content
     wait_for(lambda: smtp.received("fixme@example.com"), what="the requeued email")
     wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
-    assert broker_store.count_dead("emails") == 0
+    assert dead_letters.count_dead("emails") == 0
     entry = AuditEntry.objects.get()
     assert (entry.user_email, entry.action, entry.scope, entry.count) == ("ops@example.com", "requeue", "one", 1)
     assert entry.refs == dead.ref
@@ -100,40 +117,41 @@ def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
 
 def test_requeued_message_keeps_its_id_with_retries_reset(ops, worker, smtp):
     [message_id] = poison(1)
-    [dead] = broker_store.page_dead("emails").messages
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
     assert dead.message_id == message_id
-    assert broker_store.requeue_dead([dead.ref]) == 1
-    wait_for(lambda: broker_store.count_dead("emails") == 1, what="the poison letter to die again")
-    [again] = broker_store.page_dead("emails").messages
-    assert again.message_id == message_id and again.retries == 0 and "requeued_at" in again.options
+    assert dead_letters.requeue_dead([DeadLetterRef.parse(dead.ref)]) == 1
+    wait_for(lambda: dead_letters.count_dead("emails") == 1, what="the poison letter to die again")
+    [again] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    full = dead_letters.get_dead(DeadLetterRef.parse(again.ref))
+    assert full.message_id == message_id and full.retries == 0 and "requeued_at" in full.options
 
 
 def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
     poison(1)
-    [dead] = broker_store.page_dead("emails").messages
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
     assert b"Deleted 1 message." in confirm(ops, "delete:selected", refs=dead.ref).content
     late = confirm(ops, "delete:selected", refs=dead.ref)
     assert late.status_code == 200
     assert b"Deleted 0 messages. 1 had already been requeued or deleted by someone else." in late.content
-    assert broker_store.count_dead("emails") == 0 and broker_store.dead_groups() == []
+    assert dead_letters.count_dead("emails") == 0 and dead_letters.dead_groups() == []
     assert ops.get(f"/jobs/dead/emails/{dead.redis_id}/", follow=True).status_code == 200
 
 
 def test_bulk_actions_on_selected_and_all_matching(ops, worker, smtp):
     failed_welcome_emails(smtp, ["keep@example.com"])
     poison(7)
-    refs = [m.ref for m in broker_store.page_dead(actor="no_such_actor", limit=3).messages]
+    refs = [m.ref for m in dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor"), limit=3).messages]
     assert b"Deleted 3 messages." in confirm(ops, "delete:selected", refs=refs).content
     result = confirm(ops, "delete:matching", queue="emails", actor="no_such_actor")
     assert b"Deleted 4 messages." in result.content
-    [left] = broker_store.dead_groups()
+    [left] = dead_letters.dead_groups()
     assert (left.actor_name, left.count) == ("send_welcome_email", 1)
     assert AuditEntry.objects.filter(scope="matching").get().filters == {"queue": "emails", "actor": "no_such_actor"}
 
 
 def test_permissions_and_csrf(live, worker, smtp):
     poison(1)
-    [dead] = broker_store.page_dead("emails").messages
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
     anonymous = Client()
     for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/jobs/failedmessage/"):
         response = anonymous.get(url)
@@ -148,13 +166,14 @@ def test_permissions_and_csrf(live, worker, smtp):
     assert viewer.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref}).status_code == 403
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(User.objects.create_superuser("root@example.com", "root-password-123"))
-    assert strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"}).status_code == 403
-    assert broker_store.count_dead("emails") == 1
+    refused = strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"})
+    assert refused.status_code == 403
+    assert dead_letters.count_dead("emails") == 1
 
 
 def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
     poison(1, args=("<script>alert(1)</script>",), kwargs={"password": "hunter2", "nested": {"api_token": "t0k"}})
-    [dead] = broker_store.page_dead("emails").messages
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
     for url in ("/jobs/dead/", f"/jobs/dead/emails/{dead.redis_id}/", "/admin/jobs/failedmessage/"):
         html = ops.get(url).content.decode()
         assert "<script>alert(1)" not in html and "&lt;script&gt;" in html, url
@@ -162,24 +181,34 @@ def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
     assert "********" in ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
 
 
-def test_admin_changelist_search_filter_and_actions(ops, worker, smtp):
+def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(ops, worker, smtp):
     failed_welcome_emails(smtp, ["admin-a@example.com"])
     [poison_id] = poison(1)
-    page = ops.get("/admin/jobs/failedmessage/").content.decode()
-    assert page.count('name="_selected_action"') == 2 and "By exception type" in page
-    assert ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count(
-        'name="_selected_action"') == 1
-    found = ops.get("/admin/jobs/failedmessage/", {"q": poison_id}).content.decode()
-    assert found.count('name="_selected_action"') == 1 and poison_id in found
-    [dead] = broker_store.page_dead(actor="no_such_actor").messages
-    asked = ops.post("/admin/jobs/failedmessage/", {"action": "delete_selected", "_selected_action": dead.ref})
-    assert asked.status_code == 200 and b"Yes, I" in asked.content
-    done = ops.post("/admin/jobs/failedmessage/",
-                    {"action": "delete_selected", "_selected_action": dead.ref, "post": "yes"}, follow=True)
-    assert b"Deleted 1 message." in done.content
-    assert [g.actor_name for g in broker_store.dead_groups()] == ["send_welcome_email"]
     index = ops.get("/admin/").content.decode()
-    assert "Failed messages" in index and "/jobs/" in index
+    assert "Failed messages" in index and "/admin/jobs/failedmessage/" in index
+    page = ops.get("/admin/jobs/failedmessage/").content.decode()
+    assert page.count('name="refs"') == 2 and 'action="/jobs/dead/action/"' in page
+    assert ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count(
+        'name="refs"') == 1
+    found = ops.get("/admin/jobs/failedmessage/", {"id": poison_id}).content.decode()
+    assert found.count('name="refs"') == 1 and poison_id in found
+    [dead] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
+    back = "/admin/jobs/failedmessage/?exception=ActorNotFound"
+    asked = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back})
+    assert asked.status_code == 200 and b'id="confirm"' in asked.content
+    done = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back, "confirm": "yes"})
+    assert done.status_code == 302 and done["Location"] == back
+    assert b"Deleted 1 message." in ops.get(back).content
+    assert [g.actor_name for g in dead_letters.dead_groups()] == ["send_welcome_email"]
+    assert AuditEntry.objects.get().user_email == "ops@example.com"
+
+
+def test_admin_mount_requires_staff_and_logs_in_through_the_admin(live, worker, smtp):
+    assert Client().get("/admin/jobs/failedmessage/")["Location"].startswith("/admin/login/")
+    member = Client()
+    member.force_login(User.objects.create_user("member2@example.com", "member-password-123"))
+    response = member.get("/admin/jobs/failedmessage/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 def test_schedules_page_lists_periodic_actors(ops, worker, smtp):
@@ -194,7 +223,7 @@ def test_dashboard_says_so_when_redis_is_down(ops, settings, monkeypatch):
     def refuse(*args, **kwargs):
         raise redis.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(broker_store, "all_queue_counts", refuse)
+    monkeypatch.setattr(queues, "all_queue_counts", refuse)
     response = ops.get("/jobs/")
     assert response.status_code == 503 and b"Redis is unreachable" in response.content
 
@@ -209,20 +238,22 @@ def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
 
     failed_welcome_emails(smtp, ["reindex@example.com"])
     poison(3)
-    before = broker_store.dead_groups()
+    before = dead_letters.dead_groups()
     call_command("reindex_dead_letters")
-    assert broker_store.dead_groups() == before
-    assert broker_store.page_dead("emails", actor="no_such_actor").total == 3
+    assert dead_letters.dead_groups() == before
+    assert dead_letters.page_dead(DeadLetterFilter(queue="emails", actor="no_such_actor")).total == 3
 
 
 def test_tampered_references_are_refused_clearly(ops, worker, smtp):
-    response = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": "no-slash-here", "confirm": "yes"},
-                        follow=True)
-    assert b"Malformed message reference." in response.content
-    response = ops.post("/admin/jobs/failedmessage/", {"action": "delete_selected", "_selected_action": "bad",
-                                                       "post": "yes"}, follow=True)
-    assert b"Malformed message reference." in response.content
-    assert AuditEntry.objects.count() == 0
+    poison(1)
+    for bad in ("no-slash-here", "emails/", "1queue/abc", "emails/has space"):
+        response = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": bad, "confirm": "yes"},
+                            follow=True)
+        assert response.status_code == 200 and b"Malformed message reference." in response.content, bad
+    for url in ("/jobs/dead/emails/has%20space/", "/jobs/dead/1queue/abc/", "/jobs/dead/emails/has%20space/download/"):
+        response = ops.get(url, follow=True)
+        assert response.status_code == 200 and b"Malformed message reference." in response.content, url
+    assert AuditEntry.objects.count() == 0 and dead_letters.count_dead("emails") == 1
 
 
 def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
@@ -239,16 +270,166 @@ def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
     assert "State: <b>ready/in progress</b>" in found
     later = ops.get("/jobs/queues/reports/", {"tab": "delayed"}).content.decode()
     assert delayed.message_id in later and later.count("<tr><td><code>") == 1
-    counts = broker_store.queue_counts("reports")
+    counts = queues.queue_counts("reports")
     assert (counts.ready, counts.delayed) == (4, 1)
 
 
 @pytest.mark.parametrize("url", [
-    "/jobs/queues/emails/?page=abc", "/jobs/queues/emails/?tab=delayed&cursor=x", "/jobs/dead/?older=garbage",
+    "/jobs/queues/reports/?page=abc", "/jobs/queues/reports/?tab=delayed&cursor=x", "/jobs/dead/?older=garbage",
     "/jobs/dead/?newer=12:no-slash", "/admin/jobs/failedmessage/?older=garbage",
 ])
 def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url):
+    from reports.tasks import merge_report
+
     poison(1)
+    # The session worker does not consume `reports`: these wait there, one ready and one delayed.
+    ready = merge_report.send(1, "ready-one")
+    delayed = merge_report.send_with_options(args=(2, "delayed-one"), delay=600_000)
     response = ops.get(url)
     assert response.status_code == 200
-    assert b"no_such_actor" in response.content or "queues" in url
+    html = response.content.decode()
+    if "/queues/" in url:
+        expected = delayed if "delayed" in url else ready
+        assert expected.message_id in html and html.count("<tr><td><code>") == 1
+    else:
+        assert "no_such_actor" in html and html.count('name="refs"') == 1 and "Newer" not in html
+
+
+@contextmanager
+def redis_monitor():
+    """Every command Redis runs meanwhile (a real MONITOR), as redis-py parses them."""
+    seen: list[dict] = []
+    sentinel = f"monitor-stop-{uuid.uuid4()}"
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+
+    def listen(monitor) -> None:
+        while True:
+            command = monitor.next_command()
+            if sentinel in command["command"]:
+                return
+            seen.append(command)
+
+    with conn.monitor() as monitor:
+        thread = threading.Thread(target=listen, args=(monitor,), daemon=True)
+        thread.start()
+        conn.ping()  # MONITOR is on once it relays our own commands
+        wait_for(lambda: any(c["command"] == "PING" for c in seen), what="MONITOR to relay commands")
+        try:
+            yield seen
+        finally:
+            conn.echo(sentinel)
+            thread.join(10)
+
+
+def this_process_ports() -> set[str]:
+    """Local ports of the broker client's pooled connections (the web side of this process)."""
+    pool = stats_client().connection_pool
+    connections = list(pool._available_connections) + list(pool._in_use_connections)
+    return {str(c._sock.getsockname()[1]) for c in connections if c._sock is not None}
+
+
+def writes_among(commands: list[dict], ports: set[str]) -> list[str]:
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    flags: dict[str, bool] = {}
+    writes = []
+    for command in commands:
+        if command["client_port"] not in ports:
+            continue
+        name = command["command"].split(" ", 1)[0].lower()
+        if name not in flags:
+            info = conn.execute_command("COMMAND", "INFO", name).get(name) or {}
+            scripted = name.startswith(("eval", "fcall")) and not name.endswith("_ro")  # may write inside
+            flags[name] = scripted or "write" in info.get("flags", [])
+        if flags[name]:
+            writes.append(command["command"][:120])
+    return writes
+
+
+def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
+    failed_welcome_emails(smtp, ["readonly@example.com"])
+    poison(2)
+    [stale, kept] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
+    conn = stats_client()
+    # What the old GETs repaired on the way: a letter the broker expired (its index entry remains)...
+    conn.zrem(keys.dead_key("emails"), stale.redis_id)
+    conn.hdel(keys.dead_messages_key("emails"), stale.redis_id)
+    # ...and a worker registration silent for two hours.
+    conn.hset(keys.workers_key(), "ghost-worker", json.dumps({"host": "gone", "pid": 1, "queues": ["emails"],
+                                                               "seen_ms": now_ms() - 7_200_000}))
+    urls = ["/jobs/", "/jobs/?fragment=1", "/jobs/overview.json", "/jobs/dead/", "/jobs/dead/?actor=no_such_actor",
+            f"/jobs/dead/?id={kept.message_id}", f"/jobs/dead/emails/{kept.redis_id}/",
+            f"/jobs/dead/emails/{kept.redis_id}/download/", f"/jobs/dead/emails/{stale.redis_id}/",
+            "/jobs/queues/emails/", "/jobs/queues/emails/?tab=delayed", "/jobs/schedules/",
+            "/admin/jobs/failedmessage/", "/admin/jobs/failedmessage/?exception=ActorNotFound"]
+    with redis_monitor() as commands:
+        for url in urls:
+            assert ops.get(url).status_code in (200, 302), url
+    ports = this_process_ports()
+    assert ports and any(c["client_port"] in ports for c in commands)  # the pages did read through MONITOR's eyes
+    assert writes_among(commands, ports) == []
+    # Nothing was repaired by the pages; the worker-side prune does it.
+    assert conn.zscore(keys.group_index_key("emails|no_such_actor|ActorNotFound"), stale.redis_id) is not None
+    assert conn.hexists(keys.workers_key(), "ghost-worker")
+    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 2
+    settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS = 0  # every letter is old enough to be checked
+    call_command("reindex_dead_letters", "--prune", stdout=io.StringIO())
+    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 1
+    assert not conn.hexists(keys.workers_key(), "ghost-worker")
+
+
+def test_queues_come_from_the_registry_that_any_process_writes(ops, worker, smtp):
+    shell = "import dramatiq; dramatiq.get_broker().declare_queue('declared_elsewhere')"
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", shell], env=child_env(), check=True, timeout=60,
+                   cwd=django_settings.BASE_DIR, capture_output=True)
+    names = [q["name"] for q in ops.get("/jobs/overview.json").json()["queues"]]
+    assert {"emails", "reports", "declared_elsewhere"} <= set(names)
+
+
+def test_large_letters_list_bounded_previews_and_download_the_whole_body(ops, worker, smtp):
+    big = "x" * 2_000_000
+    poison(1, args=(big,), kwargs={"password": "hunter2"})
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert dead.size > 2_000_000 and len(dead.args_preview) <= 200
+    page = ops.get("/jobs/dead/").content
+    assert len(page) < 100_000 and b"x" * 1000 not in page and b"hunter2" not in page
+    detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
+    assert len(detail) < 100_000 and "more characters" in detail and "hunter2" not in detail
+    download = ops.get(f"/jobs/dead/emails/{dead.redis_id}/download/")
+    assert download["Content-Disposition"].startswith("attachment;")
+    whole = json.loads(b"".join(download.streaming_content) if download.streaming else download.content)
+    assert whole["args"] == [big] and whole["kwargs"] == {"password": "********"}
+    assert Client().get(f"/jobs/dead/emails/{dead.redis_id}/download/").status_code == 302  # staff only
+
+    # A letter filed before previews existed: listed from its size, never read whole; reindex restores it.
+    stats_client().hdel(keys.preview_key("emails"), dead.redis_id)
+    [old] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert old.ref == dead.ref and "bytes; open the letter" in old.args_preview
+    page = ops.get("/jobs/dead/").content
+    assert len(page) < 100_000 and b"x" * 1000 not in page and dead.redis_id.encode() in page
+    call_command("reindex_dead_letters", stdout=io.StringIO())
+    [again] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    assert again.args_preview == dead.args_preview and again.exception_type == "ActorNotFound"
+
+
+def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, start_worker, settings):
+    settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS = 2_000  # the dashboard's view of "dead"; the worker keeps its own
+    smtp.handler.delay = 30.0
+    [user] = User.objects.bulk_create([User(email="slow@example.com")])
+    victim = start_worker(["reports"])
+    # The welcome email on `reports`, which only this worker consumes, so it is the one running it.
+    get_broker().enqueue(Message(queue_name="reports", actor_name="send_welcome_email", args=(user.pk,),
+                                 kwargs={}, options={}))
+
+    def reports_worker() -> dict | None:
+        workers = ops.get("/jobs/overview.json").json()["workers"]
+        return next((w for w in workers if w["queues"] == ["reports"]), None)
+
+    running = wait_for(lambda: (w := reports_worker()) and w["running"] and w, what="the job to run")
+    assert running["state"] == "alive" and running["running"][0]["actor"] == "send_welcome_email"
+    victim.signal(signal.SIGKILL, group=True)
+    lost = wait_for(lambda: (w := reports_worker()) and w["state"] == "lost" and w, timeout=30,
+                    what="the killed worker to show as lost")
+    assert lost["running"] == [] and not lost["alive"]
+    html = ops.get("/jobs/?fragment=1").content.decode()
+    assert 'data-state="lost"' in html and "presumed dead" in html
+    stats.unregister_worker(lost["id"])

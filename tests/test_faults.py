@@ -15,8 +15,10 @@ from django.db import connection, transaction
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery
-from jobs import broker_store
 from jobs.models import OutboxMessage
+from jobs.store import dead_letters, fetched, keys, queues
+from jobs.store.connection import client
+from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.dead_letters import poison
 from tests.http import post_json
 from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
@@ -172,22 +174,24 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     broker.do_enqueue("emails", str(uuid.uuid4()), b'{"hello": "not a message"}')
     broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={},
                            options={}))
-    wait_for(lambda: broker_store.count_dead("emails") == 4, what="four dead letters")
-    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    wait_for(lambda: dead_letters.count_dead("emails") == 4, what="four dead letters")
+    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
     assert groups == {("no_such_actor", "ActorNotFound"): 1, ("", "DecodeError"): 2,
                       ("send_welcome_email", "TypeError"): 1}
-    [bad_args] = broker_store.page_dead("emails", exception="TypeError").messages
+    [bad_args] = dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="TypeError")).messages
     assert bad_args.retries == 0 and "Arguments do not fit send_welcome_email(user_id: 'int')" in bad_args.reason
-    bodies = {m.data.get("undecodable") for m in broker_store.page_dead("emails", exception="DecodeError").messages}
+    bodies = {dead_letters.get_dead(DeadLetterRef.parse(m.ref)).data.get("undecodable")
+              for m in dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="DecodeError")).messages}
     assert bodies == {"{this is not json", '{"hello": "not a message"}'}
-    assert broker_store.requeue_dead([m.ref for m in broker_store.page_dead("emails").messages]) == 2  # not the raw
+    assert dead_letters.requeue_dead(
+        [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages]) == 2  # not the raw
 
     from accounts.models import User
 
     User.objects.create_user("after-poison@example.com", PASSWORD)
     wait_for(lambda: smtp.received("after-poison@example.com"), what="a normal job after the poison")
     assert worker.proc.poll() is None
-    assert broker_store.queue_counts("emails").in_progress == 0
+    assert queues.queue_counts("emails").in_progress == 0
 
 
 def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, worker, smtp, clean_redis,
@@ -286,16 +290,16 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
     sound = Message(queue_name="emails", actor_name="send_welcome_email", args=(1,), kwargs={}, options={})
     broker.do_enqueue("emails", no_redis_id, sound.encode())  # written around the broker: no redis_message_id
     broker.do_enqueue("emails", options_list, json.dumps({**sound.asdict(), "options": ["eta", 1]}).encode())
-    broker_store.client().rpush(broker_store.queue_key("emails"), no_body)  # an id whose body was never stored
-    wait_for(lambda: broker_store.count_dead("emails") == 3, what="three dead letters")
-    groups = {(g.actor_name, g.exception_type): g.count for g in broker_store.dead_groups("emails")}
+    client().rpush(keys.queue_key("emails"), no_body)  # an id whose body was never stored
+    wait_for(lambda: dead_letters.count_dead("emails") == 3, what="three dead letters")
+    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
     assert groups == {("send_welcome_email", "MalformedMessage"): 2, ("", "MissingBody"): 1}
-    reasons = {m.redis_id: m.reason for m in broker_store.page_dead("emails").messages}
+    reasons = {m.redis_id: m.reason for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages}
     assert "no redis_message_id" in reasons[no_redis_id]
     assert "options are not a JSON object" in reasons[options_list]
     assert reasons[no_body] == "Message id was queued without a body"
-    assert broker_store.unacked_by_any_worker("emails") == set()
-    counts = broker_store.queue_counts("emails")
+    assert fetched.unacked_by_any_worker("emails") == set()
+    counts = queues.queue_counts("emails")
     assert (counts.ready, counts.in_progress) == (0, 0)
 
     from accounts.models import User

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from jobs import broker_store
 from jobs.schedules import next_run
+from jobs.store import dead_letters, queues, stats
+from jobs.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runs import plan_chunks
@@ -99,10 +100,10 @@ def test_duplicate_chunk_messages_count_once_and_merge_once(seeded, start_worker
     for chunk in chunks:
         for _ in range(2):
             compute_chunk.send(report.pk, str(report.run_id), chunk.index)
-    assert broker_store.queue_counts("reports").ready == 1 + 2 * len(chunks)
+    assert queues.queue_counts("reports").ready == 1 + 2 * len(chunks)
     start_worker(["reports"], processes=1, threads=4)
     report = wait_done(report)
-    wait_for(lambda: broker_store.queue_counts("reports") == broker_store.QueueCounts("reports", 0, 0, 0, 0),
+    wait_for(lambda: queues.queue_counts("reports") == queues.QueueCounts("reports", 0, 0, 0, 0),
              what="every duplicate to be processed")
     report.refresh_from_db()
     assert report.status == "done" and report.merge_runs == 1 and report.chunks_done == report.chunks_total
@@ -115,8 +116,8 @@ def test_a_chunk_that_always_fails_marks_the_report_failed(seeded, start_worker,
     report = wait_done(report)
     assert report.status == "failed"
     assert "chunk 1 failed after 3 retries: tests.middleware.InjectedFailure: chunk 1 fails on purpose" in report.error
-    wait_for(lambda: broker_store.count_dead("reports") == 1, what="the chunk in the dead-letter set")
-    [dead] = broker_store.page_dead("reports").messages
+    wait_for(lambda: dead_letters.count_dead("reports") == 1, what="the chunk in the dead-letter set")
+    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="reports")).messages
     assert dead.actor_name == "compute_chunk" and dead.exception_type == "InjectedFailure"
 
 
@@ -152,7 +153,7 @@ def test_weekly_summary_adds_up_its_seven_daily_reports(seeded, start_worker, cl
     assert weekly.merge_runs == 1
     # Waiting for the dailies is not a failed attempt: the dashboard counts none.
     worker.stop()  # publishes its last statistics
-    totals = broker_store.totals()
+    totals = stats.totals()
     assert totals["processed"] > 0 and totals["failed"] == 0, totals
 
 

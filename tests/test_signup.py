@@ -5,8 +5,8 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from accounts.models import EmailDelivery, User
-from jobs import broker_store
 from jobs.models import OutboxMessage
+from jobs.store import queues, rate_limits
 
 pytestmark = pytest.mark.django_db
 
@@ -86,10 +86,10 @@ def test_signup_enqueues_welcome_email_after_commit(client, clean_redis, django_
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         api(client, {"email": "erin@example.com", "password": GOOD_PASSWORD})
         # Nothing is on the broker before the transaction commits.
-        assert broker_store.queue_counts("emails").ready == 0
+        assert queues.queue_counts("emails").ready == 0
     for callback in callbacks:
         callback()
-    assert broker_store.queue_counts("emails").ready == 1
+    assert queues.queue_counts("emails").ready == 1
     assert EmailDelivery.objects.get().status == EmailDelivery.Status.PENDING
     [row] = OutboxMessage.objects.all()
     assert row.dispatched_at is not None and row.args == [User.objects.get().pk]
@@ -101,13 +101,13 @@ def test_rolled_back_signup_enqueues_nothing(clean_redis, django_capture_on_comm
             User.objects.create_user("frank@example.com", GOOD_PASSWORD)
             raise RuntimeError("rollback")
     assert callbacks == []
-    assert broker_store.queue_counts("emails").ready == 0
+    assert queues.queue_counts("emails").ready == 0
     assert not EmailDelivery.objects.exists() and not OutboxMessage.objects.exists()
 
 
 def test_signup_is_throttled_per_address(client, clean_redis, settings, monkeypatch):
     settings.SIGNUP_RATE_PER_MINUTE = 2
-    monkeypatch.setattr(broker_store, "_clock", lambda: 1_800_000_000.0)  # one fixed minute
+    monkeypatch.setattr(rate_limits, "_clock", lambda: 1_800_000_000.0)  # one fixed minute
     for n in range(2):
         assert api(client, {"email": f"t{n}@example.com", "password": GOOD_PASSWORD}).status_code == 201
     response = api(client, {"email": "t3@example.com", "password": GOOD_PASSWORD})

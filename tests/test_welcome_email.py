@@ -6,7 +6,8 @@ from django.db import transaction
 
 from accounts.models import EmailDelivery, User
 from accounts.tasks import send_welcome_email
-from jobs import broker_store
+from jobs.store import dead_letters, queues
+from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.http import post_json
 from tests.processes import wait_for
 
@@ -59,14 +60,15 @@ def test_smtp_down_for_a_while_email_arrives_once_it_is_back(live, smtp, worker)
     settle()
     assert len(smtp.received("patient@example.com")) == 1
     assert delivery(user_id).status == EmailDelivery.Status.SENT
-    assert broker_store.queue_counts("emails").dead == 0
+    assert queues.queue_counts("emails").dead == 0
 
 
 def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
     smtp.handler.reply = "554 5.7.1 Rejected by test policy"
     user_id, _ = signup(live, "doomed@example.com")
-    wait_for(lambda: broker_store.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
-    [dead] = broker_store.page_dead("emails").messages
+    wait_for(lambda: dead_letters.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
+    [summary] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    dead = dead_letters.get_dead(DeadLetterRef.parse(summary.ref))
     assert dead.actor_name == "send_welcome_email"
     assert dead.data["args"] == [user_id]
     assert "SMTPDataError" in dead.traceback and "554" in dead.traceback
@@ -85,7 +87,7 @@ def test_same_message_delivered_twice_sends_one_email(live, smtp, worker):
     broker.enqueue(message)
     broker.enqueue(message)
     wait_for(lambda: smtp.received("twice@example.com"), what="the email")
-    wait_for(lambda: broker_store.queue_counts("emails") == broker_store.QueueCounts("emails", 0, 0, 0, 0),
+    wait_for(lambda: queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0),
              what="both copies to be processed")
     settle()
     assert len(smtp.received("twice@example.com")) == 1
@@ -97,15 +99,15 @@ def test_rolled_back_signup_sends_nothing(live, smtp, worker):
         User.objects.create_user("ghost@example.com", PASSWORD)
         raise RuntimeError("the signup fails after the insert")
     settle()
-    assert broker_store.queue_counts("emails") == broker_store.QueueCounts("emails", 0, 0, 0, 0)
+    assert queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0)
     assert smtp.received() == []
 
 
 def test_user_deleted_before_the_job_runs_ends_cleanly(live, smtp, worker):
     send_welcome_email.send(987654)  # no such user
-    wait_for(lambda: broker_store.queue_counts("emails").ready == 0, what="the job to be taken")
+    wait_for(lambda: queues.queue_counts("emails").ready == 0, what="the job to be taken")
     settle()
-    counts = broker_store.queue_counts("emails")
+    counts = queues.queue_counts("emails")
     assert (counts.delayed, counts.in_progress, counts.dead) == (0, 0, 0)
     assert "User 987654 no longer exists" in worker.log_path.read_text()
 

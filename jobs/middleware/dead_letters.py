@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
-from jobs import broker_store
+from jobs.store import dead_letters
+from jobs.store.messages import NO_EXCEPTION
+from jobs.timeutil import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ class DeadLetterDetails(Middleware):
             options["exception_type"] = type(exc).__name__
         else:
             options.setdefault("dead_letter_reason", "Rejected by middleware (for example, too old)")
-            options.setdefault("exception_type", broker_store.NO_EXCEPTION)
-        options["dead_lettered_at"] = int(time.time() * 1000)
+            options.setdefault("exception_type", NO_EXCEPTION)
+        options["dead_lettered_at"] = now_ms()
         try:
-            broker_store.record_dead_letter(
+            dead_letters.record_dead_letter(
                 message.queue_name, options["redis_message_id"], message._message.encode(),
                 message.actor_name, options["exception_type"],
             )

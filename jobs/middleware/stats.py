@@ -11,7 +11,8 @@ from collections import defaultdict
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from jobs import broker_store
+from jobs.store import stats
+from jobs.timeutil import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ class JobStats(Middleware):
         self._info = {
             "host": socket.gethostname(), "pid": os.getpid(),
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
-            "started_ms": int(time.time() * 1000),
+            "started_ms": now_ms(),
         }
         self.flush()
         threading.Thread(target=self._publish_every_second, daemon=True, name="JobStats").start()
@@ -59,7 +60,7 @@ class JobStats(Middleware):
         self._stop.set()
         self.flush()
         try:
-            broker_store.unregister_worker(self._worker_id)
+            stats.unregister_worker(self._worker_id)
         except Exception as error:
             logger.warning("Worker not unregistered: %s", error)
 
@@ -67,7 +68,7 @@ class JobStats(Middleware):
         with self._lock:
             self._running[message.message_id] = {
                 "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
-                "started_ms": int(time.time() * 1000),
+                "started_ms": now_ms(),
             }
             self._running_changed = True
 
@@ -99,7 +100,7 @@ class JobStats(Middleware):
             periodic, self._periodic = self._periodic, {}
             self._running_changed = False
         try:
-            broker_store.publish_worker_stats(self._worker_id, self._info, running,
+            stats.publish_worker_stats(self._worker_id, self._info, running,
                                               {m: tuple(c) for m, c in counts.items()}, periodic)
         except Exception as error:
             logger.warning("Job statistics not published (kept for the next try): %s", error)

@@ -1,22 +1,15 @@
 from __future__ import annotations
 
-from datetime import datetime, timezone as dt_timezone
-from typing import Any, Optional
+from typing import Any
 
 from django import template
-from django.utils import timezone
 
+from jobs import timeutil
 from jobs.masking import pretty, preview
 
 register = template.Library()
 
-
-@register.filter
-def from_ms(value: Optional[int]) -> Optional[datetime]:
-    """Epoch milliseconds -> an aware datetime in the current time zone."""
-    if value in (None, ""):
-        return None
-    return timezone.localtime(datetime.fromtimestamp(int(value) / 1000, tz=dt_timezone.utc))
+register.filter("from_ms", timeutil.from_ms)
 
 
 @register.filter
@@ -27,11 +20,6 @@ def as_json(value: Any) -> str:
 @register.filter
 def call_preview(message) -> str:
     return preview(message.args, message.kwargs)
-
-
-@register.filter
-def get_item(mapping: dict, key: str) -> Any:
-    return mapping.get(key, "")
 
 
 @register.filter

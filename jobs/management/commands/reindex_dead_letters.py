@@ -1,11 +1,23 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from jobs import broker_store
+from jobs.store import dead_letters, stats
 
 
 class Command(BaseCommand):
-    help = "Rebuild the dead-letter groups and counts from the broker's dead-letter sets (a repair tool, O(N))."
+    help = ("Repair the dead-letter index. By default rebuilds the groups, counts and previews from the "
+            "broker's dead-letter sets (O(N)); --prune only drops the entries of letters the broker expired "
+            "and forgets workers silent for an hour (cheap; run it periodically, e.g. from cron).")
 
-    def handle(self, **options) -> None:
-        filed = broker_store.reindex_dead_letters()
-        self.stdout.write(f"Filed {filed} dead letter(s) into {len(broker_store.dead_groups())} group(s).")
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--prune", action="store_true", help="only prune expired entries and gone workers")
+
+    def handle(self, *, prune: bool, **options) -> None:
+        if prune:
+            pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
+            forgotten = stats.forget_silent_workers()
+            self.stdout.write(f"Pruned {pruned} expired index entr{'y' if pruned == 1 else 'ies'}; "
+                              f"forgot {forgotten} silent worker(s).")
+            return
+        filed = dead_letters.reindex()
+        self.stdout.write(f"Filed {filed} dead letter(s) into {len(dead_letters.dead_groups())} group(s).")

@@ -1,0 +1,142 @@
+"""Key names, and the layout they follow.
+
+Dramatiq's own keys (see dramatiq/brokers/redis/dispatch.lua):
+  <ns>:<queue>                 list of redis message ids, ready to fetch (LPOP side is the front)
+  <ns>:<queue>.msgs            hash id -> encoded message (ready + in flight)
+  <ns>:<queue>.DQ / .DQ.msgs   the same for delayed messages (retries, ETAs)
+  <ns>:<queue>.XQ              zset of dead-lettered ids by time of death (ms)
+  <ns>:<queue>.XQ.msgs         hash id -> encoded message
+  <ns>:__acks__.<worker>.<q>   set of ids a worker fetched and has not acked
+  <ns>:__heartbeats__          zset worker id -> last heartbeat (ms)
+
+Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
+  queues                       set of queue names ever declared (the queue registry)
+  dead:groups                  hash "queue|actor|exception" -> dead count
+  dead:<queue>|<actor>|<exc>   zset redis id -> time of death, one per group
+  preview:<queue>              hash redis id -> small JSON summary of a dead letter (list pages)
+  totals                       hash processed / failed / dead
+  minute:<epoch minute>        hash processed / failed, kept two hours
+  workers                      hash worker id -> JSON (host, pid, queues, started)
+  running:<worker id>          hash message id -> JSON (actor, queue, started)
+  periodic                     hash actor -> JSON (last run, outcome)
+  limit:<name>                 rate-limiter windows
+
+Every read a page makes costs O(page size): counts come from counters, pages
+from sorted sets.
+"""
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.common import q_name
+
+SEP = "|"
+
+
+def namespace() -> str:
+    """The broker's key prefix (`DRAMATIQ_NAMESPACE`)."""
+    return dramatiq.get_broker().namespace  # type: ignore[attr-defined]  # the Redis broker's
+
+
+def queue_key(queue: str) -> str:
+    return f"{namespace()}:{q_name(queue)}"
+
+
+def messages_key(queue: str) -> str:
+    return f"{queue_key(queue)}.msgs"
+
+
+def delayed_messages_key(queue: str) -> str:
+    return f"{queue_key(queue)}.DQ.msgs"
+
+
+def dead_key(queue: str) -> str:
+    return f"{queue_key(queue)}.XQ"
+
+
+def dead_messages_key(queue: str) -> str:
+    return f"{dead_key(queue)}.msgs"
+
+
+def dead_messages_pattern() -> str:
+    return f"{namespace()}:*.XQ.msgs"
+
+
+def queue_of_dead_messages_key(key: str) -> str:
+    return q_name(key[len(namespace()) + 1: -len(".XQ.msgs")])
+
+
+def consumed_messages_key(queue: str) -> str:
+    """The hash of a queue *as consumed*: the delay queue `<q>.DQ` keeps its own."""
+    return f"{namespace()}:{queue}.msgs"
+
+
+def acks_key(worker_id: str, queue: str) -> str:
+    return f"{namespace()}:__acks__.{worker_id}.{queue}"
+
+
+def heartbeats_key() -> str:
+    return f"{namespace()}:__heartbeats__"
+
+
+def jobs_key(*parts: str) -> str:
+    return f"{namespace()}:__jobs__:" + ":".join(parts)
+
+
+def rate_limit_key(name: str) -> str:
+    return jobs_key("limit", name)
+
+
+def queues_key(ns: str | None = None) -> str:
+    """The queue registry; `ns` for a broker that is not (yet) the global one."""
+    return f"{ns if ns is not None else namespace()}:__jobs__:queues"
+
+
+def groups_key() -> str:
+    return jobs_key("dead", "groups")
+
+
+def group_field(queue: str, actor: str, exception: str) -> str:
+    """The field of a dead-letter group in `dead:groups`: 'queue|actor|exception'."""
+    return SEP.join((q_name(queue), actor, exception))
+
+
+def split_group_field(field: str) -> tuple[str, str, str]:
+    queue, actor, exception = field.split(SEP, 2)
+    return queue, actor, exception
+
+
+def group_index_key(field: str) -> str:
+    return jobs_key("dead", field)
+
+
+def group_index_pattern() -> str:
+    """Matches `dead:groups` and every group index (for a full rebuild)."""
+    return jobs_key("dead", "*")
+
+
+def preview_key(queue: str) -> str:
+    return jobs_key("preview", q_name(queue))
+
+
+def preview_pattern() -> str:
+    return jobs_key("preview", "*")
+
+
+def totals_key() -> str:
+    return jobs_key("totals")
+
+
+def minute_key(minute: int) -> str:
+    return jobs_key("minute", str(minute))
+
+
+def workers_key() -> str:
+    return jobs_key("workers")
+
+
+def running_key(worker_id: str) -> str:
+    return jobs_key("running", worker_id)
+
+
+def periodic_key() -> str:
+    return jobs_key("periodic")

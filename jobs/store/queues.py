@@ -1,0 +1,133 @@
+"""Queues: the registry of known queues, their counts, and pages of ready and delayed messages."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import dramatiq
+import redis
+from dramatiq.common import q_name
+
+from . import keys
+from .connection import client
+from .messages import StoredMessage, decode
+
+logger = logging.getLogger(__name__)
+
+READY_SCAN_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class QueueCounts:
+    name: str
+    ready: int
+    delayed: int
+    in_progress: int
+    dead: int
+
+
+@dataclass(frozen=True)
+class ReadyPage:
+    messages: list[StoredMessage]
+    has_next: bool
+    scanned: int  # ready messages looked at to filter by actor (0: no filter)
+
+
+def register_queue(broker: dramatiq.Broker, queue: str) -> None:
+    """Add `queue` to the registry the dashboard lists queues from (called when a
+    queue is declared). Best effort: a process that starts while Redis is down
+    still starts, and the next declaration or worker start registers it."""
+    try:
+        broker.client.sadd(keys.queues_key(broker.namespace), q_name(queue))  # type: ignore[attr-defined]
+    except redis.RedisError as error:
+        logger.warning("Queue %r not registered (%s)", queue, error)
+
+
+def queue_names() -> list[str]:
+    """Every known queue: the registry (queues declared by any process) and the
+    queues declared in this process. One SMEMBERS; never a keyspace scan."""
+    names = {q_name(q) for q in dramatiq.get_broker().get_declared_queues()}
+    names.update(q_name(n.decode()) for n in client().smembers(keys.queues_key()))
+    return sorted(names)
+
+
+def queue_counts(queue: str) -> QueueCounts:
+    """Ready, delayed, in-flight and dead counts of one queue."""
+    return all_queue_counts([queue])[0]
+
+
+def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
+    """Ready, delayed, in-flight and dead counts of each queue (default: every known one), in one round trip."""
+    names = list(queues) if queues is not None else queue_names()
+    pipe = client().pipeline(transaction=False)
+    for name in names:
+        pipe.llen(keys.queue_key(name))
+        pipe.hlen(keys.messages_key(name))
+        pipe.hlen(keys.delayed_messages_key(name))
+        pipe.zcard(keys.dead_key(name))
+    values = pipe.execute()
+    counts = []
+    for i, name in enumerate(names):
+        ready, stored, delayed, dead = values[4 * i: 4 * i + 4]
+        # A message stays in the hash until acked: stored but not listed is in flight.
+        counts.append(QueueCounts(q_name(name), ready, delayed, max(stored - ready, 0), dead))
+    return counts
+
+
+def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMessage]:
+    """Ready messages in the order workers will take them."""
+    conn = client()
+    ids = [i.decode() for i in conn.lrange(keys.queue_key(queue), offset, offset + limit - 1)]
+    bodies = conn.hmget(keys.messages_key(queue), ids) if ids else []
+    return [StoredMessage(i, q_name(queue), data)
+            for i, body in zip(ids, bodies, strict=True) if (data := decode(body))]
+
+
+def ready_page(queue: str, page: int, *, actor: str = "", page_size: int = 50, scan_limit: int = 10_000) -> ReadyPage:
+    """Page `page` (from 0) of the ready messages; with an actor filter, among at most `scan_limit` messages."""
+    if not actor:
+        items = page_ready(queue, offset=page * page_size, limit=page_size + 1)
+        return ReadyPage(items[:page_size], len(items) > page_size, 0)
+    matches: list[StoredMessage] = []
+    scanned = 0
+    while scanned < scan_limit:
+        chunk = page_ready(queue, offset=scanned, limit=READY_SCAN_CHUNK)
+        if not chunk:
+            break
+        scanned += READY_SCAN_CHUNK
+        matches.extend(m for m in chunk if m.actor_name == actor)
+        if len(matches) > (page + 1) * page_size:
+            break
+    start = page * page_size
+    return ReadyPage(matches[start: start + page_size], len(matches) > start + page_size, scanned)
+
+
+def page_delayed(queue: str, *, cursor: int = 0, limit: int = 50) -> tuple[list[StoredMessage], int]:
+    """Delayed messages (retries waiting for their backoff); returns (page, next cursor or 0)."""
+    next_cursor, items = client().hscan(keys.delayed_messages_key(queue), cursor=cursor, count=limit)
+    messages = [StoredMessage(k.decode(), q_name(queue), data) for k, v in items.items() if (data := decode(v))]
+    return sorted(messages, key=lambda m: m.eta_ms or 0), int(next_cursor)
+
+
+def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> tuple[str, StoredMessage] | None:
+    """Find a message by its redis id or its Dramatiq message id.
+
+    Returns (state, message) with state 'ready/in progress', 'delayed' or 'dead'.
+    Lookup by redis id is O(1); by message id it scans at most `scan_limit` entries.
+    """
+    places = (("ready/in progress", keys.messages_key(queue)), ("delayed", keys.delayed_messages_key(queue)),
+              ("dead", keys.dead_messages_key(queue)))
+    conn = client()
+    for state, key in places:
+        body = conn.hget(key, message_id)
+        if body is not None and (data := decode(body)):
+            return state, StoredMessage(message_id, q_name(queue), data)
+    needle = f'"message_id":"{message_id}"'.encode()
+    for state, key in places:
+        for n, (redis_id, body) in enumerate(conn.hscan_iter(key, count=1000)):
+            if n >= scan_limit:
+                break
+            if needle in body.replace(b" ", b"") and (data := decode(body)):
+                return state, StoredMessage(redis_id.decode(), q_name(queue), data)
+    return None
