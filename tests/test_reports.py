@@ -174,7 +174,9 @@ def test_two_scheduler_processes_make_one_report(seeded, start_worker, clean_red
         yesterday = today() - timedelta(days=1)
         wait_for(lambda: all("Scheduling" in s.log_text() and "schedule_daily_report" in s.log_text()
                              for s in schedulers), timeout=75, interval=0.5, what="both schedulers to fire")
-        report = wait_done(Report.objects.get(kind="daily", period_start=yesterday))
+        # The scheduler only sends the job: the report exists once a worker has run it.
+        report = wait_done(wait_for(lambda: Report.objects.filter(kind="daily", period_start=yesterday).first(),
+                                    what="the scheduled report to be created"))
     finally:
         for scheduler in schedulers:
             scheduler.stop()
