@@ -35,7 +35,6 @@ from dramatiq.common import q_name
 
 SEP = "|"
 MINUTE_TTL_S = 2 * 3600
-_clock = time.time  # replaceable in tests that must not straddle a rate-limit window
 
 # Stores the enriched body of a message the broker just dead-lettered and files
 # it under its (queue, actor, exception) group. No-op if an operator already
@@ -395,24 +394,6 @@ def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> Opt
         record_dead_letter(queue, redis_id, envelope, "", UNDECODABLE)
         return redis_id
     return None
-
-
-def count_hit(name: str, window_s: int) -> int:
-    """Count one hit in the current fixed window of `window_s` seconds; returns the window's count.
-    One round trip (INCR + EXPIRE in a pipeline): cheap enough for a request path."""
-    window = int(_clock() // window_s)
-    key = rate_limit_key(f"{name}@{window}")
-    pipe = client().pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, window_s * 2)
-    return pipe.execute()[0]
-
-
-def rate_limiter_backend():
-    """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
-    from dramatiq.rate_limits.backends import RedisBackend
-
-    return RedisBackend(client=client())
 
 
 def dead_groups(queue: Optional[str] = None, actor: Optional[str] = None,

@@ -1,20 +1,38 @@
-"""Rate limits shared by every process through Redis (Dramatiq's rate limiters)."""
+"""Rate limits shared by every process through Redis.
+
+`sliding_window` guards request paths (one round trip, a Lua script); the
+window limiter (Dramatiq's) paces workers, which may wait for a slot.
+"""
 from __future__ import annotations
 
 import logging
+import math
 import time
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import NamedTuple
 
 from dramatiq.rate_limits import WindowRateLimiter
+from dramatiq.rate_limits.backends import RedisBackend
+from redis.commands.core import Script
 
 from . import broker_store
 
 logger = logging.getLogger(__name__)
 
+_SLIDING_WINDOW_LUA = Path(__file__).resolve().parent / "store" / "lua" / "sliding_window.lua"
+_clock = time.time  # the limiter's notion of now; replaceable in tests that must control time
+
+
+def rate_limiter_backend() -> RedisBackend:
+    """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
+    return RedisBackend(client=broker_store.client())
+
 
 def window_limiter(name: str, limit: int, window_s: int = 1) -> WindowRateLimiter:
     """At most `limit` acquisitions in any `window_s` seconds, across all processes."""
-    return WindowRateLimiter(broker_store.rate_limiter_backend(), broker_store.rate_limit_key(name),
-                             limit=limit, window=window_s)
+    return WindowRateLimiter(rate_limiter_backend(), broker_store.rate_limit_key(name), limit=limit, window=window_s)
 
 
 def try_acquire(limiter: WindowRateLimiter) -> bool:
@@ -33,11 +51,31 @@ def acquire_within(limiter: WindowRateLimiter, timeout_s: float, poll_s: float =
     return True
 
 
-def allow(name: str, limit: int, window_s: int) -> bool:
-    """At most `limit` per fixed window of `window_s` seconds (a request-path check: one
-    round trip); fails open (True) when Redis is unreachable, with a warning."""
+class Verdict(NamedTuple):
+    allowed: bool
+    retry_after_s: int  # whole seconds until a slot frees (0 when allowed)
+
+
+@cache
+def _sliding_window_script() -> Script:
+    # Registered once per process; redis-py sends EVALSHA and loads the script only if Redis lacks it.
+    return broker_store.client().register_script(_SLIDING_WINDOW_LUA.read_text())
+
+
+def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
+    """Count one hit of `name` if fewer than `limit` were allowed in the last `window_s` seconds.
+
+    One round trip. Fails open (allowed, with a warning) when Redis is unreachable:
+    a rate limit must not take the request path down with it.
+    """
+    now_ms = int(_clock() * 1000)
     try:
-        return broker_store.count_hit(name, window_s) <= limit
+        allowed, wait_ms = _sliding_window_script()(
+            keys=[broker_store.rate_limit_key(f"sliding:{name}")],
+            args=[now_ms, window_s * 1000, limit, f"{now_ms}-{uuid.uuid4().hex[:12]}"],
+            client=broker_store.client(),
+        )
     except Exception as error:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
-        return True
+        return Verdict(True, 0)
+    return Verdict(bool(allowed), 0 if allowed else max(1, math.ceil(int(wait_ms) / 1000)))
