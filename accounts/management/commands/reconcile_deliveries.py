@@ -17,7 +17,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
-                            help=f"age of the owed emails to re-enqueue (default {settings.DELIVERY_RECONCILE_AFTER_S})")
+                            help="age of the owed emails to re-enqueue (default: DELIVERY_RECONCILE_AFTER_S, "
+                                 f"{settings.DELIVERY_RECONCILE_AFTER_S})")
 
     def handle(self, older_than: float | None, **options) -> None:
         seconds = settings.DELIVERY_RECONCILE_AFTER_S if older_than is None else older_than
@@ -26,5 +27,6 @@ class Command(BaseCommand):
         try:
             count = enqueue_owed(timedelta(seconds=seconds))
         except (redis.RedisError, BrokerConnectionError) as error:
-            raise CommandError(f"Redis is unreachable; what was not re-enqueued stays owed, run again later: {error}")
+            raise CommandError(f"Redis is unreachable; what was not re-enqueued stays owed, "
+                               f"run again later: {error}") from None
         self.stdout.write(f"Re-enqueued {count} owed email(s).")

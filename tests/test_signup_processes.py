@@ -1,0 +1,74 @@
+"""Signup through a real web process with Django's real password hasher: concurrency and enumeration.
+
+The web process is `manage.py runserver` (threaded) on the test database, with
+tests.settings_real_hasher (PBKDF2, as in production); the session's worker sends the email.
+"""
+import statistics
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from accounts.models import EmailDelivery, User
+from jobs import broker_store
+from tests.http import post_json
+from tests.processes import ManagedProcess, child_env, wait_for
+from tests.smtp_sink import free_port
+
+pytestmark = [pytest.mark.integration]
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def web(worker, clean_redis, smtp, transactional_db):
+    port = free_port()
+    process = ManagedProcess(["runserver", f"127.0.0.1:{port}", "--noreload"],
+                             child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url),
+                             b"Quit the server", "web-real-hasher").start()
+    process.url = f"http://127.0.0.1:{port}/api/signup/"
+    yield process
+    process.stop()
+
+
+def drained() -> bool:
+    return broker_store.queue_counts("emails") == broker_store.QueueCounts("emails", 0, 0, 0, 0)
+
+
+def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each(web, smtp):
+    emails = [f"crowd{n}@example.com" for n in range(200)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(50) as pool:
+        results = list(pool.map(lambda e: post_json(web.url, {"email": e, "password": PASSWORD}, timeout=300), emails))
+    elapsed = time.perf_counter() - started
+    statuses = Counter(status for status, _, _ in results)
+    seconds = sorted(s for _, _, s in results)
+    print(f"\n200 signups, 50 concurrent, PBKDF2: {elapsed:.1f} s, statuses {dict(statuses)}, "
+          f"p50 {seconds[99]:.2f} s, max {seconds[-1]:.2f} s")
+    assert statuses == {202: 200}, [body for status, body, _ in results if status != 202][:3]
+    assert "database is locked" not in web.log_text()
+    wait_for(lambda: len(smtp.received()) >= 200, timeout=180, interval=0.5, what="200 emails")
+    wait_for(drained, timeout=60, what="the queue to be drained")
+    assert sorted(m["To"] for m in smtp.received()) == sorted(emails)
+    assert EmailDelivery.objects.filter(status="sent").count() == 200
+
+
+def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
+    """Same status and body whichever the address; the time of each is printed, not asserted."""
+    post_json(web.url, {"email": "warm-up@example.com", "password": PASSWORD}, timeout=60)
+    times: dict[str, list[float]] = {"new": [], "registered": [], "registered, notice throttled": []}
+    answers: dict[str, set] = {kind: set() for kind in times}
+    for n in range(10):
+        for kind, email in (("new", f"fresh{n}@example.com"), ("registered", f"fresh{n}@example.com"),
+                            ("registered, notice throttled", f"fresh{n}@example.com")):
+            status, body, seconds = post_json(web.url, {"email": email, "password": PASSWORD}, timeout=60)
+            times[kind].append(seconds)
+            answers[kind].add((status, tuple(sorted(body)), body.get("detail")))
+    assert answers["new"] == answers["registered"] == answers["registered, notice throttled"]
+    assert {status for status, _, _ in answers["new"]} == {202}
+    medians = {kind: statistics.median(values) * 1000 for kind, values in times.items()}
+    print("\nsignup answer time, median of 10 (ms): "
+          + ", ".join(f"{kind} {ms:.0f}" for kind, ms in medians.items())
+          + f"; registered / new = {medians['registered'] / medians['new']:.2f}")
+    assert User.objects.count() == 11
+    assert EmailDelivery.objects.filter(kind="existing_account").count() == 10  # one per user, then throttled
