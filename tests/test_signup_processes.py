@@ -80,3 +80,15 @@ def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
           f"throttled / new = {medians['registered, notice throttled'] / medians['new']:.2f}")
     assert User.objects.count() == 3 * rounds
     assert EmailDelivery.objects.filter(kind="existing_account").count() == 2 * rounds  # one per user, then none
+
+
+def test_one_address_signed_up_20_times_at_once_is_one_account_one_welcome_one_notice(web, smtp):
+    """Racing signups for one address (on PostgreSQL the loser's insert fails and it owes a notice instead)."""
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: post_json(web.url, {"email": "race@example.com", "password": PASSWORD},
+                                                    timeout=120), range(20)))
+    assert {(status, body["email"]) for status, body, _ in results} == {(202, "race@example.com")}
+    assert User.objects.filter(email="race@example.com").count() == 1
+    wait_for(lambda: len(smtp.received()) >= 2, timeout=60, what="the welcome email and the notice")
+    wait_for(drained, timeout=60, what="the queue to be drained")
+    assert sorted(m["Subject"].split(" ")[0] for m in smtp.received()) == ["Welcome", "You"]
