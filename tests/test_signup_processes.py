@@ -7,6 +7,7 @@ import statistics
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
@@ -26,8 +27,7 @@ def web(worker, clean_redis, smtp, transactional_db):
     process = ManagedProcess(["runserver", f"127.0.0.1:{port}", "--noreload"],
                              child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url),
                              b"Quit the server", "web-real-hasher").start()
-    process.url = f"http://127.0.0.1:{port}/api/signup/"
-    yield process
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/api/signup/", log_text=process.log_text)
     process.stop()
 
 
