@@ -62,12 +62,16 @@ class User(AbstractUser):
 class EmailDelivery(models.Model):
     """One email owed to one user: the idempotency record of the sending actor.
 
-    Created in the signup transaction, claimed atomically by the worker that sends,
-    so a redelivered or duplicated message never sends a second email.
+    Created in the transaction that owes it, claimed atomically by the worker that
+    sends, so a redelivered or duplicated message never sends a second email. The
+    table is the source of truth for owed email: `reconcile_deliveries` re-enqueues
+    what Redis lost.
     """
 
     class Kind(models.TextChoices):
         WELCOME = "welcome", "Welcome"
+        # "You already have an account": a signup attempt with a registered address.
+        EXISTING_ACCOUNT = "existing_account", "Existing account notice"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -85,10 +89,16 @@ class EmailDelivery(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
     last_error = models.TextField(blank=True)
+    # When the reconciler last re-enqueued it: at most one extra job per row per DELIVERY_RECONCILE_AFTER_S.
+    reconciled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "email deliveries"
-        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="accounts_one_delivery_per_kind")]
+        constraints = [
+            # One welcome email per user; notices are one row each (throttled in accounts.signup).
+            models.UniqueConstraint(fields=["user", "kind"], condition=models.Q(kind="welcome"),
+                                    name="accounts_one_welcome_per_user"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} email to user {self.user_id} ({self.status})"

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
-from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
 
@@ -21,9 +20,6 @@ def queue_welcome_email(sender, instance, created: bool, raw: bool = False, **kw
     # nothing; a committed one always carries its email job, even if Redis is
     # down or this process dies right after the commit (the outbox relay sends it).
     EmailDelivery.objects.create(user=instance, kind=EmailDelivery.Kind.WELCOME)  # a new user has none yet
-    if settings.WELCOME_EMAIL_SEND_IN_REQUEST:  # the slow way, kept for bench/run.py to compare against
-        transaction.on_commit(lambda: send_welcome_email.fn(instance.pk))
-        return
     outbox.enqueue_on_commit(send_welcome_email, instance.pk)
 
 

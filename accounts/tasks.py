@@ -6,14 +6,18 @@ from datetime import timedelta
 from functools import cache
 
 import dramatiq
+import redis
 from django.conf import settings
+from dramatiq import Message
+from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits import RateLimitExceeded
+from periodiq import cron
 
 from jobs import limits
 
-from . import deliveries
-from .emails import build_welcome_email
+from . import deliveries, reconcile
+from .emails import build_email
 from .models import EmailDelivery, User
 
 logger = logging.getLogger(__name__)
@@ -34,8 +38,32 @@ def _is_last_attempt() -> bool:
     message = CurrentMessage.get_current_message()
     if message is None:
         return True
-    max_retries = message.options.get("max_retries", send_welcome_email.options["max_retries"])
+    actor = dramatiq.get_broker().get_actor(message.actor_name)
+    max_retries = message.options.get("max_retries", actor.options["max_retries"])
     return message.options.get("retries", 0) >= max_retries
+
+
+def _send(delivery_id: int) -> None:
+    """Claim, send and settle one delivery; a sent one is never sent again."""
+    try:
+        delivery = deliveries.claim(delivery_id, CLAIM_LEASE, CLAIM_WAIT)
+    except EmailDelivery.DoesNotExist:
+        logger.info("Email delivery %s no longer exists (its user was deleted); nothing to send", delivery_id)
+        return
+    except deliveries.AlreadyClaimed as busy:
+        raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
+    if delivery is None:
+        logger.info("Email delivery %s was already sent; nothing to do", delivery_id)
+        return
+    try:
+        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
+            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
+        build_email(delivery).send()
+    except Exception as error:
+        deliveries.mark_failed(delivery, error, final=_is_last_attempt())
+        raise
+    deliveries.mark_sent(delivery)
+    logger.info("%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id)
 
 
 @dramatiq.actor(
@@ -45,21 +73,53 @@ def _is_last_attempt() -> bool:
 )
 def send_welcome_email(user_id: int) -> None:
     try:
-        delivery = deliveries.claim(user_id, EmailDelivery.Kind.WELCOME, CLAIM_LEASE, CLAIM_WAIT)
+        delivery_id = deliveries.welcome_delivery_id(user_id)
     except User.DoesNotExist:
         logger.info("User %s no longer exists; no welcome email to send", user_id)
         return
-    except deliveries.AlreadyClaimed as busy:
-        raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
-    if delivery is None:
-        logger.info("Welcome email for user %s was already sent; nothing to do", user_id)
-        return
+    _send(delivery_id)
+
+
+@dramatiq.actor(
+    queue_name=EMAILS,
+    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
+    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+)
+def send_existing_account_email(delivery_id: int) -> None:
+    """'You already have an account', sent instead of a welcome email when a signup names a registered address."""
+    _send(delivery_id)
+
+
+def message_for(delivery: EmailDelivery) -> Message:
+    """The job that sends an owed delivery."""
+    if delivery.kind == EmailDelivery.Kind.WELCOME:
+        return send_welcome_email.message(delivery.user_id)
+    return send_existing_account_email.message(delivery.pk)
+
+
+def enqueue_owed(older_than: timedelta) -> int:
+    """Re-enqueue every owed delivery older than `older_than`; returns how many.
+
+    A delivery whose job is still in Redis gets a second one: the actors are
+    idempotent, so the extra job finds the email sent (or claimed) and does nothing.
+    Raises the broker's error if Redis is unreachable (batches enqueued so far stay marked).
+    """
+    broker = dramatiq.get_broker()
+    total = 0
+    for batch in reconcile.owed_batches(older_than):
+        broker.enqueue_many(message_for(delivery) for delivery in batch)  # jobs.broker.RedisBroker
+        reconcile.mark_reconciled(batch)
+        total += len(batch)
+    return total
+
+
+@dramatiq.actor(queue_name=EMAILS, max_retries=0, time_limit=10 * 60_000,
+                periodic=cron(settings.DELIVERY_RECONCILE_CRON))
+def reconcile_deliveries() -> None:
+    """The scheduler's run of `manage.py reconcile_deliveries`."""
     try:
-        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
-            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
-        build_welcome_email(delivery.user, delivery).send()
-    except Exception as error:
-        deliveries.mark_failed(delivery, error, final=_is_last_attempt())
-        raise
-    deliveries.mark_sent(delivery)
-    logger.info("Welcome email sent to user %s", user_id)
+        count = enqueue_owed(timedelta(seconds=settings.DELIVERY_RECONCILE_AFTER_S))
+    except (redis.RedisError, BrokerConnectionError) as error:
+        logger.warning("Delivery reconciliation could not reach Redis; the next scheduled run retries: %s", error)
+        return
+    logger.info("Delivery reconciliation re-enqueued %d owed email(s)", count)

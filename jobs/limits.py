@@ -1,14 +1,23 @@
-"""Rate limits shared by every process through Redis (Dramatiq's rate limiters)."""
+"""Rate limits shared by every process through Redis.
+
+`sliding_window` guards request paths (one round trip, a Lua script); the
+window limiter (Dramatiq's) paces workers, which may wait for a slot.
+"""
 from __future__ import annotations
 
 import logging
+import math
 import time
+import uuid
+from typing import NamedTuple
 
 from dramatiq.rate_limits import WindowRateLimiter
 
 from .store import rate_limits
 
 logger = logging.getLogger(__name__)
+
+_clock = time.time  # the limiter's notion of now; replaceable in tests that must control time
 
 
 def window_limiter(name: str, limit: int, window_s: int = 1) -> WindowRateLimiter:
@@ -33,11 +42,22 @@ def acquire_within(limiter: WindowRateLimiter, timeout_s: float, poll_s: float =
     return True
 
 
-def allow(name: str, limit: int, window_s: int) -> bool:
-    """At most `limit` per fixed window of `window_s` seconds (a request-path check: one
-    round trip); fails open (True) when Redis is unreachable, with a warning."""
+class Verdict(NamedTuple):
+    allowed: bool
+    retry_after_s: int  # whole seconds until a slot frees (0 when allowed)
+
+
+def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
+    """Count one hit of `name` if fewer than `limit` were allowed in the last `window_s` seconds.
+
+    One round trip. Fails open (allowed, with a warning) when Redis is unreachable:
+    a rate limit must not take the request path down with it.
+    """
+    now_ms = int(_clock() * 1000)
     try:
-        return rate_limits.count_hit(name, window_s) <= limit
+        allowed, wait_ms = rate_limits.sliding_window_hit(name, limit, window_s * 1000, now_ms,
+                                                          f"{now_ms}-{uuid.uuid4().hex[:12]}")
     except Exception as error:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
-        return True
+        return Verdict(True, 0)
+    return Verdict(allowed, 0 if allowed else max(1, math.ceil(wait_ms / 1000)))

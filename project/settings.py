@@ -161,12 +161,20 @@ WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
 WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
 # How long a claimed email stays claimed past the time limit before another delivery may take over.
 WELCOME_EMAIL_LEASE_MARGIN_MS = env.int("WELCOME_EMAIL_LEASE_MARGIN_MS", default=30_000)
-# For comparison benchmarks only: send the welcome email inside the signup request.
-WELCOME_EMAIL_SEND_IN_REQUEST = env.bool("WELCOME_EMAIL_SEND_IN_REQUEST", default=False)
 # SMTP sends per second across all workers, so a burst of signups does not get us refused.
 EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
-# Signups per client address per minute (form and API); over it: 429.
+# Signups per client address in any 60 s (form and API, a sliding window); over it: 429 with Retry-After.
 SIGNUP_RATE_PER_MINUTE = env.int("SIGNUP_RATE_PER_MINUTE", default=10)
+# Reverse proxies in front of the app that append to X-Forwarded-For. 0: the client is REMOTE_ADDR;
+# N: the Nth address from the right of X-Forwarded-For (REMOTE_ADDR if the header is missing or malformed).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Largest JSON body the signup API reads; bigger: 413.
+SIGNUP_API_MAX_BODY_BYTES = env.int("SIGNUP_API_MAX_BODY_BYTES", default=16_384)
+# At most one "you already have an account" email per user in this many seconds (no mail-bombing).
+EXISTING_ACCOUNT_NOTICE_INTERVAL_S = env.int("EXISTING_ACCOUNT_NOTICE_INTERVAL_S", default=3600)
+# Owed emails (not sent, not failed, not being sent) older than this are re-enqueued by the reconciler.
+DELIVERY_RECONCILE_AFTER_S = env.int("DELIVERY_RECONCILE_AFTER_S", default=600)
+DELIVERY_RECONCILE_CRON = env.str("DELIVERY_RECONCILE_CRON", default="*/5 * * * *")
 
 # --- Reports
 REPORTS_CHUNK_SIZE = env.int("REPORTS_CHUNK_SIZE", default=5_000)  # users per chunk job

@@ -1,30 +1,26 @@
-"""Rate-limit counters on the broker's Redis (jobs.limits builds on these)."""
+"""Rate-limit state on the broker's Redis: the sliding-window log and Dramatiq's limiter backend.
+
+`jobs.limits` holds the policy (fail open, verdicts); this module holds the keys and the script.
+"""
 from __future__ import annotations
 
-import time
+from dramatiq.rate_limits.backends import RedisBackend
 
-from . import keys
-from .connection import client
+from .connection import client, script
 from .keys import rate_limit_key
 
-__all__ = ["count_hit", "rate_limit_key", "rate_limiter_backend"]
-
-_clock = time.time  # replaceable in tests that must not straddle a rate-limit window
+__all__ = ["rate_limit_key", "rate_limiter_backend", "sliding_window_hit"]
 
 
-def count_hit(name: str, window_s: int) -> int:
-    """Count one hit in the current fixed window of `window_s` seconds; returns the window's count.
-    One round trip (INCR + EXPIRE in a pipeline): cheap enough for a request path."""
-    window = int(_clock() // window_s)
-    key = keys.rate_limit_key(f"{name}@{window}")
-    pipe = client().pipeline(transaction=False)
-    pipe.incr(key)
-    pipe.expire(key, window_s * 2)
-    return pipe.execute()[0]
-
-
-def rate_limiter_backend():
+def rate_limiter_backend() -> RedisBackend:
     """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
-    from dramatiq.rate_limits.backends import RedisBackend
-
     return RedisBackend(client=client())
+
+
+def sliding_window_hit(name: str, limit: int, window_ms: int, now_ms: int, member: str) -> tuple[bool, int]:
+    """Log one hit of `name` at `now_ms` if fewer than `limit` hits were logged in the last
+    `window_ms`; returns (allowed, ms until a slot frees). One round trip (lua/sliding_window.lua)."""
+    conn = client()
+    allowed, wait_ms = script("sliding_window", conn)(
+        keys=[rate_limit_key(f"sliding:{name}")], args=[now_ms, window_ms, limit, member], client=conn)
+    return bool(allowed), int(wait_ms)
