@@ -180,7 +180,8 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     assert "kwargs are not a JSON object" in kinds["kwargs_list"][1]
     assert kinds["no_body"] == ("MissingBody", "Message id was queued without a body")
     assert kinds["junk"][0] == "DecodeError"
-    assert letters[ids["options_list"]].data["undecodable"].startswith("{")
+    stored = dead_letters.get_dead(DeadLetterRef.parse(letters[ids["options_list"]].ref))
+    assert stored is not None and stored.data["undecodable"].startswith("{")
     assert fetched.unacked_by_any_worker(QUEUE) == set()
     counts = queues.queue_counts(QUEUE)
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, 5)

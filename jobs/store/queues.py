@@ -37,11 +37,12 @@ class ReadyPage:
 def register_queue(broker: dramatiq.Broker, queue: str) -> None:
     """Add `queue` to the registry the dashboard lists queues from (called when a
     queue is declared). Best effort: a process that starts while Redis is down
-    still starts, and the next declaration or worker start registers it."""
+    still starts, and every running worker registers its queues again with its
+    statistics each second (`stats.publish_worker_stats`)."""
     try:
         broker.client.sadd(keys.queues_key(broker.namespace), q_name(queue))  # type: ignore[attr-defined]
     except redis.RedisError as error:
-        logger.warning("Queue %r not registered (%s)", queue, error)
+        logger.debug("Queue %r not registered now (%s); workers register it again", queue, error)
 
 
 def queue_names() -> list[str]:

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from dramatiq.common import q_name
+
 from jobs.timeutil import now_ms
 
 from . import keys
@@ -39,6 +41,8 @@ def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str
     unchanged), processed/failed counts by epoch minute, and periodic last runs."""
     pipe = client().pipeline(transaction=False)
     pipe.hset(keys.workers_key(), worker_id, json.dumps({**info, "seen_ms": now_ms()}))
+    if info.get("queues"):  # the registry, again: a declaration made while Redis was down missed it
+        pipe.sadd(keys.queues_key(), *(q_name(q) for q in info["queues"]))
     if running is not None:
         pipe.delete(keys.running_key(worker_id))
         if running:
