@@ -29,7 +29,7 @@ class SignupForm(SetPasswordMixin, forms.Form):
         self.validate_passwords()
         # Validators that compare the password with the email see a user that is never saved.
         self.validate_password_for_user(User(email=self.cleaned_data.get("email", "")))
-        return super().clean()
+        return super().clean() or {}
 
 
 class ApiSignupForm(forms.Form):
@@ -48,4 +48,4 @@ class ApiSignupForm(forms.Form):
                 password_validation.validate_password(password, User(email=self.cleaned_data.get("email", "")))
             except forms.ValidationError as error:
                 self.add_error("password", error)
-        return super().clean()
+        return super().clean() or {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import cache
+from typing import TYPE_CHECKING, cast
 
 import dramatiq
 import redis
@@ -19,6 +20,9 @@ from jobs import limits
 from . import deliveries, reconcile
 from .emails import build_email
 from .models import EmailDelivery, User
+
+if TYPE_CHECKING:
+    from jobs.broker import RedisBroker
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +108,10 @@ def enqueue_owed(older_than: timedelta) -> int:
     idempotent, so the extra job finds the email sent (or claimed) and does nothing.
     Raises the broker's error if Redis is unreachable (batches enqueued so far stay marked).
     """
-    broker = dramatiq.get_broker()
+    broker = cast("RedisBroker", dramatiq.get_broker())
     total = 0
     for batch in reconcile.owed_batches(older_than):
-        broker.enqueue_many(message_for(delivery) for delivery in batch)  # jobs.broker.RedisBroker
+        broker.enqueue_many(message_for(delivery) for delivery in batch)
         reconcile.mark_reconciled(batch)
         total += len(batch)
     return total

@@ -16,7 +16,7 @@ import json
 import random
 import time
 import uuid
-from typing import Any
+from typing import Any, cast
 
 from _setup import clear_namespace, setup_django, timed
 
@@ -131,6 +131,7 @@ def main() -> None:
     from accounts.models import User
     from jobs.store import dead_letters, keys
     from jobs.store.connection import client as redis_client
+    from jobs.store.connection import text
     from jobs.store.dead_letters import DeadLetterFilter
 
     if dead_letters.count_dead("emails") != args.messages:
@@ -146,7 +147,7 @@ def main() -> None:
     client.force_login(user)
     deep = redis_client().zrevrange(keys.dead_key("emails"), args.messages // 2, args.messages // 2,
                                     withscores=True)[0]
-    deep_cursor = f"{int(deep[1])}:emails/{deep[0].decode()}"
+    deep_cursor = f"{int(deep[1])}:emails/{text(cast(bytes, deep[0]))}"
     one = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=1).messages[0]
 
     pages = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, cast
 
 import dramatiq
 from django.db import transaction
@@ -13,6 +13,9 @@ from django.utils import timezone
 from dramatiq import Message
 
 from .models import OutboxMessage
+
+if TYPE_CHECKING:
+    from .broker import RedisBroker
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +48,7 @@ def dispatch(rows: Iterable[OutboxMessage]) -> int:
     if not rows:
         return 0
     try:
-        dramatiq.get_broker().enqueue_many(_message(row) for row in rows)  # jobs.broker.RedisBroker
+        cast("RedisBroker", dramatiq.get_broker()).enqueue_many(_message(row) for row in rows)
     except Exception as error:
         # The rows of a batch share their fate (the broker is unreachable): one backoff for all.
         attempts = min(row.attempts for row in rows) + 1

@@ -88,11 +88,12 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 
 # --- Email: EMAIL_URL (smtp://user:pass@host:port, consolemail://, ...) or the usual EMAIL_* names.
 # The development default is the local SMTP sink that `make run` starts.
-vars().update(env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025"))
-EMAIL_HOST = env.str("EMAIL_HOST", default=EMAIL_HOST)  # noqa: F821 - set by email_url above
-EMAIL_PORT = env.int("EMAIL_PORT", default=EMAIL_PORT)  # noqa: F821
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default=EMAIL_HOST_USER)  # noqa: F821
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default=EMAIL_HOST_PASSWORD)  # noqa: F821
+_email = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
+vars().update(_email)
+EMAIL_HOST = env.str("EMAIL_HOST", default=_email["EMAIL_HOST"])
+EMAIL_PORT = env.int("EMAIL_PORT", default=_email["EMAIL_PORT"])
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default=_email["EMAIL_HOST_USER"])
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default=_email["EMAIL_HOST_PASSWORD"])
 # A mail server that hangs must not hold a worker thread forever.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")

@@ -103,7 +103,7 @@ def finish(report_id: int, run_id: str, result: dict) -> bool:
 
 def merge_daily(report_id: int, run_id: str) -> bool:
     parts = ReportChunk.objects.filter(report_id=report_id, run_id=run_id, done=True).values_list("result", flat=True)
-    result = metrics.merge(parts)
+    result = metrics.merge(part for part in parts if part is not None)
     report = Report.objects.get(pk=report_id)
     result["retention"]["cohort_day"] = (report.period_start - timedelta(days=7)).isoformat()
     return finish(report_id, run_id, result)
@@ -129,8 +129,9 @@ def waiting_weekly(day: date) -> Report | None:
 
 def merge_weekly(report_id: int, run_id: str, dailies: Iterable[Report]) -> bool:
     dailies = list(dailies)
-    result = metrics.merge(d.result for d in dailies)
+    results = [(d, d.result or {}) for d in dailies]
+    result = metrics.merge(r for _, r in results)
     result["retention"].pop("cohort_day", None)
-    result["days"] = [{"day": d.period_start.isoformat(), "signups": d.result["signups"],
-                       "logins": d.result["logins"], "active_users": d.result["active_users"]} for d in dailies]
+    result["days"] = [{"day": d.period_start.isoformat(), "signups": r["signups"],
+                       "logins": r["logins"], "active_users": r["active_users"]} for d, r in results]
     return finish(report_id, run_id, result)

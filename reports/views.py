@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -34,16 +35,17 @@ def _charts(result: dict) -> dict:
 @staff_required
 def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     report = get_object_or_404(Report, pk=pk)
-    context = {"report": report}
-    if report.status == Report.Status.DONE and report.result:
-        context.update(charts=_charts(report.result), result=report.result,
-                       delay_rows=delay_distribution(report.result["delay_histogram"]),
-                       hour_rows=list(zip(range(24), report.result["signups_by_hour"], report.result["logins_by_hour"])))
+    context: dict[str, Any] = {"report": report}
+    result = report.result
+    if report.status == Report.Status.DONE and result:
+        context.update(charts=_charts(result), result=result,
+                       delay_rows=delay_distribution(result["delay_histogram"]),
+                       hour_rows=list(zip(range(24), result["signups_by_hour"], result["logins_by_hour"], strict=True)))
     return render(request, "reports/detail.html", context)
 
 
 def report_rows(report: Report) -> list[tuple[str, object]]:
-    r = report.result
+    r = report.result or {}
     rows = [
         ("kind", report.kind), ("period_start", report.period_start.isoformat()),
         ("signups", r["signups"]), ("emails_sent", r["emails"]["sent"]), ("emails_failed", r["emails"]["failed"]),

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 import redis
 from django.conf import settings
 
 from jobs import store
-from tests.processes import WorkerProcess, child_env
+from tests.processes import ManagedProcess, WorkerProcess, child_env
 from tests.smtp_sink import SmtpSink
 
 
@@ -28,7 +30,7 @@ def smtp_server():
 
 
 @pytest.fixture
-def smtp(smtp_server: SmtpSink) -> SmtpSink:
+def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     smtp_server.reset()
     smtp_server.start()
     yield smtp_server
@@ -64,7 +66,7 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
     """Start extra rundramatiq processes (stopped after the test): start_worker(queues=[...], **env)."""
     started = []
 
-    def start(queues: list[str], processes: int = 1, threads: int = 2, **env: str) -> WorkerProcess:
+    def start(queues: list[str], processes: int = 1, threads: int = 2, **env: str) -> ManagedProcess:
         with django_db_blocker.unblock():
             process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url, **env), processes=processes,
                                     threads=threads, queues=queues)

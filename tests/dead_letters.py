@@ -1,6 +1,8 @@
 """Real dead letters, made by the real worker from real actors."""
 from __future__ import annotations
 
+from typing import Any
+
 from dramatiq import Message, get_broker
 
 from accounts.models import User
@@ -18,7 +20,7 @@ def filed(queue: str) -> int:
 def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict | None = None) -> list[str]:
     """Messages for an actor that does not exist: the worker dead-letters them (ActorNotFound)."""
     broker = get_broker()
-    messages = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
+    messages: list[Message[Any]] = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
                 for _ in range(count)]
     before = filed(queue)
     for message in messages:

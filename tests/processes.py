@@ -62,11 +62,11 @@ class ManagedProcess:
 
     def start(self, timeout: float = 30) -> "ManagedProcess":
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             self.args, cwd=settings.BASE_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(lambda: self.ready_marker in self.log_path.read_bytes() or self.proc.poll() is not None,
+        wait_for(lambda: self.ready_marker in self.log_path.read_bytes() or proc.poll() is not None,
                  timeout, what=f"{self.args[2]} to start")
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.args[2]} exited at start:\n{self.log_tail()}")
@@ -136,7 +136,7 @@ class RedisServer:
         import redis
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
              "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],

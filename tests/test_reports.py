@@ -40,7 +40,8 @@ def expected_daily(day) -> dict:
     sent = [d for d in deliveries.values() if d.status == "sent"]
     failed = [d for d in deliveries.values() if d.status == "failed"]
     by_id = {u.pk: u for u in users}
-    delays = [int(round((d.sent_at - by_id[d.user_id].date_joined).total_seconds() * 1000)) // 1000 for d in sent]
+    delays = [int(round((d.sent_at - by_id[d.user_id].date_joined).total_seconds() * 1000)) // 1000
+              for d in sent if d.sent_at]
     logins = [e for e in LoginEvent.objects.all() if start <= e.at < end]
     cohort_start, cohort_end = day_bounds(day - timedelta(days=7))
     window_start, _ = day_bounds(day - timedelta(days=6))
@@ -63,7 +64,7 @@ def expected_daily(day) -> dict:
 
 def assert_figures(report: Report, day) -> None:
     expected = expected_daily(day)
-    result = report.result
+    result = report.result or {}
     for key in ("signups", "signups_by_hour", "emails", "email_delay", "logins", "active_users", "logins_by_hour"):
         assert result[key] == expected[key], key
     for key in ("cohort", "retained", "rate"):

@@ -59,6 +59,8 @@ class JobStats(Middleware):
     def before_worker_shutdown(self, broker: Broker, worker) -> None:
         self._stop.set()
         self.flush()
+        if self._worker_id is None:
+            return
         try:
             stats.unregister_worker(self._worker_id)
         except Exception as error:
@@ -101,7 +103,7 @@ class JobStats(Middleware):
             self._running_changed = False
         try:
             stats.publish_worker_stats(self._worker_id, self._info, running,
-                                              {m: tuple(c) for m, c in counts.items()}, periodic)
+                                              {m: (c[0], c[1]) for m, c in counts.items()}, periodic)
         except Exception as error:
             logger.warning("Job statistics not published (kept for the next try): %s", error)
             with self._lock:

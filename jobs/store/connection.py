@@ -19,6 +19,11 @@ def client() -> redis.Redis:
     return dramatiq.get_broker().client  # type: ignore[attr-defined]  # the Redis broker's
 
 
+def text(value: bytes | str) -> str:
+    """A key, member or field read from Redis as text (the broker's client returns bytes)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @cache
 def lua_source(name: str) -> str:
     """The text of `lua/<name>.lua`, read once."""

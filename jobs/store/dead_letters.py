@@ -22,7 +22,7 @@ from jobs.masking import preview as call_preview
 from jobs.timeutil import now_ms
 
 from . import keys
-from .connection import client, script
+from .connection import client, script, text
 from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
 from .queues import all_queue_counts, queue_names
 
@@ -238,7 +238,7 @@ def dead_groups(filter: DeadLetterFilter | None = None) -> list[DeadGroup]:
     """Dead-letter counts by (queue, actor, exception type), biggest first, optionally filtered."""
     groups = []
     for raw_field, raw_count in client().hgetall(keys.groups_key()).items():
-        queue, actor, exception = keys.split_group_field(raw_field.decode())
+        queue, actor, exception = keys.split_group_field(text(raw_field))
         groups.append(DeadGroup(queue, actor, exception, int(raw_count)))
     groups.sort(key=lambda g: (-g.count, g.queue_name, g.actor_name, g.exception_type))
     return filter_groups(groups, filter) if filter else groups
@@ -476,7 +476,7 @@ def prune_expired(dead_message_ttl_ms: int, *, batch: int = 500) -> int:
     cutoff = now_ms() - dead_message_ttl_ms
     pruned = 0
     for group in list(conn.hkeys(keys.groups_key())):
-        group_field = group.decode()
+        group_field = text(group)
         queue = keys.split_group_field(group_field)[0]
         group_keys = [keys.groups_key(), keys.group_index_key(group_field), keys.dead_messages_key(queue),
                       keys.preview_key(queue)]

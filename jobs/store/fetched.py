@@ -14,7 +14,7 @@ from dramatiq.common import q_name
 from jobs.timeutil import now_ms
 
 from . import keys
-from .connection import client, script
+from .connection import client, script, text
 from .dead_letters import record_dead_letter
 from .messages import UNDECODABLE
 
@@ -24,13 +24,9 @@ MALFORMED = "MalformedMessage"
 MISSING_BODY = "MissingBody"
 
 
-def _str(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
 def unacked_ids(worker_id: str, queue: str) -> list[str]:
     """Redis ids this worker fetched from `queue` (as consumed: 'x' or 'x.DQ') and has not acked."""
-    return sorted(_str(i) for i in client().smembers(keys.acks_key(worker_id, queue)))
+    return sorted(text(i) for i in client().smembers(keys.acks_key(worker_id, queue)))
 
 
 def unacked_by_any_worker(queue: str) -> set[str]:
@@ -38,7 +34,7 @@ def unacked_by_any_worker(queue: str) -> set[str]:
     conn = client()
     found: set[str] = set()
     for key in conn.scan_iter(match=keys.acks_key("*", queue), count=1000):
-        found.update(_str(i) for i in conn.smembers(key))
+        found.update(text(i) for i in conn.smembers(key))
     return found
 
 
@@ -83,7 +79,7 @@ def bury_fetched(worker_id: str, queue: str, raw: bytes, data: dict[str, Any] | 
     stored = keys.consumed_messages_key(queue)
     ids = list(conn.smembers(keys.acks_key(worker_id, queue)))
     bodies = conn.hmget(stored, ids) if ids else []
-    redis_id = next((_str(i) for i, body in zip(ids, bodies, strict=True) if body == raw), None)
+    redis_id = next((text(i) for i, body in zip(ids, bodies, strict=True) if body == raw), None)
     if redis_id is None:
         return None
     envelope = _envelope(queue, redis_id, raw, data, reason, exception_type)
@@ -109,7 +105,7 @@ def bury_bodiless(worker_id: str, queue: str, reason: str) -> list[str]:
     for raw_id, body in zip(ids, bodies, strict=True):
         if body is not None:
             continue
-        redis_id = _str(raw_id)
+        redis_id = text(raw_id)
         envelope = _envelope(queue, redis_id, None, None, reason, MISSING_BODY)
         bury_keys = [keys.acks_key(worker_id, queue), stored, keys.dead_key(queue), keys.dead_messages_key(queue)]
         if script("bury_bodiless", conn)(keys=bury_keys, args=[redis_id, envelope, now_ms()]):

@@ -22,7 +22,7 @@ def exception_type_of(data: dict[str, Any]) -> str:
     return name if name.isidentifier() else NO_EXCEPTION
 
 
-def decode(raw: bytes | None) -> dict[str, Any] | None:
+def decode(raw: bytes | str | None) -> dict[str, Any] | None:
     """A stored body as a dict; a body that is not a JSON object keeps its first 2,000 characters
     under 'undecodable'. None for a missing body."""
     if raw is None:
@@ -31,7 +31,7 @@ def decode(raw: bytes | None) -> dict[str, Any] | None:
         data = json.loads(raw)
     except ValueError:
         return {"actor_name": "", "args": [], "kwargs": {}, "options": {},
-                "undecodable": raw[:2000].decode(errors="replace")}
+                "undecodable": (raw.decode(errors="replace") if isinstance(raw, bytes) else raw)[:2000]}
     return data if isinstance(data, dict) else {"actor_name": "", "options": {}, "undecodable": str(data)[:2000]}
 
 

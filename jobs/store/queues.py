@@ -10,7 +10,7 @@ import redis
 from dramatiq.common import q_name
 
 from . import keys
-from .connection import client
+from .connection import client, text
 from .messages import StoredMessage, decode
 
 logger = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ def queue_names() -> list[str]:
     """Every known queue: the registry (queues declared by any process) and the
     queues declared in this process. One SMEMBERS; never a keyspace scan."""
     names = {q_name(q) for q in dramatiq.get_broker().get_declared_queues()}
-    names.update(q_name(n.decode()) for n in client().smembers(keys.queues_key()))
+    names.update(q_name(text(n)) for n in client().smembers(keys.queues_key()))
     return sorted(names)
 
 
@@ -79,7 +79,7 @@ def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
 def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMessage]:
     """Ready messages in the order workers will take them."""
     conn = client()
-    ids = [i.decode() for i in conn.lrange(keys.queue_key(queue), offset, offset + limit - 1)]
+    ids = [text(i) for i in conn.lrange(keys.queue_key(queue), offset, offset + limit - 1)]
     bodies = conn.hmget(keys.messages_key(queue), ids) if ids else []
     return [StoredMessage(i, q_name(queue), data)
             for i, body in zip(ids, bodies, strict=True) if (data := decode(body))]
@@ -107,7 +107,8 @@ def ready_page(queue: str, page: int, *, actor: str = "", page_size: int = 50, s
 def page_delayed(queue: str, *, cursor: int = 0, limit: int = 50) -> tuple[list[StoredMessage], int]:
     """Delayed messages (retries waiting for their backoff); returns (page, next cursor or 0)."""
     next_cursor, items = client().hscan(keys.delayed_messages_key(queue), cursor=cursor, count=limit)
-    messages = [StoredMessage(k.decode(), q_name(queue), data) for k, v in items.items() if (data := decode(v))]
+    assert isinstance(items, dict)  # HSCAN without NOVALUES: field -> value
+    messages = [StoredMessage(text(k), q_name(queue), data) for k, v in items.items() if (data := decode(v))]
     return sorted(messages, key=lambda m: m.eta_ms or 0), int(next_cursor)
 
 

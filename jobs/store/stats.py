@@ -11,7 +11,7 @@ from dramatiq.common import q_name
 from jobs.timeutil import now_ms
 
 from . import keys
-from .connection import client
+from .connection import client, text
 
 MINUTE_TTL_S = 2 * 3600
 FORGET_AFTER_MS = 3_600_000  # a registration silent this long is not listed (and is forgotten by the prune)
@@ -86,7 +86,7 @@ def throughput(minutes: int = 60) -> list[tuple[int, int, int]]:
 
 def periodic_runs() -> dict[str, dict[str, Any]]:
     """Actor name -> {'last_run_ms', 'outcome'} of each periodic actor that has run."""
-    return {k.decode(): json.loads(v) for k, v in client().hgetall(keys.periodic_key()).items()}
+    return {text(k): json.loads(v) for k, v in client().hgetall(keys.periodic_key()).items()}
 
 
 def _last_seen() -> tuple[dict[str, dict[str, Any]], dict[str, int]]:

@@ -42,7 +42,7 @@ class Command(BaseCommand):
             report.refresh_from_db()
         if report.status == Report.Status.FAILED:
             raise CommandError(f"{report} failed: {report.error}")
-        r = report.result
+        r = report.result or {}
         self.stdout.write(
             f"{report}: done in {report.duration_s:.1f}s over {report.chunks_total} chunks\n"
             f"  signups {r['signups']}, emails sent {r['emails']['sent']} / failed {r['emails']['failed']} / "
