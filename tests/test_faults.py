@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from dramatiq import Message, get_broker
@@ -62,6 +63,25 @@ class Stack:
         assert status == 202, body
         return User.objects.get(email=email).pk
 
+    def quiet(self) -> bool:
+        """Nothing of the emails queue is left in the stack's Redis (ready, delayed or in
+        progress) and every delivery is settled: no job is left that could send again."""
+        conn = redis.Redis.from_url(self.redis.url, socket_connect_timeout=1)
+        try:
+            pipe = conn.pipeline(transaction=False)
+            for key in ("fault:emails", "fault:emails.msgs", "fault:emails.DQ.msgs"):
+                pipe.exists(key)
+            if any(pipe.execute()):
+                return False
+        except redis.RedisError:
+            return False
+        finally:
+            conn.close()
+        return not EmailDelivery.objects.exclude(status__in=["sent", "failed"]).exists()
+
+    def wait_quiet(self) -> None:
+        wait_for(self.quiet, timeout=60, interval=0.2, what="the stack to be quiet (no job left to run)")
+
     def stop(self) -> None:
         for process in self.processes:
             process.stop()
@@ -76,10 +96,6 @@ def stack(live, smtp, tmp_path):
     redis_server.stop()
 
 
-def settle(seconds: float = 2.0) -> None:
-    time.sleep(seconds)
-
-
 def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, fault_summary):
     stack.web()
     worker = stack.worker()
@@ -87,10 +103,12 @@ def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, f
     stack.redis.stop()
     user_ids = [stack.signup(f"offline{n}@example.com") for n in range(3)]
     assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 3
-    time.sleep(3)  # the worker and the relay meet the outage
+    relay = stack.processes[-1]
+    wait_for(lambda: "connection error" in worker.log_text().lower() and "failed" in relay.log_text(),
+             what="the worker and the relay to meet the outage")
     stack.redis.start()
     wait_for(lambda: len(smtp.received()) >= 3, timeout=60, what="the emails after Redis came back")
-    settle()
+    stack.wait_quiet()
     fault_summary("signup with Redis down, then Redis back", 3, smtp.received())
     assert sorted(m["To"] for m in smtp.received()) == [f"offline{n}@example.com" for n in range(3)]
     assert worker.proc.poll() is None, "the worker survived the outage"
@@ -113,7 +131,7 @@ def test_web_process_killed_between_commit_and_dispatch(stack, smtp, fault_summa
     assert result.returncode == -signal.SIGKILL
     assert OutboxMessage.objects.get().dispatched_at is None
     wait_for(lambda: smtp.received("killed@example.com"), timeout=40, what="the relayed email")
-    settle()
+    stack.wait_quiet()
     fault_summary("web process SIGKILLed between commit and dispatch", 1, smtp.received())
     assert len(smtp.received("killed@example.com")) == 1
 
@@ -128,7 +146,7 @@ def test_worker_killed_mid_job_the_job_completes_on_another_once(stack, smtp, fa
     first.signal(signal.SIGKILL, group=True)
     smtp.handler.rcpt_delay = 0.0
     wait_for(lambda: smtp.received("crash@example.com"), timeout=60, what="the email from the second worker")
-    settle()
+    stack.wait_quiet()
     fault_summary("worker SIGKILLed mid-job", 1, smtp.received())
     assert len(smtp.received("crash@example.com")) == 1
     delivery = EmailDelivery.objects.get(user_id=user_id)
@@ -144,7 +162,7 @@ def test_queued_jobs_survive_a_redis_restart_with_aof(stack, smtp, fault_summary
     stack.redis.start()
     stack.worker()
     wait_for(lambda: len(smtp.received()) >= 5, timeout=40, what="the jobs queued before the restart")
-    settle()
+    stack.wait_quiet()
     fault_summary("Redis restarted (AOF) with 5 jobs queued", 5, smtp.received())
     assert len(smtp.received()) == 5
 
@@ -162,7 +180,7 @@ def test_sigterm_lets_the_running_job_finish_and_loses_none(stack, smtp, fault_s
     smtp.handler.delay = 0.0
     stack.worker()
     wait_for(lambda: len(smtp.received()) >= 3, timeout=40, what="the fetched but unstarted jobs")
-    settle()
+    stack.wait_quiet()
     fault_summary("SIGTERM during a job (1 running, 2 fetched)", 3, smtp.received())
     assert len(smtp.received()) == 3 and len({m["To"] for m in smtp.received()}) == 3
 
@@ -203,7 +221,8 @@ def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, w
                                                      {"email": e, "password": PASSWORD})[0], emails))
     assert Counter(statuses) == {202: 1000}
     wait_for(lambda: len(smtp.received()) >= 1000, timeout=180, interval=0.5, what="1000 emails")
-    settle()
+    wait_for(lambda: queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0), timeout=60,
+             what="no job left that could send again")
     received = smtp.received()
     fault_summary("1,000 signups in a burst", 1000, received)
     assert sorted(m["To"] for m in received) == sorted(emails)
@@ -255,7 +274,7 @@ def test_redis_lost_mid_job_loses_no_email(stack, smtp, fault_summary):
     back = time.monotonic()
     wait_for(lambda: len(smtp.received()) >= 5, timeout=120, interval=0.2, what="the 5 emails after Redis returned")
     print(f"\n5/5 emails delivered {time.monotonic() - back:.1f} s after Redis returned")
-    settle()
+    stack.wait_quiet()
     fault_summary("Redis lost mid-job (retry not enqueued), AOF", 5, smtp.received())
     assert sorted(m["To"] for m in smtp.received()) == emails
     assert worker.proc.poll() is None
@@ -278,7 +297,7 @@ def test_a_killed_workers_job_is_back_within_the_heartbeat_timeout(stack, smtp, 
     print(f"\nemail from the surviving worker {time.monotonic() - killed:.1f} s after the SIGKILL "
           f"(heartbeat timeout {heartbeat_s:.0f} s, maintenance every "
           f"{settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)")
-    settle()
+    stack.wait_quiet()
     fault_summary("worker SIGKILLed mid-job, default maintenance chance", 1, smtp.received())
     assert len(smtp.received("killed-mid-job@example.com")) == 1
     assert EmailDelivery.objects.get(user_id=user_id).status == "sent"
