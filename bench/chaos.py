@@ -68,6 +68,8 @@ FAULT_WEIGHTS = {
     "redis SIGKILL restart": 1,
     "smtp stopped": 2,
     "smtp slow": 2,
+    # Jobs fail (SMTP down) while Redis is down: their retries must not be lost.
+    "redis SIGKILL while smtp stopped": 2,
     "web SIGKILL restart": 1,
     "relay SIGKILL": 1,
     "scheduler SIGKILL": 0.5,
@@ -115,6 +117,19 @@ def database_url_for(run_dir: Path) -> str:
     return urlunsplit(parts._replace(path=f"/{name}"))
 
 
+# Log lines worth counting, for the evidence under the table: (file prefix, label, needle).
+LOG_SIGNALS = [
+    ("worker", "middleware failed after a job (retry lost?)", "Unexpected failure in after_process_message"),
+    ("worker", "ack/nack retried on a connection error", "Failed to post_process_message"),
+    ("worker", "retries exhausted", "Retries exceeded for message"),
+    ("worker", "time limit exceeded", "TimeLimitExceeded"),
+    ("worker", "database locked", "database is locked"),
+    ("web", "500 Internal Server Error", "Internal Server Error"),
+    ("web", "database locked", "database is locked"),
+    ("relay", "relay attempts failed", "Outbox relay attempt"),
+]
+
+
 # --- the schedule -----------------------------------------------------------------
 
 @dataclass
@@ -130,6 +145,8 @@ class Fault:
             return f"{self.kind} {self.extra:.1f}s per message for {self.pause:.1f}s"
         if self.kind.startswith("worker"):
             return f"{self.kind} worker{self.target} (back after {self.pause:.1f}s)"
+        if self.kind == "redis SIGKILL while smtp stopped":
+            return f"{self.kind} (redis down {self.pause:.1f}s inside an smtp outage of {self.pause + 2:.1f}s)"
         if self.kind == "poison":
             return "poison: one unknown actor, one bad arguments, one undecodable body"
         return f"{self.kind} (down {self.pause:.1f}s)"
@@ -148,7 +165,7 @@ def make_schedule(seed: int, seconds: float, workers: int) -> list[Fault]:
             pause = rng.uniform(1.0, 6.0)
         elif kind == "smtp slow":
             pause = rng.uniform(2.0, 8.0)
-        elif kind.startswith(("redis", "web")):
+        elif kind.startswith(("redis", "web")):  # for the compound fault: how long Redis is down
             pause = rng.uniform(0.5, 4.0)
         else:
             pause = rng.uniform(0.0, 2.0)
@@ -198,6 +215,27 @@ class Attempt:
     outcome: str  # accepted / exists / 4xx / 5xx / conn
     status: Optional[int] = None
     detail: str = ""
+    twin: bool = False
+
+
+def _gist(raw: bytes) -> str:
+    """One line of a response body: the <title> of an HTML error page (Django's names the exception)."""
+    text = raw.decode(errors="replace")
+    if "<title>" in text:
+        text = text.split("<title>", 1)[1].split("</title>", 1)[0]
+    return " ".join(text.split())[:200]
+
+
+def _describe(body: Optional[bytes]) -> str:
+    if body is None:
+        return "(body gone)"
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return body[:80].decode(errors="replace")
+    options = data.get("options") or {}
+    return (f"{data.get('actor_name')}{tuple(data.get('args') or ())} id {data.get('message_id')} "
+            f"retries {options.get('retries', 0)}")
 
 
 # --- the soak ----------------------------------------------------------------------
@@ -348,6 +386,20 @@ class Soak:
                         kind))
                 self.stop_chaos.wait(fault.pause)
                 self.restart(worker, kind)
+        elif kind == "redis SIGKILL while smtp stopped":
+            with self.smtp_lock, self.redis.lock:
+                self.events.record("smtp stopped", "(compound)")
+                self.smtp.stop()
+                self.stop_chaos.wait(1.0)  # jobs start failing and retrying
+                self.redis.expected_up = False
+                self.events.record("redis SIGKILL", "(compound, smtp still stopped)")
+                self.redis.kill_group()
+                self.stop_chaos.wait(fault.pause)
+                self.restart(self.redis, kind)
+                self.events.record("redis back", "(compound)")
+                self.stop_chaos.wait(1.0)
+                self._smtp_start()
+                self.events.record("smtp back", "(compound)")
         elif kind.startswith("redis"):
             with self.redis.lock:
                 self.redis.expected_up = False
@@ -472,19 +524,20 @@ class Soak:
             self.events.record("RECONCILER FAILED", f"exit {code}, see reconcile.log")
 
     # ----- signups
-    def submit(self, pool: ThreadPoolExecutor, email: str, number: int) -> None:
+    def submit(self, pool: ThreadPoolExecutor, email: str, number: int, twin: bool = False) -> None:
         with self.lock:
             self.in_flight += 1
-        pool.submit(self.signup, email, number)
+        pool.submit(self.signup, email, number, twin)
 
-    def signup(self, email: str, number: int) -> None:
+    def signup(self, email: str, number: int, twin: bool = False) -> None:
         try:
-            self._signup(email, number)
+            self._signup(email, number, twin)
         finally:
             with self.lock:
                 self.in_flight -= 1
 
-    def _signup(self, email: str, number: int) -> None:
+    def _signup(self, email: str, number: int, twin: bool) -> None:
+        """One POST. `number` > 0 for a retry; `twin` for either of a double submit."""
         body = json.dumps({"email": email, "password": PASSWORD}).encode()
         request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}/api/signup/", data=body,
                                          headers={"Content-Type": "application/json"}, method="POST")
@@ -503,13 +556,13 @@ class Soak:
         elif status in (201, 202):
             outcome = "accepted"
         elif status >= 500:
-            outcome, detail = "5xx", raw[:300].decode(errors="replace")
-        elif status == 400 and number > 0 and b"exist" in raw:
-            outcome = "exists"  # the first try committed before the connection broke
+            outcome, detail = "5xx", _gist(raw)
+        elif status == 400 and (number > 0 or twin) and b"exist" in raw:
+            outcome = "exists"  # an earlier try (or the twin) committed it; the API before 202 said so
         else:
-            outcome, detail = "4xx", raw[:300].decode(errors="replace")
+            outcome, detail = "4xx", _gist(raw)
         with self.lock:
-            self.attempts.append(Attempt(email, number, start, end, outcome, status, detail))
+            self.attempts.append(Attempt(email, number, start, end, outcome, status, detail, twin))
             if outcome in ("conn", "5xx") and number + 1 < 30:
                 self.retries.append((end + 1.0, email, number + 1))
 
@@ -517,6 +570,7 @@ class Soak:
         """New signups at a steady rate for `seconds`; retries of broken ones whenever the web is up."""
         start = time.time()
         n = 0
+        rng = random.Random(self.seed + 1)  # which signups are double-submitted
         while True:
             now = time.time()
             if now - start >= seconds:
@@ -525,7 +579,10 @@ class Soak:
             if now >= due:
                 email = f"u{n}-{self.run_id}@{EMAIL_DOMAIN}".lower()
                 self.emails.append(email)
-                self.submit(pool, email, 0)
+                twins = rng.random() < self.args.double_submit  # a double click: the same signup twice at once
+                self.submit(pool, email, 0, twin=twins)
+                if twins:
+                    self.submit(pool, email, 0, twin=True)
                 n += 1
             self.submit_due_retries(pool)
             time.sleep(max(0.0, min(0.05, due - time.time())))
@@ -590,9 +647,15 @@ class Soak:
         }
 
     def wait_for_quiet(self, timeout: float) -> tuple[bool, dict[str, Any]]:
+        """Until everything is settled and stays so for 3 s; gives up after `timeout`, or once
+        nothing has moved for longer than any lease, retry or reconciler pass would take."""
         deadline = time.time() + timeout
+        stall_after = 20.0
+        if not self.reconciler["missing"]:
+            stall_after += self.args.reconcile_every + self.args.reconcile_older_than
         last: dict[str, Any] = {}
         stable_since = None
+        unchanged_since = time.time()
         while True:
             try:
                 state = self.state()
@@ -607,8 +670,10 @@ class Soak:
                     return True, state
             else:
                 stable_since = None
+            if state != last:
+                unchanged_since = time.time()
             last = state
-            if time.time() > deadline:
+            if time.time() > deadline or time.time() - unchanged_since > stall_after:
                 return False, state
             time.sleep(0.5)
 
@@ -654,8 +719,9 @@ class Soak:
                 continue
             if attempt.outcome == "conn":
                 conn_unexpected += 1
-            details.append(f"{attempt.outcome} {attempt.status or ''} at +{attempt.start - self.t0:.1f}s "
-                           f"for {attempt.email} (web {'down' if during_outage else 'up'}): {attempt.detail[:200]}")
+            twin = " (double submit)" if attempt.twin else ""
+            details.append(f"{attempt.outcome} {attempt.status or ''} at +{attempt.start - self.t0:.1f}s for "
+                           f"{attempt.email}{twin} (web {'down' if during_outage else 'up'}): {attempt.detail}")
         server_errors = outcomes["5xx"]
         if server_errors:
             failures.append(f"{server_errors} responses 5xx")
@@ -663,7 +729,8 @@ class Soak:
             failures.append(f"{conn_unexpected} connection errors while the web server was up")
         if outcomes["4xx"]:
             failures.append(f"{outcomes['4xx']} unexpected 4xx")
-            details += [f"4xx {a.status} for {a.email}: {a.detail}" for a in self.attempts if a.outcome == "4xx"][:10]
+            details += [f"4xx {a.status} for {a.email}{' (double submit)' if a.twin else ''}: {a.detail}"
+                        for a in self.attempts if a.outcome == "4xx"][:10]
 
         # Emails.
         lost = sorted(email for email in users if not received.get(email))
@@ -722,6 +789,7 @@ class Soak:
             stuck.append(f"state unreadable: {state['error']}")
         if stuck:
             failures.append("not quiet at the end: " + "; ".join(stuck))
+            details += self.stuck_messages()
 
         # Dead letters.
         dead = broker_store.page_dead(limit=10_000).messages
@@ -752,6 +820,7 @@ class Soak:
             details.append(f"{kind}: {detail}")
 
         return {
+            "log_signals": self.log_signals(),
             "seed": self.seed, "minutes": self.args.minutes, "run_dir": str(self.run_dir),
             "faults": dict(self.fault_counts), "reconciler": dict(self.reconciler),
             "signups_attempted": len(self.emails), "requests": len(self.attempts),
@@ -768,6 +837,40 @@ class Soak:
             "dead_letters_other": len(unexpected_dead), "quiet": quiet, "state": state,
             "unexpected_exits": self.unexpected_exits, "failures": failures, "details": details,
         }
+
+    def stuck_messages(self) -> list[str]:
+        """What is still in Redis at the end, and who holds it (for the report)."""
+        from jobs import broker_store
+
+        conn = broker_store.client()
+        now_ms = time.time() * 1000
+        lines = []
+        for key in conn.scan_iter(match=broker_store.acks_key("*", "*"), count=1000):
+            _, worker, queue = key.decode().split(".", 2)
+            beat = conn.zscore(broker_store.heartbeats_key(), worker)
+            holder = f"worker {worker[:8]} " + (f"last heartbeat {(now_ms - beat) / 1000:.1f}s ago" if beat
+                                                 else "with no heartbeat")
+            for member in conn.smembers(key):
+                body = conn.hget(f"{broker_store.namespace()}:{queue}.msgs", member)
+                lines.append(f"STUCK unacked on {queue} by {holder}: {_describe(body)}")
+        for queue in broker_store.queue_names():
+            for message in broker_store.page_ready(queue, limit=10):
+                lines.append(f"STUCK ready on {queue}: {_describe(json.dumps(message.data).encode())}")
+            delayed, _ = broker_store.page_delayed(queue, limit=10)
+            for message in delayed:
+                eta = f"eta {(message.eta_ms - now_ms) / 1000:+.1f}s" if message.eta_ms else "no eta"
+                lines.append(f"STUCK delayed on {queue} ({eta}): {_describe(json.dumps(message.data).encode())}")
+        return lines
+
+    def log_signals(self) -> dict[str, int]:
+        counts: Counter[str] = Counter()
+        for path in sorted(self.run_dir.glob("*.log")):
+            for prefix, label, needle in LOG_SIGNALS:
+                if path.name.startswith(prefix):
+                    hits = path.read_text(errors="replace").count(needle)
+                    if hits:
+                        counts[f"{prefix}: {label}"] += hits
+        return dict(counts)
 
     def _web_was_down(self, start: float, end: float) -> bool:
         with self.lock:
@@ -838,6 +941,9 @@ def print_table(result: dict[str, Any]) -> None:
         ("processes died unkilled", str(len(result["unexpected_exits"]))),
         ("quiet at the end", "yes" if result["quiet"] else "NO"),
     ]
+    if result["log_signals"]:
+        rows.append(("in the logs", ""))
+        rows += [(f"  {label}", str(count)) for label, count in result["log_signals"].items()]
     width = max(len(r[0]) for r in rows)
     print()
     print(f"chaos soak, seed {result['seed']}, {result['minutes']} min")
@@ -861,6 +967,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="rundramatiq processes (1 process each)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
+    parser.add_argument("--double-submit", type=float, default=0.05,
+                        help="share of signups sent twice at once (a double click)")
     parser.add_argument("--poison", type=int, default=1, help="rounds of 3 poison messages (0: none)")
     parser.add_argument("--reconcile-every", type=float, default=10.0, help="seconds between reconciler runs")
     parser.add_argument("--reconcile-older-than", type=int, default=15, help="reconcile_deliveries --older-than")
