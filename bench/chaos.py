@@ -251,7 +251,7 @@ class Soak:
         self.events = Events(self.run_dir / "events.log", self.t0)
         self.lock = threading.Lock()
         self.attempts: list[Attempt] = []
-        self.retries: deque[tuple[float, str, int]] = deque()
+        self.retries: deque[tuple[float, str, int, bool]] = deque()
         self.emails: list[str] = []
         self.in_flight = 0
         self.web_down: list[list[Optional[float]]] = []  # [down, up] intervals, up None while down
@@ -564,7 +564,7 @@ class Soak:
         with self.lock:
             self.attempts.append(Attempt(email, number, start, end, outcome, status, detail, twin))
             if outcome in ("conn", "5xx") and number + 1 < 30:
-                self.retries.append((end + 1.0, email, number + 1))
+                self.retries.append((end + 1.0, email, number + 1, twin))
 
     def drive_signups(self, pool: ThreadPoolExecutor, seconds: float) -> None:
         """New signups at a steady rate for `seconds`; retries of broken ones whenever the web is up."""
@@ -595,8 +595,8 @@ class Soak:
             due = [r for r in self.retries if r[0] <= now]
             for r in due:
                 self.retries.remove(r)
-        for _, email, number in due:
-            self.submit(pool, email, number)
+        for _, email, number, twin in due:
+            self.submit(pool, email, number, twin)
 
     def finish_retries(self, pool: ThreadPoolExecutor, timeout: float) -> None:
         deadline = time.time() + timeout
@@ -698,6 +698,10 @@ class Soak:
         for message, at in messages:
             received[(message["To"] or "").lower()].append((at, message["Message-ID"] or ""))
 
+        with open(self.run_dir / "attempts.jsonl", "w") as f:
+            for a in self.attempts:
+                f.write(json.dumps({**a.__dict__, "start": round(a.start - self.t0, 3),
+                                    "end": round(a.end - self.t0, 3)}) + "\n")
         # Signups.
         by_email: dict[str, list[Attempt]] = defaultdict(list)
         for attempt in self.attempts:
