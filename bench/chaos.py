@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import random
+import re
 import signal
 import statistics
 import sys
@@ -92,7 +93,7 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000", DRAMATIQ_MAINTENANCE_CHANCE="1000000",
         DRAMATIQ_MIN_BACKOFF_MS="200", DRAMATIQ_MAX_BACKOFF_MS="2000", DRAMATIQ_MAX_RETRIES="20",
         WELCOME_EMAIL_MAX_RETRIES="30", WELCOME_EMAIL_TIME_LIMIT_MS="8000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
-        EMAIL_RATE_PER_SECOND="100", SIGNUP_RATE_PER_MINUTE="1000000", DEBUG="1",
+        EMAIL_RATE_PER_SECOND="100", SIGNUP_RATE_PER_MINUTE="1000000", DELIVERY_RECONCILE_AFTER_S="15", DEBUG="1",
         ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
         dramatiq_worker_timeout="100",  # as in the Procfile
     )
@@ -254,7 +255,8 @@ class Soak:
         self.retries: deque[tuple[float, str, int, bool]] = deque()
         self.emails: list[str] = []
         self.in_flight = 0
-        self.web_down: list[list[Optional[float]]] = []  # [down, up] intervals, up None while down
+        # [down, up] intervals of the web server and of Redis, up None while down.
+        self.down: dict[str, list[list[Optional[float]]]] = {"web": [], "redis": []}
         self.worker_deaths: list[tuple[float, str]] = []  # (time, how): for the duplicate window
         self.fault_counts: Counter[str] = Counter()
         self.reconciler: Counter[str] = Counter()
@@ -349,21 +351,26 @@ class Soak:
                             if proc in self.workers:
                                 self.worker_deaths.append((time.time(), f"{proc.name} exited"))
                         proc.kill_group()
-                        if proc is self.web:
-                            self._web_went_down()
-                        if self.restart(proc, "after an unexpected exit") and proc is self.web:
-                            self._web_came_up()
+                        self._went_down(proc.name)
+                        if self.restart(proc, "after an unexpected exit"):
+                            self._came_up(proc.name)
                 finally:
                     proc.lock.release()
 
-    def _web_went_down(self) -> None:
+    def _went_down(self, name: str) -> None:
         with self.lock:
-            self.web_down.append([time.time(), None])
+            if name in self.down:
+                self.down[name].append([time.time(), None])
 
-    def _web_came_up(self) -> None:
+    def _came_up(self, name: str) -> None:
         with self.lock:
-            if self.web_down and self.web_down[-1][1] is None:
-                self.web_down[-1][1] = time.time()
+            if self.down.get(name) and self.down[name][-1][1] is None:
+                self.down[name][-1][1] = time.time()
+
+    def _was_down(self, name: str, start: float, end: float) -> bool:
+        """Whether `name` was down (or going down) at any moment between start and end."""
+        with self.lock:
+            return any(down <= end and (up is None or start <= up) for down, up in self.down[name])
 
     # ----- faults
     def run_fault(self, fault: Fault) -> None:
@@ -392,10 +399,12 @@ class Soak:
                 self.smtp.stop()
                 self.stop_chaos.wait(1.0)  # jobs start failing and retrying
                 self.redis.expected_up = False
+                self._went_down("redis")
                 self.events.record("redis SIGKILL", "(compound, smtp still stopped)")
                 self.redis.kill_group()
                 self.stop_chaos.wait(fault.pause)
-                self.restart(self.redis, kind)
+                if self.restart(self.redis, kind):
+                    self._came_up("redis")
                 self.events.record("redis back", "(compound)")
                 self.stop_chaos.wait(1.0)
                 self._smtp_start()
@@ -403,13 +412,15 @@ class Soak:
         elif kind.startswith("redis"):
             with self.redis.lock:
                 self.redis.expected_up = False
+                self._went_down("redis")
                 self.events.record(kind)
                 if "SIGKILL" in kind:
                     self.redis.kill_group()
                 else:
                     self.redis.terminate(15)
                 self.stop_chaos.wait(fault.pause)
-                self.restart(self.redis, kind)
+                if self.restart(self.redis, kind):
+                    self._came_up("redis")
                 self.events.record("redis back")
         elif kind == "smtp stopped":
             with self.smtp_lock:
@@ -428,12 +439,12 @@ class Soak:
         elif kind == "web SIGKILL restart":
             with self.web.lock:
                 self.web.expected_up = False
-                self._web_went_down()
+                self._went_down("web")
                 self.events.record(kind, f"pid {self.web.pid}")
                 self.web.kill_group()
                 self.stop_chaos.wait(fault.pause)
                 if self.restart(self.web, kind):
-                    self._web_came_up()
+                    self._came_up("web")
                     self.events.record("web back")
         elif kind in ("relay SIGKILL", "scheduler SIGKILL"):
             proc = self.relay if kind.startswith("relay") else self.scheduler
@@ -512,6 +523,9 @@ class Soak:
                 return
 
     def reconcile(self) -> None:
+        """One `reconcile_deliveries` run. Failing while Redis is down is what it should do (it says so
+        and exits 1); failing otherwise is a failure of the soak."""
+        start = time.time()
         code, output = run_once(manage("reconcile_deliveries", "--older-than", str(self.args.reconcile_older_than)),
                                 self.env, self.run_dir / "reconcile.log", timeout=60)
         if code != 0 and "Unknown command" in output:
@@ -519,6 +533,12 @@ class Soak:
             self.events.record("reconciler missing", "manage.py reconcile_deliveries does not exist here")
         elif code == 0:
             self.reconciler["ok"] += 1
+            found = re.search(r"Re-enqueued (\d+)", output)
+            if found and int(found.group(1)):
+                self.reconciler["re-enqueued"] += int(found.group(1))
+                self.events.record("reconciler re-enqueued", found.group(1))
+        elif self._was_down("redis", start, time.time()):
+            self.reconciler["failed, redis down"] += 1
         else:
             self.reconciler["failed"] += 1
             self.events.record("RECONCILER FAILED", f"exit {code}, see reconcile.log")
@@ -616,9 +636,8 @@ class Soak:
         for proc in self.long_running:
             with proc.lock:
                 if not proc.alive():
-                    self.restart(proc, "restore")
-                    if proc is self.web:
-                        self._web_came_up()
+                    if self.restart(proc, "restore"):
+                        self._came_up(proc.name)
 
     def state(self) -> dict[str, Any]:
         """Outbox, deliveries, queues and ack sets of the run, as the checks read them."""
@@ -687,7 +706,8 @@ class Soak:
         failures: list[str] = []
         details: list[str] = []
         users = {u.email: u for u in User.objects.filter(email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")}
-        deliveries = {d.user_id: d for d in EmailDelivery.objects.filter(user__in=list(users.values()))}
+        deliveries = {d.user_id: d for d in EmailDelivery.objects.filter(user__in=list(users.values()),
+                                                                          kind="welcome")}
         outbox = {row.args[0]: row for row in OutboxMessage.objects.filter(actor_name="send_welcome_email")
                   if row.args and row.args[0] in {u.pk for u in users.values()}}
         connection.close()
@@ -695,8 +715,13 @@ class Soak:
         received: dict[str, list[tuple[float, str]]] = defaultdict(list)
         with self.smtp.handler.lock:
             messages = list(zip(self.smtp.handler.messages, self.smtp.handler.times))
+        other_mail: Counter[str] = Counter()
         for message, at in messages:
-            received[(message["To"] or "").lower()].append((at, message["Message-ID"] or ""))
+            message_id = message["Message-ID"] or ""
+            if message_id.startswith("<welcome-"):
+                received[(message["To"] or "").lower()].append((at, message_id))
+            else:  # e.g. the "you already have an account" notice a repeated signup may send
+                other_mail[message_id.split("-")[0].lstrip("<") or "(no Message-ID)"] += 1
 
         with open(self.run_dir / "attempts.jsonl", "w") as f:
             for a in self.attempts:
@@ -717,7 +742,7 @@ class Soak:
         for attempt in self.attempts:
             if attempt.outcome not in ("conn", "5xx"):
                 continue
-            during_outage = self._web_was_down(attempt.start, attempt.end)
+            during_outage = self._was_down("web", attempt.start, attempt.end)
             if attempt.outcome == "conn" and during_outage:
                 conn_expected += 1
                 continue
@@ -832,7 +857,7 @@ class Soak:
             "signups_never_answered": len(never_answered),
             "connection_errors_web_down": conn_expected, "connection_errors_web_up": conn_unexpected,
             "responses_5xx": server_errors, "responses_4xx_unexpected": outcomes["4xx"],
-            "emails_received": sum(len(v) for v in received.values()),
+            "emails_received": sum(len(v) for v in received.values()), "other_emails": dict(other_mail),
             "duplicates_in_window": dup_window, "duplicates_other": dup_other, "lost": len(lost),
             "emails_to_strangers": len(stranger),
             "max_delay_s": round(max(delays), 2) if delays else None,
@@ -876,9 +901,6 @@ class Soak:
                         counts[f"{prefix}: {label}"] += hits
         return dict(counts)
 
-    def _web_was_down(self, start: float, end: float) -> bool:
-        with self.lock:
-            return any(down <= end and (up is None or start <= up) for down, up in self.web_down)
 
     # ----- the whole run
     def run(self) -> dict[str, Any]:
@@ -923,7 +945,8 @@ def print_table(result: dict[str, Any]) -> None:
     rec = result["reconciler"]
     rows.append(("  reconcile_deliveries runs",
                  "MISSING (command not in this branch)" if rec.get("missing")
-                 else f"{rec.get('ok', 0)} ok, {rec.get('failed', 0)} failed"))
+                 else f"{rec.get('ok', 0)} ok, {rec.get('failed, redis down', 0)} refused while Redis was down, "
+                      f"{rec.get('failed', 0)} failed; {rec.get('re-enqueued', 0)} emails re-enqueued"))
     delay = result["max_delay_s"]
     rows += [
         ("signups attempted", str(result["signups_attempted"])),
@@ -936,6 +959,8 @@ def print_table(result: dict[str, Any]) -> None:
         ("5xx responses", str(result["responses_5xx"])),
         ("unexpected 4xx", str(result["responses_4xx_unexpected"])),
         ("welcome emails received", str(result["emails_received"])),
+        ("other emails (e.g. account notices)", ", ".join(f"{k}: {v}" for k, v in result["other_emails"].items())
+         or "0"),
         ("duplicates in window", str(result["duplicates_in_window"])),
         ("duplicates other", str(result["duplicates_other"])),
         ("lost (committed, no email)", str(result["lost"])),
