@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.chaos_processes import Proc, StartFailed, free_port, kill_all, manage, port_answers, run_once  # noqa: E402
+from bench.chaos_smtp import AttributingHandler  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
 NAMESPACE = "chaos"
@@ -76,9 +77,13 @@ FAULT_WEIGHTS = {
     "scheduler SIGKILL": 0.5,
 }
 SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT, so a slow server is slow, not a timeout
-# A duplicate counts as "in the window" if a worker died this close to the first copy's acceptance.
-WINDOW_BEFORE_S = SMTP_SLOW_MAX_S + 1.0  # a killed client mid-DATA: the slow server still accepts afterwards
-WINDOW_AFTER_S = 2.0
+WORKER_SHUTDOWN_TIMEOUT_MS = 5000
+# A duplicate counts as "in the window" if the worker that sent the copy before it died this close to
+# that copy's acceptance: killed while a slow server was still taking DATA (it accepts afterwards), or
+# within moments after (SIGKILL), or within its shutdown timeout (SIGTERM: a job still running is abandoned).
+WINDOW_BEFORE_S = SMTP_SLOW_MAX_S + 1.0
+WINDOW_AFTER_KILL_S = 2.0
+WINDOW_AFTER_EXIT_S = WORKER_SHUTDOWN_TIMEOUT_MS / 1000 + 2.0
 
 
 def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[str, str]:
@@ -257,7 +262,9 @@ class Soak:
         self.in_flight = 0
         # [down, up] intervals of the web server and of Redis, up None while down.
         self.down: dict[str, list[list[Optional[float]]]] = {"web": [], "redis": []}
-        self.worker_deaths: list[tuple[float, str]] = []  # (time, how): for the duplicate window
+        # (time, how, incarnation, seconds after an acceptance it still explains): for the duplicate window
+        self.worker_deaths: list[tuple[float, str, str, float]] = []
+        self.workers: list[Proc] = []
         self.fault_counts: Counter[str] = Counter()
         self.reconciler: Counter[str] = Counter()
         self.unexpected_exits: list[str] = []
@@ -275,6 +282,7 @@ class Soak:
         import redis
 
         self.smtp = SmtpSink()
+        self.smtp.handler = AttributingHandler(self.smtp.port, lambda: {w.pid: w.tag for w in self.workers if w.pid})
         self.smtp.start()
         self.redis_port = free_port()
         redis_dir = self.run_dir / "redis"
@@ -309,7 +317,7 @@ class Soak:
                         self.run_dir, lambda: port_answers(self.web_port))
         self.workers = [
             Proc(f"worker{i}", manage("rundramatiq", "--processes", "1", "--threads", str(self.args.threads),
-                                      "--worker-shutdown-timeout", "5000"),
+                                      "--worker-shutdown-timeout", str(WORKER_SHUTDOWN_TIMEOUT_MS)),
                  self.env, self.run_dir, b"is ready for action")
             for i in range(self.args.workers)
         ]
@@ -349,7 +357,8 @@ class Soak:
                             self.unexpected_exits.append(detail)
                             self.events.record("UNEXPECTED EXIT", detail)
                             if proc in self.workers:
-                                self.worker_deaths.append((time.time(), f"{proc.name} exited"))
+                                self.worker_deaths.append((time.time(), "exited by itself", proc.tag,
+                                                           WINDOW_AFTER_EXIT_S))
                         proc.kill_group()
                         self._went_down(proc.name)
                         if self.restart(proc, "after an unexpected exit"):
@@ -383,14 +392,15 @@ class Soak:
                 worker.expected_up = False
                 pid = worker.pid
                 if kind == "worker SIGKILL":
-                    self.worker_deaths.append((self.events.record(kind, f"{worker.name} pid {pid}"), kind))
+                    self.worker_deaths.append((self.events.record(kind, f"{worker.tag} pid {pid}"), kind, worker.tag,
+                                               WINDOW_AFTER_KILL_S))
                     worker.kill_group()
                 else:
-                    self.events.record(kind, f"{worker.name} pid {pid}")
+                    self.events.record(kind, f"{worker.tag} pid {pid}")
                     graceful = worker.terminate(20)
                     self.worker_deaths.append((self.events.record(
-                        "worker exited", f"{worker.name} {'gracefully' if graceful else 'ESCALATED to SIGKILL'}"),
-                        kind))
+                        "worker exited", f"{worker.tag} {'on its own' if graceful else 'ESCALATED to SIGKILL'}"),
+                        kind, worker.tag, WINDOW_AFTER_EXIT_S if graceful else WINDOW_AFTER_KILL_S))
                 self.stop_chaos.wait(fault.pause)
                 self.restart(worker, kind)
         elif kind == "redis SIGKILL while smtp stopped":
@@ -712,16 +722,20 @@ class Soak:
                   if row.args and row.args[0] in {u.pk for u in users.values()}}
         connection.close()
 
-        received: dict[str, list[tuple[float, str]]] = defaultdict(list)
-        with self.smtp.handler.lock:
-            messages = list(zip(self.smtp.handler.messages, self.smtp.handler.times))
+        received: dict[str, list[tuple[float, str, Optional[str]]]] = defaultdict(list)
+        handler = self.smtp.handler
+        with handler.lock:
+            messages = list(zip(handler.messages, handler.times, handler.senders))
         other_mail: Counter[str] = Counter()
-        for message, at in messages:
-            message_id = message["Message-ID"] or ""
-            if message_id.startswith("<welcome-"):
-                received[(message["To"] or "").lower()].append((at, message_id))
-            else:  # e.g. the "you already have an account" notice a repeated signup may send
-                other_mail[message_id.split("-")[0].lstrip("<") or "(no Message-ID)"] += 1
+        with open(self.run_dir / "emails.jsonl", "w") as f:
+            for message, at, sender in messages:
+                message_id = message["Message-ID"] or ""
+                f.write(json.dumps({"to": message["To"], "message_id": message_id, "at": round(at - self.t0, 3),
+                                    "sender": sender}) + "\n")
+                if message_id.startswith("<welcome-"):
+                    received[(message["To"] or "").lower()].append((at, message_id, sender))
+                else:  # e.g. the "you already have an account" notice a repeated signup may send
+                    other_mail[message_id.split("-")[0].lstrip("<") or "(no Message-ID)"] += 1
 
         with open(self.run_dir / "attempts.jsonl", "w") as f:
             for a in self.attempts:
@@ -771,19 +785,21 @@ class Soak:
             if not copies:
                 continue
             delays.append(copies[0][0] - user.date_joined.timestamp())
-            first = copies[0][0]
-            for at, message_id in copies[1:]:
-                death = next((how for t, how in self.worker_deaths
-                              if first - WINDOW_BEFORE_S <= t <= first + WINDOW_AFTER_S), None)
-                same_id = message_id == copies[0][1]
+            for (before, before_id, sender), (at, message_id, again_by) in zip(copies, copies[1:]):
+                # The copy before was accepted but its row never marked sent: did its sender die then?
+                death = next((f"{how} of its sender {tag} at {t - before:+.1f}s" for t, how, tag, after
+                              in self.worker_deaths
+                              if tag == sender and before - WINDOW_BEFORE_S <= t <= before + after), None)
+                same_id = message_id == before_id
+                line = (f"{email}: sent by {sender or '?'} at +{before - self.t0:.1f}s, again by {again_by or '?'} "
+                        f"{at - before:+.1f}s later")
                 if death and same_id:
                     dup_window += 1
-                    details.append(f"duplicate in window: {email} +{at - first:.1f}s after the first, {death} "
-                                   f"near it; same Message-ID")
+                    details.append(f"duplicate in window: {line}; {death}")
                 else:
                     dup_other += 1
-                    details.append(f"DUPLICATE: {email}, first at +{first - self.t0:.1f}s, again +{at - first:.1f}s "
-                                   f"later; same Message-ID: {same_id}; nearest event: {self.events.nearest(first)}")
+                    details.append(f"DUPLICATE: {line}; same Message-ID: {same_id}; "
+                                   f"nearest event: {self.events.nearest(before)}")
         for email in lost[:15]:
             user = users[email]
             d = deliveries.get(user.pk)

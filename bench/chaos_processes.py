@@ -68,6 +68,11 @@ class Proc:
             _ALL.append(self)
 
     @property
+    def tag(self) -> str:
+        """This incarnation: name and start number."""
+        return f"{self.name}#{self.starts}"
+
+    @property
     def pid(self) -> Optional[int]:
         return self.popen.pid if self.popen else None
 
