@@ -787,9 +787,14 @@ class Soak:
             delays.append(copies[0][0] - user.date_joined.timestamp())
             for (before, before_id, sender), (at, message_id, again_by) in zip(copies, copies[1:]):
                 # The copy before was accepted but its row never marked sent: did its sender die then?
-                death = next((f"{how} of its sender {tag} at {t - before:+.1f}s" for t, how, tag, after
-                              in self.worker_deaths
-                              if tag == sender and before - WINDOW_BEFORE_S <= t <= before + after), None)
+                if sender:
+                    death = next((f"{how} of its sender {tag} at {t - before:+.1f}s" for t, how, tag, after
+                                  in self.worker_deaths
+                                  if tag == sender and before - WINDOW_BEFORE_S <= t <= before + after), None)
+                else:  # its socket was already closed when the server took DATA: its sender had just died
+                    death = next((f"{how} of {tag} at {t - before:+.1f}s (sender gone before DATA)"
+                                  for t, how, tag, _ in self.worker_deaths
+                                  if before - WINDOW_BEFORE_S <= t <= before + 0.5), None)
                 same_id = message_id == before_id
                 line = (f"{email}: sent by {sender or '?'} at +{before - self.t0:.1f}s, again by {again_by or '?'} "
                         f"{at - before:+.1f}s later")
