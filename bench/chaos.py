@@ -34,6 +34,7 @@ import atexit
 import http.client
 import json
 import logging
+import math
 import os
 import random
 import re
@@ -48,8 +49,9 @@ import uuid
 from collections import Counter, defaultdict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -232,13 +234,13 @@ def _gist(raw: bytes) -> str:
     return " ".join(text.split())[:200]
 
 
-def _describe(body: Optional[bytes]) -> str:
+def _describe(body: Optional[bytes | str]) -> str:
     if body is None:
         return "(body gone)"
     try:
         data = json.loads(body)
     except ValueError:
-        return body[:80].decode(errors="replace")
+        return str(body[:80])
     options = data.get("options") or {}
     return (f"{data.get('actor_name')}{tuple(data.get('args') or ())} id {data.get('message_id')} "
             f"retries {options.get('retries', 0)}")
@@ -260,8 +262,8 @@ class Soak:
         self.retries: deque[tuple[float, str, int, bool]] = deque()
         self.emails: list[str] = []
         self.in_flight = 0
-        # [down, up] intervals of the web server and of Redis, up None while down.
-        self.down: dict[str, list[list[Optional[float]]]] = {"web": [], "redis": []}
+        # [down, up] intervals of the web server and of Redis, up infinite while down.
+        self.down: dict[str, list[list[float]]] = {"web": [], "redis": []}
         # (time, how, incarnation, seconds after an acceptance it still explains): for the duplicate window
         self.worker_deaths: list[tuple[float, str, str, float]] = []
         self.workers: list[Proc] = []
@@ -282,7 +284,8 @@ class Soak:
         import redis
 
         self.smtp = SmtpSink()
-        self.smtp.handler = AttributingHandler(self.smtp.port, lambda: {w.pid: w.tag for w in self.workers if w.pid})
+        self.smtp_handler = AttributingHandler(self.smtp.port, lambda: {w.pid: w.tag for w in self.workers if w.pid})
+        self.smtp.handler = self.smtp_handler
         self.smtp.start()
         self.redis_port = free_port()
         redis_dir = self.run_dir / "redis"
@@ -353,7 +356,8 @@ class Soak:
                 try:
                     if proc.expected_up and not proc.alive():
                         if proc.started_ok:
-                            detail = f"{proc.name} exit {proc.popen.returncode}, see {proc.log_path.name}"
+                            code = proc.popen.returncode if proc.popen else None
+                            detail = f"{proc.name} exit {code}, see {proc.log_path.name}"
                             self.unexpected_exits.append(detail)
                             self.events.record("UNEXPECTED EXIT", detail)
                             if proc in self.workers:
@@ -369,17 +373,17 @@ class Soak:
     def _went_down(self, name: str) -> None:
         with self.lock:
             if name in self.down:
-                self.down[name].append([time.time(), None])
+                self.down[name].append([time.time(), math.inf])
 
     def _came_up(self, name: str) -> None:
         with self.lock:
-            if self.down.get(name) and self.down[name][-1][1] is None:
+            if self.down.get(name) and self.down[name][-1][1] == math.inf:
                 self.down[name][-1][1] = time.time()
 
     def _was_down(self, name: str, start: float, end: float) -> bool:
         """Whether `name` was down (or going down) at any moment between start and end."""
         with self.lock:
-            return any(down <= end and (up is None or start <= up) for down, up in self.down[name])
+            return any(down <= end and start <= up for down, up in self.down[name])
 
     # ----- faults
     def run_fault(self, fault: Fault) -> None:
@@ -481,16 +485,19 @@ class Soak:
         import dramatiq
         from dramatiq import Message
 
-        broker = dramatiq.get_broker()
+        from jobs.broker import RedisBroker
+
+        broker = cast(RedisBroker, dramatiq.get_broker())
         for _ in range(self.args.poison):
-            unknown = Message(queue_name="emails", actor_name="no_such_actor", args=(), kwargs={}, options={})
-            bad_args = Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={},
-                               options={})
+            unknown: Message[Any] = Message(queue_name="emails", actor_name="no_such_actor", args=(), kwargs={},
+                                            options={})
+            bad_args: Message[Any] = Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3),
+                                             kwargs={}, options={})
             raw_id = str(uuid.uuid4())
             jobs: list[tuple[str, str, Callable[[], object]]] = [
-                (unknown.message_id, "unknown actor", lambda m=unknown: broker.enqueue(m)),
-                (bad_args.message_id, "bad arguments", lambda m=bad_args: broker.enqueue(m)),
-                (raw_id, "undecodable body", lambda r=raw_id: broker.do_enqueue("emails", r, b"{chaos: not json")),
+                (unknown.message_id, "unknown actor", partial(broker.enqueue, unknown)),
+                (bad_args.message_id, "bad arguments", partial(broker.enqueue, bad_args)),
+                (raw_id, "undecodable body", partial(broker.do_enqueue, "emails", raw_id, b"{chaos: not json")),
             ]
             for ident, what, send in jobs:
                 deadline = time.monotonic() + 30
@@ -716,14 +723,14 @@ class Soak:
         failures: list[str] = []
         details: list[str] = []
         users = {u.email: u for u in User.objects.filter(email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")}
-        deliveries = {d.user_id: d for d in EmailDelivery.objects.filter(user__in=list(users.values()),
-                                                                          kind="welcome")}
+        deliveries = {d.user.pk: d for d in EmailDelivery.objects.select_related("user")
+                      .filter(user__in=list(users.values()), kind="welcome")}
         outbox = {row.args[0]: row for row in OutboxMessage.objects.filter(actor_name="send_welcome_email")
                   if row.args and row.args[0] in {u.pk for u in users.values()}}
         connection.close()
 
         received: dict[str, list[tuple[float, str, Optional[str]]]] = defaultdict(list)
-        handler = self.smtp.handler
+        handler = self.smtp_handler
         with handler.lock:
             messages = list(zip(handler.messages, handler.times, handler.senders))
         other_mail: Counter[str] = Counter()
@@ -1041,6 +1048,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted; logs in {soak.run_dir}; seed {args.seed}", flush=True)
         return 130
+    except SystemExit:
+        print(f"\nstopped by a signal; logs in {soak.run_dir}; seed {args.seed}", flush=True)
+        raise
     finally:
         soak.stop_chaos.set()
         soak.stop_background.set()

@@ -85,11 +85,12 @@ class Proc:
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== chaos: start {self.starts} at {time.strftime('%H:%M:%S')} ===\n".encode())
             offset = log.tell()
-            self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            popen = self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log,
+                                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                  start_new_session=True)
 
         def is_ready() -> bool:
-            if self.popen.poll() is not None:
+            if popen.poll() is not None:
                 return True
             if isinstance(self.ready, bytes):
                 with open(self.log_path, "rb") as log:
@@ -97,9 +98,9 @@ class Proc:
                     return self.ready in log.read()
             return self.ready()
 
-        if not wait_until(is_ready, timeout, 0.05) or self.popen.poll() is not None:
+        if not wait_until(is_ready, timeout, 0.05) or popen.poll() is not None:
             self.kill_group()
-            raise StartFailed(f"{self.name} did not start (exit {self.popen.returncode}); see {self.log_path}")
+            raise StartFailed(f"{self.name} did not start (exit {popen.returncode}); see {self.log_path}")
         self.expected_up = self.started_ok = True
         return self
 
@@ -113,23 +114,25 @@ class Proc:
 
     def kill_group(self) -> None:
         """SIGKILL the whole group (nothing of it outlives this) and reap the main process."""
-        if self.popen is None:
+        popen = self.popen
+        if popen is None:
             return
         self.send(signal.SIGKILL, group=True)
         try:
-            self.popen.wait(10)
+            popen.wait(10)
         except subprocess.TimeoutExpired:
             pass
 
     def terminate(self, timeout: float) -> bool:
         """SIGTERM the main process (it relays to its children); SIGKILL the group if it
         has not exited within `timeout`. Returns True if it exited on its own."""
-        if not self.alive():
+        popen = self.popen
+        if popen is None or popen.poll() is not None:
             self.kill_group()
             return True
         self.send(signal.SIGTERM, group=False)
         try:
-            self.popen.wait(timeout)
+            popen.wait(timeout)
             graceful = True
         except subprocess.TimeoutExpired:
             graceful = False
