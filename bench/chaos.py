@@ -742,7 +742,8 @@ class Soak:
                 if message_id.startswith("<welcome-"):
                     received[(message["To"] or "").lower()].append((at, message_id, sender))
                 else:  # e.g. the "you already have an account" notice a repeated signup may send
-                    other_mail[message_id.split("-")[0].lstrip("<") or "(no Message-ID)"] += 1
+                    kind = re.match(r"<(\D+?)-\d", message_id)
+                    other_mail[kind.group(1) if kind else "(other)"] += 1
 
         with open(self.run_dir / "attempts.jsonl", "w") as f:
             for a in self.attempts:
