@@ -661,8 +661,10 @@ class Soak:
         from django.db import connection
 
         from accounts.models import EmailDelivery
-        from jobs import broker_store
         from jobs.models import OutboxMessage
+        from jobs.store import keys
+        from jobs.store import queues as store_queues
+        from jobs.store.connection import client
 
         try:
             deliveries = Counter(EmailDelivery.objects.filter(user__email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")
@@ -670,9 +672,9 @@ class Soak:
             outbox_pending = OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
         finally:
             connection.close()
-        queues = broker_store.all_queue_counts()
-        conn = broker_store.client()
-        acks = {k.decode(): conn.scard(k) for k in conn.scan_iter(match=broker_store.acks_key("*", "*"), count=1000)}
+        queues = store_queues.all_queue_counts()
+        conn = client()
+        acks = {k.decode(): conn.scard(k) for k in conn.scan_iter(match=keys.acks_key("*", "*"), count=1000)}
         return {
             "deliveries": dict(deliveries),
             "outbox_pending": outbox_pending,
@@ -717,8 +719,8 @@ class Soak:
         from django.db import connection
 
         from accounts.models import EmailDelivery, User
-        from jobs import broker_store
         from jobs.models import OutboxMessage
+        from jobs.store import dead_letters
 
         failures: list[str] = []
         details: list[str] = []
@@ -742,8 +744,8 @@ class Soak:
                 if message_id.startswith("<welcome-"):
                     received[(message["To"] or "").lower()].append((at, message_id, sender))
                 else:  # e.g. the "you already have an account" notice a repeated signup may send
-                    kind = re.match(r"<(\D+?)-\d", message_id)
-                    other_mail[kind.group(1) if kind else "(other)"] += 1
+                    notice = re.match(r"<(\D+?)-\d", message_id)
+                    other_mail[notice.group(1) if notice else "(other)"] += 1
 
         with open(self.run_dir / "attempts.jsonl", "w") as f:
             for a in self.attempts:
@@ -850,7 +852,7 @@ class Soak:
             details += self.stuck_messages()
 
         # Dead letters.
-        dead = broker_store.page_dead(limit=10_000).messages
+        dead = dead_letters.page_dead(limit=10_000).messages
         seen_poison = set()
         unexpected_dead = []
         for letter in dead:
@@ -860,7 +862,7 @@ class Soak:
                 if not letter.reason:
                     failures.append(f"poison {self.poison[ident]} dead-lettered without a reason")
             else:
-                unexpected_dead.append(f"{letter.actor_name}{letter.args}: {letter.reason[:150]}")
+                unexpected_dead.append(f"{letter.actor_name}{letter.args_preview}: {letter.reason[:150]}")
         missing_poison = [f"{what} {i}" for i, what in self.poison.items() if i not in seen_poison]
         if missing_poison:
             failures.append(f"{len(missing_poison)} poison messages not dead-lettered: {missing_poison}")
@@ -874,8 +876,8 @@ class Soak:
             failures.append(f"{len(self.unexpected_exits)} processes died unkilled: {self.unexpected_exits}")
         if self.reconciler["failed"]:
             failures.append(f"reconcile_deliveries failed {self.reconciler['failed']} times (reconcile.log)")
-        for _, kind, detail in self.events.of("FAULT ERROR", "start failed", "retries unfinished"):
-            details.append(f"{kind}: {detail}")
+        for _, kind, what in self.events.of("FAULT ERROR", "start failed", "retries unfinished"):
+            details.append(f"{kind}: {what}")
 
         return {
             "log_signals": self.log_signals(),
@@ -898,23 +900,24 @@ class Soak:
 
     def stuck_messages(self) -> list[str]:
         """What is still in Redis at the end, and who holds it (for the report)."""
-        from jobs import broker_store
+        from jobs.store import keys, queues
+        from jobs.store.connection import client
 
-        conn = broker_store.client()
+        conn = client()
         now_ms = time.time() * 1000
         lines = []
-        for key in conn.scan_iter(match=broker_store.acks_key("*", "*"), count=1000):
+        for key in conn.scan_iter(match=keys.acks_key("*", "*"), count=1000):
             _, worker, queue = key.decode().split(".", 2)
-            beat = conn.zscore(broker_store.heartbeats_key(), worker)
+            beat = conn.zscore(keys.heartbeats_key(), worker)
             holder = f"worker {worker[:8]} " + (f"last heartbeat {(now_ms - beat) / 1000:.1f}s ago" if beat
                                                  else "with no heartbeat")
             for member in conn.smembers(key):
-                body = conn.hget(f"{broker_store.namespace()}:{queue}.msgs", member)
+                body = conn.hget(keys.consumed_messages_key(queue), member)
                 lines.append(f"STUCK unacked on {queue} by {holder}: {_describe(body)}")
-        for queue in broker_store.queue_names():
-            for message in broker_store.page_ready(queue, limit=10):
+        for queue in queues.queue_names():
+            for message in queues.page_ready(queue, limit=10):
                 lines.append(f"STUCK ready on {queue}: {_describe(json.dumps(message.data).encode())}")
-            delayed, _ = broker_store.page_delayed(queue, limit=10)
+            delayed, _ = queues.page_delayed(queue, limit=10)
             for message in delayed:
                 eta = f"eta {(message.eta_ms - now_ms) / 1000:+.1f}s" if message.eta_ms else "no eta"
                 lines.append(f"STUCK delayed on {queue} ({eta}): {_describe(json.dumps(message.data).encode())}")
