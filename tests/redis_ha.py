@@ -5,6 +5,7 @@ import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import redis
 
@@ -105,8 +106,8 @@ class SentinelGroup:
         def settled() -> bool:
             # Every sentinel knows the replica and the two other sentinels, so a failover can be agreed.
             try:
-                return all(len(s.client().sentinel_slaves(SERVICE)) == 1
-                           and len(s.client().sentinel_sentinels(SERVICE)) == 2 for s in self.sentinels)
+                return all(len(cast(list, s.client().sentinel_slaves(SERVICE))) == 1
+                           and len(cast(list, s.client().sentinel_sentinels(SERVICE))) == 2 for s in self.sentinels)
             except redis.RedisError:
                 return False
 
@@ -118,7 +119,7 @@ class SentinelGroup:
         ports = []
         for sentinel in self.sentinels:
             try:
-                address = sentinel.client().sentinel_get_master_addr_by_name(SERVICE)
+                address = cast(tuple, sentinel.client().sentinel_get_master_addr_by_name(SERVICE))
             except redis.RedisError:
                 continue
             if address:

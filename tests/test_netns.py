@@ -8,6 +8,7 @@ import json
 import time
 import urllib.request
 from collections import Counter
+from typing import cast
 
 import pytest
 from django.db import connection
@@ -109,7 +110,7 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
     def b_running() -> list[dict]:
         return by_host(overview(web_url, session))["host-b"]["running"]
 
-    running_on_b = wait_for(b_running, 20, interval=0.05, what="host-b to be mid-job")
+    running_on_b = cast(list[dict], wait_for(b_running, 20, interval=0.05, what="host-b to be mid-job"))
     cut_at = time.monotonic()
     hosts["host-b"].cut()
     smtp.handler.rcpt_delay = 0.0

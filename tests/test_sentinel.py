@@ -128,4 +128,4 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     for process in (web, worker, relay, scheduler):
         assert process.proc.poll() is None, f"{process.args[2]} carried on:\n{process.log_tail()}"
     # The worker met the outage and carried on against the promoted replica (no restart).
-    assert master.connection_pool.get_master_address()[1] == ha.replica.port
+    assert master.connection_pool.get_master_address()[1] == ha.replica.port  # type: ignore[attr-defined]
