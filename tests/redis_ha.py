@@ -139,8 +139,16 @@ class SentinelGroup:
             except redis.RedisError:
                 return False
 
-        wait_for(promoted, timeout, interval=0.05, what="the sentinels to promote the replica")
+        try:
+            wait_for(promoted, timeout, interval=0.05, what="the sentinels to promote the replica")
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{self.log_tail()}") from None
         return time.monotonic()
+
+    def log_tail(self, lines: int = 25) -> str:
+        """The end of each sentinel's log: what they saw and decided."""
+        return "\n".join(f"--- {s.name}\n" + "\n".join(
+            (s.directory / "redis.log").read_text(errors="replace").splitlines()[-lines:]) for s in self.sentinels)
 
     def stop(self) -> None:
         for node in [*self.sentinels, self.replica, self.primary]:
