@@ -22,10 +22,11 @@ run: setup
 	$(PY) manage.py ensure_dev_admin
 	honcho start -f Procfile
 
-## test-tools: Debian's Chromium (browser tests) and redis-server (the fault tests start their own)
+## test-tools: Debian's Chromium (browser tests), redis-server (the fault tests start their own servers and,
+## with --sentinel, sentinels) and iproute2 (`ip netns`: worker hosts on separate network namespaces)
 test-tools:
-	@command -v chromium >/dev/null && command -v redis-server >/dev/null || \
-		{ apt-get update -q && apt-get install -y -q chromium redis-server; }
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2; }
 
 ## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
 test: $(VENV)/.installed test-tools

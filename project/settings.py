@@ -1,8 +1,9 @@
 """Django settings, read from the environment with safe development defaults."""
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import environ
+
+from jobs.redis_connection import broker_connection_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -102,18 +103,14 @@ EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="example.co
 
 
 # --- Redis and Dramatiq
-def _redis_url_with_timeouts(url: str) -> str:
-    """Add client timeouts unless the URL sets them: a hung Redis must fail fast
-    (the signup request never waits on it), and idle pooled sockets are checked."""
-    parts = urlsplit(url)
-    query = dict(parse_qsl(parts.query))
-    query.setdefault("socket_connect_timeout", "2")
-    query.setdefault("socket_timeout", "10")
-    query.setdefault("health_check_interval", "15")
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# High availability: with REDIS_SENTINELS ("host:port,host:port,...") every Redis client asks these
+# sentinels for the current master of REDIS_SENTINEL_MASTER and follows a failover without a restart;
+# REDIS_URL then gives only the database number and credentials (REDIS_PASSWORD overrides its password).
+REDIS_SENTINELS = env.str("REDIS_SENTINELS", default="")
+REDIS_SENTINEL_MASTER = env.str("REDIS_SENTINEL_MASTER", default="")
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="")  # the sentinels' own requirepass
+REDIS_PASSWORD = env.str("REDIS_PASSWORD", default="")  # the master's, when not in REDIS_URL
 DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
 # A worker silent for this long is presumed dead; its unacked messages go back to their queue.
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
@@ -134,7 +131,9 @@ DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
 DRAMATIQ_BROKER = {
     "BROKER": "jobs.broker.RedisBroker",
     "OPTIONS": {
-        "url": _redis_url_with_timeouts(REDIS_URL),
+        # {"url": ...} or, under Sentinel, {"client": ...}; either way with connect/socket timeouts and health checks.
+        **broker_connection_options(REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_MASTER, password=REDIS_PASSWORD,
+                                    sentinel_password=REDIS_SENTINEL_PASSWORD),
         "namespace": DRAMATIQ_NAMESPACE,
         "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
         "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
