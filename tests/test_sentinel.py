@@ -123,7 +123,7 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     result = subprocess.run([sys.executable, "manage.py", "reconcile_deliveries", "--older-than", "0"],
                             cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    recovered = int(re.search(r"Re-enqueued (\d+)", result.stdout).group(1))  # type: ignore[union-attr]
+    recovered = int(re.search(r"Re-enqueued (\d+)", result.stdout).group(1))
 
     wait_for(lambda: {m["To"] for m in smtp.received()} >= accepted, 60, what="every accepted signup's email")
     wait_for(lambda: drained(master), 30, what="the reconciled jobs to finish")
@@ -147,4 +147,4 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     for process in (web, worker, relay, scheduler):
         assert process.proc.poll() is None, f"{process.args[2]} carried on:\n{process.log_tail()}"
     # The worker met the outage and carried on against the promoted replica (no restart).
-    assert master.connection_pool.get_master_address()[1] == ha.replica.port  # type: ignore[attr-defined]
+    assert master.connection_pool.get_master_address()[1] == ha.replica.port
