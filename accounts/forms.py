@@ -8,7 +8,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordMixin
-from django.utils.translation import get_language, gettext_lazy as _
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from .models import User, normalize_email
 from .notices import owe_password_reset
@@ -48,7 +49,7 @@ class SignupForm(SetPasswordMixin, forms.Form):
         self.validate_passwords()
         # Validators that compare the password with the email see a user that is never saved.
         self.validate_password_for_user(User(email=self.cleaned_data.get("email", "")))
-        return super().clean()
+        return super().clean() or {}
 
 
 class ApiSignupForm(forms.Form):
@@ -69,7 +70,7 @@ class ApiSignupForm(forms.Form):
                 password_validation.validate_password(password, User(email=self.cleaned_data.get("email", "")))
             except forms.ValidationError as error:
                 self.add_error("password", error)
-        return super().clean()
+        return super().clean() or {}
 
 
 class LoginForm(AuthenticationForm):
@@ -93,7 +94,7 @@ class OutboxPasswordResetForm(PasswordResetForm):
     `send_password_reset_email` actor, never in the request (a slow mail server cannot slow the page, a
     down one loses nothing). At most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S."""
 
-    def save(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def save(self, *args: Any, **kwargs: Any) -> None:
         # The request's domain, token generator and templates are not used: the worker builds the
         # link from SITE_URL when it renders the email (accounts.emails), in the user's language.
         for user in self.get_users(self.cleaned_data["email"]):

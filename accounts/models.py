@@ -40,12 +40,7 @@ def normalize_email(email: str) -> str:
 
 class User(AbstractUser):
     username = None
-    email = models.EmailField(_("email address"), unique=True)
-    # How the emails greet the user; optional (the address is used without it).
-    display_name = models.CharField(_("display name"), max_length=150, blank=True)
-    # The language of the emails sent to the user: chosen at signup (form, or Accept-Language for the API).
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
-                                default=settings.LANGUAGE_CODE)
+    email = models.EmailField("email address", unique=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -57,6 +52,12 @@ class User(AbstractUser):
             # Guards raw inserts too: "Ann@x.org" and "ann@x.org" are one account.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
+
+    # How the emails greet the user; optional (the address is used without it).
+    display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    # The language of the emails sent to the user: chosen at signup (form, or Accept-Language for the API).
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
+                                default=settings.LANGUAGE_CODE)
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)

@@ -15,16 +15,19 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
-from django.utils.translation import get_language, gettext as _, gettext_lazy
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from . import throttle, welcome
 from .forms import AccountForm, ApiSignupForm, LoginForm, OutboxPasswordResetForm, SignupForm
+from .models import User
 from .signup import sign_up
 
 THROTTLED = gettext_lazy("Too many signups from your address. Please try again in a minute.")
@@ -129,9 +132,9 @@ class LoginView(auth_views.LoginView):
     authentication_form = LoginForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form: LoginForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         response = super().form_valid(form)
-        _remember_language(response, form.get_user().language)
+        _remember_language(response, _user(form.get_user()).language)
         return response
 
 
@@ -139,6 +142,12 @@ class LogoutView(auth_views.LogoutView):
     """POST only (Django's rule: a link cannot sign anyone out)."""
 
     template_name = "accounts/logged_out.html"
+
+
+def _user(user: object) -> User:
+    """The signed-in user (the views are login_required), typed as the project's model."""
+    assert isinstance(user, User)
+    return user
 
 
 def _remember_language(response: HttpResponse, language: str) -> None:
@@ -151,7 +160,7 @@ def _remember_language(response: HttpResponse, language: str) -> None:
 @never_cache
 def account(request: HttpRequest) -> HttpResponse:
     """The user's account: name and email language, and where their welcome email is."""
-    user = request.user
+    user = _user(request.user)
     form = AccountForm(request.POST if request.method == "POST" else None, instance=user)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -167,7 +176,7 @@ def account(request: HttpRequest) -> HttpResponse:
 @require_POST
 def resend_welcome(request: HttpRequest) -> HttpResponse:
     """"Send again" for a failed welcome email: a new job through the outbox (throttled)."""
-    if welcome.send_again(request.user):
+    if welcome.send_again(_user(request.user)):
         messages.success(request, _("Your welcome email is on its way again."))
     else:
         messages.error(request, _("The welcome email cannot be sent again right now; please try later."))

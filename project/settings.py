@@ -82,7 +82,6 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Accounts: users sign in at /accounts/login/ (the dashboard still sends staff to the admin's login).
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:account"
-LOGOUT_REDIRECT_URL = "home"
 # Links in emails (password reset) are built from this, never from the request's Host header.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # At most one password reset email per user in this many seconds (no mail-bombing through the form).

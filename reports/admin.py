@@ -15,7 +15,7 @@ def format_duration(seconds: float | None) -> str:
     if seconds < 3600:
         minutes, rest = divmod(seconds, 60)
         return f"{int(minutes)} min {rest:.1f} s"
-    hours, rest = divmod(int(round(seconds)), 3600)
+    hours, rest = divmod(round(seconds), 3600)
     return f"{hours} h {rest // 60} min"
 
 

@@ -1,7 +1,7 @@
 """Accounts users can use: sign in and out, the account page and "send again", password reset through the
 outbox, the dev admin, both languages on every account page; times with their zone, durations in the admin."""
 import re
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -61,7 +61,7 @@ def test_sign_out_is_a_post(client, ann):
     client.force_login(ann)
     assert client.get("/accounts/logout/").status_code == 405  # a link cannot sign anyone out
     response = client.post("/accounts/logout/")
-    assert response.status_code == 302 and response["Location"] == "/"
+    assert response.status_code == 200 and "You are signed out." in response.content.decode()
     assert client.get("/accounts/").status_code == 302
 
 
@@ -71,7 +71,7 @@ def test_sign_out_is_a_post(client, ann):
     ({}, "queued", "On its way"),
     ({"status": "sending", "attempts": 1}, "sending", "Being sent"),
     ({"attempts": 2, "last_error": "SMTPServerDisconnected: x"}, "retrying", "2 attempts so far"),
-    ({"status": "sent", "attempts": 1, "sent_at": datetime(2026, 3, 1, 3, 4, 5, tzinfo=dt_timezone.utc)},
+    ({"status": "sent", "attempts": 1, "sent_at": datetime(2026, 3, 1, 3, 4, 5, tzinfo=UTC)},
      "sent", "2026-03-01 12:04:05 KST"),
     ({"status": "failed", "attempts": 9, "last_error": "SMTPDataError: 554"}, "failed", "Could not be delivered"),
 ])
@@ -230,7 +230,7 @@ def test_home_links_to_dashboard_and_reports_for_staff_only(client, clean_redis)
 # --- times and durations ----------------------------------------------------------------------------
 
 def test_times_carry_their_zone():
-    moment = datetime(2026, 11, 25, 7, 20, 1, tzinfo=dt_timezone.utc)
+    moment = datetime(2026, 11, 25, 7, 20, 1, tzinfo=UTC)
     render = Template('{{ t|with_zone }} / {{ t|with_zone:"H:i" }} / [{{ none|with_zone }}]').render
     assert render(Context({"t": moment, "none": None})) == "2026-11-25 16:20:01 KST / 16:20 KST / []"
     with timezone.override("Europe/Berlin"):
