@@ -241,3 +241,14 @@ def test_times_carry_their_zone():
                                            (60.209452, "1 min 0.2 s"), (7384, "2 h 3 min")])
 def test_durations_are_formatted_in_the_admin(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_the_reconciler_re_enqueues_owed_password_reset_emails_with_their_actor(ann):
+    from accounts.notices import owe_password_reset
+    from accounts.tasks import message_for
+
+    delivery = owe_password_reset(ann.pk)
+    assert delivery is not None
+    message = message_for(delivery)
+    assert (message.actor_name, message.args) == ("send_password_reset_email", (delivery.pk,))
+    assert owe_password_reset(ann.pk) is None  # within PASSWORD_RESET_EMAIL_INTERVAL_S
