@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint setup test-tools clean
+.PHONY: run test lint setup test-tools clean manage
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -12,10 +12,15 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-## setup: virtualenv, requirements, a Redis server if none answers, migrations
+## setup: virtualenv, requirements, a Redis server if none answers, the database (created if missing), migrations
 setup: $(VENV)/.installed
 	$(PY) manage.py ensure_redis
+	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
+
+## manage: any manage.py command in the project's virtualenv, e.g. make manage ARGS="seed_demo --users 2000"
+manage: setup
+	$(PY) manage.py $(ARGS)
 
 ## run: web (http://127.0.0.1:8000), worker, scheduler, outbox relay and a local SMTP sink, together
 run: setup

@@ -7,11 +7,12 @@ from .models import EmailDelivery, User
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     ordering = ("-date_joined",)
-    list_display = ("email", "first_name", "last_name", "is_staff", "date_joined")
-    search_fields = ("email", "first_name", "last_name")
+    list_display = ("email", "display_name", "language", "is_staff", "date_joined")
+    list_filter = ("language", "is_staff", "is_superuser", "is_active")
+    search_fields = ("email", "display_name", "first_name", "last_name")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
-        ("Personal info", {"fields": ("first_name", "last_name")}),
+        ("Personal info", {"fields": ("display_name", "language", "first_name", "last_name")}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Important dates", {"fields": ("last_login", "date_joined")}),
     )
@@ -24,4 +25,5 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
-    readonly_fields = ("created_at", "sent_at", "claimed_until", "reconciled_at", "last_error", "attempts")
+    readonly_fields = ("created_at", "sent_at", "claimed_until", "reconciled_at", "resend_requested_at", "last_error",
+                       "attempts")

@@ -6,4 +6,5 @@ app_name = "accounts_api"
 
 urlpatterns = [
     path("signup/", views.api_signup, name="signup"),
+    path("openapi.json", views.openapi, name="openapi"),
 ]

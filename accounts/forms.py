@@ -1,29 +1,49 @@
-"""Signup forms. Neither says whether an address is registered: that answer would
-enumerate accounts; the owner of a registered address gets an email instead."""
+"""Account forms. Neither signup nor password reset says whether an address is registered:
+that answer would enumerate accounts; the owner of a registered address gets an email instead."""
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
-from django.contrib.auth.forms import SetPasswordMixin
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordMixin
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from .models import User, normalize_email
+from .notices import owe_password_reset
 
 
 def _clean_email(form: forms.Form) -> str:
     return normalize_email(form.cleaned_data.get("email", ""))
 
 
-class SignupForm(SetPasswordMixin, forms.Form):
-    """The HTML form: email + password twice; Django's password validators apply."""
+def _language_field() -> forms.ChoiceField:
+    return forms.ChoiceField(label=_("Language of our emails"), choices=settings.LANGUAGES, required=False)
 
-    email = forms.EmailField(label="Email address", max_length=254,
+
+class SignupForm(SetPasswordMixin, forms.Form):
+    """The HTML form: email, optional display name, the emails' language, password twice."""
+
+    email = forms.EmailField(label=_("Email address"), max_length=254,
                              widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    display_name = forms.CharField(label=_("Your name (optional)"), max_length=150, required=False,
+                                   help_text=_("How our emails greet you."),
+                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    language = _language_field()
     password1, password2 = SetPasswordMixin.create_password_fields()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The page's language (cookie or Accept-Language) unless the user picks another.
+        self.fields["language"].initial = (get_language() or settings.LANGUAGE_CODE).split("-")[0]
 
     def clean_email(self) -> str:
         return _clean_email(self)
+
+    def clean_language(self) -> str:
+        return self.cleaned_data.get("language") or (get_language() or settings.LANGUAGE_CODE).split("-")[0]
 
     def clean(self) -> dict[str, Any]:
         self.validate_passwords()
@@ -33,10 +53,12 @@ class SignupForm(SetPasswordMixin, forms.Form):
 
 
 class ApiSignupForm(forms.Form):
-    """The JSON API's fields: one password, no confirmation."""
+    """The JSON API's fields: one password, no confirmation; an optional display name and language."""
 
     email = forms.EmailField(max_length=254)
     password = forms.CharField(strip=False)
+    display_name = forms.CharField(max_length=150, required=False)
+    language = _language_field()
 
     def clean_email(self) -> str:
         return _clean_email(self)
@@ -49,3 +71,31 @@ class ApiSignupForm(forms.Form):
             except forms.ValidationError as error:
                 self.add_error("password", error)
         return super().clean() or {}
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form, labelled for an email address."""
+
+    username = forms.EmailField(label=_("Email address"), max_length=254,
+                                widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+
+
+class AccountForm(forms.ModelForm):
+    """What a user may change on the account page."""
+
+    class Meta:
+        model = User
+        fields = ("display_name", "language")
+        labels = {"display_name": _("Your name (optional)"), "language": _("Language of our emails")}
+
+
+class OutboxPasswordResetForm(PasswordResetForm):
+    """Django's password reset form, but the email is owed through the outbox and sent by the idempotent
+    `send_password_reset_email` actor, never in the request (a slow mail server cannot slow the page, a
+    down one loses nothing). At most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S."""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The request's domain, token generator and templates are not used: the worker builds the
+        # link from SITE_URL when it renders the email (accounts.emails), in the user's language.
+        for user in self.get_users(self.cleaned_data["email"]):
+            owe_password_reset(user.pk)

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager["User"]):
@@ -53,12 +55,23 @@ class User(AbstractUser):
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
         ]
 
+    # How the emails greet the user; optional (the address is used without it).
+    display_name = models.CharField(_("display name"), max_length=150, blank=True)
+    # The language of the emails sent to the user: chosen at signup (form, or Accept-Language for the API).
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
+                                default=settings.LANGUAGE_CODE)
+
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)
         super().save(*args, **kwargs)
 
     def __str__(self) -> str:
         return self.email
+
+    @property
+    def greeting_name(self) -> str:
+        """The name emails and pages greet the user by: the display name, else the address."""
+        return self.display_name or self.email
 
 
 class EmailDelivery(models.Model):
@@ -71,15 +84,17 @@ class EmailDelivery(models.Model):
     """
 
     class Kind(models.TextChoices):
-        WELCOME = "welcome", "Welcome"
+        WELCOME = "welcome", _("Welcome")
         # "You already have an account": a signup attempt with a registered address.
-        EXISTING_ACCOUNT = "existing_account", "Existing account notice"
+        EXISTING_ACCOUNT = "existing_account", _("Existing account notice")
+        # A password reset link asked for on /accounts/password-reset/.
+        PASSWORD_RESET = "password_reset", _("Password reset")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_deliveries")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -93,6 +108,8 @@ class EmailDelivery(models.Model):
     last_error = models.TextField(blank=True)
     # When the reconciler last re-enqueued it: at most one extra job per row per DELIVERY_RECONCILE_AFTER_S.
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # When its owner last asked to have a failed email sent again (throttled: WELCOME_EMAIL_RESEND_INTERVAL_S).
+    resend_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "email deliveries"

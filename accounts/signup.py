@@ -1,20 +1,16 @@
 """Signing up: the same answer, and the same work, whether or not the address is registered."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
-from django.utils import timezone
-
-from jobs import outbox
 
 from .models import EmailDelivery, User, normalize_email
+from .notices import owe_throttled
 from .tasks import send_existing_account_email
 
 
-def sign_up(email: str, password: str) -> None:
+def sign_up(email: str, password: str, *, display_name: str = "", language: str = "") -> None:
     """Create the account, or, if the address is registered, owe its owner a
     "you already have an account" email. The caller cannot tell which happened.
 
@@ -22,6 +18,8 @@ def sign_up(email: str, password: str) -> None:
     step: no database write lock is held during it), and on both paths, so both
     take the same time. Each path then commits one short transaction that records
     the email owed and its outbox row (the welcome email through the post_save signal).
+    `language` (one of LANGUAGES) is the language of the new user's emails; a registered
+    user's notice goes out in the language stored with their account.
     """
     email = normalize_email(email)
     encoded = make_password(password)
@@ -30,7 +28,8 @@ def sign_up(email: str, password: str) -> None:
             # FOR UPDATE (PostgreSQL): notices to one user are decided one at a time.
             existing = User.objects.select_for_update().filter(email=email).first()
             if existing is None:
-                User.objects.create(email=email, password=encoded)
+                User.objects.create(email=email, password=encoded, display_name=display_name.strip(),
+                                    language=_supported(language))
                 return
             _owe_existing_account_notice(existing)
     except IntegrityError:
@@ -39,10 +38,12 @@ def sign_up(email: str, password: str) -> None:
             _owe_existing_account_notice(User.objects.select_for_update().get(email__iexact=email))
 
 
+def _supported(language: str) -> str:
+    codes = {code for code, _ in settings.LANGUAGES}
+    return language if language in codes else settings.LANGUAGE_CODE
+
+
 def _owe_existing_account_notice(user: User) -> None:
     """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone."""
-    since = timezone.now() - timedelta(seconds=settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S)
-    if EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.EXISTING_ACCOUNT, created_at__gt=since).exists():
-        return
-    delivery = EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.EXISTING_ACCOUNT)
-    outbox.enqueue_on_commit(send_existing_account_email, delivery.pk)
+    owe_throttled(user, EmailDelivery.Kind.EXISTING_ACCOUNT, settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
+                  send_existing_account_email)

@@ -94,10 +94,22 @@ def send_existing_account_email(delivery_id: int) -> None:
     _send(delivery_id)
 
 
+@dramatiq.actor(
+    queue_name=EMAILS,
+    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
+    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+)
+def send_password_reset_email(delivery_id: int) -> None:
+    """A password reset link, asked for on /accounts/password-reset/ (the link is made when the email is built)."""
+    _send(delivery_id)
+
+
 def message_for(delivery: EmailDelivery) -> Message:
     """The job that sends an owed delivery."""
     if delivery.kind == EmailDelivery.Kind.WELCOME:
         return send_welcome_email.message(delivery.user_id)
+    if delivery.kind == EmailDelivery.Kind.PASSWORD_RESET:
+        return send_password_reset_email.message(delivery.pk)
     return send_existing_account_email.message(delivery.pk)
 
 

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After sessions, before common: the language from the cookie or Accept-Language (English or Korean).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -51,6 +53,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # {{ time|with_zone }} everywhere: times always carry their zone.
+            "builtins": ["project.timezones"],
         },
     },
 ]
@@ -76,10 +80,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/"
+# --- Accounts: users sign in at /accounts/login/ (the dashboard still sends staff to the admin's login).
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "accounts:account"
+# Links in emails (password reset) are built from this, never from the request's Host header.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# At most one password reset email per user in this many seconds (no mail-bombing through the form).
+PASSWORD_RESET_EMAIL_INTERVAL_S = env.int("PASSWORD_RESET_EMAIL_INTERVAL_S", default=300)
+# "Send again" of a failed welcome email: at most once per user in this many seconds.
+WELCOME_EMAIL_RESEND_INTERVAL_S = env.int("WELCOME_EMAIL_RESEND_INTERVAL_S", default=300)
 
-LANGUAGE_CODE = "en-us"
+# --- Languages: English and Korean (catalogs in locale/, compiled .mo files committed).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ko", "한국어")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul")
 USE_I18N = True
 USE_TZ = True

@@ -9,4 +9,5 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language menu in the header
 ]

@@ -57,19 +57,21 @@ def _by_hour(queryset, field: str) -> list[int]:
 def chunk_metrics(day: date, first_user_id: int, end_user_id: int) -> dict[str, Any]:
     """The day's figures for users with first_user_id <= id < end_user_id."""
     start, end = day_bounds(day)
-    users = User.objects.filter(pk__gte=first_user_id, pk__lt=end_user_id)
+    # Staff accounts (operators, the dev admin) are not signups nor user activity.
+    users = User.objects.filter(pk__gte=first_user_id, pk__lt=end_user_id, is_staff=False)
     signups = users.filter(date_joined__gte=start, date_joined__lt=end)
     signup_count = signups.count()
 
     deliveries = EmailDelivery.objects.filter(
         kind=EmailDelivery.Kind.WELCOME, user_id__gte=first_user_id, user_id__lt=end_user_id,
-        user__date_joined__gte=start, user__date_joined__lt=end,
+        user__date_joined__gte=start, user__date_joined__lt=end, user__is_staff=False,
     )
     by_status = dict(deliveries.values_list("status").annotate(n=Count("pk")))
     delays = (deliveries.filter(sent_at__isnull=False).annotate(delay=DelaySeconds("sent_at", "user__date_joined"))
               .values_list("delay").annotate(n=Count("pk")))
 
-    logins = LoginEvent.objects.filter(user_id__gte=first_user_id, user_id__lt=end_user_id, at__gte=start, at__lt=end)
+    logins = LoginEvent.objects.filter(user_id__gte=first_user_id, user_id__lt=end_user_id, at__gte=start, at__lt=end,
+                                       user__is_staff=False)
     login_totals = logins.aggregate(logins=Count("pk"), active=Count("user_id", distinct=True))
 
     cohort_day = day - timedelta(days=7)

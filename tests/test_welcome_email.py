@@ -33,7 +33,7 @@ def drained() -> bool:
 def test_signup_email_arrives_at_smtp_server(live, smtp, worker):
     user_id, _ = signup(live, "ann@example.com")
     [message] = wait_for(lambda: smtp.received("ann@example.com"), what="the welcome email")
-    assert message["Subject"] == "Welcome to Dramatiq Reference Project"
+    assert message["Subject"] == "Welcome to Dramatiq Reference Project, ann@example.com!"
     assert {part.get_content_type() for part in message.walk()} >= {"text/plain", "text/html"}
     wait_for(lambda: delivery(user_id).status == EmailDelivery.Status.SENT, what="delivery marked sent")
     record = delivery(user_id)
@@ -145,7 +145,7 @@ def test_signup_with_a_registered_address_emails_its_owner_once(live, smtp, work
     wait_for(lambda: len(smtp.received("owner@example.com")) >= 2, what="the welcome email and the notice")
     wait_for(drained, what="the queue to be drained")
     received = smtp.received("owner@example.com")
-    assert sorted(m["Subject"] for m in received) == ["Welcome to Dramatiq Reference Project",
+    assert sorted(m["Subject"] for m in received) == ["Welcome to Dramatiq Reference Project, owner@example.com!",
                                                       "You already have an account at Dramatiq Reference Project"]
     notice = delivery(user_id, EmailDelivery.Kind.EXISTING_ACCOUNT)
     assert notice.status == EmailDelivery.Status.SENT and notice.attempts == 1

@@ -1,0 +1,41 @@
+"""Emails a user asks for, or is owed by someone else's action, at most one per user per interval.
+
+"You already have an account" (a signup with a registered address) and password reset links can be
+requested by anyone who knows an address: the per-user interval keeps that from mail-bombing its owner.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import dramatiq
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import outbox
+
+from .models import EmailDelivery, User
+from .tasks import send_password_reset_email
+
+
+def owe_throttled(user: User, kind: EmailDelivery.Kind, interval_s: int, actor: dramatiq.Actor) -> EmailDelivery | None:
+    """Record an owed email and its outbox row for `actor(delivery_id)`, unless one of this kind was
+    recorded for the user within `interval_s`. Returns the new delivery, or None when throttled.
+
+    Call inside a transaction that holds the user's row (select_for_update), so that two requests
+    for one user are decided one at a time (PostgreSQL; SQLite serialises writers anyway).
+    """
+    since = timezone.now() - timedelta(seconds=interval_s)
+    if EmailDelivery.objects.filter(user=user, kind=kind, created_at__gt=since).exists():
+        return None
+    delivery = EmailDelivery.objects.create(user=user, kind=kind)
+    outbox.enqueue_on_commit(actor, delivery.pk)
+    return delivery
+
+
+def owe_password_reset(user_id: int) -> EmailDelivery | None:
+    """A password reset email for this user through the outbox (None when one was owed recently)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        return owe_throttled(user, EmailDelivery.Kind.PASSWORD_RESET, settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
+                             send_password_reset_email)

@@ -1,0 +1,99 @@
+"""The welcome email as its owner sees it on the account page: where it is, and "send again"."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from jobs import outbox
+
+from .models import EmailDelivery, User
+from .tasks import send_welcome_email
+
+
+class State(enum.Enum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"
+    FAILED = "failed"
+    NONE = "none"
+
+
+LABELS = {
+    State.QUEUED: _("On its way"),
+    State.SENDING: _("Being sent"),
+    State.RETRYING: _("Retrying: the mail server has not accepted it yet"),
+    State.SENT: _("Sent"),
+    State.FAILED: _("Could not be delivered"),
+    State.NONE: _("No welcome email"),
+}
+
+
+@dataclass(frozen=True)
+class WelcomeEmail:
+    state: State
+    attempts: int = 0
+    sent_at: datetime | None = None
+    # When "send again" may next be used (None: now, if the state allows it).
+    resend_after: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return str(LABELS[self.state])
+
+    @property
+    def can_resend(self) -> bool:
+        return self.state is State.FAILED and self.resend_after is None
+
+
+def _state(delivery: EmailDelivery) -> State:
+    if delivery.status == EmailDelivery.Status.SENT:
+        return State.SENT
+    if delivery.status == EmailDelivery.Status.FAILED:
+        return State.FAILED
+    if delivery.status == EmailDelivery.Status.SENDING:
+        return State.SENDING
+    # Pending: a failed attempt leaves its error (the retry is scheduled), a fresh row has none.
+    return State.RETRYING if delivery.attempts and delivery.last_error else State.QUEUED
+
+
+def _resend_after(delivery: EmailDelivery) -> datetime | None:
+    if delivery.resend_requested_at is None:
+        return None
+    after = delivery.resend_requested_at + timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
+    return after if after > timezone.now() else None
+
+
+def welcome_email(user: User) -> WelcomeEmail:
+    """The state of the user's welcome email (State.NONE for accounts made without one, e.g. the dev admin)."""
+    delivery = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).first()
+    if delivery is None:
+        return WelcomeEmail(State.NONE)
+    return WelcomeEmail(_state(delivery), delivery.attempts, delivery.sent_at, _resend_after(delivery))
+
+
+def send_again(user: User) -> bool:
+    """Owe a failed welcome email again: back to pending, with a new job through the outbox, in one transaction.
+
+    Only a failed one (a sent email is never sent twice: the actor finds it sent), and at most once per
+    WELCOME_EMAIL_RESEND_INTERVAL_S: the conditional UPDATE decides, so a double click sends one job.
+    Returns whether a new job was recorded.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
+    with transaction.atomic():
+        updated = (
+            EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.FAILED,
+                                         sent_at__isnull=True)
+            .exclude(resend_requested_at__gt=cutoff)
+            .update(status=EmailDelivery.Status.PENDING, resend_requested_at=now, claimed_until=None)
+        )
+        if updated:
+            outbox.enqueue_on_commit(send_welcome_email, user.pk)
+    return bool(updated)
