@@ -136,7 +136,7 @@ class RedisServer:
         import redis
 
         self.directory.mkdir(parents=True, exist_ok=True)
-        proc = self.proc = subprocess.Popen(
+        self.proc = subprocess.Popen(
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
              "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
