@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_dramatiq.management.commands.rundramatiq import Command as RunDramatiq
 
+from jobs.scheduler import ResilientScheduler
+
 
 class Command(BaseCommand):
     help = "Runs the periodiq scheduler for the project's periodic actors."
@@ -20,4 +22,6 @@ class Command(BaseCommand):
         args = argparse.Namespace(
             broker="django_dramatiq.setup", modules=modules, path=["."], verbose=max(0, options["verbosity"] - 1)
         )
+        # periodiq.main builds its Scheduler by name: ours retries a send that meets a Redis outage.
+        periodiq.Scheduler = ResilientScheduler
         raise SystemExit(periodiq.main(args))
