@@ -10,12 +10,13 @@ import redis
 from dramatiq.common import q_name
 
 from . import keys
-from .connection import client
+from .connection import client, run_readonly
 from .messages import StoredMessage, decode
 
 logger = logging.getLogger(__name__)
 
 READY_SCAN_CHUNK = 500
+OLDEST_READY_DEPTH = 10  # ready ids looked at per queue for the oldest one
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,17 @@ def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
         # A message stays in the hash until acked: stored but not listed is in flight.
         counts.append(QueueCounts(q_name(name), ready, delayed, max(stored - ready, 0), dead))
     return counts
+
+
+def oldest_ready_ms(queues: Iterable[str]) -> dict[str, int | None]:
+    """When the longest-waiting ready message of each queue became ready (epoch ms; None: no
+    ready message). One script call for all queues, bodies never leave Redis."""
+    names = [q_name(q) for q in queues]
+    if not names:
+        return {}
+    queue_keys = [key for name in names for key in (keys.queue_key(name), keys.messages_key(name))]
+    values = run_readonly("oldest_ready", queue_keys, [OLDEST_READY_DEPTH])
+    return {name: int(v) or None for name, v in zip(names, values, strict=True)}
 
 
 def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMessage]:
