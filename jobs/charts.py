@@ -13,6 +13,7 @@ from .timeutil import from_ms
 
 AXIS_LEFT = 56  # room for the y labels
 AXIS_BOTTOM = 30  # room for the x labels and the time zone
+AXIS_TOP = 18  # room for the unit above the plot
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,11 @@ class BarChart:
 
     @property
     def full_height(self) -> int:
-        return self.height + AXIS_BOTTOM
+        return self.height + AXIS_TOP + AXIS_BOTTOM
+
+    @property
+    def top(self) -> int:
+        return AXIS_TOP
 
     @property
     def full_width(self) -> int:
@@ -114,6 +119,7 @@ class Line:
     name: str
     css: str
     segments: list[str]  # SVG polyline points, one string per unbroken run of values
+    dots: list[tuple[float, float, str]] = field(default_factory=list)  # (x, y, value label): every point
 
 
 @dataclass(frozen=True)
@@ -121,6 +127,7 @@ class Marker:
     x: float
     label: str
     when: str
+    anchor: str = "start"  # of its label: "end" near the right edge, so it stays inside the chart
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,11 @@ class LineChart:
 
     @property
     def full_height(self) -> int:
-        return self.height + AXIS_BOTTOM
+        return self.height + AXIS_TOP + AXIS_BOTTOM
+
+    @property
+    def top(self) -> int:
+        return AXIS_TOP
 
     @property
     def full_width(self) -> int:
@@ -169,7 +180,7 @@ def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequenc
 
     lines = []
     for name, css, vs in series:
-        segments, current = [], []
+        segments, current, dots = [], [], []
         for i, v in enumerate(vs):
             if v is None:
                 if current:
@@ -177,9 +188,10 @@ def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequenc
                 current = []
             else:
                 current.append(f"{x_of(i)},{y_of(v)}")
+                dots.append((x_of(i), y_of(v), f"{_number(round(v, 1))} {unit.rsplit(', ', 1)[-1]}"))
         if current:
             segments.append(" ".join(current))
-        lines.append(Line(name, css, segments))
+        lines.append(Line(name, css, segments, dots))
     every = max(-(-n // 8), 1)
     x_ticks = [(x_of(i), from_ms(t).strftime(label_format)) for i, t in enumerate(times_ms)  # type: ignore[union-attr]
                if i % every == 0]
@@ -188,8 +200,9 @@ def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequenc
         start, end = times_ms[0], times_ms[-1] + step_ms
         for at, label in markers:
             if start <= at < end:
-                drawn.append(Marker(round((at - start) / step_ms * slot, 1), label,
-                                    from_ms(at).strftime("%Y-%m-%d %H:%M:%S")))  # type: ignore[union-attr]
+                x = round((at - start) / step_ms * slot, 1)
+                drawn.append(Marker(x, label, from_ms(at).strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[union-attr]
+                                    "end" if x > width * 0.75 else "start"))
     y_ticks = [(y_of(v), _number(v)) for v in top if v <= y_max]
     return LineChart(lines, width, height, unit, time_axis_title(), y_ticks, x_ticks, drawn)
 

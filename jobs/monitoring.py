@@ -66,16 +66,17 @@ def outbox_backlog() -> list[OutboxBacklog]:
 
 def queue_states(workers: list[stats.WorkerInfo], names: list[str] | None = None) -> list[QueueState]:
     """Counts, oldest-ready time, paused flag and live/lost workers of every known queue."""
-    counts = queues.all_queue_counts(names)
-    oldest = queues.oldest_ready_ms(c.name for c in counts)
+    figures = queues.queue_figures(names)
     paused = control.paused_queues()
     now = now_ms()
-    result = []
-    for c in counts:
-        consuming = [w for w in workers if c.name in w.queues]
-        result.append(QueueState(c, oldest.get(c.name), c.name in paused, sum(w.alive for w in consuming),
-                                 sum(not w.alive for w in consuming), now))
-    return result
+    alive: dict[str, int] = {}
+    lost: dict[str, int] = {}
+    for worker in workers:
+        for queue in worker.queues:
+            tally = alive if worker.alive else lost
+            tally[queue] = tally.get(queue, 0) + 1
+    return [QueueState(c, oldest, c.name in paused, alive.get(c.name, 0), lost.get(c.name, 0), now)
+            for c, oldest in figures]
 
 
 def snapshot(*, actors: bool = True, outbox: bool = True) -> Snapshot:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 import dramatiq
 from django.conf import settings
@@ -52,11 +53,28 @@ def overview_data() -> dict[str, Any]:
     }
 
 
+def _queue_links(names: list[str]) -> dict[str, dict[str, str]]:
+    """The links of each queue's row, from three reversed prefixes: one `reverse()` per row and
+    link costs milliseconds with 100 queues (the overview renders every 3 s)."""
+    queue_url = reverse("jobs:queue", args=["QUEUE"]).replace("QUEUE", "{}")
+    pause_url = reverse("jobs:queue_pause", args=["QUEUE"]).replace("QUEUE", "{}")
+    retries, dead = reverse("jobs:retries"), reverse("jobs:dead_list")
+    links = {}
+    for name in names:
+        quoted = quote(name, safe="")
+        links[name] = {"queue": queue_url.format(quoted), "pause": pause_url.format(quoted),
+                       "retries": f"{retries}?queue={quoted}", "dead": f"{dead}?queue={quoted}"}
+    return links
+
+
 @require_safe
 @staff_required
 def overview(request: HttpRequest) -> HttpResponse:
     data = overview_data()
+    links = _queue_links([q.name for q in data["queues"]])
     context = {**data, "chart": throughput_chart(data["throughput"]),
+               "rows": [(q, links[q.name]) for q in data["queues"]],
+               "actor_url": reverse("jobs:actor", args=["ACTOR"]).replace("ACTOR/", ""),
                "per_minute_now": data["throughput"][-1][1] if data["throughput"] else 0,
                "can_manage_queues": request.user.has_perm(actions.QUEUE_PERMISSION)}
     template = "jobs/_overview_live.html" if request.GET.get("fragment") else "jobs/overview.html"

@@ -223,7 +223,7 @@ def test_dashboard_says_so_when_redis_is_down(ops, settings, monkeypatch):
     def refuse(*args, **kwargs):
         raise redis.ConnectionError("Connection refused")
 
-    monkeypatch.setattr(queues, "all_queue_counts", refuse)
+    monkeypatch.setattr(queues, "queue_figures", refuse)
     response = ops.get("/jobs/")
     assert response.status_code == 503 and b"Redis is unreachable" in response.content
 

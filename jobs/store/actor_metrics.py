@@ -178,9 +178,21 @@ def periods(window: str, *, actor: str | None = None, now: int | None = None) ->
     last = now // step
     span = list(range(last - n + 1, last + 1))
     pipe = client().pipeline(transaction=False)
+    fields = _fields_of(actor) if actor is not None else []
     for slot in span:
-        pipe.hgetall(key_of(slot))
-    return [Period(slot * step, parse(raw, actor)) for slot, raw in zip(span, pipe.execute(), strict=True)]
+        if actor is None:
+            pipe.hgetall(key_of(slot))
+        else:
+            pipe.hmget(key_of(slot), fields)  # one actor's fields only
+    if actor is None:
+        return [Period(slot * step, parse(raw)) for slot, raw in zip(span, pipe.execute(), strict=True)]
+    return [Period(slot * step, parse({f.encode(): v for f, v in zip(fields, values, strict=True) if v is not None}))
+            for slot, values in zip(span, pipe.execute(), strict=True)]
+
+
+def _fields_of(actor: str) -> list[str]:
+    names = [*COUNTS, "s", *(f"b{i}" for i in range(len(BUCKETS_MS) + 1))]
+    return [f"{actor}{SEP}{name}" for name in names]
 
 
 def totals_over(periods_: Iterable[Period]) -> dict[str, ActorCounts]:

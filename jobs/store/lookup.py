@@ -65,7 +65,9 @@ def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
     if not message_id or len(message_id) > 200:
         return []
     found = _running(message_id, list(worker_ids))
-    names = [q_name(q) for q in queues]
+    done = recent.finished(message_id)
+    # A message that ran lately can only be queued, retrying or dead on its own queue: scan that one only.
+    names = [q_name(done["queue"])] if done and done.get("queue") else [q_name(q) for q in queues]
     running = {s.details.get("message_id") for s in found}
     for queue in names:
         hit = _in_hash(keys.messages_key(queue), message_id, scan_limit)
@@ -79,7 +81,6 @@ def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
             found.append(Sighting("retrying" if message.retries else "delayed", queue, message))
     found.extend(Sighting("dead", letter.queue_name, dead=letter)
                  for letter in find_dead(message_id, names, scan_limit=scan_limit))
-    done = recent.finished(message_id)
     if done:
         found.append(Sighting("finished", done.get("queue", ""), details=done))
     return found
