@@ -11,8 +11,9 @@ pending outbox rows, then times whole requests through Django's test client: vie
 the outbox query and rendering.
 
 --drain: 20,000 no-op jobs drained by 2 worker processes (as bench/run.py, against its Redis servers
-on 6390/6391) with the project's middleware, and with JobStats (the per-actor metrics, runtime
-histograms, recent completions and worker bookkeeping) removed; interleaved, median of the repeats.
+on 6390/6391) with the project's middleware as it is now; without the record of finished messages
+(JOBS_RECENT_LIMIT=0); with JobStats as it was before per-actor metrics (bench/jobstats_before.py);
+and with no JobStats at all. Interleaved, median of the repeats.
 """
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ def pages(args) -> None:
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
     scraper = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION="Bearer bench-token")
-    recent_id = conn.zrevrange(keys.recent_key(), 0, 0)[0].decode()
+    recent_id = next(iter(conn.hkeys(keys.recent_slot_key(0)))).decode()
     targets = {
         "overview /jobs/": (client, "/jobs/"),
         "overview fragment (3 s refresh)": (client, "/jobs/?fragment=1"),
@@ -160,8 +161,10 @@ def drain_overhead(repeats: int) -> None:
 
     django.setup()
     system = run.Dramatiq()
-    variants = {"with JobStats (metrics on)": "project.settings",
-                "without JobStats (metrics off)": "bench.settings_no_jobstats"}
+    variants = {"JobStats now (metrics on)": "project.settings",
+                "JobStats now, no finished record": "bench.settings_no_recent",
+                "JobStats before (main 823f97c)": "bench.settings_jobstats_before",
+                "no JobStats at all": "bench.settings_no_jobstats"}
     rates: dict[str, list[float]] = {name: [] for name in variants}
     commands: dict[str, list[float]] = {name: [] for name in variants}
     original = os.environ["DJANGO_SETTINGS_MODULE"]
@@ -181,8 +184,10 @@ def drain_overhead(repeats: int) -> None:
         low, high = min(rates[name]), max(rates[name])
         print(f"{name:32} {statistics.median(rates[name]):8,.0f} jobs/s ({low:,.0f}-{high:,.0f})"
               f"  {statistics.median(commands[name]):.2f} commands/job")
-    on, off = (statistics.median(rates[n]) for n in variants)
-    print(f"metrics collection costs {100 * (off - on) / off:.1f} % of the no-op drain throughput")
+    now, no_record, before, none = (statistics.median(rates[n]) for n in variants)
+    print(f"per-actor metrics and the finished record cost {100 * (before - now) / before:.1f} % against JobStats "
+          f"before; {100 * (none - now) / none:.1f} % against no JobStats at all; "
+          f"without the record {100 * (before - no_record) / before:.1f} % against before")
 
 
 def main() -> None:

@@ -393,7 +393,8 @@ def message_lookup(request: HttpRequest) -> HttpResponse:
     sightings = []
     if message_id:
         workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
-        sightings = lookup.locate(message_id, queues.queue_names(), [w.worker_id for w in workers if w.alive])
+        sightings = lookup.locate(message_id, queues.queue_names(), [w.worker_id for w in workers if w.alive],
+                                  recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000)
     return render(request, "jobs/message.html", {
         "message_id": message_id, "sightings": sightings, "recent_limit": settings.JOBS_RECENT_LIMIT,
         "recent_hours": settings.JOBS_RECENT_MAX_AGE_S // 3600,

@@ -350,3 +350,23 @@ def test_report_workflow_shows_chunks_states_and_dead_letters(ops, start_worker,
     assert 'data-chunk="1" data-state="dead"' in html and "dead letter</a>" in html
     assert ops.get("/jobs/workflows/reports/999999/", follow=True).status_code == 200
     assert json.loads(redis_client().hget(keys.totals_key(), "dead") or b"0") >= 1
+
+
+def test_the_record_of_finished_messages_is_bounded(clean_redis):
+    from jobs.store import recent
+    from jobs.store.connection import client
+    from jobs.timeutil import now_ms
+
+    now = now_ms()
+    for batch in range(5):  # five publishes of 7 messages, the record sized for 18
+        entries = [{"message_id": f"m{batch}-{n}", "finished_ms": now, "outcome": "done"} for n in range(7)]
+        pipe = client().pipeline(transaction=False)
+        recent.add_to_pipeline(pipe, entries, limit=18, max_age_ms=60_000)
+        pipe.execute()
+    assert 18 <= recent.count() <= 20
+    assert recent.finished("m4-6")["outcome"] == "done" and recent.finished("m0-0") is None
+    old = [{"message_id": "old", "finished_ms": now - 120_000, "outcome": "dead"}]
+    pipe = client().pipeline(transaction=False)
+    recent.add_to_pipeline(pipe, old, limit=18, max_age_ms=60_000)
+    pipe.execute()
+    assert recent.finished("old", max_age_ms=60_000) is None  # older than the maximum age: never shown

@@ -56,6 +56,11 @@ class JobStats(Middleware):
         self._ended: dict[str, tuple[float, bool, int]] = {}  # message id -> (duration ms, failed, started ms)
         self._finished_records: list[dict[str, Any]] = []
 
+    @property
+    def _record_limit(self) -> int:
+        """How many finished messages to keep for the next publish (0: JOBS_RECENT_LIMIT=0, no record)."""
+        return min(self.MAX_PENDING, settings.JOBS_RECENT_LIMIT)
+
     def after_worker_boot(self, broker: Broker, worker) -> None:
         self._worker_id = _worker_id(broker)
         started = now_ms()
@@ -142,7 +147,7 @@ class JobStats(Middleware):
                 outcome = "failed, retry enqueued"
             else:
                 outcome = "done"
-            if len(self._finished_records) < self.MAX_PENDING:
+            if len(self._finished_records) < self._record_limit:
                 self._finished_records.append({
                     "message_id": message.message_id, "actor": message.actor_name,
                     "queue": message.queue_name, "outcome": outcome, "retries": message.options.get("retries", 0),

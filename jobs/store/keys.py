@@ -25,8 +25,8 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
   actors:h:<epoch hour>        the same per hour, kept two days
   actors:total                 the same since the start (Prometheus counters)
   versions                     zset code version -> when a worker first booted with it (deploy markers)
-  recent                       zset message id -> when it finished (the last JOBS_RECENT_LIMIT)
-  recent:data                  hash message id -> JSON (outcome, duration, worker)
+  recent:meta                  hash: the record of finished messages' current slot and its count
+  recent:slot:<n>              hash message id -> JSON (outcome, duration, worker), a ring of 10 slots
 
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
@@ -169,12 +169,16 @@ def versions_key() -> str:
     return jobs_key("versions")
 
 
-def recent_key() -> str:
-    return jobs_key("recent")
+def recent_meta_key() -> str:
+    return jobs_key("recent", "meta")
 
 
-def recent_data_key() -> str:
-    return jobs_key("recent", "data")
+def recent_slot_prefix() -> str:
+    return jobs_key("recent", "slot") + ":"
+
+
+def recent_slot_key(slot: int) -> str:
+    return f"{recent_slot_prefix()}{slot}"
 
 
 def delayed_queue_key(queue: str) -> str:

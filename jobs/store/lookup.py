@@ -57,7 +57,7 @@ def _in_hash(key: str, message_id: str, scan_limit: int) -> tuple[str, dict] | N
 
 
 def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
-           scan_limit: int = SCAN_LIMIT) -> list[Sighting]:
+           scan_limit: int = SCAN_LIMIT, recent_max_age_ms: int = 86_400_000) -> list[Sighting]:
     """Every place `message_id` (a Dramatiq message id, or a redis id) is known: running on a
     worker (which, since when), ready, delayed or retrying (due when), dead, and how it ended if it
     finished recently. O(1) look-ups, and scans of at most `scan_limit` entries per hash."""
@@ -65,7 +65,7 @@ def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
     if not message_id or len(message_id) > 200:
         return []
     found = _running(message_id, list(worker_ids))
-    done = recent.finished(message_id)
+    done = recent.finished(message_id, max_age_ms=recent_max_age_ms)
     # A message that ran lately can only be queued, retrying or dead on its own queue: scan that one only.
     names = [q_name(done["queue"])] if done and done.get("queue") else [q_name(q) for q in queues]
     running = {s.details.get("message_id") for s in found}

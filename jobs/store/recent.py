@@ -1,11 +1,15 @@
 """A bounded record of recently finished messages (outcome, duration, worker), for look-up by id.
 
-Written by workers with their once-a-second statistics publish (jobs.middleware.stats.JobStats),
-one script call per publish; keeps the newest `limit` and nothing older than `max_age_ms`.
+Written by workers with their once-a-second statistics publish (jobs.middleware.stats.JobStats):
+one script call per publish and one hash write per slot inside it, nothing per job. The record is
+a ring of SLOTS hashes: when the current one holds `limit / (SLOTS - 1)` entries, the oldest is
+emptied and becomes current, so it keeps at least the newest `limit` (at most a ninth more);
+entries older than the maximum age are expired with their slot, and never shown.
 """
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,23 +20,34 @@ from jobs.timeutil import now_ms
 from . import keys
 from .connection import client, script
 
+SLOTS = 10
+
 
 def add_to_pipeline(pipe: redis.client.Pipeline, finished: Sequence[dict[str, Any]], *, limit: int,
                     max_age_ms: int) -> None:
     """Queue on `pipe` the record of `finished` messages (dicts with message_id and finished_ms)."""
-    if not finished:
+    if not finished or limit <= 0:
         return
-    args: list[Any] = [limit, now_ms() - max_age_ms]
+    args: list[Any] = [math.ceil(limit / (SLOTS - 1)), SLOTS, max(max_age_ms // 1000, 1)]
     for entry in finished:
-        args += [entry["message_id"], entry["finished_ms"], json.dumps(entry, separators=(",", ":"))]
-    script("record_recent")(keys=[keys.recent_key(), keys.recent_data_key()], args=args, client=pipe)
+        args += [entry["message_id"], json.dumps(entry, separators=(",", ":"))]
+    script("record_recent")(keys=[keys.recent_meta_key(), keys.recent_slot_prefix()], args=args, client=pipe)
 
 
-def finished(message_id: str) -> dict[str, Any] | None:
-    """How `message_id` ended, if it finished recently: outcome, duration_ms, finished_ms, worker, ..."""
-    raw = client().hget(keys.recent_data_key(), message_id)
-    return json.loads(raw) if raw else None
+def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any] | None:
+    """How `message_id` ended, if it finished recently (the latest end if it ran more than once):
+    outcome, duration_ms, finished_ms, worker, ..."""
+    pipe = client().pipeline(transaction=False)
+    for slot in range(SLOTS):
+        pipe.hget(keys.recent_slot_key(slot), message_id)
+    oldest = now_ms() - max_age_ms
+    ends = [entry for raw in pipe.execute() if raw and (entry := json.loads(raw)).get("finished_ms", 0) >= oldest]
+    return max(ends, key=lambda e: e.get("finished_ms", 0)) if ends else None
 
 
 def count() -> int:
-    return client().zcard(keys.recent_key())
+    """Entries held (some may be past the maximum age until their slot expires or is reused)."""
+    pipe = client().pipeline(transaction=False)
+    for slot in range(SLOTS):
+        pipe.hlen(keys.recent_slot_key(slot))
+    return sum(pipe.execute())
