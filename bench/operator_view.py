@@ -85,9 +85,10 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     actor_metrics.add_to_pipeline(pipe, by_minute)
     actor_metrics.record_version("bench-0", now - 3_000_000, pipe)
     actor_metrics.record_version("bench-1", now - 1_200_000, pipe)
-    finished = [{"message_id": str(uuid.uuid4()), "finished_ms": now - i, "outcome": "done", "actor": ACTORS[0],
-                 "queue": queues[0], "duration_ms": 3.0} for i in range(10_000)]
-    recent.add_to_pipeline(pipe, finished, limit=10_000, max_age_ms=86_400_000)
+    finished = [(str(uuid.uuid4()), ACTORS[0], queues[0], recent.DONE, 0, now - i - 3, now - i, 3.0)
+                for i in range(10_000)]
+    recent.add_to_pipeline(pipe, finished, worker=("bench-worker-0", "bench", 1000), limit=10_000,
+                           max_age_ms=86_400_000)
     pipe.execute()
 
     from accounts.models import EmailDelivery, User
@@ -190,6 +191,46 @@ def drain_overhead(repeats: int) -> None:
           f"without the record {100 * (before - no_record) / before:.1f} % against before")
 
 
+def hook_cost(jobs: int) -> None:
+    """CPU time of JobStats' hooks per job, in this process (no worker, no Redis on the job path):
+    before, after and ack of `jobs` no-op messages over 4 actors, plus the publish of what they left
+    (to a Redis of its own, as a worker's background thread does once a second)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6393/0")
+    from _setup import setup_django
+
+    setup_django(NAMESPACE)
+    import dramatiq
+    from dramatiq.broker import MessageProxy
+
+    from bench.jobstats_before import JobStats as Before
+    from jobs.middleware.stats import JobStats as Now
+
+    broker = dramatiq.get_broker()
+
+    class FakeWorker:
+        consumer_whitelist = ["bench"]
+
+    messages = [MessageProxy(dramatiq.Message(queue_name="bench", actor_name=f"actor_{i % 4}", args=(), kwargs={},
+                                              options={"redis_message_id": str(uuid.uuid4())})) for i in range(jobs)]
+    print(f"\nJobStats hooks, CPU per job over {jobs:,} jobs (process_time, publish included), best of 5")
+    for name, cls in (("before (main 823f97c)", Before), ("now", Now)):
+        best = float("inf")
+        for _ in range(5):
+            stats = cls()
+            stats.after_worker_boot(broker, FakeWorker())
+            stats._stop.set()  # no background thread: publish below, once
+            started = time.process_time()
+            for message in messages:
+                stats.before_process_message(broker, message)
+                stats.after_process_message(broker, message)
+                if hasattr(stats, "after_ack"):
+                    stats.after_ack(broker, message)
+            stats.flush()
+            best = min(best, (time.process_time() - started) / jobs * 1e6)
+        print(f"  {name:24} {best:6.1f} µs per job")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--letters", type=int, default=1_000_000)
@@ -200,8 +241,11 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the data for another run")
     parser.add_argument("--drain", action="store_true", help="measure the workers' cost of metrics instead")
     parser.add_argument("--drain-repeats", type=int, default=3)
+    parser.add_argument("--hooks", type=int, default=0, help="measure JobStats' CPU per job over this many jobs")
     args = parser.parse_args()
-    if args.drain:
+    if args.hooks:
+        hook_cost(args.hooks)
+    elif args.drain:
         drain_overhead(args.drain_repeats)
     else:
         pages(args)

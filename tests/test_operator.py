@@ -359,14 +359,16 @@ def test_the_record_of_finished_messages_is_bounded(clean_redis):
 
     now = now_ms()
     for batch in range(5):  # five publishes of 7 messages, the record sized for 18
-        entries = [{"message_id": f"m{batch}-{n}", "finished_ms": now, "outcome": "done"} for n in range(7)]
+        entries = [(f"m{batch}-{n}", "a", "q", recent.DONE, 0, now - 5, now, 5.0) for n in range(7)]
         pipe = client().pipeline(transaction=False)
-        recent.add_to_pipeline(pipe, entries, limit=18, max_age_ms=60_000)
+        recent.add_to_pipeline(pipe, entries, worker=("w", "host", 1), limit=18, max_age_ms=60_000)
         pipe.execute()
     assert 18 <= recent.count() <= 20
-    assert recent.finished("m4-6")["outcome"] == "done" and recent.finished("m0-0") is None
-    old = [{"message_id": "old", "finished_ms": now - 120_000, "outcome": "dead"}]
+    last = recent.finished("m4-6")
+    assert (last["outcome"], last["duration_ms"], last["host"], last["pid"]) == ("done", 5.0, "host", 1)
+    assert recent.finished("m0-0") is None
+    old = [("old", "a", "q", recent.DEAD, 3, now - 120_005, now - 120_000, 5.0)]
     pipe = client().pipeline(transaction=False)
-    recent.add_to_pipeline(pipe, old, limit=18, max_age_ms=60_000)
+    recent.add_to_pipeline(pipe, old, worker=("w", "host", 1), limit=18, max_age_ms=60_000)
     pipe.execute()
     assert recent.finished("old", max_age_ms=60_000) is None  # older than the maximum age: never shown

@@ -7,13 +7,12 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from typing import Any
 
 from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from jobs.store import actor_metrics, stats
+from jobs.store import actor_metrics, recent, stats
 from jobs.store.actor_metrics import ActorCounts
 from jobs.timeutil import now_ms
 from jobs.versions import code_version
@@ -54,7 +53,7 @@ class JobStats(Middleware):
         self._actors: dict[int, dict[str, ActorCounts]] = defaultdict(lambda: defaultdict(ActorCounts))
         self._starts: dict[str, float] = {}  # message id -> monotonic start
         self._ended: dict[str, tuple[float, bool, int]] = {}  # message id -> (duration ms, failed, started ms)
-        self._finished_records: list[dict[str, Any]] = []
+        self._finished_records: list[tuple] = []  # recent.FIELDS, less the worker's
 
     @property
     def _record_limit(self) -> int:
@@ -89,12 +88,12 @@ class JobStats(Middleware):
             logger.warning("Worker not unregistered: %s", error)
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
+        m = message._message  # the message itself: each attribute through the proxy costs a __getattr__
         with self._lock:
-            self._running[message.message_id] = {
-                "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
-                "started_ms": now_ms(),
+            self._running[m.message_id] = {
+                "message_id": m.message_id, "actor": m.actor_name, "queue": m.queue_name, "started_ms": now_ms(),
             }
-            self._starts[message.message_id] = time.monotonic()
+            self._starts[m.message_id] = time.monotonic()
             self._running_changed = True
 
     def after_process_message(self, broker: Broker, message: MessageProxy, *, result=None,
@@ -107,26 +106,26 @@ class JobStats(Middleware):
         self._finished(message, failed=message.failed, periodic=False)
 
     def _finished(self, message: MessageProxy, *, failed: bool, periodic: bool) -> None:
+        m = message._message
         now = time.time()
         ended = time.monotonic()
         with self._lock:
-            running = self._running.pop(message.message_id, None)
-            start = self._starts.pop(message.message_id, ended)
+            running = self._running.pop(m.message_id, None)
+            start = self._starts.pop(m.message_id, ended)
             duration_ms = (ended - start) * 1000
             self._running_changed = True
             minute = int(now // 60)
             self._counts[minute][int(failed)] += 1
-            self._actors[minute][message.actor_name].observe(duration_ms, failed)
+            self._actors[minute][m.actor_name].observe(duration_ms, failed)
             if len(self._ended) >= self.MAX_PENDING:
                 self._ended.clear()  # acks that never came (cannot happen in Dramatiq's flow): bounded anyway
-            self._ended[message.message_id] = (duration_ms, failed,
-                                               running["started_ms"] if running else int(now * 1000))
+            self._ended[m.message_id] = (duration_ms, failed, running["started_ms"] if running else int(now * 1000))
             if periodic:
-                self._periodic[message.actor_name] = {"last_run_ms": int(now * 1000),
-                                                      "outcome": "failed" if failed else "processed"}
+                self._periodic[m.actor_name] = {"last_run_ms": int(now * 1000),
+                                                "outcome": "failed" if failed else "processed"}
 
     def after_ack(self, broker: Broker, message: MessageProxy) -> None:
-        if message.queue_name.endswith(".DQ"):
+        if message._message.queue_name.endswith(".DQ"):
             return  # a delayed message moved to its queue, not an attempt
         self._settled(message, dead=False)
 
@@ -135,25 +134,21 @@ class JobStats(Middleware):
 
     def _settled(self, message: MessageProxy, *, dead: bool) -> None:
         """An attempt's last step: acked (done, or failed with a retry enqueued) or nacked (dead)."""
+        m = message._message
         now = now_ms()
         with self._lock:
-            duration_ms, failed, started_ms = self._ended.pop(message.message_id, (0.0, dead, now))
-            counts = self._actors[now // 60_000][message.actor_name]
+            duration_ms, failed, started_ms = self._ended.pop(m.message_id, (0.0, dead, now))
             if dead:
-                counts.dead += 1
-                outcome = "dead"
+                self._actors[now // 60_000][m.actor_name].dead += 1
+                outcome = recent.DEAD
             elif failed:
-                counts.retried += 1
-                outcome = "failed, retry enqueued"
+                self._actors[now // 60_000][m.actor_name].retried += 1
+                outcome = recent.RETRIED
             else:
-                outcome = "done"
+                outcome = recent.DONE
             if len(self._finished_records) < self._record_limit:
-                self._finished_records.append({
-                    "message_id": message.message_id, "actor": message.actor_name,
-                    "queue": message.queue_name, "outcome": outcome, "retries": message.options.get("retries", 0),
-                    "started_ms": started_ms, "finished_ms": now, "duration_ms": round(duration_ms, 1),
-                    "worker": self._worker_id, "host": self._info.get("host"), "pid": self._info.get("pid"),
-                })
+                self._finished_records.append((m.message_id, m.actor_name, m.queue_name, outcome,
+                                               m.options.get("retries", 0), started_ms, now, round(duration_ms, 1)))
 
     def flush(self) -> None:
         if self._worker_id is None:
@@ -167,7 +162,7 @@ class JobStats(Middleware):
             self._running_changed = False
         try:
             stats.publish_worker_stats(self._worker_id, self._info, running,
-                                       {m: tuple(c) for m, c in counts.items()}, periodic,
+                                       {m: (c[0], c[1]) for m, c in counts.items()}, periodic,
                                        actors=actors, finished=finished,
                                        recent_limit=settings.JOBS_RECENT_LIMIT,
                                        recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000)

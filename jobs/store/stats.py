@@ -40,7 +40,7 @@ class WorkerInfo:
 def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str, dict] | None,
                          counts: dict[int, tuple[int, int]], periodic: dict[str, dict], *,
                          actors: Mapping[int, Mapping[str, ActorCounts]] | None = None,
-                         finished: Sequence[dict[str, Any]] = (), recent_limit: int = 10_000,
+                         finished: Sequence[Sequence[Any]] = (), recent_limit: int = 10_000,
                          recent_max_age_ms: int = 86_400_000) -> None:
     """One pipeline with what a worker process did since its last publish: its
     registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
@@ -66,7 +66,8 @@ def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str
         pipe.hset(keys.periodic_key(), mapping={k: json.dumps(v) for k, v in periodic.items()})
     if actors:
         actor_metrics.add_to_pipeline(pipe, actors)
-    recent.add_to_pipeline(pipe, finished, limit=recent_limit, max_age_ms=recent_max_age_ms)
+    recent.add_to_pipeline(pipe, finished, worker=(worker_id, info.get("host"), info.get("pid")),
+                           limit=recent_limit, max_age_ms=recent_max_age_ms)
     pipe.execute()
 
 
