@@ -85,7 +85,7 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     )
 
 
-VERBS = {AuditEntry.Action.REQUEUE: "Requeued", AuditEntry.Action.DELETE: "Deleted",
+VERBS: dict[str, str] = {AuditEntry.Action.REQUEUE: "Requeued", AuditEntry.Action.DELETE: "Deleted",
          AuditEntry.Action.RETRY_NOW: "Retried now", AuditEntry.Action.KILL: "Killed"}
 
 

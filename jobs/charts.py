@@ -180,7 +180,9 @@ def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequenc
 
     lines = []
     for name, css, vs in series:
-        segments, current, dots = [], [], []
+        segments: list[str] = []
+        current: list[str] = []
+        dots: list[tuple[float, float, str]] = []
         for i, v in enumerate(vs):
             if v is None:
                 if current:

@@ -56,7 +56,7 @@ def _chunk_index(message_args: list, report_id: int, run_id: str) -> int | None:
 def report_run(report: Report) -> ReportRun:
     """Where the current run of `report` stands, chunk by chunk."""
     run_id = str(report.run_id) if report.run_id else ""
-    rows = ReportChunk.objects.filter(report=report, run_id=report.run_id).order_by("index") if run_id else []
+    rows = ReportChunk.objects.filter(report=report, run_id=run_id).order_by("index") if run_id else []
     chunks = {c.index: ChunkState(c.index, c.first_user_id, c.end_user_id, state="done" if c.done else "not found")
               for c in rows}
     if not run_id:

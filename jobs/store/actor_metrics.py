@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,6 +171,7 @@ def periods(window: str, *, actor: str | None = None, now: int | None = None) ->
     """The last hour by minute ('hour': 60 periods) or the last day by hour ('day': 24), oldest first,
     each with its counts per actor (or only `actor`'s). One pipelined round trip."""
     now = now if now is not None else now_ms()
+    key_of: Callable[[int], str]
     if window == "day":
         step, key_of, n = 3_600_000, keys.actor_hour_key, 24
     else:
@@ -214,12 +215,12 @@ def summary_rows(window: str = "hour") -> list[dict[str, Any]]:
     attempts for a sparkline; slowest p95 first."""
     got = periods(window)
     totals = totals_over(got)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for actor, counts in totals.items():
         rows.append({
             "actor": actor, "counts": counts,
             "p50": counts.quantile(0.5), "p95": counts.quantile(0.95), "p99": counts.quantile(0.99),
             "series": [p.counts[actor].finished if actor in p.counts else 0 for p in got],
         })
-    rows.sort(key=lambda r: (-(r["p95"] or 0), r["actor"]))
+    rows.sort(key=lambda r: (-(r["p95"] or 0.0), str(r["actor"])))
     return rows
