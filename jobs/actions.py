@@ -1,24 +1,32 @@
-"""Requeue and delete of dead letters, with the audit trail (the one action flow of the dead-letter UI)."""
+"""The operator's actions, each audited: requeue and delete of dead letters (the one action flow of
+the dead-letter UI), retry now and kill of waiting retries, pause and resume of a queue."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+import getpass
+from collections.abc import Callable, Iterable
 from itertools import islice
+from typing import Any
 
 from .models import AuditEntry
-from .store import dead_letters
+from .store import control, dead_letters, delayed
 from .store.dead_letters import DeadLetterFilter, DeadLetterRef
+from .store.delayed import MessageRef, RetryFilter
 
 PERMISSION = "jobs.manage_dead_letters"
+QUEUE_PERMISSION = "jobs.manage_queues"
 AUDIT_REFS = 200
 SCOPES = ("one", "selected", "matching")
+DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
+RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
 
 
 def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = (),
-            filter: DeadLetterFilter | None = None) -> AuditEntry:
+            filter: DeadLetterFilter | None = None,
+            progress: Callable[[int, int], None] | None = None) -> AuditEntry:
     """Requeue or delete the given dead letters (scope one/selected) or all that
     match `filter` (scope matching), and record it. Letters another operator
     handled first are skipped and show as the difference between `requested` and `count`."""
-    if action not in AuditEntry.Action.values:
+    if action not in DEAD_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
@@ -26,24 +34,72 @@ def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = ()
     take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
     batches: Iterable[list[DeadLetterRef]]
     batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
+    return _run(user, action, scope, filter.as_params(), batches, take, progress)
+
+
+def perform_on_retries(user, action: str, scope: str, *, refs: Iterable[MessageRef] = (),
+                       filter: RetryFilter | None = None,
+                       progress: Callable[[int, int], None] | None = None) -> AuditEntry:
+    """Retry now (to the front of its queue) or kill (to the dead letters, "killed by an operator")
+    the given waiting retries (one/selected) or all that match `filter`, and record it."""
+    if action not in RETRY_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if scope not in SCOPES:
+        raise ValueError(f"unknown scope {scope!r}")
+    filter = filter or RetryFilter()
+    how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
+    batches: Iterable[list[MessageRef]] = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
+    return _run(user, action, scope, filter.as_params(), batches, lambda batch: delayed.take(batch, how),
+                progress)
+
+
+def _run(user, action: str, scope: str, filters: dict[str, str], batches: Iterable[list[Any]],
+         take: Callable[[list[Any]], int], progress: Callable[[int, int], None] | None = None) -> AuditEntry:
     requested = count = 0
     handled: list[str] = []
     for batch in batches:
         requested += len(batch)
         count += take(batch)
         handled.extend(str(ref) for ref in islice(batch, max(AUDIT_REFS - len(handled), 0)))
+        if progress:
+            progress(requested, count)
     return AuditEntry.objects.create(
-        user=user, user_email=getattr(user, "email", ""), action=action, scope=scope,
-        filters=filter.as_params(),
+        user=user, user_email=_email(user), action=action, scope=scope, filters=filters,
         requested=requested, count=count, refs="\n".join(handled),
     )
 
 
+def _email(user) -> str:
+    """Who did it: the user's email, or the OS user for a management command."""
+    if user is None:
+        return f"manage.py ({getpass.getuser()})"
+    return getattr(user, "email", "")
+
+
+def set_paused(user, queue: str, paused: bool) -> AuditEntry:
+    """Pause or resume `queue` for every worker, and record it (also when nothing changed)."""
+    changed = control.pause(queue) if paused else control.resume(queue)
+    return AuditEntry.objects.create(
+        user=user, user_email=_email(user), action=AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME,
+        scope="queue", filters={"queue": queue}, requested=1, count=int(changed),
+    )
+
+
+VERBS: dict[str, str] = {AuditEntry.Action.REQUEUE: "Requeued", AuditEntry.Action.DELETE: "Deleted",
+         AuditEntry.Action.RETRY_NOW: "Retried now", AuditEntry.Action.KILL: "Killed"}
+
+
 def outcome_text(entry: AuditEntry) -> str:
     """What the operator is told after an action."""
-    verb = "Requeued" if entry.action == AuditEntry.Action.REQUEUE else "Deleted"
-    text = f"{verb} {entry.count} message{'s' if entry.count != 1 else ''}."
+    if entry.action in (AuditEntry.Action.PAUSE, AuditEntry.Action.RESUME):
+        queue = entry.filters.get("queue", "")
+        word = "Paused" if entry.action == AuditEntry.Action.PAUSE else "Resumed"
+        return f"{word} queue {queue}." if entry.count else f"Queue {queue} was already {word.lower()}."
+    text = f"{VERBS.get(entry.action, entry.action)} {entry.count} message{'s' if entry.count != 1 else ''}."
     skipped = entry.requested - entry.count
     if skipped:
-        text += f" {skipped} had already been requeued or deleted by someone else."
+        if entry.action in DEAD_ACTIONS:
+            text += f" {skipped} had already been requeued or deleted by someone else."
+        else:
+            text += f" {skipped} had already left the retry queue (their time came, or someone else was first)."
     return text

@@ -7,7 +7,7 @@ from django.urls import path
 from django_dramatiq.models import Task
 
 from . import actions, views
-from .models import AuditEntry, FailedMessage
+from .models import AuditEntry, BulkAction, FailedMessage
 
 
 @admin.register(FailedMessage)
@@ -48,6 +48,19 @@ class AuditEntryAdmin(admin.ModelAdmin):
     list_filter = ("action", "scope")
     search_fields = ("user_email", "refs")
     readonly_fields = [f.name for f in AuditEntry._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(BulkAction)
+class BulkActionAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "user_email", "action", "status", "total", "requested", "count")
+    list_filter = ("action", "status")
+    readonly_fields = [f.name for f in BulkAction._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

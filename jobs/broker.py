@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
@@ -17,7 +18,8 @@ from dramatiq.common import compute_backoff, current_millis
 from dramatiq.errors import ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from .store import fetched, queues
+from .store import control, delayed, fetched, queues
+from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
 logger = logging.getLogger(__name__)
@@ -140,7 +142,7 @@ class _Consumer(_RedisConsumer):
                     self.queued_message_ids.add(message.message_id)
                     return MessageProxy(message)
                 messages = []
-                if self.outstanding_message_count < self.prefetch:
+                if self.outstanding_message_count < self.prefetch and not self._queue_paused():
                     self.message_cache = messages = self.broker.do_fetch(
                         self.queue_name, self.prefetch - self.outstanding_message_count)
                 if not messages:
@@ -150,6 +152,22 @@ class _Consumer(_RedisConsumer):
                     return None
         except redis.RedisError as error:
             raise _broker_error(error) from None
+
+    PAUSE_CHECK_S = 1.0
+    _paused = False
+    _paused_checked_at = float("-inf")
+
+    def _queue_paused(self) -> bool:
+        """Whether an operator paused this queue (jobs.store.control), asked Redis at most once a
+        second: a paused queue is not fetched from. Its delay queue still is, so due retries land
+        in the paused queue and wait there with everything else."""
+        if self.queue_name.endswith(".DQ"):
+            return False
+        now = time.monotonic()
+        if now - self._paused_checked_at >= self.PAUSE_CHECK_S:
+            self._paused = control.is_paused(self.queue_name, self.broker.client)
+            self._paused_checked_at = now
+        return self._paused
 
     def _sound_or_buried(self, data: bytes | None) -> Message | None:
         """The decoded message, or None once a body that cannot be run was dead-lettered."""
@@ -198,6 +216,25 @@ class RedisBroker(DramatiqRedisBroker):
         super().declare_queue(queue_name)
         if new:
             queues.register_queue(self, queue_name)
+
+    def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
+        """Enqueue a message. A delayed message a worker held until due (marked by
+        jobs.middleware.delayed.HeldDelayedMessages) goes to its queue only if it is still
+        delayed: an operator may have retried it already or killed it (jobs.store.delayed)."""
+        held = message.options.get(HELD_DELAYED)
+        if held is None or delay is not None:
+            return super().enqueue(message, delay=delay)
+        options = {k: v for k, v in message.options.items() if k != HELD_DELAYED}
+        options.update(redis_message_id=str(uuid4()), ready_at=current_millis())
+        message = replace(message, options=options)
+        self.emit_before("enqueue", message, None)
+        if not delayed.promote(self.client, message.queue_name, held, options["redis_message_id"],
+                               message.encode()):
+            logger.info("Delayed message %s was retried or killed by an operator before it was due; not enqueued "
+                        "again", message.message_id)
+            return message
+        self.emit_after("enqueue", message, None)
+        return message
 
     def run_maintenance(self, queue_name: str) -> None:
         """Run the broker's maintenance for one queue now, not by chance: the unacked

@@ -5,11 +5,16 @@ from django.db import models
 
 
 class AuditEntry(models.Model):
-    """Who requeued or deleted which dead letters, when."""
+    """Who did what to which messages or queues, when: requeued or deleted dead letters,
+    retried now or killed waiting retries, paused or resumed a queue."""
 
     class Action(models.TextChoices):
         REQUEUE = "requeue", "Requeue"
         DELETE = "delete", "Delete"
+        RETRY_NOW = "retry_now", "Retry now"
+        KILL = "kill", "Kill"
+        PAUSE = "pause", "Pause queue"
+        RESUME = "resume", "Resume queue"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
@@ -24,10 +29,47 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
-        permissions = [("manage_dead_letters", "Can requeue or delete dead-lettered messages")]
+        permissions = [("manage_dead_letters", "Can requeue or delete dead-lettered messages"),
+                       ("manage_queues", "Can pause and resume queues, and retry now or kill waiting retries")]
 
     def __str__(self) -> str:
         return f"{self.user_email} {self.action} {self.count} ({self.scope})"
+
+
+class BulkAction(models.Model):
+    """A big bulk action ("requeue all 300,000 matching") run as a job, with its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
+    user_email = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=16, choices=AuditEntry.Action.choices)
+    filters = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(default=0)  # how many matched when it was asked for
+    requested = models.PositiveIntegerField(default=0)  # looked at so far
+    count = models.PositiveIntegerField(default=0)  # handled so far
+    error = models.TextField(blank=True)
+    audit = models.ForeignKey(AuditEntry, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} all matching {self.filters} ({self.status}, {self.count}/{self.total})"
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        return min(int(100 * self.requested / self.total), 99) if self.total else 0
 
 
 class FailedMessage(models.Model):

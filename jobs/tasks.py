@@ -7,6 +7,7 @@ import dramatiq
 from django.conf import settings
 from periodiq import cron
 
+from . import bulk
 from .store import dead_letters, stats
 
 logger = logging.getLogger(__name__)
@@ -19,3 +20,9 @@ def prune_job_store() -> None:
     forgotten = stats.forget_silent_workers()
     if pruned or forgotten:
         logger.info("Pruned %d expired dead-letter index entries; forgot %d silent workers", pruned, forgotten)
+
+
+@dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
+def run_bulk_action(bulk_id: int) -> None:
+    """A big bulk action on dead letters or waiting retries, with its progress in the database (jobs.bulk)."""
+    bulk.run(bulk_id)

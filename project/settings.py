@@ -164,6 +164,7 @@ DRAMATIQ_BROKER = {
         "jobs.middleware.retries.ConfiguredRetries",
         "jobs.middleware.dead_letters.DeadLetterDetails",
         "jobs.middleware.stats.JobStats",
+        "jobs.middleware.delayed.HeldDelayedMessages",
         "jobs.middleware.maintenance.QueueMaintenance",
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
@@ -203,6 +204,24 @@ REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
 # weekly whose dailies are still running is harmless: the new run waits for them again).
 REPORTS_STUCK_AFTER_S = env.int("REPORTS_STUCK_AFTER_S", default=4 * 3600)
 REPORTS_RECONCILE_CRON = env.str("REPORTS_RECONCILE_CRON", default="*/5 * * * *")  # how often stuck runs are sought
+
+# --- The operator's view (jobs/): metrics, health checks, Prometheus
+# The code version workers record at boot (deploy markers on the charts); empty: `git describe --always`.
+APP_VERSION = env.str("APP_VERSION", default="")
+# Bearer token that opens /jobs/metrics, /jobs/health and /jobs/overview.json to scrapers; empty: staff only.
+JOBS_METRICS_TOKEN = env.str("JOBS_METRICS_TOKEN", default="")
+# The record of recently finished messages (look-up by id): at most this many, none older than this.
+JOBS_RECENT_LIMIT = env.int("JOBS_RECENT_LIMIT", default=10_000)
+JOBS_RECENT_MAX_AGE_S = env.int("JOBS_RECENT_MAX_AGE_S", default=86_400)
+# Bulk actions on more messages than this run as a job with a progress bar, not in the request.
+JOBS_BULK_INLINE_MAX = env.int("JOBS_BULK_INLINE_MAX", default=1_000)
+# Health checks (manage.py check_jobs, /jobs/health): a problem when ...
+JOBS_HEALTH_DEAD_LETTERS_MAX = env.int("JOBS_HEALTH_DEAD_LETTERS_MAX", default=0)  # ... more letters than this
+JOBS_HEALTH_DEAD_LETTERS_WINDOW_S = env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900)  # ... in this window
+JOBS_HEALTH_OLDEST_READY_S = env.int("JOBS_HEALTH_OLDEST_READY_S", default=300)  # ... a ready message waits longer
+JOBS_HEALTH_OUTBOX_AGE_S = env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300)  # ... an outbox row is pending longer
+# Checks other apps contribute (dotted paths of functions returning a list of jobs.health.Problem).
+JOBS_HEALTH_EXTRA_CHECKS = env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"])
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off)
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle

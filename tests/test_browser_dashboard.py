@@ -29,7 +29,7 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/jobs/")
         page.wait_for_selector('tr[data-queue="emails"]')
-        assert page.inner_text('tr[data-queue="emails"] td:nth-child(5)') == "61"
+        assert page.inner_text('tr[data-queue="emails"] td:nth-child(6)') == "61"  # the dead column
         page.wait_for_function("document.getElementById('live').dataset.refreshedAt", timeout=10_000)
         screenshot(page, "dashboard-overview")
 

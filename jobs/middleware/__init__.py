@@ -4,9 +4,11 @@ Settings name them by module (``jobs.middleware.retries.ConfiguredRetries``); th
 re-exported here for code that imports ``jobs.middleware``.
 """
 from .dead_letters import DeadLetterDetails
+from .delayed import HeldDelayedMessages
 from .maintenance import QueueMaintenance
 from .retries import ConfiguredRetries
 from .stats import JobStats
 from .validation import ValidateArguments
 
-__all__ = ["ConfiguredRetries", "DeadLetterDetails", "JobStats", "QueueMaintenance", "ValidateArguments"]
+__all__ = ["ConfiguredRetries", "DeadLetterDetails", "HeldDelayedMessages", "JobStats", "QueueMaintenance",
+           "ValidateArguments"]

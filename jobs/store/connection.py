@@ -4,6 +4,7 @@ from __future__ import annotations
 import weakref
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import dramatiq
 import redis
@@ -40,3 +41,15 @@ def script(name: str, conn: redis.Redis | None = None) -> Script:
     if name not in per_client:
         per_client[name] = conn.register_script(lua_source(name))
     return per_client[name]
+
+
+def run_readonly(name: str, keys: list[str], args: list, conn: redis.Redis | None = None) -> Any:
+    """Run `lua/<name>.lua`, a script that only reads, by EVALSHA_RO: pages that read through it
+    send no command that may write (loading the script once if Redis lost it)."""
+    conn = conn if conn is not None else client()
+    registered = script(name, conn)
+    try:
+        return conn.evalsha_ro(registered.sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        conn.script_load(registered.script)
+        return conn.evalsha_ro(registered.sha, len(keys), *keys, *args)

@@ -383,6 +383,15 @@ def get_dead(ref: DeadLetterRef) -> StoredMessage | None:
     return StoredMessage(ref.redis_id, ref.queue, data, int(score), size=len(body))
 
 
+def count_dead_since(queues: Iterable[str], since_ms: int) -> dict[str, int]:
+    """Dead letters filed at or after `since_ms`, per queue (one pipelined ZCOUNT each)."""
+    names = list(queues)
+    pipe = client().pipeline(transaction=False)
+    for queue in names:
+        pipe.zcount(keys.dead_key(queue), since_ms, "+inf")
+    return dict(zip(names, pipe.execute(), strict=True)) if names else {}
+
+
 def count_dead(queue: str) -> int:
     """How many dead letters `queue` holds."""
     return client().zcard(keys.dead_key(queue))

@@ -20,6 +20,13 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
   running:<worker id>          hash message id -> JSON (actor, queue, started)
   periodic                     hash actor -> JSON (last run, outcome)
   limit:<name>                 rate-limiter windows
+  paused                       set of paused queue names (consumers do not fetch from them)
+  actors:m:<epoch minute>      hash "<actor>|<field>" -> count, kept two hours (per-actor metrics)
+  actors:h:<epoch hour>        the same per hour, kept two days
+  actors:total                 the same since the start (Prometheus counters)
+  versions                     zset code version -> when a worker first booted with it (deploy markers)
+  recent:meta                  hash: the record of finished messages' current slot and its count
+  recent:slot:<n>              hash message id -> JSON (outcome, duration, worker), a ring of 10 slots
 
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
@@ -140,3 +147,40 @@ def running_key(worker_id: str) -> str:
 
 def periodic_key() -> str:
     return jobs_key("periodic")
+
+
+def paused_key() -> str:
+    return jobs_key("paused")
+
+
+def actor_minute_key(minute: int) -> str:
+    return jobs_key("actors", "m", str(minute))
+
+
+def actor_hour_key(hour: int) -> str:
+    return jobs_key("actors", "h", str(hour))
+
+
+def actor_totals_key() -> str:
+    return jobs_key("actors", "total")
+
+
+def versions_key() -> str:
+    return jobs_key("versions")
+
+
+def recent_meta_key() -> str:
+    return jobs_key("recent", "meta")
+
+
+def recent_slot_prefix() -> str:
+    return jobs_key("recent", "slot") + ":"
+
+
+def recent_slot_key(slot: int) -> str:
+    return f"{recent_slot_prefix()}{slot}"
+
+
+def delayed_queue_key(queue: str) -> str:
+    """The delay queue's list of ids not yet fetched by a worker (`<q>.DQ`)."""
+    return f"{queue_key(queue)}.DQ"

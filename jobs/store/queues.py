@@ -10,12 +10,13 @@ import redis
 from dramatiq.common import q_name
 
 from . import keys
-from .connection import client, text
+from .connection import client, run_readonly, text
 from .messages import StoredMessage, decode
 
 logger = logging.getLogger(__name__)
 
 READY_SCAN_CHUNK = 500
+OLDEST_READY_DEPTH = 5  # ready ids looked at per queue for the oldest one (the front; requeues go there too)
 
 
 @dataclass(frozen=True)
@@ -60,20 +61,26 @@ def queue_counts(queue: str) -> QueueCounts:
 
 def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
     """Ready, delayed, in-flight and dead counts of each queue (default: every known one), in one round trip."""
-    names = list(queues) if queues is not None else queue_names()
-    pipe = client().pipeline(transaction=False)
-    for name in names:
-        pipe.llen(keys.queue_key(name))
-        pipe.hlen(keys.messages_key(name))
-        pipe.hlen(keys.delayed_messages_key(name))
-        pipe.zcard(keys.dead_key(name))
-    values = pipe.execute()
-    counts = []
+    return [counts for counts, _ in queue_figures(queues, oldest_depth=0)]
+
+
+def queue_figures(queues: Iterable[str] | None = None, *,
+                  oldest_depth: int = OLDEST_READY_DEPTH) -> list[tuple[QueueCounts, int | None]]:
+    """Counts of each queue and when its longest-waiting ready message became ready (epoch ms, None:
+    no ready message; among the first `oldest_depth` ids of its list, 0: not asked). One read-only
+    script call for every queue; bodies never leave Redis."""
+    names = [q_name(q) for q in (queues if queues is not None else queue_names())]
+    if not names:
+        return []
+    queue_keys = [key for name in names for key in (keys.queue_key(name), keys.messages_key(name),
+                                                     keys.delayed_messages_key(name), keys.dead_key(name))]
+    values = run_readonly("queue_stats", queue_keys, [oldest_depth])
+    result = []
     for i, name in enumerate(names):
-        ready, stored, delayed, dead = values[4 * i: 4 * i + 4]
+        ready, stored, delayed, dead, oldest = values[5 * i: 5 * i + 5]
         # A message stays in the hash until acked: stored but not listed is in flight.
-        counts.append(QueueCounts(q_name(name), ready, delayed, max(stored - ready, 0), dead))
-    return counts
+        result.append((QueueCounts(name, ready, delayed, max(stored - ready, 0), dead), int(oldest) or None))
+    return result
 
 
 def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMessage]:

@@ -3,6 +3,7 @@ read by the dashboard. Reads never write; forgetting long-gone workers is `forge
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ from dramatiq.common import q_name
 
 from jobs.timeutil import now_ms
 
-from . import keys
+from . import actor_metrics, keys, recent
+from .actor_metrics import ActorCounts
 from .connection import client, text
 
 MINUTE_TTL_S = 2 * 3600
@@ -27,6 +29,7 @@ class WorkerInfo:
     last_heartbeat_ms: int
     alive: bool  # heartbeat within the broker's heartbeat timeout
     running: list[dict[str, Any]]  # empty for a lost worker: what it ran is not running any more
+    version: str = "unknown"  # the code version it booted with
 
     @property
     def state(self) -> str:
@@ -35,10 +38,14 @@ class WorkerInfo:
 
 
 def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str, dict] | None,
-                         counts: dict[int, tuple[int, int]], periodic: dict[str, dict]) -> None:
+                         counts: dict[int, tuple[int, int]], periodic: dict[str, dict], *,
+                         actors: Mapping[int, Mapping[str, ActorCounts]] | None = None,
+                         finished: Sequence[Sequence[Any]] = (), recent_limit: int = 10_000,
+                         recent_max_age_ms: int = 86_400_000) -> None:
     """One pipeline with what a worker process did since its last publish: its
     registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
-    unchanged), processed/failed counts by epoch minute, and periodic last runs."""
+    unchanged), processed/failed counts by epoch minute, periodic last runs,
+    per-actor counts and runtimes by minute, and the messages it finished."""
     pipe = client().pipeline(transaction=False)
     pipe.hset(keys.workers_key(), worker_id, json.dumps({**info, "seen_ms": now_ms()}))
     if info.get("queues"):  # the registry, again: a declaration made while Redis was down missed it
@@ -57,6 +64,10 @@ def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str
         pipe.hincrby(keys.totals_key(), "failed", sum(f for _, f in counts.values()))
     if periodic:
         pipe.hset(keys.periodic_key(), mapping={k: json.dumps(v) for k, v in periodic.items()})
+    if actors:
+        actor_metrics.add_to_pipeline(pipe, actors)
+    recent.add_to_pipeline(pipe, finished, worker=(worker_id, info.get("host"), info.get("pid")),
+                           limit=recent_limit, max_age_ms=recent_max_age_ms)
     pipe.execute()
 
 
@@ -126,6 +137,7 @@ def workers(heartbeat_timeout_ms: int, forget_after_ms: int = FORGET_AFTER_MS) -
             worker_id=worker_id, host=info.get("host", "?"), pid=info.get("pid"), queues=info.get("queues", []),
             started_at_ms=info.get("started_ms"), last_heartbeat_ms=last_seen[worker_id], alive=alive[worker_id],
             running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
+            version=info.get("version", "unknown"),
         ))
     return result
 

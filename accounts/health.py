@@ -1,0 +1,23 @@
+"""The accounts app's health check for jobs.health (listed in JOBS_HEALTH_EXTRA_CHECKS)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from jobs.health import Problem
+
+from .models import EmailDelivery
+
+
+def owed_emails() -> list[Problem]:
+    """Emails still owed (not sent, not finally failed) longer than the reconcile threshold
+    after their signup: their jobs are lost, stuck or failing, even if the reconciler re-sent them."""
+    cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_RECONCILE_AFTER_S)
+    owed = [EmailDelivery.Status.PENDING, EmailDelivery.Status.SENDING]  # the status index finds the few owed rows
+    count = EmailDelivery.objects.filter(status__in=owed, created_at__lte=cutoff).count()
+    if not count:
+        return []
+    return [Problem("owed_emails", "emails", f"{count} emails owed for more than "
+                                              f"{settings.DELIVERY_RECONCILE_AFTER_S} s")]

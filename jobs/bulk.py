@@ -1,0 +1,67 @@
+"""Big bulk actions ("requeue all 300,000 matching") run as a job, with progress in the database.
+
+The request records a BulkAction and sends `jobs.tasks.run_bulk_action` through the outbox
+(the project's own path: sent after commit, or by the relay); the page polls the row's progress.
+"""
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from . import actions
+from .models import AuditEntry, BulkAction
+from .outbox import enqueue_on_commit
+from .store.dead_letters import DeadLetterFilter
+from .store.delayed import RetryFilter
+
+logger = logging.getLogger(__name__)
+
+
+def start(user, action: str, filters: dict[str, str], total: int) -> BulkAction:
+    """Record a bulk action on everything matching `filters` and send its job."""
+    from .tasks import run_bulk_action  # the actor module imports this one
+
+    if action not in actions.DEAD_ACTIONS + actions.RETRY_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    with transaction.atomic():
+        bulk = BulkAction.objects.create(user=user, user_email=getattr(user, "email", ""), action=action,
+                                         filters=filters, total=total)
+        enqueue_on_commit(run_bulk_action, bulk.pk)
+    return bulk
+
+
+def run(bulk_id: int) -> None:
+    """Carry out a bulk action (the job's body). Safe to run again: a done action does nothing, and
+    one interrupted midway (worker killed) goes on with what still matches."""
+    bulk = BulkAction.objects.filter(pk=bulk_id).first()
+    if bulk is None or bulk.status == BulkAction.Status.DONE:
+        return
+    BulkAction.objects.filter(pk=bulk.pk).update(status=BulkAction.Status.RUNNING, started_at=timezone.now())
+    done_before, count_before = bulk.requested, bulk.count
+
+    def progress(requested: int, count: int) -> None:
+        BulkAction.objects.filter(pk=bulk.pk).update(requested=done_before + requested, count=count_before + count)
+
+    try:
+        if bulk.action in actions.DEAD_ACTIONS:
+            entry = actions.perform(bulk.user, bulk.action, "matching",
+                                    filter=DeadLetterFilter.from_params(bulk.filters), progress=progress)
+        else:
+            entry = actions.perform_on_retries(bulk.user, bulk.action, "matching",
+                                               filter=RetryFilter.from_params(bulk.filters), progress=progress)
+    except Exception as error:
+        BulkAction.objects.filter(pk=bulk.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
+        raise  # retried by the actor: it goes on with what still matches
+    AuditEntry.objects.filter(pk=entry.pk).update(user_email=bulk.user_email or entry.user_email,
+                                                  requested=F("requested") + done_before,
+                                                  count=F("count") + count_before)
+    BulkAction.objects.filter(pk=bulk.pk).update(status=BulkAction.Status.DONE, finished_at=timezone.now(),
+                                                 audit=entry, error="")
+
+
+def fail(bulk_id: int, reason: str) -> None:
+    BulkAction.objects.filter(pk=bulk_id).exclude(status=BulkAction.Status.DONE).update(
+        status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now())

@@ -1,0 +1,374 @@
+"""The operator's view, second step, over real Redis and real worker processes: per-actor metrics and
+deploy markers, pause and resume, retry now and kill, queue latency, Prometheus, health, any message
+by id, bulk actions as jobs and a report run's workflow."""
+import io
+import json
+import time
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import Client
+from django.utils import timezone
+from dramatiq import Message, get_broker
+from prometheus_client.parser import text_string_to_metric_families
+
+from accounts.models import EmailDelivery, User
+from jobs.models import AuditEntry, BulkAction, OutboxMessage
+from jobs.store import actor_metrics, control, delayed, keys, queues
+from jobs.store.connection import client as redis_client
+from jobs.store.delayed import RetryFilter
+from tests.dead_letters import failed_welcome_emails, filed, poison
+from tests.processes import wait_for
+from tests.test_dashboard import redis_monitor
+
+pytestmark = [pytest.mark.integration]
+
+TOKEN = "scrape-token-0123456789abcdef"
+
+
+@pytest.fixture
+def ops(live):
+    [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def welcome_users(*emails: str) -> list[User]:
+    """Users made without the signal: no welcome email runs until the test sends one."""
+    return User.objects.bulk_create([User(email=e) for e in emails])
+
+
+def send_delayed_retry(user: User, delay_ms: int, retries: int = 2) -> Message:
+    """A welcome email that failed `retries` times and waits `delay_ms` for its next attempt."""
+    message = Message(queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={},
+                      options={"retries": retries})
+    return get_broker().enqueue(message, delay=delay_ms)
+
+
+def actor_row(client: Client, actor: str) -> str:
+    html = client.get("/jobs/actors/").content.decode()
+    start = html.find(f'data-actor="{actor}"')
+    return html[start: html.find("</tr>", start)] if start >= 0 else ""
+
+
+def test_per_actor_metrics_runtime_percentiles_and_deploy_markers(ops, worker, smtp, start_worker):
+    start_worker(["emails"], APP_VERSION="v-test-2")  # a deploy: a worker with a new code version boots
+    assert any(d.version == "v-test-2" for d in actor_metrics.deploys())
+    smtp.handler.delay = 0.3
+    for n in range(4):
+        User.objects.create_user(f"slow{n}@example.com", "correct-horse-battery-staple")
+    wait_for(lambda: EmailDelivery.objects.filter(status="sent").count() == 4, what="4 emails sent")
+    wait_for(lambda: actor_metrics.totals_over(actor_metrics.periods("hour")).get("send_welcome_email")
+             and actor_metrics.totals_over(actor_metrics.periods("hour"))["send_welcome_email"].processed == 4,
+             what="the attempts published")
+    counts = actor_metrics.totals_over(actor_metrics.periods("hour"))["send_welcome_email"]
+    assert (counts.processed, counts.failed, counts.retried, counts.dead) == (4, 0, 0, 0)
+    assert 250 <= counts.quantile(0.5) <= 1000 and counts.quantile(0.99) <= 2500  # 300 ms of SMTP each
+    row = actor_row(ops, "send_welcome_email")
+    assert "<svg" in row and ("ms<" in row or " s<" in row)
+    page = ops.get("/jobs/actors/send_welcome_email/").content.decode()
+    assert "deploy-marker" in page and "v-test-2" in page and "runtime, ms" in page and "time (Asia/Seoul)" in page
+    day = ops.get("/jobs/actors/send_welcome_email/?window=day").content.decode()
+    assert "attempts / hour" in day
+    versions = {w["version"] for w in ops.get("/jobs/overview.json").json()["workers"]}
+    assert "v-test-2" in versions
+
+
+def test_failed_attempts_are_counted_as_retried_then_dead(ops, worker, smtp):
+    failed_welcome_emails(smtp, ["fails@example.com"])  # 1 attempt + 3 retries, then dead
+
+    def counts():
+        return actor_metrics.totals_over(actor_metrics.periods("hour")).get("send_welcome_email")
+
+    wait_for(lambda: counts() and counts().dead == 1, what="the dead attempt published")
+    assert (counts().processed, counts().failed, counts().retried, counts().dead) == (0, 4, 3, 1)
+    assert "send_welcome_email" in actor_metrics.all_time()
+    row = actor_row(ops, "send_welcome_email")
+    assert '/jobs/dead/?actor=send_welcome_email' in row
+
+
+def paused_checks(commands: list[dict], queue: str, after: int) -> int:
+    """How many times a consumer asked whether `queue` is paused, among MONITOR's commands after index `after`."""
+    return sum(1 for c in commands[after:] if c["command"].startswith("SISMEMBER") and c["command"].endswith(queue)
+               and ":__jobs__:paused" in c["command"])
+
+
+def test_pause_stops_fetching_enqueues_still_land_resume_delivers(ops, worker, smtp):
+    with redis_monitor() as commands:
+        call_command("pause_queue", "emails", stdout=io.StringIO())
+        paused_at = len(commands)
+        # The worker's consumer has seen the pause once it has asked Redis again (at most a second).
+        wait_for(lambda: paused_checks(commands, "emails", paused_at) >= 1, what="the consumer to see the pause")
+        User.objects.create_user("waits@example.com", "correct-horse-battery-staple")  # enqueued on commit
+        wait_for(lambda: queues.queue_counts("emails").ready == 1, what="the message to be queued")
+        seen = len(commands)
+        wait_for(lambda: paused_checks(commands, "emails", seen) >= 2, what="two more checks by the consumer")
+    assert queues.queue_counts("emails").ready == 1 and not smtp.received("waits@example.com")
+    overview = ops.get("/jobs/overview.json").json()
+    emails = next(q for q in overview["queues"] if q["name"] == "emails")
+    assert emails["paused"] and emails["ready"] == 1 and emails["oldest_ready_age_s"] >= 0
+    assert 'data-paused="yes"' in ops.get("/jobs/?fragment=1").content.decode()
+
+    response = ops.post("/jobs/queues/emails/pause/", {"op": "resume"}, follow=True)
+    assert b"Resumed queue emails." in response.content
+    wait_for(lambda: smtp.received("waits@example.com"), what="the email after resume")
+    assert not control.is_paused("emails")
+    audit = list(AuditEntry.objects.order_by("created_at").values_list("action", "user_email", "filters"))
+    assert audit[0][0] == "pause" and audit[0][1].startswith("manage.py (") and audit[0][2] == {"queue": "emails"}
+    assert audit[1] == ("resume", "ops@example.com", {"queue": "emails"})
+
+
+def test_pause_commands_refuse_unknown_queues_clearly(ops):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="Unknown queue 'nope'"):
+        call_command("pause_queue", "nope", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="Not a queue name"):
+        call_command("resume_queue", "bad name", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("resume_queue", "emails", stdout=out)
+    assert "was already resumed" in out.getvalue()
+    member = Client()
+    member.force_login(User.objects.create_user("viewer@example.com", "viewer-password-123", is_staff=True))
+    assert member.post("/jobs/queues/emails/pause/", {"op": "pause"}).status_code == 403
+    assert not control.is_paused("emails")
+
+
+def test_retry_now_runs_a_waiting_retry_once_and_kill_makes_a_dead_letter(ops, worker, smtp):
+    now_user, kill_user = welcome_users("retry-now@example.com", "killed@example.com")
+    retried = send_delayed_retry(now_user, delay_ms=4_000)
+    killed = send_delayed_retry(kill_user, delay_ms=4_000)
+    page = delayed.page_retries(RetryFilter(queue="emails"))
+    assert {m.message_id for m in page.messages} == {retried.message_id, killed.message_id}
+    html = ops.get("/jobs/retries/").content.decode()
+    assert retried.message_id in html and killed.message_id in html
+    [ref_now] = [m.ref for m in page.messages if m.message_id == retried.message_id]
+    [ref_kill] = [m.ref for m in page.messages if m.message_id == killed.message_id]
+    # The worker fetches delayed messages early and holds them in memory until due.
+    wait_for(lambda: redis_client().llen(keys.delayed_queue_key("emails")) == 0, what="the worker to hold both")
+
+    asked = ops.post("/jobs/retries/action/", {"op": "retry_now:one", "refs": ref_now})
+    assert asked.status_code == 200 and b'id="confirm"' in asked.content
+    done = ops.post("/jobs/retries/action/", {"op": "retry_now:one", "refs": ref_now, "confirm": "yes"}, follow=True)
+    assert b"Retried now 1 message." in done.content
+    wait_for(lambda: smtp.received("retry-now@example.com"), what="the retried email")
+    done = ops.post("/jobs/retries/action/", {"op": "kill:one", "refs": ref_kill, "confirm": "yes"}, follow=True)
+    assert b"Killed 1 message." in done.content
+    # When their time comes, the worker that held them does not run them again.
+    wait_for(lambda: worker.log_text().count("was retried or killed by an operator") >= 2, timeout=15,
+             what="the worker to skip both held copies")
+    assert len(smtp.received("retry-now@example.com")) == 1 and not smtp.received("killed@example.com")
+    dead = ops.get("/jobs/dead/", {"exception": "KilledByOperator"}).content.decode()
+    assert killed.message_id in dead and "killed by an operator" in dead
+    audit = list(AuditEntry.objects.order_by("created_at").values_list("action", "count"))
+    assert audit == [("retry_now", 1), ("kill", 1)]
+    again = ops.post("/jobs/retries/action/", {"op": "kill:one", "refs": ref_kill, "confirm": "yes"}, follow=True)
+    assert b"had already left the retry queue" in again.content
+    assert not EmailDelivery.objects.filter(user=kill_user, status="sent").exists()
+
+
+def test_retry_actions_refuse_tampered_input(ops, worker):
+    assert b"Unknown action." in ops.post("/jobs/retries/action/", {"op": "explode:one"}, follow=True).content
+    bad = ops.post("/jobs/retries/action/", {"op": "kill:one", "refs": "no-slash"}, follow=True)
+    assert b"Malformed message reference." in bad.content
+    assert ops.get("/jobs/retries/", {"cursor": "garbage"}).status_code == 200
+
+
+def test_oldest_ready_age_per_queue(ops, worker, smtp):
+    control.pause("emails")
+    [user] = welcome_users("latency@example.com")
+    message = Message(queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={},
+                      options={}, message_timestamp=int(time.time() * 1000) - 90_000)
+    get_broker().enqueue(message)
+    emails = next(q for q in ops.get("/jobs/overview.json").json()["queues"] if q["name"] == "emails")
+    assert 90 <= emails["oldest_ready_age_s"] < 200
+    assert "2 min" in ops.get("/jobs/?fragment=1").content.decode()  # readable, not an epoch
+    control.resume("emails")
+
+
+def parse_metrics(text: str) -> dict[str, list]:
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def test_prometheus_metrics_are_cluster_wide_and_parse(ops, worker, smtp, settings):
+    settings.JOBS_METRICS_TOKEN = TOKEN
+    poison(2)
+    User.objects.create_user("metrics@example.com", "correct-horse-battery-staple")
+    wait_for(lambda: smtp.received("metrics@example.com"), what="an email")
+    wait_for(lambda: actor_metrics.all_time().get("send_welcome_email"), what="published metrics")
+    OutboxMessage.objects.create(actor_name="send_welcome_email", queue_name="emails", args=[0])
+    OutboxMessage.objects.filter(dispatched_at__isnull=True).update(created_at=timezone.now() - timedelta(minutes=2))
+    anonymous = Client()
+    response = anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
+    families = parse_metrics(response.content.decode())
+    for name in ("jobs_queue_messages", "jobs_queue_oldest_ready_age_seconds", "jobs_queue_paused", "jobs_dead_letters",
+                 "jobs_workers", "jobs_actor_processed", "jobs_actor_failed", "jobs_actor_retried", "jobs_actor_dead",
+                 "jobs_actor_runtime_seconds", "jobs_outbox_pending", "jobs_outbox_oldest_pending_age_seconds"):
+        assert name in families, name
+        assert all("queue" in s.labels or "actor" in s.labels for s in families[name]), name
+    dead = {s.labels["queue"]: s.value for s in families["jobs_dead_letters"]}
+    assert dead["emails"] == 2
+    processed = {s.labels["actor"]: s for s in families["jobs_actor_processed"]}
+    assert processed["send_welcome_email"].value == 1 and processed["send_welcome_email"].labels["queue"] == "emails"
+    counts = [s for s in families["jobs_actor_runtime_seconds"]
+              if s.name == "jobs_actor_runtime_seconds_count" and s.labels["actor"] == "send_welcome_email"]
+    assert counts[0].value == 1
+    workers = {(s.labels["queue"], s.labels["state"]): s.value for s in families["jobs_workers"]}
+    assert workers[("emails", "alive")] >= 1
+    pending = {s.labels["queue"]: s.value for s in families["jobs_outbox_pending"]}
+    ages = {s.labels["queue"]: s.value for s in families["jobs_outbox_oldest_pending_age_seconds"]}
+    assert pending["emails"] == 1 and ages["emails"] >= 110
+    # Staff sessions work too; the same token opens overview.json and the health check.
+    assert parse_metrics(ops.get("/jobs/metrics").content.decode()).keys() == families.keys()
+    assert anonymous.get("/jobs/overview.json", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code == 200
+    assert anonymous.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").status_code in (200, 503)
+
+
+def test_metrics_access_is_refused_without_credentials(live, settings):
+    settings.JOBS_METRICS_TOKEN = TOKEN
+    anonymous = Client()
+    response = anonymous.get("/jobs/metrics")
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
+    assert anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    assert anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION=f"Basic {TOKEN}").status_code == 403
+    assert anonymous.get("/jobs/health").status_code == 401
+    assert anonymous.get("/jobs/overview.json", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+    member = Client()
+    member.force_login(User.objects.create_user("member@example.com", "member-password-123"))
+    assert member.get("/jobs/metrics").status_code == 403
+    settings.JOBS_METRICS_TOKEN = ""  # no token configured: no token opens anything
+    assert anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
+
+
+def run_check_jobs() -> tuple[int, str]:
+    out = io.StringIO()
+    try:
+        call_command("check_jobs", stdout=out)
+    except SystemExit as stop:
+        return int(stop.code), out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_health_checks_name_each_problem(ops, worker, smtp, settings):
+    settings.JOBS_METRICS_TOKEN = TOKEN
+    assert run_check_jobs() == (0, "OK: 5 checks passed\n")
+    health = Client().get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert health.status_code == 200 and health.json()["status"] == "ok"
+
+    poison(1)  # a dead letter in the window (threshold 0)
+    from reports.tasks import merge_report
+
+    merge_report.send(1, "nobody-consumes-reports-here")  # no live worker consumes `reports`
+    settings.JOBS_HEALTH_OLDEST_READY_S = 0
+    [stale] = welcome_users("owed@example.com")
+    owed = EmailDelivery.objects.create(user=stale, kind="welcome")  # owed, and its job lost
+    EmailDelivery.objects.filter(pk=owed.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    code, out = run_check_jobs()
+    lines = out.splitlines()
+    assert code == 1
+    assert any(line.startswith("dead_letters emails: 1 dead letters in the last 15 min") for line in lines)
+    assert any(line.startswith("no_worker reports: 1 ready") for line in lines)
+    assert any(line.startswith("oldest_ready reports: a ready message has waited") for line in lines)
+    assert any(line.startswith("owed_emails emails: 1 emails owed") for line in lines)
+    report = Client().get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    assert report.status_code == 503 and report.json()["status"] == "failing"
+    assert {p["check"] for p in report.json()["problems"]} >= {"dead_letters", "no_worker", "owed_emails"}
+
+
+def test_check_jobs_exits_2_when_redis_is_unreachable(settings, monkeypatch):
+    import redis
+
+    from jobs import monitoring
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(monitoring.stats, "workers", refuse)
+    code, out = run_check_jobs()
+    assert code == 2 and out.startswith("redis: unreachable: Connection refused")
+
+
+def test_any_message_by_id_running_retrying_dead_and_finished(ops, worker, smtp):
+    smtp.handler.delay = 2.5
+    User.objects.create_user("running@example.com", "correct-horse-battery-staple")
+    row = OutboxMessage.objects.get(actor_name="send_welcome_email")
+    message_id = str(row.message_id)
+    wait_for(lambda: 'data-state="in progress"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
+             what="the message running")
+    html = ops.get("/jobs/messages/", {"id": message_id}).content.decode()
+    assert "on worker <code>" in html
+    wait_for(lambda: 'data-state="finished"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
+             what="the message finished")
+    html = ops.get("/jobs/messages/", {"id": message_id}).content.decode()
+    assert ">done<" in html and " s," in html  # outcome and duration (2.5 s of SMTP)
+
+    [waiting] = welcome_users("waiting@example.com")
+    retry = send_delayed_retry(waiting, delay_ms=600_000)
+    html = ops.get("/jobs/messages/", {"id": retry.message_id}).content.decode()
+    assert 'data-state="retrying"' in html and "after 2 failed attempts" in html
+    [dead_id] = poison(1)
+    html = ops.get("/jobs/messages/", {"id": dead_id}).content.decode()
+    assert 'data-state="dead"' in html and "open the dead letter" in html
+    missing = ops.get("/jobs/messages/", {"id": "no-such-message"}).content.decode()
+    assert 'id="not-found"' in missing
+    delayed.take([delayed.MessageRef("emails", retry.options["redis_message_id"])], delayed.KILL)
+
+
+def test_big_bulk_action_runs_as_a_job_with_progress(ops, worker, smtp, settings):
+    settings.JOBS_BULK_INLINE_MAX = 3
+    poison(8)
+    fields = {"op": "delete:matching", "actor": "no_such_actor"}
+    asked = ops.post("/jobs/dead/action/", fields)
+    assert b"runs as a background job" in asked.content
+    response = ops.post("/jobs/dead/action/", {**fields, "confirm": "yes"})
+    job = BulkAction.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/bulk/{job.pk}/"
+    assert job.total == 8 and b'role="progressbar"' in ops.get(response["Location"]).content
+    wait_for(lambda: ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["status"] == "done",
+             what="the bulk job to finish")
+    progress = ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
+    assert progress["count"] == 8 and progress["percent"] == 100 and progress["outcome"] == "Deleted 8 messages."
+    assert filed("emails") == 0
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.scope, entry.count, entry.user_email) == ("delete", "matching", 8, "ops@example.com")
+
+
+def test_report_workflow_shows_chunks_states_and_dead_letters(ops, start_worker, clean_redis, smtp):
+    from reports.models import Report
+    from reports.tasks import request_report
+
+    User.objects.bulk_create([User(email=f"wf{n}@example.com") for n in range(100)])  # 3 chunks of 40
+    start_worker(["reports"], TEST_FAIL_CHUNKS="1")
+    report, _ = request_report(Report.Kind.DAILY, date.today() - timedelta(days=1))
+    wait_for(lambda: Report.objects.get(pk=report.pk).status == "failed", timeout=60, what="the report to fail")
+    html = ops.get(f"/jobs/workflows/reports/{report.pk}/").content.decode()
+    assert 'id="chunks-done">2<' in html and 'id="chunks-total">3<' in html
+    assert 'data-chunk="0" data-state="done"' in html and 'data-chunk="2" data-state="done"' in html
+    assert 'data-chunk="1" data-state="dead"' in html and "dead letter</a>" in html
+    assert ops.get("/jobs/workflows/reports/999999/", follow=True).status_code == 200
+    assert json.loads(redis_client().hget(keys.totals_key(), "dead") or b"0") >= 1
+
+
+def test_the_record_of_finished_messages_is_bounded(clean_redis):
+    from jobs.store import recent
+    from jobs.store.connection import client
+    from jobs.timeutil import now_ms
+
+    now = now_ms()
+    for batch in range(5):  # five publishes of 7 messages, the record sized for 18
+        entries = [(f"m{batch}-{n}", "a", "q", recent.DONE, 0, now - 5, now, 5.0) for n in range(7)]
+        pipe = client().pipeline(transaction=False)
+        recent.add_to_pipeline(pipe, entries, worker=("w", "host", 1), limit=18, max_age_ms=60_000)
+        pipe.execute()
+    assert 18 <= recent.count() <= 20
+    last = recent.finished("m4-6")
+    assert (last["outcome"], last["duration_ms"], last["host"], last["pid"]) == ("done", 5.0, "host", 1)
+    assert recent.finished("m0-0") is None
+    old = [("old", "a", "q", recent.DEAD, 3, now - 120_005, now - 120_000, 5.0)]
+    pipe = client().pipeline(transaction=False)
+    recent.add_to_pipeline(pipe, old, worker=("w", "host", 1), limit=18, max_age_ms=60_000)
+    pipe.execute()
+    assert recent.finished("old", max_age_ms=60_000) is None  # older than the maximum age: never shown
