@@ -23,5 +23,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# @task functions of the tasks backend's tests; every worker a test starts knows them.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.task_app"]  # noqa: F405
+
 # Test doubles (inert unless a test sets their env var for its worker processes).
 DRAMATIQ_BROKER["MIDDLEWARE"] = [*DRAMATIQ_BROKER["MIDDLEWARE"], "tests.middleware.FailChosenChunks"]  # noqa: F405

@@ -20,6 +20,9 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
   running:<worker id>          hash message id -> JSON (actor, queue, started)
   periodic                     hash actor -> JSON (last run, outcome)
   limit:<name>                 rate-limiter windows
+  task:<result id>             hash: a django.tasks result (status, times, task, args, return value); TTL
+  task:<result id>:workers     list of the worker ids that ran it, one per attempt; same TTL
+  task:<result id>:errors      list of JSON errors (exception class path, traceback), one per failed attempt
 
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
@@ -140,3 +143,15 @@ def running_key(worker_id: str) -> str:
 
 def periodic_key() -> str:
     return jobs_key("periodic")
+
+
+def task_result_key(result_id: str) -> str:
+    return jobs_key("task", result_id)
+
+
+def task_workers_key(result_id: str) -> str:
+    return jobs_key("task", result_id, "workers")
+
+
+def task_errors_key(result_id: str) -> str:
+    return jobs_key("task", result_id, "errors")
