@@ -8,8 +8,6 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from jobs import outbox
-
 from .models import EmailDelivery, User, normalize_email
 from .tasks import send_existing_account_email
 
@@ -45,4 +43,4 @@ def _owe_existing_account_notice(user: User) -> None:
     if EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.EXISTING_ACCOUNT, created_at__gt=since).exists():
         return
     delivery = EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.EXISTING_ACCOUNT)
-    outbox.enqueue_on_commit(send_existing_account_email, delivery.pk)
+    send_existing_account_email.enqueue(delivery.pk)  # in this transaction: through the outbox

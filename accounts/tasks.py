@@ -8,6 +8,7 @@ from functools import cache
 import dramatiq
 import redis
 from django.conf import settings
+from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
@@ -15,6 +16,7 @@ from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
 from jobs import limits
+from jobs.tasks_backend import task_message
 
 from . import deliveries, reconcile
 from .emails import build_email
@@ -80,7 +82,8 @@ def send_welcome_email(user_id: int) -> None:
     _send(delivery_id)
 
 
-@dramatiq.actor(
+# A django.tasks task (jobs.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
+@task(  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks Django 6.1's extra @task arguments
     queue_name=EMAILS,
     max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
     time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
@@ -94,7 +97,7 @@ def message_for(delivery: EmailDelivery) -> Message:
     """The job that sends an owed delivery."""
     if delivery.kind == EmailDelivery.Kind.WELCOME:
         return send_welcome_email.message(delivery.user_id)
-    return send_existing_account_email.message(delivery.pk)
+    return task_message(send_existing_account_email, delivery.pk)
 
 
 def enqueue_owed(older_than: timedelta) -> int:

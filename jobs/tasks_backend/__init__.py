@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DramatiqBackend", "DramatiqTask", "ReturnValueNotJSON"]
+__all__ = ["DramatiqBackend", "DramatiqTask", "ReturnValueNotJSON", "task_message"]
+
+
+def task_message(task: Any, *args: Any, **kwargs: Any) -> Any:
+    """The Dramatiq message `task.enqueue(*args, **kwargs)` would send (see `DramatiqBackend.message`)."""
+    return task.get_backend().message(task, args, kwargs)
 
 
 def __getattr__(name: str) -> Any:

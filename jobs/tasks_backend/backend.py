@@ -66,6 +66,26 @@ class DramatiqBackend(BaseTaskBackend):
 
         Arguments must be JSON (a `TypeError`/`ValueError` otherwise, as with Django's own
         backends, and nothing is sent)."""
+        result, message = self._prepare(task, args, kwargs)
+        delay_ms = None
+        if task.run_after is not None:
+            delay_ms = max(0, int((task.run_after - timezone.now()) / timedelta(milliseconds=1)))
+        if transaction.get_connection(router.db_for_write(OutboxMessage)).in_atomic_block:
+            if delay_ms is not None:  # kept as an absolute time: the relay may send it later
+                message = message.copy(options={"eta": message.message_timestamp + delay_ms})
+            outbox.enqueue_message_on_commit(message)
+        else:
+            dramatiq.get_broker().enqueue(message, delay=delay_ms)
+        return result
+
+    def message(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> Message:
+        """The message `enqueue` would send, to send yourself, e.g. many at once with the
+        broker's `enqueue_many`. Its id is the result id; `run_after` is not supported here."""
+        if task.run_after is not None:
+            raise InvalidTask("A task message built for sending by hand cannot carry run_after; use enqueue().")
+        return self._prepare(task, args, kwargs)[1]
+
+    def _prepare(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[TaskResult, Message]:
         self.validate_task(task)
         register(task)
         result: TaskResult = TaskResult(
@@ -74,20 +94,10 @@ class DramatiqBackend(BaseTaskBackend):
             backend=self.alias, errors=[], worker_ids=[],
         )  # its __post_init__ normalizes the arguments to JSON, or raises
         enqueued_ms = int(result.enqueued_at.timestamp() * 1000) if result.enqueued_at else now_ms()
-        options: dict[str, Any] = {"task_backend": self.alias}
-        delay_ms = None
-        if task.run_after is not None:
-            delay_ms = max(0, int((task.run_after - timezone.now()) / timedelta(milliseconds=1)))
-            options["eta"] = enqueued_ms + delay_ms
         message: Message = Message(queue_name=task.queue_name, actor_name=task.module_path, args=tuple(result.args),
-                          kwargs=result.kwargs, options=options, message_id=result.id,
-                          message_timestamp=enqueued_ms)
-        if transaction.get_connection(router.db_for_write(OutboxMessage)).in_atomic_block:
-            outbox.enqueue_message_on_commit(message)
-        else:
-            message = message.copy(options={k: v for k, v in options.items() if k != "eta"})
-            dramatiq.get_broker().enqueue(message, delay=delay_ms)
-        return result
+                                   kwargs=result.kwargs, options={"task_backend": self.alias}, message_id=result.id,
+                                   message_timestamp=enqueued_ms)
+        return result, message
 
     def get_result(self, result_id: str) -> TaskResult:
         record = task_results.get(result_id)
