@@ -58,7 +58,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and scheduler write to one file: WAL plus IMMEDIATE
-    # transactions avoid "database is locked" on concurrent writers.
+    # transactions avoid "database is locked" on concurrent writers. The engine is
+    # Django's, with start-up checks that do not wait for the write lock (project/sqlite3).
+    DATABASES["default"]["ENGINE"] = "project.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",

@@ -15,7 +15,7 @@ os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at th
 from project.settings import *  # noqa: E402,F403
 from project.settings import BASE_DIR, DATABASES  # noqa: E402
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "project.sqlite3"):
     # A file, not memory: worker processes must open the same test database.
     # TEST_SQLITE_NAME lets two checkouts' suites run side by side.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / "var" / "test-db.sqlite3"))}

@@ -152,6 +152,14 @@ def test_a_failure_comes_back_with_its_traceback_and_is_a_dead_letter(tasks_work
 
 
 @pytest.mark.integration
+def test_arguments_that_do_not_fit_fail_the_task_before_it_runs(tasks_worker):
+    done = finished(tasks.add.enqueue(1).id)  # Django does not check arguments; the worker does (ValidateArguments)
+    assert done.status == TaskResultStatus.FAILED and done.attempts == 0 and done.started_at is None
+    assert "Arguments do not fit tests.task_app.tasks.add" in done.errors[0].traceback
+    wait_for(lambda: dead_letters.find_dead(done.id, ["default"]), what="the dead letter")
+
+
+@pytest.mark.integration
 def test_a_non_json_return_value_fails_the_task_without_retries(tasks_worker):
     done = finished(tasks.returns_a_set.enqueue().id)
     assert done.status == TaskResultStatus.FAILED and done.attempts == 1
