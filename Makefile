@@ -4,16 +4,36 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint setup test-tools clean manage
+# Django 6.1 needs Python >= 3.12: the first candidate that runs and is new enough (a pyenv shim
+# on PATH may exist and still refuse to run), from PATH, then pyenv's own installs; never one
+# inside $(VENV) itself. `make PYTHON=/path/to/python3.12 ...` chooses one.
+PYTHON ?=
+PYTHON_CANDIDATES := $(or $(PYTHON),python3.13 python3.12 python3 \
+	$(sort $(wildcard $(HOME)/.pyenv/versions/3.1[23]*/bin/python3.1[23] /root/.pyenv/versions/3.1[23]*/bin/python3.1[23])))
+PYTHON_EXE := $(shell for p in $(PYTHON_CANDIDATES); do c=$$(command -v "$$p") || continue; \
+	[ "$${c#$(abspath $(VENV))/}" = "$$c" ] || continue; \
+	"$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' >/dev/null 2>&1 && { echo "$$c"; break; }; done)
+PY_VERSION := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; print("%d.%d" % sys.version_info[:2])'))
+# Named for the Python it was built with: another Python (or a venv of an older one) rebuilds it.
+INSTALLED = $(VENV)/.installed-py$(or $(PY_VERSION),none)
 
-$(VENV)/.installed: requirements.txt
-	python3 -m venv $(VENV)
+.PHONY: run test lint setup manage test-tools clean python
+
+## python: fail with one line unless a Python >= 3.12 was found
+python:
+	@test -n "$(PY_VERSION)" || \
+		{ echo "No Python >= 3.12 found (tried: $(PYTHON_CANDIDATES)); install python3.12+ or run make PYTHON=/path/to/python3.12" >&2; exit 1; }
+
+$(VENV)/.installed-py%: requirements.txt | python
+	@if [ "$$($(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" != "$(PY_VERSION)" ]; then \
+		echo "Creating $(VENV) with $(PYTHON_EXE) (Python $(PY_VERSION))"; rm -rf $(VENV); "$(PYTHON_EXE)" -m venv $(VENV); fi
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	rm -f $(VENV)/.installed*
 	touch $@
 
 ## setup: virtualenv, requirements, a Redis server if none answers, the database (created if missing), migrations
-setup: $(VENV)/.installed
+setup: $(INSTALLED)
 	$(PY) manage.py ensure_redis
 	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --noinput
@@ -34,12 +54,12 @@ test-tools:
 		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2; }
 
 ## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
-test: $(VENV)/.installed test-tools
+test: $(INSTALLED) test-tools
 	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 	$(PY) -m pytest
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
-lint: $(VENV)/.installed
+lint: $(INSTALLED)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .

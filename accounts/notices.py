@@ -5,9 +5,10 @@ requested by anyone who knows an address: the per-user interval keeps that from 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
-import dramatiq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,9 +19,10 @@ from .models import EmailDelivery, User
 from .tasks import send_password_reset_email
 
 
-def owe_throttled(user: User, kind: EmailDelivery.Kind, interval_s: int, actor: dramatiq.Actor) -> EmailDelivery | None:
-    """Record an owed email and its outbox row for `actor(delivery_id)`, unless one of this kind was
-    recorded for the user within `interval_s`. Returns the new delivery, or None when throttled.
+def owe_throttled(user: User, kind: EmailDelivery.Kind, interval_s: int,
+                  enqueue: Callable[[int], object]) -> EmailDelivery | None:
+    """Record an owed email and, through `enqueue(delivery_id)`, its job in the outbox, unless one of
+    this kind was recorded for the user within `interval_s`. Returns the new delivery, or None when throttled.
 
     Call inside a transaction that holds the user's row (select_for_update), so that two requests
     for one user are decided one at a time (PostgreSQL; SQLite serialises writers anyway).
@@ -29,7 +31,7 @@ def owe_throttled(user: User, kind: EmailDelivery.Kind, interval_s: int, actor: 
     if EmailDelivery.objects.filter(user=user, kind=kind, created_at__gt=since).exists():
         return None
     delivery = EmailDelivery.objects.create(user=user, kind=kind)
-    outbox.enqueue_on_commit(actor, delivery.pk)
+    enqueue(delivery.pk)  # inside the caller's transaction: an outbox row
     return delivery
 
 
@@ -38,4 +40,4 @@ def owe_password_reset(user_id: int) -> EmailDelivery | None:
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
         return owe_throttled(user, EmailDelivery.Kind.PASSWORD_RESET, settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
-                             send_password_reset_email)
+                             partial(outbox.enqueue_on_commit, send_password_reset_email))

@@ -45,5 +45,6 @@ def _supported(language: str) -> str:
 
 def _owe_existing_account_notice(user: User) -> None:
     """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone."""
+    # A django.tasks task: enqueued inside this transaction, it goes through the outbox.
     owe_throttled(user, EmailDelivery.Kind.EXISTING_ACCOUNT, settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
-                  send_existing_account_email)
+                  send_existing_account_email.enqueue)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 import dramatiq
 import redis
 from django.conf import settings
+from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import CurrentMessage
@@ -16,6 +17,7 @@ from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
 from jobs import limits
+from jobs.tasks_backend import task_message
 
 from . import deliveries, reconcile
 from .emails import build_email
@@ -84,7 +86,8 @@ def send_welcome_email(user_id: int) -> None:
     _send(delivery_id)
 
 
-@dramatiq.actor(
+# A django.tasks task (jobs.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
+@task(  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks Django 6.1's extra @task arguments
     queue_name=EMAILS,
     max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
     time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
@@ -110,7 +113,7 @@ def message_for(delivery: EmailDelivery) -> Message:
         return send_welcome_email.message(delivery.user_id)
     if delivery.kind == EmailDelivery.Kind.PASSWORD_RESET:
         return send_password_reset_email.message(delivery.pk)
-    return send_existing_account_email.message(delivery.pk)
+    return task_message(send_existing_account_email, delivery.pk)
 
 
 def enqueue_owed(older_than: timedelta) -> int:

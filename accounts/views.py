@@ -33,6 +33,8 @@ from .signup import sign_up
 THROTTLED = gettext_lazy("Too many signups from your address. Please try again in a minute.")
 ACCEPTED = gettext_lazy("Thanks. Check your email: a message is on its way to this address.")
 API_FIELDS = ("email", "password", "display_name", "language")
+# Deeper bodies are refused whatever the interpreter's own recursion limit lets its decoder parse.
+MAX_JSON_DEPTH = 100
 
 
 def _throttled_seconds(request: HttpRequest) -> int:
@@ -81,12 +83,25 @@ def _read_json(request: HttpRequest) -> Any:
     body = request.read(limit + 1)
     if len(body) > limit:
         return too_big
+    too_deep = _error(400, {"__all__": [_("The request body is nested too deeply.")]})
     try:
-        return json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
         return _error(400, {"__all__": [_("The request body must be valid UTF-8 JSON.")]})
     except RecursionError:  # the decoder recurses once per level of nesting
-        return _error(400, {"__all__": [_("The request body is nested too deeply.")]})
+        return too_deep
+    return too_deep if _deeper_than(data, MAX_JSON_DEPTH) else data
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` levels (iteratively: no recursion limit)."""
+    level = [value]
+    for _depth in range(limit):
+        level = [child for item in level if isinstance(item, (list, dict))
+                 for child in (item.values() if isinstance(item, dict) else item)]
+        if not level:
+            return False
+    return any(isinstance(item, (list, dict)) for item in level)
 
 
 @csrf_exempt  # A JSON API for non-browser clients; it uses no cookie-based authentication.

@@ -95,6 +95,8 @@ class OutboxMessage(models.Model):
     actor_name = models.CharField(max_length=200)
     args = models.JSONField(default=list)
     kwargs = models.JSONField(default=dict)
+    # Message options sent with it, e.g. `eta` (epoch ms: a delayed message) and `task_backend`.
+    options = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

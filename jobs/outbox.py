@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Iterable, cast
+from typing import TYPE_CHECKING, cast
 
 import dramatiq
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from dramatiq import Message
+from dramatiq.common import dq_name
 
 from .models import OutboxMessage
 
@@ -34,9 +36,26 @@ def enqueue_on_commit(actor: dramatiq.Actor, *args, **kwargs) -> OutboxMessage:
     return row
 
 
+def enqueue_message_on_commit(message: Message) -> OutboxMessage:
+    """Record a message already built (its id, queue and options kept) in the current transaction
+    and dispatch it once it commits. An `eta` option (epoch ms) makes it a delayed message.
+
+    Same guarantees as `enqueue_on_commit`: nothing if the transaction rolls back; the relay
+    sends it if this process dies or Redis is down at commit."""
+    row = OutboxMessage.objects.create(message_id=message.message_id, actor_name=message.actor_name,
+                                       queue_name=message.queue_name, args=list(message.args),
+                                       kwargs=message.kwargs, options=dict(message.options))
+    transaction.on_commit(partial(dispatch_now, row), robust=True)
+    return row
+
+
 def _message(row: OutboxMessage) -> Message:
-    return Message(queue_name=row.queue_name, actor_name=row.actor_name, args=tuple(row.args), kwargs=row.kwargs,
-                   options={}, message_id=str(row.message_id),
+    options = dict(row.options or {})
+    # A delayed message waits in the queue's delay queue; one whose eta has passed by the time
+    # it is dispatched goes on to its queue at once (the worker moves it).
+    queue_name = dq_name(row.queue_name) if options.get("eta") is not None else row.queue_name
+    return Message(queue_name=queue_name, actor_name=row.actor_name, args=tuple(row.args), kwargs=row.kwargs,
+                   options=options, message_id=str(row.message_id),
                    message_timestamp=int(row.created_at.timestamp() * 1000))
 
 

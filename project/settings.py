@@ -63,7 +63,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, workers and scheduler write to one file: WAL plus IMMEDIATE
-    # transactions avoid "database is locked" on concurrent writers.
+    # transactions avoid "database is locked" on concurrent writers. The engine is
+    # Django's, with start-up checks that do not wait for the write lock (project/sqlite3).
+    DATABASES["default"]["ENGINE"] = "project.sqlite3"
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             "transaction_mode": "IMMEDIATE",
@@ -161,6 +163,7 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.CurrentMessage",
         "jobs.middleware.validation.ValidateArguments",
+        "jobs.middleware.task_results.TaskResults",  # before Retries: it then sees whether a task is given up
         "jobs.middleware.retries.ConfiguredRetries",
         "jobs.middleware.dead_letters.DeadLetterDetails",
         "jobs.middleware.stats.JobStats",
@@ -169,6 +172,17 @@ DRAMATIQ_BROKER = {
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
+}
+
+# --- django.tasks on Dramatiq (jobs.tasks_backend): @task functions run as actors by the same workers,
+# enqueued through the outbox inside a transaction; their results kept in Redis for TASK_RESULT_TTL_S.
+TASK_RESULT_TTL_S = env.int("TASK_RESULT_TTL_S", default=86_400)
+TASKS = {
+    "default": {
+        "BACKEND": "jobs.tasks_backend.DramatiqBackend",
+        "QUEUES": ["default", DRAMATIQ_QUEUE_EMAILS, DRAMATIQ_QUEUE_REPORTS],
+        "OPTIONS": {"RESULT_TTL": TASK_RESULT_TTL_S},
+    },
 }
 
 # --- Welcome email

@@ -29,7 +29,7 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: f
 def test_database_url() -> str:
     """A DATABASE_URL that points a child process at the test database."""
     db = connection.settings_dict
-    if db["ENGINE"] == "django.db.backends.sqlite3":
+    if connection.vendor == "sqlite":
         return f"sqlite:///{db['NAME']}"
     credentials = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{credentials}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"

@@ -15,13 +15,16 @@ os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at th
 from project.settings import *  # noqa: E402,F403
 from project.settings import BASE_DIR, DATABASES  # noqa: E402
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "project.sqlite3"):
     # A file, not memory: worker processes must open the same test database.
     # TEST_SQLITE_NAME lets two checkouts' suites run side by side.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / "var" / "test-db.sqlite3"))}
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# @task functions of the tasks backend's tests; every worker a test starts knows them.
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.task_app"]  # noqa: F405
 
 # Test doubles (inert unless a test sets their env var for its worker processes).
 DRAMATIQ_BROKER["MIDDLEWARE"] = [*DRAMATIQ_BROKER["MIDDLEWARE"], "tests.middleware.FailChosenChunks"]  # noqa: F405

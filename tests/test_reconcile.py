@@ -45,7 +45,8 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
     tasks.reconcile_deliveries.fn()  # what the scheduler runs, with DELIVERY_RECONCILE_AFTER_S (600)
     assert queues.queue_counts("emails").ready == 3
     queued = sorted((m.data["actor_name"], m.data["args"][0]) for m in queues.page_ready("emails"))
-    assert queued == sorted([("send_welcome_email", owed[0].user_id), ("send_existing_account_email", owed[1].pk),
+    assert queued == sorted([("send_welcome_email", owed[0].user_id),
+                             ("accounts.tasks.send_existing_account_email", owed[1].pk),  # a django.tasks task
                              ("send_welcome_email", owed[2].user_id)])
     assert set(EmailDelivery.objects.filter(reconciled_at__isnull=False).values_list("pk", flat=True)) == {
         d.pk for d in owed}

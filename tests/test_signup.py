@@ -81,7 +81,8 @@ def test_api_answers_a_registered_address_exactly_like_a_new_one(client, clean_r
     kinds = sorted(EmailDelivery.objects.filter(user=user).values_list("kind", flat=True))
     assert kinds == ["existing_account", "welcome"]
     notice = EmailDelivery.objects.get(kind="existing_account")
-    assert OutboxMessage.objects.filter(actor_name="send_existing_account_email", args=[notice.pk]).count() == 1
+    notices = OutboxMessage.objects.filter(actor_name="accounts.tasks.send_existing_account_email", args=[notice.pk])
+    assert notices.count() == 1
 
 
 def test_existing_account_notices_are_throttled_per_user(client, clean_redis, settings):

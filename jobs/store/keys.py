@@ -27,6 +27,9 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
   versions                     zset code version -> when a worker first booted with it (deploy markers)
   recent:meta                  hash: the record of finished messages' current slot and its count
   recent:slot:<n>              hash message id -> JSON (outcome, duration, worker), a ring of 10 slots
+  task:<result id>             hash: a django.tasks result (status, times, task, args, return value); TTL
+  task:<result id>:workers     list of the worker ids that ran it, one per attempt; same TTL
+  task:<result id>:errors      list of JSON errors (exception class path, traceback), one per failed attempt
 
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
@@ -184,3 +187,13 @@ def recent_slot_key(slot: int) -> str:
 def delayed_queue_key(queue: str) -> str:
     """The delay queue's list of ids not yet fetched by a worker (`<q>.DQ`)."""
     return f"{queue_key(queue)}.DQ"
+def task_result_key(result_id: str) -> str:
+    return jobs_key("task", result_id)
+
+
+def task_workers_key(result_id: str) -> str:
+    return jobs_key("task", result_id, "workers")
+
+
+def task_errors_key(result_id: str) -> str:
+    return jobs_key("task", result_id, "errors")

@@ -1,0 +1,169 @@
+"""`DramatiqBackend`: Django's Tasks framework (`django.tasks`) on this project's Dramatiq workers."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+from django.core import checks
+from django.db import router, transaction
+from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from dramatiq import Message
+from dramatiq.actor import _queue_name_re
+
+from jobs import outbox
+from jobs.models import OutboxMessage
+from jobs.store import task_results
+from jobs.timeutil import now_ms
+
+from .actors import DramatiqTask, register, registered, registered_tasks
+from .results import DEFAULT_RESULT_TTL_S, task_result
+
+REQUIRED_MIDDLEWARE = {
+    "dramatiq.middleware.CurrentMessage": "the worker side needs the message it runs (result id, attempt)",
+    "jobs.middleware.task_results.TaskResults": "it records results as they are enqueued, retried and finished",
+}
+
+
+class DramatiqBackend(BaseTaskBackend):
+    """Runs `@task` functions as Dramatiq actors on the project's Redis broker.
+
+    - `enqueue()` inside a transaction records the message in the transactional outbox
+      (nothing runs if it rolls back; the relay sends it if this process dies after the
+      commit); outside one it enqueues at once. `run_after` makes a delayed message.
+    - Results live in Redis (`jobs.store.task_results`) for `OPTIONS["RESULT_TTL"]`
+      seconds after their last change; `get_result` also answers READY for a task still
+      waiting in the outbox.
+    - Priority is not supported: Dramatiq's Redis broker serves each queue in order, so
+      a non-default priority is refused (`InvalidTask`) rather than silently ignored. Use
+      a queue of its own (`queue_name`) for urgent work.
+    """
+
+    task_class = DramatiqTask
+    supports_defer = True
+    supports_async_task = True  # Task.call runs a coroutine function to completion in the worker thread
+    supports_get_result = True
+    supports_priority = False
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        self.result_ttl_s = self.options.get("RESULT_TTL", DEFAULT_RESULT_TTL_S)
+
+    def validate_task(self, task: Task) -> None:
+        super().validate_task(task)
+        if not _queue_name_re.fullmatch(task.queue_name):
+            raise InvalidTask(f"Queue {task.queue_name!r} is not a valid Dramatiq queue name.")
+
+    def enqueue(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult:
+        """Send `task(*args, **kwargs)`; the result id is the Dramatiq message id.
+
+        Arguments must be JSON (a `TypeError`/`ValueError` otherwise, as with Django's own
+        backends, and nothing is sent)."""
+        result, message = self._prepare(task, args, kwargs)
+        delay_ms = None
+        if task.run_after is not None:
+            delay_ms = max(0, int((task.run_after - timezone.now()) / timedelta(milliseconds=1)))
+        if transaction.get_connection(router.db_for_write(OutboxMessage)).in_atomic_block:
+            if delay_ms is not None:  # kept as an absolute time: the relay may send it later
+                message = message.copy(options={"eta": message.message_timestamp + delay_ms})
+            outbox.enqueue_message_on_commit(message)
+        else:
+            dramatiq.get_broker().enqueue(message, delay=delay_ms)
+        return result
+
+    def message(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> Message:
+        """The message `enqueue` would send, to send yourself, e.g. many at once with the
+        broker's `enqueue_many`. Its id is the result id; `run_after` is not supported here."""
+        if task.run_after is not None:
+            raise InvalidTask("A task message built for sending by hand cannot carry run_after; use enqueue().")
+        return self._prepare(task, args, kwargs)[1]
+
+    def _prepare(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[TaskResult, Message]:
+        self.validate_task(task)
+        register(task)
+        result: TaskResult = TaskResult(
+            task=task, id=str(uuid.uuid4()), status=TaskResultStatus.READY, enqueued_at=timezone.now(),
+            started_at=None, finished_at=None, last_attempted_at=None, args=list(args), kwargs=dict(kwargs),
+            backend=self.alias, errors=[], worker_ids=[],
+        )  # its __post_init__ normalizes the arguments to JSON, or raises
+        enqueued_ms = int(result.enqueued_at.timestamp() * 1000) if result.enqueued_at else now_ms()
+        message: Message = Message(queue_name=task.queue_name, actor_name=task.module_path, args=tuple(result.args),
+                                   kwargs=result.kwargs, options={"task_backend": self.alias}, message_id=result.id,
+                                   message_timestamp=enqueued_ms)
+        return result, message
+
+    def get_result(self, result_id: str) -> TaskResult:
+        record = task_results.get(result_id)
+        if record is None:
+            pending = self._waiting_in_outbox(result_id)
+            if pending is None:
+                raise TaskResultDoesNotExist(result_id)
+            return pending
+        return task_result(record, self._task(record.identity.task_path, result_id))
+
+    def _task(self, path: str, result_id: str) -> Task:
+        task = registered(path)
+        if task is None:
+            try:
+                task = import_string(path)
+            except ImportError:
+                task = None
+        if not isinstance(task, Task):
+            raise TaskResultDoesNotExist(f"{result_id}: its task {path!r} no longer exists")
+        return task
+
+    def _waiting_in_outbox(self, result_id: str) -> TaskResult | None:
+        """A task enqueued in a committed transaction whose message is not in Redis yet: READY."""
+        try:
+            message_id = uuid.UUID(result_id)
+        except ValueError:
+            return None
+        row = OutboxMessage.objects.filter(message_id=message_id, dispatched_at__isnull=True).first()
+        if row is None or row.options.get("task_backend") is None:
+            return None
+        task = self._task(row.actor_name, result_id)
+        if row.queue_name != task.queue_name and row.queue_name in self.queues:
+            task = task.using(queue_name=row.queue_name)
+        return TaskResult(task=task, id=result_id, status=TaskResultStatus.READY, enqueued_at=row.created_at,
+                          started_at=None, finished_at=None, last_attempted_at=None, args=row.args,
+                          kwargs=row.kwargs, backend=row.options["task_backend"], errors=[], worker_ids=[])
+
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+        """Misconfigurations, reported by `manage.py check` (and at every start) as jobs.E1xx."""
+        where = f"TASKS[{self.alias!r}]"
+        errors: list[checks.CheckMessage] = []
+        if not self.queues:
+            errors.append(checks.Error(f"{where}['QUEUES'] is empty: no task could be enqueued.", id="jobs.E101"))
+        for queue in sorted(self.queues):
+            if not _queue_name_re.fullmatch(queue):
+                errors.append(checks.Error(f"{where}['QUEUES'] names {queue!r}, which is not a valid Dramatiq queue.",
+                                           hint="A queue name is a letter or underscore, then letters, digits, "
+                                                "'.', '_' or '-'.", id="jobs.E102"))
+        ttl = self.result_ttl_s
+        if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
+            errors.append(checks.Error(f"{where}['OPTIONS']['RESULT_TTL'] must be a positive number of seconds, "
+                                       f"not {ttl!r}.", id="jobs.E103"))
+        middleware = settings.DRAMATIQ_BROKER.get("MIDDLEWARE", [])
+        for path, why in REQUIRED_MIDDLEWARE.items():
+            if path not in middleware:
+                errors.append(checks.Error(f"{self.__class__.__name__} needs {path} in DRAMATIQ_BROKER['MIDDLEWARE']: "
+                                           f"{why}.", id="jobs.E104"))
+        if not hasattr(dramatiq.get_broker(), "client"):
+            errors.append(checks.Error(f"{self.__class__.__name__} keeps results in Redis: DRAMATIQ_BROKER must be "
+                                       "a Redis broker.", id="jobs.E105"))
+        for task in registered_tasks():
+            if task.backend != self.alias:
+                continue
+            try:
+                self.validate_task(task)
+            except InvalidTask as error:  # defined under other settings, e.g. a queue since removed from QUEUES
+                errors.append(checks.Error(f"Task {task.module_path}: {error}", obj=task.module_path,
+                                           hint=f"Valid queues: {', '.join(sorted(self.queues))}.", id="jobs.E106"))
+        return errors
