@@ -56,7 +56,8 @@ def main(pytest_args: list[str]) -> int:
     (suite / "tests").mkdir(parents=True)
     (suite / "pytest.ini").write_text("[pytest]\n")
     (suite / "tests" / "__init__.py").write_text("")
-    (suite / "tests" / "conftest.py").write_text("from tests_upstream_fixtures import redis_broker, redis_worker  # noqa\n")
+    (suite / "tests" / "conftest.py").write_text(
+        "from tests_upstream_fixtures import redis_broker, redis_worker  # noqa\n")
     (suite / "tests" / "common.py").write_text("from tests_upstream_fixtures import worker  # noqa\n")
     # Their tests live in a package named `tests`, like ours: ours is loaded by file path instead.
     (suite / "tests_upstream_fixtures.py").write_text(
