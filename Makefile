@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 export PYTHONUNBUFFERED := 1
 
-.PHONY: run test lint setup test-tools clean
+.PHONY: run serve test lint setup test-tools clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ setup: $(VENV)/.installed
 run: setup
 	$(PY) manage.py ensure_dev_admin
 	honcho start -f Procfile
+
+## serve: the site under gunicorn (gunicorn.conf.py: gthread, 2 x cores + 1 processes); DEBUG off,
+## so set SECRET_KEY and ALLOWED_HOSTS; static files are for the reverse proxy (collectstatic)
+serve: setup
+	DEBUG=$${DEBUG:-0} $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 ## test-tools: Debian's Chromium (browser tests) and redis-server (the fault tests start their own)
 test-tools:
