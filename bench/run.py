@@ -355,7 +355,7 @@ def drain(system, job: str, count: int) -> dict:
             "redis_cpu_us_per_job": cpu * 1e6 / count}
 
 
-def start_latency(system, jobs: int, seed: int) -> tuple[float, float]:
+def start_latency(system, jobs: int, seed: int) -> tuple[float, float, list[float]]:
     """Enqueue-to-start p50 / p99 in ms on idle workers: one job at a time, 0.2-1 s apart."""
     reset()
     _, counter = clients()
@@ -372,7 +372,7 @@ def start_latency(system, jobs: int, seed: int) -> tuple[float, float]:
         delays = [float(v) * 1000 for v in counter.lrange("bench:latency", 0, -1)]
     finally:
         worker.stop()
-    return percentile(delays, 50), percentile(delays, 99)
+    return percentile(delays, 50), percentile(delays, 99), delays
 
 
 def redis_ceiling(port: int) -> dict:
@@ -457,12 +457,12 @@ def web_load(database: str, clients_n: int, seconds: float) -> dict:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {name}")
             conn.execute(f"CREATE DATABASE {name}")
-        url = admin.rsplit("/", 1)[0] + f"/{name}"
+        url = admin.rsplit("/", 1)[0] + f"/{name}?conn_max_age=600"
     else:
         db = ROOT / "var" / "bench-web.sqlite3"
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{db}"
+        url = f"sqlite:///{db}?conn_max_age=600"
     port = free_port(0)
     env = web_env(url, port)
     try:
@@ -529,7 +529,7 @@ def signup_modes(repeats: int) -> dict:
 
 FULL = {"enqueue": 3000, "bulk": 20000, "noop": 20000, "sleep10": 2000, "latency_jobs": 60,
         "web_clients": 200, "web_seconds": 30}
-QUICK = {"enqueue": 1000, "bulk": 5000, "noop": 8000, "sleep10": 1000, "latency_jobs": 30,
+QUICK = {"enqueue": 1000, "bulk": 5000, "noop": 8000, "sleep10": 1000, "latency_jobs": 50,
          "web_clients": 200, "web_seconds": 30}
 # RQ runs an order of magnitude fewer jobs per second (its forking worker two): fewer jobs, the same rate.
 SHARE = {"RQ": 0.25, "RQ, forking worker": 0.05}
@@ -563,7 +563,7 @@ def main() -> None:
         for script, key in (("dashboard", "dashboard_1m"), ("reports", "reports_1m")):
             results[key] = subprocess.run([sys.executable, f"bench/{script}.py"], cwd=ROOT, text=True,
                                           capture_output=True).stdout
-    write(results, quick=args.quick)
+    write(results, quick=args.quick, merge=bool(args.only))
 
 
 def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
@@ -608,8 +608,8 @@ def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
         for repeat in range(repeats):
             for s in best:
                 lat[s.name].append(start_latency(s, counts["latency_jobs"], seed=repeat))
-        results["start_latency_ms"] = {n: {"p50": spread([a for a, _ in v]), "p99": spread([b for _, b in v])}
-                                       for n, v in lat.items()}
+        results["start_latency_ms"] = {n: {"p50": spread([a for a, _, _ in v]), "p99": spread([b for _, b, _ in v]),
+                                           "samples": [c for _, _, c in v]} for n, v in lat.items()}
         print("idle latency p50/p99 ms:", {n: (round(v["p50"]["median"], 1), round(v["p99"]["median"], 1))
                                            for n, v in results["start_latency_ms"].items()}, flush=True)
     if "web" in only:
@@ -717,8 +717,9 @@ def table(results: dict) -> list[str]:
         w = results["web_load"]
         first = next(iter(w.values()))
         lines += ["", f"Web tier: {first['clients']} concurrent clients signing up through `POST /api/signup/` for "
-                      f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py), each request a "
-                      "new connection:", "",
+                      f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py; `conn_max_age=600` "
+                      "in `DATABASE_URL`), each request a new connection, the load generator on the same cores "
+                      "(closed loop: latency ≈ clients / throughput):", "",
                   "| database | p50 (ms) | p99 (ms) | signups/s | errors |", "|---|---|---|---|---|"]
         lines += [f"| {db} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_s']:,.0f} | {v['errors']} |"
                   for db, v in w.items()]
@@ -733,9 +734,15 @@ def table(results: dict) -> list[str]:
     return lines
 
 
-def write(results: dict, *, quick: bool) -> None:
+def write(results: dict, *, quick: bool, merge: bool) -> None:
+    """Write the results; with --only, the parts measured replace those parts of the last results."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     stem = "quick" if quick else "results"
+    path = RESULTS / f"{stem}.json"
+    if merge and path.exists():
+        previous = json.loads(path.read_text())
+        measured = {k: v for k, v in results.items() if k not in ("ratios", "command")}
+        results = {**previous, **measured, "ratios": {**previous.get("ratios", {}), **results["ratios"]}}
     (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
     lines = table(results)
     (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
