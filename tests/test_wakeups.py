@@ -174,12 +174,12 @@ def test_acks_left_unsent_by_a_closed_consumer_are_sent_by_its_successor(broker)
     def redis_away(*args, **kwargs):
         raise redis.ConnectionError("Redis is away")
 
-    broker.do_ack = redis_away  # type: ignore[method-assign]
+    broker.do_ack = redis_away
     for message in taken:
         first.ack(message)
     first.close()  # as when a connection error restarts it: the acks could not be sent
     assert queues.queue_counts(QUEUE).in_progress == 40
-    broker.do_ack = real_ack  # type: ignore[method-assign]
+    broker.do_ack = real_ack
     second = broker.consume(QUEUE, prefetch=64, timeout=100)
     assert next(second) is None  # its first step sends what its predecessor could not; the queue is empty
     wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="the inherited acks to be sent")
