@@ -17,7 +17,7 @@ PY_VERSION := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; print("
 # Named for the Python it was built with: another Python (or a venv of an older one) rebuilds it.
 INSTALLED = $(VENV)/.installed-py$(or $(PY_VERSION),none)
 
-.PHONY: run test lint setup manage test-tools clean python
+.PHONY: run serve test lint setup manage test-tools clean python
 
 ## python: fail with one line unless a Python >= 3.12 was found
 python:
@@ -46,6 +46,11 @@ manage: setup
 run: setup
 	$(PY) manage.py ensure_dev_admin
 	honcho start -f Procfile
+
+## serve: the site under gunicorn (gunicorn.conf.py: gthread, 2 x cores + 1 processes); DEBUG off,
+## so set SECRET_KEY and ALLOWED_HOSTS; static files are for the reverse proxy (collectstatic)
+serve: setup
+	DEBUG=$${DEBUG:-0} $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 ## test-tools: Debian's Chromium (browser tests), redis-server (the fault tests start their own servers and,
 ## with --sentinel, sentinels) and iproute2 (`ip netns`: worker hosts on separate network namespaces)

@@ -1,49 +1,157 @@
-"""Every benchmark in one run, against Redis servers of its own; a table, JSON and Markdown.
+"""Every benchmark in one run, each system at its best, against Redis servers of its own.
 
-    .venv/bin/python bench/run.py [--repeats 3] [--large]
+    python3 bench/run.py [--repeats 3] [--quick] [--only drain,latency,...] [--large]
 
-Installs bench/requirements.txt (Celery, RQ) into the running interpreter if
-they are missing, starts redis-server on ports 6390 (the systems under test)
-and 6391 (the jobs' own counters, so that INFO commandstats on 6390 counts
-only what each system does). Runs are interleaved (A B C, A B C, ...) since the
-machine is shared; each figure is the median of the runs with min-max.
---large adds bench/dashboard.py (1,000,000 dead letters) and bench/reports.py
-(1,000,000 users), which take several minutes.
+The first run creates a virtualenv of its own, var/bench-venv, with requirements.txt and
+bench/requirements.txt (Celery, RQ: never installed into the project's .venv), and re-runs
+itself there; later runs reuse it (re-installed when a requirements file changes).
+
+It starts two redis-servers (ports 6390 and 6391, or free ones if those are taken): one for the
+systems under test, one for the jobs' own counters, so what is measured on the first is only what
+each system does. Runs are interleaved (A B C, A B C, ...) since the machine is shared; each
+figure is the median of the runs with min-max. Round trips are counted by the client (a redis-py
+hook, bench/roundtrips/, in every process); Redis CPU is the `INFO cpu` delta over the run.
+
+--quick: one interleaved run with smaller counts (under 5 minutes), written to
+bench/results/quick.json (figures, each system's exact worker command, and the headline ratios).
+Otherwise: bench/results/results.{json,md}. --large adds bench/dashboard.py and bench/reports.py.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import hashlib
+import importlib.util
 import json
 import os
+import random
 import signal
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
-SYSTEM_URL = "redis://127.0.0.1:6390"
-COUNTER_URL = "redis://127.0.0.1:6391/0"
+BENCH_VENV = ROOT / "var" / "bench-venv"
+REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "bench" / "requirements.txt"]
+ROUNDTRIPS = ROOT / "bench" / "roundtrips"
 NAMESPACE = "bench-run"
-
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="project.settings", REDIS_URL=f"{SYSTEM_URL}/0", DRAMATIQ_NAMESPACE=NAMESPACE,
-    BENCH_COUNTER_URL=COUNTER_URL, BENCH_CELERY_URL=f"{SYSTEM_URL}/1", LOG_LEVEL="WARNING",
-    DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-run.sqlite3'}", PYTHONUNBUFFERED="1",
-)
-sys.path.insert(0, str(ROOT))
+DRAMATIQ, CELERY, CELERY_EARLY, RQ, RQ_FORK = ("Dramatiq (this project)", "Celery", "Celery, acks early", "RQ",
+                                               "RQ, forking worker")
+AT_BEST = [DRAMATIQ, CELERY, RQ]
 
 
-def ensure_dependencies() -> None:
-    try:
-        import celery  # noqa: F401
-        import rq  # noqa: F401
-    except ImportError:
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "bench" / "requirements.txt")],
+# --- the bench's own virtualenv ------------------------------------------------------------
+
+def ensure_bench_venv() -> None:
+    """Re-run this script in var/bench-venv (created or refreshed from the requirements files)."""
+    python = BENCH_VENV / "bin" / "python"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()
+    marker = BENCH_VENV / ".installed"
+    if not (marker.exists() and marker.read_text() == digest):
+        print(f"Installing the bench's virtualenv in {BENCH_VENV} ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *[a for p in REQUIREMENTS for a in ("-r", str(p))]],
                        check=True)
+        marker.write_text(digest)
+    if Path(sys.prefix).resolve() != BENCH_VENV.resolve():
+        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+# --- processes -----------------------------------------------------------------------------
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+class Process:
+    def __init__(self, args: list[str], name: str, env: dict | None = None):
+        (ROOT / "var").mkdir(exist_ok=True)
+        self.log = open(ROOT / "var" / f"bench-{name}.log", "w")  # noqa: SIM115  # closed by stop()
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env or os.environ, stdout=self.log,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(20)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        self.log.close()
+
+
+class Group:
+    """Several processes started and stopped together (Celery's two workers)."""
+
+    def __init__(self, processes: list[Process]):
+        self.processes = processes
+
+    def alive(self) -> bool:
+        return all(p.alive() for p in self.processes)
+
+    def stop(self) -> None:
+        for p in self.processes:
+            p.stop()
+
+
+class RedisServer(Process):
+    def __init__(self, port: int, name: str):
+        self.port = port
+        self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
+        super().__init__(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
+                          "no", "--dir", self.dir], f"redis-{name}")
+        import redis
+
+        client = redis.Redis(port=port, socket_connect_timeout=0.5)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server on {port} did not start")
+
+
+def setup_environment(system_port: int, counter_port: int) -> None:
+    system_url = f"redis://127.0.0.1:{system_port}"
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="project.settings", REDIS_URL=f"{system_url}/0", DRAMATIQ_NAMESPACE=NAMESPACE,
+        BENCH_SYSTEM_URL=system_url, BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_port}/0",
+        BENCH_CELERY_URL=f"{system_url}/1", BENCH_RQ_URL=f"{system_url}/2", LOG_LEVEL="WARNING",
+        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-run.sqlite3'}", PYTHONUNBUFFERED="1",
+        # Every process the bench starts counts its round trips to the system's Redis.
+        PYTHONPATH=os.pathsep.join([str(ROUNDTRIPS), str(ROOT)]), BENCH_COUNT_PORT=str(system_port),
+        BENCH_COUNT_ROLE="worker",
+    )
+    sys.path.insert(0, str(ROOT))
+    # This process is the producer: its round trips are counted under another role.
+    spec = importlib.util.spec_from_file_location("bench_roundtrips", ROUNDTRIPS / "sitecustomize.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    os.environ["BENCH_COUNT_ROLE"] = "producer"
+    spec.loader.exec_module(module)
+    module.install()
+    module.count(0)  # starts its flusher as "producer"
+    os.environ["BENCH_COUNT_ROLE"] = "worker"
 
 
 def manage(*args: str, env: dict | None = None) -> str:
@@ -57,34 +165,20 @@ def spread(samples: list[float]) -> dict:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(int(round(p / 100 * (len(ordered) - 1))), len(ordered) - 1)]
+    return ordered[min(round(p / 100 * (len(ordered) - 1)), len(ordered) - 1)]
 
 
-class Process:
-    def __init__(self, args: list[str], name: str, env: dict | None = None):
-        (ROOT / "var").mkdir(exist_ok=True)
-        self.log = open(ROOT / "var" / f"bench-{name}.log", "w")
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env or os.environ, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+# --- the systems, each at its best for many short jobs ----------------------------------------
 
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                pass
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        self.log.close()
+PY = "python"  # shown in the configs; the bench runs its own interpreter
 
-
-# --- the three systems --------------------------------------------------------
 
 class Dramatiq:
-    name = "Dramatiq (this project)"
+    name = DRAMATIQ
+    # The Procfile's worker (prefetch tuned), with the benchmark's actors instead of the project's.
+    env = {"dramatiq_queue_prefetch": "64"}
+    args = ["-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8", "django_dramatiq.setup",
+            "bench.jobs_dramatiq", "--queues", "bench"]
 
     def __init__(self) -> None:
         import dramatiq
@@ -95,7 +189,11 @@ class Dramatiq:
         self.jobs = {"noop": jobs_dramatiq.bench_noop, "sleep10": jobs_dramatiq.bench_sleep10,
                      "note_start": jobs_dramatiq.bench_note_start}
 
-    def send(self, job: str, *args) -> None:
+    def config(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.env.items()) + f" {PY} " + " ".join(self.args) + (
+            "  # the project's RedisBroker and middleware (settings.DRAMATIQ_BROKER)")
+
+    def send(self, job: str, *args: Any) -> None:
         self.jobs[job].send(*args)
 
     def send_bulk(self, job: str, count: int) -> None:
@@ -103,24 +201,31 @@ class Dramatiq:
         for start in range(0, count, 1000):
             self.broker.enqueue_many(actor.message() for _ in range(min(1000, count - start)))
 
-    def worker(self, processes: int) -> Process:
-        # What the Procfile's `manage.py rundramatiq` execs (same idle poll bound), plus the benchmark's actors.
-        env = {**os.environ, "dramatiq_worker_timeout": os.environ.get("BENCH_DRAMATIQ_WORKER_TIMEOUT", "100")}
-        return Process([sys.executable, "-m", "dramatiq", "--path", ".", "--processes", str(processes),
-                        "--threads", os.environ.get("BENCH_DRAMATIQ_THREADS", "8"), "django_dramatiq.setup",
-                        "bench.jobs_dramatiq", "--queues", "bench"], "dramatiq", env)
+    def worker(self) -> Process | Group:
+        return Process([sys.executable, *self.args], "dramatiq", {**os.environ, **self.env})
 
 
 class Celery:
-    name = "Celery"
+    name = CELERY
+    acks_late = "1"
 
     def __init__(self) -> None:
         from bench import jobs_celery
 
-        self.app = jobs_celery.app
         self.jobs = {"noop": jobs_celery.noop, "sleep10": jobs_celery.sleep10, "note_start": jobs_celery.note_start}
 
-    def send(self, job: str, *args) -> None:
+    def args(self, n: int) -> list[str]:
+        return ["-m", "celery", "-A", "bench.jobs_celery", "worker", "--pool", "threads", "--concurrency", "8",
+                "--prefetch-multiplier", "64", "--without-gossip", "--without-mingle", "--without-heartbeat",
+                "-Q", "bench", "-n", f"bench{n}@%h", "--loglevel", "WARNING"]
+
+    def config(self) -> str:
+        late = self.acks_late == "1"
+        return (f"2 x: BENCH_CELERY_ACKS_LATE={self.acks_late} {PY} " + " ".join(self.args(1)) +
+                f"  # bench/jobs_celery.py: task_acks_late={late}, task_reject_on_worker_lost={late}, "
+                "task_ignore_result=True")
+
+    def send(self, job: str, *args: Any) -> None:
         self.jobs[job].delay(*args)
 
     def send_bulk(self, job: str, count: int) -> None:
@@ -130,13 +235,19 @@ class Celery:
         for start in range(0, count, 1000):
             group(task.s() for _ in range(min(1000, count - start))).apply_async()
 
-    def worker(self, processes: int) -> Process:
-        return Process([sys.executable, "-m", "celery", "-A", "bench.jobs_celery", "worker", "--concurrency",
-                        str(processes), "--pool", "prefork", "-Q", "bench", "--loglevel", "WARNING"], "celery")
+    def worker(self) -> Process | Group:
+        env = {**os.environ, "BENCH_CELERY_ACKS_LATE": self.acks_late}
+        return Group([Process([sys.executable, *self.args(n)], f"celery{n}", env) for n in (1, 2)])
 
 
-class RQ:
-    name = "RQ"
+class CeleryAcksEarly(Celery):
+    name = CELERY_EARLY
+    acks_late = "0"
+
+
+class RQSystem:
+    name = RQ
+    worker_class: str | None = "rq.worker.SimpleWorker"
 
     def __init__(self) -> None:
         import redis
@@ -144,101 +255,128 @@ class RQ:
 
         from bench import jobs_common
 
-        self.queue = Queue("bench", connection=redis.Redis.from_url(f"{SYSTEM_URL}/2"))
+        self.queue = Queue("bench", connection=redis.Redis.from_url(os.environ["BENCH_RQ_URL"]))
         self.jobs = {"noop": jobs_common.noop, "sleep10": jobs_common.sleep10, "note_start": jobs_common.note_start}
 
-    def send(self, job: str, *args) -> None:
-        self.queue.enqueue(self.jobs[job], *args)
+    def args(self) -> list[str]:
+        chosen = ["-w", self.worker_class] if self.worker_class else []
+        return ["-m", "rq.cli", "worker-pool", "-n", "2", *chosen, "-u", os.environ["BENCH_RQ_URL"], "-q", "bench"]
+
+    def config(self) -> str:
+        shown = " ".join(self.args()).replace(os.environ["BENCH_SYSTEM_URL"], "redis://127.0.0.1:6390")
+        return f"{PY} {shown}  # jobs enqueued with result_ttl=0 (no result kept)"
+
+    def send(self, job: str, *args: Any) -> None:
+        self.queue.enqueue(self.jobs[job], *args, result_ttl=0)
 
     def send_bulk(self, job: str, count: int) -> None:
         from rq import Queue
 
         for start in range(0, count, 1000):
-            self.queue.enqueue_many([Queue.prepare_data(self.jobs[job]) for _ in range(min(1000, count - start))])
+            self.queue.enqueue_many([Queue.prepare_data(self.jobs[job], result_ttl=0)
+                                     for _ in range(min(1000, count - start))])
 
-    def worker(self, processes: int) -> Process:
-        return Process([sys.executable, "-m", "rq.cli", "worker-pool", "-n", str(processes), "-u", f"{SYSTEM_URL}/2",
-                        "-q", "bench"], "rq")
+    def worker(self) -> Process | Group:
+        return Process([sys.executable, *self.args()], "rq")
 
 
-# --- measurements ---------------------------------------------------------------
+class RQForking(RQSystem):
+    name = RQ_FORK
+    worker_class = None
 
-def redis_clients():
+
+# --- measurements --------------------------------------------------------------------------------
+
+def clients() -> tuple[Any, Any]:
     import redis
 
-    return redis.Redis.from_url(f"{SYSTEM_URL}/0"), redis.Redis.from_url(COUNTER_URL)
+    return (redis.Redis.from_url(f"{os.environ['BENCH_SYSTEM_URL']}/0"),
+            redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"]))
 
 
 def reset() -> None:
-    system_redis, counter = redis_clients()
-    system_redis.flushall()
+    system, counter = clients()
+    system.flushall()
     counter.flushall()
-    system_redis.config_resetstat()
 
 
-def commands_total() -> int:
-    system_redis, _ = redis_clients()
-    return sum(v["calls"] for k, v in system_redis.info("commandstats").items() if k.startswith("cmdstat_"))
+def redis_cpu_s() -> float:
+    system, _ = clients()
+    info = system.info("cpu")
+    return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
 
 
-def enqueue_rate(send: Callable[[], None], count: int) -> float:
+def round_trips(role: str) -> int:
+    time.sleep(0.15)  # the counting threads flush every 50 ms
+    _, counter = clients()
+    return int(counter.get(f"bench:rt:{role}") or 0)
+
+
+def enqueue(system, count: int, bulk: bool) -> tuple[float, float]:
+    """Messages/s enqueued, and the producer's round trips per message."""
     reset()
+    before = round_trips("producer")
     started = time.perf_counter()
-    send()
-    return count / (time.perf_counter() - started)
+    if bulk:
+        system.send_bulk("noop", count)
+    else:
+        for _ in range(count):
+            system.send("noop")
+    seconds = time.perf_counter() - started
+    return count / seconds, (round_trips("producer") - before) / count
 
 
-def drain(system, job: str, count: int, processes: int = 2) -> tuple[float, float]:
-    """Jobs/s draining a pre-filled queue, and the system's Redis commands per job."""
+def wait_until(predicate: Callable[[], bool], worker, what: str, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline or not worker.alive():
+            raise RuntimeError(f"{what}: gave up; see var/bench-*.log")
+        time.sleep(0.002)
+
+
+def drain(system, job: str, count: int) -> dict:
+    """Jobs/s draining a pre-filled queue with the system's two worker processes; the workers' round
+    trips per job (from their start to the last job) and Redis CPU microseconds per job."""
     reset()
     system.send_bulk(job, count)
-    _, counter = redis_clients()
-    before = commands_total()
-    worker = system.worker(processes)
+    _, counter = clients()
+    cpu = redis_cpu_s()
+    worker = system.worker()
     try:
-        deadline = time.monotonic() + 600
-        while int(counter.get("bench:done") or 0) < 1:
-            if time.monotonic() > deadline or worker.proc.poll() is not None:
-                raise RuntimeError(f"{system.name} did not start; see var/bench-*.log")
-            time.sleep(0.002)
+        wait_until(lambda: int(counter.get("bench:done") or 0) >= 1, worker, f"{system.name} start")
         started, first = time.perf_counter(), int(counter.get("bench:done"))
-        while (done := int(counter.get("bench:done") or 0)) < count:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{system.name} drained {done}/{count}")
-            time.sleep(0.005)
+        wait_until(lambda: int(counter.get("bench:done") or 0) >= count, worker, f"{system.name} drain")
         seconds = time.perf_counter() - started
-        calls = commands_total() - before
+        cpu = redis_cpu_s() - cpu
+        trips = round_trips("worker")
     finally:
         worker.stop()
-    return (count - first) / seconds, calls / count
+    return {"jobs_s": (count - first) / seconds, "round_trips_per_job": trips / count,
+            "redis_cpu_us_per_job": cpu * 1e6 / count}
 
 
-def start_latency(system, jobs: int = 150, gap_s: float = 0.02) -> tuple[float, float]:
-    """Enqueue-to-start p50 / p99 in ms on an idle worker."""
+def start_latency(system, jobs: int, seed: int) -> tuple[float, float, list[float]]:
+    """Enqueue-to-start p50 / p99 in ms on idle workers: one job at a time, 0.2-1 s apart."""
     reset()
-    _, counter = redis_clients()
-    worker = system.worker(1)
+    _, counter = clients()
+    gaps = random.Random(seed)
+    worker = system.worker()
     try:
         system.send("noop")
-        deadline = time.monotonic() + 60
-        while not counter.get("bench:done"):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{system.name} did not start")
-            time.sleep(0.01)
-        time.sleep(1.5)  # idle, as a worker between bursts is
+        wait_until(lambda: bool(counter.get("bench:done")), worker, f"{system.name} start", 60)
+        time.sleep(1.5)  # idle, as workers between bursts are
         for _ in range(jobs):
             system.send("note_start", time.time())
-            time.sleep(gap_s)
-        while counter.llen("bench:latency") < jobs:
-            time.sleep(0.05)
+            time.sleep(gaps.uniform(0.2, 1.0))
+        wait_until(lambda: counter.llen("bench:latency") >= jobs, worker, f"{system.name} latency", 60)
         delays = [float(v) * 1000 for v in counter.lrange("bench:latency", 0, -1)]
     finally:
         worker.stop()
-    return percentile(delays, 50), percentile(delays, 99)
+    return percentile(delays, 50), percentile(delays, 99), delays
 
 
-def redis_ceiling() -> dict:
-    out = subprocess.run(["redis-benchmark", "-p", "6390", "-q", "-n", "100000", "-t", "set,lpush,lpop"],
+def redis_ceiling(port: int) -> dict:
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", "100000", "-t", "set,lpush,lpop"],
                          capture_output=True, text=True, check=True).stdout
     figures = {}
     for line in out.splitlines():
@@ -248,40 +386,126 @@ def redis_ceiling() -> dict:
     return figures
 
 
-def signup_latency(repeats: int) -> dict:
-    """p50 / p99 of POST /api/signup/ over HTTP with an SMTP server taking 500 ms per message."""
+# --- the web tier ----------------------------------------------------------------------------------
+
+GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py"]
+
+
+def web_env(database_url: str, port: int, settings_module: str = "tests.settings", **extra: str) -> dict:
+    # tests.settings: the project's settings with the tests' fast password hasher, so the figures show
+    # the request path, not PBKDF2 (which adds ~250 ms of CPU per signup, the same in every mode).
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "DATABASE_URL": database_url,
+            "REDIS_URL": f"{os.environ['BENCH_SYSTEM_URL']}/3", "SIGNUP_RATE_PER_MINUTE": "100000000",
+            "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "BIND": f"127.0.0.1:{port}", "BENCH_COUNT_PORT": "0", **extra}
+
+
+def wait_http(port: int, proc) -> None:
+    for _ in range(300):
+        if not proc.alive():
+            raise RuntimeError("the web server exited; see var/bench-web*.log")
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the web server did not answer")
+
+
+async def _post(port: int, body: bytes) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /api/signup/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    status_line = await reader.readline()
+    await reader.read()
+    writer.close()
+    return int(status_line.split()[1])
+
+
+async def _load(port: int, clients_n: int, seconds: float, tag: str) -> tuple[list[float], int, int]:
+    times: list[float] = []
+    errors = 0
+    end = time.monotonic() + seconds
+    counter = iter(range(10**9))
+
+    async def client(n: int) -> None:
+        nonlocal errors
+        while time.monotonic() < end:
+            body = json.dumps({"email": f"{tag}-{n}-{next(counter)}@example.com",
+                               "password": "correct-horse-battery-staple"}).encode()
+            started = time.perf_counter()
+            try:
+                status = await asyncio.wait_for(_post(port, body), 30)
+            except (TimeoutError, OSError, ValueError, IndexError):
+                status = 0
+            if status == 202:
+                times.append((time.perf_counter() - started) * 1000)
+            else:
+                errors += 1
+
+    await asyncio.gather(*(client(n) for n in range(clients_n)))
+    return times, len(times), errors
+
+
+def web_load(database: str, clients_n: int, seconds: float) -> dict:
+    """`clients_n` concurrent clients signing up through the API for `seconds`, against gunicorn."""
+    name = f"bench_web_{os.getpid()}"
+    if database == "postgresql":
+        import psycopg
+
+        admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name}")
+            conn.execute(f"CREATE DATABASE {name}")
+        url = admin.rsplit("/", 1)[0] + f"/{name}?conn_max_age=600"
+    else:
+        db = ROOT / "var" / "bench-web.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{db}{suffix}").unlink(missing_ok=True)
+        url = f"sqlite:///{db}?conn_max_age=600"
+    port = free_port(0)
+    env = web_env(url, port)
+    try:
+        manage("migrate", env=env)
+        web = Process([sys.executable, *GUNICORN], f"web-{database}", env)
+        try:
+            wait_http(port, web)
+            asyncio.run(_load(port, 10, 1, "warm"))
+            times, ok, errors = asyncio.run(_load(port, clients_n, seconds, "load"))
+        finally:
+            web.stop()
+    finally:
+        if database == "postgresql":
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "requests": ok, "errors": errors,
+            "requests_s": ok / seconds, "clients": clients_n, "seconds": seconds}
+
+
+def signup_modes(repeats: int) -> dict:
+    """One client, sequential signups, the SMTP server taking 500 ms per message: the email sent in the
+    request vs through Dramatiq (the outbox)."""
     from tests.http import post_json
-    from tests.smtp_sink import SmtpSink, free_port
+    from tests.smtp_sink import SmtpSink
 
     sink = SmtpSink()
     sink.handler.delay = 0.5
     sink.start()
     runs: dict[str, list[tuple[float, float]]] = {"async": [], "sync": []}
+    counts = {"async": 200, "sync": 12}
     try:
         for repeat in range(repeats):
-            for mode, count in (("async", 200), ("sync", 12)):
+            for mode, count in counts.items():
                 db = ROOT / "var" / "bench-signup.sqlite3"
                 db.unlink(missing_ok=True)
-                # tests.settings: the same project settings with a fast password hasher, so the figure
-                # isolates what the request does about the email (PBKDF2 adds the same to both modes);
-                # bench.settings_in_request adds the bench app that sends the email in the request.
                 module = "bench.settings_in_request" if mode == "sync" else "tests.settings"
-                env = {**os.environ, "DJANGO_SETTINGS_MODULE": module, "DATABASE_URL": f"sqlite:///{db}",
-                       "EMAIL_URL": sink.url,
-                       "SIGNUP_RATE_PER_MINUTE": "1000000", "DEBUG": "0", "SECURE_SSL_REDIRECT": "0"}
+                port = free_port(0)
+                env = web_env(f"sqlite:///{db}", port, module, EMAIL_URL=sink.url)
                 manage("migrate", env=env)
-                port = free_port()
-                web = Process([sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
-                              f"web-{mode}", env)
+                web = Process([sys.executable, *GUNICORN], f"web-{mode}", env)
                 try:
+                    wait_http(port, web)
                     url = f"http://127.0.0.1:{port}/api/signup/"
-                    for _ in range(100):
-                        try:
-                            post_json(url, b"{}")
-                            break
-                        except OSError:
-                            time.sleep(0.2)
-                    # One uncounted signup opens the database, Redis and SMTP connections.
                     post_json(url, {"email": f"warm-{mode}{repeat}@example.com",
                                     "password": "correct-horse-battery-staple"})
                     times = []
@@ -295,124 +519,233 @@ def signup_latency(repeats: int) -> dict:
                 runs[mode].append((percentile(times, 50), percentile(times, 99)))
     finally:
         sink.stop()
-    result = {mode: {"p50_ms": spread([a for a, _ in v]), "p99_ms": spread([b for _, b in v]),
-                     "requests_per_run": count} for (mode, v), count in zip(runs.items(), (200, 12))}
+    result: dict = {mode: {"p50_ms": spread([a for a, _ in v]), "p99_ms": spread([b for _, b in v]),
+                           "requests_per_run": counts[mode]} for mode, v in runs.items()}
     result["p99_ratio"] = result["sync"]["p99_ms"]["median"] / result["async"]["p99_ms"]["median"]
     return result
 
 
+# --- the run -------------------------------------------------------------------------------------------
+
+FULL = {"enqueue": 3000, "bulk": 20000, "noop": 20000, "sleep10": 2000, "latency_jobs": 60,
+        "web_clients": 200, "web_seconds": 30}
+QUICK = {"enqueue": 1000, "bulk": 5000, "noop": 8000, "sleep10": 1000, "latency_jobs": 50,
+         "web_clients": 200, "web_seconds": 30}
+# RQ runs an order of magnitude fewer jobs per second (its forking worker two): fewer jobs, the same rate.
+SHARE = {"RQ": 0.25, "RQ, forking worker": 0.05}
+ALL_PARTS = ["ceiling", "enqueue", "drain", "latency", "web", "signup"]
+QUICK_PARTS = ["enqueue", "drain", "latency"]
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="one run, smaller counts: bench/results/quick.json")
     parser.add_argument("--large", action="store_true")
-    parser.add_argument("--only", help="comma list: ceiling,enqueue,processing,latency,signup")
+    parser.add_argument("--only", help="comma list of: " + ",".join(ALL_PARTS))
     args = parser.parse_args()
-    only = set(args.only.split(",")) if args.only else {"ceiling", "enqueue", "processing", "latency", "signup"}
-    ensure_dependencies()
-    manage("ensure_redis", "--url", f"{SYSTEM_URL}/0")
-    manage("ensure_redis", "--url", COUNTER_URL)
+    ensure_bench_venv()
+    counts = QUICK if args.quick else FULL
+    repeats = 1 if args.quick else args.repeats
+    only = args.only.split(",") if args.only else (QUICK_PARTS if args.quick else ALL_PARTS)
+
+    servers = [RedisServer(free_port(6390), "system")]
+    servers.append(RedisServer(free_port(6391), "counter"))
+    try:
+        setup_environment(servers[0].port, servers[1].port)
+        results = run(only, counts, repeats, servers[0].port)
+    finally:
+        for server in servers:
+            server.stop()
+    results.update(command="python3 bench/run.py" + (" --quick" if args.quick else ""), counts=counts,
+                   repeats=repeats)
+    if args.large:
+        for script, key in (("dashboard", "dashboard_1m"), ("reports", "reports_1m")):
+            results[key] = subprocess.run([sys.executable, f"bench/{script}.py"], cwd=ROOT, text=True,
+                                          capture_output=True).stdout
+    write(results, quick=args.quick, merge=bool(args.only))
+
+
+def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
     manage("migrate")
     import django
 
     django.setup()
-    systems = [Dramatiq(), Celery(), RQ()]
-    results: dict = {"repeats": args.repeats, "machine": f"{os.cpu_count()} cores", "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    systems = {s.name: s for s in (Dramatiq(), Celery(), CeleryAcksEarly(), RQSystem(), RQForking())}
+    best = [systems[n] for n in AT_BEST]
+    results: dict = {"machine": f"{os.cpu_count()} cores", "load_average_at_start": os.getloadavg()[0],
+                     "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                     "configs": {name: s.config() for name, s in systems.items()}}
 
     if "ceiling" in only:
-        results["redis_ceiling_ops_s"] = redis_ceiling()
+        results["redis_ceiling_ops_s"] = redis_ceiling(system_port)
         print("redis-benchmark:", results["redis_ceiling_ops_s"], flush=True)
     if "enqueue" in only:
-        table = {s.name: {"one_by_one": [], "bulk": []} for s in systems}
-        for _ in range(args.repeats):
-            for s in systems:
-                table[s.name]["one_by_one"].append(enqueue_rate(lambda: [s.send("noop") for _ in range(3000)], 3000))
-                table[s.name]["bulk"].append(enqueue_rate(lambda: s.send_bulk("noop", 20000), 20000))
-        results["enqueue_per_s"] = {n: {k: spread(v) for k, v in d.items()} for n, d in table.items()}
-        print("enqueue:", {n: {k: round(v["median"]) for k, v in d.items()}
-                           for n, d in results["enqueue_per_s"].items()}, flush=True)
-    if "processing" in only:
-        for job, count in (("noop", 20000), ("sleep10", 2000)):
-            rates = {s.name: [] for s in systems}
-            calls = {s.name: [] for s in systems}
-            for _ in range(args.repeats):
-                for s in systems:
-                    rate, per_job = drain(s, job, count)
-                    rates[s.name].append(rate)
-                    calls[s.name].append(per_job)
-            results[f"processing_{job}_jobs_s"] = {n: spread(v) for n, v in rates.items()}
-            results[f"redis_commands_per_{job}_job"] = {n: statistics.median(v) for n, v in calls.items()}
-            print(f"processing {job}:", {n: round(v["median"]) for n, v in results[f"processing_{job}_jobs_s"].items()},
-                  "commands/job:", {n: round(v, 1) for n, v in results[f"redis_commands_per_{job}_job"].items()},
-                  flush=True)
+        table: dict = {s.name: {"one_by_one": [], "bulk": [], "rt_one_by_one": [], "rt_bulk": []} for s in best}
+        for _ in range(repeats):
+            for s in best:
+                rate, trips = enqueue(s, counts["enqueue"], bulk=False)
+                table[s.name]["one_by_one"].append(rate)
+                table[s.name]["rt_one_by_one"].append(trips)
+                rate, trips = enqueue(s, counts["bulk"], bulk=True)
+                table[s.name]["bulk"].append(rate)
+                table[s.name]["rt_bulk"].append(trips)
+        results["enqueue"] = {n: {k: spread(v) for k, v in d.items()} for n, d in table.items()}
+        print("enqueue msg/s:", {n: (round(d["one_by_one"]["median"]), round(d["bulk"]["median"]))
+                                 for n, d in results["enqueue"].items()}, flush=True)
+    if "drain" in only:
+        for job in ("noop", "sleep10"):
+            runs: dict = {s: [] for s in systems}
+            for _ in range(repeats):
+                for s in systems.values():
+                    runs[s.name].append(drain(s, job, int(counts[job] * SHARE.get(s.name, 1))))
+            results[f"drain_{job}"] = {n: {k: spread([r[k] for r in v]) for k in v[0]} for n, v in runs.items()}
+            print(f"drain {job}:", {n: (round(v["jobs_s"]["median"]), round(v["round_trips_per_job"]["median"], 2),
+                                        round(v["redis_cpu_us_per_job"]["median"], 1))
+                                    for n, v in results[f"drain_{job}"].items()}, flush=True)
     if "latency" in only:
-        lat = {s.name: [] for s in systems}
-        for _ in range(args.repeats):
-            for s in systems:
-                lat[s.name].append(start_latency(s))
-        results["start_latency_ms"] = {n: {"p50": spread([a for a, _ in v]), "p99": spread([b for _, b in v])}
-                                       for n, v in lat.items()}
-        print("latency:", {n: (round(v["p50"]["median"], 1), round(v["p99"]["median"], 1))
-                           for n, v in results["start_latency_ms"].items()}, flush=True)
+        lat: dict = {s.name: [] for s in best}
+        for repeat in range(repeats):
+            for s in best:
+                lat[s.name].append(start_latency(s, counts["latency_jobs"], seed=repeat))
+        results["start_latency_ms"] = {n: {"p50": spread([a for a, _, _ in v]), "p99": spread([b for _, b, _ in v]),
+                                           "samples": [c for _, _, c in v]} for n, v in lat.items()}
+        print("idle latency p50/p99 ms:", {n: (round(v["p50"]["median"], 1), round(v["p99"]["median"], 1))
+                                           for n, v in results["start_latency_ms"].items()}, flush=True)
+    if "web" in only:
+        results["web_load"] = {db: web_load(db, counts["web_clients"], counts["web_seconds"])
+                               for db in ("sqlite", "postgresql")}
+        print("web:", results["web_load"], flush=True)
     if "signup" in only:
-        results["signup_latency"] = signup_latency(args.repeats)
-        print("signup p50/p99 ms:", {m: (round(v["p50_ms"]["median"], 1), round(v["p99_ms"]["median"], 1))
-                                     for m, v in results["signup_latency"].items() if m != "p99_ratio"},
-              "ratio", round(results["signup_latency"]["p99_ratio"], 1), flush=True)
-    if args.large:
-        results["dashboard_1m"] = subprocess.run([sys.executable, "bench/dashboard.py"], cwd=ROOT, text=True,
-                                                 capture_output=True).stdout
-        results["reports_1m"] = subprocess.run([sys.executable, "bench/reports.py"], cwd=ROOT, text=True,
-                                               capture_output=True).stdout
-    write(results)
+        results["signup_modes"] = signup_modes(repeats)
+    results["load_average_at_end"] = os.getloadavg()[0]
+    results["ratios"] = ratios(results)
+    return results
 
+
+def ratios(results: dict) -> dict:
+    out: dict = {}
+    if "drain_noop" in results:
+        d = {n: v["jobs_s"]["median"] for n, v in results["drain_noop"].items()}
+        out["noop_vs_celery"] = d[DRAMATIQ] / d[CELERY]
+        out["noop_vs_celery_acks_early"] = d[DRAMATIQ] / d[CELERY_EARLY]
+        out["noop_vs_rq"] = d[DRAMATIQ] / d[RQ]
+        out["noop_vs_rq_forking"] = d[DRAMATIQ] / d[RQ_FORK]
+    if "start_latency_ms" in results:
+        p99 = {n: v["p99"]["median"] for n, v in results["start_latency_ms"].items()}
+        out["idle_p99_celery_over_dramatiq"] = p99[CELERY] / p99[DRAMATIQ]
+    if "drain_noop" in results and "enqueue" in results:
+        # Under load, one job costs its enqueue (one by one) plus its share of the workers' round trips.
+        out["dramatiq_round_trips_per_job_under_load"] = (
+            results["enqueue"][DRAMATIQ]["rt_one_by_one"]["median"]
+            + results["drain_noop"][DRAMATIQ]["round_trips_per_job"]["median"])
+    return out
+
+
+# --- output ----------------------------------------------------------------------------------------------
 
 def fmt(d: dict, digits: int = 0) -> str:
+    if d["min"] == d["max"]:
+        return f"{d['median']:,.{digits}f}"
     return f"{d['median']:,.{digits}f} ({d['min']:,.{digits}f}–{d['max']:,.{digits}f})"
 
 
-def write(results: dict) -> None:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
-    names = ["Dramatiq (this project)", "Celery", "RQ"]
-    lines = [f"Measured {results['at']} on {results['machine']}; median (min–max) of {results['repeats']} "
-             "interleaved runs. Command: `.venv/bin/python bench/run.py`.", "",
+def table(results: dict) -> list[str]:
+    names = [DRAMATIQ, CELERY, CELERY_EARLY, RQ, RQ_FORK]
+    runs = results["repeats"]
+    lines = [f"Measured {results['at']} on {results['machine']} (load average {results['load_average_at_start']:.1f} "
+             f"at the start, {results['load_average_at_end']:.1f} at the end: a shared machine); "
+             + ("one run" if runs == 1 else f"median (min–max) of {runs} interleaved runs")
+             + f". Command: `{results['command']}`.", "",
              "| benchmark | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
 
-    def row(label: str, key: str, sub: str | None = None, digits: int = 0) -> None:
-        if key in results:
-            cells = [fmt(results[key][n][sub] if sub else results[key][n], digits) for n in names]
-            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    def row(label: str, cells: dict[str, str]) -> None:
+        lines.append(f"| {label} | " + " | ".join(cells.get(n, "—") for n in names) + " |")
 
-    row("enqueue, one by one (msg/s)", "enqueue_per_s", "one_by_one")
-    row("enqueue, bulk (msg/s)", "enqueue_per_s", "bulk")
-    row("drain 20,000 no-op jobs, 2 processes (jobs/s)", "processing_noop_jobs_s")
-    row("drain 2,000 jobs of 10 ms, 2 processes (jobs/s)", "processing_sleep10_jobs_s")
-    row("enqueue-to-start p50, idle worker (ms)", "start_latency_ms", "p50", 1)
-    row("enqueue-to-start p99, idle worker (ms)", "start_latency_ms", "p99", 1)
-    for job in ("noop", "sleep10"):
-        key = f"redis_commands_per_{job}_job"
+    if "enqueue" in results:
+        e = results["enqueue"]
+        for key, label in (("one_by_one", "enqueue, one by one (msg/s)"), ("bulk", "enqueue, bulk (msg/s)¹")):
+            row(label, {n: fmt(v[key]) for n, v in e.items()} | {CELERY_EARLY: "same as Celery", RQ_FORK: "same as RQ"})
+        row("round trips per enqueue, one by one / bulk",
+            {n: f"{v['rt_one_by_one']['median']:.2f} / {v['rt_bulk']['median']:.3f}" for n, v in e.items()})
+    for job, label in (("noop", "no-op"), ("sleep10", "10 ms")):
+        key = f"drain_{job}"
         if key in results:
-            lines.append(f"| Redis commands per {job} job | " + " | ".join(f"{results[key][n]:.1f}" for n in names)
-                         + " |")
-    if "processing_noop_jobs_s" in results:
-        p = results["processing_noop_jobs_s"]
-        d = p[names[0]]["median"]
-        lines += ["", f"No-op throughput: Dramatiq / Celery = {d / p['Celery']['median']:.2f}×, "
-                      f"Dramatiq / RQ = {d / p['RQ']['median']:.2f}×."]
+            d = results[key]
+            count = results["counts"][job]
+            row(f"drain {count:,} {label} jobs², 2 processes (jobs/s)", {n: fmt(v["jobs_s"]) for n, v in d.items()})
+            row(f"workers' round trips per {label} job", {n: fmt(v["round_trips_per_job"], 2) for n, v in d.items()})
+            row(f"Redis CPU per {label} job (µs)", {n: fmt(v["redis_cpu_us_per_job"], 1) for n, v in d.items()})
+    if "start_latency_ms" in results:
+        s = results["start_latency_ms"]
+        jobs = results["counts"]["latency_jobs"]
+        row(f"enqueue-to-start p50, idle workers, {jobs} jobs 0.2–1 s apart (ms)",
+            {n: fmt(v["p50"], 1) for n, v in s.items()})
+        row("enqueue-to-start p99, idle workers (ms)", {n: fmt(v["p99"], 1) for n, v in s.items()})
+    r = results.get("ratios", {})
+    if r:
+        lines.append("")
+        parts = []
+        if "noop_vs_celery" in r:
+            parts.append(f"no-op drain: Dramatiq / Celery = {r['noop_vs_celery']:.2f}× "
+                         f"({r['noop_vs_celery_acks_early']:.2f}× acks early), Dramatiq / RQ = {r['noop_vs_rq']:.2f}× "
+                         f"({r['noop_vs_rq_forking']:.1f}× forking)")
+        if "idle_p99_celery_over_dramatiq" in r:
+            parts.append(f"idle p99: Celery / Dramatiq = {r['idle_p99_celery_over_dramatiq']:.2f}")
+        if "dramatiq_round_trips_per_job_under_load" in r:
+            parts.append("Dramatiq round trips per job under load (enqueue one by one + workers) = "
+                         f"{r['dramatiq_round_trips_per_job_under_load']:.2f}")
+        lines.append("; ".join(parts) + ".")
+    if "drain_noop" in results:
+        us = results["drain_noop"][DRAMATIQ]["redis_cpu_us_per_job"]["median"]
+        lines += ["", f"Redis-bound ceiling for Dramatiq no-op jobs: 1 s / {us:.1f} µs of Redis CPU per job ≈ "
+                      f"{1e6 / us:,.0f} jobs/s on one Redis core (the workers' Python runs out long before)."]
     if "redis_ceiling_ops_s" in results:
-        lines += ["", "Redis's own ceiling here (redis-benchmark, no pipelining): " + ", ".join(
+        lines += ["", "redis-benchmark here (no pipelining): " + ", ".join(
             f"{k} {v:,.0f}/s" for k, v in results["redis_ceiling_ops_s"].items())]
-    if "signup_latency" in results:
-        s = results["signup_latency"]
-        lines += ["", "Signup latency, `POST /api/signup/` over HTTP, SMTP server taking 500 ms per message:", "",
+    lines += ["", "¹ Capabilities differ: Celery has no pipelined publish (a `group` is sent one message per round "
+              "trip); RQ's `enqueue_many` and Dramatiq's `enqueue_many` pipeline. Dramatiq and Celery with acks "
+              "late ack after the job ran (a worker killed mid-job: the job runs again); Celery acking early loses "
+              "it. RQ's SimpleWorker runs jobs inside the worker process (no per-job isolation: a job that "
+              "crashes the process takes the worker with it), its default forks one process per job.",
+              "² RQ drains a quarter of the jobs, its forking worker a twentieth (same rate, shorter wait). "
+              "Round trips are counted by each client (bench/roundtrips/), over the workers' whole run; Redis CPU "
+              "is the `INFO cpu` delta of the Redis under test over the run, divided by the jobs."]
+    lines += ["", "Each system's exact worker (two processes each):", ""]
+    lines += [f"- {n}: `{c}`" for n, c in results["configs"].items()]
+    if "web_load" in results:
+        w = results["web_load"]
+        first = next(iter(w.values()))
+        lines += ["", f"Web tier: {first['clients']} concurrent clients signing up through `POST /api/signup/` for "
+                      f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py; `conn_max_age=600` "
+                      "in `DATABASE_URL`), each request a new connection, the load generator on the same cores "
+                      "(closed loop: latency ≈ clients / throughput):", "",
+                  "| database | p50 (ms) | p99 (ms) | signups/s | errors |", "|---|---|---|---|---|"]
+        lines += [f"| {db} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_s']:,.0f} | {v['errors']} |"
+                  for db, v in w.items()]
+    if "signup_modes" in results:
+        s = results["signup_modes"]
+        lines += ["", "One client, `POST /api/signup/`, SMTP server taking 500 ms per message:", "",
                   "| mode | p50 (ms) | p99 (ms) | requests per run |", "|---|---|---|---|",
                   f"| email sent in the request | {fmt(s['sync']['p50_ms'], 1)} | {fmt(s['sync']['p99_ms'], 1)} | "
                   f"{s['sync']['requests_per_run']} |",
                   f"| email through Dramatiq (outbox) | {fmt(s['async']['p50_ms'], 1)} | "
-                  f"{fmt(s['async']['p99_ms'], 1)} | {s['async']['requests_per_run']} |", "",
-                  f"p99 ratio: {s['p99_ratio']:.1f}× (password hashing is the tests' fast hasher in both modes; "
-                  "Django's PBKDF2 adds the same few hundred ms to each)."]
-    (RESULTS / "results.md").write_text("\n".join(lines) + "\n")
+                  f"{fmt(s['async']['p99_ms'], 1)} | {s['async']['requests_per_run']} |"]
+    return lines
+
+
+def write(results: dict, *, quick: bool, merge: bool) -> None:
+    """Write the results; with --only, the parts measured replace those parts of the last results."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stem = "quick" if quick else "results"
+    path = RESULTS / f"{stem}.json"
+    if merge and path.exists():
+        previous = json.loads(path.read_text())
+        measured = {k: v for k, v in results.items() if k not in ("ratios", "command")}
+        results = {**previous, **measured, "ratios": {**previous.get("ratios", {}), **results["ratios"]}}
+    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
+    lines = table(results)
+    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

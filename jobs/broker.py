@@ -14,11 +14,11 @@ import redis
 from dramatiq.broker import MessageProxy
 from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 from dramatiq.brokers.redis import _RedisConsumer
-from dramatiq.common import compute_backoff, current_millis
-from dramatiq.errors import ConnectionClosed, DecodeError
+from dramatiq.common import current_millis
+from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from .store import control, delayed, fetched, queues
+from .store import control, delayed, delivery, fetched, queues
 from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
@@ -32,6 +32,8 @@ _PUT_BACK = "_jobs_put_back_reason"
 # (broker id, queue): the same messages sit in the same ack set, so its successor on
 # that queue (same process, same broker id) delivers them instead of stranding them.
 _leftovers: dict[tuple[str, str], list[bytes | None]] = {}
+# Likewise the acks it had not yet flushed (redis ids): its successor sends them.
+_leftover_acks: dict[tuple[str, str], list[str]] = {}
 _started: set[tuple[str, str]] = set()
 _registry_lock = threading.Lock()
 
@@ -74,6 +76,8 @@ class _Consumer(_RedisConsumer):
       leaving them unacked while the worker lives).
     - Acks, nacks and requeues turn Redis timeouts, too, into connection errors,
       which Dramatiq's post-processing retries until Redis answers.
+    - Acks go in batches and an idle consumer waits for a pushed wake-up instead of
+      polling (see "batched acks and push wake-ups" below).
     """
 
     def __init__(self, broker: RedisBroker, queue_name: str, prefetch: int, timeout: int) -> None:
@@ -87,16 +91,21 @@ class _Consumer(_RedisConsumer):
         if self._recover_delayed:
             leftovers = []  # put back with the rest of the ack set below
         self.message_cache = leftovers
+        self._init_batched_acks(broker, prefetch, timeout)
 
     def close(self) -> None:
         if self.message_cache:
             with _registry_lock:
                 _leftovers.setdefault((self.broker.broker_id, self.queue_name), []).extend(self.message_cache)
             self.message_cache = []
+        self._close_batched_acks()
         super().close()
 
     def ack(self, message: MessageProxy) -> None:
         reason = vars(message).get(_PUT_BACK)  # not getattr: the proxy would ask the message, and raise
+        if reason is None and self._batching():
+            self._hand_ack(message)  # flushed in a batch (below); the id leaves queued_message_ids then
+            return
         try:
             if reason is None:
                 self.broker.do_ack(self.queue_name, message.options["redis_message_id"])
@@ -124,11 +133,15 @@ class _Consumer(_RedisConsumer):
             raise _broker_error(error) from None
 
     def __next__(self) -> MessageProxy | None:
-        # Dramatiq's loop, with each body checked before it is handed out.
+        # Dramatiq's loop, with each body checked before it is handed out, acks sent in batches,
+        # fetches made in batches too, and an idle wait woken by a push instead of a poll.
         try:
             if self._recover_delayed:
+                self._flush_acks()  # the predecessor's unsent acks: those messages were handed on already
                 self._put_back_unacked()
             while True:
+                if self._acks_due():
+                    self._flush_acks()
                 if self.message_cache:
                     data = self.message_cache.pop(0)
                     try:
@@ -140,15 +153,20 @@ class _Consumer(_RedisConsumer):
                         continue
                     self.misses = 0
                     self.queued_message_ids.add(message.message_id)
+                    self._note_eta(message)
                     return MessageProxy(message)
-                messages = []
-                if self.outstanding_message_count < self.prefetch and not self._queue_paused():
-                    self.message_cache = messages = self.broker.do_fetch(
-                        self.queue_name, self.prefetch - self.outstanding_message_count)
-                if not messages:
-                    # Nothing fetched: poll progressively less often, up to the idle timeout.
-                    self.misses, backoff_ms = compute_backoff(self.misses, max_backoff=self.timeout)
-                    time.sleep(backoff_ms / 1000)
+                room = self.prefetch - self.outstanding_message_count
+                if not self._worth_fetching(room):
+                    self._wait_for_acks()
+                    return None
+                if self._queue_paused():
+                    # Paused by an operator: fetch nothing, look again within a second.
+                    self._flush_acks()
+                    time.sleep(min(self.PAUSE_CHECK_S, self.timeout / 1000))
+                    return None
+                self.message_cache = self.broker.do_fetch(self.queue_name, room)
+                if not self.message_cache:
+                    self._wait_for_wake()
                     return None
         except redis.RedisError as error:
             raise _broker_error(error) from None
@@ -169,6 +187,131 @@ class _Consumer(_RedisConsumer):
             self._paused_checked_at = now
         return self._paused
 
+    # --- batched acks and push wake-ups ------------------------------------------------------
+    #
+    # Worker threads hand the consumer the ids of the messages they finished; the consumer sends
+    # them in one script call when `ack_batch` are pending or the oldest has waited
+    # `ack_flush_ms`, and fetches again only when that much room is free in its prefetch window,
+    # so a busy consumer makes about two Redis round trips per `ack_batch` jobs instead of two
+    # per job. Nacks and put-backs stay immediate, and so do acks while fewer than a batch of
+    # messages are in hand (nothing to batch with). When the queue is empty the consumer sends
+    # what is pending and blocks on the queue's wake list (BLPOP, up to the worker timeout). A process that dies
+    # between a job's end and its ack's flush leaves the message unacked: it runs again once the
+    # worker's heartbeat is stale (at-least-once; the actors are idempotent).
+
+    def _init_batched_acks(self, broker: RedisBroker, prefetch: int, timeout: int) -> None:
+        self._acks_lock = threading.Lock()
+        self._pending: list[tuple[str, str]] = []  # (message id, redis id) finished, not yet flushed
+        with _registry_lock:
+            self._retry_acks: list[str] = _leftover_acks.pop((broker.broker_id, self.queue_name), [])
+        self._pending_since = 0.0
+        self._acked = threading.Event()
+        self._idle = False
+        self._closed = False
+        self._etas: dict[str, int] = {}  # delay queue: message id -> eta (ms) of the messages it holds
+        self._batch = max(1, min(broker.ack_batch, prefetch // 4))
+        self._flush_s = broker.ack_flush_ms / 1000
+        self._idle_wait_s = broker.idle_wait_seconds(timeout)
+
+    def _hand_ack(self, message: MessageProxy) -> None:
+        with self._acks_lock:
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append((message.message_id, message.options["redis_message_id"]))
+            pending = len(self._pending)
+        if self._idle:
+            self._flush_acks()  # the consumer went idle meanwhile (it sets the flag before its last flush)
+        elif pending == 1 or pending >= self._batch:
+            self._acked.set()
+
+    def _batching(self) -> bool:
+        """Batch acks only under load (a batch's worth of messages in hand). Otherwise the worker thread
+        acks at once, as Dramatiq does, and a failed ack goes back to Dramatiq's post-processing,
+        which holds the thread and retries: batching would gain nothing there."""
+        return self._batch > 1 and not self._idle and not self._closed and len(self.queued_message_ids) >= self._batch
+
+    def _acks_due(self) -> bool:
+        return bool(self._retry_acks) or (bool(self._pending) and (
+            len(self._pending) >= self._batch or time.monotonic() - self._pending_since >= self._flush_s))
+
+    def _flush_acks(self) -> bool:
+        """Send the pending acks in one call; False if Redis failed. Unsent acks are kept and sent with
+        the next flush (the consumer's next fetch fails too, and its successor inherits them)."""
+        with self._acks_lock:
+            batch, self._pending = self._pending, []
+            retry, self._retry_acks = self._retry_acks, []
+        if not batch and not retry:
+            return True
+        redis_ids = retry + [redis_id for _, redis_id in batch]
+        try:
+            self.broker.do_ack(self.queue_name, *redis_ids)
+            return True
+        except (redis.RedisError, BrokerConnectionError) as error:
+            with self._acks_lock:
+                self._retry_acks[:0] = redis_ids
+            logger.warning("Could not ack %d message(s) on %r (%s); retrying with the next batch",
+                           len(redis_ids), self.queue_name, error)
+            return False
+        finally:
+            for message_id, _ in batch:
+                self.queued_message_ids.discard(message_id)
+
+    def _worth_fetching(self, room: int) -> bool:
+        """Fetch when a batch's worth of room is free, or any room once nothing is left in hand."""
+        return room >= self._batch or (room > 0 and not self.queued_message_ids)
+
+    def _wait_for_acks(self) -> None:
+        """The prefetch window is full: wait until a batch of acks is due, or the worker timeout."""
+        self._acked.clear()
+        with self._acks_lock:
+            since = self._pending_since if self._pending else None
+        wait = self.timeout / 1000 if since is None else max(0.0, since + self._flush_s - time.monotonic())
+        if not self._retry_acks and wait > 0:
+            self._acked.wait(wait)
+        if self._acks_due():
+            self._flush_acks()
+        elif self.broker.heartbeat_due():
+            self.broker.do_ack(self.queue_name)  # long jobs, nothing acked: still alive
+
+    def _wait_for_wake(self) -> None:
+        """The queue is empty: flush what is pending, then block until a message is put on the
+        queue (its wake-up token) or the worker timeout passes, so shutdown is never held longer."""
+        self._idle = True  # before the flush: an ack handed in after it is flushed by its own thread
+        try:
+            self._flush_acks()
+            wait = self._until_next_eta(self._idle_wait_s)
+            if wait > 0:
+                delivery.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait)
+        finally:
+            self._idle = False
+
+    def _note_eta(self, message: Message) -> None:
+        eta = message.options.get("eta")
+        if isinstance(eta, int | float) and self.queue_name.endswith(".DQ"):
+            self._etas[message.message_id] = int(eta)
+
+    def _until_next_eta(self, wait: float) -> float:
+        """A delay-queue consumer wakes by the earliest eta it holds, whatever the worker timeout,
+        so the message is handed on in time (Dramatiq's, after its next poll)."""
+        if not self._etas:
+            return wait
+        for message_id in [m for m in self._etas if m not in self.queued_message_ids]:
+            del self._etas[message_id]  # handed on and acked
+        if not self._etas:
+            return wait
+        return min(wait, (min(self._etas.values()) - current_millis()) / 1000)
+
+    def _close_batched_acks(self) -> None:
+        """Send what is pending; what cannot be sent goes to this queue's next consumer in this
+        process, if any (a restart after an error), else stays unacked until the heartbeat lapses."""
+        self._closed = True  # acks handed in from now on are sent at once by their worker thread
+        self._flush_acks()
+        with self._acks_lock:
+            left, self._retry_acks = self._retry_acks, []
+        if left:
+            with _registry_lock:
+                _leftover_acks.setdefault((self.broker.broker_id, self.queue_name), []).extend(left)
+
     def _sound_or_buried(self, data: bytes | None) -> Message | None:
         """The decoded message, or None once a body that cannot be run was dead-lettered."""
         if data is None:
@@ -187,7 +330,8 @@ class _Consumer(_RedisConsumer):
         return message
 
     def _put_back_unacked(self) -> None:
-        redis_ids = fetched.unacked_ids(self.broker.broker_id, self.queue_name)
+        unsent = set(self._retry_acks)
+        redis_ids = [i for i in fetched.unacked_ids(self.broker.broker_id, self.queue_name) if i not in unsent]
         if redis_ids:
             self.broker.do_requeue(self.queue_name, *redis_ids)
             logger.warning("Put %d delayed message(s) back on %r after a consumer restart", len(redis_ids),
@@ -206,9 +350,59 @@ class _Consumer(_RedisConsumer):
 
 
 class RedisBroker(DramatiqRedisBroker):
+    """Dramatiq's Redis broker with push wake-ups for idle consumers and batched acks.
+
+    `ack_batch` / `ack_flush_ms`: a consumer sends acks (and fetches) in batches of this many,
+    or after this long; `heartbeat_interval_ms`: how often acks also record the worker's heartbeat.
+    """
+
+    def __init__(self, *, ack_batch: int = 16, ack_flush_ms: int = 5, heartbeat_interval_ms: int = 1000,
+                 **options: Any) -> None:
+        super().__init__(**options)
+        self.ack_batch = ack_batch
+        self.ack_flush_ms = ack_flush_ms
+        self.heartbeat_interval_ms = heartbeat_interval_ms
+        self._next_heartbeat_ms = 0
+
     @property
     def consumer_class(self) -> Any:
         return _Consumer
+
+    # --- the hot path: wake-ups, batched acks (jobs.store.delivery) ---------------------------
+
+    def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
+        """Put a message on a queue (as consumed) and wake an idle consumer, in one script call."""
+        if self._should_do_maintenance("enqueue"):
+            self.run_maintenance(queue_name)
+        delivery.enqueue(self.client, self.namespace, queue_name, message_id, data)
+
+    def do_requeue(self, queue_name: str, *message_ids: str) -> int:
+        """Put fetched, unacked messages back on their queue, waking an idle consumer."""
+        return delivery.requeue(self.client, self.namespace, self.broker_id, queue_name, list(message_ids))
+
+    def do_ack(self, queue_name: str, *message_ids: str) -> int:
+        """Ack any number of messages in one call; records the heartbeat at most once a second."""
+        return delivery.ack_many(self.client, self.namespace, self.broker_id, queue_name, list(message_ids),
+                                 self._take_heartbeat())
+
+    def heartbeat_due(self) -> bool:
+        return current_millis() >= self._next_heartbeat_ms
+
+    def _take_heartbeat(self) -> int | None:
+        now = current_millis()
+        if now < self._next_heartbeat_ms:
+            return None
+        self._next_heartbeat_ms = now + self.heartbeat_interval_ms
+        return now
+
+    def idle_wait_seconds(self, worker_timeout_ms: int) -> float:
+        """How long an idle consumer blocks on its wake list: the worker timeout (so shutdown is never
+        held longer), kept under the connection's socket timeout (or the BLPOP would time out)."""
+        wait = worker_timeout_ms / 1000
+        socket_timeout = self.client.connection_pool.connection_kwargs.get("socket_timeout")
+        if socket_timeout:
+            wait = min(wait, float(socket_timeout) / 2)
+        return max(wait, 0.01)
 
     def declare_queue(self, queue_name: str) -> None:
         """Declare a queue, and add it to the registry the dashboard lists queues from."""
@@ -241,25 +435,25 @@ class RedisBroker(DramatiqRedisBroker):
         messages of workers silent for `heartbeat_timeout` go back to the queue, dead
         letters older than `dead_message_ttl` are deleted (Dramatiq's dispatch script;
         "maintenance" is no command of its own, so nothing else happens)."""
+        pipe = self.client.pipeline(transaction=False)
         self.scripts["dispatch"](
             args=["maintenance", current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
                   self.dead_message_ttl, 1, self._max_unpack_size()],
-            keys=[self.namespace],
+            keys=[self.namespace], client=pipe,
         )
+        delivery.wake_if_ready(self.client, self.namespace, queue_name, pipe)  # what came back wakes a consumer
+        pipe.execute()
 
     def enqueue_many(self, messages: Iterable[Message]) -> list[Message]:
         """Enqueue many messages in one round trip (a pipeline of the broker's own
-        enqueue script), with the same middleware hooks as `enqueue`."""
+        enqueue script, each with its wake-up token), with the same middleware hooks as `enqueue`."""
         pipe = self.client.pipeline(transaction=False)
-        script = self.scripts["dispatch"]
         enqueued = []
         for message in messages:
             message = message.copy(options={"redis_message_id": str(uuid4())})
             self.emit_before("enqueue", message, None)
-            args = ["enqueue", current_millis(), message.queue_name, self.broker_id, self.heartbeat_timeout,
-                    self.dead_message_ttl, self._should_do_maintenance("enqueue"), self._max_unpack_size(),
-                    message.options["redis_message_id"], message.encode()]
-            script(args=args, keys=[self.namespace], client=pipe)
+            delivery.enqueue(self.client, self.namespace, message.queue_name, message.options["redis_message_id"],
+                             message.encode(), pipe)
             enqueued.append(message)
         if enqueued:
             pipe.execute()

@@ -23,6 +23,7 @@ from jobs.timeutil import now_ms
 
 from . import keys
 from .connection import client, script, text
+from .delivery import WAKE_LIST_CAP
 from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
 from .queues import all_queue_counts, queue_names
 
@@ -412,7 +413,7 @@ def requeued_body(data: dict[str, Any], now: int | None = None) -> bytes:
 def _take_keys(ref: DeadLetterRef, group: str) -> list[str]:
     return [keys.dead_key(ref.queue), keys.dead_messages_key(ref.queue), keys.groups_key(),
             keys.group_index_key(group), keys.queue_key(ref.queue), keys.messages_key(ref.queue),
-            keys.preview_key(ref.queue)]
+            keys.preview_key(ref.queue), keys.wake_key(q_name(ref.queue))]
 
 
 def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
@@ -440,8 +441,8 @@ def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
             group = keys.group_field(ref.queue, preview.get("actor", ""), preview.get("exception", NO_EXCEPTION))
         else:
             group = keys.group_field(ref.queue, data.get("actor_name", ""), exception_type_of(data))
-        take(keys=_take_keys(ref, group), args=[ref.redis_id, group, requeued_body(data) if requeue else b""],
-             client=pipe)
+        body = requeued_body(data) if requeue else b""
+        take(keys=_take_keys(ref, group), args=[ref.redis_id, group, body, WAKE_LIST_CAP], client=pipe)
     return sum(pipe.execute()) if len(pipe) else 0
 
 

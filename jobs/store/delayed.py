@@ -22,6 +22,7 @@ from jobs.timeutil import now_ms
 from . import keys
 from .connection import client, script
 from .dead_letters import DeadLetterRef, preview_of
+from .delivery import WAKE_LIST_CAP
 from .messages import StoredMessage, decode
 from .queues import queue_names
 
@@ -173,8 +174,9 @@ def _take_batch(refs: list[MessageRef], action: str) -> int:
             preview = json.dumps(preview_of(json.loads(body), len(body)), separators=(",", ":"))
         take(keys=[keys.delayed_queue_key(ref.queue), keys.delayed_messages_key(ref.queue), keys.queue_key(ref.queue),
                    keys.messages_key(ref.queue), keys.dead_key(ref.queue), keys.dead_messages_key(ref.queue),
-                   keys.groups_key(), keys.group_index_key(group), keys.totals_key(), keys.preview_key(ref.queue)],
-             args=[ref.redis_id, action, body, group, preview, now], client=pipe)
+                   keys.groups_key(), keys.group_index_key(group), keys.totals_key(), keys.preview_key(ref.queue),
+                   keys.wake_key(ref.queue)],
+             args=[ref.redis_id, action, body, group, preview, now, WAKE_LIST_CAP], client=pipe)
     return sum(pipe.execute()) if len(pipe) else 0
 
 
@@ -192,5 +194,5 @@ def take(refs: Iterable[MessageRef], action: str) -> int:
 def promote(conn: redis.Redis, queue: str, delayed_id: str, new_id: str, body: bytes) -> bool:
     """Move a due delayed message of `queue` to the back of `queue`, unless an operator took it first."""
     return bool(script("promote_delayed", conn)(
-        keys=[keys.delayed_messages_key(queue), keys.messages_key(queue), keys.queue_key(queue)],
-        args=[delayed_id, new_id, body]))
+        keys=[keys.delayed_messages_key(queue), keys.messages_key(queue), keys.queue_key(queue), keys.wake_key(queue)],
+        args=[delayed_id, new_id, body, WAKE_LIST_CAP]))

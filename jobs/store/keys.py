@@ -30,6 +30,8 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
   task:<result id>             hash: a django.tasks result (status, times, task, args, return value); TTL
   task:<result id>:workers     list of the worker ids that ran it, one per attempt; same TTL
   task:<result id>:errors      list of JSON errors (exception class path, traceback), one per failed attempt
+  wake:<queue as consumed>     list of wake-up tokens: each enqueue/requeue onto the queue pushes one
+                               (bounded), an idle consumer BLPOPs it instead of polling
 
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
@@ -75,17 +77,27 @@ def queue_of_dead_messages_key(key: str) -> str:
     return q_name(key[len(namespace()) + 1: -len(".XQ.msgs")])
 
 
-def consumed_messages_key(queue: str) -> str:
+def consumed_queue_key(queue: str, ns: str | None = None) -> str:
+    """The list of a queue *as consumed* (`<q>.DQ` is its own); `ns` for a broker that is not the global one."""
+    return f"{ns if ns is not None else namespace()}:{queue}"
+
+
+def consumed_messages_key(queue: str, ns: str | None = None) -> str:
     """The hash of a queue *as consumed*: the delay queue `<q>.DQ` keeps its own."""
-    return f"{namespace()}:{queue}.msgs"
+    return f"{consumed_queue_key(queue, ns)}.msgs"
 
 
-def acks_key(worker_id: str, queue: str) -> str:
-    return f"{namespace()}:__acks__.{worker_id}.{queue}"
+def acks_key(worker_id: str, queue: str, ns: str | None = None) -> str:
+    return f"{ns if ns is not None else namespace()}:__acks__.{worker_id}.{queue}"
 
 
-def heartbeats_key() -> str:
-    return f"{namespace()}:__heartbeats__"
+def heartbeats_key(ns: str | None = None) -> str:
+    return f"{ns if ns is not None else namespace()}:__heartbeats__"
+
+
+def wake_key(queue: str, ns: str | None = None) -> str:
+    """Wake-up tokens of a queue as consumed (`<q>.DQ` has its own): pushed with each message put on it."""
+    return f"{ns if ns is not None else namespace()}:__jobs__:wake:{queue}"
 
 
 def jobs_key(*parts: str) -> str:

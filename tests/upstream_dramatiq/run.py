@@ -1,0 +1,97 @@
+"""Run Dramatiq's own Redis broker tests (`tests/test_redis.py` of the pinned Dramatiq) against the
+project's broker:
+
+    .venv/bin/python -m tests.upstream_dramatiq.run [pytest args]
+
+Downloads the pinned sdist (`pip download`, once, into var/upstream-dramatiq/), stages its
+test_redis.py beside a conftest and common module that import ours (`fixtures.py`), starts a
+redis-server of its own on a free port, and runs pytest there. Exits with pytest's status.
+Dramatiq's code is never committed here; only this runner and the fixtures are ours.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = ROOT / "var" / "upstream-dramatiq"
+FIXTURES = Path(__file__).resolve().parent / "fixtures.py"
+
+
+def test_file() -> Path:
+    """Dramatiq's tests/test_redis.py at the installed (pinned) version, downloaded once."""
+    pinned = version("dramatiq")
+    target = STAGE / f"test_redis-{pinned}.py"
+    if not target.exists():
+        STAGE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
+                            "-d", tmp, f"dramatiq=={pinned}"], check=True)
+            (sdist,) = Path(tmp).glob("dramatiq-*.tar.gz")
+            with tarfile.open(sdist) as archive:
+                member = archive.extractfile(f"dramatiq-{pinned}/tests/test_redis.py")
+                assert member is not None
+                target.write_bytes(member.read())
+    return target
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(pytest_args: list[str]) -> int:
+    source = test_file()
+    suite = STAGE / "suite"
+    shutil.rmtree(suite, ignore_errors=True)
+    (suite / "tests").mkdir(parents=True)
+    (suite / "pytest.ini").write_text("[pytest]\n")
+    (suite / "tests" / "__init__.py").write_text("")
+    (suite / "tests" / "conftest.py").write_text(
+        "from tests_upstream_fixtures import redis_broker, redis_worker  # noqa\n")
+    (suite / "tests" / "common.py").write_text("from tests_upstream_fixtures import worker  # noqa\n")
+    # Their tests live in a package named `tests`, like ours: ours is loaded by file path instead.
+    (suite / "tests_upstream_fixtures.py").write_text(
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('tests_upstream_fixtures_impl', {str(FIXTURES)!r})\n"
+        "module = importlib.util.module_from_spec(spec)\n"
+        "sys.modules[spec.name] = module\n"
+        "spec.loader.exec_module(module)\n"
+        "redis_broker, redis_worker, worker = module.redis_broker, module.redis_worker, module.worker\n")
+    shutil.copy(source, suite / "tests" / "test_redis.py")
+    port = free_port()
+    data = Path(tempfile.mkdtemp(prefix="upstream-redis-"))
+    server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+                               "--appendonly", "no", "--dir", str(data)], stdout=subprocess.DEVNULL,
+                              start_new_session=True)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        # The staged `tests` package must win over the project's; the project root (for `jobs`) goes after it.
+        env = {**os.environ, "UPSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+               "PYTHONPATH": os.pathsep.join([str(suite), str(ROOT)])}
+        env.pop("DJANGO_SETTINGS_MODULE", None)
+        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:cacheprovider",
+                               "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), "tests/test_redis.py",
+                               *pytest_args], cwd=suite, env=env).returncode
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(data, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
