@@ -1,5 +1,6 @@
 """Gunicorn's settings for `make serve` (the production way to serve the site); read from the
 working directory. Environment: PORT / BIND, WEB_CONCURRENCY (processes), WEB_THREADS."""
+
 import multiprocessing
 import os
 

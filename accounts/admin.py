@@ -25,5 +25,12 @@ class EmailDeliveryAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status")
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
-    readonly_fields = ("created_at", "sent_at", "claimed_until", "reconciled_at", "resend_requested_at", "last_error",
-                       "attempts")
+    readonly_fields = (
+        "created_at",
+        "sent_at",
+        "claimed_until",
+        "reconciled_at",
+        "resend_requested_at",
+        "last_error",
+        "attempts",
+    )

@@ -1,4 +1,5 @@
 """Claiming and settling EmailDelivery rows: what makes the email actors idempotent."""
+
 from __future__ import annotations
 
 import time

@@ -1,4 +1,5 @@
 """Rendering of the emails the accounts app sends, in the language of the user they go to."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,10 +36,13 @@ def _context(delivery: EmailDelivery, user: User) -> dict[str, Any]:
     if delivery.kind == EmailDelivery.Kind.PASSWORD_RESET:
         # Made when the email is built (in the worker): valid PASSWORD_RESET_TIMEOUT from then, and void
         # once the password changes or the user signs in again (Django's token generator).
-        path = reverse("accounts:password_reset_confirm", kwargs={
-            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
-            "token": default_token_generator.make_token(user),
-        })
+        path = reverse(
+            "accounts:password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        )
         context["reset_url"] = settings.SITE_URL + path
     return context
 
@@ -59,9 +63,11 @@ def build_email(delivery: EmailDelivery) -> EmailMultiAlternatives:
         to=[user.email],
         # One Message-ID per delivery: if a crash after the server accepted the mail
         # makes us send it again, mail systems (and the tests) see the same message.
-        headers={"X-Delivery-Id": str(delivery.pk),
-                 "Content-Language": user.language or settings.LANGUAGE_CODE,
-                 "Message-ID": f"<{prefix}-{delivery.pk}-{user.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>"},
+        headers={
+            "X-Delivery-Id": str(delivery.pk),
+            "Content-Language": user.language or settings.LANGUAGE_CODE,
+            "Message-ID": f"<{prefix}-{delivery.pk}-{user.pk}@{settings.EMAIL_MESSAGE_ID_DOMAIN}>",
+        },
     )
     message.attach_alternative(html, "text/html")
     return message

@@ -1,5 +1,6 @@
 """Account forms. Neither signup nor password reset says whether an address is registered:
 that answer would enumerate accounts; the owner of a registered address gets an email instead."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,11 +27,16 @@ def _language_field() -> forms.ChoiceField:
 class SignupForm(SetPasswordMixin, forms.Form):
     """The HTML form: email, optional display name, the emails' language, password twice."""
 
-    email = forms.EmailField(label=_("Email address"), max_length=254,
-                             widget=forms.EmailInput(attrs={"autocomplete": "email"}))
-    display_name = forms.CharField(label=_("Your name (optional)"), max_length=150, required=False,
-                                   help_text=_("How our emails greet you."),
-                                   widget=forms.TextInput(attrs={"autocomplete": "name"}))
+    email = forms.EmailField(
+        label=_("Email address"), max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
+    display_name = forms.CharField(
+        label=_("Your name (optional)"),
+        max_length=150,
+        required=False,
+        help_text=_("How our emails greet you."),
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
     language = _language_field()
     password1, password2 = SetPasswordMixin.create_password_fields()
 
@@ -76,8 +82,11 @@ class ApiSignupForm(forms.Form):
 class LoginForm(AuthenticationForm):
     """Django's sign-in form, labelled for an email address."""
 
-    username = forms.EmailField(label=_("Email address"), max_length=254,
-                                widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}))
+    username = forms.EmailField(
+        label=_("Email address"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"}),
+    )
 
 
 class AccountForm(forms.ModelForm):

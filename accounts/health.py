@@ -1,4 +1,5 @@
 """The accounts app's health check for jobs.health (listed in JOBS_HEALTH_EXTRA_CHECKS)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -19,5 +20,6 @@ def owed_emails() -> list[Problem]:
     count = EmailDelivery.objects.filter(status__in=owed, created_at__lte=cutoff).count()
     if not count:
         return []
-    return [Problem("owed_emails", "emails", f"{count} emails owed for more than "
-                                              f"{settings.DELIVERY_RECONCILE_AFTER_S} s")]
+    return [
+        Problem("owed_emails", "emails", f"{count} emails owed for more than {settings.DELIVERY_RECONCILE_AFTER_S} s")
+    ]

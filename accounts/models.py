@@ -58,8 +58,7 @@ class User(AbstractUser):
     # How the emails greet the user; optional (the address is used without it).
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     # The language of the emails sent to the user: chosen at signup (form, or Accept-Language for the API).
-    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES,
-                                default=settings.LANGUAGE_CODE)
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)
@@ -115,8 +114,9 @@ class EmailDelivery(models.Model):
         verbose_name_plural = "email deliveries"
         constraints = [
             # One welcome email per user; notices are one row each (throttled in accounts.signup).
-            models.UniqueConstraint(fields=["user", "kind"], condition=models.Q(kind="welcome"),
-                                    name="accounts_one_welcome_per_user"),
+            models.UniqueConstraint(
+                fields=["user", "kind"], condition=models.Q(kind="welcome"), name="accounts_one_welcome_per_user"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,7 @@
 "You already have an account" (a signup with a registered address) and password reset links can be
 requested by anyone who knows an address: the per-user interval keeps that from mail-bombing its owner.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -19,8 +20,9 @@ from .models import EmailDelivery, User
 from .tasks import send_password_reset_email
 
 
-def owe_throttled(user: User, kind: EmailDelivery.Kind, interval_s: int,
-                  enqueue: Callable[[int], object]) -> EmailDelivery | None:
+def owe_throttled(
+    user: User, kind: EmailDelivery.Kind, interval_s: int, enqueue: Callable[[int], object]
+) -> EmailDelivery | None:
     """Record an owed email and, through `enqueue(delivery_id)`, its job in the outbox, unless one of
     this kind was recorded for the user within `interval_s`. Returns the new delivery, or None when throttled.
 
@@ -39,5 +41,9 @@ def owe_password_reset(user_id: int) -> EmailDelivery | None:
     """A password reset email for this user through the outbox (None when one was owed recently)."""
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user_id)
-        return owe_throttled(user, EmailDelivery.Kind.PASSWORD_RESET, settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
-                             partial(outbox.enqueue_on_commit, send_password_reset_email))
+        return owe_throttled(
+            user,
+            EmailDelivery.Kind.PASSWORD_RESET,
+            settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
+            partial(outbox.enqueue_on_commit, send_password_reset_email),
+        )

@@ -1,4 +1,5 @@
 """The database is the source of truth for owed email: finding what Redis may have lost."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator

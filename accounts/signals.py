@@ -1,4 +1,5 @@
 """Signal receivers of the accounts app, connected in AccountsConfig.ready()."""
+
 from __future__ import annotations
 
 from django.conf import settings

@@ -1,4 +1,5 @@
 """Signing up: the same answer, and the same work, whether or not the address is registered."""
+
 from __future__ import annotations
 
 from django.conf import settings
@@ -28,8 +29,9 @@ def sign_up(email: str, password: str, *, display_name: str = "", language: str 
             # FOR UPDATE (PostgreSQL): notices to one user are decided one at a time.
             existing = User.objects.select_for_update().filter(email=email).first()
             if existing is None:
-                User.objects.create(email=email, password=encoded, display_name=display_name.strip(),
-                                    language=_supported(language))
+                User.objects.create(
+                    email=email, password=encoded, display_name=display_name.strip(), language=_supported(language)
+                )
                 return
             _owe_existing_account_notice(existing)
     except IntegrityError:
@@ -46,5 +48,9 @@ def _supported(language: str) -> str:
 def _owe_existing_account_notice(user: User) -> None:
     """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone."""
     # A django.tasks task: enqueued inside this transaction, it goes through the outbox.
-    owe_throttled(user, EmailDelivery.Kind.EXISTING_ACCOUNT, settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
-                  send_existing_account_email.enqueue)
+    owe_throttled(
+        user,
+        EmailDelivery.Kind.EXISTING_ACCOUNT,
+        settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
+        send_existing_account_email.enqueue,
+    )

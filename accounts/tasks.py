@@ -1,4 +1,5 @@
 """Actors of the accounts app. They take ids, never objects, and are safe to run twice."""
+
 from __future__ import annotations
 
 import logging
@@ -132,8 +133,9 @@ def enqueue_owed(older_than: timedelta) -> int:
     return total
 
 
-@dramatiq.actor(queue_name=EMAILS, max_retries=0, time_limit=10 * 60_000,
-                periodic=cron(settings.DELIVERY_RECONCILE_CRON))
+@dramatiq.actor(
+    queue_name=EMAILS, max_retries=0, time_limit=10 * 60_000, periodic=cron(settings.DELIVERY_RECONCILE_CRON)
+)
 def reconcile_deliveries() -> None:
     """The scheduler's run of `manage.py reconcile_deliveries`."""
     try:

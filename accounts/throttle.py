@@ -1,4 +1,5 @@
 """The signup throttle: per client address, across all web processes (Redis), failing open."""
+
 from __future__ import annotations
 
 import ipaddress

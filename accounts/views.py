@@ -4,6 +4,7 @@ Both answer the same whether or not the address is registered (see accounts.sign
 Every answer of the API is JSON; errors have one shape:
     {"errors": {"<field>" or "__all__": ["<message>", ...]}}
 """
+
 from __future__ import annotations
 
 import json
@@ -55,8 +56,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST)
     if not form.is_valid():
         return render(request, "accounts/signup.html", {"form": form}, status=400)
-    sign_up(form.cleaned_data["email"], form.cleaned_data["password1"],
-            display_name=form.cleaned_data["display_name"], language=form.cleaned_data["language"])
+    sign_up(
+        form.cleaned_data["email"],
+        form.cleaned_data["password1"],
+        display_name=form.cleaned_data["display_name"],
+        language=form.cleaned_data["language"],
+    )
     return redirect("accounts:signup_done")
 
 
@@ -97,8 +102,12 @@ def _deeper_than(value: Any, limit: int) -> bool:
     """Whether arrays and objects nest more than `limit` levels (iteratively: no recursion limit)."""
     level = [value]
     for _depth in range(limit):
-        level = [child for item in level if isinstance(item, (list, dict))
-                 for child in (item.values() if isinstance(item, dict) else item)]
+        level = [
+            child
+            for item in level
+            if isinstance(item, (list, dict))
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
         if not level:
             return False
     return any(isinstance(item, (list, dict)) for item in level)
@@ -113,8 +122,11 @@ def api_signup(request: HttpRequest) -> JsonResponse:
     is also the new user's email language unless the body names one. Described in accounts/openapi.json.
     """
     if request.method != "POST":
-        return _error(405, {"__all__": [_("Method %(method)s is not allowed; use POST.") % {"method": request.method}]},
-                      {"Allow": "POST"})
+        return _error(
+            405,
+            {"__all__": [_("Method %(method)s is not allowed; use POST.") % {"method": request.method}]},
+            {"Allow": "POST"},
+        )
     retry_after = _throttled_seconds(request)
     if retry_after:
         return _error(429, {"__all__": [str(THROTTLED)]}, {"Retry-After": str(retry_after)})
@@ -124,20 +136,31 @@ def api_signup(request: HttpRequest) -> JsonResponse:
     if not isinstance(payload, dict):
         return _error(400, {"__all__": [_("The request body must be a JSON object.")]})
     # A value of the wrong type is that field's error, not text to validate.
-    type_errors = {name: [_("Must be a string.")] for name in API_FIELDS
-                   if payload.get(name) is not None and not isinstance(payload[name], str)}
+    type_errors = {
+        name: [_("Must be a string.")]
+        for name in API_FIELDS
+        if payload.get(name) is not None and not isinstance(payload[name], str)
+    }
     form = ApiSignupForm({name: payload[name] for name in API_FIELDS if isinstance(payload.get(name), str)})
     if not form.is_valid() or type_errors:
-        errors = {name: [e["message"] for e in field_errors]
-                  for name, field_errors in form.errors.get_json_data().items() if name not in type_errors}
+        errors = {
+            name: [e["message"] for e in field_errors]
+            for name, field_errors in form.errors.get_json_data().items()
+            if name not in type_errors
+        }
         return _error(400, {**errors, **type_errors})
     data = form.cleaned_data
-    sign_up(data["email"], data["password"], display_name=data["display_name"],
-            language=data["language"] or (get_language() or settings.LANGUAGE_CODE).split("-")[0])
+    sign_up(
+        data["email"],
+        data["password"],
+        display_name=data["display_name"],
+        language=data["language"] or (get_language() or settings.LANGUAGE_CODE).split("-")[0],
+    )
     return JsonResponse({"email": data["email"], "detail": str(ACCEPTED)}, status=202)
 
 
 # --- Signing in and out, the account page, password reset ------------------------------------------
+
 
 class LoginView(auth_views.LoginView):
     """Django's sign-in (the user_logged_in signal records a LoginEvent for the reports); afterwards the
@@ -167,8 +190,13 @@ def _user(user: object) -> User:
 
 def _remember_language(response: HttpResponse, language: str) -> None:
     if language:
-        response.set_cookie(settings.LANGUAGE_COOKIE_NAME, language, max_age=settings.LANGUAGE_COOKIE_AGE,
-                            samesite="Lax", secure=settings.SESSION_COOKIE_SECURE)
+        response.set_cookie(
+            settings.LANGUAGE_COOKIE_NAME,
+            language,
+            max_age=settings.LANGUAGE_COOKIE_AGE,
+            samesite="Lax",
+            secure=settings.SESSION_COOKIE_SECURE,
+        )
 
 
 @login_required
@@ -183,14 +211,18 @@ def account(request: HttpRequest) -> HttpResponse:
         response = redirect("accounts:account")
         _remember_language(response, form.cleaned_data["language"])
         return response
-    return render(request, "accounts/account.html", {"form": form, "welcome": welcome.welcome_email(user)},
-                  status=400 if form.errors else 200)
+    return render(
+        request,
+        "accounts/account.html",
+        {"form": form, "welcome": welcome.welcome_email(user)},
+        status=400 if form.errors else 200,
+    )
 
 
 @login_required
 @require_POST
 def resend_welcome(request: HttpRequest) -> HttpResponse:
-    """"Send again" for a failed welcome email: a new job through the outbox (throttled)."""
+    """ "Send again" for a failed welcome email: a new job through the outbox (throttled)."""
     if welcome.send_again(_user(request.user)):
         messages.success(request, _("Your welcome email is on its way again."))
     else:

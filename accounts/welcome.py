@@ -1,4 +1,5 @@
 """The welcome email as its owner sees it on the account page: where it is, and "send again"."""
+
 from __future__ import annotations
 
 import enum
@@ -89,8 +90,9 @@ def send_again(user: User) -> bool:
     cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
     with transaction.atomic():
         updated = (
-            EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.FAILED,
-                                         sent_at__isnull=True)
+            EmailDelivery.objects.filter(
+                user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.FAILED, sent_at__isnull=True
+            )
             .exclude(resend_requested_at__gt=cutoff)
             .update(status=EmailDelivery.Status.PENDING, resend_requested_at=now, claimed_until=None)
         )

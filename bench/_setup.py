@@ -1,12 +1,13 @@
 """Shared start of the benchmarks: Django on a Redis database and SQLite file of their own."""
+
 from __future__ import annotations
 
 import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,11 +27,13 @@ with a reason; no process died that the soak did not kill. It prints a table and
 the command that replays the run, and exits 1 if any check fails.
 Logs, the schedule, the events and summary.json go to the run directory it prints.
 """
+
 from __future__ import annotations
 
 import argparse
 import atexit
 import http.client
+import itertools
 import json
 import logging
 import math
@@ -47,11 +49,12 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Optional, cast
+from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -95,13 +98,27 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
     for name in ("EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD"):
         env.pop(name, None)
     env.update(
-        DJANGO_SETTINGS_MODULE="bench.chaos_settings", DATABASE_URL=database_url, REDIS_URL=redis_url,
-        DRAMATIQ_NAMESPACE=NAMESPACE, EMAIL_URL=smtp_url, EMAIL_TIMEOUT="5",
-        DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000", DRAMATIQ_MAINTENANCE_CHANCE="1000000",
-        DRAMATIQ_MIN_BACKOFF_MS="200", DRAMATIQ_MAX_BACKOFF_MS="2000", DRAMATIQ_MAX_RETRIES="20",
-        WELCOME_EMAIL_MAX_RETRIES="30", WELCOME_EMAIL_TIME_LIMIT_MS="8000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
-        EMAIL_RATE_PER_SECOND="100", SIGNUP_RATE_PER_MINUTE="1000000", DELIVERY_RECONCILE_AFTER_S="15", DEBUG="1",
-        ALLOWED_HOSTS="127.0.0.1,localhost", LOG_LEVEL="INFO", PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="bench.chaos_settings",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        DRAMATIQ_NAMESPACE=NAMESPACE,
+        EMAIL_URL=smtp_url,
+        EMAIL_TIMEOUT="5",
+        DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
+        DRAMATIQ_MAINTENANCE_CHANCE="1000000",
+        DRAMATIQ_MIN_BACKOFF_MS="200",
+        DRAMATIQ_MAX_BACKOFF_MS="2000",
+        DRAMATIQ_MAX_RETRIES="20",
+        WELCOME_EMAIL_MAX_RETRIES="30",
+        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        EMAIL_RATE_PER_SECOND="100",
+        SIGNUP_RATE_PER_MINUTE="1000000",
+        DELIVERY_RECONCILE_AFTER_S="15",
+        DEBUG="1",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
         dramatiq_worker_timeout="100",  # as in the Procfile
     )
     return env
@@ -139,6 +156,7 @@ LOG_SIGNALS = [
 
 
 # --- the schedule -----------------------------------------------------------------
+
 
 @dataclass
 class Fault:
@@ -185,6 +203,7 @@ def make_schedule(seed: int, seconds: float, workers: int) -> list[Fault]:
 
 # --- bookkeeping -------------------------------------------------------------------
 
+
 class Events:
     """What happened when, in memory and in events.log."""
 
@@ -221,7 +240,7 @@ class Attempt:
     start: float
     end: float
     outcome: str  # accepted / exists / 4xx / 5xx / conn
-    status: Optional[int] = None
+    status: int | None = None
     detail: str = ""
     twin: bool = False
 
@@ -234,7 +253,7 @@ def _gist(raw: bytes) -> str:
     return " ".join(text.split())[:200]
 
 
-def _describe(body: Optional[bytes | str]) -> str:
+def _describe(body: bytes | str | None) -> str:
     if body is None:
         return "(body gone)"
     try:
@@ -242,11 +261,14 @@ def _describe(body: Optional[bytes | str]) -> str:
     except ValueError:
         return str(body[:80])
     options = data.get("options") or {}
-    return (f"{data.get('actor_name')}{tuple(data.get('args') or ())} id {data.get('message_id')} "
-            f"retries {options.get('retries', 0)}")
+    return (
+        f"{data.get('actor_name')}{tuple(data.get('args') or ())} id {data.get('message_id')} "
+        f"retries {options.get('retries', 0)}"
+    )
 
 
 # --- the soak ----------------------------------------------------------------------
+
 
 class Soak:
     def __init__(self, args: argparse.Namespace):
@@ -299,10 +321,29 @@ class Soak:
             except redis.RedisError:
                 return False
 
-        self.redis = Proc("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-                                    "--save", "", "--appendonly", "yes", "--appendfsync", "always",
-                                    "--dir", str(redis_dir), "--logfile", str(redis_dir / "redis.log")],
-                          {**os.environ}, self.run_dir, redis_answers).start()
+        self.redis = Proc(
+            "redis",
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.redis_port),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(redis_dir),
+                "--logfile",
+                str(redis_dir / "redis.log"),
+            ],
+            {**os.environ},
+            self.run_dir,
+            redis_answers,
+        ).start()
         self.database_url = database_url_for(self.run_dir)
         self.env = child_environment(self.redis_url, self.database_url, self.smtp.url)
         os.environ.update(self.env)
@@ -316,18 +357,35 @@ class Soak:
         self.log(f"database {self.database_url}, redis {self.redis_url}, smtp {self.smtp.url}")
 
         self.web_port = free_port()
-        self.web = Proc("web", manage("runserver", f"127.0.0.1:{self.web_port}", "--noreload"), self.env,
-                        self.run_dir, lambda: port_answers(self.web_port))
+        self.web = Proc(
+            "web",
+            manage("runserver", f"127.0.0.1:{self.web_port}", "--noreload"),
+            self.env,
+            self.run_dir,
+            lambda: port_answers(self.web_port),
+        )
         self.workers = [
-            Proc(f"worker{i}", manage("rundramatiq", "--processes", "1", "--threads", str(self.args.threads),
-                                      "--worker-shutdown-timeout", str(WORKER_SHUTDOWN_TIMEOUT_MS)),
-                 self.env, self.run_dir, b"is ready for action")
+            Proc(
+                f"worker{i}",
+                manage(
+                    "rundramatiq",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    str(self.args.threads),
+                    "--worker-shutdown-timeout",
+                    str(WORKER_SHUTDOWN_TIMEOUT_MS),
+                ),
+                self.env,
+                self.run_dir,
+                b"is ready for action",
+            )
             for i in range(self.args.workers)
         ]
-        self.relay = Proc("relay", manage("run_outbox_relay", "--interval", "0.2"), self.env, self.run_dir,
-                          b"Outbox relay started")
-        self.scheduler = Proc("scheduler", manage("runperiodiq"), self.env, self.run_dir,
-                              b"Registered periodic actors")
+        self.relay = Proc(
+            "relay", manage("run_outbox_relay", "--interval", "0.2"), self.env, self.run_dir, b"Outbox relay started"
+        )
+        self.scheduler = Proc("scheduler", manage("runperiodiq"), self.env, self.run_dir, b"Registered periodic actors")
         for proc in [self.web, *self.workers, self.relay, self.scheduler]:
             proc.start()
         self.log("all processes up")
@@ -361,8 +419,9 @@ class Soak:
                             self.unexpected_exits.append(detail)
                             self.events.record("UNEXPECTED EXIT", detail)
                             if proc in self.workers:
-                                self.worker_deaths.append((time.time(), "exited by itself", proc.tag,
-                                                           WINDOW_AFTER_EXIT_S))
+                                self.worker_deaths.append(
+                                    (time.time(), "exited by itself", proc.tag, WINDOW_AFTER_EXIT_S)
+                                )
                         proc.kill_group()
                         self._went_down(proc.name)
                         if self.restart(proc, "after an unexpected exit"):
@@ -396,15 +455,23 @@ class Soak:
                 worker.expected_up = False
                 pid = worker.pid
                 if kind == "worker SIGKILL":
-                    self.worker_deaths.append((self.events.record(kind, f"{worker.tag} pid {pid}"), kind, worker.tag,
-                                               WINDOW_AFTER_KILL_S))
+                    self.worker_deaths.append(
+                        (self.events.record(kind, f"{worker.tag} pid {pid}"), kind, worker.tag, WINDOW_AFTER_KILL_S)
+                    )
                     worker.kill_group()
                 else:
                     self.events.record(kind, f"{worker.tag} pid {pid}")
                     graceful = worker.terminate(20)
-                    self.worker_deaths.append((self.events.record(
-                        "worker exited", f"{worker.tag} {'on its own' if graceful else 'ESCALATED to SIGKILL'}"),
-                        kind, worker.tag, WINDOW_AFTER_EXIT_S if graceful else WINDOW_AFTER_KILL_S))
+                    self.worker_deaths.append(
+                        (
+                            self.events.record(
+                                "worker exited", f"{worker.tag} {'on its own' if graceful else 'ESCALATED to SIGKILL'}"
+                            ),
+                            kind,
+                            worker.tag,
+                            WINDOW_AFTER_EXIT_S if graceful else WINDOW_AFTER_KILL_S,
+                        )
+                    )
                 self.stop_chaos.wait(fault.pause)
                 self.restart(worker, kind)
         elif kind == "redis SIGKILL while smtp stopped":
@@ -489,10 +556,12 @@ class Soak:
 
         broker = cast(RedisBroker, dramatiq.get_broker())
         for _ in range(self.args.poison):
-            unknown: Message[Any] = Message(queue_name="emails", actor_name="no_such_actor", args=(), kwargs={},
-                                            options={})
-            bad_args: Message[Any] = Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3),
-                                             kwargs={}, options={})
+            unknown: Message[Any] = Message(
+                queue_name="emails", actor_name="no_such_actor", args=(), kwargs={}, options={}
+            )
+            bad_args: Message[Any] = Message(
+                queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={}, options={}
+            )
             raw_id = str(uuid.uuid4())
             jobs: list[tuple[str, str, Callable[[], object]]] = [
                 (unknown.message_id, "unknown actor", partial(broker.enqueue, unknown)),
@@ -543,8 +612,12 @@ class Soak:
         """One `reconcile_deliveries` run. Failing while Redis is down is what it should do (it says so
         and exits 1); failing otherwise is a failure of the soak."""
         start = time.time()
-        code, output = run_once(manage("reconcile_deliveries", "--older-than", str(self.args.reconcile_older_than)),
-                                self.env, self.run_dir / "reconcile.log", timeout=60)
+        code, output = run_once(
+            manage("reconcile_deliveries", "--older-than", str(self.args.reconcile_older_than)),
+            self.env,
+            self.run_dir / "reconcile.log",
+            timeout=60,
+        )
         if code != 0 and "Unknown command" in output:
             self.reconciler["missing"] += 1
             self.events.record("reconciler missing", "manage.py reconcile_deliveries does not exist here")
@@ -576,8 +649,12 @@ class Soak:
     def _signup(self, email: str, number: int, twin: bool) -> None:
         """One POST. `number` > 0 for a retry; `twin` for either of a double submit."""
         body = json.dumps({"email": email, "password": PASSWORD}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{self.web_port}/api/signup/", data=body,
-                                         headers={"Content-Type": "application/json"}, method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.web_port}/api/signup/",
+            data=body,
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
         start = time.time()
         status, detail = None, ""
         try:
@@ -652,9 +729,8 @@ class Soak:
         self._smtp_start()
         for proc in self.long_running:
             with proc.lock:
-                if not proc.alive():
-                    if self.restart(proc, "restore"):
-                        self._came_up(proc.name)
+                if not proc.alive() and self.restart(proc, "restore"):
+                    self._came_up(proc.name)
 
     def state(self) -> dict[str, Any]:
         """Outbox, deliveries, queues and ack sets of the run, as the checks read them."""
@@ -667,8 +743,11 @@ class Soak:
         from jobs.store.connection import client
 
         try:
-            deliveries = Counter(EmailDelivery.objects.filter(user__email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")
-                                 .values_list("status", flat=True))
+            deliveries = Counter(
+                EmailDelivery.objects.filter(user__email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}").values_list(
+                    "status", flat=True
+                )
+            )
             outbox_pending = OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
         finally:
             connection.close()
@@ -678,7 +757,8 @@ class Soak:
         return {
             "deliveries": dict(deliveries),
             "outbox_pending": outbox_pending,
-            "ready": sum(q.ready for q in queues), "delayed": sum(q.delayed for q in queues),
+            "ready": sum(q.ready for q in queues),
+            "delayed": sum(q.delayed for q in queues),
             "in_progress": sum(q.in_progress for q in queues),
             "ack_members": {k: v for k, v in acks.items() if v},
             "emails": len(self.smtp.received()),
@@ -699,9 +779,15 @@ class Soak:
                 state = self.state()
             except Exception as error:  # database locked, Redis not back yet: look again
                 state = {"error": repr(error)}
-            settled = (not state.get("error") and set(state["deliveries"]) <= {"sent", "failed"}
-                       and not state["outbox_pending"] and not state["ready"] and not state["delayed"]
-                       and not state["in_progress"] and not state["ack_members"])
+            settled = (
+                not state.get("error")
+                and set(state["deliveries"]) <= {"sent", "failed"}
+                and not state["outbox_pending"]
+                and not state["ready"]
+                and not state["delayed"]
+                and not state["in_progress"]
+                and not state["ack_members"]
+            )
             if settled and state == last:
                 stable_since = stable_since or time.time()
                 if time.time() - stable_since >= 3:  # late duplicates would show by now
@@ -725,22 +811,31 @@ class Soak:
         failures: list[str] = []
         details: list[str] = []
         users = {u.email: u for u in User.objects.filter(email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")}
-        deliveries = {d.user.pk: d for d in EmailDelivery.objects.select_related("user")
-                      .filter(user__in=list(users.values()), kind="welcome")}
-        outbox = {row.args[0]: row for row in OutboxMessage.objects.filter(actor_name="send_welcome_email")
-                  if row.args and row.args[0] in {u.pk for u in users.values()}}
+        deliveries = {
+            d.user.pk: d
+            for d in EmailDelivery.objects.select_related("user").filter(user__in=list(users.values()), kind="welcome")
+        }
+        outbox = {
+            row.args[0]: row
+            for row in OutboxMessage.objects.filter(actor_name="send_welcome_email")
+            if row.args and row.args[0] in {u.pk for u in users.values()}
+        }
         connection.close()
 
-        received: dict[str, list[tuple[float, str, Optional[str]]]] = defaultdict(list)
+        received: dict[str, list[tuple[float, str, str | None]]] = defaultdict(list)
         handler = self.smtp_handler
         with handler.lock:
-            messages = list(zip(handler.messages, handler.times, handler.senders))
+            messages = list(zip(handler.messages, handler.times, handler.senders, strict=False))
         other_mail: Counter[str] = Counter()
         with open(self.run_dir / "emails.jsonl", "w") as f:
             for message, at, sender in messages:
                 message_id = message["Message-ID"] or ""
-                f.write(json.dumps({"to": message["To"], "message_id": message_id, "at": round(at - self.t0, 3),
-                                    "sender": sender}) + "\n")
+                f.write(
+                    json.dumps(
+                        {"to": message["To"], "message_id": message_id, "at": round(at - self.t0, 3), "sender": sender}
+                    )
+                    + "\n"
+                )
                 if message_id.startswith("<welcome-"):
                     received[(message["To"] or "").lower()].append((at, message_id, sender))
                 else:  # e.g. the "you already have an account" notice a repeated signup may send
@@ -749,8 +844,10 @@ class Soak:
 
         with open(self.run_dir / "attempts.jsonl", "w") as f:
             for a in self.attempts:
-                f.write(json.dumps({**a.__dict__, "start": round(a.start - self.t0, 3),
-                                    "end": round(a.end - self.t0, 3)}) + "\n")
+                f.write(
+                    json.dumps({**a.__dict__, "start": round(a.start - self.t0, 3), "end": round(a.end - self.t0, 3)})
+                    + "\n"
+                )
         # Signups.
         by_email: dict[str, list[Attempt]] = defaultdict(list)
         for attempt in self.attempts:
@@ -773,8 +870,10 @@ class Soak:
             if attempt.outcome == "conn":
                 conn_unexpected += 1
             twin = " (double submit)" if attempt.twin else ""
-            details.append(f"{attempt.outcome} {attempt.status or ''} at +{attempt.start - self.t0:.1f}s for "
-                           f"{attempt.email}{twin} (web {'down' if during_outage else 'up'}): {attempt.detail}")
+            details.append(
+                f"{attempt.outcome} {attempt.status or ''} at +{attempt.start - self.t0:.1f}s for "
+                f"{attempt.email}{twin} (web {'down' if during_outage else 'up'}): {attempt.detail}"
+            )
         server_errors = outcomes["5xx"]
         if server_errors:
             failures.append(f"{server_errors} responses 5xx")
@@ -782,8 +881,11 @@ class Soak:
             failures.append(f"{conn_unexpected} connection errors while the web server was up")
         if outcomes["4xx"]:
             failures.append(f"{outcomes['4xx']} unexpected 4xx")
-            details += [f"4xx {a.status} for {a.email}{' (double submit)' if a.twin else ''}: {a.detail}"
-                        for a in self.attempts if a.outcome == "4xx"][:10]
+            details += [
+                f"4xx {a.status} for {a.email}{' (double submit)' if a.twin else ''}: {a.detail}"
+                for a in self.attempts
+                if a.outcome == "4xx"
+            ][:10]
 
         # Emails.
         lost = sorted(email for email in users if not received.get(email))
@@ -795,26 +897,39 @@ class Soak:
             if not copies:
                 continue
             delays.append(copies[0][0] - user.date_joined.timestamp())
-            for (before, before_id, sender), (at, message_id, again_by) in zip(copies, copies[1:]):
+            for (before, before_id, sender), (at, message_id, again_by) in itertools.pairwise(copies):
                 # The copy before was accepted but its row never marked sent: did its sender die then?
                 if sender:
-                    death = next((f"{how} of its sender {tag} at {t - before:+.1f}s" for t, how, tag, after
-                                  in self.worker_deaths
-                                  if tag == sender and before - WINDOW_BEFORE_S <= t <= before + after), None)
+                    death = next(
+                        (
+                            f"{how} of its sender {tag} at {t - before:+.1f}s"
+                            for t, how, tag, after in self.worker_deaths
+                            if tag == sender and before - WINDOW_BEFORE_S <= t <= before + after
+                        ),
+                        None,
+                    )
                 else:  # its socket was already closed when the server took DATA: its sender had just died
-                    death = next((f"{how} of {tag} at {t - before:+.1f}s (sender gone before DATA)"
-                                  for t, how, tag, _ in self.worker_deaths
-                                  if before - WINDOW_BEFORE_S <= t <= before + 0.5), None)
+                    death = next(
+                        (
+                            f"{how} of {tag} at {t - before:+.1f}s (sender gone before DATA)"
+                            for t, how, tag, _ in self.worker_deaths
+                            if before - WINDOW_BEFORE_S <= t <= before + 0.5
+                        ),
+                        None,
+                    )
                 same_id = message_id == before_id
-                line = (f"{email}: sent by {sender or '?'} at +{before - self.t0:.1f}s, again by {again_by or '?'} "
-                        f"{at - before:+.1f}s later")
+                line = (
+                    f"{email}: sent by {sender or '?'} at +{before - self.t0:.1f}s, again by {again_by or '?'} "
+                    f"{at - before:+.1f}s later"
+                )
                 if death and same_id:
                     dup_window += 1
                     details.append(f"duplicate in window: {line}; {death}")
                 else:
                     dup_other += 1
-                    details.append(f"DUPLICATE: {line}; same Message-ID: {same_id}; "
-                                   f"nearest event: {self.events.nearest(before)}")
+                    details.append(
+                        f"DUPLICATE: {line}; same Message-ID: {same_id}; nearest event: {self.events.nearest(before)}"
+                    )
         for email in lost[:15]:
             user = users[email]
             d = deliveries.get(user.pk)
@@ -822,10 +937,16 @@ class Soak:
             details.append(
                 f"LOST: {email} (user {user.pk}, joined +{user.date_joined.timestamp() - self.t0:.1f}s): delivery "
                 + (f"{d.status}, attempts {d.attempts}, last error {d.last_error[:120]!r}" if d else "missing")
-                + "; outbox " + ("missing" if row is None else
-                                 f"dispatched +{row.dispatched_at.timestamp() - self.t0:.1f}s" if row.dispatched_at
-                                 else f"PENDING, attempts {row.attempts}")
-                + f"; nearest event to signup: {self.events.nearest(user.date_joined.timestamp())}")
+                + "; outbox "
+                + (
+                    "missing"
+                    if row is None
+                    else f"dispatched +{row.dispatched_at.timestamp() - self.t0:.1f}s"
+                    if row.dispatched_at
+                    else f"PENDING, attempts {row.attempts}"
+                )
+                + f"; nearest event to signup: {self.events.nearest(user.date_joined.timestamp())}"
+            )
         if lost:
             failures.append(f"{len(lost)} committed signups got no welcome email")
         if dup_other:
@@ -881,21 +1002,36 @@ class Soak:
 
         return {
             "log_signals": self.log_signals(),
-            "seed": self.seed, "minutes": self.args.minutes, "run_dir": str(self.run_dir),
-            "faults": dict(self.fault_counts), "reconciler": dict(self.reconciler),
-            "signups_attempted": len(self.emails), "requests": len(self.attempts),
-            "signups_committed": len(users), "signups_acknowledged": len(acknowledged),
+            "seed": self.seed,
+            "minutes": self.args.minutes,
+            "run_dir": str(self.run_dir),
+            "faults": dict(self.fault_counts),
+            "reconciler": dict(self.reconciler),
+            "signups_attempted": len(self.emails),
+            "requests": len(self.attempts),
+            "signups_committed": len(users),
+            "signups_acknowledged": len(acknowledged),
             "signups_never_answered": len(never_answered),
-            "connection_errors_web_down": conn_expected, "connection_errors_web_up": conn_unexpected,
-            "responses_5xx": server_errors, "responses_4xx_unexpected": outcomes["4xx"],
-            "emails_received": sum(len(v) for v in received.values()), "other_emails": dict(other_mail),
-            "duplicates_in_window": dup_window, "duplicates_other": dup_other, "lost": len(lost),
+            "connection_errors_web_down": conn_expected,
+            "connection_errors_web_up": conn_unexpected,
+            "responses_5xx": server_errors,
+            "responses_4xx_unexpected": outcomes["4xx"],
+            "emails_received": sum(len(v) for v in received.values()),
+            "other_emails": dict(other_mail),
+            "duplicates_in_window": dup_window,
+            "duplicates_other": dup_other,
+            "lost": len(lost),
             "emails_to_strangers": len(stranger),
             "max_delay_s": round(max(delays), 2) if delays else None,
             "median_delay_s": round(statistics.median(delays), 2) if delays else None,
-            "poison_injected": len(self.poison), "poison_dead_lettered": len(seen_poison),
-            "dead_letters_other": len(unexpected_dead), "quiet": quiet, "state": state,
-            "unexpected_exits": self.unexpected_exits, "failures": failures, "details": details,
+            "poison_injected": len(self.poison),
+            "poison_dead_lettered": len(seen_poison),
+            "dead_letters_other": len(unexpected_dead),
+            "quiet": quiet,
+            "state": state,
+            "unexpected_exits": self.unexpected_exits,
+            "failures": failures,
+            "details": details,
         }
 
     def stuck_messages(self) -> list[str]:
@@ -909,8 +1045,9 @@ class Soak:
         for key in conn.scan_iter(match=keys.acks_key("*", "*"), count=1000):
             _, worker, queue = key.decode().split(".", 2)
             beat = conn.zscore(keys.heartbeats_key(), worker)
-            holder = f"worker {worker[:8]} " + (f"last heartbeat {(now_ms - beat) / 1000:.1f}s ago" if beat
-                                                 else "with no heartbeat")
+            holder = f"worker {worker[:8]} " + (
+                f"last heartbeat {(now_ms - beat) / 1000:.1f}s ago" if beat else "with no heartbeat"
+            )
             for member in conn.smembers(key):
                 body = conn.hget(keys.consumed_messages_key(queue), member)
                 lines.append(f"STUCK unacked on {queue} by {holder}: {_describe(body)}")
@@ -933,7 +1070,6 @@ class Soak:
                         counts[f"{prefix}: {label}"] += hits
         return dict(counts)
 
-
     # ----- the whole run
     def run(self) -> dict[str, Any]:
         seconds = self.args.minutes * 60
@@ -941,11 +1077,15 @@ class Soak:
         with open(self.run_dir / "schedule.txt", "w") as f:
             f.writelines(f"{fault.at:8.2f}s  {fault.describe()}\n" for fault in schedule)
         self.log(f"run dir {self.run_dir}")
-        self.log(f"seed {self.seed}: {len(schedule)} scheduled events over {seconds:.0f}s "
-                 f"({dict(Counter(f.kind for f in schedule))})")
+        self.log(
+            f"seed {self.seed}: {len(schedule)} scheduled events over {seconds:.0f}s "
+            f"({dict(Counter(f.kind for f in schedule))})"
+        )
         self.setup()
-        background = [threading.Thread(target=self.supervise, name="supervisor", daemon=True),
-                      threading.Thread(target=self.reconcile_loop, name="reconciler", daemon=True)]
+        background = [
+            threading.Thread(target=self.supervise, name="supervisor", daemon=True),
+            threading.Thread(target=self.reconcile_loop, name="reconciler", daemon=True),
+        ]
         chaos = threading.Thread(target=self.chaos, args=(schedule,), name="chaos", daemon=True)
         for thread in [*background, chaos]:
             thread.start()
@@ -975,10 +1115,15 @@ def print_table(result: dict[str, Any]) -> None:
         if result["faults"].get(kind):
             rows.append((f"  {kind}", str(result["faults"][kind])))
     rec = result["reconciler"]
-    rows.append(("  reconcile_deliveries runs",
-                 "MISSING (command not in this branch)" if rec.get("missing")
-                 else f"{rec.get('ok', 0)} ok, {rec.get('failed, redis down', 0)} refused while Redis was down, "
-                      f"{rec.get('failed', 0)} failed; {rec.get('re-enqueued', 0)} emails re-enqueued"))
+    rows.append(
+        (
+            "  reconcile_deliveries runs",
+            "MISSING (command not in this branch)"
+            if rec.get("missing")
+            else f"{rec.get('ok', 0)} ok, {rec.get('failed, redis down', 0)} refused while Redis was down, "
+            f"{rec.get('failed', 0)} failed; {rec.get('re-enqueued', 0)} emails re-enqueued",
+        )
+    )
     delay = result["max_delay_s"]
     rows += [
         ("signups attempted", str(result["signups_attempted"])),
@@ -991,8 +1136,10 @@ def print_table(result: dict[str, Any]) -> None:
         ("5xx responses", str(result["responses_5xx"])),
         ("unexpected 4xx", str(result["responses_4xx_unexpected"])),
         ("welcome emails received", str(result["emails_received"])),
-        ("other emails (e.g. account notices)", ", ".join(f"{k}: {v}" for k, v in result["other_emails"].items())
-         or "0"),
+        (
+            "other emails (e.g. account notices)",
+            ", ".join(f"{k}: {v}" for k, v in result["other_emails"].items()) or "0",
+        ),
         ("duplicates in window", str(result["duplicates_in_window"])),
         ("duplicates other", str(result["duplicates_other"])),
         ("lost (committed, no email)", str(result["lost"])),
@@ -1020,7 +1167,7 @@ def print_table(result: dict[str, Any]) -> None:
     print(f"replay: .venv/bin/python bench/chaos.py --minutes {result['minutes']} --seed {result['seed']}")
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=2.0, help="length of the chaos phase")
     parser.add_argument("--seed", type=int, default=None, help="the schedule's seed (random if not given)")
@@ -1028,8 +1175,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="concurrent HTTP clients")
     parser.add_argument("--workers", type=int, default=2, help="rundramatiq processes (1 process each)")
     parser.add_argument("--threads", type=int, default=4, help="threads per worker")
-    parser.add_argument("--double-submit", type=float, default=0.05,
-                        help="share of signups sent twice at once (a double click)")
+    parser.add_argument(
+        "--double-submit", type=float, default=0.05, help="share of signups sent twice at once (a double click)"
+    )
     parser.add_argument("--poison", type=int, default=1, help="rounds of 3 poison messages (0: none)")
     parser.add_argument("--reconcile-every", type=float, default=10.0, help="seconds between reconciler runs")
     parser.add_argument("--reconcile-older-than", type=int, default=15, help="reconcile_deliveries --older-than")

@@ -1,7 +1,9 @@
 """Processes of the chaos soak: each in its own process group, logging to a file of the run,
 killed (the whole group) when the soak ends, however it ends."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -9,12 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional, Union
 
 ROOT = Path(__file__).resolve().parent.parent
 
-_ALL: list["Proc"] = []
+_ALL: list[Proc] = []
 _ALL_LOCK = threading.Lock()
 
 
@@ -50,14 +52,15 @@ class StartFailed(RuntimeError):
 class Proc:
     """One long-running command, restartable. `ready` is a log marker or a predicate."""
 
-    def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path,
-                 ready: Union[bytes, Callable[[], bool]]):
+    def __init__(
+        self, name: str, args: list[str], env: dict[str, str], log_dir: Path, ready: bytes | Callable[[], bool]
+    ):
         self.name = name
         self.args = args
         self.env = env
         self.log_path = log_dir / f"{name}.log"
         self.ready = ready
-        self.popen: Optional[subprocess.Popen] = None
+        self.popen: subprocess.Popen | None = None
         self.starts = 0
         self.started_ok = False  # the last start reached ready
         # Held by whoever kills or restarts it, so the supervisor never races the chaos schedule.
@@ -73,21 +76,27 @@ class Proc:
         return f"{self.name}#{self.starts}"
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         return self.popen.pid if self.popen else None
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def start(self, timeout: float = 40) -> "Proc":
+    def start(self, timeout: float = 40) -> Proc:
         self.starts += 1
         self.started_ok = False
         with open(self.log_path, "ab") as log:
             log.write(f"\n=== chaos: start {self.starts} at {time.strftime('%H:%M:%S')} ===\n".encode())
             offset = log.tell()
-            popen = self.popen = subprocess.Popen(self.args, cwd=ROOT, env=self.env, stdout=log,
-                                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                  start_new_session=True)
+            popen = self.popen = subprocess.Popen(
+                self.args,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
         def is_ready() -> bool:
             if popen.poll() is not None:
@@ -107,10 +116,8 @@ class Proc:
     def send(self, sig: int, *, group: bool) -> None:
         if self.popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             (os.killpg if group else os.kill)(self.popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def kill_group(self) -> None:
         """SIGKILL the whole group (nothing of it outlives this) and reap the main process."""
@@ -118,10 +125,8 @@ class Proc:
         if popen is None:
             return
         self.send(signal.SIGKILL, group=True)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             popen.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def terminate(self, timeout: float) -> bool:
         """SIGTERM the main process (it relays to its children); SIGKILL the group if it
@@ -147,16 +152,23 @@ def manage(*args: str) -> list[str]:
 _ONE_OFF: set[subprocess.Popen] = set()
 
 
-def run_once(args: list[str], env: dict[str, str], log_path: Path, timeout: float) -> tuple[Optional[int], str]:
+def run_once(args: list[str], env: dict[str, str], log_path: Path, timeout: float) -> tuple[int | None, str]:
     """Run a command to completion in its own process group, appending its output to
     `log_path`; returns (exit code, or None if it timed out and was killed; output)."""
-    popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                             stdin=subprocess.DEVNULL, start_new_session=True)
+    popen = subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     with _ALL_LOCK:
         _ONE_OFF.add(popen)
     try:
         output, _ = popen.communicate(timeout=timeout)
-        code: Optional[int] = popen.returncode
+        code: int | None = popen.returncode
     except subprocess.TimeoutExpired:
         os.killpg(popen.pid, signal.SIGKILL)
         output, _ = popen.communicate()
@@ -176,10 +188,8 @@ def kill_all() -> None:
         procs = list(_ALL)
         one_off = list(_ONE_OFF)
     for popen in one_off:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(popen.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     for proc in procs:
         proc.expected_up = False
         proc.kill_group()

@@ -4,6 +4,7 @@ from the environment the soak sets, with one exception: a fast password hasher.
 Django's PBKDF2 costs a few hundred ms of CPU per signup; at the soak's steady
 signup rate on a small machine it would starve the workers the soak is testing.
 """
-from project.settings import *  # noqa: F401,F403
+
+from project.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

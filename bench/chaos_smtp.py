@@ -1,5 +1,6 @@
 """The soak's SMTP server: tests/smtp_sink.py's recording handler, which also notes which
 worker process sent each message, so a duplicate can be tied to the death of its sender."""
+
 from __future__ import annotations
 
 import asyncio

@@ -9,6 +9,7 @@ reads and template rendering. The large letters go to a queue of their own
 ("large"); their list page must render in well under 100 ms (it reads previews,
 never the bodies).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,9 @@ ACTORS = ["send_welcome_email", "build_report_chunk", "sync_crm_contact"]
 EXCEPTIONS = ["SMTPDataError", "ConnectionRefusedError", "TimeoutError", "ValueError"]
 
 
-def add_dead_letter(queue: str, redis_id: str, data: dict[str, Any], dead_at_ms: int, pipe, *,
-                    preview: bool = True) -> None:
+def add_dead_letter(
+    queue: str, redis_id: str, data: dict[str, Any], dead_at_ms: int, pipe, *, preview: bool = True
+) -> None:
     """Queue on `pipe` what the broker's nack and then `record_dead_letter` write for a dead letter;
     `preview=False` writes only the broker's part (a letter filed before previews existed)."""
     from jobs.store import dead_letters, keys
@@ -36,16 +38,25 @@ def add_dead_letter(queue: str, redis_id: str, data: dict[str, Any], dead_at_ms:
     pipe.zadd(keys.dead_key(queue), {redis_id: dead_at_ms})
     pipe.hset(keys.dead_messages_key(queue), redis_id, body)
     if preview:
-        dead_letters.record_dead_letter(queue, redis_id, body, data.get("actor_name", ""), exception_type_of(data),
-                                        pipe=pipe)
+        dead_letters.record_dead_letter(
+            queue, redis_id, body, data.get("actor_name", ""), exception_type_of(data), pipe=pipe
+        )
 
 
 def letter(i: int, actor: str, exception: str, now_ms: int, count: int, args: list) -> dict[str, Any]:
     return {
-        "queue_name": "emails", "actor_name": actor, "args": args, "kwargs": {},
-        "message_id": str(uuid.uuid4()), "message_timestamp": now_ms - count + i,
-        "options": {"retries": 8, "exception_type": exception, "dead_letter_reason": f"{exception}: failed",
-                    "traceback": f"Traceback (most recent call last):\n  ...\n{exception}: failed"},
+        "queue_name": "emails",
+        "actor_name": actor,
+        "args": args,
+        "kwargs": {},
+        "message_id": str(uuid.uuid4()),
+        "message_timestamp": now_ms - count + i,
+        "options": {
+            "retries": 8,
+            "exception_type": exception,
+            "dead_letter_reason": f"{exception}: failed",
+            "traceback": f"Traceback (most recent call last):\n  ...\n{exception}: failed",
+        },
     }
 
 
@@ -112,8 +123,10 @@ def bench_large(client, count: int, megabytes: float, repeat: int) -> None:
     time_pages(client, pages, repeat)
     size = len(client.get(pages[f"large: list of {count}"]).content)
     grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
-    print(f"list page: {size / 1024:.0f} KB of HTML; peak RSS of this process grew {grown:.0f} MB "
-          f"(the detail page loads one letter)")
+    print(
+        f"list page: {size / 1024:.0f} KB of HTML; peak RSS of this process grew {grown:.0f} MB "
+        f"(the detail page loads one letter)"
+    )
 
 
 def main() -> None:
@@ -145,8 +158,7 @@ def main() -> None:
     user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="127.0.0.1")
     client.force_login(user)
-    deep = redis_client().zrevrange(keys.dead_key("emails"), args.messages // 2, args.messages // 2,
-                                    withscores=True)[0]
+    deep = redis_client().zrevrange(keys.dead_key("emails"), args.messages // 2, args.messages // 2, withscores=True)[0]
     deep_cursor = f"{int(deep[1])}:emails/{text(cast(bytes, deep[0]))}"
     one = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=1).messages[0]
 

@@ -1,4 +1,5 @@
 """What every benchmark job does, whatever runs it: count itself, or note its start delay."""
+
 from __future__ import annotations
 
 import os

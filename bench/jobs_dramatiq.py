@@ -1,4 +1,5 @@
 """The benchmark jobs as Dramatiq actors on the project's broker and middleware."""
+
 import dramatiq
 
 from bench import jobs_common

@@ -1,4 +1,5 @@
 """JobStats as it was before per-actor metrics (main at 823f97c), for bench/operator_view.py --drain only."""
+
 from __future__ import annotations
 
 import logging
@@ -45,7 +46,8 @@ class JobStats(Middleware):
     def after_worker_boot(self, broker: Broker, worker) -> None:
         self._worker_id = _worker_id(broker)
         self._info = {
-            "host": socket.gethostname(), "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             "started_ms": now_ms(),
         }
@@ -67,13 +69,16 @@ class JobStats(Middleware):
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         with self._lock:
             self._running[message.message_id] = {
-                "message_id": message.message_id, "actor": message.actor_name, "queue": message.queue_name,
+                "message_id": message.message_id,
+                "actor": message.actor_name,
+                "queue": message.queue_name,
                 "started_ms": now_ms(),
             }
             self._running_changed = True
 
-    def after_process_message(self, broker: Broker, message: MessageProxy, *, result=None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: Broker, message: MessageProxy, *, result=None, exception: BaseException | None = None
+    ) -> None:
         actor = broker.actors.get(message.actor_name)
         periodic = actor is not None and "periodic" in actor.options
         self._finished(message, failed=exception is not None, periodic=periodic)
@@ -88,8 +93,10 @@ class JobStats(Middleware):
             self._running_changed = True
             self._counts[int(now // 60)][int(failed)] += 1
             if periodic:
-                self._periodic[message.actor_name] = {"last_run_ms": int(now * 1000),
-                                                      "outcome": "failed" if failed else "processed"}
+                self._periodic[message.actor_name] = {
+                    "last_run_ms": int(now * 1000),
+                    "outcome": "failed" if failed else "processed",
+                }
 
     def flush(self) -> None:
         if self._worker_id is None:
@@ -100,8 +107,9 @@ class JobStats(Middleware):
             periodic, self._periodic = self._periodic, {}
             self._running_changed = False
         try:
-            stats.publish_worker_stats(self._worker_id, self._info, running,
-                                              {m: tuple(c) for m, c in counts.items()}, periodic)
+            stats.publish_worker_stats(
+                self._worker_id, self._info, running, {m: tuple(c) for m, c in counts.items()}, periodic
+            )
         except Exception as error:
             logger.warning("Job statistics not published (kept for the next try): %s", error)
             with self._lock:

@@ -15,6 +15,7 @@ on 6390/6391) with the project's middleware as it is now; without the record of 
 (JOBS_RECENT_LIMIT=0); with JobStats as it was before per-actor metrics (bench/jobstats_before.py);
 and with no JobStats at all. Interleaved, median of the repeats.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,29 +50,60 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     pipe = conn.pipeline(transaction=False)
     for i in range(letters):
         queue = queues[i % queue_count]
-        data = {**letter(i, rng.choice(ACTORS), rng.choice(["SMTPDataError", "TimeoutError", "ValueError"]), now,
-                         letters, [i]), "queue_name": queue}
+        data = {
+            **letter(
+                i, rng.choice(ACTORS), rng.choice(["SMTPDataError", "TimeoutError", "ValueError"]), now, letters, [i]
+            ),
+            "queue_name": queue,
+        }
         add_dead_letter(queue, str(uuid.uuid4()), data, now - letters + i, pipe)
         if len(pipe) >= 10_000:
             pipe.execute()
     pipe.execute()
-    print(f"{letters:,} dead letters over {queue_count} queues filed in {time.perf_counter() - started:.1f} s",
-          flush=True)
+    print(
+        f"{letters:,} dead letters over {queue_count} queues filed in {time.perf_counter() - started:.1f} s", flush=True
+    )
     for queue in queues:  # 20 ready messages per queue, the oldest ten minutes old
         for n in range(20):
             redis_id = str(uuid.uuid4())
-            body = json.dumps({"queue_name": queue, "actor_name": ACTORS[n], "args": [n], "kwargs": {}, "options": {},
-                               "message_id": str(uuid.uuid4()), "message_timestamp": now - 600_000 + n})
+            body = json.dumps(
+                {
+                    "queue_name": queue,
+                    "actor_name": ACTORS[n],
+                    "args": [n],
+                    "kwargs": {},
+                    "options": {},
+                    "message_id": str(uuid.uuid4()),
+                    "message_timestamp": now - 600_000 + n,
+                }
+            )
             pipe.hset(keys.messages_key(queue), redis_id, body)
             pipe.rpush(keys.queue_key(queue), redis_id)
     pipe.execute()
     for w in range(worker_count):
         worker_id = f"bench-worker-{w}"
-        running = {f"m-{w}-{j}": {"message_id": f"m-{w}-{j}", "actor": ACTORS[j], "queue": queues[w % queue_count],
-                                  "started_ms": now - 1000} for j in range(2)}
-        stats.publish_worker_stats(worker_id, {"host": "bench", "pid": 1000 + w, "version": "bench-1",
-                                               "queues": [queues[(w + k) % queue_count] for k in range(5)],
-                                               "started_ms": now - 3_600_000}, running, {}, {})
+        running = {
+            f"m-{w}-{j}": {
+                "message_id": f"m-{w}-{j}",
+                "actor": ACTORS[j],
+                "queue": queues[w % queue_count],
+                "started_ms": now - 1000,
+            }
+            for j in range(2)
+        }
+        stats.publish_worker_stats(
+            worker_id,
+            {
+                "host": "bench",
+                "pid": 1000 + w,
+                "version": "bench-1",
+                "queues": [queues[(w + k) % queue_count] for k in range(5)],
+                "started_ms": now - 3_600_000,
+            },
+            running,
+            {},
+            {},
+        )
         conn.zadd(keys.heartbeats_key(), {worker_id: now})
     by_minute: dict[int, dict[str, ActorCounts]] = {}
     for minute in range(now // 60_000 - 119, now // 60_000 + 1):
@@ -85,10 +117,12 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     actor_metrics.add_to_pipeline(pipe, by_minute)
     actor_metrics.record_version("bench-0", now - 3_000_000, pipe)
     actor_metrics.record_version("bench-1", now - 1_200_000, pipe)
-    finished = [(str(uuid.uuid4()), ACTORS[0], queues[0], recent.DONE, 0, now - i - 3, now - i, 3.0)
-                for i in range(10_000)]
-    recent.add_to_pipeline(pipe, finished, worker=("bench-worker-0", "bench", 1000), limit=10_000,
-                           max_age_ms=86_400_000)
+    finished = [
+        (str(uuid.uuid4()), ACTORS[0], queues[0], recent.DONE, 0, now - i - 3, now - i, 3.0) for i in range(10_000)
+    ]
+    recent.add_to_pipeline(
+        pipe, finished, worker=("bench-worker-0", "bench", 1000), limit=10_000, max_age_ms=86_400_000
+    )
     pipe.execute()
 
     from accounts.models import EmailDelivery, User
@@ -98,8 +132,9 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     OutboxMessage.objects.all().delete()
     users = User.objects.bulk_create([User(email=f"bench-owed{n}@example.com") for n in range(200)])
     EmailDelivery.objects.bulk_create([EmailDelivery(user=u, kind="welcome") for u in users])
-    OutboxMessage.objects.bulk_create([OutboxMessage(actor_name=ACTORS[n % 20], queue_name=queues[n % queue_count],
-                                                     args=[n]) for n in range(500)])
+    OutboxMessage.objects.bulk_create(
+        [OutboxMessage(actor_name=ACTORS[n % 20], queue_name=queues[n % queue_count], args=[n]) for n in range(500)]
+    )
 
 
 def pages(args) -> None:
@@ -139,8 +174,10 @@ def pages(args) -> None:
         "message by id (finished)": (client, f"/jobs/messages/?id={recent_id}"),
         "message by id (unknown: full scan)": (client, "/jobs/messages/?id=no-such-message"),
     }
-    print(f"\n{args.queues} queues, {args.workers} workers, {args.letters:,} dead letters; "
-          f"median (min-max) of {args.repeat} requests, ms")
+    print(
+        f"\n{args.queues} queues, {args.workers} workers, {args.letters:,} dead letters; "
+        f"median (min-max) of {args.repeat} requests, ms"
+    )
     print(f"{'page':34} {'median':>8} {'min':>8} {'max':>8} {'bytes':>9}")
     for name, (who, url) in targets.items():
         response = who.get(url)
@@ -162,10 +199,12 @@ def drain_overhead(repeats: int) -> None:
 
     django.setup()
     system = run.Dramatiq()
-    variants = {"JobStats now (metrics on)": "project.settings",
-                "JobStats now, no finished record": "bench.settings_no_recent",
-                "JobStats before (main 823f97c)": "bench.settings_jobstats_before",
-                "no JobStats at all": "bench.settings_no_jobstats"}
+    variants = {
+        "JobStats now (metrics on)": "project.settings",
+        "JobStats now, no finished record": "bench.settings_no_recent",
+        "JobStats before (main 823f97c)": "bench.settings_jobstats_before",
+        "no JobStats at all": "bench.settings_no_jobstats",
+    }
     rates: dict[str, list[float]] = {name: [] for name in variants}
     commands: dict[str, list[float]] = {name: [] for name in variants}
     original = os.environ["DJANGO_SETTINGS_MODULE"]
@@ -179,16 +218,22 @@ def drain_overhead(repeats: int) -> None:
             rates[name].append(rate)
             commands[name].append(per_job)
             print(f"  {name}: {rate:,.0f} jobs/s, {per_job:.2f} Redis commands/job", flush=True)
-    print(f"\ndrain 20,000 no-op jobs, 2 processes x {os.environ.get('BENCH_DRAMATIQ_THREADS', '8')} threads; "
-          f"median (min-max) of {repeats}")
+    print(
+        f"\ndrain 20,000 no-op jobs, 2 processes x {os.environ.get('BENCH_DRAMATIQ_THREADS', '8')} threads; "
+        f"median (min-max) of {repeats}"
+    )
     for name in variants:
         low, high = min(rates[name]), max(rates[name])
-        print(f"{name:32} {statistics.median(rates[name]):8,.0f} jobs/s ({low:,.0f}-{high:,.0f})"
-              f"  {statistics.median(commands[name]):.2f} commands/job")
+        print(
+            f"{name:32} {statistics.median(rates[name]):8,.0f} jobs/s ({low:,.0f}-{high:,.0f})"
+            f"  {statistics.median(commands[name]):.2f} commands/job"
+        )
     now, no_record, before, none = (statistics.median(rates[n]) for n in variants)
-    print(f"per-actor metrics and the finished record cost {100 * (before - now) / before:.1f} % against JobStats "
-          f"before; {100 * (none - now) / none:.1f} % against no JobStats at all; "
-          f"without the record {100 * (before - no_record) / before:.1f} % against before")
+    print(
+        f"per-actor metrics and the finished record cost {100 * (before - now) / before:.1f} % against JobStats "
+        f"before; {100 * (none - now) / none:.1f} % against no JobStats at all; "
+        f"without the record {100 * (before - no_record) / before:.1f} % against before"
+    )
 
 
 def hook_cost(jobs: int) -> None:
@@ -211,8 +256,18 @@ def hook_cost(jobs: int) -> None:
     class FakeWorker:
         consumer_whitelist = ["bench"]
 
-    messages = [MessageProxy(dramatiq.Message(queue_name="bench", actor_name=f"actor_{i % 4}", args=(), kwargs={},
-                                              options={"redis_message_id": str(uuid.uuid4())})) for i in range(jobs)]
+    messages = [
+        MessageProxy(
+            dramatiq.Message(
+                queue_name="bench",
+                actor_name=f"actor_{i % 4}",
+                args=(),
+                kwargs={},
+                options={"redis_message_id": str(uuid.uuid4())},
+            )
+        )
+        for i in range(jobs)
+    ]
     print(f"\nJobStats hooks, CPU per job over {jobs:,} jobs (process_time, publish included), best of 5")
     for name, cls in (("before (main 823f97c)", Before), ("now", Now)):
         best = float("inf")

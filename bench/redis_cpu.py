@@ -10,6 +10,7 @@ Redis process's CPU time (INFO cpu, user + sys) before and after each phase. Als
 worker costs per second (its consumers poll). Prints a table; each figure is the median of the
 runs (min-max).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,9 +48,22 @@ class Server:
     def __init__(self, directory: Path, args: list[str]):
         self.port = free_port()
         directory.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                                      "--dir", str(directory), *args], stdout=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--dir",
+                str(directory),
+                *args,
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.client = redis.Redis(port=self.port)
         deadline = time.monotonic() + 10
         while True:
@@ -72,9 +86,28 @@ class Server:
 
 def worker(env: dict[str, str]) -> subprocess.Popen:
     # What the Procfile's `manage.py rundramatiq` execs (same idle poll bound), plus the benchmark's actors.
-    return subprocess.Popen([sys.executable, "-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8",
-                             "django_dramatiq.setup", "bench.jobs_dramatiq", "--queues", "bench"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            "--path",
+            ".",
+            "--processes",
+            "2",
+            "--threads",
+            "8",
+            "django_dramatiq.setup",
+            "bench.jobs_dramatiq",
+            "--queues",
+            "bench",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -125,8 +158,12 @@ def one_run(directory: Path, persistence: list[str], jobs: int, counter: redis.R
             stop(process)
     finally:
         system.stop()
-    return {"enqueue_us": enqueue_s / jobs * 1e6, "process_us": drain_s / jobs * 1e6,
-            "drain_jobs_s": (jobs - first_done) / drain_wall, "idle_cpu_pct": idle * 100}
+    return {
+        "enqueue_us": enqueue_s / jobs * 1e6,
+        "process_us": drain_s / jobs * 1e6,
+        "drain_jobs_s": (jobs - first_done) / drain_wall,
+        "idle_cpu_pct": idle * 100,
+    }
 
 
 def main() -> None:
@@ -138,9 +175,12 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="redis-cpu-"))
     counter_server = Server(work / "counter", ["--appendonly", "no"])
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="project.settings", DRAMATIQ_NAMESPACE=NAMESPACE, LOG_LEVEL="WARNING",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        DRAMATIQ_NAMESPACE=NAMESPACE,
+        LOG_LEVEL="WARNING",
         REDIS_URL=f"redis://127.0.0.1:{counter_server.port}/1",  # replaced per run; never the counters' db
-        BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_server.port}/0", PYTHONUNBUFFERED="1",
+        BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_server.port}/0",
+        PYTHONUNBUFFERED="1",
         DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-cpu.sqlite3'}",
     )
     sys.path.insert(0, str(ROOT))
@@ -151,8 +191,9 @@ def main() -> None:
     try:
         for repeat in range(options.repeats):
             for name, args in PERSISTENCE.items():  # interleaved: the machine is shared
-                results[name].append(one_run(work / f"{repeat}-{name.replace(' ', '-')}", args, options.jobs,
-                                             counter_server.client))
+                results[name].append(
+                    one_run(work / f"{repeat}-{name.replace(' ', '-')}", args, options.jobs, counter_server.client)
+                )
                 print(f"run {repeat + 1} {name}: {results[name][-1]}", file=sys.stderr)
     finally:
         counter_server.stop()
@@ -161,18 +202,24 @@ def main() -> None:
         values = [r[key] for r in runs]
         return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
 
-    print(f"\nRedis CPU per job, {options.jobs:,} no-op jobs, median (min–max) of {options.repeats} runs; "
-          f"worker: 2 processes x 8 threads. Command: .venv/bin/python bench/redis_cpu.py --jobs {options.jobs} "
-          f"--repeats {options.repeats}\n")
-    print("| persistence | enqueue (µs CPU/job) | fetch+run+ack (µs CPU/job) | total (µs/job) | jobs/s per Redis core "
-          "| drain (jobs/s, wall) | idle worker (% of a core) |")
+    print(
+        f"\nRedis CPU per job, {options.jobs:,} no-op jobs, median (min–max) of {options.repeats} runs; "
+        f"worker: 2 processes x 8 threads. Command: .venv/bin/python bench/redis_cpu.py --jobs {options.jobs} "
+        f"--repeats {options.repeats}\n"
+    )
+    print(
+        "| persistence | enqueue (µs CPU/job) | fetch+run+ack (µs CPU/job) | total (µs/job) | jobs/s per Redis core "
+        "| drain (jobs/s, wall) | idle worker (% of a core) |"
+    )
     print("|---|---|---|---|---|---|---|")
     for name, runs in results.items():
         totals = [r["enqueue_us"] + r["process_us"] for r in runs]
         per_core = [1e6 / t for t in totals]
-        print(f"| {name} | {fig(runs, 'enqueue_us')} | {fig(runs, 'process_us')} | "
-              f"{statistics.median(totals):,.1f} | {statistics.median(per_core):,.0f} | "
-              f"{fig(runs, 'drain_jobs_s', 0)} | {fig(runs, 'idle_cpu_pct', 2)} |")
+        print(
+            f"| {name} | {fig(runs, 'enqueue_us')} | {fig(runs, 'process_us')} | "
+            f"{statistics.median(totals):,.1f} | {statistics.median(per_core):,.0f} | "
+            f"{fig(runs, 'drain_jobs_s', 0)} | {fig(runs, 'idle_cpu_pct', 2)} |"
+        )
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ file of its own, then times `run_report daily` end to end with real
 rundramatiq processes, and reads each worker process's peak resident memory
 (VmHWM). The small data set shows whether memory grows with the data.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,16 +25,20 @@ NAMESPACE = "bench-reports"
 def env_for(users: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="project.settings", DRAMATIQ_NAMESPACE=NAMESPACE, LOG_LEVEL="INFO",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        DRAMATIQ_NAMESPACE=NAMESPACE,
+        LOG_LEVEL="INFO",
         REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
-        DATABASE_URL=f"sqlite:///{ROOT / 'var' / f'bench-reports-{users}.sqlite3'}", PYTHONUNBUFFERED="1",
+        DATABASE_URL=f"sqlite:///{ROOT / 'var' / f'bench-reports-{users}.sqlite3'}",
+        PYTHONUNBUFFERED="1",
     )
     return env
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
 
 
 def children(pid: int) -> list[int]:
@@ -54,10 +59,25 @@ def run(users: int, processes: int) -> dict:
     env = env_for(users)
     os.environ.update({k: env[k] for k in ("REDIS_URL", "DRAMATIQ_NAMESPACE")})
     clear_namespace(NAMESPACE)
-    log = open(ROOT / "var" / f"bench-worker-{users}-{processes}.log", "w")
-    worker = subprocess.Popen([sys.executable, "manage.py", "rundramatiq", "--queues", "reports",
-                               "--processes", str(processes), "--threads", "2"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    log = open(ROOT / "var" / f"bench-worker-{users}-{processes}.log", "w")  # noqa: SIM115  # the worker's, for its life
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "manage.py",
+            "rundramatiq",
+            "--queues",
+            "reports",
+            "--processes",
+            str(processes),
+            "--threads",
+            "2",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         while "ready for action" not in (ROOT / "var" / f"bench-worker-{users}-{processes}.log").read_text():
             time.sleep(0.2)
@@ -70,15 +90,27 @@ def run(users: int, processes: int) -> dict:
         worker.wait(30)
         log.close()
     chunks = int(out.split(" chunks")[0].rsplit(" ", 1)[-1])
-    return {"users": users, "processes": processes, "seconds": seconds, "rows_per_s": users / seconds,
-            "chunks": chunks, "peak_mb": max(peaks) if peaks else 0.0, "summary": out.strip().splitlines()[-4:]}
+    return {
+        "users": users,
+        "processes": processes,
+        "seconds": seconds,
+        "rows_per_s": users / seconds,
+        "chunks": chunks,
+        "peak_mb": max(peaks) if peaks else 0.0,
+        "summary": out.strip().splitlines()[-4:],
+    }
 
 
 def report_day(env: dict[str, str]) -> str:
-    code = ("from reports.periods import today; from datetime import timedelta; "
-            "print(today() - timedelta(days=5))")
-    return subprocess.run([sys.executable, "-c", f"import django; django.setup(); {code}"], cwd=ROOT, env=env,
-                          check=True, capture_output=True, text=True).stdout.strip()
+    code = "from reports.periods import today; from datetime import timedelta; print(today() - timedelta(days=5))"
+    return subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def seed(users: int) -> None:
@@ -90,8 +122,11 @@ def seed(users: int) -> None:
     manage(env, "ensure_redis", "--url", env["REDIS_URL"])
     manage(env, "migrate")
     started = time.perf_counter()
-    print(manage(env, "seed_demo", "--users", str(users), "--days", "28").strip(),
-          f"(wall {time.perf_counter() - started:.0f}s)", flush=True)
+    print(
+        manage(env, "seed_demo", "--users", str(users), "--days", "28").strip(),
+        f"(wall {time.perf_counter() - started:.0f}s)",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -105,9 +140,12 @@ def main() -> None:
         for processes in (1, 2):
             result = run(users, processes)
             rows.append(result)
-            print(f"{users:>9,} users  {processes} proc  {result['seconds']:7.1f} s  "
-                  f"{result['rows_per_s']:>9,.0f} users/s  {result['chunks']:4d} chunks  "
-                  f"peak worker RSS {result['peak_mb']:6.1f} MB", flush=True)
+            print(
+                f"{users:>9,} users  {processes} proc  {result['seconds']:7.1f} s  "
+                f"{result['rows_per_s']:>9,.0f} users/s  {result['chunks']:4d} chunks  "
+                f"peak worker RSS {result['peak_mb']:6.1f} MB",
+                flush=True,
+            )
     print("\n" + rows[-1]["summary"][0] if rows else "")
     for line in rows[-1]["summary"][1:]:
         print(line)

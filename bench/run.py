@@ -16,6 +16,7 @@ hook, bench/roundtrips/, in every process); Redis CPU is the `INFO cpu` delta ov
 bench/results/quick.json (figures, each system's exact worker command, and the headline ratios).
 Otherwise: bench/results/results.{json,md}. --large adds bench/dashboard.py and bench/reports.py.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,12 +44,18 @@ BENCH_VENV = ROOT / "var" / "bench-venv"
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "bench" / "requirements.txt"]
 ROUNDTRIPS = ROOT / "bench" / "roundtrips"
 NAMESPACE = "bench-run"
-DRAMATIQ, CELERY, CELERY_EARLY, RQ, RQ_FORK = ("Dramatiq (this project)", "Celery", "Celery, acks early", "RQ",
-                                               "RQ, forking worker")
+DRAMATIQ, CELERY, CELERY_EARLY, RQ, RQ_FORK = (
+    "Dramatiq (this project)",
+    "Celery",
+    "Celery, acks early",
+    "RQ",
+    "RQ, forking worker",
+)
 AT_BEST = [DRAMATIQ, CELERY, RQ]
 
 
 # --- the bench's own virtualenv ------------------------------------------------------------
+
 
 def ensure_bench_venv() -> None:
     """Re-run this script in var/bench-venv (created or refreshed from the requirements files)."""
@@ -58,14 +65,16 @@ def ensure_bench_venv() -> None:
     if not (marker.exists() and marker.read_text() == digest):
         print(f"Installing the bench's virtualenv in {BENCH_VENV} ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *[a for p in REQUIREMENTS for a in ("-r", str(p))]],
-                       check=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", *[a for p in REQUIREMENTS for a in ("-r", str(p))]], check=True
+        )
         marker.write_text(digest)
     if Path(sys.prefix).resolve() != BENCH_VENV.resolve():
         os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
 # --- processes -----------------------------------------------------------------------------
+
 
 def free_port(preferred: int) -> int:
     for port in (preferred, 0):
@@ -82,8 +91,9 @@ class Process:
     def __init__(self, args: list[str], name: str, env: dict | None = None):
         (ROOT / "var").mkdir(exist_ok=True)
         self.log = open(ROOT / "var" / f"bench-{name}.log", "w")  # noqa: SIM115  # closed by stop()
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env or os.environ, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, env=env or os.environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -117,8 +127,22 @@ class RedisServer(Process):
     def __init__(self, port: int, name: str):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
-        super().__init__(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly",
-                          "no", "--dir", self.dir], f"redis-{name}")
+        super().__init__(
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+            ],
+            f"redis-{name}",
+        )
         import redis
 
         client = redis.Redis(port=port, socket_connect_timeout=0.5)
@@ -134,12 +158,19 @@ class RedisServer(Process):
 def setup_environment(system_port: int, counter_port: int) -> None:
     system_url = f"redis://127.0.0.1:{system_port}"
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="project.settings", REDIS_URL=f"{system_url}/0", DRAMATIQ_NAMESPACE=NAMESPACE,
-        BENCH_SYSTEM_URL=system_url, BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_port}/0",
-        BENCH_CELERY_URL=f"{system_url}/1", BENCH_RQ_URL=f"{system_url}/2", LOG_LEVEL="WARNING",
-        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-run.sqlite3'}", PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="project.settings",
+        REDIS_URL=f"{system_url}/0",
+        DRAMATIQ_NAMESPACE=NAMESPACE,
+        BENCH_SYSTEM_URL=system_url,
+        BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_port}/0",
+        BENCH_CELERY_URL=f"{system_url}/1",
+        BENCH_RQ_URL=f"{system_url}/2",
+        LOG_LEVEL="WARNING",
+        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-run.sqlite3'}",
+        PYTHONUNBUFFERED="1",
         # Every process the bench starts counts its round trips to the system's Redis.
-        PYTHONPATH=os.pathsep.join([str(ROUNDTRIPS), str(ROOT)]), BENCH_COUNT_PORT=str(system_port),
+        PYTHONPATH=os.pathsep.join([str(ROUNDTRIPS), str(ROOT)]),
+        BENCH_COUNT_PORT=str(system_port),
         BENCH_COUNT_ROLE="worker",
     )
     sys.path.insert(0, str(ROOT))
@@ -155,8 +186,14 @@ def setup_environment(system_port: int, counter_port: int) -> None:
 
 
 def manage(*args: str, env: dict | None = None) -> str:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env or os.environ, check=True,
-                          capture_output=True, text=True).stdout
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env or os.environ,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
 
 
 def spread(samples: list[float]) -> dict:
@@ -177,8 +214,20 @@ class Dramatiq:
     name = DRAMATIQ
     # The Procfile's worker (prefetch tuned), with the benchmark's actors instead of the project's.
     env = {"dramatiq_queue_prefetch": "64"}
-    args = ["-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8", "django_dramatiq.setup",
-            "bench.jobs_dramatiq", "--queues", "bench"]
+    args = [
+        "-m",
+        "dramatiq",
+        "--path",
+        ".",
+        "--processes",
+        "2",
+        "--threads",
+        "8",
+        "django_dramatiq.setup",
+        "bench.jobs_dramatiq",
+        "--queues",
+        "bench",
+    ]
 
     def __init__(self) -> None:
         import dramatiq
@@ -186,12 +235,19 @@ class Dramatiq:
         from bench import jobs_dramatiq
 
         self.broker = dramatiq.get_broker()
-        self.jobs = {"noop": jobs_dramatiq.bench_noop, "sleep10": jobs_dramatiq.bench_sleep10,
-                     "note_start": jobs_dramatiq.bench_note_start}
+        self.jobs = {
+            "noop": jobs_dramatiq.bench_noop,
+            "sleep10": jobs_dramatiq.bench_sleep10,
+            "note_start": jobs_dramatiq.bench_note_start,
+        }
 
     def config(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.env.items()) + f" {PY} " + " ".join(self.args) + (
-            "  # the project's RedisBroker and middleware (settings.DRAMATIQ_BROKER)")
+        return (
+            " ".join(f"{k}={v}" for k, v in self.env.items())
+            + f" {PY} "
+            + " ".join(self.args)
+            + ("  # the project's RedisBroker and middleware (settings.DRAMATIQ_BROKER)")
+        )
 
     def send(self, job: str, *args: Any) -> None:
         self.jobs[job].send(*args)
@@ -215,15 +271,37 @@ class Celery:
         self.jobs = {"noop": jobs_celery.noop, "sleep10": jobs_celery.sleep10, "note_start": jobs_celery.note_start}
 
     def args(self, n: int) -> list[str]:
-        return ["-m", "celery", "-A", "bench.jobs_celery", "worker", "--pool", "threads", "--concurrency", "8",
-                "--prefetch-multiplier", "64", "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "-Q", "bench", "-n", f"bench{n}@%h", "--loglevel", "WARNING"]
+        return [
+            "-m",
+            "celery",
+            "-A",
+            "bench.jobs_celery",
+            "worker",
+            "--pool",
+            "threads",
+            "--concurrency",
+            "8",
+            "--prefetch-multiplier",
+            "64",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-Q",
+            "bench",
+            "-n",
+            f"bench{n}@%h",
+            "--loglevel",
+            "WARNING",
+        ]
 
     def config(self) -> str:
         late = self.acks_late == "1"
-        return (f"2 x: BENCH_CELERY_ACKS_LATE={self.acks_late} {PY} " + " ".join(self.args(1)) +
-                f"  # bench/jobs_celery.py: task_acks_late={late}, task_reject_on_worker_lost={late}, "
-                "task_ignore_result=True")
+        return (
+            f"2 x: BENCH_CELERY_ACKS_LATE={self.acks_late} {PY} "
+            + " ".join(self.args(1))
+            + f"  # bench/jobs_celery.py: task_acks_late={late}, task_reject_on_worker_lost={late}, "
+            "task_ignore_result=True"
+        )
 
     def send(self, job: str, *args: Any) -> None:
         self.jobs[job].delay(*args)
@@ -273,8 +351,9 @@ class RQSystem:
         from rq import Queue
 
         for start in range(0, count, 1000):
-            self.queue.enqueue_many([Queue.prepare_data(self.jobs[job], result_ttl=0)
-                                     for _ in range(min(1000, count - start))])
+            self.queue.enqueue_many(
+                [Queue.prepare_data(self.jobs[job], result_ttl=0) for _ in range(min(1000, count - start))]
+            )
 
     def worker(self) -> Process | Group:
         return Process([sys.executable, *self.args()], "rq")
@@ -287,11 +366,14 @@ class RQForking(RQSystem):
 
 # --- measurements --------------------------------------------------------------------------------
 
+
 def clients() -> tuple[Any, Any]:
     import redis
 
-    return (redis.Redis.from_url(f"{os.environ['BENCH_SYSTEM_URL']}/0"),
-            redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"]))
+    return (
+        redis.Redis.from_url(f"{os.environ['BENCH_SYSTEM_URL']}/0"),
+        redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"]),
+    )
 
 
 def reset() -> None:
@@ -351,8 +433,11 @@ def drain(system, job: str, count: int) -> dict:
         trips = round_trips("worker")
     finally:
         worker.stop()
-    return {"jobs_s": (count - first) / seconds, "round_trips_per_job": trips / count,
-            "redis_cpu_us_per_job": cpu * 1e6 / count}
+    return {
+        "jobs_s": (count - first) / seconds,
+        "round_trips_per_job": trips / count,
+        "redis_cpu_us_per_job": cpu * 1e6 / count,
+    }
 
 
 def start_latency(system, jobs: int, seed: int) -> tuple[float, float, list[float]]:
@@ -376,8 +461,12 @@ def start_latency(system, jobs: int, seed: int) -> tuple[float, float, list[floa
 
 
 def redis_ceiling(port: int) -> dict:
-    out = subprocess.run(["redis-benchmark", "-p", str(port), "-q", "-n", "100000", "-t", "set,lpush,lpop"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["redis-benchmark", "-p", str(port), "-q", "-n", "100000", "-t", "set,lpush,lpop"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     figures = {}
     for line in out.splitlines():
         if ":" in line and "requests per second" in line:
@@ -394,9 +483,18 @@ GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py"]
 def web_env(database_url: str, port: int, settings_module: str = "tests.settings", **extra: str) -> dict:
     # tests.settings: the project's settings with the tests' fast password hasher, so the figures show
     # the request path, not PBKDF2 (which adds ~250 ms of CPU per signup, the same in every mode).
-    return {**os.environ, "DJANGO_SETTINGS_MODULE": settings_module, "DATABASE_URL": database_url,
-            "REDIS_URL": f"{os.environ['BENCH_SYSTEM_URL']}/3", "SIGNUP_RATE_PER_MINUTE": "100000000",
-            "DEBUG": "0", "SECURE_SSL_REDIRECT": "0", "BIND": f"127.0.0.1:{port}", "BENCH_COUNT_PORT": "0", **extra}
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings_module,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"{os.environ['BENCH_SYSTEM_URL']}/3",
+        "SIGNUP_RATE_PER_MINUTE": "100000000",
+        "DEBUG": "0",
+        "SECURE_SSL_REDIRECT": "0",
+        "BIND": f"127.0.0.1:{port}",
+        "BENCH_COUNT_PORT": "0",
+        **extra,
+    }
 
 
 def wait_http(port: int, proc) -> None:
@@ -413,8 +511,10 @@ def wait_http(port: int, proc) -> None:
 
 async def _post(port: int, body: bytes) -> int:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(b"POST /api/signup/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                 b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    writer.write(
+        b"POST /api/signup/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
     await writer.drain()
     status_line = await reader.readline()
     await reader.read()
@@ -431,8 +531,9 @@ async def _load(port: int, clients_n: int, seconds: float, tag: str) -> tuple[li
     async def client(n: int) -> None:
         nonlocal errors
         while time.monotonic() < end:
-            body = json.dumps({"email": f"{tag}-{n}-{next(counter)}@example.com",
-                               "password": "correct-horse-battery-staple"}).encode()
+            body = json.dumps(
+                {"email": f"{tag}-{n}-{next(counter)}@example.com", "password": "correct-horse-battery-staple"}
+            ).encode()
             started = time.perf_counter()
             try:
                 status = await asyncio.wait_for(_post(port, body), 30)
@@ -478,8 +579,15 @@ def web_load(database: str, clients_n: int, seconds: float) -> dict:
         if database == "postgresql":
             with psycopg.connect(admin, autocommit=True) as conn:
                 conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return {"p50_ms": percentile(times, 50), "p99_ms": percentile(times, 99), "requests": ok, "errors": errors,
-            "requests_s": ok / seconds, "clients": clients_n, "seconds": seconds}
+    return {
+        "p50_ms": percentile(times, 50),
+        "p99_ms": percentile(times, 99),
+        "requests": ok,
+        "errors": errors,
+        "requests_s": ok / seconds,
+        "clients": clients_n,
+        "seconds": seconds,
+    }
 
 
 def signup_modes(repeats: int) -> dict:
@@ -506,12 +614,15 @@ def signup_modes(repeats: int) -> dict:
                 try:
                     wait_http(port, web)
                     url = f"http://127.0.0.1:{port}/api/signup/"
-                    post_json(url, {"email": f"warm-{mode}{repeat}@example.com",
-                                    "password": "correct-horse-battery-staple"})
+                    post_json(
+                        url, {"email": f"warm-{mode}{repeat}@example.com", "password": "correct-horse-battery-staple"}
+                    )
                     times = []
                     for n in range(count):
-                        status, body, seconds = post_json(url, {"email": f"{mode}{repeat}-{n}@example.com",
-                                                                 "password": "correct-horse-battery-staple"})
+                        status, body, seconds = post_json(
+                            url,
+                            {"email": f"{mode}{repeat}-{n}@example.com", "password": "correct-horse-battery-staple"},
+                        )
                         assert status == 202, body
                         times.append(seconds * 1000)
                 finally:
@@ -519,18 +630,38 @@ def signup_modes(repeats: int) -> dict:
                 runs[mode].append((percentile(times, 50), percentile(times, 99)))
     finally:
         sink.stop()
-    result: dict = {mode: {"p50_ms": spread([a for a, _ in v]), "p99_ms": spread([b for _, b in v]),
-                           "requests_per_run": counts[mode]} for mode, v in runs.items()}
+    result: dict = {
+        mode: {
+            "p50_ms": spread([a for a, _ in v]),
+            "p99_ms": spread([b for _, b in v]),
+            "requests_per_run": counts[mode],
+        }
+        for mode, v in runs.items()
+    }
     result["p99_ratio"] = result["sync"]["p99_ms"]["median"] / result["async"]["p99_ms"]["median"]
     return result
 
 
 # --- the run -------------------------------------------------------------------------------------------
 
-FULL = {"enqueue": 3000, "bulk": 20000, "noop": 20000, "sleep10": 2000, "latency_jobs": 60,
-        "web_clients": 200, "web_seconds": 30}
-QUICK = {"enqueue": 1000, "bulk": 5000, "noop": 8000, "sleep10": 1000, "latency_jobs": 50,
-         "web_clients": 200, "web_seconds": 30}
+FULL = {
+    "enqueue": 3000,
+    "bulk": 20000,
+    "noop": 20000,
+    "sleep10": 2000,
+    "latency_jobs": 60,
+    "web_clients": 200,
+    "web_seconds": 30,
+}
+QUICK = {
+    "enqueue": 1000,
+    "bulk": 5000,
+    "noop": 8000,
+    "sleep10": 1000,
+    "latency_jobs": 50,
+    "web_clients": 200,
+    "web_seconds": 30,
+}
 # RQ runs an order of magnitude fewer jobs per second (its forking worker two): fewer jobs, the same rate.
 SHARE = {"RQ": 0.25, "RQ, forking worker": 0.05}
 ALL_PARTS = ["ceiling", "enqueue", "drain", "latency", "web", "signup"]
@@ -557,12 +688,12 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    results.update(command="python3 bench/run.py" + (" --quick" if args.quick else ""), counts=counts,
-                   repeats=repeats)
+    results.update(command="python3 bench/run.py" + (" --quick" if args.quick else ""), counts=counts, repeats=repeats)
     if args.large:
         for script, key in (("dashboard", "dashboard_1m"), ("reports", "reports_1m")):
-            results[key] = subprocess.run([sys.executable, f"bench/{script}.py"], cwd=ROOT, text=True,
-                                          capture_output=True).stdout
+            results[key] = subprocess.run(
+                [sys.executable, f"bench/{script}.py"], cwd=ROOT, text=True, capture_output=True
+            ).stdout
     write(results, quick=args.quick, merge=bool(args.only))
 
 
@@ -573,9 +704,12 @@ def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
     django.setup()
     systems = {s.name: s for s in (Dramatiq(), Celery(), CeleryAcksEarly(), RQSystem(), RQForking())}
     best = [systems[n] for n in AT_BEST]
-    results: dict = {"machine": f"{os.cpu_count()} cores", "load_average_at_start": os.getloadavg()[0],
-                     "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                     "configs": {name: s.config() for name, s in systems.items()}}
+    results: dict = {
+        "machine": f"{os.cpu_count()} cores",
+        "load_average_at_start": os.getloadavg()[0],
+        "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "configs": {name: s.config() for name, s in systems.items()},
+    }
 
     if "ceiling" in only:
         results["redis_ceiling_ops_s"] = redis_ceiling(system_port)
@@ -591,8 +725,11 @@ def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
                 table[s.name]["bulk"].append(rate)
                 table[s.name]["rt_bulk"].append(trips)
         results["enqueue"] = {n: {k: spread(v) for k, v in d.items()} for n, d in table.items()}
-        print("enqueue msg/s:", {n: (round(d["one_by_one"]["median"]), round(d["bulk"]["median"]))
-                                 for n, d in results["enqueue"].items()}, flush=True)
+        print(
+            "enqueue msg/s:",
+            {n: (round(d["one_by_one"]["median"]), round(d["bulk"]["median"])) for n, d in results["enqueue"].items()},
+            flush=True,
+        )
     if "drain" in only:
         for job in ("noop", "sleep10"):
             runs: dict = {s: [] for s in systems}
@@ -600,21 +737,43 @@ def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
                 for s in systems.values():
                     runs[s.name].append(drain(s, job, int(counts[job] * SHARE.get(s.name, 1))))
             results[f"drain_{job}"] = {n: {k: spread([r[k] for r in v]) for k in v[0]} for n, v in runs.items()}
-            print(f"drain {job}:", {n: (round(v["jobs_s"]["median"]), round(v["round_trips_per_job"]["median"], 2),
-                                        round(v["redis_cpu_us_per_job"]["median"], 1))
-                                    for n, v in results[f"drain_{job}"].items()}, flush=True)
+            print(
+                f"drain {job}:",
+                {
+                    n: (
+                        round(v["jobs_s"]["median"]),
+                        round(v["round_trips_per_job"]["median"], 2),
+                        round(v["redis_cpu_us_per_job"]["median"], 1),
+                    )
+                    for n, v in results[f"drain_{job}"].items()
+                },
+                flush=True,
+            )
     if "latency" in only:
         lat: dict = {s.name: [] for s in best}
         for repeat in range(repeats):
             for s in best:
                 lat[s.name].append(start_latency(s, counts["latency_jobs"], seed=repeat))
-        results["start_latency_ms"] = {n: {"p50": spread([a for a, _, _ in v]), "p99": spread([b for _, b, _ in v]),
-                                           "samples": [c for _, _, c in v]} for n, v in lat.items()}
-        print("idle latency p50/p99 ms:", {n: (round(v["p50"]["median"], 1), round(v["p99"]["median"], 1))
-                                           for n, v in results["start_latency_ms"].items()}, flush=True)
+        results["start_latency_ms"] = {
+            n: {
+                "p50": spread([a for a, _, _ in v]),
+                "p99": spread([b for _, b, _ in v]),
+                "samples": [c for _, _, c in v],
+            }
+            for n, v in lat.items()
+        }
+        print(
+            "idle latency p50/p99 ms:",
+            {
+                n: (round(v["p50"]["median"], 1), round(v["p99"]["median"], 1))
+                for n, v in results["start_latency_ms"].items()
+            },
+            flush=True,
+        )
     if "web" in only:
-        results["web_load"] = {db: web_load(db, counts["web_clients"], counts["web_seconds"])
-                               for db in ("sqlite", "postgresql")}
+        results["web_load"] = {
+            db: web_load(db, counts["web_clients"], counts["web_seconds"]) for db in ("sqlite", "postgresql")
+        }
         print("web:", results["web_load"], flush=True)
     if "signup" in only:
         results["signup_modes"] = signup_modes(repeats)
@@ -638,11 +797,13 @@ def ratios(results: dict) -> dict:
         # Under load, one job costs its enqueue (one by one) plus its share of the workers' round trips.
         out["dramatiq_round_trips_per_job_under_load"] = (
             results["enqueue"][DRAMATIQ]["rt_one_by_one"]["median"]
-            + results["drain_noop"][DRAMATIQ]["round_trips_per_job"]["median"])
+            + results["drain_noop"][DRAMATIQ]["round_trips_per_job"]["median"]
+        )
     return out
 
 
 # --- output ----------------------------------------------------------------------------------------------
+
 
 def fmt(d: dict, digits: int = 0) -> str:
     if d["min"] == d["max"]:
@@ -653,11 +814,15 @@ def fmt(d: dict, digits: int = 0) -> str:
 def table(results: dict) -> list[str]:
     names = [DRAMATIQ, CELERY, CELERY_EARLY, RQ, RQ_FORK]
     runs = results["repeats"]
-    lines = [f"Measured {results['at']} on {results['machine']} (load average {results['load_average_at_start']:.1f} "
-             f"at the start, {results['load_average_at_end']:.1f} at the end: a shared machine); "
-             + ("one run" if runs == 1 else f"median (min–max) of {runs} interleaved runs")
-             + f". Command: `{results['command']}`.", "",
-             "| benchmark | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
+    lines = [
+        f"Measured {results['at']} on {results['machine']} (load average {results['load_average_at_start']:.1f} "
+        f"at the start, {results['load_average_at_end']:.1f} at the end: a shared machine); "
+        + ("one run" if runs == 1 else f"median (min–max) of {runs} interleaved runs")
+        + f". Command: `{results['command']}`.",
+        "",
+        "| benchmark | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
 
     def row(label: str, cells: dict[str, str]) -> None:
         lines.append(f"| {label} | " + " | ".join(cells.get(n, "—") for n in names) + " |")
@@ -666,8 +831,10 @@ def table(results: dict) -> list[str]:
         e = results["enqueue"]
         for key, label in (("one_by_one", "enqueue, one by one (msg/s)"), ("bulk", "enqueue, bulk (msg/s)¹")):
             row(label, {n: fmt(v[key]) for n, v in e.items()} | {CELERY_EARLY: "same as Celery", RQ_FORK: "same as RQ"})
-        row("round trips per enqueue, one by one / bulk",
-            {n: f"{v['rt_one_by_one']['median']:.2f} / {v['rt_bulk']['median']:.3f}" for n, v in e.items()})
+        row(
+            "round trips per enqueue, one by one / bulk",
+            {n: f"{v['rt_one_by_one']['median']:.2f} / {v['rt_bulk']['median']:.3f}" for n, v in e.items()},
+        )
     for job, label in (("noop", "no-op"), ("sleep10", "10 ms")):
         key = f"drain_{job}"
         if key in results:
@@ -679,58 +846,85 @@ def table(results: dict) -> list[str]:
     if "start_latency_ms" in results:
         s = results["start_latency_ms"]
         jobs = results["counts"]["latency_jobs"]
-        row(f"enqueue-to-start p50, idle workers, {jobs} jobs 0.2–1 s apart (ms)",
-            {n: fmt(v["p50"], 1) for n, v in s.items()})
+        row(
+            f"enqueue-to-start p50, idle workers, {jobs} jobs 0.2–1 s apart (ms)",
+            {n: fmt(v["p50"], 1) for n, v in s.items()},
+        )
         row("enqueue-to-start p99, idle workers (ms)", {n: fmt(v["p99"], 1) for n, v in s.items()})
     r = results.get("ratios", {})
     if r:
         lines.append("")
         parts = []
         if "noop_vs_celery" in r:
-            parts.append(f"no-op drain: Dramatiq / Celery = {r['noop_vs_celery']:.2f}× "
-                         f"({r['noop_vs_celery_acks_early']:.2f}× acks early), Dramatiq / RQ = {r['noop_vs_rq']:.2f}× "
-                         f"({r['noop_vs_rq_forking']:.1f}× forking)")
+            parts.append(
+                f"no-op drain: Dramatiq / Celery = {r['noop_vs_celery']:.2f}× "
+                f"({r['noop_vs_celery_acks_early']:.2f}× acks early), Dramatiq / RQ = {r['noop_vs_rq']:.2f}× "
+                f"({r['noop_vs_rq_forking']:.1f}× forking)"
+            )
         if "idle_p99_celery_over_dramatiq" in r:
             parts.append(f"idle p99: Celery / Dramatiq = {r['idle_p99_celery_over_dramatiq']:.2f}")
         if "dramatiq_round_trips_per_job_under_load" in r:
-            parts.append("Dramatiq round trips per job under load (enqueue one by one + workers) = "
-                         f"{r['dramatiq_round_trips_per_job_under_load']:.2f}")
+            parts.append(
+                "Dramatiq round trips per job under load (enqueue one by one + workers) = "
+                f"{r['dramatiq_round_trips_per_job_under_load']:.2f}"
+            )
         lines.append("; ".join(parts) + ".")
     if "drain_noop" in results:
         us = results["drain_noop"][DRAMATIQ]["redis_cpu_us_per_job"]["median"]
-        lines += ["", f"Redis-bound ceiling for Dramatiq no-op jobs: 1 s / {us:.1f} µs of Redis CPU per job ≈ "
-                      f"{1e6 / us:,.0f} jobs/s on one Redis core (the workers' Python runs out long before)."]
+        lines += [
+            "",
+            f"Redis-bound ceiling for Dramatiq no-op jobs: 1 s / {us:.1f} µs of Redis CPU per job ≈ "
+            f"{1e6 / us:,.0f} jobs/s on one Redis core (the workers' Python runs out long before).",
+        ]
     if "redis_ceiling_ops_s" in results:
-        lines += ["", "redis-benchmark here (no pipelining): " + ", ".join(
-            f"{k} {v:,.0f}/s" for k, v in results["redis_ceiling_ops_s"].items())]
-    lines += ["", "¹ Capabilities differ: Celery has no pipelined publish (a `group` is sent one message per round "
-              "trip); RQ's `enqueue_many` and Dramatiq's `enqueue_many` pipeline. Dramatiq and Celery with acks "
-              "late ack after the job ran (a worker killed mid-job: the job runs again); Celery acking early loses "
-              "it. RQ's SimpleWorker runs jobs inside the worker process (no per-job isolation: a job that "
-              "crashes the process takes the worker with it), its default forks one process per job.",
-              "² RQ drains a quarter of the jobs, its forking worker a twentieth (same rate, shorter wait). "
-              "Round trips are counted by each client (bench/roundtrips/), over the workers' whole run; Redis CPU "
-              "is the `INFO cpu` delta of the Redis under test over the run, divided by the jobs."]
+        lines += [
+            "",
+            "redis-benchmark here (no pipelining): "
+            + ", ".join(f"{k} {v:,.0f}/s" for k, v in results["redis_ceiling_ops_s"].items()),
+        ]
+    lines += [
+        "",
+        "¹ Capabilities differ: Celery has no pipelined publish (a `group` is sent one message per round "
+        "trip); RQ's `enqueue_many` and Dramatiq's `enqueue_many` pipeline. Dramatiq and Celery with acks "
+        "late ack after the job ran (a worker killed mid-job: the job runs again); Celery acking early loses "
+        "it. RQ's SimpleWorker runs jobs inside the worker process (no per-job isolation: a job that "
+        "crashes the process takes the worker with it), its default forks one process per job.",
+        "² RQ drains a quarter of the jobs, its forking worker a twentieth (same rate, shorter wait). "
+        "Round trips are counted by each client (bench/roundtrips/), over the workers' whole run; Redis CPU "
+        "is the `INFO cpu` delta of the Redis under test over the run, divided by the jobs.",
+    ]
     lines += ["", "Each system's exact worker (two processes each):", ""]
     lines += [f"- {n}: `{c}`" for n, c in results["configs"].items()]
     if "web_load" in results:
         w = results["web_load"]
         first = next(iter(w.values()))
-        lines += ["", f"Web tier: {first['clients']} concurrent clients signing up through `POST /api/signup/` for "
-                      f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py; `conn_max_age=600` "
-                      "in `DATABASE_URL`), each request a new connection, the load generator on the same cores "
-                      "(closed loop: latency ≈ clients / throughput):", "",
-                  "| database | p50 (ms) | p99 (ms) | signups/s | errors |", "|---|---|---|---|---|"]
-        lines += [f"| {db} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_s']:,.0f} | {v['errors']} |"
-                  for db, v in w.items()]
+        lines += [
+            "",
+            f"Web tier: {first['clients']} concurrent clients signing up through `POST /api/signup/` for "
+            f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py; `conn_max_age=600` "
+            "in `DATABASE_URL`), each request a new connection, the load generator on the same cores "
+            "(closed loop: latency ≈ clients / throughput):",
+            "",
+            "| database | p50 (ms) | p99 (ms) | signups/s | errors |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {db} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_s']:,.0f} | {v['errors']} |"
+            for db, v in w.items()
+        ]
     if "signup_modes" in results:
         s = results["signup_modes"]
-        lines += ["", "One client, `POST /api/signup/`, SMTP server taking 500 ms per message:", "",
-                  "| mode | p50 (ms) | p99 (ms) | requests per run |", "|---|---|---|---|",
-                  f"| email sent in the request | {fmt(s['sync']['p50_ms'], 1)} | {fmt(s['sync']['p99_ms'], 1)} | "
-                  f"{s['sync']['requests_per_run']} |",
-                  f"| email through Dramatiq (outbox) | {fmt(s['async']['p50_ms'], 1)} | "
-                  f"{fmt(s['async']['p99_ms'], 1)} | {s['async']['requests_per_run']} |"]
+        lines += [
+            "",
+            "One client, `POST /api/signup/`, SMTP server taking 500 ms per message:",
+            "",
+            "| mode | p50 (ms) | p99 (ms) | requests per run |",
+            "|---|---|---|---|",
+            f"| email sent in the request | {fmt(s['sync']['p50_ms'], 1)} | {fmt(s['sync']['p99_ms'], 1)} | "
+            f"{s['sync']['requests_per_run']} |",
+            f"| email through Dramatiq (outbox) | {fmt(s['async']['p50_ms'], 1)} | "
+            f"{fmt(s['async']['p99_ms'], 1)} | {s['async']['requests_per_run']} |",
+        ]
     return lines
 
 

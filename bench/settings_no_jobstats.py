@@ -1,7 +1,10 @@
 """The project's settings without JobStats (per-actor metrics, runtime histograms, recent completions,
 worker bookkeeping): the baseline bench/operator_view.py --drain measures the cost of metrics against."""
+
 from project.settings import *  # noqa: F403
 from project.settings import DRAMATIQ_BROKER
 
-DRAMATIQ_BROKER = {**DRAMATIQ_BROKER, "MIDDLEWARE": [
-    m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m != "jobs.middleware.stats.JobStats"]}
+DRAMATIQ_BROKER = {
+    **DRAMATIQ_BROKER,
+    "MIDDLEWARE": [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m != "jobs.middleware.stats.JobStats"],
+}

@@ -1,5 +1,6 @@
 """The operator's actions, each audited: requeue and delete of dead letters (the one action flow of
 the dead-letter UI), retry now and kill of waiting retries, pause and resume of a queue."""
+
 from __future__ import annotations
 
 import getpass
@@ -20,9 +21,15 @@ DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
 RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
 
 
-def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = (),
-            filter: DeadLetterFilter | None = None,
-            progress: Callable[[int, int], None] | None = None) -> AuditEntry:
+def perform(
+    user,
+    action: str,
+    scope: str,
+    *,
+    refs: Iterable[DeadLetterRef] = (),
+    filter: DeadLetterFilter | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AuditEntry:
     """Requeue or delete the given dead letters (scope one/selected) or all that
     match `filter` (scope matching), and record it. Letters another operator
     handled first are skipped and show as the difference between `requested` and `count`."""
@@ -37,9 +44,15 @@ def perform(user, action: str, scope: str, *, refs: Iterable[DeadLetterRef] = ()
     return _run(user, action, scope, filter.as_params(), batches, take, progress)
 
 
-def perform_on_retries(user, action: str, scope: str, *, refs: Iterable[MessageRef] = (),
-                       filter: RetryFilter | None = None,
-                       progress: Callable[[int, int], None] | None = None) -> AuditEntry:
+def perform_on_retries(
+    user,
+    action: str,
+    scope: str,
+    *,
+    refs: Iterable[MessageRef] = (),
+    filter: RetryFilter | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> AuditEntry:
     """Retry now (to the front of its queue) or kill (to the dead letters, "killed by an operator")
     the given waiting retries (one/selected) or all that match `filter`, and record it."""
     if action not in RETRY_ACTIONS:
@@ -49,12 +62,18 @@ def perform_on_retries(user, action: str, scope: str, *, refs: Iterable[MessageR
     filter = filter or RetryFilter()
     how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
     batches: Iterable[list[MessageRef]] = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, lambda batch: delayed.take(batch, how),
-                progress)
+    return _run(user, action, scope, filter.as_params(), batches, lambda batch: delayed.take(batch, how), progress)
 
 
-def _run(user, action: str, scope: str, filters: dict[str, str], batches: Iterable[list[Any]],
-         take: Callable[[list[Any]], int], progress: Callable[[int, int], None] | None = None) -> AuditEntry:
+def _run(
+    user,
+    action: str,
+    scope: str,
+    filters: dict[str, str],
+    batches: Iterable[list[Any]],
+    take: Callable[[list[Any]], int],
+    progress: Callable[[int, int], None] | None = None,
+) -> AuditEntry:
     requested = count = 0
     handled: list[str] = []
     for batch in batches:
@@ -64,8 +83,14 @@ def _run(user, action: str, scope: str, filters: dict[str, str], batches: Iterab
         if progress:
             progress(requested, count)
     return AuditEntry.objects.create(
-        user=user, user_email=_email(user), action=action, scope=scope, filters=filters,
-        requested=requested, count=count, refs="\n".join(handled),
+        user=user,
+        user_email=_email(user),
+        action=action,
+        scope=scope,
+        filters=filters,
+        requested=requested,
+        count=count,
+        refs="\n".join(handled),
     )
 
 
@@ -80,13 +105,22 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     """Pause or resume `queue` for every worker, and record it (also when nothing changed)."""
     changed = control.pause(queue) if paused else control.resume(queue)
     return AuditEntry.objects.create(
-        user=user, user_email=_email(user), action=AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME,
-        scope="queue", filters={"queue": queue}, requested=1, count=int(changed),
+        user=user,
+        user_email=_email(user),
+        action=AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME,
+        scope="queue",
+        filters={"queue": queue},
+        requested=1,
+        count=int(changed),
     )
 
 
-VERBS: dict[str, str] = {AuditEntry.Action.REQUEUE: "Requeued", AuditEntry.Action.DELETE: "Deleted",
-         AuditEntry.Action.RETRY_NOW: "Retried now", AuditEntry.Action.KILL: "Killed"}
+VERBS: dict[str, str] = {
+    AuditEntry.Action.REQUEUE: "Requeued",
+    AuditEntry.Action.DELETE: "Deleted",
+    AuditEntry.Action.RETRY_NOW: "Retried now",
+    AuditEntry.Action.KILL: "Killed",
+}
 
 
 def outcome_text(entry: AuditEntry) -> str:

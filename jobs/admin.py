@@ -1,4 +1,5 @@
 """Django admin: "Failed messages" is the dashboard's dead-letter list, mounted in the admin; and the audit log."""
+
 from __future__ import annotations
 
 from django.contrib import admin

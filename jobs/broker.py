@@ -1,5 +1,6 @@
 """The project's Redis broker: Dramatiq's, with a consumer that never stalls on a bad message
 and never drops a message it fetched, and maintenance that can be run on demand."""
+
 from __future__ import annotations
 
 import logging
@@ -111,8 +112,12 @@ class _Consumer(_RedisConsumer):
                 self.broker.do_ack(self.queue_name, message.options["redis_message_id"])
             else:
                 self.broker.do_requeue(self.queue_name, message.options["redis_message_id"])
-                logger.warning("Put message %s back on queue %r instead of acking it: %s",
-                               message.message_id, self.queue_name, reason)
+                logger.warning(
+                    "Put message %s back on queue %r instead of acking it: %s",
+                    message.message_id,
+                    self.queue_name,
+                    reason,
+                )
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
@@ -231,8 +236,10 @@ class _Consumer(_RedisConsumer):
         return self._batch > 1 and not self._idle and not self._closed and len(self.queued_message_ids) >= self._batch
 
     def _acks_due(self) -> bool:
-        return bool(self._retry_acks) or (bool(self._pending) and (
-            len(self._pending) >= self._batch or time.monotonic() - self._pending_since >= self._flush_s))
+        return bool(self._retry_acks) or (
+            bool(self._pending)
+            and (len(self._pending) >= self._batch or time.monotonic() - self._pending_since >= self._flush_s)
+        )
 
     def _flush_acks(self) -> bool:
         """Send the pending acks in one call; False if Redis failed. Unsent acks are kept and sent with
@@ -249,8 +256,12 @@ class _Consumer(_RedisConsumer):
         except (redis.RedisError, BrokerConnectionError) as error:
             with self._acks_lock:
                 self._retry_acks[:0] = redis_ids
-            logger.warning("Could not ack %d message(s) on %r (%s); retrying with the next batch",
-                           len(redis_ids), self.queue_name, error)
+            logger.warning(
+                "Could not ack %d message(s) on %r (%s); retrying with the next batch",
+                len(redis_ids),
+                self.queue_name,
+                error,
+            )
             return False
         finally:
             for message_id, _ in batch:
@@ -320,8 +331,7 @@ class _Consumer(_RedisConsumer):
         try:
             message = Message.decode(data)
         except DecodeError as error:
-            self._bury(data, None, f"Message body is not a valid Dramatiq message: {error.error!r}",
-                       UNDECODABLE)
+            self._bury(data, None, f"Message body is not a valid Dramatiq message: {error.error!r}", UNDECODABLE)
             return None
         reason = malformed_reason(message)
         if reason:
@@ -334,13 +344,15 @@ class _Consumer(_RedisConsumer):
         redis_ids = [i for i in fetched.unacked_ids(self.broker.broker_id, self.queue_name) if i not in unsent]
         if redis_ids:
             self.broker.do_requeue(self.queue_name, *redis_ids)
-            logger.warning("Put %d delayed message(s) back on %r after a consumer restart", len(redis_ids),
-                           self.queue_name)
+            logger.warning(
+                "Put %d delayed message(s) back on %r after a consumer restart", len(redis_ids), self.queue_name
+            )
         self._recover_delayed = False
 
     def _bury(self, raw: bytes, message: Message | None, reason: str, exception_type: str) -> None:
-        redis_id = fetched.bury_fetched(self.broker.broker_id, self.queue_name, raw,
-                                             message.asdict() if message else None, reason, exception_type)
+        redis_id = fetched.bury_fetched(
+            self.broker.broker_id, self.queue_name, raw, message.asdict() if message else None, reason, exception_type
+        )
         logger.error("Dead-lettered message %s on %r: %s", redis_id, self.queue_name, reason)
 
     def _bury_bodiless(self) -> None:
@@ -356,8 +368,9 @@ class RedisBroker(DramatiqRedisBroker):
     or after this long; `heartbeat_interval_ms`: how often acks also record the worker's heartbeat.
     """
 
-    def __init__(self, *, ack_batch: int = 16, ack_flush_ms: int = 5, heartbeat_interval_ms: int = 1000,
-                 **options: Any) -> None:
+    def __init__(
+        self, *, ack_batch: int = 16, ack_flush_ms: int = 5, heartbeat_interval_ms: int = 1000, **options: Any
+    ) -> None:
         super().__init__(**options)
         self.ack_batch = ack_batch
         self.ack_flush_ms = ack_flush_ms
@@ -382,8 +395,9 @@ class RedisBroker(DramatiqRedisBroker):
 
     def do_ack(self, queue_name: str, *message_ids: str) -> int:
         """Ack any number of messages in one call; records the heartbeat at most once a second."""
-        return delivery.ack_many(self.client, self.namespace, self.broker_id, queue_name, list(message_ids),
-                                 self._take_heartbeat())
+        return delivery.ack_many(
+            self.client, self.namespace, self.broker_id, queue_name, list(message_ids), self._take_heartbeat()
+        )
 
     def heartbeat_due(self) -> bool:
         return current_millis() >= self._next_heartbeat_ms
@@ -422,10 +436,11 @@ class RedisBroker(DramatiqRedisBroker):
         options.update(redis_message_id=str(uuid4()), ready_at=current_millis())
         message = replace(message, options=options)
         self.emit_before("enqueue", message, None)
-        if not delayed.promote(self.client, message.queue_name, held, options["redis_message_id"],
-                               message.encode()):
-            logger.info("Delayed message %s was retried or killed by an operator before it was due; not enqueued "
-                        "again", message.message_id)
+        if not delayed.promote(self.client, message.queue_name, held, options["redis_message_id"], message.encode()):
+            logger.info(
+                "Delayed message %s was retried or killed by an operator before it was due; not enqueued again",
+                message.message_id,
+            )
             return message
         self.emit_after("enqueue", message, None)
         return message
@@ -437,9 +452,18 @@ class RedisBroker(DramatiqRedisBroker):
         "maintenance" is no command of its own, so nothing else happens)."""
         pipe = self.client.pipeline(transaction=False)
         self.scripts["dispatch"](
-            args=["maintenance", current_millis(), queue_name, self.broker_id, self.heartbeat_timeout,
-                  self.dead_message_ttl, 1, self._max_unpack_size()],
-            keys=[self.namespace], client=pipe,
+            args=[
+                "maintenance",
+                current_millis(),
+                queue_name,
+                self.broker_id,
+                self.heartbeat_timeout,
+                self.dead_message_ttl,
+                1,
+                self._max_unpack_size(),
+            ],
+            keys=[self.namespace],
+            client=pipe,
         )
         delivery.wake_if_ready(self.client, self.namespace, queue_name, pipe)  # what came back wakes a consumer
         pipe.execute()
@@ -452,13 +476,17 @@ class RedisBroker(DramatiqRedisBroker):
         for message in messages:
             message = message.copy(options={"redis_message_id": str(uuid4())})
             self.emit_before("enqueue", message, None)
-            delivery.enqueue(self.client, self.namespace, message.queue_name, message.options["redis_message_id"],
-                             message.encode(), pipe)
+            delivery.enqueue(
+                self.client,
+                self.namespace,
+                message.queue_name,
+                message.options["redis_message_id"],
+                message.encode(),
+                pipe,
+            )
             enqueued.append(message)
         if enqueued:
             pipe.execute()
         for message in enqueued:
             self.emit_after("enqueue", message, None)
         return enqueued
-
-

@@ -3,6 +3,7 @@
 The request records a BulkAction and sends `jobs.tasks.run_bulk_action` through the outbox
 (the project's own path: sent after commit, or by the relay); the page polls the row's progress.
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ def start(user, action: str, filters: dict[str, str], total: int) -> BulkAction:
     if action not in actions.DEAD_ACTIONS + actions.RETRY_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     with transaction.atomic():
-        bulk = BulkAction.objects.create(user=user, user_email=getattr(user, "email", ""), action=action,
-                                         filters=filters, total=total)
+        bulk = BulkAction.objects.create(
+            user=user, user_email=getattr(user, "email", ""), action=action, filters=filters, total=total
+        )
         enqueue_on_commit(run_bulk_action, bulk.pk)
     return bulk
 
@@ -47,21 +49,27 @@ def run(bulk_id: int) -> None:
 
     try:
         if bulk.action in actions.DEAD_ACTIONS:
-            entry = actions.perform(bulk.user, bulk.action, "matching",
-                                    filter=DeadLetterFilter.from_params(bulk.filters), progress=progress)
+            entry = actions.perform(
+                bulk.user, bulk.action, "matching", filter=DeadLetterFilter.from_params(bulk.filters), progress=progress
+            )
         else:
-            entry = actions.perform_on_retries(bulk.user, bulk.action, "matching",
-                                               filter=RetryFilter.from_params(bulk.filters), progress=progress)
+            entry = actions.perform_on_retries(
+                bulk.user, bulk.action, "matching", filter=RetryFilter.from_params(bulk.filters), progress=progress
+            )
     except Exception as error:
         BulkAction.objects.filter(pk=bulk.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
         raise  # retried by the actor: it goes on with what still matches
-    AuditEntry.objects.filter(pk=entry.pk).update(user_email=bulk.user_email or entry.user_email,
-                                                  requested=F("requested") + done_before,
-                                                  count=F("count") + count_before)
-    BulkAction.objects.filter(pk=bulk.pk).update(status=BulkAction.Status.DONE, finished_at=timezone.now(),
-                                                 audit=entry, error="")
+    AuditEntry.objects.filter(pk=entry.pk).update(
+        user_email=bulk.user_email or entry.user_email,
+        requested=F("requested") + done_before,
+        count=F("count") + count_before,
+    )
+    BulkAction.objects.filter(pk=bulk.pk).update(
+        status=BulkAction.Status.DONE, finished_at=timezone.now(), audit=entry, error=""
+    )
 
 
 def fail(bulk_id: int, reason: str) -> None:
     BulkAction.objects.filter(pk=bulk_id).exclude(status=BulkAction.Status.DONE).update(
-        status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now())
+        status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now()
+    )

@@ -1,6 +1,7 @@
 """Server-side SVG charts: geometry computed here, drawn by templates/jobs/_bar_chart.html,
 _line_chart.html and _sparkline.html. Every chart has axes with units, and time axes name
 their time zone."""
+
 from __future__ import annotations
 
 import math
@@ -53,8 +54,14 @@ class BarChart:
         return AXIS_LEFT
 
 
-def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[str, str]],
-              width: int = 720, height: int = 160, unit: str = "", x_title: str = "") -> BarChart:
+def bar_chart(
+    rows: Sequence[tuple[str, Sequence[int]]],
+    series: Sequence[tuple[str, str]],
+    width: int = 720,
+    height: int = 160,
+    unit: str = "",
+    x_title: str = "",
+) -> BarChart:
     """Stacked bars, one per row: rows are (label, one value per series)."""
     max_value = max((sum(values) for _, values in rows), default=0) or 1
     slot = width / max(len(rows), 1)
@@ -67,8 +74,9 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
             h = height * value / max_value
             top -= h
             segments.append((round(top, 1), round(h, 1), css, value))
-        bars.append(Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments,
-                        show_label=i % label_every == 0))
+        bars.append(
+            Bar(label, round(i * slot + 1, 1), round(max(slot - 2, 1), 1), segments, show_label=i % label_every == 0)
+        )
     ticks = [(round(height - height * v / max_value, 1), _number(v)) for v in _nice_ticks(max_value)]
     return BarChart(bars, width, height, max_value, list(series), unit, x_title, ticks)
 
@@ -76,8 +84,12 @@ def bar_chart(rows: Sequence[tuple[str, Sequence[int]]], series: Sequence[tuple[
 def throughput_chart(rows: Sequence[tuple[int, int, int]]) -> BarChart:
     """Processed and failed jobs per minute: rows are (epoch minute, processed, failed)."""
     labels = [from_ms(minute * 60_000).strftime("%H:%M") for minute, _, _ in rows]  # type: ignore[union-attr]
-    return bar_chart([(label, (p, f)) for label, (_, p, f) in zip(labels, rows, strict=True)],
-                     [("processed", "ok"), ("failed", "bad")], unit="jobs / minute", x_title=time_axis_title())
+    return bar_chart(
+        [(label, (p, f)) for label, (_, p, f) in zip(labels, rows, strict=True)],
+        [("processed", "ok"), ("failed", "bad")],
+        unit="jobs / minute",
+        x_title=time_axis_title(),
+    )
 
 
 def time_axis_title() -> str:
@@ -158,9 +170,17 @@ class LineChart:
         return AXIS_LEFT
 
 
-def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequence[float | None]]], *,
-               unit: str, markers: Sequence[tuple[int, str]] = (), step_ms: int = 60_000, label_format: str = "%H:%M",
-               width: int = 720, height: int = 200) -> LineChart:
+def line_chart(
+    times_ms: Sequence[int],
+    series: Sequence[tuple[str, str, Sequence[float | None]]],
+    *,
+    unit: str,
+    markers: Sequence[tuple[int, str]] = (),
+    step_ms: int = 60_000,
+    label_format: str = "%H:%M",
+    width: int = 720,
+    height: int = 200,
+) -> LineChart:
     """Lines over time: series are (name, css class, one value or None per time). `markers`
     (time, label) inside the span are drawn as vertical lines (deploys)."""
     values = [v for _, _, vs in series for v in vs if v is not None]
@@ -195,16 +215,25 @@ def line_chart(times_ms: Sequence[int], series: Sequence[tuple[str, str, Sequenc
             segments.append(" ".join(current))
         lines.append(Line(name, css, segments, dots))
     every = max(-(-n // 8), 1)
-    x_ticks = [(x_of(i), from_ms(t).strftime(label_format)) for i, t in enumerate(times_ms)  # type: ignore[union-attr]
-               if i % every == 0]
+    x_ticks = [
+        (x_of(i), moment.strftime(label_format))
+        for i, t in enumerate(times_ms)
+        if i % every == 0 and (moment := from_ms(t)) is not None
+    ]
     drawn = []
     if times_ms:
         start, end = times_ms[0], times_ms[-1] + step_ms
         for at, label in markers:
             if start <= at < end:
                 x = round((at - start) / step_ms * slot, 1)
-                drawn.append(Marker(x, label, from_ms(at).strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[union-attr]
-                                    "end" if x > width * 0.75 else "start"))
+                drawn.append(
+                    Marker(
+                        x,
+                        label,
+                        from_ms(at).strftime("%Y-%m-%d %H:%M:%S"),  # type: ignore[union-attr]
+                        "end" if x > width * 0.75 else "start",
+                    )
+                )
     y_ticks = [(y_of(v), _number(v)) for v in top if v <= y_max]
     return LineChart(lines, width, height, unit, time_axis_title(), y_ticks, x_ticks, drawn)
 
@@ -221,6 +250,8 @@ def sparkline(values: Sequence[int], width: int = 120, height: int = 24) -> Spar
     """A tiny line of counts (no axes: it sits in a table row whose header says what it is)."""
     peak = max(values, default=0)
     n = max(len(values) - 1, 1)
-    points = " ".join(f"{round(i * width / n, 1)},{round(height - 1 - (height - 2) * v / (peak or 1), 1)}"
-                      for i, v in enumerate(values))
+    points = " ".join(
+        f"{round(i * width / n, 1)},{round(height - 1 - (height - 2) * v / (peak or 1), 1)}"
+        for i, v in enumerate(values)
+    )
     return Sparkline(points, width, height, peak)

@@ -1,4 +1,5 @@
 """View decorators of the operator's pages (the dashboard, the admin's mount of it, reports)."""
+
 from __future__ import annotations
 
 import hmac
@@ -81,8 +82,10 @@ def token_or_staff(*, anonymous: str = "401") -> Callable:
                 if not request.user.is_authenticated:
                     if anonymous == "login":
                         return redirect_to_login(request.get_full_path(), reverse("admin:login"))
-                    response = JsonResponse({"error": "authentication required: a staff session or "
-                                                      "Authorization: Bearer <token>"}, status=401)
+                    response = JsonResponse(
+                        {"error": "authentication required: a staff session or Authorization: Bearer <token>"},
+                        status=401,
+                    )
                     response["WWW-Authenticate"] = 'Bearer realm="jobs"'
                     return response
                 if not (request.user.is_active and request.user.is_staff):

@@ -4,6 +4,7 @@ Each check returns the problems it sees (an empty list: healthy). Thresholds are
 (JOBS_HEALTH_*); other apps add checks through JOBS_HEALTH_EXTRA_CHECKS (dotted paths of
 functions returning a list of Problem), so the job platform imports no app of its own.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -32,34 +33,61 @@ def check_dead_letters(snap: Snapshot) -> list[Problem]:
     window_s = settings.JOBS_HEALTH_DEAD_LETTERS_WINDOW_S
     limit = settings.JOBS_HEALTH_DEAD_LETTERS_MAX
     recent = dead_letters.count_dead_since([q.name for q in snap.queues], now_ms() - window_s * 1000)
-    return [Problem("dead_letters", queue, f"{n} dead letters in the last {window_s // 60} min (more than {limit})")
-            for queue, n in sorted(recent.items()) if n > limit]
+    return [
+        Problem("dead_letters", queue, f"{n} dead letters in the last {window_s // 60} min (more than {limit})")
+        for queue, n in sorted(recent.items())
+        if n > limit
+    ]
 
 
 def check_oldest_ready(snap: Snapshot) -> list[Problem]:
     limit = settings.JOBS_HEALTH_OLDEST_READY_S
-    return [Problem("oldest_ready", q.name, f"a ready message has waited {q.oldest_ready_age_s:.0f} s (more than "
-                                            f"{limit} s)" + (" while the queue is paused" if q.paused else ""))
-            for q in snap.queues if q.oldest_ready_age_s > limit]
+    return [
+        Problem(
+            "oldest_ready",
+            q.name,
+            f"a ready message has waited {q.oldest_ready_age_s:.0f} s (more than "
+            f"{limit} s)" + (" while the queue is paused" if q.paused else ""),
+        )
+        for q in snap.queues
+        if q.oldest_ready_age_s > limit
+    ]
 
 
 def check_workers(snap: Snapshot) -> list[Problem]:
     """A queue with messages waiting (ready or delayed) and no live worker consuming it."""
-    return [Problem("no_worker", q.name, f"{q.counts.ready} ready and {q.counts.delayed} delayed messages and no "
-                                         "live worker consumes the queue")
-            for q in snap.queues if not q.workers_alive and (q.counts.ready or q.counts.delayed)]
+    return [
+        Problem(
+            "no_worker",
+            q.name,
+            f"{q.counts.ready} ready and {q.counts.delayed} delayed messages and no live worker consumes the queue",
+        )
+        for q in snap.queues
+        if not q.workers_alive and (q.counts.ready or q.counts.delayed)
+    ]
 
 
 def check_outbox(snap: Snapshot) -> list[Problem]:
     limit = settings.JOBS_HEALTH_OUTBOX_AGE_S
-    return [Problem("outbox", b.queue, f"{b.pending} outbox rows pending, the oldest for "
-                                       f"{b.age_s(snap.taken_at):.0f} s (more than {limit} s): is the relay running "
-                                       "and Redis reachable?")
-            for b in snap.outbox if b.age_s(snap.taken_at) > limit]
+    return [
+        Problem(
+            "outbox",
+            b.queue,
+            f"{b.pending} outbox rows pending, the oldest for "
+            f"{b.age_s(snap.taken_at):.0f} s (more than {limit} s): is the relay running "
+            "and Redis reachable?",
+        )
+        for b in snap.outbox
+        if b.age_s(snap.taken_at) > limit
+    ]
 
 
-CHECKS: list[Callable[[Snapshot], list[Problem]]] = [check_dead_letters, check_oldest_ready, check_workers,
-                                                      check_outbox]
+CHECKS: list[Callable[[Snapshot], list[Problem]]] = [
+    check_dead_letters,
+    check_oldest_ready,
+    check_workers,
+    check_outbox,
+]
 
 
 @dataclass(frozen=True)
@@ -72,8 +100,11 @@ class Report:
         return not self.problems
 
     def as_json(self) -> dict[str, Any]:
-        return {"status": "ok" if self.healthy else "failing", "checks": self.checks,
-                "problems": [asdict(p) for p in self.problems]}
+        return {
+            "status": "ok" if self.healthy else "failing",
+            "checks": self.checks,
+            "problems": [asdict(p) for p in self.problems],
+        }
 
 
 def run_checks(snap: Snapshot | None = None) -> Report:

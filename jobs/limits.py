@@ -3,6 +3,7 @@
 `sliding_window` guards request paths (one round trip, a Lua script); the
 window limiter (Dramatiq's) paces workers, which may wait for a slot.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,9 @@ _clock = time.time  # the limiter's notion of now; replaceable in tests that mus
 
 def window_limiter(name: str, limit: int, window_s: int = 1) -> WindowRateLimiter:
     """At most `limit` acquisitions in any `window_s` seconds, across all processes."""
-    return WindowRateLimiter(rate_limits.rate_limiter_backend(), rate_limits.rate_limit_key(name),
-                             limit=limit, window=window_s)
+    return WindowRateLimiter(
+        rate_limits.rate_limiter_backend(), rate_limits.rate_limit_key(name), limit=limit, window=window_s
+    )
 
 
 def try_acquire(limiter: WindowRateLimiter) -> bool:
@@ -55,8 +57,9 @@ def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
     """
     now_ms = int(_clock() * 1000)
     try:
-        allowed, wait_ms = rate_limits.sliding_window_hit(name, limit, window_s * 1000, now_ms,
-                                                          f"{now_ms}-{uuid.uuid4().hex[:12]}")
+        allowed, wait_ms = rate_limits.sliding_window_hit(
+            name, limit, window_s * 1000, now_ms, f"{now_ms}-{uuid.uuid4().hex[:12]}"
+        )
     except Exception as error:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
         return Verdict(True, 0)

@@ -22,6 +22,7 @@ password in URLs (``scheme://user:password@host``). `SecretMaskingFilter` applie
 `mask_text` to every log record, exception text included; settings attach it to
 the log handlers, so Dramatiq's own lines (which print arguments) are covered.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,14 +32,29 @@ from typing import Any
 
 _WHOLE = r"(?<![a-z])(?:{})(?![a-z])"
 SECRET_KEY_PATTERN = re.compile(
-    "|".join([
-        r"passw(?:or)?d", r"passphrase", r"pwd", _WHOLE.format("pass"),
-        r"secret", r"token",
-        r"api[-_]?key", r"access[-_]?key", r"private[-_]?key", r"signing[-_]?key", r"encryption[-_]?key",
-        r"authori[sz]ation", _WHOLE.format("auth"), r"credential", r"cookie", r"signature",
-        r"session[-_]?(?:id|key|token)", _WHOLE.format("sid"),
-        _WHOLE.format("otp|pin|cvv"),
-    ]),
+    "|".join(
+        [
+            r"passw(?:or)?d",
+            r"passphrase",
+            r"pwd",
+            _WHOLE.format("pass"),
+            r"secret",
+            r"token",
+            r"api[-_]?key",
+            r"access[-_]?key",
+            r"private[-_]?key",
+            r"signing[-_]?key",
+            r"encryption[-_]?key",
+            r"authori[sz]ation",
+            _WHOLE.format("auth"),
+            r"credential",
+            r"cookie",
+            r"signature",
+            r"session[-_]?(?:id|key|token)",
+            _WHOLE.format("sid"),
+            _WHOLE.format("otp|pin|cvv"),
+        ]
+    ),
     re.I,
 )
 MASK = "********"
@@ -87,7 +103,7 @@ def mask_text(text: str) -> str:
     for match in _PAIR.finditer(text):
         if match.start() < pos or not is_secret_key(match["name"]):
             continue
-        parts += [text[pos:match.end()], _masked_value(match["value"])]
+        parts += [text[pos : match.end()], _masked_value(match["value"])]
         pos = match.end() + len(match["value"])
     text = "".join(parts) + text[pos:] if parts else text
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)

@@ -29,8 +29,10 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "audit entries"
-        permissions = [("manage_dead_letters", "Can requeue or delete dead-lettered messages"),
-                       ("manage_queues", "Can pause and resume queues, and retry now or kill waiting retries")]
+        permissions = [
+            ("manage_dead_letters", "Can requeue or delete dead-lettered messages"),
+            ("manage_queues", "Can pause and resume queues, and retry now or kill waiting retries"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.user_email} {self.action} {self.count} ({self.scope})"
@@ -79,6 +81,9 @@ class FailedMessage(models.Model):
         managed = False
         default_permissions = ()
         verbose_name = "failed message"
+
+    def __str__(self) -> str:
+        return "failed message"
 
 
 class OutboxMessage(models.Model):

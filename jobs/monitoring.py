@@ -3,6 +3,7 @@
 Everything comes from what Redis holds (every worker's published figures) and from the
 outbox table, so any web process answers for the whole cluster. Reads only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -59,8 +60,12 @@ class Snapshot:
 
 def outbox_backlog() -> list[OutboxBacklog]:
     """Pending outbox rows per queue and the oldest one's time (one grouped query on the pending index)."""
-    rows = (OutboxMessage.objects.filter(dispatched_at__isnull=True).values("queue_name")
-            .annotate(pending=Count("id"), oldest=Min("created_at")).order_by("queue_name"))
+    rows = (
+        OutboxMessage.objects.filter(dispatched_at__isnull=True)
+        .values("queue_name")
+        .annotate(pending=Count("id"), oldest=Min("created_at"))
+        .order_by("queue_name")
+    )
     return [OutboxBacklog(r["queue_name"], r["pending"], r["oldest"]) for r in rows]
 
 
@@ -75,15 +80,17 @@ def queue_states(workers: list[stats.WorkerInfo], names: list[str] | None = None
         for queue in worker.queues:
             tally = alive if worker.alive else lost
             tally[queue] = tally.get(queue, 0) + 1
-    return [QueueState(c, oldest, c.name in paused, alive.get(c.name, 0), lost.get(c.name, 0), now)
-            for c, oldest in figures]
+    return [
+        QueueState(c, oldest, c.name in paused, alive.get(c.name, 0), lost.get(c.name, 0), now) for c, oldest in figures
+    ]
 
 
 def snapshot(*, actors: bool = True, outbox: bool = True) -> Snapshot:
     """The cluster's state: queues, workers, per-actor totals and the outbox backlog."""
     workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
     return Snapshot(
-        queues=queue_states(workers), workers=workers,
+        queues=queue_states(workers),
+        workers=workers,
         actors=actor_metrics.all_time() if actors else {},
         outbox=outbox_backlog() if outbox else [],
     )

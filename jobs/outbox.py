@@ -1,4 +1,5 @@
 """The transactional outbox: jobs recorded with the change that causes them, dispatched after commit."""
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,9 @@ def enqueue_on_commit(actor: dramatiq.Actor, *args, **kwargs) -> OutboxMessage:
     A rolled-back transaction leaves nothing; a committed one always leaves a row
     that is dispatched now or by the relay later.
     """
-    row = OutboxMessage.objects.create(actor_name=actor.actor_name, queue_name=actor.queue_name,
-                                       args=list(args), kwargs=kwargs)
+    row = OutboxMessage.objects.create(
+        actor_name=actor.actor_name, queue_name=actor.queue_name, args=list(args), kwargs=kwargs
+    )
     transaction.on_commit(partial(dispatch_now, row), robust=True)
     return row
 
@@ -42,9 +44,14 @@ def enqueue_message_on_commit(message: Message) -> OutboxMessage:
 
     Same guarantees as `enqueue_on_commit`: nothing if the transaction rolls back; the relay
     sends it if this process dies or Redis is down at commit."""
-    row = OutboxMessage.objects.create(message_id=message.message_id, actor_name=message.actor_name,
-                                       queue_name=message.queue_name, args=list(message.args),
-                                       kwargs=message.kwargs, options=dict(message.options))
+    row = OutboxMessage.objects.create(
+        message_id=message.message_id,
+        actor_name=message.actor_name,
+        queue_name=message.queue_name,
+        args=list(message.args),
+        kwargs=message.kwargs,
+        options=dict(message.options),
+    )
     transaction.on_commit(partial(dispatch_now, row), robust=True)
     return row
 
@@ -54,9 +61,15 @@ def _message(row: OutboxMessage) -> Message:
     # A delayed message waits in the queue's delay queue; one whose eta has passed by the time
     # it is dispatched goes on to its queue at once (the worker moves it).
     queue_name = dq_name(row.queue_name) if options.get("eta") is not None else row.queue_name
-    return Message(queue_name=queue_name, actor_name=row.actor_name, args=tuple(row.args), kwargs=row.kwargs,
-                   options=options, message_id=str(row.message_id),
-                   message_timestamp=int(row.created_at.timestamp() * 1000))
+    return Message(
+        queue_name=queue_name,
+        actor_name=row.actor_name,
+        args=tuple(row.args),
+        kwargs=row.kwargs,
+        options=options,
+        message_id=str(row.message_id),
+        message_timestamp=int(row.created_at.timestamp() * 1000),
+    )
 
 
 def dispatch(rows: Iterable[OutboxMessage]) -> int:
@@ -72,8 +85,10 @@ def dispatch(rows: Iterable[OutboxMessage]) -> int:
         # The rows of a batch share their fate (the broker is unreachable): one backoff for all.
         attempts = min(row.attempts for row in rows) + 1
         OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(
-            attempts=F("attempts") + 1, last_error=f"{error}"[:2000],
-            next_attempt_at=timezone.now() + min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF))
+            attempts=F("attempts") + 1,
+            last_error=f"{error}"[:2000],
+            next_attempt_at=timezone.now() + min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF),
+        )
         raise
     OutboxMessage.objects.filter(pk__in=[row.pk for row in rows]).update(dispatched_at=timezone.now())
     return len(rows)
@@ -90,8 +105,11 @@ def dispatch_now(row: OutboxMessage) -> None:
 def relay_once(batch: int = 500, grace: timedelta = timedelta(seconds=5)) -> int:
     """Dispatch due rows, oldest first. `grace` leaves fresh rows to their own after-commit dispatch."""
     now = timezone.now()
-    due = (OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=now - grace)
-           .exclude(next_attempt_at__gt=now).order_by("id")[:batch])
+    due = (
+        OutboxMessage.objects.filter(dispatched_at__isnull=True, created_at__lte=now - grace)
+        .exclude(next_attempt_at__gt=now)
+        .order_by("id")[:batch]
+    )
     return dispatch(list(due))
 
 

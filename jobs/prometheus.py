@@ -5,6 +5,7 @@ the same figures, which every worker publishes to Redis once a second. A registr
 collector is built per request from a `jobs.monitoring.Snapshot`; every series carries a
 `queue` and/or `actor` label.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -33,12 +34,16 @@ class SnapshotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         snap = self.snapshot
         depth = GaugeMetricFamily("jobs_queue_messages", "Messages in a queue by state", labels=["queue", "state"])
-        oldest = GaugeMetricFamily("jobs_queue_oldest_ready_age_seconds",
-                                   "How long the longest-waiting ready message has waited (0: none)", labels=["queue"])
+        oldest = GaugeMetricFamily(
+            "jobs_queue_oldest_ready_age_seconds",
+            "How long the longest-waiting ready message has waited (0: none)",
+            labels=["queue"],
+        )
         paused = GaugeMetricFamily("jobs_queue_paused", "1 while the queue is paused", labels=["queue"])
         dead = GaugeMetricFamily("jobs_dead_letters", "Dead letters kept for a queue", labels=["queue"])
-        workers = GaugeMetricFamily("jobs_workers", "Worker processes consuming a queue, alive or lost",
-                                    labels=["queue", "state"])
+        workers = GaugeMetricFamily(
+            "jobs_workers", "Worker processes consuming a queue, alive or lost", labels=["queue", "state"]
+        )
         for q in snap.queues:
             for state in ("ready", "delayed", "in_progress", "dead"):
                 depth.add_metric([q.name, state], getattr(q.counts, state))
@@ -72,8 +77,9 @@ class SnapshotCollector(Collector):
         yield runtime
 
         pending = GaugeMetricFamily("jobs_outbox_pending", "Outbox rows not yet dispatched", labels=["queue"])
-        age = GaugeMetricFamily("jobs_outbox_oldest_pending_age_seconds", "Age of the oldest undispatched outbox row",
-                                labels=["queue"])
+        age = GaugeMetricFamily(
+            "jobs_outbox_oldest_pending_age_seconds", "Age of the oldest undispatched outbox row", labels=["queue"]
+        )
         backlogs = {b.queue: b for b in snap.outbox}
         for name in sorted(set(backlogs) | {q.name for q in snap.queues}):
             backlog = backlogs.get(name)

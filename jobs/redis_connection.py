@@ -6,6 +6,7 @@ follows a failover: a connection that breaks asks the sentinels for the master a
 
 No Django settings are read here: project/settings.py imports it to build the broker's options.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -67,9 +68,16 @@ def _url_credentials(url: str) -> dict[str, Any]:
     return found
 
 
-def sentinel_client(sentinels: list[tuple[str, int]], service_name: str, *, db: int = 0,
-                    password: str | None = None, username: str | None = None,
-                    sentinel_password: str | None = None, **options: Any) -> redis.Redis:
+def sentinel_client(
+    sentinels: list[tuple[str, int]],
+    service_name: str,
+    *,
+    db: int = 0,
+    password: str | None = None,
+    username: str | None = None,
+    sentinel_password: str | None = None,
+    **options: Any,
+) -> redis.Redis:
     """A client for the current master of `service_name`, as the sentinels see it.
 
     Each new connection asks the sentinels for the master; a connection that breaks
@@ -89,8 +97,9 @@ def sentinel_client(sentinels: list[tuple[str, int]], service_name: str, *, db: 
     return manager.master_for(service_name, check_connection=True, **connection)
 
 
-def broker_connection_options(url: str, sentinels: str = "", service_name: str = "", *,
-                              password: str = "", sentinel_password: str = "") -> dict[str, Any]:
+def broker_connection_options(
+    url: str, sentinels: str = "", service_name: str = "", *, password: str = "", sentinel_password: str = ""
+) -> dict[str, Any]:
     """The connection part of the Dramatiq broker's OPTIONS: `{"url": ...}`, or with
     `sentinels` set `{"client": <Sentinel master client>}` (database and credentials
     still come from `url`; `password` overrides the URL's)."""
@@ -101,6 +110,8 @@ def broker_connection_options(url: str, sentinels: str = "", service_name: str =
     credentials = _url_credentials(url)
     if password:
         credentials["password"] = password
-    return {"client": sentinel_client(parse_sentinels(sentinels), service_name,
-                                      sentinel_password=sentinel_password or None, **credentials)}
-
+    return {
+        "client": sentinel_client(
+            parse_sentinels(sentinels), service_name, sentinel_password=sentinel_password or None, **credentials
+        )
+    }

@@ -1,4 +1,5 @@
 """periodiq's scheduler, made to survive a Redis outage at the minute a job is due."""
+
 from __future__ import annotations
 
 import logging
@@ -27,8 +28,9 @@ class ResilientScheduler(periodiq.Scheduler):
             send_when_possible(actor, str(now))
 
 
-def send_when_possible(actor: dramatiq.Actor, scheduled_at: str, *, retry_for_s: float = RETRY_FOR_S,
-                       sleep: Any = time.sleep) -> bool:
+def send_when_possible(
+    actor: dramatiq.Actor, scheduled_at: str, *, retry_for_s: float = RETRY_FOR_S, sleep: Any = time.sleep
+) -> bool:
     """Send `actor` for its `scheduled_at` run, retrying broker errors; True once sent."""
     deadline = time.monotonic() + retry_for_s
     pause = 0.5
@@ -39,8 +41,9 @@ def send_when_possible(actor: dramatiq.Actor, scheduled_at: str, *, retry_for_s:
             return True
         except (redis.RedisError, dramatiq.errors.BrokerError) as error:
             if time.monotonic() + pause > deadline:
-                logger.error("%s for %s not sent (%s); the next run or its reconciler covers it",
-                             actor, scheduled_at, error)
+                logger.error(
+                    "%s for %s not sent (%s); the next run or its reconciler covers it", actor, scheduled_at, error
+                )
                 return False
             logger.warning("%s for %s not sent yet (%s); retrying in %.1f s", actor, scheduled_at, error, pause)
             sleep(pause)

@@ -1,4 +1,5 @@
 """The periodiq schedules of the project's actors."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,7 +37,10 @@ def next_run(actor: dramatiq.Actor, after: datetime | None = None) -> datetime:
 def schedules(last_runs: dict[str, dict[str, Any]]) -> list[Schedule]:
     return [
         Schedule(
-            actor.actor_name, actor.queue_name, str(actor.options["periodic"]), next_run(actor),
+            actor.actor_name,
+            actor.queue_name,
+            str(actor.options["periodic"]),
+            next_run(actor),
             last_runs.get(actor.actor_name, {}).get("last_run_ms"),
             last_runs.get(actor.actor_name, {}).get("outcome"),
         )

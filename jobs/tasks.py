@@ -1,4 +1,5 @@
 """The job platform's own upkeep, on the worker side (dashboard pages never write to Redis)."""
+
 from __future__ import annotations
 
 import logging

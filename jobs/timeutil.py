@@ -1,4 +1,5 @@
 """Epoch-millisecond time, the unit the broker and the job store keep times in."""
+
 from __future__ import annotations
 
 import time

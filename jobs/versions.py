@@ -1,4 +1,5 @@
 """The code version a process runs: `APP_VERSION`, else `git describe --always`, else "unknown"."""
+
 from __future__ import annotations
 
 import subprocess
@@ -13,8 +14,14 @@ def code_version() -> str:
     if getattr(settings, "APP_VERSION", ""):
         return str(settings.APP_VERSION)[:100]
     try:
-        described = subprocess.run(["git", "describe", "--always"], cwd=settings.BASE_DIR, timeout=2,
-                                   capture_output=True, text=True, check=True).stdout.strip()
+        described = subprocess.run(
+            ["git", "describe", "--always"],
+            cwd=settings.BASE_DIR,
+            timeout=2,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return described[:100] or "unknown"

@@ -3,6 +3,7 @@
 The same dead-letter list, confirmation page and action serve the dashboard and
 the Django admin, which mounts `dead_list` as its "Failed messages" changelist.
 """
+
 from __future__ import annotations
 
 import json
@@ -62,8 +63,12 @@ def _queue_links(names: list[str]) -> dict[str, dict[str, str]]:
     links = {}
     for name in names:
         quoted = quote(name, safe="")
-        links[name] = {"queue": queue_url.format(quoted), "pause": pause_url.format(quoted),
-                       "retries": f"{retries}?queue={quoted}", "dead": f"{dead}?queue={quoted}"}
+        links[name] = {
+            "queue": queue_url.format(quoted),
+            "pause": pause_url.format(quoted),
+            "retries": f"{retries}?queue={quoted}",
+            "dead": f"{dead}?queue={quoted}",
+        }
     return links
 
 
@@ -72,11 +77,14 @@ def _queue_links(names: list[str]) -> dict[str, dict[str, str]]:
 def overview(request: HttpRequest) -> HttpResponse:
     data = overview_data()
     links = _queue_links([q.name for q in data["queues"]])
-    context = {**data, "chart": throughput_chart(data["throughput"]),
-               "rows": [(q, links[q.name]) for q in data["queues"]],
-               "actor_url": reverse("jobs:actor", args=["ACTOR"]).replace("ACTOR/", ""),
-               "per_minute_now": data["throughput"][-1][1] if data["throughput"] else 0,
-               "can_manage_queues": request.user.has_perm(actions.QUEUE_PERMISSION)}
+    context = {
+        **data,
+        "chart": throughput_chart(data["throughput"]),
+        "rows": [(q, links[q.name]) for q in data["queues"]],
+        "actor_url": reverse("jobs:actor", args=["ACTOR"]).replace("ACTOR/", ""),
+        "per_minute_now": data["throughput"][-1][1] if data["throughput"] else 0,
+        "can_manage_queues": request.user.has_perm(actions.QUEUE_PERMISSION),
+    }
     template = "jobs/_overview_live.html" if request.GET.get("fragment") else "jobs/overview.html"
     return render(request, template, context)
 
@@ -85,19 +93,37 @@ def overview(request: HttpRequest) -> HttpResponse:
 @token_or_staff(anonymous="login")
 def overview_json(request: HttpRequest) -> JsonResponse:
     data = overview_data()
-    return JsonResponse({
-        "queues": [{**vars(q.counts), "paused": q.paused, "oldest_ready_age_s": round(q.oldest_ready_age_s, 3),
-                    "oldest_ready_ms": q.oldest_ready_ms, "workers_alive": q.workers_alive}
-                   for q in data["queues"]],
-        "totals": data["totals"],
-        "throughput": [{"minute": m * 60, "processed": p, "failed": f} for m, p, f in data["throughput"]],
-        "workers": [
-            {"id": w.worker_id, "host": w.host, "pid": w.pid, "queues": w.queues, "alive": w.alive, "state": w.state,
-             "started_ms": w.started_at_ms, "last_heartbeat_ms": w.last_heartbeat_ms, "running": w.running,
-             "version": w.version}
-            for w in data["workers"]
-        ],
-    })
+    return JsonResponse(
+        {
+            "queues": [
+                {
+                    **vars(q.counts),
+                    "paused": q.paused,
+                    "oldest_ready_age_s": round(q.oldest_ready_age_s, 3),
+                    "oldest_ready_ms": q.oldest_ready_ms,
+                    "workers_alive": q.workers_alive,
+                }
+                for q in data["queues"]
+            ],
+            "totals": data["totals"],
+            "throughput": [{"minute": m * 60, "processed": p, "failed": f} for m, p, f in data["throughput"]],
+            "workers": [
+                {
+                    "id": w.worker_id,
+                    "host": w.host,
+                    "pid": w.pid,
+                    "queues": w.queues,
+                    "alive": w.alive,
+                    "state": w.state,
+                    "started_ms": w.started_at_ms,
+                    "last_heartbeat_ms": w.last_heartbeat_ms,
+                    "running": w.running,
+                    "version": w.version,
+                }
+                for w in data["workers"]
+            ],
+        }
+    )
 
 
 @require_safe
@@ -106,15 +132,21 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
     tab = request.GET.get("tab", "ready")
     actor = request.GET.get("actor", "").strip()
     lookup = request.GET.get("id", "").strip()
-    context: dict[str, Any] = {"queue": queue, "tab": tab, "actor": actor, "lookup": lookup,
-                               "counts": queues.queue_counts(queue)}
+    context: dict[str, Any] = {
+        "queue": queue,
+        "tab": tab,
+        "actor": actor,
+        "lookup": lookup,
+        "counts": queues.queue_counts(queue),
+    }
     [context["state"]] = monitoring.queue_states(stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS), [queue])
     context["can_manage_queues"] = request.user.has_perm(actions.QUEUE_PERMISSION)
     if lookup:
         context["found"] = queues.find_message(queue, lookup)
     if tab == "delayed":
         context["items"], context["next_cursor"] = queues.page_delayed(
-            queue, cursor=_int_param(request, "cursor"), limit=PAGE_SIZE)
+            queue, cursor=_int_param(request, "cursor"), limit=PAGE_SIZE
+        )
     else:
         page = _int_param(request, "page")
         ready = queues.ready_page(queue, page, actor=actor, page_size=PAGE_SIZE)
@@ -130,17 +162,26 @@ def dead_list(request: HttpRequest) -> HttpResponse:
     Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist."""
     filter = DeadLetterFilter.from_params(request.GET)
     newer = request.GET.get("newer")
-    listing = dead_letters.listing(filter, cursor=newer or request.GET.get("older"),
-                                   direction="newer" if newer else "older", limit=PAGE_SIZE)
+    listing = dead_letters.listing(
+        filter, cursor=newer or request.GET.get("older"), direction="newer" if newer else "older", limit=PAGE_SIZE
+    )
     page = listing.page
     lookup = request.GET.get("id", "").strip()
     if lookup:
         found = dead_letters.find_dead(lookup, [filter.queue] if filter.queue else listing.queue_names)
         page = dead_letters.DeadPage(found, None, None, len(found))
-    return render(request, "jobs/dead_list.html", {
-        "listing": listing, "page": page, "filters": filter, "lookup": lookup,
-        "query": urlencode(filter.as_params()), "can_manage": request.user.has_perm(actions.PERMISSION),
-    })
+    return render(
+        request,
+        "jobs/dead_list.html",
+        {
+            "listing": listing,
+            "page": page,
+            "filters": filter,
+            "lookup": lookup,
+            "query": urlencode(filter.as_params()),
+            "can_manage": request.user.has_perm(actions.PERMISSION),
+        },
+    )
 
 
 def _dead_ref(request: HttpRequest, queue: str, redis_id: str) -> DeadLetterRef | None:
@@ -159,13 +200,21 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
     message = dead_letters.get_dead(ref) if ref else None
     if message is None:
         if ref:
-            messages.info(request, "That message is no longer in the dead-letter set: "
-                                   "it was requeued, deleted or expired.")
+            messages.info(
+                request, "That message is no longer in the dead-letter set: it was requeued, deleted or expired."
+            )
         return redirect("jobs:dead_list")
-    return render(request, "jobs/dead_detail.html", {
-        "message": message, "ref": ref, "can_manage": request.user.has_perm(actions.PERMISSION),
-        "args": _bounded(pretty(message.args)), "kwargs": _bounded(pretty(message.kwargs)) if message.kwargs else None,
-    })
+    return render(
+        request,
+        "jobs/dead_detail.html",
+        {
+            "message": message,
+            "ref": ref,
+            "can_manage": request.user.has_perm(actions.PERMISSION),
+            "args": _bounded(pretty(message.args)),
+            "kwargs": _bounded(pretty(message.kwargs)) if message.kwargs else None,
+        },
+    )
 
 
 @require_safe
@@ -176,8 +225,9 @@ def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpRespon
     message = dead_letters.get_dead(ref) if ref else None
     if message is None:
         return redirect("jobs:dead_list")
-    response = HttpResponse(json.dumps(mask_secrets(message.data), indent=1, default=str),
-                            content_type="application/json")
+    response = HttpResponse(
+        json.dumps(mask_secrets(message.data), indent=1, default=str), content_type="application/json"
+    )
     response["Content-Disposition"] = f'attachment; filename="dead-letter-{message.redis_id}.json"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -192,8 +242,9 @@ def dead_action(request: HttpRequest) -> HttpResponse:
     action, _, scope = request.POST.get("op", "").partition(":")  # e.g. "requeue:selected"
     filter = DeadLetterFilter.from_params(request.POST)
     next_url = request.POST.get("next") or reverse("jobs:dead_list")
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         next_url = reverse("jobs:dead_list")
     if action not in ("requeue", "delete") or scope not in actions.SCOPES:
         messages.error(request, "Unknown action.")
@@ -208,10 +259,19 @@ def dead_action(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     total = dead_letters.page_dead(filter, limit=1).total if scope == "matching" else len(refs)
     if request.POST.get("confirm") != "yes":
-        return render(request, "jobs/confirm.html", {
-            "action": action, "scope": scope, "refs": [str(r) for r in refs], "filters": filter, "total": total,
-            "next": next_url, "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
-        })
+        return render(
+            request,
+            "jobs/confirm.html",
+            {
+                "action": action,
+                "scope": scope,
+                "refs": [str(r) for r in refs],
+                "filters": filter,
+                "total": total,
+                "next": next_url,
+                "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
+            },
+        )
     if scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX:
         job = bulk.start(request.user, action, filter.as_params(), total)
         return redirect("jobs:bulk", job.pk)
@@ -223,12 +283,18 @@ def dead_action(request: HttpRequest) -> HttpResponse:
 @require_safe
 @staff_required
 def schedule_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "jobs/schedules.html", {
-        "schedules": schedules.schedules(stats.periodic_runs()), "time_zone": settings.TIME_ZONE,
-    })
+    return render(
+        request,
+        "jobs/schedules.html",
+        {
+            "schedules": schedules.schedules(stats.periodic_runs()),
+            "time_zone": settings.TIME_ZONE,
+        },
+    )
 
 
 # --- per-actor metrics ---------------------------------------------------------------
+
 
 def _window(request: HttpRequest) -> str:
     return "day" if request.GET.get("window") == "day" else "hour"
@@ -242,12 +308,22 @@ def actor_list(request: HttpRequest) -> HttpResponse:
     rows = actor_metrics.summary_rows(window)
     for row in rows:
         row["sparkline"] = sparkline(row["series"])
-        row.update(p50_label=duration_label(row["p50"]), p95_label=duration_label(row["p95"]),
-                   p99_label=duration_label(row["p99"]), mean_label=duration_label(row["counts"].mean_ms))
-    return render(request, "jobs/actors.html", {
-        "rows": rows, "window": window, "deploys": actor_metrics.deploys(_window_start(window)),
-        "version": actor_metrics.current_version(),
-    })
+        row.update(
+            p50_label=duration_label(row["p50"]),
+            p95_label=duration_label(row["p95"]),
+            p99_label=duration_label(row["p99"]),
+            mean_label=duration_label(row["counts"].mean_ms),
+        )
+    return render(
+        request,
+        "jobs/actors.html",
+        {
+            "rows": rows,
+            "window": window,
+            "deploys": actor_metrics.deploys(_window_start(window)),
+            "version": actor_metrics.current_version(),
+        },
+    )
 
 
 def _window_start(window: str) -> int:
@@ -266,26 +342,50 @@ def actor_detail(request: HttpRequest, actor: str) -> HttpResponse:
     deploys = actor_metrics.deploys(times[0] if times else 0)
     markers = [(d.at_ms, d.version) for d in deploys]
     label_format = "%d %H:%M" if window == "day" else "%H:%M"
-    runtime = line_chart(times, [("p50", "p50", [c.quantile(0.5) for c in counts]),
-                                 ("p95", "p95", [c.quantile(0.95) for c in counts]),
-                                 ("p99", "p99", [c.quantile(0.99) for c in counts])],
-                         unit="runtime, ms", markers=markers, step_ms=step, label_format=label_format)
-    attempts = bar_chart([(str(t), (c.processed, c.failed)) for t, c in zip(times, counts, strict=True)],
-                         [("processed", "ok"), ("failed", "bad")],
-                         unit="attempts / " + ("hour" if window == "day" else "minute"), x_title=time_axis_title())
+    runtime = line_chart(
+        times,
+        [
+            ("p50", "p50", [c.quantile(0.5) for c in counts]),
+            ("p95", "p95", [c.quantile(0.95) for c in counts]),
+            ("p99", "p99", [c.quantile(0.99) for c in counts]),
+        ],
+        unit="runtime, ms",
+        markers=markers,
+        step_ms=step,
+        label_format=label_format,
+    )
+    attempts = bar_chart(
+        [(str(t), (c.processed, c.failed)) for t, c in zip(times, counts, strict=True)],
+        [("processed", "ok"), ("failed", "bad")],
+        unit="attempts / " + ("hour" if window == "day" else "minute"),
+        x_title=time_axis_title(),
+    )
     for bar, t in zip(attempts.bars, times, strict=True):
         object.__setattr__(bar, "label", _clock(t, label_format))
     total = actor_metrics.ActorCounts()
     for c in counts:
         total.add(c)
-    return render(request, "jobs/actor.html", {
-        "actor": actor, "window": window, "runtime": runtime, "attempts": attempts, "total": total,
-        "p50": duration_label(total.quantile(0.5)), "p95": duration_label(total.quantile(0.95)),
-        "p99": duration_label(total.quantile(0.99)), "deploys": deploys,
-        "queue": getattr(dramatiq.get_broker().actors.get(actor), "queue_name", ""),
-        "slow": [(p.start_ms, duration_label(c.quantile(0.95))) for p, c in zip(periods, counts, strict=True)
-                 if c.finished][-10:],
-    })
+    return render(
+        request,
+        "jobs/actor.html",
+        {
+            "actor": actor,
+            "window": window,
+            "runtime": runtime,
+            "attempts": attempts,
+            "total": total,
+            "p50": duration_label(total.quantile(0.5)),
+            "p95": duration_label(total.quantile(0.95)),
+            "p99": duration_label(total.quantile(0.99)),
+            "deploys": deploys,
+            "queue": getattr(dramatiq.get_broker().actors.get(actor), "queue_name", ""),
+            "slow": [
+                (p.start_ms, duration_label(c.quantile(0.95)))
+                for p, c in zip(periods, counts, strict=True)
+                if c.finished
+            ][-10:],
+        },
+    )
 
 
 def _clock(ms: int, fmt: str) -> str:
@@ -293,6 +393,7 @@ def _clock(ms: int, fmt: str) -> str:
 
 
 # --- pause and resume -----------------------------------------------------------------
+
 
 @require_POST
 @staff_required
@@ -311,13 +412,15 @@ def queue_pause(request: HttpRequest, queue: str) -> HttpResponse:
 
 def _safe_next(request: HttpRequest, default: str) -> str:
     next_url = request.POST.get("next") or default
-    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
-                                           require_https=request.is_secure()):
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return default
     return next_url
 
 
 # --- retries -----------------------------------------------------------------------------
+
 
 @require_safe
 @staff_required
@@ -326,11 +429,19 @@ def retry_list(request: HttpRequest) -> HttpResponse:
     filter = RetryFilter.from_params(request.GET)
     page = delayed.page_retries(filter, cursor=request.GET.get("cursor"), limit=PAGE_SIZE)
     actors_ = sorted({a.actor_name for a in dramatiq.get_broker().actors.values()})
-    return render(request, "jobs/retries.html", {
-        "page": page, "filters": filter, "queue_names": queues.queue_names(), "actor_names": actors_,
-        "query": urlencode(filter.as_params()), "can_manage": request.user.has_perm(actions.QUEUE_PERMISSION),
-        "delayed_total": delayed.delayed_total(filter),
-    })
+    return render(
+        request,
+        "jobs/retries.html",
+        {
+            "page": page,
+            "filters": filter,
+            "queue_names": queues.queue_names(),
+            "actor_names": actors_,
+            "query": urlencode(filter.as_params()),
+            "can_manage": request.user.has_perm(actions.QUEUE_PERMISSION),
+            "delayed_total": delayed.delayed_total(filter),
+        },
+    )
 
 
 @require_POST
@@ -354,10 +465,19 @@ def retry_action(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     total = delayed.delayed_total(filter) if scope == "matching" else len(refs)
     if request.POST.get("confirm") != "yes":
-        return render(request, "jobs/confirm_retries.html", {
-            "action": action, "scope": scope, "refs": [str(r) for r in refs], "filters": filter, "total": total,
-            "next": next_url, "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
-        })
+        return render(
+            request,
+            "jobs/confirm_retries.html",
+            {
+                "action": action,
+                "scope": scope,
+                "refs": [str(r) for r in refs],
+                "filters": filter,
+                "total": total,
+                "next": next_url,
+                "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
+            },
+        )
     if scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX:
         job = bulk.start(request.user, action, filter.as_params(), total)
         return redirect("jobs:bulk", job.pk)
@@ -368,6 +488,7 @@ def retry_action(request: HttpRequest) -> HttpResponse:
 
 # --- bulk actions as jobs -------------------------------------------------------------------
 
+
 @require_safe
 @staff_required
 def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -376,13 +497,23 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "No such bulk action.")
         return redirect("jobs:overview")
     if request.GET.get("format") == "json":
-        return JsonResponse({"id": job.pk, "status": job.status, "total": job.total, "requested": job.requested,
-                             "count": job.count, "percent": job.percent, "error": job.error,
-                             "outcome": actions.outcome_text(job.audit) if job.audit else ""})
+        return JsonResponse(
+            {
+                "id": job.pk,
+                "status": job.status,
+                "total": job.total,
+                "requested": job.requested,
+                "count": job.count,
+                "percent": job.percent,
+                "error": job.error,
+                "outcome": actions.outcome_text(job.audit) if job.audit else "",
+            }
+        )
     return render(request, "jobs/bulk.html", {"job": job, "verb": actions.VERBS.get(job.action, job.action)})
 
 
 # --- any message by id -------------------------------------------------------------------
+
 
 @require_safe
 @staff_required
@@ -393,15 +524,26 @@ def message_lookup(request: HttpRequest) -> HttpResponse:
     sightings = []
     if message_id:
         workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
-        sightings = lookup.locate(message_id, queues.queue_names(), [w.worker_id for w in workers if w.alive],
-                                  recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000)
-    return render(request, "jobs/message.html", {
-        "message_id": message_id, "sightings": sightings, "recent_limit": settings.JOBS_RECENT_LIMIT,
-        "recent_hours": settings.JOBS_RECENT_MAX_AGE_S // 3600,
-    })
+        sightings = lookup.locate(
+            message_id,
+            queues.queue_names(),
+            [w.worker_id for w in workers if w.alive],
+            recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
+        )
+    return render(
+        request,
+        "jobs/message.html",
+        {
+            "message_id": message_id,
+            "sightings": sightings,
+            "recent_limit": settings.JOBS_RECENT_LIMIT,
+            "recent_hours": settings.JOBS_RECENT_MAX_AGE_S // 3600,
+        },
+    )
 
 
 # --- workflow of a report run -------------------------------------------------------------
+
 
 @require_safe
 @staff_required
@@ -419,6 +561,7 @@ def report_workflow(request: HttpRequest, report_id: int) -> HttpResponse:
 
 # --- for machines: Prometheus, health ---------------------------------------------------------
 
+
 @require_safe
 @token_or_staff()
 def metrics(request: HttpRequest) -> HttpResponse:
@@ -432,5 +575,3 @@ def health_json(request: HttpRequest) -> JsonResponse:
     """The health checks as JSON: 200 when healthy, 503 with the problems otherwise."""
     report = health.run_checks()
     return JsonResponse(report.as_json(), status=200 if report.healthy else 503)
-
-

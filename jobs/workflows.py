@@ -3,6 +3,7 @@
 Report state comes from the reports app's models (the database is the run's record); where
 each unfinished chunk's message is comes from Redis (jobs.store). Reads only.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,10 @@ def report_run(report: Report) -> ReportRun:
     """Where the current run of `report` stands, chunk by chunk."""
     run_id = str(report.run_id) if report.run_id else ""
     rows = ReportChunk.objects.filter(report=report, run_id=run_id).order_by("index") if run_id else []
-    chunks = {c.index: ChunkState(c.index, c.first_user_id, c.end_user_id, state="done" if c.done else "not found")
-              for c in rows}
+    chunks = {
+        c.index: ChunkState(c.index, c.first_user_id, c.end_user_id, state="done" if c.done else "not found")
+        for c in rows
+    }
     if not run_id:
         return ReportRun(report, [], [], [], 0)
     found = lookup.messages_mentioning(settings.DRAMATIQ_QUEUE_REPORTS, run_id)

@@ -1,4 +1,5 @@
 """Django settings, read from the environment with safe development defaults."""
+
 from pathlib import Path
 
 import environ
@@ -148,8 +149,13 @@ DRAMATIQ_BROKER = {
     "BROKER": "jobs.broker.RedisBroker",
     "OPTIONS": {
         # {"url": ...} or, under Sentinel, {"client": ...}; either way with connect/socket timeouts and health checks.
-        **broker_connection_options(REDIS_URL, REDIS_SENTINELS, REDIS_SENTINEL_MASTER, password=REDIS_PASSWORD,
-                                    sentinel_password=REDIS_SENTINEL_PASSWORD),
+        **broker_connection_options(
+            REDIS_URL,
+            REDIS_SENTINELS,
+            REDIS_SENTINEL_MASTER,
+            password=REDIS_PASSWORD,
+            sentinel_password=REDIS_SENTINEL_PASSWORD,
+        ),
         "namespace": DRAMATIQ_NAMESPACE,
         "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
         "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,

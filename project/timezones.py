@@ -1,4 +1,5 @@
 """The `with_zone` template filter, a builtin of every template (settings.TEMPLATES): times shown with their zone."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -24,8 +24,11 @@ class ReportAdmin(admin.ModelAdmin):
     list_display = ("kind", "period_start", "status", "chunks_done", "chunks_total", "duration", "finished_at")
     list_filter = ("kind", "status")
     date_hierarchy = "period_start"
-    readonly_fields = [f.name if f.name != "duration_s" else "duration"
-                       for f in Report._meta.fields if f.name not in ("kind", "period_start")]
+    readonly_fields = [
+        f.name if f.name != "duration_s" else "duration"
+        for f in Report._meta.fields
+        if f.name not in ("kind", "period_start")
+    ]
     actions = ["run_again"]
 
     @admin.display(description="duration", ordering="duration_s")

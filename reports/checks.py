@@ -1,4 +1,5 @@
 """System check: the stuck-run deadline must outlast the slowest run the actors' limits allow."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,19 +17,23 @@ def slowest_run_s() -> float:
     for actor in (build_report, compute_chunk, merge_report):
         retries = actor.options.get("max_retries", settings.DRAMATIQ_MAX_RETRIES)
         total_ms += actor.options["time_limit"] * (retries + 1)
-        total_ms += sum(min(2 * settings.DRAMATIQ_MIN_BACKOFF_MS * 2 ** n, settings.DRAMATIQ_MAX_BACKOFF_MS)
-                        for n in range(1, retries + 1))
+        total_ms += sum(
+            min(2 * settings.DRAMATIQ_MIN_BACKOFF_MS * 2**n, settings.DRAMATIQ_MAX_BACKOFF_MS)
+            for n in range(1, retries + 1)
+        )
     return total_ms / 1000
 
 
 @register()
 def stuck_deadline(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     slowest = slowest_run_s()
-    if settings.REPORTS_STUCK_AFTER_S > slowest:
+    if slowest < settings.REPORTS_STUCK_AFTER_S:
         return []
-    return [Warning(
-        f"REPORTS_STUCK_AFTER_S ({settings.REPORTS_STUCK_AFTER_S}s) is not longer than the slowest run the "
-        f"report actors' time limits and retries allow ({slowest:.0f}s)",
-        hint="The reconciler would restart runs still in progress; raise REPORTS_STUCK_AFTER_S.",
-        id="reports.W001",
-    )]
+    return [
+        Warning(
+            f"REPORTS_STUCK_AFTER_S ({settings.REPORTS_STUCK_AFTER_S}s) is not longer than the slowest run the "
+            f"report actors' time limits and retries allow ({slowest:.0f}s)",
+            hint="The reconciler would restart runs still in progress; raise REPORTS_STUCK_AFTER_S.",
+            id="reports.W001",
+        )
+    ]

@@ -12,6 +12,7 @@ Definitions (all days are local days in TIME_ZONE):
   in at least once in the 7 days after their signup day (day-6 ... day).
 Every figure of a chunk is a count or a histogram, so chunks merge by addition.
 """
+
 from __future__ import annotations
 
 import math
@@ -37,14 +38,22 @@ class DelaySeconds(Func):
         super().__init__(end, start)
 
     def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, arg_joiner=") - julianday(",
-                           template="(CAST(ROUND((julianday(%(expressions)s)) * 86400000) AS INTEGER) / 1000)",
-                           **extra)
+        return self.as_sql(
+            compiler,
+            connection,
+            arg_joiner=") - julianday(",
+            template="(CAST(ROUND((julianday(%(expressions)s)) * 86400000) AS INTEGER) / 1000)",
+            **extra,
+        )
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, arg_joiner=" - ",
-                           template="FLOOR(ROUND(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000) / 1000)::integer",
-                           **extra)
+        return self.as_sql(
+            compiler,
+            connection,
+            arg_joiner=" - ",
+            template="FLOOR(ROUND(EXTRACT(EPOCH FROM (%(expressions)s)) * 1000) / 1000)::integer",
+            **extra,
+        )
 
 
 def _by_hour(queryset, field: str) -> list[int]:
@@ -63,15 +72,24 @@ def chunk_metrics(day: date, first_user_id: int, end_user_id: int) -> dict[str, 
     signup_count = signups.count()
 
     deliveries = EmailDelivery.objects.filter(
-        kind=EmailDelivery.Kind.WELCOME, user_id__gte=first_user_id, user_id__lt=end_user_id,
-        user__date_joined__gte=start, user__date_joined__lt=end, user__is_staff=False,
+        kind=EmailDelivery.Kind.WELCOME,
+        user_id__gte=first_user_id,
+        user_id__lt=end_user_id,
+        user__date_joined__gte=start,
+        user__date_joined__lt=end,
+        user__is_staff=False,
     )
     by_status = dict(deliveries.values_list("status").annotate(n=Count("pk")))
-    delays = (deliveries.filter(sent_at__isnull=False).annotate(delay=DelaySeconds("sent_at", "user__date_joined"))
-              .values_list("delay").annotate(n=Count("pk")))
+    delays = (
+        deliveries.filter(sent_at__isnull=False)
+        .annotate(delay=DelaySeconds("sent_at", "user__date_joined"))
+        .values_list("delay")
+        .annotate(n=Count("pk"))
+    )
 
-    logins = LoginEvent.objects.filter(user_id__gte=first_user_id, user_id__lt=end_user_id, at__gte=start, at__lt=end,
-                                       user__is_staff=False)
+    logins = LoginEvent.objects.filter(
+        user_id__gte=first_user_id, user_id__lt=end_user_id, at__gte=start, at__lt=end, user__is_staff=False
+    )
     login_totals = logins.aggregate(logins=Count("pk"), active=Count("user_id", distinct=True))
 
     cohort_day = day - timedelta(days=7)
@@ -102,7 +120,7 @@ def nearest_rank(sorted_values: list[int], counts: list[int], percent: float) ->
         return None
     rank = max(math.ceil(percent / 100 * total), 1)
     seen = 0
-    for value, count in zip(sorted_values, counts):
+    for value, count in zip(sorted_values, counts, strict=True):
         seen += count
         if seen >= rank:
             return value
@@ -114,15 +132,20 @@ def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     parts = list(parts)
     histogram: Counter[int] = Counter()
     total: dict[str, Any] = {
-        "signups": 0, "signups_by_hour": [0] * 24, "emails": {"sent": 0, "failed": 0, "pending": 0},
-        "logins": 0, "active_users": 0, "logins_by_hour": [0] * 24,
-        "retention": {"cohort": 0, "retained": 0}, "users_scanned": 0,
+        "signups": 0,
+        "signups_by_hour": [0] * 24,
+        "emails": {"sent": 0, "failed": 0, "pending": 0},
+        "logins": 0,
+        "active_users": 0,
+        "logins_by_hour": [0] * 24,
+        "retention": {"cohort": 0, "retained": 0},
+        "users_scanned": 0,
     }
     for part in parts:
         for key in ("signups", "logins", "active_users", "users_scanned"):
             total[key] += part[key]
         for key in ("signups_by_hour", "logins_by_hour"):
-            total[key] = [a + b for a, b in zip(total[key], part[key])]
+            total[key] = [a + b for a, b in zip(total[key], part[key], strict=True)]
         for key in total["emails"]:
             total["emails"][key] += part["emails"][key]
         for key in ("cohort", "retained"):
@@ -136,7 +159,8 @@ def merge(parts: Iterable[dict[str, Any]]) -> dict[str, Any]:
     counts = [histogram[v] for v in values]
     total["delay_histogram"] = {str(v): histogram[v] for v in values}
     total["email_delay"] = {
-        "median": nearest_rank(values, counts, 50), "p95": nearest_rank(values, counts, 95),
+        "median": nearest_rank(values, counts, 50),
+        "p95": nearest_rank(values, counts, 95),
         "max": values[-1] if values else None,
     }
     return total

@@ -1,4 +1,5 @@
 """Days and weeks in the project's time zone."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta

@@ -13,6 +13,7 @@ whose later messages are lost anyway (Redis restarted without persistence) is
 restarted by `reconcile`, as a new run, once it has been running for longer
 than REPORTS_STUCK_AFTER_S.
 """
+
 from __future__ import annotations
 
 import logging
@@ -71,23 +72,35 @@ def build_weekly(report: Report, run_id: str) -> None:
     if missing:
         for day in missing:
             request_report(Report.Kind.DAILY, day)  # starts the ones never started; running ones are left alone
-        logger.info("Weekly report %s waits for the daily reports of %s", report.pk,
-                    ", ".join(day.isoformat() for day in missing))
+        logger.info(
+            "Weekly report %s waits for the daily reports of %s",
+            report.pk,
+            ", ".join(day.isoformat() for day in missing),
+        )
         return
     runs.merge_weekly(report.pk, run_id, [daily for daily in dailies.values() if daily is not None])
 
 
-@dramatiq.actor(queue_name=REPORTS, max_retries=settings.REPORTS_CHUNK_MAX_RETRIES, time_limit=5 * 60_000,
-                on_retry_exhausted="report_chunk_failed")
+@dramatiq.actor(
+    queue_name=REPORTS,
+    max_retries=settings.REPORTS_CHUNK_MAX_RETRIES,
+    time_limit=5 * 60_000,
+    on_retry_exhausted="report_chunk_failed",
+)
 def compute_chunk(report_id: int, run_id: str, index: int) -> None:
-    chunk = (ReportChunk.objects.filter(report_id=report_id, run_id=run_id, index=index,
-                                        report__run_id=run_id, report__status=Report.Status.RUNNING)
-             .select_related("report").first())
+    chunk = (
+        ReportChunk.objects.filter(
+            report_id=report_id, run_id=run_id, index=index, report__run_id=run_id, report__status=Report.Status.RUNNING
+        )
+        .select_related("report")
+        .first()
+    )
     if chunk is None:
         return  # a run that was replaced (restarted, rerun) or has ended: its work would count for nothing
     if not chunk.done:
-        runs.record_chunk(chunk, metrics.chunk_metrics(chunk.report.period_start, chunk.first_user_id,
-                                                       chunk.end_user_id))
+        runs.record_chunk(
+            chunk, metrics.chunk_metrics(chunk.report.period_start, chunk.first_user_id, chunk.end_user_id)
+        )
     if runs.ready_to_merge(report_id, run_id):
         merge_report.send(report_id, run_id)
 
@@ -123,8 +136,7 @@ def schedule_weekly_report() -> None:
     request_report(Report.Kind.WEEKLY, week_start(today()) - timedelta(days=7))
 
 
-@dramatiq.actor(queue_name=REPORTS, max_retries=3, time_limit=60_000,
-                periodic=cron(settings.REPORTS_RECONCILE_CRON))
+@dramatiq.actor(queue_name=REPORTS, max_retries=3, time_limit=60_000, periodic=cron(settings.REPORTS_RECONCILE_CRON))
 def reconcile_reports() -> None:
     """Every few minutes: restart the reports stuck in `running` past REPORTS_STUCK_AFTER_S."""
     reconcile()
@@ -137,8 +149,9 @@ def _wake_weekly(daily_id: int, run_id: str) -> None:
     before its first build reads the dailies, so either that build sees the
     daily ended or this finds the weekly running: the wake-up is never missed.
     """
-    daily = Report.objects.filter(pk=daily_id, run_id=run_id, kind=Report.Kind.DAILY,
-                                  status__in=[Report.Status.DONE, Report.Status.FAILED]).first()
+    daily = Report.objects.filter(
+        pk=daily_id, run_id=run_id, kind=Report.Kind.DAILY, status__in=[Report.Status.DONE, Report.Status.FAILED]
+    ).first()
     if daily is None:
         return
     with transaction.atomic():
@@ -150,8 +163,9 @@ def _wake_weekly(daily_id: int, run_id: str) -> None:
 # --- Starting reports
 
 
-def request_report(kind: str, period_start: date, *, force: bool = False,
-                   retry_failed: bool = False) -> tuple[Report, bool]:
+def request_report(
+    kind: str, period_start: date, *, force: bool = False, retry_failed: bool = False
+) -> tuple[Report, bool]:
     """Create the report if needed and start a run; returns (report, started).
 
     A report that is running or done is left alone unless `force` (a failed one
@@ -198,7 +212,8 @@ def reconcile(older_than_s: float | None = None) -> list[Report]:
             if run_id is not None:
                 outbox.enqueue_on_commit(build_report, report.pk, str(run_id))
         if run_id is not None:
-            logger.warning("Report %s (%s) was running since %s; restarted as run %s",
-                           report.pk, report, report.started_at, run_id)
+            logger.warning(
+                "Report %s (%s) was running since %s; restarted as run %s", report.pk, report, report.started_at, run_id
+            )
             restarted.append(report)
     return restarted

@@ -21,14 +21,20 @@ def report_list(request: HttpRequest) -> HttpResponse:
 def _charts(result: dict) -> dict:
     hours = [f"{h:02d}" for h in range(24)]
     charts = {
-        "signups": bar_chart([(h, (n,)) for h, n in zip(hours, result["signups_by_hour"])], [("signups", "ok")]),
-        "logins": bar_chart([(h, (n,)) for h, n in zip(hours, result["logins_by_hour"])], [("logins", "ok")]),
-        "delays": bar_chart([(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])],
-                            [("emails", "ok")], width=480),
+        "signups": bar_chart(
+            list(zip(hours, ((n,) for n in result["signups_by_hour"]), strict=True)), [("signups", "ok")]
+        ),
+        "logins": bar_chart(
+            list(zip(hours, ((n,) for n in result["logins_by_hour"]), strict=True)), [("logins", "ok")]
+        ),
+        "delays": bar_chart(
+            [(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])], [("emails", "ok")], width=480
+        ),
     }
     if "days" in result:
-        charts["days"] = bar_chart([(d["day"], (d["signups"],)) for d in result["days"]], [("signups", "ok")],
-                                   width=480)
+        charts["days"] = bar_chart(
+            [(d["day"], (d["signups"],)) for d in result["days"]], [("signups", "ok")], width=480
+        )
     return charts
 
 
@@ -38,21 +44,31 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
     context: dict[str, Any] = {"report": report}
     result = report.result
     if report.status == Report.Status.DONE and result:
-        context.update(charts=_charts(result), result=result,
-                       delay_rows=delay_distribution(result["delay_histogram"]),
-                       hour_rows=list(zip(range(24), result["signups_by_hour"], result["logins_by_hour"], strict=True)))
+        context.update(
+            charts=_charts(result),
+            result=result,
+            delay_rows=delay_distribution(result["delay_histogram"]),
+            hour_rows=list(zip(range(24), result["signups_by_hour"], result["logins_by_hour"], strict=True)),
+        )
     return render(request, "reports/detail.html", context)
 
 
 def report_rows(report: Report) -> list[tuple[str, object]]:
     r = report.result or {}
     rows = [
-        ("kind", report.kind), ("period_start", report.period_start.isoformat()),
-        ("signups", r["signups"]), ("emails_sent", r["emails"]["sent"]), ("emails_failed", r["emails"]["failed"]),
-        ("emails_pending", r["emails"]["pending"]), ("email_delay_median_s", r["email_delay"]["median"]),
-        ("email_delay_p95_s", r["email_delay"]["p95"]), ("email_delay_max_s", r["email_delay"]["max"]),
-        ("logins", r["logins"]), ("active_users", r["active_users"]),
-        ("retention_cohort", r["retention"]["cohort"]), ("retention_retained", r["retention"]["retained"]),
+        ("kind", report.kind),
+        ("period_start", report.period_start.isoformat()),
+        ("signups", r["signups"]),
+        ("emails_sent", r["emails"]["sent"]),
+        ("emails_failed", r["emails"]["failed"]),
+        ("emails_pending", r["emails"]["pending"]),
+        ("email_delay_median_s", r["email_delay"]["median"]),
+        ("email_delay_p95_s", r["email_delay"]["p95"]),
+        ("email_delay_max_s", r["email_delay"]["max"]),
+        ("logins", r["logins"]),
+        ("active_users", r["active_users"]),
+        ("retention_cohort", r["retention"]["cohort"]),
+        ("retention_retained", r["retention"]["retained"]),
         ("retention_rate", r["retention"]["rate"]),
     ]
     rows += [(f"signups_hour_{h:02d}", n) for h, n in enumerate(r["signups_by_hour"])]

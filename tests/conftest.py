@@ -68,8 +68,9 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
 
     def start(queues: list[str], processes: int = 1, threads: int = 2, **env: str) -> ManagedProcess:
         with django_db_blocker.unblock():
-            process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url, **env), processes=processes,
-                                    threads=threads, queues=queues)
+            process = WorkerProcess(
+                child_env(EMAIL_URL=smtp_server.url, **env), processes=processes, threads=threads, queues=queues
+            )
         started.append(process)
         return process.start()
 

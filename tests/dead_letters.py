@@ -1,4 +1,5 @@
 """Real dead letters, made by the real worker from real actors."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,8 +21,10 @@ def filed(queue: str) -> int:
 def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict | None = None) -> list[str]:
     """Messages for an actor that does not exist: the worker dead-letters them (ActorNotFound)."""
     broker = get_broker()
-    messages: list[Message[Any]] = [Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
-                for _ in range(count)]
+    messages: list[Message[Any]] = [
+        Message(queue_name=queue, actor_name="no_such_actor", args=args, kwargs=kwargs or {}, options={})
+        for _ in range(count)
+    ]
     before = filed(queue)
     for message in messages:
         broker.enqueue(message)
@@ -34,6 +37,5 @@ def failed_welcome_emails(smtp, emails: list[str], reply: str = "554 5.7.1 Rejec
     smtp.handler.reply = reply
     before = filed("emails")
     users = [User.objects.create_user(email, "correct-horse-battery-staple") for email in emails]
-    wait_for(lambda: filed("emails") >= before + len(users), timeout=40,
-             what="the welcome emails to be dead-lettered")
+    wait_for(lambda: filed("emails") >= before + len(users), timeout=40, what="the welcome emails to be dead-lettered")
     return [u.pk for u in users]

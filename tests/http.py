@@ -1,4 +1,5 @@
 """Plain HTTP calls against the live test server."""
+
 from __future__ import annotations
 
 import json

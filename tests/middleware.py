@@ -1,4 +1,5 @@
 """Test doubles installed as Dramatiq middleware by tests/settings.py; inert unless a test sets their env var."""
+
 from __future__ import annotations
 
 import os

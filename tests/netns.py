@@ -5,6 +5,7 @@ the bridge carries the only address of the test's /24 outside the namespaces (10
 where Redis and the SMTP sink listen). Nothing is routed anywhere else: the namespaces have no
 default route, and every address used is one of these interfaces or loopback.
 """
+
 from __future__ import annotations
 
 import os
@@ -60,8 +61,19 @@ class Host:
 
     def command(self, args: list[str]) -> list[str]:
         """`args` run inside this host: its network namespace and a UTS namespace with its own hostname."""
-        return ["ip", "netns", "exec", self.namespace, "unshare", "--uts", "sh", "-c",
-                f'hostname {self.name} && exec "$@"', "sh", *args]
+        return [
+            "ip",
+            "netns",
+            "exec",
+            self.namespace,
+            "unshare",
+            "--uts",
+            "sh",
+            "-c",
+            f'hostname {self.name} && exec "$@"',
+            "sh",
+            *args,
+        ]
 
     def cut(self) -> None:
         """Pull the cable: the link goes down, nothing in flight arrives (no reset, no FIN)."""
@@ -101,8 +113,11 @@ class Lan:
             self._links.append(veth)
             _ip("link", "set", veth, "master", self.bridge, "up")
             address = f"10.77.{self.subnet}.{10 + n}"
-            for args in (["addr", "add", f"{address}/24", "dev", "eth0"], ["link", "set", "eth0", "up"],
-                         ["link", "set", "lo", "up"]):
+            for args in (
+                ["addr", "add", f"{address}/24", "dev", "eth0"],
+                ["link", "set", "eth0", "up"],
+                ["link", "set", "lo", "up"],
+            ):
                 _ip("-n", namespace, *args)
             self.hosts[name] = Host(name, namespace, address, veth)
         return self

@@ -1,13 +1,15 @@
 """Real `manage.py rundramatiq` worker processes for integration tests."""
+
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -60,14 +62,21 @@ class ManagedProcess:
         self.ready_marker = ready_marker
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30) -> "ManagedProcess":
-        self._log = open(self.log_path, "ab")
+    def start(self, timeout: float = 30) -> ManagedProcess:
+        self._log = open(self.log_path, "ab")  # noqa: SIM115  # the process's log, closed in stop()
         proc = self.proc = subprocess.Popen(
-            self.args, cwd=settings.BASE_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            self.args,
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-        wait_for(lambda: self.ready_marker in self.log_path.read_bytes() or proc.poll() is not None,
-                 timeout, what=f"{self.args[2]} to start")
+        wait_for(
+            lambda: self.ready_marker in self.log_path.read_bytes() or proc.poll() is not None,
+            timeout,
+            what=f"{self.args[2]} to start",
+        )
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.args[2]} exited at start:\n{self.log_tail()}")
         return self
@@ -96,19 +105,25 @@ class ManagedProcess:
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL, group=True)
             self.proc.wait(5)
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # nothing of the group outlives the test
-        except ProcessLookupError:
-            pass
         self._log.close()
         return self.proc.returncode
 
 
-def WorkerProcess(env: dict[str, str], *, processes: int = 1, threads: int = 2,
-                  queues: list[str] | None = None) -> ManagedProcess:
+def WorkerProcess(
+    env: dict[str, str], *, processes: int = 1, threads: int = 2, queues: list[str] | None = None
+) -> ManagedProcess:
     """`python manage.py rundramatiq`."""
-    args = ["rundramatiq", "--processes", str(processes), "--threads", str(threads),
-            "--worker-shutdown-timeout", "10000"] + (["--queues", *queues] if queues else [])
+    args = [
+        "rundramatiq",
+        "--processes",
+        str(processes),
+        "--threads",
+        str(threads),
+        "--worker-shutdown-timeout",
+        "10000",
+    ] + (["--queues", *queues] if queues else [])
     return ManagedProcess(args, env, b"is ready for action", "worker")
 
 
@@ -132,14 +147,28 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> "RedisServer":
+    def start(self) -> RedisServer:
         import redis
 
         self.directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-             "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "always",
-             "--dir", str(self.directory), "--logfile", str(self.directory / "redis.log")],
+            [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if self.appendonly else "no",
+                "--appendfsync",
+                "always",
+                "--dir",
+                str(self.directory),
+                "--logfile",
+                str(self.directory / "redis.log"),
+            ],
             start_new_session=True,
         )
         client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)

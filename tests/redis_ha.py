@@ -1,4 +1,5 @@
 """A Redis primary, a replica and three sentinels on loopback, as real processes the test can kill."""
+
 from __future__ import annotations
 
 import signal
@@ -34,20 +35,32 @@ class RedisNode:
         self.proc: subprocess.Popen | None = None
 
     def client(self, **options) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=2,
-                           **options)
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=2, **options)
 
     def start(self) -> RedisNode:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = str(self.directory / "redis.log")
         if self.sentinel_config:
             conf = self.directory / "sentinel.conf"  # a sentinel rewrites its own config file
-            conf.write_text(f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\nlogfile {log}\n"
-                            + self.sentinel_config)
+            conf.write_text(
+                f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\nlogfile {log}\n" + self.sentinel_config
+            )
             command = ["redis-server", str(conf), "--sentinel"]
         else:
-            command = ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
-                       "--dir", str(self.directory), "--logfile", log, *self.args]
+            command = [
+                "redis-server",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--save",
+                "",
+                "--dir",
+                str(self.directory),
+                "--logfile",
+                log,
+                *self.args,
+            ]
         self.proc = subprocess.Popen(command, start_new_session=True)
         wait_for(lambda: _answers(self.client()), 15, what=f"{self.name} to answer")
         return self
@@ -95,19 +108,27 @@ class SentinelGroup:
         self.primary.start()
         self.replica.args += ["--replicaof", "127.0.0.1", str(self.primary.port)]
         self.replica.start()
-        wait_for(lambda: self.replica.client().info("replication").get("master_link_status") == "up", 15,
-                 what="the replica to sync")
-        config = (f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary.port} 2\n"
-                  f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
-                  f"sentinel failover-timeout {SERVICE} {self.failover_timeout_ms}\n"
-                  f"sentinel parallel-syncs {SERVICE} 1\n")
+        wait_for(
+            lambda: self.replica.client().info("replication").get("master_link_status") == "up",
+            15,
+            what="the replica to sync",
+        )
+        config = (
+            f"sentinel monitor {SERVICE} 127.0.0.1 {self.primary.port} 2\n"
+            f"sentinel down-after-milliseconds {SERVICE} {self.down_after_ms}\n"
+            f"sentinel failover-timeout {SERVICE} {self.failover_timeout_ms}\n"
+            f"sentinel parallel-syncs {SERVICE} 1\n"
+        )
         self.sentinels = [RedisNode(self.directory, f"sentinel{n}", sentinel_config=config).start() for n in range(3)]
 
         def settled() -> bool:
             # Every sentinel knows the replica and the two other sentinels, so a failover can be agreed.
             try:
-                return all(len(cast(list, s.client().sentinel_slaves(SERVICE))) == 1
-                           and len(cast(list, s.client().sentinel_sentinels(SERVICE))) == 2 for s in self.sentinels)
+                return all(
+                    len(cast(list, s.client().sentinel_slaves(SERVICE))) == 1
+                    and len(cast(list, s.client().sentinel_sentinels(SERVICE))) == 2
+                    for s in self.sentinels
+                )
             except redis.RedisError:
                 return False
 
@@ -131,6 +152,7 @@ class SentinelGroup:
 
     def wait_for_promotion(self, timeout: float = 30) -> float:
         """Wait until the sentinels name the replica master and it acts as one; the monotonic time it did."""
+
         def promoted() -> bool:
             if self.master_port() != self.replica.port:
                 return False
@@ -147,8 +169,10 @@ class SentinelGroup:
 
     def log_tail(self, lines: int = 25) -> str:
         """The end of each sentinel's log: what they saw and decided."""
-        return "\n".join(f"--- {s.name}\n" + "\n".join(
-            (s.directory / "redis.log").read_text(errors="replace").splitlines()[-lines:]) for s in self.sentinels)
+        return "\n".join(
+            f"--- {s.name}\n" + "\n".join((s.directory / "redis.log").read_text(errors="replace").splitlines()[-lines:])
+            for s in self.sentinels
+        )
 
     def stop(self) -> None:
         for node in [*self.sentinels, self.replica, self.primary]:

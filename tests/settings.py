@@ -1,4 +1,5 @@
 """Test settings: the project's settings on an isolated Redis database and namespace."""
+
 import os
 
 # Set before project.settings reads them, so the broker is built against them.
@@ -12,13 +13,15 @@ os.environ.setdefault("EMAIL_RATE_PER_SECOND", "100")
 os.environ.setdefault("SIGNUP_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
 
-from project.settings import *  # noqa: E402,F403
-from project.settings import BASE_DIR, DATABASES  # noqa: E402
+from project.settings import *  # noqa: F403
+from project.settings import BASE_DIR, DATABASES
 
 if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "project.sqlite3"):
     # A file, not memory: worker processes must open the same test database.
     # TEST_SQLITE_NAME lets two checkouts' suites run side by side.
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / "var" / "test-db.sqlite3"))}
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / "var" / "test-db.sqlite3"))
+    }
     (BASE_DIR / "var").mkdir(exist_ok=True)
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,4 +1,5 @@
 """A steady stream of signups over HTTP from a background thread, recording every answer."""
+
 from __future__ import annotations
 
 import threading
@@ -39,8 +40,9 @@ class SignupFlow:
             email = f"{self.prefix}{n}@example.com"
             started = time.monotonic()
             try:
-                status, _, seconds = post_json(f"{self.base_url}/api/signup/", {"email": email, "password": PASSWORD},
-                                               timeout=30)
+                status, _, seconds = post_json(
+                    f"{self.base_url}/api/signup/", {"email": email, "password": PASSWORD}, timeout=30
+                )
             except (urllib.error.URLError, OSError):
                 status, seconds = 0, time.monotonic() - started
             with self._lock:

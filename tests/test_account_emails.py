@@ -1,5 +1,6 @@
 """The emails themselves: in the user's language, greeting them by name, HTML with a plain-text alternative;
 and end to end through a real worker and SMTP server: a Korean welcome email, a password reset, "send again"."""
+
 import json
 import re
 import urllib.request
@@ -37,13 +38,17 @@ def parts(email) -> tuple[str, str]:
     return email.body, html
 
 
-@pytest.mark.parametrize("language, display_name, subject, greeting", [
-    ("en", "Ann", "Welcome to Dramatiq Reference Project, Ann!", "Welcome, Ann!"),
-    ("en", "", "Welcome to Dramatiq Reference Project, ann@example.com!", "Welcome, ann@example.com!"),
-    ("ko", "김민지", "환영합니다, 김민지님! — Dramatiq Reference Project", "환영합니다, 김민지님!"),
-])
-def test_welcome_email_in_the_users_language_greets_them_by_name(clean_redis, language, display_name, subject,
-                                                                  greeting):
+@pytest.mark.parametrize(
+    "language, display_name, subject, greeting",
+    [
+        ("en", "Ann", "Welcome to Dramatiq Reference Project, Ann!", "Welcome, Ann!"),
+        ("en", "", "Welcome to Dramatiq Reference Project, ann@example.com!", "Welcome, ann@example.com!"),
+        ("ko", "김민지", "환영합니다, 김민지님! — Dramatiq Reference Project", "환영합니다, 김민지님!"),
+    ],
+)
+def test_welcome_email_in_the_users_language_greets_them_by_name(
+    clean_redis, language, display_name, subject, greeting
+):
     user = User.objects.create_user("ann@example.com", PASSWORD, display_name=display_name, language=language)
     email = build_email(delivery_for(user))
     text, html = parts(email)
@@ -72,11 +77,16 @@ def test_existing_account_notice_and_reset_in_korean(clean_redis):
 
 # --- end to end: real worker, real SMTP server --------------------------------------------------------
 
+
 @pytest.mark.integration
 def test_korean_signup_gets_a_korean_welcome_email(live, worker, smtp):
     body = {"email": "minji@example.com", "password": PASSWORD, "display_name": "김민지"}
-    request = urllib.request.Request(f"{live.url}/api/signup/", method="POST", data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json", "Accept-Language": "ko-KR,ko;q=0.9"})
+    request = urllib.request.Request(
+        f"{live.url}/api/signup/",
+        method="POST",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "Accept-Language": "ko-KR,ko;q=0.9"},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 202
     [message] = wait_for(lambda: smtp.received("minji@example.com"), what="the Korean welcome email")
@@ -97,12 +107,15 @@ def test_password_reset_email_arrives_and_its_link_works(live, worker, smtp):
     text = text_part(message)
     link = re.search(r"http://127\.0\.0\.1:8000(/accounts/password-reset/\S+/)", text).group(1)
     form = client.get(link, follow=True)
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "brand-new-horse-42",
-                                                    "new_password2": "brand-new-horse-42"})
+    done = client.post(
+        form.redirect_chain[-1][0], {"new_password1": "brand-new-horse-42", "new_password2": "brand-new-horse-42"}
+    )
     assert done.status_code == 302
     assert User.objects.get(email="ann@example.com").check_password("brand-new-horse-42")
-    wait_for(lambda: delivery_for(User.objects.get(email="ann@example.com"), "password_reset").status == "sent",
-             what="the reset delivery marked sent")
+    wait_for(
+        lambda: delivery_for(User.objects.get(email="ann@example.com"), "password_reset").status == "sent",
+        what="the reset delivery marked sent",
+    )
 
 
 @pytest.mark.integration

@@ -1,5 +1,6 @@
 """Accounts users can use: sign in and out, the account page and "send again", password reset through the
 outbox, the dev admin, both languages on every account page; times with their zone, durations in the admin."""
+
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,7 @@ def welcome_of(user: User) -> EmailDelivery:
 
 # --- signing in and out ---------------------------------------------------------------------------
 
+
 def test_sign_in_records_a_login_and_opens_the_account_page(client, ann):
     assert client.get("/accounts/").status_code == 302  # anonymous: to the sign-in page
     response = sign_in(client, "ANN@example.com")
@@ -67,14 +69,21 @@ def test_sign_out_is_a_post(client, ann):
 
 # --- the account page -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("change, state, text", [
-    ({}, "queued", "On its way"),
-    ({"status": "sending", "attempts": 1}, "sending", "Being sent"),
-    ({"attempts": 2, "last_error": "SMTPServerDisconnected: x"}, "retrying", "2 attempts so far"),
-    ({"status": "sent", "attempts": 1, "sent_at": datetime(2026, 3, 1, 3, 4, 5, tzinfo=UTC)},
-     "sent", "2026-03-01 12:04:05 KST"),
-    ({"status": "failed", "attempts": 9, "last_error": "SMTPDataError: 554"}, "failed", "Could not be delivered"),
-])
+
+@pytest.mark.parametrize(
+    "change, state, text",
+    [
+        ({}, "queued", "On its way"),
+        ({"status": "sending", "attempts": 1}, "sending", "Being sent"),
+        ({"attempts": 2, "last_error": "SMTPServerDisconnected: x"}, "retrying", "2 attempts so far"),
+        (
+            {"status": "sent", "attempts": 1, "sent_at": datetime(2026, 3, 1, 3, 4, 5, tzinfo=UTC)},
+            "sent",
+            "2026-03-01 12:04:05 KST",
+        ),
+        ({"status": "failed", "attempts": 9, "last_error": "SMTPDataError: 554"}, "failed", "Could not be delivered"),
+    ],
+)
 def test_account_page_shows_where_the_welcome_email_is(client, ann, change, state, text):
     EmailDelivery.objects.filter(user=ann).update(**change)
     client.force_login(ann)
@@ -124,6 +133,7 @@ def test_account_page_saves_name_and_language(client, ann):
 
 # --- password reset ---------------------------------------------------------------------------------
 
+
 def test_password_reset_is_owed_through_the_outbox_not_sent_in_the_request(client, ann, mailoutbox, settings):
     settings.PASSWORD_RESET_EMAIL_INTERVAL_S = 300
     known = client.post("/accounts/password-reset/", {"email": "Ann@Example.com"})
@@ -167,6 +177,7 @@ def test_the_reset_link_in_the_email_sets_a_new_password_once(client, ann, setti
 
 # --- the dev admin ----------------------------------------------------------------------------------
 
+
 def test_dev_admin_gets_no_welcome_email_and_is_no_signup(clean_redis, settings):
     from reports.metrics import chunk_metrics
     from reports.periods import today
@@ -184,8 +195,15 @@ def test_dev_admin_gets_no_welcome_email_and_is_no_signup(clean_redis, settings)
 
 # --- pages in both languages ------------------------------------------------------------------------
 
-PAGES = ["/", "/accounts/signup/", "/accounts/login/", "/accounts/password-reset/", "/accounts/password-reset/sent/",
-         "/accounts/signup/done/", "/accounts/password-reset/done/"]
+PAGES = [
+    "/",
+    "/accounts/signup/",
+    "/accounts/login/",
+    "/accounts/password-reset/",
+    "/accounts/password-reset/sent/",
+    "/accounts/signup/done/",
+    "/accounts/password-reset/done/",
+]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -203,13 +221,23 @@ def test_account_page_in_korean(client, ann):
 
 
 def test_signup_form_errors_in_korean_and_the_language_is_stored(client, clean_redis):
-    bad = client.post("/accounts/signup/", {"email": "nope", "password1": "a", "password2": "b"},
-                      HTTP_ACCEPT_LANGUAGE="ko")
+    bad = client.post(
+        "/accounts/signup/", {"email": "nope", "password1": "a", "password2": "b"}, HTTP_ACCEPT_LANGUAGE="ko"
+    )
     assert bad.status_code == 400 and "올바른 이메일 주소를 입력하세요." in bad.content.decode()
     # The form is preset to the page's language, and the choice is stored with the user.
     assert '<option value="ko" selected>' in client.get("/accounts/signup/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    client.post("/accounts/signup/", {"email": "minji@example.com", "display_name": "김민지", "language": "ko",
-                                      "password1": PASSWORD, "password2": PASSWORD}, HTTP_ACCEPT_LANGUAGE="en")
+    client.post(
+        "/accounts/signup/",
+        {
+            "email": "minji@example.com",
+            "display_name": "김민지",
+            "language": "ko",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        },
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
     assert User.objects.values_list("language", "display_name").get() == ("ko", "김민지")
 
 
@@ -229,6 +257,7 @@ def test_home_links_to_dashboard_and_reports_for_staff_only(client, clean_redis)
 
 # --- times and durations ----------------------------------------------------------------------------
 
+
 def test_times_carry_their_zone():
     moment = datetime(2026, 11, 25, 7, 20, 1, tzinfo=UTC)
     render = Template('{{ t|with_zone }} / {{ t|with_zone:"H:i" }} / [{{ none|with_zone }}]').render
@@ -237,8 +266,10 @@ def test_times_carry_their_zone():
         assert render(Context({"t": moment})).startswith("2026-11-25 08:20:01 CET")
 
 
-@pytest.mark.parametrize("seconds, text", [(None, "-"), (0.8412, "0.84 s"), (12.34, "12.3 s"),
-                                           (60.209452, "1 min 0.2 s"), (7384, "2 h 3 min")])
+@pytest.mark.parametrize(
+    "seconds, text",
+    [(None, "-"), (0.8412, "0.84 s"), (12.34, "12.3 s"), (60.209452, "1 min 0.2 s"), (7384, "2 h 3 min")],
+)
 def test_durations_are_formatted_in_the_admin(seconds, text):
     assert format_duration(seconds) == text
 

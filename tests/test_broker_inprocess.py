@@ -1,6 +1,7 @@
 """The broker and its middleware with an in-process dramatiq.Worker (as Dramatiq's own tests do),
 over real Redis: the test database in a namespace of the test's own, or a redis-server of the
 test's own where the test stops and restarts Redis."""
+
 from __future__ import annotations
 
 import json
@@ -44,12 +45,14 @@ def make_broker() -> Iterator[Callable[..., RedisBroker]]:
     previous = dramatiq.get_broker()
     made: list[RedisBroker] = []
 
-    def make(url: str = settings.REDIS_URL, *, namespace: str | None = None, middleware=None,
-             **options) -> RedisBroker:
+    def make(url: str = settings.REDIS_URL, *, namespace: str | None = None, middleware=None, **options) -> RedisBroker:
         separator = "&" if "?" in url else "?"
-        broker = RedisBroker(url=f"{url}{separator}socket_connect_timeout=1&socket_timeout=5",
-                             namespace=namespace or f"inproc-{uuid.uuid4().hex[:8]}",
-                             middleware=project_middleware() if middleware is None else middleware, **options)
+        broker = RedisBroker(
+            url=f"{url}{separator}socket_connect_timeout=1&socket_timeout=5",
+            namespace=namespace or f"inproc-{uuid.uuid4().hex[:8]}",
+            middleware=project_middleware() if middleware is None else middleware,
+            **options,
+        )
         made.append(broker)
         dramatiq.set_broker(broker)
         return broker
@@ -93,8 +96,10 @@ def logged(caplog, text: str) -> bool:
 
 # --- a retry that cannot be enqueued -------------------------------------------------
 
-def test_a_retry_that_cannot_be_enqueued_puts_the_message_back_once_redis_returns(own_redis, make_broker,
-                                                                                   start_worker, caplog):
+
+def test_a_retry_that_cannot_be_enqueued_puts_the_message_back_once_redis_returns(
+    own_redis, make_broker, start_worker, caplog
+):
     caplog.set_level(logging.INFO)
     broker = make_broker(own_redis.url)
     started, redis_stopped = threading.Event(), threading.Event()
@@ -147,6 +152,7 @@ def test_delayed_messages_held_by_a_consumer_survive_a_redis_outage(own_redis, m
 
 # --- messages that cannot be run ------------------------------------------------------
 
+
 def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_progress(make_broker, start_worker):
     broker = make_broker()
     done: list[str] = []
@@ -156,8 +162,16 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
         done.append(word)
 
     def body(**fields) -> bytes:
-        message = {"queue_name": QUEUE, "actor_name": "echo", "args": ["x"], "kwargs": {}, "options": {},
-                   "message_id": str(uuid.uuid4()), "message_timestamp": 1, **fields}
+        message = {
+            "queue_name": QUEUE,
+            "actor_name": "echo",
+            "args": ["x"],
+            "kwargs": {},
+            "options": {},
+            "message_id": str(uuid.uuid4()),
+            "message_timestamp": 1,
+            **fields,
+        }
         return json.dumps(message).encode()
 
     ids = {kind: str(uuid.uuid4()) for kind in ("no_redis_id", "options_list", "kwargs_list", "no_body", "junk")}
@@ -206,6 +220,7 @@ def test_a_closed_consumer_hands_its_prefetched_messages_to_its_successor(make_b
 
 
 # --- dead workers' messages on a timer -------------------------------------------------
+
 
 @pytest.mark.parametrize("timer", [True, False], ids=["timer", "chance-only"])
 def test_a_dead_workers_messages_come_back_on_the_maintenance_timer(make_broker, start_worker, timer):

@@ -1,5 +1,6 @@
 """The account pages in a real browser, in Korean and in English: sign up, the welcome email's state,
 sign in and out, password reset by email; with a real worker and a real SMTP server."""
+
 import re
 from email.header import decode_header, make_header
 

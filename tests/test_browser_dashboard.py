@@ -1,4 +1,5 @@
 """A staff user in a real browser: find a failed email among many, read it, requeue it, see it delivered."""
+
 import pytest
 from playwright.sync_api import expect
 

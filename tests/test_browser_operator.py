@@ -1,6 +1,7 @@
 """An operator in a real browser: finds the slowest actor and when it became slow, pauses the emails
 queue during an SMTP incident, sees jobs wait, resumes, retries the waiting retries now, kills one;
 plus the bulk-action progress bar and a report run's workflow. Screenshots of each page."""
+
 from datetime import date, timedelta
 
 import pytest
@@ -38,8 +39,10 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
     poison(2)
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/jobs/actors/")
-        wait_for(lambda: page.reload() or page.locator("tr[data-actor='send_welcome_email']").count(),
-                 what="the actor's published metrics")
+        wait_for(
+            lambda: page.reload() or page.locator("tr[data-actor='send_welcome_email']").count(),
+            what="the actor's published metrics",
+        )
         first = page.locator("#actors tbody tr").first
         assert first.get_attribute("data-actor") == "send_welcome_email"  # the slowest p95 comes first
         assert "ms" in first.locator("td.p95").inner_text()

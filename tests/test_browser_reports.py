@@ -1,4 +1,5 @@
 """A report page, as a staff user sees it in headless Chromium; its CSV download."""
+
 import csv
 import io
 from datetime import timedelta

@@ -4,6 +4,7 @@ CHAOS_SEED and CHAOS_MINUTES run another schedule or a longer soak; the soak
 prints its table (and the command that replays it) into the test's output and
 leaves its logs under test-artifacts/.
 """
+
 import json
 import os
 import signal
@@ -21,8 +22,18 @@ MINUTES = os.environ.get("CHAOS_MINUTES", "1.5")
 
 
 def run_soak(run_dir: Path) -> tuple[int, str]:
-    args = [sys.executable, "bench/chaos.py", "--minutes", MINUTES, "--seed", SEED, "--quiet-timeout", "45",
-            "--run-dir", str(run_dir)]
+    args = [
+        sys.executable,
+        "bench/chaos.py",
+        "--minutes",
+        MINUTES,
+        "--seed",
+        SEED,
+        "--quiet-timeout",
+        "45",
+        "--run-dir",
+        str(run_dir),
+    ]
     soak = subprocess.Popen(args, cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         output, _ = soak.communicate(timeout=float(MINUTES) * 60 + 240)
@@ -38,7 +49,7 @@ def test_chaos_soak_loses_nothing_sends_nothing_twice_and_hides_no_failure(capsy
     with capsys.disabled():
         print("\n" + output)
     summary = json.loads((run_dir / "summary.json").read_text())
-    table = output[output.find("chaos soak, seed"):]
+    table = output[output.find("chaos soak, seed") :]
     assert summary["signups_committed"] > 0 and summary["faults"], table
     assert summary["lost"] == 0, table
     assert summary["duplicates_other"] == 0, table

@@ -1,4 +1,5 @@
 """The operator's view over real Redis, with dead letters made by a real worker."""
+
 import io
 import json
 import signal
@@ -78,8 +79,9 @@ def test_overview_shows_the_job_a_worker_is_running(ops, worker, smtp):
 def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
     failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
     poison(55)
-    groups = {(g.actor_name, g.exception_type): g.count
-              for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
+    groups = {
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+    }
     assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
 
     first = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=50)
@@ -87,14 +89,13 @@ def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
     second = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=first.older, limit=50)
     assert len(second.messages) == 7 and second.older is None
     assert {m.ref for m in first.messages}.isdisjoint({m.ref for m in second.messages})
-    back = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=second.newer, direction="newer",
-                                 limit=50)
+    back = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=second.newer, direction="newer", limit=50)
     assert [m.ref for m in back.messages] == [m.ref for m in first.messages]
     times = [m.dead_at_ms for m in first.messages + second.messages]
     assert times == sorted(times, reverse=True)
 
     html = dead_rows(ops, exception="SMTPDataError")
-    assert html.count('name="refs"') == 2 and "Dead letters <span class=\"muted\">(2)" in html
+    assert html.count('name="refs"') == 2 and 'Dead letters <span class="muted">(2)' in html
     assert dead_rows(ops, actor="no_such_actor").count('name="refs"') == 50
     assert dead_rows(ops, older=first.older, queue="emails").count('name="refs"') == 7
 
@@ -188,8 +189,9 @@ def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(op
     assert "Failed messages" in index and "/admin/jobs/failedmessage/" in index
     page = ops.get("/admin/jobs/failedmessage/").content.decode()
     assert page.count('name="refs"') == 2 and 'action="/jobs/dead/action/"' in page
-    assert ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count(
-        'name="refs"') == 1
+    assert (
+        ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count('name="refs"') == 1
+    )
     found = ops.get("/admin/jobs/failedmessage/", {"id": poison_id}).content.decode()
     assert found.count('name="refs"') == 1 and poison_id in found
     [dead] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
@@ -247,8 +249,7 @@ def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
 def test_tampered_references_are_refused_clearly(ops, worker, smtp):
     poison(1)
     for bad in ("no-slash-here", "emails/", "1queue/abc", "emails/has space"):
-        response = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": bad, "confirm": "yes"},
-                            follow=True)
+        response = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": bad, "confirm": "yes"}, follow=True)
         assert response.status_code == 200 and b"Malformed message reference." in response.content, bad
     for url in ("/jobs/dead/emails/has%20space/", "/jobs/dead/1queue/abc/", "/jobs/dead/emails/has%20space/download/"):
         response = ops.get(url, follow=True)
@@ -274,10 +275,16 @@ def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
     assert (counts.ready, counts.delayed) == (4, 1)
 
 
-@pytest.mark.parametrize("url", [
-    "/jobs/queues/reports/?page=abc", "/jobs/queues/reports/?tab=delayed&cursor=x", "/jobs/dead/?older=garbage",
-    "/jobs/dead/?newer=12:no-slash", "/admin/jobs/failedmessage/?older=garbage",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/jobs/queues/reports/?page=abc",
+        "/jobs/queues/reports/?tab=delayed&cursor=x",
+        "/jobs/dead/?older=garbage",
+        "/jobs/dead/?newer=12:no-slash",
+        "/admin/jobs/failedmessage/?older=garbage",
+    ],
+)
 def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url):
     from reports.tasks import merge_report
 
@@ -354,15 +361,34 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
     conn.zrem(keys.dead_key("emails"), stale.redis_id)
     conn.hdel(keys.dead_messages_key("emails"), stale.redis_id)
     # ...and a worker registration silent for two hours.
-    conn.hset(keys.workers_key(), "ghost-worker", json.dumps({"host": "gone", "pid": 1, "queues": ["emails"],
-                                                               "seen_ms": now_ms() - 7_200_000}))
-    urls = ["/jobs/", "/jobs/?fragment=1", "/jobs/overview.json", "/jobs/dead/", "/jobs/dead/?actor=no_such_actor",
-            f"/jobs/dead/?id={kept.message_id}", f"/jobs/dead/emails/{kept.redis_id}/",
-            f"/jobs/dead/emails/{kept.redis_id}/download/", f"/jobs/dead/emails/{stale.redis_id}/",
-            "/jobs/queues/emails/", "/jobs/queues/emails/?tab=delayed", "/jobs/schedules/",
-            "/admin/jobs/failedmessage/", "/admin/jobs/failedmessage/?exception=ActorNotFound",
-            "/jobs/actors/", "/jobs/actors/?window=day", "/jobs/actors/send_welcome_email/", "/jobs/retries/",
-            f"/jobs/messages/?id={kept.message_id}", "/jobs/metrics", "/jobs/health"]
+    conn.hset(
+        keys.workers_key(),
+        "ghost-worker",
+        json.dumps({"host": "gone", "pid": 1, "queues": ["emails"], "seen_ms": now_ms() - 7_200_000}),
+    )
+    urls = [
+        "/jobs/",
+        "/jobs/?fragment=1",
+        "/jobs/overview.json",
+        "/jobs/dead/",
+        "/jobs/dead/?actor=no_such_actor",
+        f"/jobs/dead/?id={kept.message_id}",
+        f"/jobs/dead/emails/{kept.redis_id}/",
+        f"/jobs/dead/emails/{kept.redis_id}/download/",
+        f"/jobs/dead/emails/{stale.redis_id}/",
+        "/jobs/queues/emails/",
+        "/jobs/queues/emails/?tab=delayed",
+        "/jobs/schedules/",
+        "/admin/jobs/failedmessage/",
+        "/admin/jobs/failedmessage/?exception=ActorNotFound",
+        "/jobs/actors/",
+        "/jobs/actors/?window=day",
+        "/jobs/actors/send_welcome_email/",
+        "/jobs/retries/",
+        f"/jobs/messages/?id={kept.message_id}",
+        "/jobs/metrics",
+        "/jobs/health",
+    ]
     with redis_monitor() as commands:
         for url in urls:
             assert ops.get(url).status_code in (200, 302, 503), url  # /jobs/health: 503 while unhealthy
@@ -381,8 +407,14 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
 
 def test_queues_come_from_the_registry_that_any_process_writes(ops, worker, smtp):
     shell = "import dramatiq; dramatiq.get_broker().declare_queue('declared_elsewhere')"
-    subprocess.run([sys.executable, "manage.py", "shell", "-c", shell], env=child_env(), check=True, timeout=60,
-                   cwd=django_settings.BASE_DIR, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", shell],
+        env=child_env(),
+        check=True,
+        timeout=60,
+        cwd=django_settings.BASE_DIR,
+        capture_output=True,
+    )
     names = [q["name"] for q in ops.get("/jobs/overview.json").json()["queues"]]
     assert {"emails", "reports", "declared_elsewhere"} <= set(names)
 
@@ -419,8 +451,9 @@ def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, s
     [user] = User.objects.bulk_create([User(email="slow@example.com")])
     victim = start_worker(["reports"])
     # The welcome email on `reports`, which only this worker consumes, so it is the one running it.
-    get_broker().enqueue(Message(queue_name="reports", actor_name="send_welcome_email", args=(user.pk,),
-                                 kwargs={}, options={}))
+    get_broker().enqueue(
+        Message(queue_name="reports", actor_name="send_welcome_email", args=(user.pk,), kwargs={}, options={})
+    )
 
     def reports_worker() -> dict | None:
         workers = ops.get("/jobs/overview.json").json()["workers"]
@@ -429,8 +462,11 @@ def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, s
     running = wait_for(lambda: (w := reports_worker()) and w["running"] and w, what="the job to run")
     assert running["state"] == "alive" and running["running"][0]["actor"] == "send_welcome_email"
     victim.signal(signal.SIGKILL, group=True)
-    lost = wait_for(lambda: (w := reports_worker()) and w["state"] == "lost" and w, timeout=30,
-                    what="the killed worker to show as lost")
+    lost = wait_for(
+        lambda: (w := reports_worker()) and w["state"] == "lost" and w,
+        timeout=30,
+        what="the killed worker to show as lost",
+    )
     assert lost["running"] == [] and not lost["alive"]
     html = ops.get("/jobs/?fragment=1").content.decode()
     assert 'data-state="lost"' in html and "presumed dead" in html

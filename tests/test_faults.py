@@ -1,4 +1,5 @@
 """Nothing lost, nothing twice: real processes, real signals, a real redis-server stopped and restarted."""
+
 import json
 import signal
 import subprocess
@@ -35,9 +36,13 @@ class Stack:
     def __init__(self, redis_server: RedisServer, smtp):
         self.redis = redis_server
         self.env = child_env(
-            REDIS_URL=redis_server.url, DRAMATIQ_NAMESPACE="fault", EMAIL_URL=smtp.url,
-            DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000", DRAMATIQ_MAINTENANCE_CHANCE="1000000",
-            WELCOME_EMAIL_TIME_LIMIT_MS="5000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+            REDIS_URL=redis_server.url,
+            DRAMATIQ_NAMESPACE="fault",
+            EMAIL_URL=smtp.url,
+            DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
+            DRAMATIQ_MAINTENANCE_CHANCE="1000000",
+            WELCOME_EMAIL_TIME_LIMIT_MS="5000",
+            WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
         )
         self.port = free_port()
         self.processes: list[ManagedProcess] = []
@@ -47,19 +52,20 @@ class Stack:
         return process.start()
 
     def web(self) -> ManagedProcess:
-        return self._start(ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env,
-                                          b"Quit the server", "web"))
+        return self._start(
+            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
+        )
 
     def worker(self, threads: int = 2) -> ManagedProcess:
         return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
 
     def relay(self) -> ManagedProcess:
-        return self._start(ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env,
-                                          b"Outbox relay started", "relay"))
+        return self._start(
+            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
+        )
 
     def signup(self, email: str) -> int:
-        status, body, _ = post_json(f"http://127.0.0.1:{self.port}/api/signup/",
-                                    {"email": email, "password": PASSWORD})
+        status, body, _ = post_json(f"http://127.0.0.1:{self.port}/api/signup/", {"email": email, "password": PASSWORD})
         assert status == 202, body
         return User.objects.get(email=email).pk
 
@@ -104,8 +110,10 @@ def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, f
     user_ids = [stack.signup(f"offline{n}@example.com") for n in range(3)]
     assert OutboxMessage.objects.filter(dispatched_at__isnull=True).count() == 3
     relay = stack.processes[-1]
-    wait_for(lambda: "connection error" in worker.log_text().lower() and "failed" in relay.log_text(),
-             what="the worker and the relay to meet the outage")
+    wait_for(
+        lambda: "connection error" in worker.log_text().lower() and "failed" in relay.log_text(),
+        what="the worker and the relay to meet the outage",
+    )
     stack.redis.start()
     wait_for(lambda: len(smtp.received()) >= 3, timeout=60, what="the emails after Redis came back")
     stack.wait_quiet()
@@ -120,14 +128,17 @@ def test_web_process_killed_between_commit_and_dispatch(stack, smtp, fault_summa
     stack.worker()
     stack.relay()
     # The first on-commit callback kills the process: the user is committed, the dispatch never runs.
-    code = ("import os, signal\n"
-            "from django.db import transaction\n"
-            "from accounts.models import User\n"
-            "with transaction.atomic():\n"
-            "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
-            f"    User.objects.create_user('killed@example.com', '{PASSWORD}')\n")
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=settings.BASE_DIR,
-                            env=stack.env, capture_output=True)
+    code = (
+        "import os, signal\n"
+        "from django.db import transaction\n"
+        "from accounts.models import User\n"
+        "with transaction.atomic():\n"
+        "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
+        f"    User.objects.create_user('killed@example.com', '{PASSWORD}')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=settings.BASE_DIR, env=stack.env, capture_output=True
+    )
     assert result.returncode == -signal.SIGKILL
     assert OutboxMessage.objects.get().dispatched_at is None
     wait_for(lambda: smtp.received("killed@example.com"), timeout=40, what="the relayed email")
@@ -190,19 +201,29 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     poison(1)
     broker.do_enqueue("emails", str(uuid.uuid4()), b"{this is not json")
     broker.do_enqueue("emails", str(uuid.uuid4()), b'{"hello": "not a message"}')
-    broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={},
-                           options={}))
+    broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={}, options={}))
     wait_for(lambda: dead_letters.count_dead("emails") == 4, what="four dead letters")
-    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
-    assert groups == {("no_such_actor", "ActorNotFound"): 1, ("", "DecodeError"): 2,
-                      ("send_welcome_email", "TypeError"): 1}
+    groups = {
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+    }
+    assert groups == {
+        ("no_such_actor", "ActorNotFound"): 1,
+        ("", "DecodeError"): 2,
+        ("send_welcome_email", "TypeError"): 1,
+    }
     [bad_args] = dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="TypeError")).messages
     assert bad_args.retries == 0 and "Arguments do not fit send_welcome_email(user_id: 'int')" in bad_args.reason
-    bodies = {dead_letters.get_dead(DeadLetterRef.parse(m.ref)).data.get("undecodable")
-              for m in dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="DecodeError")).messages}
+    bodies = {
+        dead_letters.get_dead(DeadLetterRef.parse(m.ref)).data.get("undecodable")
+        for m in dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="DecodeError")).messages
+    }
     assert bodies == {"{this is not json", '{"hello": "not a message"}'}
-    assert dead_letters.requeue_dead(
-        [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages]) == 2  # not the raw
+    assert (
+        dead_letters.requeue_dead(
+            [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages]
+        )
+        == 2
+    )  # not the raw
 
     from accounts.models import User
 
@@ -212,17 +233,22 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     assert queues.queue_counts("emails").in_progress == 0
 
 
-def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, worker, smtp, clean_redis,
-                                                                          start_worker, fault_summary):
+def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(
+    live, worker, smtp, clean_redis, start_worker, fault_summary
+):
     start_worker(["emails"], processes=2, threads=4)
     emails = [f"burst{n}@example.com" for n in range(1000)]
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(pool.map(lambda e: post_json(f"{live.url}/api/signup/",
-                                                     {"email": e, "password": PASSWORD})[0], emails))
+        statuses = list(
+            pool.map(lambda e: post_json(f"{live.url}/api/signup/", {"email": e, "password": PASSWORD})[0], emails)
+        )
     assert Counter(statuses) == {202: 1000}
     wait_for(lambda: len(smtp.received()) >= 1000, timeout=180, interval=0.5, what="1000 emails")
-    wait_for(lambda: queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0), timeout=60,
-             what="no job left that could send again")
+    wait_for(
+        lambda: queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0),
+        timeout=60,
+        what="no job left that could send again",
+    )
     received = smtp.received()
     fault_summary("1,000 signups in a burst", 1000, received)
     assert sorted(m["To"] for m in received) == sorted(emails)
@@ -234,6 +260,7 @@ def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(live, w
 
 
 # --- Nothing lost, proven: a Redis outage mid-job, a killed worker, malformed messages, secrets -------------
+
 
 def _own_worker(stack: Stack, threads: int = 2, drop: tuple[str, ...] = (), **env: str) -> ManagedProcess:
     """A worker of the stack with its environment changed (`drop` removes variables)."""
@@ -264,11 +291,14 @@ def test_redis_lost_mid_job_loses_no_email(stack, smtp, fault_summary):
         stack.signup(email)
     with database_write_lock():
         worker = _own_worker(stack, threads=5, LOG_LEVEL="DEBUG", WELCOME_EMAIL_TIME_LIMIT_MS="60000")
-        wait_for(lambda: worker.log_text().count("Received message send_welcome_email(") >= 5,
-                 what="the 5 jobs to be running, waiting on the database")
+        wait_for(
+            lambda: worker.log_text().count("Received message send_welcome_email(") >= 5,
+            what="the 5 jobs to be running, waiting on the database",
+        )
         stack.redis.stop()
-    wait_for(lambda: worker.log_text().count("could not be enqueued") >= 5, timeout=60,
-             what="the 5 failed retry enqueues")
+    wait_for(
+        lambda: worker.log_text().count("could not be enqueued") >= 5, timeout=60, what="the 5 failed retry enqueues"
+    )
     assert not smtp.received()
     stack.redis.start()
     back = time.monotonic()
@@ -292,11 +322,17 @@ def test_a_killed_workers_job_is_back_within_the_heartbeat_timeout(stack, smtp, 
     first.signal(signal.SIGKILL, group=True)
     killed = time.monotonic()
     smtp.handler.rcpt_delay = 0.0
-    wait_for(lambda: smtp.received("killed-mid-job@example.com"), timeout=heartbeat_s + 10 + 20, interval=0.2,
-             what="the killed worker's job to run on the other worker")
-    print(f"\nemail from the surviving worker {time.monotonic() - killed:.1f} s after the SIGKILL "
-          f"(heartbeat timeout {heartbeat_s:.0f} s, maintenance every "
-          f"{settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)")
+    wait_for(
+        lambda: smtp.received("killed-mid-job@example.com"),
+        timeout=heartbeat_s + 10 + 20,
+        interval=0.2,
+        what="the killed worker's job to run on the other worker",
+    )
+    print(
+        f"\nemail from the surviving worker {time.monotonic() - killed:.1f} s after the SIGKILL "
+        f"(heartbeat timeout {heartbeat_s:.0f} s, maintenance every "
+        f"{settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)"
+    )
     stack.wait_quiet()
     fault_summary("worker SIGKILLed mid-job, default maintenance chance", 1, smtp.received())
     assert len(smtp.received("killed-mid-job@example.com")) == 1
@@ -311,7 +347,9 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
     broker.do_enqueue("emails", options_list, json.dumps({**sound.asdict(), "options": ["eta", 1]}).encode())
     client().rpush(keys.queue_key("emails"), no_body)  # an id whose body was never stored
     wait_for(lambda: dead_letters.count_dead("emails") == 3, what="three dead letters")
-    groups = {(g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))}
+    groups = {
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+    }
     assert groups == {("send_welcome_email", "MalformedMessage"): 2, ("", "MissingBody"): 1}
     reasons = {m.redis_id: m.reason for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages}
     assert "no redis_message_id" in reasons[no_redis_id]
@@ -329,8 +367,17 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
 
 
 def test_worker_logs_show_no_secret_arguments(live, worker, clean_redis):
-    get_broker().enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=("abc",),
-                                 kwargs={"password": "hunter2-in-a-log"}, options={}))
-    wait_for(lambda: "send_welcome_email('abc', password='********') was skipped" in worker.log_text(),
-             what="Dramatiq's line about the skipped message")
+    get_broker().enqueue(
+        Message(
+            queue_name="emails",
+            actor_name="send_welcome_email",
+            args=("abc",),
+            kwargs={"password": "hunter2-in-a-log"},
+            options={},
+        )
+    )
+    wait_for(
+        lambda: "send_welcome_email('abc', password='********') was skipped" in worker.log_text(),
+        what="Dramatiq's line about the skipped message",
+    )
     assert "hunter2-in-a-log" not in worker.log_text()

@@ -1,5 +1,6 @@
 """Pure logic of the job store and dashboard, without Redis: references, filters, cursors,
 exception typing, previews, requeued bodies, charts and the millisecond clock."""
+
 import json
 from datetime import UTC
 
@@ -29,8 +30,21 @@ def test_references_parse_once_and_print_back():
     assert DeadLetterRef.of("reports", "abc") == DeadLetterRef.parse("reports/abc")
 
 
-@pytest.mark.parametrize("text", ["", "no-slash", "/abc", "emails/", "1emails/abc", "em ails/abc", "emails/a b",
-                                  "emails/a/b", "emails|x/abc", "emails/" + "x" * 201])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "no-slash",
+        "/abc",
+        "emails/",
+        "1emails/abc",
+        "em ails/abc",
+        "emails/a b",
+        "emails/a/b",
+        "emails|x/abc",
+        "emails/" + "x" * 201,
+    ],
+)
 def test_malformed_references_raise_a_clear_error(text):
     with pytest.raises(InvalidReference, match="not a dead-letter reference"):
         DeadLetterRef.parse(text)
@@ -73,9 +87,13 @@ def test_decode_keeps_undecodable_bodies_visible():
 
 
 def test_previews_are_bounded_and_masked():
-    data = {"message_id": "m1", "actor_name": "import_contacts", "args": ["x" * 2_000_000],
-            "kwargs": {"api_token": "t0k"}, "options": {"retries": 3, "exception_type": "ValueError",
-                                                         "dead_letter_reason": "ValueError: " + "y" * 5000}}
+    data = {
+        "message_id": "m1",
+        "actor_name": "import_contacts",
+        "args": ["x" * 2_000_000],
+        "kwargs": {"api_token": "t0k"},
+        "options": {"retries": 3, "exception_type": "ValueError", "dead_letter_reason": "ValueError: " + "y" * 5000},
+    }
     preview = preview_of(data, 2_000_100)
     assert len(json.dumps(preview)) < 1000
     assert preview["args"].startswith('("xxx') and len(preview["args"]) <= 200 and "t0k" not in json.dumps(preview)
@@ -83,17 +101,29 @@ def test_previews_are_bounded_and_masked():
 
 
 def test_a_requeued_body_keeps_the_id_and_drops_the_death_details():
-    data = {"queue_name": "emails.XQ", "message_id": "m1", "args": [1],
-            "options": {"retries": 8, "traceback": "...", "dead_letter_reason": "r", "exception_type": "E",
-                        "dead_lettered_at": 1, "eta": 2, "redis_message_id": "r1"}}
+    data = {
+        "queue_name": "emails.XQ",
+        "message_id": "m1",
+        "args": [1],
+        "options": {
+            "retries": 8,
+            "traceback": "...",
+            "dead_letter_reason": "r",
+            "exception_type": "E",
+            "dead_lettered_at": 1,
+            "eta": 2,
+            "redis_message_id": "r1",
+        },
+    }
     body = json.loads(requeued_body(data, now=123))
     assert body["message_id"] == "m1" and body["queue_name"] == "emails" and body["args"] == [1]
     assert body["options"] == {"redis_message_id": "r1", "requeued_at": 123}
 
 
 def test_bar_chart_geometry():
-    chart = bar_chart([("a", (2, 2)), ("b", (0, 0)), ("c", (1, 0))], [("processed", "ok"), ("failed", "bad")],
-                      width=300, height=100)
+    chart = bar_chart(
+        [("a", (2, 2)), ("b", (0, 0)), ("c", (1, 0))], [("processed", "ok"), ("failed", "bad")], width=300, height=100
+    )
     assert chart.max_value == 4 and len(chart.bars) == 3
     [(_, h1, css1, v1), (y2, h2, css2, v2)] = chart.bars[0].segments
     assert (h1, h2, css1, css2, v1, v2) == (50.0, 50.0, "ok", "bad", 2, 2) and y2 == 0.0

@@ -1,4 +1,5 @@
 """Secrets masked in data and in log lines: fast unit tests, no Redis."""
+
 from __future__ import annotations
 
 import io
@@ -12,15 +13,63 @@ from dramatiq import Message
 from jobs.masking import MASK, SecretMaskingFilter, is_secret_key, mask_secrets, mask_text
 
 SECRET_KEYS = [
-    "password", "user_password", "EMAIL_HOST_PASSWORD", "userPassword", "passwd", "pwd", "db_pass", "pass",
-    "passphrase", "secret", "client_secret", "SECRET_KEY", "token", "access_token", "csrftoken", "authToken",
-    "api_key", "apikey", "x-api-key", "API-KEY", "access_key", "AWS_ACCESS_KEY_ID", "private_key",
-    "signing_key", "encryption_key", "authorization", "Authorisation", "auth", "credentials", "cookie",
-    "Set-Cookie", "signature", "session_id", "sessionid", "sessionId", "session_key", "session_token", "sid",
-    "otp", "pin", "cvv",
+    "password",
+    "user_password",
+    "EMAIL_HOST_PASSWORD",
+    "userPassword",
+    "passwd",
+    "pwd",
+    "db_pass",
+    "pass",
+    "passphrase",
+    "secret",
+    "client_secret",
+    "SECRET_KEY",
+    "token",
+    "access_token",
+    "csrftoken",
+    "authToken",
+    "api_key",
+    "apikey",
+    "x-api-key",
+    "API-KEY",
+    "access_key",
+    "AWS_ACCESS_KEY_ID",
+    "private_key",
+    "signing_key",
+    "encryption_key",
+    "authorization",
+    "Authorisation",
+    "auth",
+    "credentials",
+    "cookie",
+    "Set-Cookie",
+    "signature",
+    "session_id",
+    "sessionid",
+    "sessionId",
+    "session_key",
+    "session_token",
+    "sid",
+    "otp",
+    "pin",
+    "cvv",
 ]
-PLAIN_KEYS = ["user_id", "email", "passenger", "compass", "author", "shipping", "spinner", "subject", "sidebar",
-              "options", "kwargs", "queue_name", "message_id"]
+PLAIN_KEYS = [
+    "user_id",
+    "email",
+    "passenger",
+    "compass",
+    "author",
+    "shipping",
+    "spinner",
+    "subject",
+    "sidebar",
+    "options",
+    "kwargs",
+    "queue_name",
+    "message_id",
+]
 
 
 @pytest.mark.parametrize("key", SECRET_KEYS)
@@ -35,24 +84,31 @@ def test_plain_keys(key):
 
 def test_mask_secrets_at_any_depth():
     data = {"user_id": 1, "kwargs": {"password": "hunter2", "nested": [{"private_key": "k", "ok": 2}]}}
-    assert mask_secrets(data) == {"user_id": 1, "kwargs": {"password": MASK, "nested": [{"private_key": MASK,
-                                                                                          "ok": 2}]}}
+    assert mask_secrets(data) == {
+        "user_id": 1,
+        "kwargs": {"password": MASK, "nested": [{"private_key": MASK, "ok": 2}]},
+    }
 
 
-@pytest.mark.parametrize("line, expected", [
-    ("Message send_welcome_email('abc', password='hunter2') was skipped.",
-     "Message send_welcome_email('abc', password='********') was skipped."),
-    ("{'password': 'hunter2', 'user': 'bob'}", "{'password': '********', 'user': 'bob'}"),
-    ('{"api_key": "k\\"ey", "n": 1}', '{"api_key": "********", "n": 1}'),
-    ("private_key=b'abc' access_key=AKIA1", "private_key=b'********' access_key=********"),
-    ("pwd=zz, passwd: yy; session_id=1", "pwd=********, passwd: ********; session_id=********"),
-    ("GET https://h/cb?code=1&token=abc&x=2", "GET https://h/cb?code=1&token=********&x=2"),
-    ("Authorization: Bearer abc.def.ghi", "Authorization: Bearer ********"),
-    ("redis://:s3cret@127.0.0.1:6379/0", "redis://:********@127.0.0.1:6379/0"),
-    ("postgres://app:pw@db/app?sslmode=require", "postgres://app:********@db/app?sslmode=require"),
-    ("user_id=42 passenger=ok author='me'", "user_id=42 passenger=ok author='me'"),
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        (
+            "Message send_welcome_email('abc', password='hunter2') was skipped.",
+            "Message send_welcome_email('abc', password='********') was skipped.",
+        ),
+        ("{'password': 'hunter2', 'user': 'bob'}", "{'password': '********', 'user': 'bob'}"),
+        ('{"api_key": "k\\"ey", "n": 1}', '{"api_key": "********", "n": 1}'),
+        ("private_key=b'abc' access_key=AKIA1", "private_key=b'********' access_key=********"),
+        ("pwd=zz, passwd: yy; session_id=1", "pwd=********, passwd: ********; session_id=********"),
+        ("GET https://h/cb?code=1&token=abc&x=2", "GET https://h/cb?code=1&token=********&x=2"),
+        ("Authorization: Bearer abc.def.ghi", "Authorization: Bearer ********"),
+        ("redis://:s3cret@127.0.0.1:6379/0", "redis://:********@127.0.0.1:6379/0"),
+        ("postgres://app:pw@db/app?sslmode=require", "postgres://app:********@db/app?sslmode=require"),
+        ("user_id=42 passenger=ok author='me'", "user_id=42 passenger=ok author='me'"),
+        ("", ""),
+    ],
+)
 def test_mask_text(line, expected):
     assert mask_text(line) == expected
 
@@ -62,8 +118,9 @@ def _record(msg: str, *args, exc_info=None) -> logging.LogRecord:
 
 
 def test_the_filter_masks_dramatiqs_own_lines_and_tracebacks():
-    message = Message(queue_name="emails", actor_name="send_welcome_email", args=("abc",),
-                      kwargs={"password": "hunter2"}, options={})
+    message = Message(
+        queue_name="emails", actor_name="send_welcome_email", args=("abc",), kwargs={"password": "hunter2"}, options={}
+    )
     try:
         raise ValueError("bad login for {'password': 'hunter2'}")
     except ValueError:

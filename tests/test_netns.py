@@ -2,6 +2,7 @@
 of its own, talking to Redis over veth links. One worker host is cut off mid-job (link down): its jobs come
 back on the other host after the heartbeat timeout, every email arrives once, and the dashboard lists both
 hosts with the cut-off one lost."""
+
 from __future__ import annotations
 
 import json
@@ -34,8 +35,10 @@ def lan(tmp_path):
     if reason:
         pytest.skip(f"worker hosts on separate network namespaces: {reason}")
     if connection.vendor != "sqlite":
-        pytest.skip("the namespaces reach the test database through its SQLite file; a database server on "
-                    "loopback is out of their reach")
+        pytest.skip(
+            "the namespaces reach the test database through its SQLite file; a database server on "
+            "loopback is out of their reach"
+        )
     network = Lan(["web", "host-a", "host-b"])
     started: list[ManagedProcess] = []
     servers: list = []
@@ -70,23 +73,33 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
     network, started, servers = lan
     hosts = network.hosts
     # Bound to loopback and the LAN address only (not 0.0.0.0): no other interface hears it.
-    redis_server = RedisNode(tmp_path, "redis", ["--bind", "127.0.0.1", network.gateway,
-                                                 "--protected-mode", "no"]).start()
+    redis_server = RedisNode(
+        tmp_path, "redis", ["--bind", "127.0.0.1", network.gateway, "--protected-mode", "no"]
+    ).start()
     servers.append(redis_server)
     smtp = LanSmtpSink(network.gateway)
     smtp.start()
     servers.append(smtp)
     env = child_env(
-        REDIS_URL=f"redis://{network.gateway}:{redis_server.port}/0", DRAMATIQ_NAMESPACE="lan", EMAIL_URL=smtp.url,
-        DRAMATIQ_HEARTBEAT_TIMEOUT_MS=str(HEARTBEAT_TIMEOUT_MS), DRAMATIQ_MAINTENANCE_INTERVAL_MS="500",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000", EMAIL_TIMEOUT="3",
+        REDIS_URL=f"redis://{network.gateway}:{redis_server.port}/0",
+        DRAMATIQ_NAMESPACE="lan",
+        EMAIL_URL=smtp.url,
+        DRAMATIQ_HEARTBEAT_TIMEOUT_MS=str(HEARTBEAT_TIMEOUT_MS),
+        DRAMATIQ_MAINTENANCE_INTERVAL_MS="500",
+        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        EMAIL_TIMEOUT="3",
         ALLOWED_HOSTS=hosts["web"].address,
     )
     port = free_port()
     web_url = f"http://{hosts['web'].address}:{port}"
     for host, process in [
-        (hosts["web"], ManagedProcess(["runserver", f"{hosts['web'].address}:{port}", "--noreload"], env,
-                                      b"Quit the server", "lan-web")),
+        (
+            hosts["web"],
+            ManagedProcess(
+                ["runserver", f"{hosts['web'].address}:{port}", "--noreload"], env, b"Quit the server", "lan-web"
+            ),
+        ),
         (hosts["host-a"], WorkerProcess(env, threads=2, queues=["emails"])),
         (hosts["host-b"], WorkerProcess(env, threads=2, queues=["emails"])),
     ]:
@@ -95,11 +108,15 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
     worker_b = started[2]
 
     operator = Client()
-    operator.force_login(User.objects.create_user("ops@example.com", "ops-password-123", is_staff=True,
-                                                  is_superuser=True))
+    operator.force_login(
+        User.objects.create_user("ops@example.com", "ops-password-123", is_staff=True, is_superuser=True)
+    )
     session = operator.cookies["sessionid"].value
-    wait_for(lambda: {"host-a", "host-b"} <= set(by_host(overview(web_url, session))), 20,
-             what="both worker hosts on the dashboard")
+    wait_for(
+        lambda: {"host-a", "host-b"} <= set(by_host(overview(web_url, session))),
+        20,
+        what="both worker hosts on the dashboard",
+    )
 
     smtp.handler.rcpt_delay = 3.0  # every send is under way for a while: both hosts are mid-job
     emails = [f"lan{n}@example.com" for n in range(SIGNUPS)]
@@ -123,8 +140,12 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
 
     wait_for(b_lost, 20, interval=0.1, what="the dashboard to mark host-b lost")
     lost_after = time.monotonic() - cut_at
-    wait_for(lambda: {m["To"] for m in smtp.received()} >= b_emails, 60, interval=0.1,
-             what="host-b's jobs to finish on host-a")
+    wait_for(
+        lambda: {m["To"] for m in smtp.received()} >= b_emails,
+        60,
+        interval=0.1,
+        what="host-b's jobs to finish on host-a",
+    )
     recovered_after = time.monotonic() - cut_at
     wait_for(lambda: {m["To"] for m in smtp.received()} >= set(emails), 60, what="every email")
     # Anything still in flight would show as running on host-a; wait until nothing is.
@@ -132,13 +153,14 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
     received = Counter(m["To"] for m in smtp.received())
     workers = by_host(overview(web_url, session))
 
-    print(f"\nWorker host cut off mid-job ({len(running_on_b)} job(s) running on host-b): dashboard marked it "
-          f"lost after {lost_after:.1f} s (heartbeat timeout {HEARTBEAT_TIMEOUT_MS / 1000:.0f} s); its emails "
-          f"sent from host-a {recovered_after:.1f} s after the cut; {len(received)} emails for {SIGNUPS} "
-          f"signups, {sum(received.values()) - len(received)} duplicates")
+    print(
+        f"\nWorker host cut off mid-job ({len(running_on_b)} job(s) running on host-b): dashboard marked it "
+        f"lost after {lost_after:.1f} s (heartbeat timeout {HEARTBEAT_TIMEOUT_MS / 1000:.0f} s); its emails "
+        f"sent from host-a {recovered_after:.1f} s after the cut; {len(received)} emails for {SIGNUPS} "
+        f"signups, {sum(received.values()) - len(received)} duplicates"
+    )
 
     assert set(received) == set(emails) and set(received.values()) == {1}, "every email exactly once"
     assert workers["host-b"]["state"] == "lost" and workers["host-b"]["running"] == []
     assert workers["host-a"]["state"] == "alive"
     assert worker_b.proc.poll() is None, "host-b's worker is cut off, not dead"
-

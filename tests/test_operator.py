@@ -1,10 +1,12 @@
 """The operator's view, second step, over real Redis and real worker processes: per-actor metrics and
 deploy markers, pause and resume, retry now and kill, queue latency, Prometheus, health, any message
 by id, bulk actions as jobs and a report run's workflow."""
+
 import io
 import json
 import time
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -42,15 +44,16 @@ def welcome_users(*emails: str) -> list[User]:
 
 def send_delayed_retry(user: User, delay_ms: int, retries: int = 2) -> Message:
     """A welcome email that failed `retries` times and waits `delay_ms` for its next attempt."""
-    message = Message(queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={},
-                      options={"retries": retries})
+    message: Message[Any] = Message(
+        queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={}, options={"retries": retries}
+    )
     return get_broker().enqueue(message, delay=delay_ms)
 
 
 def actor_row(client: Client, actor: str) -> str:
     html = client.get("/jobs/actors/").content.decode()
     start = html.find(f'data-actor="{actor}"')
-    return html[start: html.find("</tr>", start)] if start >= 0 else ""
+    return html[start : html.find("</tr>", start)] if start >= 0 else ""
 
 
 def test_per_actor_metrics_runtime_percentiles_and_deploy_markers(ops, worker, smtp, start_worker):
@@ -60,9 +63,13 @@ def test_per_actor_metrics_runtime_percentiles_and_deploy_markers(ops, worker, s
     for n in range(4):
         User.objects.create_user(f"slow{n}@example.com", "correct-horse-battery-staple")
     wait_for(lambda: EmailDelivery.objects.filter(status="sent").count() == 4, what="4 emails sent")
-    wait_for(lambda: actor_metrics.totals_over(actor_metrics.periods("hour")).get("send_welcome_email")
-             and actor_metrics.totals_over(actor_metrics.periods("hour"))["send_welcome_email"].processed == 4,
-             what="the attempts published")
+    wait_for(
+        lambda: (
+            actor_metrics.totals_over(actor_metrics.periods("hour")).get("send_welcome_email")
+            and actor_metrics.totals_over(actor_metrics.periods("hour"))["send_welcome_email"].processed == 4
+        ),
+        what="the attempts published",
+    )
     counts = actor_metrics.totals_over(actor_metrics.periods("hour"))["send_welcome_email"]
     assert (counts.processed, counts.failed, counts.retried, counts.dead) == (4, 0, 0, 0)
     assert 250 <= counts.quantile(0.5) <= 1000 and counts.quantile(0.99) <= 2500  # 300 ms of SMTP each
@@ -86,13 +93,16 @@ def test_failed_attempts_are_counted_as_retried_then_dead(ops, worker, smtp):
     assert (counts().processed, counts().failed, counts().retried, counts().dead) == (0, 4, 3, 1)
     assert "send_welcome_email" in actor_metrics.all_time()
     row = actor_row(ops, "send_welcome_email")
-    assert '/jobs/dead/?actor=send_welcome_email' in row
+    assert "/jobs/dead/?actor=send_welcome_email" in row
 
 
 def paused_checks(commands: list[dict], queue: str, after: int) -> int:
     """How many times a consumer asked whether `queue` is paused, among MONITOR's commands after index `after`."""
-    return sum(1 for c in commands[after:] if c["command"].startswith("SISMEMBER") and c["command"].endswith(queue)
-               and ":__jobs__:paused" in c["command"])
+    return sum(
+        1
+        for c in commands[after:]
+        if c["command"].startswith("SISMEMBER") and c["command"].endswith(queue) and ":__jobs__:paused" in c["command"]
+    )
 
 
 def test_pause_stops_fetching_enqueues_still_land_resume_delivers(ops, worker, smtp):
@@ -157,8 +167,11 @@ def test_retry_now_runs_a_waiting_retry_once_and_kill_makes_a_dead_letter(ops, w
     done = ops.post("/jobs/retries/action/", {"op": "kill:one", "refs": ref_kill, "confirm": "yes"}, follow=True)
     assert b"Killed 1 message." in done.content
     # When their time comes, the worker that held them does not run them again.
-    wait_for(lambda: worker.log_text().count("was retried or killed by an operator") >= 2, timeout=15,
-             what="the worker to skip both held copies")
+    wait_for(
+        lambda: worker.log_text().count("was retried or killed by an operator") >= 2,
+        timeout=15,
+        what="the worker to skip both held copies",
+    )
     assert len(smtp.received("retry-now@example.com")) == 1 and not smtp.received("killed@example.com")
     dead = ops.get("/jobs/dead/", {"exception": "KilledByOperator"}).content.decode()
     assert killed.message_id in dead and "killed by an operator" in dead
@@ -179,8 +192,14 @@ def test_retry_actions_refuse_tampered_input(ops, worker):
 def test_oldest_ready_age_per_queue(ops, worker, smtp):
     control.pause("emails")
     [user] = welcome_users("latency@example.com")
-    message = Message(queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={},
-                      options={}, message_timestamp=int(time.time() * 1000) - 90_000)
+    message = Message(
+        queue_name="emails",
+        actor_name="send_welcome_email",
+        args=(user.pk,),
+        kwargs={},
+        options={},
+        message_timestamp=int(time.time() * 1000) - 90_000,
+    )
     get_broker().enqueue(message)
     emails = next(q for q in ops.get("/jobs/overview.json").json()["queues"] if q["name"] == "emails")
     assert 90 <= emails["oldest_ready_age_s"] < 200
@@ -204,17 +223,31 @@ def test_prometheus_metrics_are_cluster_wide_and_parse(ops, worker, smtp, settin
     response = anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     families = parse_metrics(response.content.decode())
-    for name in ("jobs_queue_messages", "jobs_queue_oldest_ready_age_seconds", "jobs_queue_paused", "jobs_dead_letters",
-                 "jobs_workers", "jobs_actor_processed", "jobs_actor_failed", "jobs_actor_retried", "jobs_actor_dead",
-                 "jobs_actor_runtime_seconds", "jobs_outbox_pending", "jobs_outbox_oldest_pending_age_seconds"):
+    for name in (
+        "jobs_queue_messages",
+        "jobs_queue_oldest_ready_age_seconds",
+        "jobs_queue_paused",
+        "jobs_dead_letters",
+        "jobs_workers",
+        "jobs_actor_processed",
+        "jobs_actor_failed",
+        "jobs_actor_retried",
+        "jobs_actor_dead",
+        "jobs_actor_runtime_seconds",
+        "jobs_outbox_pending",
+        "jobs_outbox_oldest_pending_age_seconds",
+    ):
         assert name in families, name
         assert all("queue" in s.labels or "actor" in s.labels for s in families[name]), name
     dead = {s.labels["queue"]: s.value for s in families["jobs_dead_letters"]}
     assert dead["emails"] == 2
     processed = {s.labels["actor"]: s for s in families["jobs_actor_processed"]}
     assert processed["send_welcome_email"].value == 1 and processed["send_welcome_email"].labels["queue"] == "emails"
-    counts = [s for s in families["jobs_actor_runtime_seconds"]
-              if s.name == "jobs_actor_runtime_seconds_count" and s.labels["actor"] == "send_welcome_email"]
+    counts = [
+        s
+        for s in families["jobs_actor_runtime_seconds"]
+        if s.name == "jobs_actor_runtime_seconds_count" and s.labels["actor"] == "send_welcome_email"
+    ]
     assert counts[0].value == 1
     workers = {(s.labels["queue"], s.labels["state"]): s.value for s in families["jobs_workers"]}
     assert workers[("emails", "alive")] >= 1
@@ -248,7 +281,7 @@ def run_check_jobs() -> tuple[int, str]:
     try:
         call_command("check_jobs", stdout=out)
     except SystemExit as stop:
-        return int(stop.code), out.getvalue()
+        return int(stop.code or 0), out.getvalue()
     return 0, out.getvalue()
 
 
@@ -296,12 +329,16 @@ def test_any_message_by_id_running_retrying_dead_and_finished(ops, worker, smtp)
     User.objects.create_user("running@example.com", "correct-horse-battery-staple")
     row = OutboxMessage.objects.get(actor_name="send_welcome_email")
     message_id = str(row.message_id)
-    wait_for(lambda: 'data-state="in progress"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
-             what="the message running")
+    wait_for(
+        lambda: 'data-state="in progress"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
+        what="the message running",
+    )
     html = ops.get("/jobs/messages/", {"id": message_id}).content.decode()
     assert "on worker <code>" in html
-    wait_for(lambda: 'data-state="finished"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
-             what="the message finished")
+    wait_for(
+        lambda: 'data-state="finished"' in ops.get("/jobs/messages/", {"id": message_id}).content.decode(),
+        what="the message finished",
+    )
     html = ops.get("/jobs/messages/", {"id": message_id}).content.decode()
     assert ">done<" in html and " s," in html  # outcome and duration (2.5 s of SMTP)
 
@@ -327,8 +364,10 @@ def test_big_bulk_action_runs_as_a_job_with_progress(ops, worker, smtp, settings
     job = BulkAction.objects.get()
     assert response.status_code == 302 and response["Location"] == f"/jobs/bulk/{job.pk}/"
     assert job.total == 8 and b'role="progressbar"' in ops.get(response["Location"]).content
-    wait_for(lambda: ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["status"] == "done",
-             what="the bulk job to finish")
+    wait_for(
+        lambda: ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["status"] == "done",
+        what="the bulk job to finish",
+    )
     progress = ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
     assert progress["count"] == 8 and progress["percent"] == 100 and progress["outcome"] == "Deleted 8 messages."
     assert filed("emails") == 0

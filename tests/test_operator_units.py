@@ -1,5 +1,6 @@
 """Pure logic of the operator's view, without Redis: histogram quantiles, charts, readable
 durations, the metrics token, health lines and the Prometheus rendering of a snapshot."""
+
 from datetime import timedelta
 
 from django.test import RequestFactory
@@ -49,8 +50,12 @@ def test_counts_round_trip_through_hash_fields():
 def test_line_chart_has_axes_units_time_zone_and_deploy_markers(settings):
     settings.TIME_ZONE = "UTC"
     times = [i * 60_000 for i in range(60)]
-    chart = line_chart(times, [("p95", "p95", [None] * 10 + [float(i) for i in range(50)])], unit="runtime, ms",
-                       markers=[(30 * 60_000, "v2"), (10**12, "far away")])
+    chart = line_chart(
+        times,
+        [("p95", "p95", [None] * 10 + [float(i) for i in range(50)])],
+        unit="runtime, ms",
+        markers=[(30 * 60_000, "v2"), (10**12, "far away")],
+    )
     assert chart.unit == "runtime, ms" and chart.x_title == "time (UTC)"
     assert chart.y_ticks[0][1] == "0" and chart.y_ticks[-1][0] == 0.0
     assert len(chart.lines[0].segments) == 1 and chart.x_ticks[0][1] == "00:00"
@@ -60,8 +65,7 @@ def test_line_chart_has_axes_units_time_zone_and_deploy_markers(settings):
 
 
 def test_readable_durations_and_ages():
-    assert [duration_label(v) for v in (None, 0.3, 850, 2500, 192_000)] == ["–", "<1 ms", "850 ms", "2.5 s",
-                                                                              "3.2 min"]
+    assert [duration_label(v) for v in (None, 0.3, 850, 2500, 192_000)] == ["–", "<1 ms", "850 ms", "2.5 s", "3.2 min"]
     assert [seconds_label(v) for v in (None, 45, 600, 7200, 3 * 86_400)] == ["–", "45 s", "10 min", "2.0 h", "3 d"]
 
 
@@ -78,8 +82,14 @@ def test_metrics_token_is_checked_only_when_configured(settings):
 
 
 def test_retry_now_and_kill_bodies():
-    data = {"queue_name": "emails.DQ", "actor_name": "a", "args": [1], "kwargs": {}, "message_id": "m",
-            "options": {"eta": 5, "retries": 2, "redis_message_id": "r"}}
+    data = {
+        "queue_name": "emails.DQ",
+        "actor_name": "a",
+        "args": [1],
+        "kwargs": {},
+        "message_id": "m",
+        "options": {"eta": 5, "retries": 2, "redis_message_id": "r"},
+    }
     import json
 
     now = json.loads(retried_now_body(data, 100))
@@ -100,8 +110,10 @@ def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():
     counts.observe(4000, failed=True)
     snapshot = Snapshot(
         queues=[QueueState(QueueCounts("emails", 3, 1, 2, 4), 1_000, True, 2, 1, 61_000)],
-        workers=[], actors={"send_welcome_email": counts},
-        outbox=[OutboxBacklog("emails", 5, now - timedelta(seconds=30))], taken_at=now,
+        workers=[],
+        actors={"send_welcome_email": counts},
+        outbox=[OutboxBacklog("emails", 5, now - timedelta(seconds=30))],
+        taken_at=now,
     )
     families = {f.name: f for f in text_string_to_metric_families(render(snapshot).decode())}
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value for f in families.values() for s in f.samples}
@@ -110,8 +122,11 @@ def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():
     assert samples[("jobs_queue_paused", (("queue", "emails"),))] == 1
     assert samples[("jobs_workers", (("queue", "emails"), ("state", "lost")))] == 1
     assert samples[("jobs_actor_dead_total", (("actor", "send_welcome_email"), ("queue", "emails")))] == 2
-    runtime = {float(s.labels["le"]): s.value for s in families["jobs_actor_runtime_seconds"].samples
-               if s.name.endswith("_bucket")}
+    runtime = {
+        float(s.labels["le"]): s.value
+        for s in families["jobs_actor_runtime_seconds"].samples
+        if s.name.endswith("_bucket")
+    }
     assert runtime[0.025] == 0 and runtime[0.05] == 1 and runtime[2.5] == 1 and runtime[5] == 2
     assert runtime[float("inf")] == 2
     assert samples[("jobs_outbox_oldest_pending_age_seconds", (("queue", "emails"),))] >= 30

@@ -1,5 +1,6 @@
 """Commands that work as written: every manage.py command the README shows exists and is written with the
 project's virtualenv; a PostgreSQL database that does not exist yet is created; errors are one line."""
+
 import os
 import re
 import subprocess
@@ -15,8 +16,14 @@ README = (Path(settings.BASE_DIR) / "README.md").read_text()
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess:
     child = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", **env}
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=child,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=child,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def shell_lines() -> list[str]:

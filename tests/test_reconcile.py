@@ -1,4 +1,5 @@
 """The reconciler: the database says which emails are owed; Redis losing its queue loses none of them."""
+
 import subprocess
 import sys
 from collections import Counter
@@ -20,8 +21,15 @@ PASSWORD = "correct-horse-battery-staple"
 
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=env,
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def owe(email: str, kind: str = EmailDelivery.Kind.WELCOME, age: timedelta = timedelta(hours=1), **fields):
@@ -35,8 +43,11 @@ def owe(email: str, kind: str = EmailDelivery.Kind.WELCOME, age: timedelta = tim
 @pytest.mark.django_db
 def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(clean_redis):
     now = timezone.now()
-    owed = [owe("old@example.com"), owe("notice@example.com", EmailDelivery.Kind.EXISTING_ACCOUNT),
-            owe("lease-expired@example.com", status="sending", claimed_until=now - timedelta(seconds=1))]
+    owed = [
+        owe("old@example.com"),
+        owe("notice@example.com", EmailDelivery.Kind.EXISTING_ACCOUNT),
+        owe("lease-expired@example.com", status="sending", claimed_until=now - timedelta(seconds=1)),
+    ]
     owe("fresh@example.com", age=timedelta(seconds=30))
     owe("sent@example.com", status="sent", sent_at=now)
     owe("failed@example.com", status="failed")
@@ -45,11 +56,16 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
     tasks.reconcile_deliveries.fn()  # what the scheduler runs, with DELIVERY_RECONCILE_AFTER_S (600)
     assert queues.queue_counts("emails").ready == 3
     queued = sorted((m.data["actor_name"], m.data["args"][0]) for m in queues.page_ready("emails"))
-    assert queued == sorted([("send_welcome_email", owed[0].user_id),
-                             ("accounts.tasks.send_existing_account_email", owed[1].pk),  # a django.tasks task
-                             ("send_welcome_email", owed[2].user_id)])
+    assert queued == sorted(
+        [
+            ("send_welcome_email", owed[0].user_id),
+            ("accounts.tasks.send_existing_account_email", owed[1].pk),  # a django.tasks task
+            ("send_welcome_email", owed[2].user_id),
+        ]
+    )
     assert set(EmailDelivery.objects.filter(reconciled_at__isnull=False).values_list("pk", flat=True)) == {
-        d.pk for d in owed}
+        d.pk for d in owed
+    }
     tasks.reconcile_deliveries.fn()  # just reconciled: not again before another period
     assert queues.queue_counts("emails").ready == 3
 
@@ -72,8 +88,9 @@ def test_reconcile_with_redis_down_is_a_one_line_error(clean_redis):
 
 
 @pytest.mark.integration
-def test_redis_loses_its_queue_the_reconciler_restores_it_every_email_arrives_once(worker, smtp, transactional_db,
-                                                                                  clean_redis, tmp_path):
+def test_redis_loses_its_queue_the_reconciler_restores_it_every_email_arrives_once(
+    worker, smtp, transactional_db, clean_redis, tmp_path
+):
     redis_server = RedisServer(tmp_path / "redis", appendonly=False).start()
     env = child_env(REDIS_URL=redis_server.url, DRAMATIQ_NAMESPACE="reconcile", EMAIL_URL=smtp.url)
     port = free_port()
@@ -99,8 +116,11 @@ def test_redis_loses_its_queue_the_reconciler_restores_it_every_email_arrives_on
         worker_process.start()
         wait_for(lambda: len(smtp.received()) >= 6, timeout=60, what="six emails")
         # Positive evidence that the six duplicates ran too: each found its email sent.
-        wait_for(lambda: worker_process.log_text().count("was already sent; nothing to do") >= 6, timeout=60,
-                 what="the duplicate jobs to find their emails sent")
+        wait_for(
+            lambda: worker_process.log_text().count("was already sent; nothing to do") >= 6,
+            timeout=60,
+            what="the duplicate jobs to find their emails sent",
+        )
         received = Counter((m["To"], m["Subject"].split(" ")[0]) for m in smtp.received())
         assert received == {**{(e, "Welcome"): 1 for e in emails}, ("lost0@example.com", "You"): 1}
         assert EmailDelivery.objects.filter(status="sent").count() == 6

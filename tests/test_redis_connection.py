@@ -1,4 +1,5 @@
 """How the Redis client is built from the settings: the URL path keeps its timeouts, Sentinel settings are checked."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Reports: seeded data, real worker processes, figures checked against a straightforward computation."""
+
 import math
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -40,8 +41,9 @@ def expected_daily(day) -> dict:
     sent = [d for d in deliveries.values() if d.status == "sent"]
     failed = [d for d in deliveries.values() if d.status == "failed"]
     by_id = {u.pk: u for u in users}
-    delays = [int(round((d.sent_at - by_id[d.user_id].date_joined).total_seconds() * 1000)) // 1000
-              for d in sent if d.sent_at]
+    delays = [
+        round((d.sent_at - by_id[d.user_id].date_joined).total_seconds() * 1000) // 1000 for d in sent if d.sent_at
+    ]
     logins = [e for e in LoginEvent.objects.all() if start <= e.at < end]
     cohort_start, cohort_end = day_bounds(day - timedelta(days=7))
     window_start, _ = day_bounds(day - timedelta(days=6))
@@ -52,13 +54,19 @@ def expected_daily(day) -> dict:
         "signups": len(joined),
         "signups_by_hour": [sum(1 for u in joined if u.date_joined.astimezone(SEOUL).hour == h) for h in range(24)],
         "emails": {"sent": len(sent), "failed": len(failed), "pending": len(joined) - len(sent) - len(failed)},
-        "email_delay": {"median": nearest_rank(delays, 50), "p95": nearest_rank(delays, 95),
-                        "max": max(delays) if delays else None},
+        "email_delay": {
+            "median": nearest_rank(delays, 50),
+            "p95": nearest_rank(delays, 95),
+            "max": max(delays) if delays else None,
+        },
         "logins": len(logins),
         "active_users": len({e.user_id for e in logins}),
         "logins_by_hour": [sum(1 for e in logins if e.at.astimezone(SEOUL).hour == h) for h in range(24)],
-        "retention": {"cohort": len(cohort), "retained": len(retained),
-                      "rate": round(len(retained) / len(cohort), 4) if cohort else None},
+        "retention": {
+            "cohort": len(cohort),
+            "retained": len(retained),
+            "rate": round(len(retained) / len(cohort), 4) if cohort else None,
+        },
     }
 
 
@@ -104,8 +112,10 @@ def test_duplicate_chunk_messages_count_once_and_merge_once(seeded, start_worker
     assert queues.queue_counts("reports").ready == 1 + 2 * len(chunks)
     start_worker(["reports"], processes=1, threads=4)
     report = wait_done(report)
-    wait_for(lambda: queues.queue_counts("reports") == queues.QueueCounts("reports", 0, 0, 0, 0),
-             what="every duplicate to be processed")
+    wait_for(
+        lambda: queues.queue_counts("reports") == queues.QueueCounts("reports", 0, 0, 0, 0),
+        what="every duplicate to be processed",
+    )
     report.refresh_from_db()
     assert report.status == "done" and report.merge_runs == 1 and report.chunks_done == report.chunks_total
     assert_figures(report, seeded)
@@ -132,8 +142,9 @@ def test_run_report_command_waits_and_prints_the_summary(seeded, start_worker, c
     assert Report.objects.count() == 1
 
 
-def test_run_report_waits_and_prints_dashes_for_figures_a_day_without_emails_lacks(transactional_db, start_worker,
-                                                                                 clean_redis, capsys):
+def test_run_report_waits_and_prints_dashes_for_figures_a_day_without_emails_lacks(
+    transactional_db, start_worker, clean_redis, capsys
+):
     start_worker(["reports"])
     call_command("run_report", "daily", "--date", "2020-01-01", "--wait", "--timeout", "60")
     out = capsys.readouterr().out
@@ -173,11 +184,19 @@ def test_two_scheduler_processes_make_one_report(seeded, start_worker, clean_red
     schedulers = [SchedulerProcess(env).start(), SchedulerProcess(env).start()]
     try:
         yesterday = today() - timedelta(days=1)
-        wait_for(lambda: all("Scheduling" in s.log_text() and "schedule_daily_report" in s.log_text()
-                             for s in schedulers), timeout=75, interval=0.5, what="both schedulers to fire")
+        wait_for(
+            lambda: all("Scheduling" in s.log_text() and "schedule_daily_report" in s.log_text() for s in schedulers),
+            timeout=75,
+            interval=0.5,
+            what="both schedulers to fire",
+        )
         # The scheduler only sends the job: the report exists once a worker has run it.
-        report = wait_done(wait_for(lambda: Report.objects.filter(kind="daily", period_start=yesterday).first(),
-                                    what="the scheduled report to be created"))
+        report = wait_done(
+            wait_for(
+                lambda: Report.objects.filter(kind="daily", period_start=yesterday).first(),
+                what="the scheduled report to be created",
+            )
+        )
     finally:
         for scheduler in schedulers:
             scheduler.stop()
@@ -225,8 +244,9 @@ def test_admin_run_again_recomputes_a_done_report(seeded, start_worker, clean_re
     [admin] = User.objects.bulk_create([User(email="boss@example.com", is_staff=True, is_superuser=True)])
     client = Client()
     client.force_login(admin)
-    response = client.post("/admin/reports/report/", {"action": "run_again", "_selected_action": [report.pk]},
-                           follow=True)
+    response = client.post(
+        "/admin/reports/report/", {"action": "run_again", "_selected_action": [report.pk]}, follow=True
+    )
     assert b"1 report(s) enqueued again." in response.content
     report = wait_done(report)
     assert report.status == "done" and report.run_id != first_run and report.merge_runs == 2

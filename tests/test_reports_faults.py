@@ -1,4 +1,5 @@
 """Reports lose nothing: real worker, relay and `manage.py` processes on a redis-server the test stops and restarts."""
+
 import subprocess
 import sys
 from datetime import timedelta
@@ -31,12 +32,20 @@ class ReportStack:
         return self._start(WorkerProcess(self.env, processes=1, threads=4, queues=["reports"]))
 
     def relay(self) -> ManagedProcess:
-        return self._start(ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env,
-                                          b"Outbox relay started", "relay"))
+        return self._start(
+            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
+        )
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run([sys.executable, "manage.py", *args], cwd=settings.BASE_DIR, env=self.env,
-                                capture_output=True, text=True, timeout=60, check=False)
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=settings.BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         return result.stdout
 

@@ -3,6 +3,7 @@
 On-commit callbacks never run inside the `db` fixture's transaction, so nothing
 here reaches Redis: a requested run shows up as its outbox row.
 """
+
 import math
 import random
 import uuid
@@ -28,10 +29,13 @@ def part(signups=0, sent=0, failed=0, delays=None, logins=0, active=0, cohort=0,
     by_hour = [0] * 24
     by_hour[hour] = signups
     return {
-        "signups": signups, "signups_by_hour": by_hour,
+        "signups": signups,
+        "signups_by_hour": by_hour,
         "emails": {"sent": sent, "failed": failed, "pending": signups - sent - failed},
         "delay_histogram": {str(k): v for k, v in (delays or {}).items()},
-        "logins": logins, "active_users": active, "logins_by_hour": [logins] + [0] * 23,
+        "logins": logins,
+        "active_users": active,
+        "logins_by_hour": [logins] + [0] * 23,
         "retention": {"cohort_day": "2026-03-01", "cohort": cohort, "retained": retained},
         "users_scanned": 10,
     }
@@ -56,10 +60,12 @@ def test_nearest_rank_of_nothing_is_none():
 
 
 def test_merge_adds_chunks_and_derives_percentiles_and_rates():
-    total = metrics.merge([
-        part(signups=3, sent=2, failed=1, delays={1: 1, 5: 1}, logins=4, active=2, cohort=4, retained=1, hour=2),
-        part(signups=2, sent=2, delays={3: 2}, logins=1, active=1, cohort=0, retained=0, hour=2),
-    ])
+    total = metrics.merge(
+        [
+            part(signups=3, sent=2, failed=1, delays={1: 1, 5: 1}, logins=4, active=2, cohort=4, retained=1, hour=2),
+            part(signups=2, sent=2, delays={3: 2}, logins=1, active=1, cohort=0, retained=0, hour=2),
+        ]
+    )
     assert total["signups"] == 5 and total["signups_by_hour"][2] == 5
     assert total["emails"] == {"sent": 4, "failed": 1, "pending": 0}
     assert total["delay_histogram"] == {"1": 1, "3": 2, "5": 1}

@@ -1,4 +1,5 @@
 """The scheduler's send: a Redis outage at the minute a job is due is a logged retry, not a crash."""
+
 import logging
 
 import redis

@@ -1,6 +1,7 @@
 """Redis behind Sentinel: the primary is SIGKILLed under a stream of signups; the sentinels promote the
 replica and web, worker, relay and scheduler follow it without a restart. Nothing answers 5xx, and once
 the reconciler has run every email has arrived exactly once."""
+
 from __future__ import annotations
 
 import json
@@ -66,13 +67,19 @@ def drained(client: redis.Redis) -> bool:
     return waiting == 0 and not EmailDelivery.objects.filter(user_id__in=users).exclude(status="sent").exists()
 
 
-def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_once(ha, processes, smtp,
-                                                                                   transactional_db):
+def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_once(
+    ha, processes, smtp, transactional_db
+):
     env = child_env(
         # Under Sentinel REDIS_URL gives only the database (and credentials): its host is never dialled.
-        REDIS_SENTINELS=ha.sentinels_setting, REDIS_SENTINEL_MASTER=SERVICE, REDIS_URL="redis://sentinel-managed/0",
-        DRAMATIQ_NAMESPACE=NAMESPACE, EMAIL_URL=smtp.url, DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000", WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        REDIS_SENTINELS=ha.sentinels_setting,
+        REDIS_SENTINEL_MASTER=SERVICE,
+        REDIS_URL="redis://sentinel-managed/0",
+        DRAMATIQ_NAMESPACE=NAMESPACE,
+        EMAIL_URL=smtp.url,
+        DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
+        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
     )
     port = free_port()
     for process in [
@@ -114,14 +121,23 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     accepted = {a.email for a in answers if a.status == 202}
 
     # Everything the web accepted is dispatched (some by the relay), and the queue drains on the new master.
-    wait_for(lambda: not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists(), 30,
-             what="the relay to dispatch what the failover held up")
+    wait_for(
+        lambda: not OutboxMessage.objects.filter(dispatched_at__isnull=True).exists(),
+        30,
+        what="the relay to dispatch what the failover held up",
+    )
     wait_for(lambda: drained(master), 60, what="the emails queue to drain on the new master")
     owed = EmailDelivery.objects.exclude(status="sent").count()
     acks_lost = len(unacked_users(master))
 
-    result = subprocess.run([sys.executable, "manage.py", "reconcile_deliveries", "--older-than", "0"],
-                            cwd=settings.BASE_DIR, env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "reconcile_deliveries", "--older-than", "0"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     recovered = int(re.search(r"Re-enqueued (\d+)", result.stdout).group(1))
 
@@ -132,12 +148,14 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     waited = OutboxMessage.objects.filter(attempts__gt=0).count()
     outage = [a for a in answers if a.at + a.seconds >= killed_at and a.at <= promoted_at]
     slowest = max(a.seconds for a in answers)
-    print(f"\nSentinel failover: primary SIGKILLed -> replica promoted in {promoted_at - killed_at:.2f} s "
-          f"(down-after {ha.down_after_ms} ms); {len(answers)} signups, {len(outage)} during the failover, "
-          f"slowest answer {slowest * 1000:.0f} ms; {waited} signup(s) waited for the relay (after-commit "
-          f"dispatch failed); {owed} job(s) lost in the replication window, {recovered} re-enqueued by the "
-          f"reconciler; {acks_lost} ack(s) lost with it (done jobs left as in progress); "
-          f"{len(received)} emails, {sum(received.values()) - len(received)} duplicates")
+    print(
+        f"\nSentinel failover: primary SIGKILLed -> replica promoted in {promoted_at - killed_at:.2f} s "
+        f"(down-after {ha.down_after_ms} ms); {len(answers)} signups, {len(outage)} during the failover, "
+        f"slowest answer {slowest * 1000:.0f} ms; {waited} signup(s) waited for the relay (after-commit "
+        f"dispatch failed); {owed} job(s) lost in the replication window, {recovered} re-enqueued by the "
+        f"reconciler; {acks_lost} ack(s) lost with it (done jobs left as in progress); "
+        f"{len(received)} emails, {sum(received.values()) - len(received)} duplicates"
+    )
 
     assert not [a for a in answers if a.status >= 500 or a.status == 0], "no signup failed"
     assert {a.status for a in answers} == {202}

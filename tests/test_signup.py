@@ -1,4 +1,5 @@
 """Signup by HTML form and JSON API: validation, one error shape, no enumeration, the throttle."""
+
 import json
 import logging
 
@@ -29,6 +30,7 @@ def form(client, email, password1=GOOD_PASSWORD, password2=GOOD_PASSWORD, **extr
 
 
 # --- the form -------------------------------------------------------------------
+
 
 def test_form_shows_field_errors(client, clean_redis):
     response = form(client, "not-an-email", "x", "y")
@@ -62,6 +64,7 @@ def test_form_answers_a_registered_address_exactly_like_a_new_one(client, clean_
 
 
 # --- the API: success, and no enumeration ---------------------------------------
+
 
 def test_api_signup_answers_202_without_an_id(client, clean_redis):
     response = api(client, {"email": "Bob@example.com", "password": GOOD_PASSWORD})
@@ -105,6 +108,7 @@ def test_weak_password_is_the_same_error_for_a_registered_address(client, clean_
 
 # --- the API: bad input is a JSON 4xx of one shape, never a 500 ------------------
 
+
 def nested(depth: int, kind: str) -> bytes:
     return (("[" * depth + "]" * depth) if kind == "array" else ('{"a":' * depth + "1" + "}" * depth)).encode()
 
@@ -124,12 +128,16 @@ def nested(depth: int, kind: str) -> bytes:
         (json.dumps({"email": "bob@example.com"}), {"password": ["This field is required."]}),
         (json.dumps({}), {"email": ["This field is required."], "password": ["This field is required."]}),
         (json.dumps({"email": "nope", "password": GOOD_PASSWORD}), {"email": ["Enter a valid email address."]}),
-        (json.dumps({"email": 12, "password": ["x"]}),
-         {"email": ["Must be a string."], "password": ["Must be a string."]}),
+        (
+            json.dumps({"email": 12, "password": ["x"]}),
+            {"email": ["Must be a string."], "password": ["Must be a string."]},
+        ),
         (json.dumps({"email": "bob@example.com", "password": {"a": 1}}), {"password": ["Must be a string."]}),
         (json.dumps({"email": ["bob@example.com"], "password": GOOD_PASSWORD}), {"email": ["Must be a string."]}),
-        (json.dumps({"email": "bob@example.com", "password": "\x00" + GOOD_PASSWORD}),
-         {"password": ["Null characters are not allowed."]}),
+        (
+            json.dumps({"email": "bob@example.com", "password": "\x00" + GOOD_PASSWORD}),
+            {"password": ["Null characters are not allowed."]},
+        ),
     ],
 )
 @pytest.mark.parametrize("debug", [False, True])
@@ -167,6 +175,7 @@ def test_api_other_methods_are_405_json(client, method):
 
 # --- the signal and the outbox ----------------------------------------------------
 
+
 def test_database_enforces_case_insensitive_email(clean_redis):
     User.objects.create_user("dan@example.com", GOOD_PASSWORD)
     with pytest.raises(IntegrityError), transaction.atomic():
@@ -187,16 +196,20 @@ def test_signup_enqueues_welcome_email_after_commit(client, clean_redis, django_
 
 
 def test_rolled_back_signup_enqueues_nothing(clean_redis, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            User.objects.create_user("frank@example.com", GOOD_PASSWORD)
-            raise RuntimeError("rollback")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        User.objects.create_user("frank@example.com", GOOD_PASSWORD)
+        raise RuntimeError("rollback")
     assert callbacks == []
     assert queues.queue_counts("emails").ready == 0
     assert not EmailDelivery.objects.exists() and not OutboxMessage.objects.exists()
 
 
 # --- the throttle -------------------------------------------------------------------
+
 
 @pytest.fixture
 def clock(monkeypatch):
@@ -270,8 +283,12 @@ def test_behind_a_proxy_each_client_has_its_own_bucket(client, clean_redis, sett
     for n, address in enumerate(["203.0.113.1", "203.0.113.2", "203.0.113.3"]):
         body = {"email": f"p{n}@example.com", "password": GOOD_PASSWORD}
         assert api(client, body, HTTP_X_FORWARDED_FOR=address, **proxy).status_code == 202
-    spoofed = api(client, {"email": "p9@example.com", "password": GOOD_PASSWORD},
-                  HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.1", **proxy)
+    spoofed = api(
+        client,
+        {"email": "p9@example.com", "password": GOOD_PASSWORD},
+        HTTP_X_FORWARDED_FOR="198.51.100.1, 203.0.113.1",
+        **proxy,
+    )
     assert spoofed.status_code == 429
 
 
@@ -281,8 +298,17 @@ def test_deploy_checks_pass_with_production_settings():
     import subprocess
     import sys
 
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "project.settings", "DEBUG": "0",
-           "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "example.com"}
-    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-                            env=env, capture_output=True, text=True)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(60),
+        "ALLOWED_HOSTS": "example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -3,6 +3,7 @@
 The web process is `manage.py runserver` (threaded) on the test database, with
 tests.settings_real_hasher (PBKDF2, as in production); the session's worker sends the email.
 """
+
 import statistics
 import time
 from collections import Counter
@@ -24,9 +25,12 @@ PASSWORD = "correct-horse-battery-staple"
 @pytest.fixture
 def web(worker, clean_redis, smtp, transactional_db):
     port = free_port()
-    process = ManagedProcess(["runserver", f"127.0.0.1:{port}", "--noreload"],
-                             child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url),
-                             b"Quit the server", "web-real-hasher").start()
+    process = ManagedProcess(
+        ["runserver", f"127.0.0.1:{port}", "--noreload"],
+        child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url),
+        b"Quit the server",
+        "web-real-hasher",
+    ).start()
     yield SimpleNamespace(url=f"http://127.0.0.1:{port}/api/signup/", log_text=process.log_text)
     process.stop()
 
@@ -43,8 +47,10 @@ def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each
     elapsed = time.perf_counter() - started
     statuses = Counter(status for status, _, _ in results)
     seconds = sorted(s for _, _, s in results)
-    print(f"\n200 signups, 50 concurrent, PBKDF2: {elapsed:.1f} s, statuses {dict(statuses)}, "
-          f"p50 {seconds[99]:.2f} s, max {seconds[-1]:.2f} s")
+    print(
+        f"\n200 signups, 50 concurrent, PBKDF2: {elapsed:.1f} s, statuses {dict(statuses)}, "
+        f"p50 {seconds[99]:.2f} s, max {seconds[-1]:.2f} s"
+    )
     assert statuses == {202: 200}, [body for status, body, _ in results if status != 202][:3]
     assert "database is locked" not in web.log_text()
     wait_for(lambda: len(smtp.received()) >= 200, timeout=180, interval=0.5, what="200 emails")
@@ -55,18 +61,22 @@ def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each
 
 def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
     """Same status and body whichever the address; the times are printed, not asserted (noise on a shared machine)."""
+
     def post(email: str) -> tuple[int, dict, float]:
         return post_json(web.url, {"email": email, "password": PASSWORD}, timeout=60)
 
     rounds = 12
     for n in range(rounds):  # registered addresses; the "thr" ones have had their notice already
         post(f"reg{n}@example.com"), post(f"thr{n}@example.com"), post(f"thr{n}@example.com")
-    kinds = {"new": "new{}@example.com", "registered": "reg{}@example.com",
-             "registered, notice throttled": "thr{}@example.com"}
+    kinds = {
+        "new": "new{}@example.com",
+        "registered": "reg{}@example.com",
+        "registered, notice throttled": "thr{}@example.com",
+    }
     times: dict[str, list[float]] = {kind: [] for kind in kinds}
     answers: dict[str, set] = {kind: set() for kind in kinds}
     for n in range(rounds):
-        order = list(kinds)[n % 3:] + list(kinds)[:n % 3]  # each kind first, second and third equally often
+        order = list(kinds)[n % 3 :] + list(kinds)[: n % 3]  # each kind first, second and third equally often
         for kind in order:
             status, body, seconds = post(kinds[kind].format(n))
             times[kind].append(seconds)
@@ -74,10 +84,12 @@ def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
     assert answers["new"] == answers["registered"] == answers["registered, notice throttled"]
     assert {status for status, _, _ in answers["new"]} == {202}
     medians = {kind: statistics.median(values) * 1000 for kind, values in times.items()}
-    print(f"\nsignup answer time, median of {rounds} (ms): "
-          + ", ".join(f"{kind} {ms:.0f}" for kind, ms in medians.items())
-          + f"; registered / new = {medians['registered'] / medians['new']:.2f}, "
-          f"throttled / new = {medians['registered, notice throttled'] / medians['new']:.2f}")
+    print(
+        f"\nsignup answer time, median of {rounds} (ms): "
+        + ", ".join(f"{kind} {ms:.0f}" for kind, ms in medians.items())
+        + f"; registered / new = {medians['registered'] / medians['new']:.2f}, "
+        f"throttled / new = {medians['registered, notice throttled'] / medians['new']:.2f}"
+    )
     assert User.objects.count() == 3 * rounds
     assert EmailDelivery.objects.filter(kind="existing_account").count() == 2 * rounds  # one per user, then none
 
@@ -85,8 +97,12 @@ def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
 def test_one_address_signed_up_20_times_at_once_is_one_account_one_welcome_one_notice(web, smtp):
     """Racing signups for one address (on PostgreSQL the loser's insert fails and it owes a notice instead)."""
     with ThreadPoolExecutor(20) as pool:
-        results = list(pool.map(lambda _: post_json(web.url, {"email": "race@example.com", "password": PASSWORD},
-                                                    timeout=120), range(20)))
+        results = list(
+            pool.map(
+                lambda _: post_json(web.url, {"email": "race@example.com", "password": PASSWORD}, timeout=120),
+                range(20),
+            )
+        )
     assert {(status, body["email"]) for status, body, _ in results} == {(202, "race@example.com")}
     assert User.objects.filter(email="race@example.com").count() == 1
     wait_for(lambda: len(smtp.received()) >= 2, timeout=60, what="the welcome email and the notice")

@@ -1,5 +1,6 @@
 """django.tasks on Dramatiq (jobs.tasks_backend): what Django's documentation says a task backend
 does, over real Redis, a real `rundramatiq` process, the outbox and its relay."""
+
 from __future__ import annotations
 
 import signal
@@ -30,8 +31,11 @@ TERMINAL = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
 def finished(result_id: str, timeout: float = 30):
     """The result once it is SUCCESSFUL or FAILED."""
-    return wait_for(lambda: (r := default_task_backend.get_result(result_id)).status in TERMINAL and r,
-                    timeout=timeout, what=f"task {result_id} to finish")
+    return wait_for(
+        lambda: (r := default_task_backend.get_result(result_id)).status in TERMINAL and r,
+        timeout=timeout,
+        what=f"task {result_id} to finish",
+    )
 
 
 @pytest.fixture
@@ -46,8 +50,12 @@ def tasks_worker(worker, clean_redis, transactional_db):
 def test_the_backend_is_the_default_and_says_what_it_supports():
     backend = task_backends["default"]
     assert isinstance(backend, DramatiqBackend)
-    assert (backend.supports_defer, backend.supports_async_task, backend.supports_get_result,
-            backend.supports_priority) == (True, True, True, False)
+    assert (
+        backend.supports_defer,
+        backend.supports_async_task,
+        backend.supports_get_result,
+        backend.supports_priority,
+    ) == (True, True, True, False)
 
 
 def test_a_task_is_a_dramatiq_actor_named_by_its_module_path():
@@ -70,16 +78,26 @@ def _module_level_for_tests() -> None:
 
 
 def test_check_reports_a_misconfigured_backend(settings):
-    settings.TASKS = {"default": {"BACKEND": "jobs.tasks_backend.DramatiqBackend",
-                                  "QUEUES": ["default", "emails", "not a queue"], "OPTIONS": {"RESULT_TTL": 0}}}
+    settings.TASKS = {
+        "default": {
+            "BACKEND": "jobs.tasks_backend.DramatiqBackend",
+            "QUEUES": ["default", "emails", "not a queue"],
+            "OPTIONS": {"RESULT_TTL": 0},
+        }
+    }
     errors = {e.id: e.msg for e in task_backends["default"].check()}
     assert "not a queue" in errors["jobs.E102"] and "RESULT_TTL" in errors["jobs.E103"]
     # Tasks defined for queues the settings no longer list: reports, where tests.task_app used it.
-    assert any("add_on_reports" in e.msg and "reports" in e.msg
-               for e in task_backends["default"].check() if e.id == "jobs.E106")
+    assert any(
+        "add_on_reports" in e.msg and "reports" in e.msg
+        for e in task_backends["default"].check()
+        if e.id == "jobs.E106"
+    )
     settings.DRAMATIQ_BROKER = {**settings.DRAMATIQ_BROKER, "MIDDLEWARE": ["dramatiq.middleware.CurrentMessage"]}
-    assert "jobs.middleware.task_results.TaskResults" in {e.id: e.msg for e in task_backends["default"].check()}[
-        "jobs.E104"]
+    assert (
+        "jobs.middleware.task_results.TaskResults"
+        in {e.id: e.msg for e in task_backends["default"].check()}["jobs.E104"]
+    )
 
 
 def test_check_is_clean_with_the_projects_settings():
@@ -90,9 +108,9 @@ def test_check_is_clean_with_the_projects_settings():
 @pytest.mark.django_db(transaction=True)
 def test_a_non_json_argument_is_refused_and_nothing_is_sent(clean_redis):
     with pytest.raises(TypeError, match="Unsupported type"):
-        tasks.add.enqueue(timezone.now(), 1)  # type: ignore[arg-type]
+        tasks.add.enqueue(timezone.now(), 1)
     with transaction.atomic(), pytest.raises(TypeError):
-        tasks.add.enqueue({1, 2}, 1)  # type: ignore[arg-type]
+        tasks.add.enqueue({1, 2}, 1)
     assert OutboxMessage.objects.count() == 0
     assert queues.queue_counts("default").ready == 0
 
@@ -220,16 +238,23 @@ def test_a_rolled_back_enqueue_never_runs(tasks_worker, tmp_path):
 def test_a_web_process_killed_after_the_commit_still_gets_its_task_run(tasks_worker, tmp_path):
     """The first on-commit callback kills the process: the row is committed, its dispatch never runs."""
     marker = tmp_path / "relayed"
-    code = ("import os, signal\n"
-            "from django.db import transaction\n"
-            "from tests.task_app.tasks import touch\n"
-            "with transaction.atomic():\n"
-            "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
-            f"    result = touch.enqueue({str(marker)!r})\n"
-            "    print(result.id, flush=True)\n")
+    code = (
+        "import os, signal\n"
+        "from django.db import transaction\n"
+        "from tests.task_app.tasks import touch\n"
+        "with transaction.atomic():\n"
+        "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
+        f"    result = touch.enqueue({str(marker)!r})\n"
+        "    print(result.id, flush=True)\n"
+    )
     env = child_env()
-    killed = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=settings.BASE_DIR, env=env,
-                            capture_output=True, text=True)
+    killed = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     result_id = killed.stdout.split()[-1]
     assert OutboxMessage.objects.get(message_id=result_id).dispatched_at is None
@@ -259,4 +284,3 @@ def _gone(result_id: str) -> bool:
     except TaskResultDoesNotExist:
         return True
     return False
-

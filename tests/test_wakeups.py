@@ -1,6 +1,7 @@
 """Push wake-ups and batched acks (jobs.broker, jobs.store.delivery) over real Redis, with an
 in-process dramatiq.Worker whose idle timeout is far longer than any wait here: a job that starts
 at all was woken by a push, not found by a poll."""
+
 from __future__ import annotations
 
 import threading
@@ -27,8 +28,11 @@ WITHIN_S = 3
 @pytest.fixture
 def broker() -> Iterator[RedisBroker]:
     previous = dramatiq.get_broker()
-    made = RedisBroker(url=f"{settings.REDIS_URL}?socket_connect_timeout=1&socket_timeout=300",
-                       namespace=f"wake-{uuid.uuid4().hex[:8]}", middleware=project_middleware())
+    made = RedisBroker(
+        url=f"{settings.REDIS_URL}?socket_connect_timeout=1&socket_timeout=300",
+        namespace=f"wake-{uuid.uuid4().hex[:8]}",
+        middleware=project_middleware(),
+    )
     dramatiq.set_broker(made)
     yield made
     dramatiq.set_broker(previous)

@@ -1,4 +1,5 @@
 """The welcome email end to end: HTTP signup -> Redis -> real rundramatiq worker -> real SMTP server."""
+
 import pytest
 from django.db import transaction
 
@@ -145,8 +146,10 @@ def test_signup_with_a_registered_address_emails_its_owner_once(live, smtp, work
     wait_for(lambda: len(smtp.received("owner@example.com")) >= 2, what="the welcome email and the notice")
     wait_for(drained, what="the queue to be drained")
     received = smtp.received("owner@example.com")
-    assert sorted(m["Subject"] for m in received) == ["Welcome to Dramatiq Reference Project, owner@example.com!",
-                                                      "You already have an account at Dramatiq Reference Project"]
+    assert sorted(m["Subject"] for m in received) == [
+        "Welcome to Dramatiq Reference Project, owner@example.com!",
+        "You already have an account at Dramatiq Reference Project",
+    ]
     notice = delivery(user_id, EmailDelivery.Kind.EXISTING_ACCOUNT)
     assert notice.status == EmailDelivery.Status.SENT and notice.attempts == 1
     assert any(m["Message-ID"].startswith(f"<account-notice-{notice.pk}-{user_id}@") for m in received)

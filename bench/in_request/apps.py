@@ -14,5 +14,6 @@ class InRequestConfig(AppConfig):
         from .signals import send_welcome_email_now
 
         post_save.disconnect(sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.welcome_email")
-        post_save.connect(send_welcome_email_now, sender=settings.AUTH_USER_MODEL,
-                          dispatch_uid="bench.welcome_email_in_request")
+        post_save.connect(
+            send_welcome_email_now, sender=settings.AUTH_USER_MODEL, dispatch_uid="bench.welcome_email_in_request"
+        )

@@ -6,6 +6,7 @@ whether Dramatiq, Celery (kombu) or RQ sends it. Counts go, every 50 ms, to the 
 
 Only for bench/run.py; the project never imports it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -51,7 +52,8 @@ def _flush_now() -> None:
         import redis
 
         redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"]).incrby(
-            f"bench:rt:{os.environ.get('BENCH_COUNT_ROLE', 'worker')}", count)
+            f"bench:rt:{os.environ.get('BENCH_COUNT_ROLE', 'worker')}", count
+        )
 
 
 def install() -> None:
@@ -61,7 +63,7 @@ def install() -> None:
     if getattr(original, "_bench_counted", False):
         return
 
-    def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
+    def send_packed_command(self, command, check_health=True):
         if getattr(self, "port", None) == _port:
             count()
         return original(self, command, check_health)
@@ -78,7 +80,7 @@ def install() -> None:
         finally:
             real_exit(code)
 
-    os._exit = _exit
+    os._exit = _exit  # type: ignore[assignment]  # same behaviour, counted first
 
 
 if _port:

@@ -3,6 +3,7 @@
 Settings name them by module (``jobs.middleware.retries.ConfiguredRetries``); they are
 re-exported here for code that imports ``jobs.middleware``.
 """
+
 from .dead_letters import DeadLetterDetails
 from .delayed import HeldDelayedMessages
 from .maintenance import QueueMaintenance
@@ -10,5 +11,11 @@ from .retries import ConfiguredRetries
 from .stats import JobStats
 from .validation import ValidateArguments
 
-__all__ = ["ConfiguredRetries", "DeadLetterDetails", "HeldDelayedMessages", "JobStats", "QueueMaintenance",
-           "ValidateArguments"]
+__all__ = [
+    "ConfiguredRetries",
+    "DeadLetterDetails",
+    "HeldDelayedMessages",
+    "JobStats",
+    "QueueMaintenance",
+    "ValidateArguments",
+]

@@ -1,4 +1,5 @@
 """Why a message died, kept next to it in the dead-letter set."""
+
 from __future__ import annotations
 
 import logging
@@ -40,8 +41,11 @@ class DeadLetterDetails(Middleware):
         options["dead_lettered_at"] = now_ms()
         try:
             dead_letters.record_dead_letter(
-                message.queue_name, options["redis_message_id"], message._message.encode(),
-                message.actor_name, options["exception_type"],
+                message.queue_name,
+                options["redis_message_id"],
+                message._message.encode(),
+                message.actor_name,
+                options["exception_type"],
             )
         except Exception:  # The message is already safe in the DLQ; only the details are lost.
             logger.exception("Could not record dead-letter details of %s", message.message_id)

@@ -1,4 +1,5 @@
 """Delayed messages a worker holds in memory stay under the operator's control."""
+
 from __future__ import annotations
 
 from dramatiq.broker import Broker, MessageProxy

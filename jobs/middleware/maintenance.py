@@ -1,4 +1,5 @@
 """Dead workers' messages back in their queues on a timer, not by chance."""
+
 from __future__ import annotations
 
 import logging
@@ -42,8 +43,7 @@ class QueueMaintenance(Middleware):
             logger.warning("%s has no run_maintenance(); queue maintenance is left to chance", type(broker).__name__)
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(broker, worker), daemon=True,
-                                        name="QueueMaintenance")
+        self._thread = threading.Thread(target=self._run, args=(broker, worker), daemon=True, name="QueueMaintenance")
         self._thread.start()
 
     def before_worker_shutdown(self, broker: Broker, worker: Any) -> None:
@@ -63,8 +63,11 @@ class QueueMaintenance(Middleware):
                 broker.client.ping()
                 self._resume_at = time.monotonic() + broker.heartbeat_timeout / 1000
                 self._failing = False
-                logger.info("Redis answers again; queue maintenance resumes in %.1f s, when live workers "
-                            "have sent their heartbeats", broker.heartbeat_timeout / 1000)
+                logger.info(
+                    "Redis answers again; queue maintenance resumes in %.1f s, when live workers "
+                    "have sent their heartbeats",
+                    broker.heartbeat_timeout / 1000,
+                )
             if self._resume_at is not None:
                 if time.monotonic() < self._resume_at:
                     return

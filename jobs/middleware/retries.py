@@ -1,4 +1,5 @@
 """Retries with settings-driven backoff that never lose a message to a Redis outage."""
+
 from __future__ import annotations
 
 import logging
@@ -36,13 +37,20 @@ class ConfiguredRetries(Retries):
             max_backoff=settings.DRAMATIQ_MAX_BACKOFF_MS,
         )
 
-    def after_process_message(self, broker: Broker, message: MessageProxy, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: Broker, message: MessageProxy, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         try:
             super().after_process_message(broker, message, result=result, exception=exception)
         except (redis.RedisError, BrokerConnectionError) as error:
             what = "on_retry_exhausted callback" if message.failed else "retry"
             message.failed = False  # not to the dead-letter set: back to the queue, to be decided again
             put_back_instead_of_ack(message, f"its {what} could not be enqueued ({error})")
-            logger.warning("The %s of message %s could not be enqueued (%s: %s); the message goes back on its "
-                           "queue as soon as Redis answers.", what, message.message_id, type(error).__name__, error)
+            logger.warning(
+                "The %s of message %s could not be enqueued (%s: %s); the message goes back on its "
+                "queue as soon as Redis answers.",
+                what,
+                message.message_id,
+                type(error).__name__,
+                error,
+            )

@@ -1,4 +1,5 @@
 """Workers, what they run, throughput and per-actor metrics: the bookkeeping the dashboard reads."""
+
 from __future__ import annotations
 
 import logging
@@ -64,9 +65,11 @@ class JobStats(Middleware):
         self._worker_id = _worker_id(broker)
         started = now_ms()
         self._info = {
-            "host": socket.gethostname(), "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
-            "started_ms": started, "version": code_version(),
+            "started_ms": started,
+            "version": code_version(),
         }
         try:
             actor_metrics.record_version(self._info["version"], started)
@@ -93,13 +96,17 @@ class JobStats(Middleware):
         m = message._message  # the message itself: each attribute through the proxy costs a __getattr__
         with self._lock:
             self._running[m.message_id] = {
-                "message_id": m.message_id, "actor": m.actor_name, "queue": m.queue_name, "started_ms": now_ms(),
+                "message_id": m.message_id,
+                "actor": m.actor_name,
+                "queue": m.queue_name,
+                "started_ms": now_ms(),
             }
             self._starts[m.message_id] = time.monotonic()
             self._running_changed = True
 
-    def after_process_message(self, broker: Broker, message: MessageProxy, *, result=None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: Broker, message: MessageProxy, *, result=None, exception: BaseException | None = None
+    ) -> None:
         actor = broker.actors.get(message.actor_name)
         periodic = actor is not None and "periodic" in actor.options
         self._finished(message, failed=exception is not None, periodic=periodic)
@@ -123,8 +130,10 @@ class JobStats(Middleware):
                 self._ended.clear()  # acks that never came (cannot happen in Dramatiq's flow): bounded anyway
             self._ended[m.message_id] = (duration_ms, failed, running["started_ms"] if running else int(now * 1000))
             if periodic:
-                self._periodic[m.actor_name] = {"last_run_ms": int(now * 1000),
-                                                "outcome": "failed" if failed else "processed"}
+                self._periodic[m.actor_name] = {
+                    "last_run_ms": int(now * 1000),
+                    "outcome": "failed" if failed else "processed",
+                }
 
     def after_ack(self, broker: Broker, message: MessageProxy) -> None:
         if message._message.queue_name.endswith(".DQ"):
@@ -149,8 +158,18 @@ class JobStats(Middleware):
             else:
                 outcome = recent.DONE
             if len(self._finished_records) < self._record_limit:
-                self._finished_records.append((m.message_id, m.actor_name, m.queue_name, outcome,
-                                               m.options.get("retries", 0), started_ms, now, round(duration_ms, 1)))
+                self._finished_records.append(
+                    (
+                        m.message_id,
+                        m.actor_name,
+                        m.queue_name,
+                        outcome,
+                        m.options.get("retries", 0),
+                        started_ms,
+                        now,
+                        round(duration_ms, 1),
+                    )
+                )
 
     def flush(self) -> None:
         if self._worker_id is None:
@@ -163,11 +182,17 @@ class JobStats(Middleware):
             finished, self._finished_records = self._finished_records, []
             self._running_changed = False
         try:
-            stats.publish_worker_stats(self._worker_id, self._info, running,
-                                       {m: (c[0], c[1]) for m, c in counts.items()}, periodic,
-                                       actors=actors, finished=finished,
-                                       recent_limit=settings.JOBS_RECENT_LIMIT,
-                                       recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000)
+            stats.publish_worker_stats(
+                self._worker_id,
+                self._info,
+                running,
+                {m: (c[0], c[1]) for m, c in counts.items()},
+                periodic,
+                actors=actors,
+                finished=finished,
+                recent_limit=settings.JOBS_RECENT_LIMIT,
+                recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
+            )
         except Exception as error:
             logger.warning("Job statistics not published (kept for the next try): %s", error)
             with self._lock:
@@ -177,6 +202,6 @@ class JobStats(Middleware):
                 for minute, by_actor in actors.items():
                     for actor, actor_counts in by_actor.items():
                         self._actors[minute][actor].add(actor_counts)
-                self._finished_records = (finished + self._finished_records)[-self.MAX_PENDING:]
+                self._finished_records = (finished + self._finished_records)[-self.MAX_PENDING :]
                 self._periodic = {**periodic, **self._periodic}
                 self._running_changed = self._running_changed or running is not None

@@ -1,4 +1,5 @@
 """Results of django.tasks tasks (jobs.tasks_backend), kept as their messages move."""
+
 from __future__ import annotations
 
 import logging
@@ -26,8 +27,10 @@ _ERROR_RECORDED = "_jobs_task_error_recorded"
 def _error(exception: BaseException, note: str = "") -> dict[str, str]:
     kind = type(exception)
     text = "".join(traceback.format_exception(exception, limit=30))
-    return {"exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
-            "traceback": f"{text}{note}" if note else text}
+    return {
+        "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
+        "traceback": f"{text}{note}" if note else text,
+    }
 
 
 class TaskResults(Middleware):
@@ -57,24 +60,26 @@ class TaskResults(Middleware):
         try:
             created = task_results.record_enqueued(message.message_id, identity, ttl)
         except Exception as error:
-            logger.warning("Result of task %s (%s) not recorded as enqueued: %s", message.message_id,
-                           message.actor_name, error)
+            logger.warning(
+                "Result of task %s (%s) not recorded as enqueued: %s", message.message_id, message.actor_name, error
+            )
             return
         if created and backend is not None:
             task_enqueued.send(type(backend), task_result=ready_result(task, message.message_id, identity))
 
-    def after_process_message(self, broker: Broker, message: MessageProxy, *, result: Any = None,
-                              exception: BaseException | None = None) -> None:
+    def after_process_message(
+        self, broker: Broker, message: MessageProxy, *, result: Any = None, exception: BaseException | None = None
+    ) -> None:
         task = registered(message.actor_name)
         if task is None:
             return
         if exception is None:
-            self._settle(message, task, task_results.SUCCESSFUL,
-                         return_json=vars(message).get(RETURN_JSON, "null"))
+            self._settle(message, task, task_results.SUCCESSFUL, return_json=vars(message).get(RETURN_JSON, "null"))
         else:
             setattr(message, _ERROR_RECORDED, True)
-            self._settle(message, task, task_results.FAILED if message.failed else task_results.READY,
-                         error=_error(exception))
+            self._settle(
+                message, task, task_results.FAILED if message.failed else task_results.READY, error=_error(exception)
+            )
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """Dead-lettered: FAILED, if the attempt did not say so already (e.g. skipped before it ran)."""
@@ -85,20 +90,39 @@ class TaskResults(Middleware):
         if not vars(message).get(_ERROR_RECORDED):
             reason = message.options.get("dead_letter_reason") or "Rejected by middleware before it ran"
             exception = message._exception
-            error = (_error(exception, f"\n{reason}\n") if exception is not None
-                     else {"exception_class_path": "dramatiq.middleware.SkipMessage", "traceback": reason})
+            error = (
+                _error(exception, f"\n{reason}\n")
+                if exception is not None
+                else {"exception_class_path": "dramatiq.middleware.SkipMessage", "traceback": reason}
+            )
         self._settle(message, task, task_results.FAILED, error=error, only_if_unfinished=True)
 
-    def _settle(self, message: MessageProxy, task: Task, status: str, *, error: dict[str, str] | None = None,
-                return_json: str = "", only_if_unfinished: bool = False) -> None:
+    def _settle(
+        self,
+        message: MessageProxy,
+        task: Task,
+        status: str,
+        *,
+        error: dict[str, str] | None = None,
+        return_json: str = "",
+        only_if_unfinished: bool = False,
+    ) -> None:
         _, backend = self._backend(message, task)
         try:
-            finished = task_results.settle(message.message_id, status, now_ms(), _ttl(backend), error=error,
-                                           return_json=return_json, only_if_unfinished=only_if_unfinished)
+            finished = task_results.settle(
+                message.message_id,
+                status,
+                now_ms(),
+                _ttl(backend),
+                error=error,
+                return_json=return_json,
+                only_if_unfinished=only_if_unfinished,
+            )
             record = task_results.get(message.message_id) if finished and backend is not None else None
         except Exception as failure:
-            logger.warning("Result of task %s (%s) not recorded as %s: %s", message.message_id, message.actor_name,
-                           status, failure)
+            logger.warning(
+                "Result of task %s (%s) not recorded as %s: %s", message.message_id, message.actor_name, status, failure
+            )
             return
         if record is not None:
             task_finished.send(type(backend), task_result=task_result(record, task))
@@ -115,4 +139,3 @@ class TaskResults(Middleware):
 
 def _ttl(backend: Any) -> int:
     return int(getattr(backend, "result_ttl_s", DEFAULT_RESULT_TTL_S))
-

@@ -1,4 +1,5 @@
 """Arguments that cannot fit their actor: dead-lettered at once, not retried."""
+
 from __future__ import annotations
 
 import inspect

@@ -7,24 +7,24 @@ them with the once-a-second publish, in the same pipeline: no Redis round trip p
 Fields of each hash are '<actor>|<name>': p processed, f failed, r retried, d dead,
 s runtime sum (ms), b<i> runtime observations in bucket i (not cumulative).
 """
+
 from __future__ import annotations
 
 import bisect
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from jobs.timeutil import now_ms
 
 from . import keys
-from .connection import client
+from .connection import client, text
 
 # Upper bounds (ms) of the runtime buckets; a last, unbounded bucket follows.
-BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000,
-                               300_000)
+BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000, 300_000)
 COUNTS = ("p", "f", "r", "d")  # processed, failed, retried, dead
 MINUTE_TTL_S = 2 * 3600
 HOUR_TTL_S = 2 * 86_400
@@ -96,7 +96,7 @@ class ActorCounts:
         return self.runtime_sum_ms / self.finished if self.finished else None
 
 
-def parse(raw: Mapping[bytes, bytes], only: str | None = None) -> dict[str, ActorCounts]:
+def parse(raw: Mapping[Any, Any], only: str | None = None) -> dict[str, ActorCounts]:
     """A metrics hash ('<actor>|<field>' -> n) as counts per actor (only `only`'s if given)."""
     result: dict[str, ActorCounts] = defaultdict(ActorCounts)
     for raw_key, raw_value in raw.items():
@@ -116,6 +116,7 @@ def parse(raw: Mapping[bytes, bytes], only: str | None = None) -> dict[str, Acto
 
 
 # --- writing (the worker's publish) ------------------------------------------
+
 
 def add_to_pipeline(pipe: redis.client.Pipeline, by_minute: Mapping[int, Mapping[str, ActorCounts]]) -> None:
     """Queue on `pipe` the counts of each (minute, actor): into the minute, the hour and the totals."""
@@ -143,6 +144,7 @@ def record_version(version: str, at_ms: int | None = None, pipe: redis.client.Pi
 
 # --- reading (pages, Prometheus) ---------------------------------------------
 
+
 @dataclass(frozen=True)
 class Deploy:
     version: str
@@ -151,14 +153,16 @@ class Deploy:
 
 def deploys(since_ms: int = 0) -> list[Deploy]:
     """Code versions first seen at or after `since_ms`, oldest first."""
-    rows = client().zrangebyscore(keys.versions_key(), since_ms, "+inf", withscores=True)
-    return [Deploy(v.decode(), int(s)) for v, s in rows]
+    rows = cast(
+        list[tuple[bytes, float]], client().zrangebyscore(keys.versions_key(), since_ms, "+inf", withscores=True)
+    )
+    return [Deploy(text(v), int(s)) for v, s in rows]
 
 
 def current_version() -> str | None:
     """The newest version any worker has booted with."""
-    rows = client().zrevrange(keys.versions_key(), 0, 0)
-    return rows[0].decode() if rows else None
+    rows = cast(list[bytes], client().zrevrange(keys.versions_key(), 0, 0))
+    return text(rows[0]) if rows else None
 
 
 @dataclass(frozen=True)
@@ -187,8 +191,10 @@ def periods(window: str, *, actor: str | None = None, now: int | None = None) ->
             pipe.hmget(key_of(slot), fields)  # one actor's fields only
     if actor is None:
         return [Period(slot * step, parse(raw)) for slot, raw in zip(span, pipe.execute(), strict=True)]
-    return [Period(slot * step, parse({f.encode(): v for f, v in zip(fields, values, strict=True) if v is not None}))
-            for slot, values in zip(span, pipe.execute(), strict=True)]
+    return [
+        Period(slot * step, parse({f.encode(): v for f, v in zip(fields, values, strict=True) if v is not None}))
+        for slot, values in zip(span, pipe.execute(), strict=True)
+    ]
 
 
 def _fields_of(actor: str) -> list[str]:
@@ -217,10 +223,15 @@ def summary_rows(window: str = "hour") -> list[dict[str, Any]]:
     totals = totals_over(got)
     rows: list[dict[str, Any]] = []
     for actor, counts in totals.items():
-        rows.append({
-            "actor": actor, "counts": counts,
-            "p50": counts.quantile(0.5), "p95": counts.quantile(0.95), "p99": counts.quantile(0.99),
-            "series": [p.counts[actor].finished if actor in p.counts else 0 for p in got],
-        })
+        rows.append(
+            {
+                "actor": actor,
+                "counts": counts,
+                "p50": counts.quantile(0.5),
+                "p95": counts.quantile(0.95),
+                "p99": counts.quantile(0.99),
+                "series": [p.counts[actor].finished if actor in p.counts else 0 for p in got],
+            }
+        )
     rows.sort(key=lambda r: (-(r["p95"] or 0.0), str(r["actor"])))
     return rows

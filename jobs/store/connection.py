@@ -1,4 +1,5 @@
 """The broker's Redis client and the store's Lua scripts, registered once per client."""
+
 from __future__ import annotations
 
 import weakref

@@ -1,11 +1,12 @@
 """Paused queues: consumers stop fetching from a paused queue (jobs.broker), enqueues still land."""
+
 from __future__ import annotations
 
 import redis
 from dramatiq.common import q_name
 
 from . import keys
-from .connection import client
+from .connection import client, text
 
 
 def pause(queue: str) -> bool:
@@ -20,7 +21,7 @@ def resume(queue: str) -> bool:
 
 def paused_queues(conn: redis.Redis | None = None) -> set[str]:
     """The paused queues (one SMEMBERS)."""
-    return {name.decode() for name in (conn or client()).smembers(keys.paused_key())}
+    return {text(name) for name in (conn or client()).smembers(keys.paused_key())}
 
 
 def is_paused(queue: str, conn: redis.Redis | None = None) -> bool:

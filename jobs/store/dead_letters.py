@@ -7,6 +7,7 @@ exception) group and stores a preview of a few hundred bytes; list pages read
 only previews, so a page costs O(page size) in bytes too. Reads never write:
 repairs (expired letters' index entries) are `prune_expired` and `reindex`.
 """
+
 from __future__ import annotations
 
 import json
@@ -101,9 +102,11 @@ class DeadLetterFilter:
         return bool(self.actor or self.exception)
 
     def matches(self, group: DeadGroup) -> bool:
-        return ((not self.queue or group.queue_name == self.queue)
-                and (not self.actor or group.actor_name == self.actor)
-                and (not self.exception or group.exception_type == self.exception))
+        return (
+            (not self.queue or group.queue_name == self.queue)
+            and (not self.actor or group.actor_name == self.actor)
+            and (not self.exception or group.exception_type == self.exception)
+        )
 
 
 @dataclass(frozen=True)
@@ -157,29 +160,39 @@ class DeadListing:
 
 # --- previews ------------------------------------------------------------------
 
+
 def preview_of(data: dict[str, Any], size: int) -> dict[str, Any]:
     """The small summary stored next to a letter when it is filed (masked, bounded)."""
     options = data.get("options") or {}
     return {
-        "message_id": data.get("message_id", ""), "actor": data.get("actor_name", ""),
+        "message_id": data.get("message_id", ""),
+        "actor": data.get("actor_name", ""),
         "args": call_preview(data.get("args"), data.get("kwargs"), limit=PREVIEW_ARGS_CHARS),
         "exception": exception_type_of(data),
         "reason": str(options.get("dead_letter_reason", ""))[:PREVIEW_REASON_CHARS],
-        "retries": options.get("retries", 0), "size": size,
+        "retries": options.get("retries", 0),
+        "size": size,
     }
 
 
 def _summary(ref: DeadLetterRef, dead_at_ms: int | None, preview: dict[str, Any]) -> DeadLetterSummary:
     return DeadLetterSummary(
-        redis_id=ref.redis_id, queue_name=ref.queue, message_id=preview.get("message_id", ""),
-        actor_name=preview.get("actor", ""), args_preview=preview.get("args", ""),
-        exception_type=preview.get("exception", NO_EXCEPTION), reason=preview.get("reason", ""),
-        retries=int(preview.get("retries") or 0), dead_at_ms=dead_at_ms, size=int(preview.get("size") or 0),
+        redis_id=ref.redis_id,
+        queue_name=ref.queue,
+        message_id=preview.get("message_id", ""),
+        actor_name=preview.get("actor", ""),
+        args_preview=preview.get("args", ""),
+        exception_type=preview.get("exception", NO_EXCEPTION),
+        reason=preview.get("reason", ""),
+        retries=int(preview.get("retries") or 0),
+        dead_at_ms=dead_at_ms,
+        size=int(preview.get("size") or 0),
     )
 
 
-def load_summaries(refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int],
-                   groups: Mapping[DeadLetterRef, str] | None = None) -> list[DeadLetterSummary]:
+def load_summaries(
+    refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int], groups: Mapping[DeadLetterRef, str] | None = None
+) -> list[DeadLetterSummary]:
     """Previews of `refs`, in order: one round trip for previews and body sizes, a second only
     for letters filed without a preview whose body is small. A large letter without one shows its
     size and what its group says; a letter whose body is gone (expired) is left out."""
@@ -202,8 +215,12 @@ def load_summaries(refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int
         else:
             group = (groups or {}).get(ref)
             _, actor, exception = keys.split_group_field(group) if group else (ref.queue, "", "")
-            previews[ref] = {"actor": actor, "exception": exception or "?", "size": size,
-                             "args": f"({size:,} bytes; open the letter to see them)"}
+            previews[ref] = {
+                "actor": actor,
+                "exception": exception or "?",
+                "size": size,
+                "args": f"({size:,} bytes; open the letter to see them)",
+            }
     if small:
         pipe = conn.pipeline(transaction=False)
         for ref, _ in small:
@@ -216,24 +233,34 @@ def load_summaries(refs: list[DeadLetterRef], scores: Mapping[DeadLetterRef, int
 
 # --- filing --------------------------------------------------------------------
 
+
 def _record_keys(queue: str, group: str) -> list[str]:
-    return [keys.dead_key(queue), keys.dead_messages_key(queue), keys.groups_key(), keys.group_index_key(group),
-            keys.totals_key(), keys.preview_key(queue)]
+    return [
+        keys.dead_key(queue),
+        keys.dead_messages_key(queue),
+        keys.groups_key(),
+        keys.group_index_key(group),
+        keys.totals_key(),
+        keys.preview_key(queue),
+    ]
 
 
-def record_dead_letter(queue: str, redis_id: str, body: bytes, actor: str, exception: str,
-                       pipe: redis.client.Pipeline | None = None) -> Any:
+def record_dead_letter(
+    queue: str, redis_id: str, body: bytes, actor: str, exception: str, pipe: redis.client.Pipeline | None = None
+) -> Any:
     """File a message the broker has just dead-lettered: store its enriched body
     (traceback, reason), add it to its (queue, actor, exception) group and keep a
     bounded preview for list pages. Queued on `pipe` if given."""
     group = keys.group_field(queue, actor, exception)
     data = decode(body) or {}
     preview = json.dumps(preview_of({**data, "actor_name": actor}, len(body)), separators=(",", ":"))
-    return script("record_dead")(keys=_record_keys(queue, group), args=[redis_id, body, group, preview],
-                                 client=pipe or client())
+    return script("record_dead")(
+        keys=_record_keys(queue, group), args=[redis_id, body, group, preview], client=pipe or client()
+    )
 
 
 # --- groups and pages ----------------------------------------------------------
+
 
 def dead_groups(filter: DeadLetterFilter | None = None) -> list[DeadGroup]:
     """Dead-letter counts by (queue, actor, exception type), biggest first, optionally filtered."""
@@ -265,8 +292,9 @@ def decode_cursor(cursor: str | None) -> tuple[int, DeadLetterRef] | None:
         return None
 
 
-def _sources(filter: DeadLetterFilter, matching: list[DeadGroup],
-             queues: list[str] | None) -> list[tuple[str, str, str | None]]:
+def _sources(
+    filter: DeadLetterFilter, matching: list[DeadGroup], queues: list[str] | None
+) -> list[tuple[str, str, str | None]]:
     """The sorted sets to merge for a filter: (key, queue of its members, group field or None)."""
     if filter.queue and not filter.by_group:
         return [(keys.dead_key(filter.queue), filter.queue, None)]  # the broker's own set: also unindexed letters
@@ -276,16 +304,25 @@ def _sources(filter: DeadLetterFilter, matching: list[DeadGroup],
     return [(keys.group_index_key(f), keys.split_group_field(f)[0], f) for f in fields]
 
 
-def page_dead(filter: DeadLetterFilter = DeadLetterFilter(), *, cursor: str | None = None,
-              direction: str = "older", limit: int = 50, groups: list[DeadGroup] | None = None,
-              queues: list[str] | None = None) -> DeadPage:
+def page_dead(
+    filter: DeadLetterFilter = DeadLetterFilter(),
+    *,
+    cursor: str | None = None,
+    direction: str = "older",
+    limit: int = 50,
+    groups: list[DeadGroup] | None = None,
+    queues: list[str] | None = None,
+) -> DeadPage:
     """A page of dead letters (previews), newest first, by keyset pagination over the
     sets that match the filter: O(groups x page size), whatever the total.
     `groups` and `queues` reuse what the caller already read (dead_groups(), queue_names())."""
     matching = filter_groups(groups if groups is not None else dead_groups(), filter)
     sources = _sources(filter, matching, queues)
-    total = sum(g.count for g in matching) if filter.by_group else sum(
-        c.dead for c in all_queue_counts([q for _, q, _ in sources]))
+    total = (
+        sum(g.count for g in matching)
+        if filter.by_group
+        else sum(c.dead for c in all_queue_counts([q for _, q, _ in sources]))
+    )
     chosen, group_of, has_more, bound, older = _choose(sources, cursor, direction, limit)
     refs = [ref for _, ref in chosen]
     messages = load_summaries(refs, {ref: score for score, ref in chosen}, group_of)
@@ -305,8 +342,9 @@ def _choose(sources: list[tuple[str, str, str | None]], cursor: str | None, dire
     extra = 64  # members tied on the cursor's millisecond that must be skipped
     for key, _, _ in sources:
         if older:
-            pipe.zrevrangebyscore(key, bound[0] if bound else "+inf", "-inf", start=0, num=limit + extra,
-                                  withscores=True)
+            pipe.zrevrangebyscore(
+                key, bound[0] if bound else "+inf", "-inf", start=0, num=limit + extra, withscores=True
+            )
         else:
             assert bound is not None  # "newer" needs a cursor; without one the page goes older
             pipe.zrangebyscore(key, bound[0], "+inf", start=0, num=limit + extra, withscores=True)
@@ -333,15 +371,19 @@ def _sort_key(item: tuple[int, DeadLetterRef]) -> tuple[int, str]:
     return item[0], str(item[1])
 
 
-def listing(filter: DeadLetterFilter, *, cursor: str | None = None, direction: str = "older",
-            limit: int = 50) -> DeadListing:
+def listing(
+    filter: DeadLetterFilter, *, cursor: str | None = None, direction: str = "older", limit: int = 50
+) -> DeadListing:
     """What the dead-letter page shows: the page for the filter and cursor, and the
     filter's choices, from one read of the groups and the queue names."""
     groups = dead_groups()
     queues = queue_names()
     page = page_dead(filter, cursor=cursor, direction=direction, limit=limit, groups=groups, queues=queues)
     return DeadListing(
-        page=page, filter=filter, groups=groups, filtered_groups=filter_groups(groups, filter),
+        page=page,
+        filter=filter,
+        groups=groups,
+        filtered_groups=filter_groups(groups, filter),
         queue_names=sorted({g.queue_name for g in groups} | set(queues)),
         actor_names=sorted({g.actor_name for g in groups}),
         exception_names=sorted({g.exception_type for g in groups}),
@@ -400,20 +442,29 @@ def count_dead(queue: str) -> int:
 
 # --- requeue and delete --------------------------------------------------------
 
+
 def requeued_body(data: dict[str, Any], now: int | None = None) -> bytes:
     """The body a requeued message goes back with: same id, retry count reset, death details dropped."""
     options = dict(data.get("options") or {})
     for key in ("retries", "traceback", "dead_letter_reason", "dead_lettered_at", "exception_type", "eta"):
         options.pop(key, None)
     options["requeued_at"] = now if now is not None else now_ms()
-    return json.dumps({**data, "queue_name": q_name(data.get("queue_name", "")), "options": options},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {**data, "queue_name": q_name(data.get("queue_name", "")), "options": options}, separators=(",", ":")
+    ).encode()
 
 
 def _take_keys(ref: DeadLetterRef, group: str) -> list[str]:
-    return [keys.dead_key(ref.queue), keys.dead_messages_key(ref.queue), keys.groups_key(),
-            keys.group_index_key(group), keys.queue_key(ref.queue), keys.messages_key(ref.queue),
-            keys.preview_key(ref.queue), keys.wake_key(q_name(ref.queue))]
+    return [
+        keys.dead_key(ref.queue),
+        keys.dead_messages_key(ref.queue),
+        keys.groups_key(),
+        keys.group_index_key(group),
+        keys.queue_key(ref.queue),
+        keys.messages_key(ref.queue),
+        keys.preview_key(ref.queue),
+        keys.wake_key(q_name(ref.queue)),
+    ]
 
 
 def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
@@ -448,7 +499,7 @@ def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
 
 def _take_all(refs: Iterable[DeadLetterRef], *, requeue: bool) -> int:
     refs = list(refs)
-    return sum(_take(refs[i: i + TAKE_BATCH], requeue=requeue) for i in range(0, len(refs), TAKE_BATCH))
+    return sum(_take(refs[i : i + TAKE_BATCH], requeue=requeue) for i in range(0, len(refs), TAKE_BATCH))
 
 
 def requeue_dead(refs: Iterable[DeadLetterRef]) -> int:
@@ -478,6 +529,7 @@ def refs_matching(filter: DeadLetterFilter, *, batch: int = 500) -> Iterator[lis
 
 # --- repairs (commands and workers; never a page) ----------------------------
 
+
 def prune_expired(dead_message_ttl_ms: int, *, batch: int = 500) -> int:
     """Drop the index entries and previews of letters the broker expired (older than the TTL
     and gone). Cost: the entries past the TTL, not the whole index. Returns how many."""
@@ -488,8 +540,12 @@ def prune_expired(dead_message_ttl_ms: int, *, batch: int = 500) -> int:
     for group in list(conn.hkeys(keys.groups_key())):
         group_field = text(group)
         queue = keys.split_group_field(group_field)[0]
-        group_keys = [keys.groups_key(), keys.group_index_key(group_field), keys.dead_messages_key(queue),
-                      keys.preview_key(queue)]
+        group_keys = [
+            keys.groups_key(),
+            keys.group_index_key(group_field),
+            keys.dead_messages_key(queue),
+            keys.preview_key(queue),
+        ]
         low: str = "-inf"
         while True:
             removed, checked, last = prune(keys=group_keys, args=[group_field, low, cutoff, batch])
@@ -510,14 +566,17 @@ def reindex(queues: Iterable[str] | None = None) -> int:
             conn.delete(key)
     filed = 0
     names = set(queues if queues is not None else queue_names())
-    names.update(keys.queue_of_dead_messages_key(k.decode())  # queues only Redis knows of (a repair tool may scan)
-                 for k in conn.scan_iter(match=keys.dead_messages_pattern(), count=1000))
+    names.update(
+        keys.queue_of_dead_messages_key(k.decode())  # queues only Redis knows of (a repair tool may scan)
+        for k in conn.scan_iter(match=keys.dead_messages_pattern(), count=1000)
+    )
     for queue in sorted(names):
         pipe = conn.pipeline(transaction=False)
         for redis_id, body in conn.hscan_iter(keys.dead_messages_key(queue), count=100):
             data = decode(body) or {}
-            record_dead_letter(queue, redis_id.decode(), body, data.get("actor_name", ""),
-                               exception_type_of(data), pipe=pipe)
+            record_dead_letter(
+                queue, redis_id.decode(), body, data.get("actor_name", ""), exception_type_of(data), pipe=pipe
+            )
             if len(pipe) >= 100:
                 filed += sum(pipe.execute())
         filed += sum(pipe.execute())

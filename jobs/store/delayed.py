@@ -7,6 +7,7 @@ it in memory until its eta, then enqueues it on its queue. Both the operator's a
 script, and do nothing if it is gone: whichever comes first wins, and a message is never
 both retried by an operator and promoted by a worker (or killed and then run).
 """
+
 from __future__ import annotations
 
 import json
@@ -20,7 +21,7 @@ from dramatiq.common import q_name
 from jobs.timeutil import now_ms
 
 from . import keys
-from .connection import client, script
+from .connection import client, script, text
 from .dead_letters import DeadLetterRef, preview_of
 from .delivery import WAKE_LIST_CAP
 from .messages import StoredMessage, decode
@@ -82,8 +83,9 @@ def _queues(filter: RetryFilter) -> list[str]:
     return [filter.queue] if filter.queue else queue_names()
 
 
-def page_retries(filter: RetryFilter = RetryFilter(), *, cursor: str | None = None, limit: int = 50,
-                 scan_budget: int = 5_000) -> RetryPage:
+def page_retries(
+    filter: RetryFilter = RetryFilter(), *, cursor: str | None = None, limit: int = 50, scan_budget: int = 5_000
+) -> RetryPage:
     """Delayed messages with retries > 0, queue by queue (HSCAN of each delay queue's hash, so a
     page costs at most `scan_budget` entries looked at, whatever the total); soonest due first
     within the page."""
@@ -95,11 +97,12 @@ def page_retries(filter: RetryFilter = RetryFilter(), *, cursor: str | None = No
     while queue_index < len(names) and len(found) < limit and scanned < scan_budget:
         queue = names[queue_index]
         hscan_cursor, items = conn.hscan(keys.delayed_messages_key(queue), cursor=hscan_cursor, count=limit)
+        assert isinstance(items, dict)  # HSCAN without NOVALUES: field -> value
         scanned += len(items)
         for redis_id, body in items.items():
             data = decode(body)
             if data is not None:
-                message = StoredMessage(redis_id.decode(), q_name(queue), data)
+                message = StoredMessage(text(redis_id), q_name(queue), data)
                 if filter.matches(message):
                     found.append(message)
         if not hscan_cursor:
@@ -135,21 +138,24 @@ def get_delayed(ref: MessageRef) -> StoredMessage | None:
 
 # --- the operator's actions ------------------------------------------------------
 
+
 def retried_now_body(data: dict[str, Any], now: int) -> bytes:
     """The body of a delayed message sent to its queue now: no eta (it would be delayed again), retries kept."""
     options = {k: v for k, v in (data.get("options") or {}).items() if k != "eta"}
     options["ready_at"] = now
     options["retried_now_at"] = now
-    return json.dumps({**data, "queue_name": q_name(data.get("queue_name", "")), "options": options},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {**data, "queue_name": q_name(data.get("queue_name", "")), "options": options}, separators=(",", ":")
+    ).encode()
 
 
 def killed_body(data: dict[str, Any], now: int) -> bytes:
     """The body of a delayed message an operator killed: a dead letter with the reason."""
     options = {k: v for k, v in (data.get("options") or {}).items() if k != "eta"}
     options.update(dead_letter_reason=KILLED_REASON, exception_type=KILLED, dead_lettered_at=now)
-    return json.dumps({**data, "queue_name": q_name(data.get("queue_name", "")), "options": options},
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        {**data, "queue_name": q_name(data.get("queue_name", "")), "options": options}, separators=(",", ":")
+    ).encode()
 
 
 def _take_batch(refs: list[MessageRef], action: str) -> int:
@@ -172,11 +178,23 @@ def _take_batch(refs: list[MessageRef], action: str) -> int:
         else:
             body = killed_body(data, now)
             preview = json.dumps(preview_of(json.loads(body), len(body)), separators=(",", ":"))
-        take(keys=[keys.delayed_queue_key(ref.queue), keys.delayed_messages_key(ref.queue), keys.queue_key(ref.queue),
-                   keys.messages_key(ref.queue), keys.dead_key(ref.queue), keys.dead_messages_key(ref.queue),
-                   keys.groups_key(), keys.group_index_key(group), keys.totals_key(), keys.preview_key(ref.queue),
-                   keys.wake_key(ref.queue)],
-             args=[ref.redis_id, action, body, group, preview, now, WAKE_LIST_CAP], client=pipe)
+        take(
+            keys=[
+                keys.delayed_queue_key(ref.queue),
+                keys.delayed_messages_key(ref.queue),
+                keys.queue_key(ref.queue),
+                keys.messages_key(ref.queue),
+                keys.dead_key(ref.queue),
+                keys.dead_messages_key(ref.queue),
+                keys.groups_key(),
+                keys.group_index_key(group),
+                keys.totals_key(),
+                keys.preview_key(ref.queue),
+                keys.wake_key(ref.queue),
+            ],
+            args=[ref.redis_id, action, body, group, preview, now, WAKE_LIST_CAP],
+            client=pipe,
+        )
     return sum(pipe.execute()) if len(pipe) else 0
 
 
@@ -186,13 +204,22 @@ def take(refs: Iterable[MessageRef], action: str) -> int:
     if action not in (RETRY, KILL):
         raise ValueError(f"unknown action {action!r}")
     refs = list(refs)
-    return sum(_take_batch(refs[i: i + TAKE_BATCH], action) for i in range(0, len(refs), TAKE_BATCH))
+    return sum(_take_batch(refs[i : i + TAKE_BATCH], action) for i in range(0, len(refs), TAKE_BATCH))
 
 
 # --- the worker's side ---------------------------------------------------------
 
+
 def promote(conn: redis.Redis, queue: str, delayed_id: str, new_id: str, body: bytes) -> bool:
     """Move a due delayed message of `queue` to the back of `queue`, unless an operator took it first."""
-    return bool(script("promote_delayed", conn)(
-        keys=[keys.delayed_messages_key(queue), keys.messages_key(queue), keys.queue_key(queue), keys.wake_key(queue)],
-        args=[delayed_id, new_id, body, WAKE_LIST_CAP]))
+    return bool(
+        script("promote_delayed", conn)(
+            keys=[
+                keys.delayed_messages_key(queue),
+                keys.messages_key(queue),
+                keys.queue_key(queue),
+                keys.wake_key(queue),
+            ],
+            args=[delayed_id, new_id, body, WAKE_LIST_CAP],
+        )
+    )

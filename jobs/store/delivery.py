@@ -10,6 +10,7 @@ fetch and its BLPOP is still there, so no wake-up is lost, and each token wakes 
 Functions take the broker's client and namespace explicitly: the broker calling them need not
 be the global one (tests run several).
 """
+
 from __future__ import annotations
 
 import redis
@@ -22,36 +23,51 @@ from .connection import script
 WAKE_LIST_CAP = 16
 
 
-def enqueue(conn: redis.Redis, ns: str, queue: str, redis_id: str, body: bytes,
-            pipe: redis.client.Pipeline | None = None) -> None:
+def enqueue(
+    conn: redis.Redis, ns: str, queue: str, redis_id: str, body: bytes, pipe: redis.client.Pipeline | None = None
+) -> None:
     """Put a message on `queue` (as consumed: `<q>.DQ` for a delayed one) and wake one idle consumer."""
-    script("enqueue", conn)(keys=[keys.consumed_queue_key(queue, ns), keys.consumed_messages_key(queue, ns),
-                                  keys.wake_key(queue, ns)],
-                            args=[redis_id, body, WAKE_LIST_CAP], client=pipe)
+    script("enqueue", conn)(
+        keys=[keys.consumed_queue_key(queue, ns), keys.consumed_messages_key(queue, ns), keys.wake_key(queue, ns)],
+        args=[redis_id, body, WAKE_LIST_CAP],
+        client=pipe,
+    )
 
 
 def requeue(conn: redis.Redis, ns: str, worker_id: str, queue: str, redis_ids: list[str]) -> int:
     """Put messages this worker fetched and did not ack back on `queue`; returns how many went back."""
     if not redis_ids:
         return 0
-    return int(script("requeue", conn)(
-        keys=[keys.acks_key(worker_id, queue, ns), keys.consumed_queue_key(queue, ns),
-              keys.consumed_messages_key(queue, ns), keys.wake_key(queue, ns)],
-        args=[WAKE_LIST_CAP, *redis_ids]))
+    return int(
+        script("requeue", conn)(
+            keys=[
+                keys.acks_key(worker_id, queue, ns),
+                keys.consumed_queue_key(queue, ns),
+                keys.consumed_messages_key(queue, ns),
+                keys.wake_key(queue, ns),
+            ],
+            args=[WAKE_LIST_CAP, *redis_ids],
+        )
+    )
 
 
-def ack_many(conn: redis.Redis, ns: str, worker_id: str, queue: str, redis_ids: list[str],
-             heartbeat_ms: int | None) -> int:
+def ack_many(
+    conn: redis.Redis, ns: str, worker_id: str, queue: str, redis_ids: list[str], heartbeat_ms: int | None
+) -> int:
     """Ack a batch of processed messages in one call (and record a heartbeat if `heartbeat_ms`)."""
-    return int(script("ack_many", conn)(
-        keys=[keys.acks_key(worker_id, queue, ns), keys.consumed_messages_key(queue, ns), keys.heartbeats_key(ns)],
-        args=[worker_id, "" if heartbeat_ms is None else heartbeat_ms, *redis_ids]))
+    return int(
+        script("ack_many", conn)(
+            keys=[keys.acks_key(worker_id, queue, ns), keys.consumed_messages_key(queue, ns), keys.heartbeats_key(ns)],
+            args=[worker_id, "" if heartbeat_ms is None else heartbeat_ms, *redis_ids],
+        )
+    )
 
 
 def wake_if_ready(conn: redis.Redis, ns: str, queue: str, pipe: redis.client.Pipeline | None = None) -> None:
     """Wake one idle consumer of `queue` if it holds ready messages."""
-    script("wake_if_ready", conn)(keys=[keys.consumed_queue_key(queue, ns), keys.wake_key(queue, ns)],
-                                  args=[WAKE_LIST_CAP], client=pipe)
+    script("wake_if_ready", conn)(
+        keys=[keys.consumed_queue_key(queue, ns), keys.wake_key(queue, ns)], args=[WAKE_LIST_CAP], client=pipe
+    )
 
 
 def wait_for_wake(conn: redis.Redis, ns: str, queue: str, timeout_s: float) -> bool:

@@ -4,6 +4,7 @@ The broker hands workers bodies without their redis ids, so the id is found amon
 the worker's own unacked messages of that queue (a handful: its prefetch) by
 comparing bodies. Used by `jobs.broker`'s consumer.
 """
+
 from __future__ import annotations
 
 import json
@@ -38,8 +39,9 @@ def unacked_by_any_worker(queue: str) -> set[str]:
     return found
 
 
-def _envelope(queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any] | None, reason: str,
-              exception_type: str) -> bytes:
+def _envelope(
+    queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any] | None, reason: str, exception_type: str
+) -> bytes:
     """The dead letter of a message that cannot run: what could be read of it, the reason, and the raw
     body under 'undecodable' (which also keeps it from being requeued as it is).
     A message whose only fault is a missing redis id gets it, so an operator can requeue it."""
@@ -53,16 +55,25 @@ def _envelope(queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any]
 
     timestamp = data.get("message_timestamp")
     envelope: dict[str, Any] = {
-        "queue_name": q_name(queue), "actor_name": text("actor_name", ""),
+        "queue_name": q_name(queue),
+        "actor_name": text("actor_name", ""),
         "args": list(data["args"]) if isinstance(data.get("args"), (list, tuple)) else [],
         "kwargs": data["kwargs"] if isinstance(data.get("kwargs"), dict) else {},
         "message_id": text("message_id", redis_id),
         "message_timestamp": timestamp if isinstance(timestamp, int) else now,
-        "options": {**options, "redis_message_id": redis_id, "dead_letter_reason": reason[:500],
-                    "exception_type": exception_type, "dead_lettered_at": now},
+        "options": {
+            **options,
+            "redis_message_id": redis_id,
+            "dead_letter_reason": reason[:500],
+            "exception_type": exception_type,
+            "dead_lettered_at": now,
+        },
     }
-    missing_id_only = (isinstance(data.get("options"), dict) and isinstance(data.get("kwargs"), dict)
-                       and not isinstance(data["options"].get("redis_message_id"), str))
+    missing_id_only = (
+        isinstance(data.get("options"), dict)
+        and isinstance(data.get("kwargs"), dict)
+        and not isinstance(data["options"].get("redis_message_id"), str)
+    )
     if raw is None:
         envelope["undecodable"] = "(no body)"
     elif not missing_id_only:
@@ -70,8 +81,9 @@ def _envelope(queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any]
     return json.dumps(envelope, default=str).encode()
 
 
-def bury_fetched(worker_id: str, queue: str, raw: bytes, data: dict[str, Any] | None, reason: str,
-                 exception_type: str) -> str | None:
+def bury_fetched(
+    worker_id: str, queue: str, raw: bytes, data: dict[str, Any] | None, reason: str, exception_type: str
+) -> str | None:
     """Dead-letter a message this worker fetched but cannot run; returns its redis id.
 
     `data` is the decoded message if it decoded, None for a body that did not."""

@@ -36,6 +36,7 @@ Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
 Every read a page makes costs O(page size): counts come from counters, pages
 from sorted sets.
 """
+
 from __future__ import annotations
 
 import dramatiq
@@ -74,7 +75,7 @@ def dead_messages_pattern() -> str:
 
 
 def queue_of_dead_messages_key(key: str) -> str:
-    return q_name(key[len(namespace()) + 1: -len(".XQ.msgs")])
+    return q_name(key[len(namespace()) + 1 : -len(".XQ.msgs")])
 
 
 def consumed_queue_key(queue: str, ns: str | None = None) -> str:
@@ -199,6 +200,8 @@ def recent_slot_key(slot: int) -> str:
 def delayed_queue_key(queue: str) -> str:
     """The delay queue's list of ids not yet fetched by a worker (`<q>.DQ`)."""
     return f"{queue_key(queue)}.DQ"
+
+
 def task_result_key(result_id: str) -> str:
     return jobs_key("task", result_id)
 

@@ -1,4 +1,5 @@
 """Where is message X? Running on a worker, ready, delayed or retrying, dead, or finished recently."""
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,14 @@ def _in_hash(key: str, message_id: str, scan_limit: int) -> tuple[str, dict] | N
     return None
 
 
-def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
-           scan_limit: int = SCAN_LIMIT, recent_max_age_ms: int = 86_400_000) -> list[Sighting]:
+def locate(
+    message_id: str,
+    queues: Iterable[str],
+    worker_ids: Iterable[str],
+    *,
+    scan_limit: int = SCAN_LIMIT,
+    recent_max_age_ms: int = 86_400_000,
+) -> list[Sighting]:
     """Every place `message_id` (a Dramatiq message id, or a redis id) is known: running on a
     worker (which, since when), ready, delayed or retrying (due when), dead, and how it ended if it
     finished recently. O(1) look-ups, and scans of at most `scan_limit` entries per hash."""
@@ -79,8 +86,10 @@ def locate(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], *,
         if hit:
             message = StoredMessage(hit[0], queue, hit[1])
             found.append(Sighting("retrying" if message.retries else "delayed", queue, message))
-    found.extend(Sighting("dead", letter.queue_name, dead=letter)
-                 for letter in find_dead(message_id, names, scan_limit=scan_limit))
+    found.extend(
+        Sighting("dead", letter.queue_name, dead=letter)
+        for letter in find_dead(message_id, names, scan_limit=scan_limit)
+    )
     if done:
         found.append(Sighting("finished", done.get("queue", ""), details=done))
     return found

@@ -1,4 +1,5 @@
 """Messages as the broker stores them, decoded for display."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ def decode(raw: bytes | str | None) -> dict[str, Any] | None:
     try:
         data = json.loads(raw)
     except ValueError:
-        return {"actor_name": "", "args": [], "kwargs": {}, "options": {},
-                "undecodable": (raw.decode(errors="replace") if isinstance(raw, bytes) else raw)[:2000]}
+        return {
+            "actor_name": "",
+            "args": [],
+            "kwargs": {},
+            "options": {},
+            "undecodable": (raw.decode(errors="replace") if isinstance(raw, bytes) else raw)[:2000],
+        }
     return data if isinstance(data, dict) else {"actor_name": "", "options": {}, "undecodable": str(data)[:2000]}
 
 

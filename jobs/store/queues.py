@@ -1,4 +1,5 @@
 """Queues: the registry of known queues, their counts, and pages of ready and delayed messages."""
+
 from __future__ import annotations
 
 import logging
@@ -64,20 +65,24 @@ def all_queue_counts(queues: Iterable[str] | None = None) -> list[QueueCounts]:
     return [counts for counts, _ in queue_figures(queues, oldest_depth=0)]
 
 
-def queue_figures(queues: Iterable[str] | None = None, *,
-                  oldest_depth: int = OLDEST_READY_DEPTH) -> list[tuple[QueueCounts, int | None]]:
+def queue_figures(
+    queues: Iterable[str] | None = None, *, oldest_depth: int = OLDEST_READY_DEPTH
+) -> list[tuple[QueueCounts, int | None]]:
     """Counts of each queue and when its longest-waiting ready message became ready (epoch ms, None:
     no ready message; among the first `oldest_depth` ids of its list, 0: not asked). One read-only
     script call for every queue; bodies never leave Redis."""
     names = [q_name(q) for q in (queues if queues is not None else queue_names())]
     if not names:
         return []
-    queue_keys = [key for name in names for key in (keys.queue_key(name), keys.messages_key(name),
-                                                     keys.delayed_messages_key(name), keys.dead_key(name))]
+    queue_keys = [
+        key
+        for name in names
+        for key in (keys.queue_key(name), keys.messages_key(name), keys.delayed_messages_key(name), keys.dead_key(name))
+    ]
     values = run_readonly("queue_stats", queue_keys, [oldest_depth])
     result = []
     for i, name in enumerate(names):
-        ready, stored, delayed, dead, oldest = values[5 * i: 5 * i + 5]
+        ready, stored, delayed, dead, oldest = values[5 * i : 5 * i + 5]
         # A message stays in the hash until acked: stored but not listed is in flight.
         result.append((QueueCounts(name, ready, delayed, max(stored - ready, 0), dead), int(oldest) or None))
     return result
@@ -88,8 +93,9 @@ def page_ready(queue: str, *, offset: int = 0, limit: int = 50) -> list[StoredMe
     conn = client()
     ids = [text(i) for i in conn.lrange(keys.queue_key(queue), offset, offset + limit - 1)]
     bodies = conn.hmget(keys.messages_key(queue), ids) if ids else []
-    return [StoredMessage(i, q_name(queue), data)
-            for i, body in zip(ids, bodies, strict=True) if (data := decode(body))]
+    return [
+        StoredMessage(i, q_name(queue), data) for i, body in zip(ids, bodies, strict=True) if (data := decode(body))
+    ]
 
 
 def ready_page(queue: str, page: int, *, actor: str = "", page_size: int = 50, scan_limit: int = 10_000) -> ReadyPage:
@@ -108,7 +114,7 @@ def ready_page(queue: str, page: int, *, actor: str = "", page_size: int = 50, s
         if len(matches) > (page + 1) * page_size:
             break
     start = page * page_size
-    return ReadyPage(matches[start: start + page_size], len(matches) > start + page_size, scanned)
+    return ReadyPage(matches[start : start + page_size], len(matches) > start + page_size, scanned)
 
 
 def page_delayed(queue: str, *, cursor: int = 0, limit: int = 50) -> tuple[list[StoredMessage], int]:
@@ -125,8 +131,11 @@ def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> tu
     Returns (state, message) with state 'ready/in progress', 'delayed' or 'dead'.
     Lookup by redis id is O(1); by message id it scans at most `scan_limit` entries.
     """
-    places = (("ready/in progress", keys.messages_key(queue)), ("delayed", keys.delayed_messages_key(queue)),
-              ("dead", keys.dead_messages_key(queue)))
+    places = (
+        ("ready/in progress", keys.messages_key(queue)),
+        ("delayed", keys.delayed_messages_key(queue)),
+        ("dead", keys.dead_messages_key(queue)),
+    )
     conn = client()
     for state, key in places:
         body = conn.hget(key, message_id)

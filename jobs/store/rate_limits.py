@@ -2,6 +2,7 @@
 
 `jobs.limits` holds the policy (fail open, verdicts); this module holds the keys and the script.
 """
+
 from __future__ import annotations
 
 from dramatiq.rate_limits.backends import RedisBackend
@@ -22,5 +23,6 @@ def sliding_window_hit(name: str, limit: int, window_ms: int, now_ms: int, membe
     `window_ms`; returns (allowed, ms until a slot frees). One round trip (lua/sliding_window.lua)."""
     conn = client()
     allowed, wait_ms = script("sliding_window", conn)(
-        keys=[rate_limit_key(f"sliding:{name}")], args=[now_ms, window_ms, limit, member], client=conn)
+        keys=[rate_limit_key(f"sliding:{name}")], args=[now_ms, window_ms, limit, member], client=conn
+    )
     return bool(allowed), int(wait_ms)

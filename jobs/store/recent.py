@@ -7,6 +7,7 @@ emptied and becomes current, so it keeps at least the newest `limit` (at most a 
 entries older than the maximum age are expired with their slot, and never shown. An entry is a
 JSON array of FIELDS (smaller and faster to write than an object).
 """
+
 from __future__ import annotations
 
 import json
@@ -22,13 +23,30 @@ from . import keys
 from .connection import client, script
 
 SLOTS = 10
-FIELDS = ("message_id", "actor", "queue", "outcome", "retries", "started_ms", "finished_ms", "duration_ms",
-          "worker", "host", "pid")
+FIELDS = (
+    "message_id",
+    "actor",
+    "queue",
+    "outcome",
+    "retries",
+    "started_ms",
+    "finished_ms",
+    "duration_ms",
+    "worker",
+    "host",
+    "pid",
+)
 DONE, RETRIED, DEAD = "done", "failed, retry enqueued", "dead"
 
 
-def add_to_pipeline(pipe: redis.client.Pipeline, finished: Sequence[Sequence[Any]], *, worker: Sequence[Any],
-                    limit: int, max_age_ms: int) -> None:
+def add_to_pipeline(
+    pipe: redis.client.Pipeline,
+    finished: Sequence[Sequence[Any]],
+    *,
+    worker: Sequence[Any],
+    limit: int,
+    max_age_ms: int,
+) -> None:
     """Queue on `pipe` the record of `finished` messages: each the first 8 FIELDS (message id ...
     duration), `worker` the last 3 (worker id, host, pid), the same for all."""
     if not finished or limit <= 0:
@@ -48,8 +66,11 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
     for slot in range(SLOTS):
         pipe.hget(keys.recent_slot_key(slot), message_id)
     oldest = now_ms() - max_age_ms
-    ends = [entry for raw in pipe.execute()
-            if raw and (entry := dict(zip(FIELDS, json.loads(raw), strict=False)))["finished_ms"] >= oldest]
+    ends = [
+        entry
+        for raw in pipe.execute()
+        if raw and (entry := dict(zip(FIELDS, json.loads(raw), strict=False)))["finished_ms"] >= oldest
+    ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
 
 

@@ -1,5 +1,6 @@
 """Workers, what they run, throughput and periodic runs: written by workers (jobs.middleware.JobStats),
 read by the dashboard. Reads never write; forgetting long-gone workers is `forget_silent_workers`."""
+
 from __future__ import annotations
 
 import json
@@ -37,11 +38,18 @@ class WorkerInfo:
         return "alive" if self.alive else "lost"
 
 
-def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str, dict] | None,
-                         counts: dict[int, tuple[int, int]], periodic: dict[str, dict], *,
-                         actors: Mapping[int, Mapping[str, ActorCounts]] | None = None,
-                         finished: Sequence[Sequence[Any]] = (), recent_limit: int = 10_000,
-                         recent_max_age_ms: int = 86_400_000) -> None:
+def publish_worker_stats(
+    worker_id: str,
+    info: dict[str, Any],
+    running: dict[str, dict] | None,
+    counts: dict[int, tuple[int, int]],
+    periodic: dict[str, dict],
+    *,
+    actors: Mapping[int, Mapping[str, ActorCounts]] | None = None,
+    finished: Sequence[Sequence[Any]] = (),
+    recent_limit: int = 10_000,
+    recent_max_age_ms: int = 86_400_000,
+) -> None:
     """One pipeline with what a worker process did since its last publish: its
     registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
     unchanged), processed/failed counts by epoch minute, periodic last runs,
@@ -66,8 +74,13 @@ def publish_worker_stats(worker_id: str, info: dict[str, Any], running: dict[str
         pipe.hset(keys.periodic_key(), mapping={k: json.dumps(v) for k, v in periodic.items()})
     if actors:
         actor_metrics.add_to_pipeline(pipe, actors)
-    recent.add_to_pipeline(pipe, finished, worker=(worker_id, info.get("host"), info.get("pid")),
-                           limit=recent_limit, max_age_ms=recent_max_age_ms)
+    recent.add_to_pipeline(
+        pipe,
+        finished,
+        worker=(worker_id, info.get("host"), info.get("pid")),
+        limit=recent_limit,
+        max_age_ms=recent_max_age_ms,
+    )
     pipe.execute()
 
 
@@ -133,12 +146,19 @@ def workers(heartbeat_timeout_ms: int, forget_after_ms: int = FORGET_AFTER_MS) -
     for worker_id in ids:
         info = infos[worker_id]
         jobs = next(running) if alive[worker_id] else []
-        result.append(WorkerInfo(
-            worker_id=worker_id, host=info.get("host", "?"), pid=info.get("pid"), queues=info.get("queues", []),
-            started_at_ms=info.get("started_ms"), last_heartbeat_ms=last_seen[worker_id], alive=alive[worker_id],
-            running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
-            version=info.get("version", "unknown"),
-        ))
+        result.append(
+            WorkerInfo(
+                worker_id=worker_id,
+                host=info.get("host", "?"),
+                pid=info.get("pid"),
+                queues=info.get("queues", []),
+                started_at_ms=info.get("started_ms"),
+                last_heartbeat_ms=last_seen[worker_id],
+                alive=alive[worker_id],
+                running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
+                version=info.get("version", "unknown"),
+            )
+        )
     return result
 
 

@@ -5,6 +5,7 @@ worker that runs it (`record_started`, `settle`); read by `get`. Each write rene
 TTL, so a result is kept for the TTL after its last change. Statuses are the values of
 `django.tasks.TaskResultStatus`.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,8 +30,14 @@ class TaskIdentity:
     enqueued_ms: int
 
     def fields(self) -> dict[str, str]:
-        return {"task": self.task_path, "backend": self.backend, "queue": self.queue,
-                "args": json.dumps(self.args), "kwargs": json.dumps(self.kwargs), "enqueued_ms": str(self.enqueued_ms)}
+        return {
+            "task": self.task_path,
+            "backend": self.backend,
+            "queue": self.queue,
+            "args": json.dumps(self.args),
+            "kwargs": json.dumps(self.kwargs),
+            "enqueued_ms": str(self.enqueued_ms),
+        }
 
 
 @dataclass(frozen=True)
@@ -58,15 +65,24 @@ def _record(result_id: str, fields: dict[bytes, bytes], workers: list[bytes], er
     if b"task" not in fields:
         return None
     identity = TaskIdentity(
-        task_path=fields[b"task"].decode(), backend=fields.get(b"backend", b"default").decode(),
-        queue=fields.get(b"queue", b"default").decode(), args=json.loads(fields.get(b"args", b"[]")),
-        kwargs=json.loads(fields.get(b"kwargs", b"{}")), enqueued_ms=int(fields.get(b"enqueued_ms", b"0")))
+        task_path=fields[b"task"].decode(),
+        backend=fields.get(b"backend", b"default").decode(),
+        queue=fields.get(b"queue", b"default").decode(),
+        args=json.loads(fields.get(b"args", b"[]")),
+        kwargs=json.loads(fields.get(b"kwargs", b"{}")),
+        enqueued_ms=int(fields.get(b"enqueued_ms", b"0")),
+    )
     return TaskRecord(
-        result_id=result_id, identity=identity, status=fields.get(b"status", READY.encode()).decode(),
-        started_ms=_int(fields.get(b"started_ms")), last_attempted_ms=_int(fields.get(b"last_attempted_ms")),
-        finished_ms=_int(fields.get(b"finished_ms")), worker_ids=[w.decode() for w in workers],
+        result_id=result_id,
+        identity=identity,
+        status=fields.get(b"status", READY.encode()).decode(),
+        started_ms=_int(fields.get(b"started_ms")),
+        last_attempted_ms=_int(fields.get(b"last_attempted_ms")),
+        finished_ms=_int(fields.get(b"finished_ms")),
+        worker_ids=[w.decode() for w in workers],
         errors=[json.loads(e) for e in errors],
-        return_value=json.loads(fields[b"return_value"]) if b"return_value" in fields else None)
+        return_value=json.loads(fields[b"return_value"]) if b"return_value" in fields else None,
+    )
 
 
 def record_enqueued(result_id: str, identity: TaskIdentity, ttl_s: int) -> bool:
@@ -103,18 +119,36 @@ def record_started(result_id: str, identity: TaskIdentity, worker_id: str, now_m
     return record
 
 
-def settle(result_id: str, status: str, now_ms: int, ttl_s: int, *, error: dict[str, str] | None = None,
-           return_json: str = "", only_if_unfinished: bool = False) -> bool:
+def settle(
+    result_id: str,
+    status: str,
+    now_ms: int,
+    ttl_s: int,
+    *,
+    error: dict[str, str] | None = None,
+    return_json: str = "",
+    only_if_unfinished: bool = False,
+) -> bool:
     """End an attempt with `status` (READY: to be retried), recording its error or return value.
     True if this call finished the result (SUCCESSFUL or FAILED for the first time in this run).
     One round trip (lua/settle_task_result.lua); a record that expired is not recreated."""
     conn = client()
     final = status in (SUCCESSFUL, FAILED)
-    return bool(script("settle_task_result", conn)(
-        keys=_keys(result_id),
-        args=[status, now_ms, json.dumps(error) if error else "", return_json, ttl_s,
-              int(only_if_unfinished), int(final)],
-        client=conn))
+    return bool(
+        script("settle_task_result", conn)(
+            keys=_keys(result_id),
+            args=[
+                status,
+                now_ms,
+                json.dumps(error) if error else "",
+                return_json,
+                ttl_s,
+                int(only_if_unfinished),
+                int(final),
+            ],
+            client=conn,
+        )
+    )
 
 
 def get(result_id: str) -> TaskRecord | None:

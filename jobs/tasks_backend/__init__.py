@@ -4,6 +4,7 @@
 run), `results` (stored records as `TaskResult`s); the results' Redis side is
 `jobs.store.task_results`, their bookkeeping on the worker `jobs.middleware.task_results`.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ imported: web processes and workers import every app's `tasks` module
 task is an actor like any other: Retries, TimeLimit, dead letters, the dashboard
 and JobStats treat it the same.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -110,8 +111,13 @@ def execute(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     queue = q_name(message.queue_name)
     if queue != task.queue_name:
         task = task.using(queue_name=queue)
-    record = task_results.record_started(message.message_id, identity_of(message, alias), _worker_id(),
-                                         now_ms(), backend.result_ttl_s)  # type: ignore[attr-defined]
+    record = task_results.record_started(
+        message.message_id,
+        identity_of(message, alias),
+        _worker_id(),
+        now_ms(),
+        backend.result_ttl_s,  # type: ignore[attr-defined]  # ours: DramatiqBackend
+    )
     result = task_result(record, task)
     task_started.send(type(backend), task_result=result)
     if task.takes_context:

@@ -1,4 +1,5 @@
 """`DramatiqBackend`: Django's Tasks framework (`django.tasks`) on this project's Dramatiq workers."""
+
 from __future__ import annotations
 
 import uuid
@@ -89,14 +90,29 @@ class DramatiqBackend(BaseTaskBackend):
         self.validate_task(task)
         register(task)
         result: TaskResult = TaskResult(
-            task=task, id=str(uuid.uuid4()), status=TaskResultStatus.READY, enqueued_at=timezone.now(),
-            started_at=None, finished_at=None, last_attempted_at=None, args=list(args), kwargs=dict(kwargs),
-            backend=self.alias, errors=[], worker_ids=[],
+            task=task,
+            id=str(uuid.uuid4()),
+            status=TaskResultStatus.READY,
+            enqueued_at=timezone.now(),
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=list(args),
+            kwargs=dict(kwargs),
+            backend=self.alias,
+            errors=[],
+            worker_ids=[],
         )  # its __post_init__ normalizes the arguments to JSON, or raises
         enqueued_ms = int(result.enqueued_at.timestamp() * 1000) if result.enqueued_at else now_ms()
-        message: Message = Message(queue_name=task.queue_name, actor_name=task.module_path, args=tuple(result.args),
-                                   kwargs=result.kwargs, options={"task_backend": self.alias}, message_id=result.id,
-                                   message_timestamp=enqueued_ms)
+        message: Message = Message(
+            queue_name=task.queue_name,
+            actor_name=task.module_path,
+            args=tuple(result.args),
+            kwargs=result.kwargs,
+            options={"task_backend": self.alias},
+            message_id=result.id,
+            message_timestamp=enqueued_ms,
+        )
         return result, message
 
     def get_result(self, result_id: str) -> TaskResult:
@@ -131,9 +147,20 @@ class DramatiqBackend(BaseTaskBackend):
         task = self._task(row.actor_name, result_id)
         if row.queue_name != task.queue_name and row.queue_name in self.queues:
             task = task.using(queue_name=row.queue_name)
-        return TaskResult(task=task, id=result_id, status=TaskResultStatus.READY, enqueued_at=row.created_at,
-                          started_at=None, finished_at=None, last_attempted_at=None, args=row.args,
-                          kwargs=row.kwargs, backend=row.options["task_backend"], errors=[], worker_ids=[])
+        return TaskResult(
+            task=task,
+            id=result_id,
+            status=TaskResultStatus.READY,
+            enqueued_at=row.created_at,
+            started_at=None,
+            finished_at=None,
+            last_attempted_at=None,
+            args=row.args,
+            kwargs=row.kwargs,
+            backend=row.options["task_backend"],
+            errors=[],
+            worker_ids=[],
+        )
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         """Misconfigurations, reported by `manage.py check` (and at every start) as jobs.E1xx."""
@@ -143,27 +170,49 @@ class DramatiqBackend(BaseTaskBackend):
             errors.append(checks.Error(f"{where}['QUEUES'] is empty: no task could be enqueued.", id="jobs.E101"))
         for queue in sorted(self.queues):
             if not _queue_name_re.fullmatch(queue):
-                errors.append(checks.Error(f"{where}['QUEUES'] names {queue!r}, which is not a valid Dramatiq queue.",
-                                           hint="A queue name is a letter or underscore, then letters, digits, "
-                                                "'.', '_' or '-'.", id="jobs.E102"))
+                errors.append(
+                    checks.Error(
+                        f"{where}['QUEUES'] names {queue!r}, which is not a valid Dramatiq queue.",
+                        hint="A queue name is a letter or underscore, then letters, digits, '.', '_' or '-'.",
+                        id="jobs.E102",
+                    )
+                )
         ttl = self.result_ttl_s
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
-            errors.append(checks.Error(f"{where}['OPTIONS']['RESULT_TTL'] must be a positive number of seconds, "
-                                       f"not {ttl!r}.", id="jobs.E103"))
+            errors.append(
+                checks.Error(
+                    f"{where}['OPTIONS']['RESULT_TTL'] must be a positive number of seconds, not {ttl!r}.",
+                    id="jobs.E103",
+                )
+            )
         middleware = settings.DRAMATIQ_BROKER.get("MIDDLEWARE", [])
         for path, why in REQUIRED_MIDDLEWARE.items():
             if path not in middleware:
-                errors.append(checks.Error(f"{self.__class__.__name__} needs {path} in DRAMATIQ_BROKER['MIDDLEWARE']: "
-                                           f"{why}.", id="jobs.E104"))
+                errors.append(
+                    checks.Error(
+                        f"{self.__class__.__name__} needs {path} in DRAMATIQ_BROKER['MIDDLEWARE']: {why}.",
+                        id="jobs.E104",
+                    )
+                )
         if not hasattr(dramatiq.get_broker(), "client"):
-            errors.append(checks.Error(f"{self.__class__.__name__} keeps results in Redis: DRAMATIQ_BROKER must be "
-                                       "a Redis broker.", id="jobs.E105"))
+            errors.append(
+                checks.Error(
+                    f"{self.__class__.__name__} keeps results in Redis: DRAMATIQ_BROKER must be a Redis broker.",
+                    id="jobs.E105",
+                )
+            )
         for task in registered_tasks():
             if task.backend != self.alias:
                 continue
             try:
                 self.validate_task(task)
             except InvalidTask as error:  # defined under other settings, e.g. a queue since removed from QUEUES
-                errors.append(checks.Error(f"Task {task.module_path}: {error}", obj=task.module_path,
-                                           hint=f"Valid queues: {', '.join(sorted(self.queues))}.", id="jobs.E106"))
+                errors.append(
+                    checks.Error(
+                        f"Task {task.module_path}: {error}",
+                        obj=task.module_path,
+                        hint=f"Valid queues: {', '.join(sorted(self.queues))}.",
+                        id="jobs.E106",
+                    )
+                )
         return errors

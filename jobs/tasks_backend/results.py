@@ -1,4 +1,5 @@
 """Stored task records (jobs.store.task_results) as django.tasks `TaskResult`s, and back."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -16,8 +17,14 @@ DEFAULT_RESULT_TTL_S = 86_400  # TASKS[...]["OPTIONS"]["RESULT_TTL"] when unset
 
 def identity_of(message: Message, alias: str) -> TaskIdentity:
     """What a task message says was enqueued (the message id is the result id)."""
-    return TaskIdentity(task_path=message.actor_name, backend=alias, queue=q_name(message.queue_name),
-                        args=list(message.args), kwargs=dict(message.kwargs), enqueued_ms=message.message_timestamp)
+    return TaskIdentity(
+        task_path=message.actor_name,
+        backend=alias,
+        queue=q_name(message.queue_name),
+        args=list(message.args),
+        kwargs=dict(message.kwargs),
+        enqueued_ms=message.message_timestamp,
+    )
 
 
 def task_result(record: TaskRecord, task: Task) -> TaskResult:
@@ -26,12 +33,19 @@ def task_result(record: TaskRecord, task: Task) -> TaskResult:
     if identity.queue != task.queue_name and identity.queue in task.get_backend().queues:
         task = task.using(queue_name=identity.queue)
     result: TaskResult = TaskResult(
-        task=task, id=record.result_id, status=TaskResultStatus(record.status),
-        enqueued_at=from_ms(identity.enqueued_ms), started_at=from_ms(record.started_ms),
-        finished_at=from_ms(record.finished_ms), last_attempted_at=from_ms(record.last_attempted_ms),
-        args=identity.args, kwargs=identity.kwargs, backend=identity.backend,
-        errors=[TaskError(exception_class_path=e["exception_class_path"], traceback=e["traceback"])
-                for e in record.errors],
+        task=task,
+        id=record.result_id,
+        status=TaskResultStatus(record.status),
+        enqueued_at=from_ms(identity.enqueued_ms),
+        started_at=from_ms(record.started_ms),
+        finished_at=from_ms(record.finished_ms),
+        last_attempted_at=from_ms(record.last_attempted_ms),
+        args=identity.args,
+        kwargs=identity.kwargs,
+        backend=identity.backend,
+        errors=[
+            TaskError(exception_class_path=e["exception_class_path"], traceback=e["traceback"]) for e in record.errors
+        ],
         worker_ids=list(record.worker_ids),
     )
     _set_return_value(result, record.return_value)
@@ -40,9 +54,20 @@ def task_result(record: TaskRecord, task: Task) -> TaskResult:
 
 def ready_result(task: Task, result_id: str, identity: TaskIdentity) -> TaskResult:
     """A task just enqueued: READY, nothing run yet."""
-    return TaskResult(task=task, id=result_id, status=TaskResultStatus.READY, enqueued_at=from_ms(identity.enqueued_ms),
-                      started_at=None, finished_at=None, last_attempted_at=None, args=identity.args,
-                      kwargs=identity.kwargs, backend=identity.backend, errors=[], worker_ids=[])
+    return TaskResult(
+        task=task,
+        id=result_id,
+        status=TaskResultStatus.READY,
+        enqueued_at=from_ms(identity.enqueued_ms),
+        started_at=None,
+        finished_at=None,
+        last_attempted_at=None,
+        args=identity.args,
+        kwargs=identity.kwargs,
+        backend=identity.backend,
+        errors=[],
+        worker_ids=[],
+    )
 
 
 def _set_return_value(result: TaskResult, value: Any) -> None:

@@ -1,4 +1,5 @@
 """`ENGINE: "project.sqlite3"`: Django's SQLite backend, asking about JSON support without the write lock."""
+
 from __future__ import annotations
 
 from django.db import OperationalError

@@ -1,4 +1,5 @@
 """`@task` functions for tests/test_tasks_backend.py, found by workers like any app's tasks module."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -2,6 +2,7 @@
 `redis_broker` / `redis_worker` and `tests.common.worker`), pointed at the project's broker
 (`jobs.broker.RedisBroker`) on a redis-server of the run's own (`UPSTREAM_REDIS_URL`), never the
 shared one: their fixture FLUSHALLs. Staged by `run.py` beside the downloaded test file."""
+
 from __future__ import annotations
 
 import os

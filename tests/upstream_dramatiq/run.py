@@ -8,6 +8,7 @@ test_redis.py beside a conftest and common module that import ours (`fixtures.py
 redis-server of its own on a free port, and runs pytest there. Exits with pytest's status.
 Dramatiq's code is never committed here; only this runner and the fixtures are ours.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,22 @@ def test_file() -> Path:
     if not target.exists():
         STAGE.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary", ":all:",
-                            "-d", tmp, f"dramatiq=={pinned}"], check=True)
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "-q",
+                    "--no-deps",
+                    "--no-binary",
+                    ":all:",
+                    "-d",
+                    tmp,
+                    f"dramatiq=={pinned}",
+                ],
+                check=True,
+            )
             (sdist,) = Path(tmp).glob("dramatiq-*.tar.gz")
             with tarfile.open(sdist) as archive:
                 member = archive.extractfile(f"dramatiq-{pinned}/tests/test_redis.py")
@@ -57,7 +72,8 @@ def main(pytest_args: list[str]) -> int:
     (suite / "pytest.ini").write_text("[pytest]\n")
     (suite / "tests" / "__init__.py").write_text("")
     (suite / "tests" / "conftest.py").write_text(
-        "from tests_upstream_fixtures import redis_broker, redis_worker  # noqa\n")
+        "from tests_upstream_fixtures import redis_broker, redis_worker  # noqa\n"
+    )
     (suite / "tests" / "common.py").write_text("from tests_upstream_fixtures import worker  # noqa\n")
     # Their tests live in a package named `tests`, like ours: ours is loaded by file path instead.
     (suite / "tests_upstream_fixtures.py").write_text(
@@ -66,13 +82,28 @@ def main(pytest_args: list[str]) -> int:
         "module = importlib.util.module_from_spec(spec)\n"
         "sys.modules[spec.name] = module\n"
         "spec.loader.exec_module(module)\n"
-        "redis_broker, redis_worker, worker = module.redis_broker, module.redis_worker, module.worker\n")
+        "redis_broker, redis_worker, worker = module.redis_broker, module.redis_worker, module.worker\n"
+    )
     shutil.copy(source, suite / "tests" / "test_redis.py")
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="upstream-redis-"))
-    server = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                               "--appendonly", "no", "--dir", str(data)], stdout=subprocess.DEVNULL,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(data),
+        ],
+        stdout=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         for _ in range(100):
             try:
@@ -81,12 +112,31 @@ def main(pytest_args: list[str]) -> int:
             except OSError:
                 time.sleep(0.05)
         # The staged `tests` package must win over the project's; the project root (for `jobs`) goes after it.
-        env = {**os.environ, "UPSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
-               "PYTHONPATH": os.pathsep.join([str(suite), str(ROOT)])}
+        env = {
+            **os.environ,
+            "UPSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "PYTHONPATH": os.pathsep.join([str(suite), str(ROOT)]),
+        }
         env.pop("DJANGO_SETTINGS_MODULE", None)
-        return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:django", "-p", "no:cacheprovider",
-                               "-c", str(suite / "pytest.ini"), "--rootdir", str(suite), "tests/test_redis.py",
-                               *pytest_args], cwd=suite, env=env).returncode
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:django",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                str(suite / "pytest.ini"),
+                "--rootdir",
+                str(suite),
+                "tests/test_redis.py",
+                *pytest_args,
+            ],
+            cwd=suite,
+            env=env,
+        ).returncode
     finally:
         server.terminate()
         server.wait(10)

@@ -1,4 +1,5 @@
 """Make sure the configured database exists, so `make setup` works on a fresh machine with any DATABASE_URL."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,10 @@ from django.db import DEFAULT_DB_ALIAS, OperationalError, connections
 
 
 class Command(BaseCommand):
-    help = ("Creates the database DATABASE_URL names if it does not exist yet (PostgreSQL: CREATE DATABASE through "
-            "the server's 'postgres' database; SQLite: the file's folder). One line on any error, never a traceback.")
+    help = (
+        "Creates the database DATABASE_URL names if it does not exist yet (PostgreSQL: CREATE DATABASE through "
+        "the server's 'postgres' database; SQLite: the file's folder). One line on any error, never a traceback."
+    )
     requires_system_checks: list[str] = []  # nothing may touch the database before we know it exists
 
     def handle(self, **options) -> None:
@@ -23,9 +26,11 @@ class Command(BaseCommand):
             connection.ensure_connection()
         except OperationalError as error:
             if connection.vendor != "postgresql" or f'database "{name}" does not exist' not in str(error):
-                raise CommandError(f"Cannot reach the {connection.vendor} database {name!r}: {_first_line(error)} "
-                                   "(is the server running, and are DATABASE_URL's host, user and password "
-                                   "right?)") from None
+                raise CommandError(
+                    f"Cannot reach the {connection.vendor} database {name!r}: {_first_line(error)} "
+                    "(is the server running, and are DATABASE_URL's host, user and password "
+                    "right?)"
+                ) from None
             self._create_postgresql(connection, name)
             return
         finally:
@@ -43,8 +48,10 @@ class Command(BaseCommand):
         except psycopg.errors.DuplicateDatabase:
             pass  # another process created it meanwhile
         except psycopg.Error as error:
-            raise CommandError(f"Database {name!r} does not exist and could not be created: {_first_line(error)} "
-                               f"(create it yourself: createdb -h HOST -U USER {name})") from None
+            raise CommandError(
+                f"Database {name!r} does not exist and could not be created: {_first_line(error)} "
+                f"(create it yourself: createdb -h HOST -U USER {name})"
+            ) from None
         self.stdout.write(f"Database: created PostgreSQL database {name!r}")
 
 

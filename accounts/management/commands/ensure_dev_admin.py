@@ -1,4 +1,5 @@
 """Create a development superuser so the dashboard and admin can be opened at once."""
+
 import os
 
 from django.conf import settings
@@ -24,4 +25,6 @@ class Command(BaseCommand):
         admin = User(email=normalize_email(email), is_staff=True, is_superuser=True)
         admin.set_password(password)
         User.objects.bulk_create([admin])
-        self.stdout.write(f"Development admin: {email} / {password}  (sign in at http://127.0.0.1:8000/accounts/login/)")
+        self.stdout.write(
+            f"Development admin: {email} / {password}  (sign in at http://127.0.0.1:8000/accounts/login/)"
+        )

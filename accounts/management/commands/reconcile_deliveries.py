@@ -1,4 +1,5 @@
 """Re-enqueue every owed email: the database, not Redis, says what is owed."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -12,13 +13,20 @@ from accounts.tasks import enqueue_owed
 
 
 class Command(BaseCommand):
-    help = ("Re-enqueues every email not sent, not finally failed and not being sent, older than "
-            "DELIVERY_RECONCILE_AFTER_S (or --older-than); prints how many. Extra jobs are harmless.")
+    help = (
+        "Re-enqueues every email not sent, not finally failed and not being sent, older than "
+        "DELIVERY_RECONCILE_AFTER_S (or --older-than); prints how many. Extra jobs are harmless."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--older-than", type=float, default=None, metavar="SECONDS",
-                            help="age of the owed emails to re-enqueue (default: DELIVERY_RECONCILE_AFTER_S, "
-                                 f"{settings.DELIVERY_RECONCILE_AFTER_S})")
+        parser.add_argument(
+            "--older-than",
+            type=float,
+            default=None,
+            metavar="SECONDS",
+            help="age of the owed emails to re-enqueue (default: DELIVERY_RECONCILE_AFTER_S, "
+            f"{settings.DELIVERY_RECONCILE_AFTER_S})",
+        )
 
     def handle(self, older_than: float | None, **options) -> None:
         seconds = settings.DELIVERY_RECONCILE_AFTER_S if older_than is None else older_than
@@ -27,6 +35,7 @@ class Command(BaseCommand):
         try:
             count = enqueue_owed(timedelta(seconds=seconds))
         except (redis.RedisError, BrokerConnectionError) as error:
-            raise CommandError(f"Redis is unreachable; what was not re-enqueued stays owed, "
-                               f"run again later: {error}") from None
+            raise CommandError(
+                f"Redis is unreachable; what was not re-enqueued stays owed, run again later: {error}"
+            ) from None
         self.stdout.write(f"Re-enqueued {count} owed email(s).")

@@ -1,4 +1,5 @@
 """The shared body of pause_queue and resume_queue."""
+
 from __future__ import annotations
 
 import re

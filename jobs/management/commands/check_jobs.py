@@ -8,12 +8,15 @@ from jobs import health
 
 
 class Command(BaseCommand):
-    help = ("Check the job system's health (thresholds: JOBS_HEALTH_* settings). Prints one line per "
-            "problem and exits 1 if there is any, 2 if Redis is unreachable, 0 when healthy: for cron and probes.")
+    help = (
+        "Check the job system's health (thresholds: JOBS_HEALTH_* settings). Prints one line per "
+        "problem and exits 1 if there is any, 2 if Redis is unreachable, 0 when healthy: for cron and probes."
+    )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--json", dest="as_json", action="store_true",
-                            help="print the report as JSON (as /jobs/health)")
+        parser.add_argument(
+            "--json", dest="as_json", action="store_true", help="print the report as JSON (as /jobs/health)"
+        )
 
     def handle(self, *, as_json: bool, **options) -> None:
         try:

@@ -1,4 +1,5 @@
 """Make sure a Redis server answers at REDIS_URL, starting (and installing) one if not."""
+
 from __future__ import annotations
 
 import shutil
@@ -40,9 +41,21 @@ class Command(BaseCommand):
         data_dir.mkdir(parents=True, exist_ok=True)
         subprocess.run(
             [
-                server, "--daemonize", "yes", "--bind", "127.0.0.1", "--port", str(parts.port or 6379),
-                "--save", "", "--appendonly", "yes" if appendonly else "no",
-                "--dir", str(data_dir), "--logfile", str(data_dir / "redis.log"),
+                server,
+                "--daemonize",
+                "yes",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(parts.port or 6379),
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if appendonly else "no",
+                "--dir",
+                str(data_dir),
+                "--logfile",
+                str(data_dir / "redis.log"),
             ],
             check=True,
         )

@@ -1,4 +1,5 @@
 """Dispatch outbox rows whose after-commit dispatch did not happen (Redis down, process killed)."""
+
 from __future__ import annotations
 
 import logging
@@ -39,4 +40,4 @@ class Command(BaseCommand):
                 logger.warning("Outbox relay attempt %d failed, work kept for the next: %s", failures, error)
             if once:
                 return
-            time.sleep(min(interval * 2 ** failures, 30) if failures else (0 if sent >= 500 else interval))
+            time.sleep(min(interval * 2**failures, 30) if failures else (0 if sent >= 500 else interval))

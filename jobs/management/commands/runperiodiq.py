@@ -1,4 +1,5 @@
 """Run the periodiq scheduler with Django set up and the project's time zone."""
+
 from __future__ import annotations
 
 import argparse

@@ -19,8 +19,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("kind", choices=Report.Kind.values)
-        parser.add_argument("--date", type=date.fromisoformat, help="the day (weekly: any day of the week); "
-                            "default yesterday / last week")
+        parser.add_argument(
+            "--date",
+            type=date.fromisoformat,
+            help="the day (weekly: any day of the week); default yesterday / last week",
+        )
         parser.add_argument("--force", action="store_true", help="recompute even if it is done or running")
         parser.add_argument("--wait", action="store_true", help="block until it is done and print the summary")
         parser.add_argument("--timeout", type=float, default=3600)

@@ -1,4 +1,5 @@
 """Realistic synthetic users, logins and welcome-email deliveries over recent weeks, by bulk insert."""
+
 import random
 import time
 from datetime import timedelta
@@ -32,11 +33,16 @@ class Command(BaseCommand):
             size = min(BATCH, users - batch_start)
             with transaction.atomic():
                 # bulk_create sends no post_save: demo users get no welcome email job.
-                batch = User.objects.bulk_create([
-                    User(email=f"demo-{seed}-{start_index + batch_start + i}@example.com", password="!",
-                         date_joined=first + timedelta(seconds=rng.randrange(span)))
-                    for i in range(size)
-                ])
+                batch = User.objects.bulk_create(
+                    [
+                        User(
+                            email=f"demo-{seed}-{start_index + batch_start + i}@example.com",
+                            password="!",
+                            date_joined=first + timedelta(seconds=rng.randrange(span)),
+                        )
+                        for i in range(size)
+                    ]
+                )
                 deliveries, events = [], []
                 for user in batch:
                     deliveries.append(self._delivery(rng, user, now))
@@ -49,8 +55,10 @@ class Command(BaseCommand):
             made += size
             logins += len(events)
         seconds = time.perf_counter() - started
-        self.stdout.write(f"seeded {made} users, {logins} logins and {made} deliveries in {seconds:.1f}s "
-                          f"({made / seconds:,.0f} users/s)")
+        self.stdout.write(
+            f"seeded {made} users, {logins} logins and {made} deliveries in {seconds:.1f}s "
+            f"({made / seconds:,.0f} users/s)"
+        )
 
     @staticmethod
     def _delivery(rng: random.Random, user: User, now) -> EmailDelivery:
