@@ -26,16 +26,11 @@ class Bar:
     show_label: bool = False  # every k-th bar carries its label on the axis
 
 
-@dataclass(frozen=True)
-class BarChart:
-    bars: list[Bar]
+class _Axes:
+    """The plot area of a chart and the margins its axes take (SVG coordinates)."""
+
     width: int
     height: int
-    max_value: int
-    series: list[tuple[str, str]]  # (name, css class)
-    unit: str = ""
-    x_title: str = ""
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)  # (y, label)
 
     @property
     def full_height(self) -> int:
@@ -52,6 +47,18 @@ class BarChart:
     @property
     def left(self) -> int:
         return AXIS_LEFT
+
+
+@dataclass(frozen=True)
+class BarChart(_Axes):
+    bars: list[Bar]
+    width: int
+    height: int
+    max_value: int
+    series: list[tuple[str, str]]  # (name, css class)
+    unit: str = ""
+    x_title: str = ""
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)  # (y, label)
 
 
 def bar_chart(
@@ -143,7 +150,7 @@ class Marker:
 
 
 @dataclass(frozen=True)
-class LineChart:
+class LineChart(_Axes):
     lines: list[Line]
     width: int
     height: int
@@ -152,22 +159,6 @@ class LineChart:
     y_ticks: list[tuple[float, str]]
     x_ticks: list[tuple[float, str]]
     markers: list[Marker]
-
-    @property
-    def full_height(self) -> int:
-        return self.height + AXIS_TOP + AXIS_BOTTOM
-
-    @property
-    def top(self) -> int:
-        return AXIS_TOP
-
-    @property
-    def full_width(self) -> int:
-        return self.width + AXIS_LEFT
-
-    @property
-    def left(self) -> int:
-        return AXIS_LEFT
 
 
 def line_chart(

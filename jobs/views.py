@@ -7,6 +7,7 @@ the Django admin, which mounts `dead_list` as its "Failed messages" changelist.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -258,24 +259,40 @@ def dead_action(request: HttpRequest) -> HttpResponse:
         messages.warning(request, "Select at least one message first.")
         return redirect(next_url)
     total = dead_letters.page_dead(filter, limit=1).total if scope == "matching" else len(refs)
+    return _confirm_then_perform(
+        request, "jobs/confirm.html", action, scope, refs, filter, total, next_url, actions.perform
+    )
+
+
+def _confirm_then_perform(
+    request: HttpRequest,
+    template: str,
+    action: str,
+    scope: str,
+    refs: list[Any],
+    filter: Any,
+    total: int,
+    next_url: str,
+    perform: Callable[..., Any],
+) -> HttpResponse:
+    """The one action flow: a confirmation page first; then the action inline, or as a bulk job
+    with a progress page when "all matching" is more than JOBS_BULK_INLINE_MAX messages."""
+    as_job = scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX
     if request.POST.get("confirm") != "yes":
-        return render(
-            request,
-            "jobs/confirm.html",
-            {
-                "action": action,
-                "scope": scope,
-                "refs": [str(r) for r in refs],
-                "filters": filter,
-                "total": total,
-                "next": next_url,
-                "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
-            },
-        )
-    if scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX:
+        context = {
+            "action": action,
+            "scope": scope,
+            "refs": [str(r) for r in refs],
+            "filters": filter,
+            "total": total,
+            "next": next_url,
+            "as_job": as_job,
+        }
+        return render(request, template, context)
+    if as_job:
         job = bulk.start(request.user, action, filter.as_params(), total)
         return redirect("jobs:bulk", job.pk)
-    entry = actions.perform(request.user, action, scope, refs=refs, filter=filter)
+    entry = perform(request.user, action, scope, refs=refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(next_url)
 
@@ -464,26 +481,9 @@ def retry_action(request: HttpRequest) -> HttpResponse:
         messages.warning(request, "Select at least one message first.")
         return redirect(next_url)
     total = delayed.delayed_total(filter) if scope == "matching" else len(refs)
-    if request.POST.get("confirm") != "yes":
-        return render(
-            request,
-            "jobs/confirm_retries.html",
-            {
-                "action": action,
-                "scope": scope,
-                "refs": [str(r) for r in refs],
-                "filters": filter,
-                "total": total,
-                "next": next_url,
-                "as_job": scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX,
-            },
-        )
-    if scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX:
-        job = bulk.start(request.user, action, filter.as_params(), total)
-        return redirect("jobs:bulk", job.pk)
-    entry = actions.perform_on_retries(request.user, action, scope, refs=refs, filter=filter)
-    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
-    return redirect(next_url)
+    return _confirm_then_perform(
+        request, "jobs/confirm_retries.html", action, scope, refs, filter, total, next_url, actions.perform_on_retries
+    )
 
 
 # --- bulk actions as jobs -------------------------------------------------------------------

@@ -190,10 +190,11 @@ def test_retry_actions_refuse_tampered_input(ops, worker):
 
 
 def test_oldest_ready_age_per_queue(ops, worker, smtp):
-    control.pause("emails")
+    # A queue no worker consumes: the message stays ready, whatever the workers' timing.
+    get_broker().declare_queue("latency")
     [user] = welcome_users("latency@example.com")
     message = Message(
-        queue_name="emails",
+        queue_name="latency",
         actor_name="send_welcome_email",
         args=(user.pk,),
         kwargs={},
@@ -201,10 +202,9 @@ def test_oldest_ready_age_per_queue(ops, worker, smtp):
         message_timestamp=int(time.time() * 1000) - 90_000,
     )
     get_broker().enqueue(message)
-    emails = next(q for q in ops.get("/jobs/overview.json").json()["queues"] if q["name"] == "emails")
-    assert 90 <= emails["oldest_ready_age_s"] < 200
+    latency = next(q for q in ops.get("/jobs/overview.json").json()["queues"] if q["name"] == "latency")
+    assert 90 <= latency["oldest_ready_age_s"] < 200
     assert "2 min" in ops.get("/jobs/?fragment=1").content.decode()  # readable, not an epoch
-    control.resume("emails")
 
 
 def parse_metrics(text: str) -> dict[str, list]:
@@ -242,13 +242,14 @@ def test_prometheus_metrics_are_cluster_wide_and_parse(ops, worker, smtp, settin
     dead = {s.labels["queue"]: s.value for s in families["jobs_dead_letters"]}
     assert dead["emails"] == 2
     processed = {s.labels["actor"]: s for s in families["jobs_actor_processed"]}
-    assert processed["send_welcome_email"].value == 1 and processed["send_welcome_email"].labels["queue"] == "emails"
+    # At least this test's job: the session's worker may publish an earlier test's count a moment late.
+    assert processed["send_welcome_email"].value >= 1 and processed["send_welcome_email"].labels["queue"] == "emails"
     counts = [
         s
         for s in families["jobs_actor_runtime_seconds"]
         if s.name == "jobs_actor_runtime_seconds_count" and s.labels["actor"] == "send_welcome_email"
     ]
-    assert counts[0].value == 1
+    assert counts[0].value == processed["send_welcome_email"].value  # one runtime observation per processed job
     workers = {(s.labels["queue"], s.labels["state"]): s.value for s in families["jobs_workers"]}
     assert workers[("emails", "alive")] >= 1
     pending = {s.labels["queue"]: s.value for s in families["jobs_outbox_pending"]}
