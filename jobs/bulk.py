@@ -1,38 +1,23 @@
 """Big bulk actions ("requeue all 300,000 matching") run as a job, with progress in the database.
 
 The request records a BulkAction and sends `jobs.tasks.run_bulk_action` through the outbox
-(the project's own path: sent after commit, or by the relay); the page polls the row's progress.
+(`jobs.tasks.start_bulk_action`: sent after commit, or by the relay); the page polls the row's
+progress. This module holds the job's body and never sends a message.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from . import actions
 from .models import AuditEntry, BulkAction
-from .outbox import enqueue_on_commit
 from .store.dead_letters import DeadLetterFilter
 from .store.delayed import RetryFilter
 
 logger = logging.getLogger(__name__)
-
-
-def start(user, action: str, filters: dict[str, str], total: int) -> BulkAction:
-    """Record a bulk action on everything matching `filters` and send its job."""
-    from .tasks import run_bulk_action  # the actor module imports this one
-
-    if action not in actions.DEAD_ACTIONS + actions.RETRY_ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
-    with transaction.atomic():
-        bulk = BulkAction.objects.create(
-            user=user, user_email=getattr(user, "email", ""), action=action, filters=filters, total=total
-        )
-        enqueue_on_commit(run_bulk_action, bulk.pk)
-    return bulk
 
 
 def run(bulk_id: int) -> None:

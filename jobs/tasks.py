@@ -1,4 +1,5 @@
-"""The job platform's own upkeep, on the worker side (dashboard pages never write to Redis)."""
+"""The job platform's own actors: upkeep on the worker side (dashboard pages never write to Redis)
+and big bulk actions, started here and carried out by `jobs.bulk`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import logging
 
 import dramatiq
 from django.conf import settings
+from django.db import transaction
 from periodiq import cron
 
-from . import bulk
+from . import actions, bulk
+from .models import BulkAction
+from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
 
 logger = logging.getLogger(__name__)
@@ -27,3 +31,15 @@ def prune_job_store() -> None:
 def run_bulk_action(bulk_id: int) -> None:
     """A big bulk action on dead letters or waiting retries, with its progress in the database (jobs.bulk)."""
     bulk.run(bulk_id)
+
+
+def start_bulk_action(user, action: str, filters: dict[str, str], total: int) -> BulkAction:
+    """Record a bulk action on everything matching `filters` and send its job."""
+    if action not in actions.DEAD_ACTIONS + actions.RETRY_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    with transaction.atomic():
+        job = BulkAction.objects.create(
+            user=user, user_email=getattr(user, "email", ""), action=action, filters=filters, total=total
+        )
+        enqueue_on_commit(run_bulk_action, job.pk)
+    return job

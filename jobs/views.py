@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST, require_safe
 
-from . import actions, bulk, health, monitoring, prometheus, schedules, workflows
+from . import actions, health, monitoring, prometheus, schedules, tasks, workflows
 from .charts import bar_chart, duration_label, line_chart, sparkline, throughput_chart, time_axis_title
 from .decorators import permission_required, staff_required, token_or_staff
 from .masking import mask_secrets, pretty
@@ -290,7 +290,7 @@ def _confirm_then_perform(
         }
         return render(request, template, context)
     if as_job:
-        job = bulk.start(request.user, action, filter.as_params(), total)
+        job = tasks.start_bulk_action(request.user, action, filter.as_params(), total)
         return redirect("jobs:bulk", job.pk)
     entry = perform(request.user, action, scope, refs=refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
