@@ -291,8 +291,9 @@ class _Consumer(_RedisConsumer):
         try:
             self._flush_acks()
             wait = self._until_next_eta(self._idle_wait_s)
-            if wait > 0:
-                delivery.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait)
+            if wait > 0 and delivery.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait):
+                # Woken by a new message after idling: ask afresh whether the queue was paused meanwhile.
+                self._paused_checked_at = float("-inf")
         finally:
             self._idle = False
 
