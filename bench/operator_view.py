@@ -27,6 +27,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "bench-ops"
@@ -192,12 +193,21 @@ def drain_overhead(repeats: int) -> None:
     sys.path.insert(0, str(ROOT))
     import bench.run as run
 
-    run.manage("ensure_redis", "--url", f"{run.SYSTEM_URL}/0")
-    run.manage("ensure_redis", "--url", run.COUNTER_URL)
-    run.manage("migrate")
-    import django
+    # bench/run.py's own Redis servers and environment (the system's Redis and the drain counter).
+    servers = [run.RedisServer(run.free_port(6390), "system"), run.RedisServer(run.free_port(6391), "counter")]
+    try:
+        run.setup_environment(servers[0].port, servers[1].port)
+        run.manage("migrate")
+        import django
 
-    django.setup()
+        django.setup()
+        _drain_variants(run, repeats)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _drain_variants(run: Any, repeats: int) -> None:
     system = run.Dramatiq()
     variants = {
         "JobStats now (metrics on)": "project.settings",
@@ -212,12 +222,13 @@ def drain_overhead(repeats: int) -> None:
         for name, module in variants.items():
             os.environ["DJANGO_SETTINGS_MODULE"] = module  # the worker processes' settings
             try:
-                rate, per_job = run.drain(system, "noop", 20_000)
+                result = run.drain(system, "noop", 20_000)
+                rate, per_job = result["jobs_s"], result["round_trips_per_job"]
             finally:
                 os.environ["DJANGO_SETTINGS_MODULE"] = original
             rates[name].append(rate)
             commands[name].append(per_job)
-            print(f"  {name}: {rate:,.0f} jobs/s, {per_job:.2f} Redis commands/job", flush=True)
+            print(f"  {name}: {rate:,.0f} jobs/s, {per_job:.2f} round trips/job", flush=True)
     print(
         f"\ndrain 20,000 no-op jobs, 2 processes x {os.environ.get('BENCH_DRAMATIQ_THREADS', '8')} threads; "
         f"median (min-max) of {repeats}"
@@ -226,7 +237,7 @@ def drain_overhead(repeats: int) -> None:
         low, high = min(rates[name]), max(rates[name])
         print(
             f"{name:32} {statistics.median(rates[name]):8,.0f} jobs/s ({low:,.0f}-{high:,.0f})"
-            f"  {statistics.median(commands[name]):.2f} commands/job"
+            f"  {statistics.median(commands[name]):.2f} round trips/job"
         )
     now, no_record, before, none = (statistics.median(rates[n]) for n in variants)
     print(
