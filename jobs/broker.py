@@ -35,6 +35,9 @@ _PUT_BACK = "_jobs_put_back_reason"
 _leftovers: dict[tuple[str, str], list[bytes | None]] = {}
 # Likewise the acks it had not yet flushed (redis ids): its successor sends them.
 _leftover_acks: dict[tuple[str, str], list[str]] = {}
+# Redis ids handed to worker threads and not yet acked, nacked or put back, shared by a consumer
+# and its successors on the same ack set: a successor acks what its predecessor handed out.
+_in_hand: dict[tuple[str, str], set[str]] = {}
 _started: set[tuple[str, str]] = set()
 _registry_lock = threading.Lock()
 
@@ -88,6 +91,7 @@ class _Consumer(_RedisConsumer):
             restarted = key in _started
             _started.add(key)
             leftovers = _leftovers.pop(key, [])
+            self._in_hand = _in_hand.setdefault(key, set())
         self._recover_delayed = restarted and queue_name.endswith(".DQ")
         if self._recover_delayed:
             leftovers = []  # put back with the rest of the ack set below
@@ -107,25 +111,29 @@ class _Consumer(_RedisConsumer):
         if reason is None and self._batching():
             self._hand_ack(message)  # flushed in a batch (below); the id leaves queued_message_ids then
             return
+        redis_id = message.options["redis_message_id"]
         try:
             if reason is None:
-                self.broker.do_ack(self.queue_name, message.options["redis_message_id"])
+                self.broker.do_ack(self.queue_name, redis_id)
             else:
-                self.broker.do_requeue(self.queue_name, message.options["redis_message_id"])
+                self.broker.do_requeue(self.queue_name, redis_id)
                 logger.warning(
                     "Put message %s back on queue %r instead of acking it: %s",
                     message.message_id,
                     self.queue_name,
                     reason,
                 )
+            self._in_hand.discard(redis_id)
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
             self.queued_message_ids.discard(message.message_id)
 
     def nack(self, message: MessageProxy) -> None:
+        redis_id = message.options["redis_message_id"]
         try:
-            self.broker.do_nack(self.queue_name, message.options["redis_message_id"])
+            self.broker.do_nack(self.queue_name, redis_id)
+            self._in_hand.discard(redis_id)
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
@@ -158,12 +166,15 @@ class _Consumer(_RedisConsumer):
                         continue
                     self.misses = 0
                     self.queued_message_ids.add(message.message_id)
+                    self._in_hand.add(message.options["redis_message_id"])
                     self._note_eta(message)
                     return MessageProxy(message)
                 room = self.prefetch - self.outstanding_message_count
                 if not self._worth_fetching(room):
                     self._wait_for_acks()
                     return None
+                if self._strays_due():
+                    self._put_back_strays()
                 if self._queue_paused():
                     # Paused by an operator: fetch nothing, look again within a second.
                     self._flush_acks()
@@ -252,6 +263,7 @@ class _Consumer(_RedisConsumer):
         redis_ids = retry + [redis_id for _, redis_id in batch]
         try:
             self.broker.do_ack(self.queue_name, *redis_ids)
+            self._in_hand.difference_update(redis_ids)
             return True
         except (redis.RedisError, BrokerConnectionError) as error:
             with self._acks_lock:
@@ -340,9 +352,40 @@ class _Consumer(_RedisConsumer):
             return None
         return message
 
+    # --- ids left in the ack set that nobody holds ---------------------------------------------
+    #
+    # After a Redis failover to a replica that missed some of this worker's acks, the new master
+    # still lists those messages in this worker's ack set: done, but "in progress" for as long as
+    # the worker lives, then run again once its heartbeat lapses. Whenever its prefetch cache is
+    # empty, everything in the ack set should be in hand; what is not goes back to the queue (at
+    # least once: the actors are idempotent), checked every `stray_check_interval_ms`.
+
+    _strays_checked_at = 0.0
+
+    def _strays_due(self) -> bool:
+        now = time.monotonic()
+        if not self._strays_checked_at:
+            self._strays_checked_at = now  # not at start: a predecessor's hand-over settles first
+        if now - self._strays_checked_at < self.broker.stray_check_interval_ms / 1000:
+            return False
+        self._strays_checked_at = now
+        return not self._retry_acks
+
+    def _put_back_strays(self) -> None:
+        held = self._in_hand.copy()  # before reading Redis: an id leaves the set only once Redis took its ack
+        strays = [i for i in fetched.unacked_ids(self.broker.broker_id, self.queue_name) if i not in held]
+        if strays and (back := self.broker.do_requeue(self.queue_name, *strays)):
+            logger.warning(
+                "Put %d message(s) back on %r that were in this worker's ack set but not in its hands "
+                "(an ack lost in a Redis failover?)",
+                back,
+                self.queue_name,
+            )
+
     def _put_back_unacked(self) -> None:
         unsent = set(self._retry_acks)
         redis_ids = [i for i in fetched.unacked_ids(self.broker.broker_id, self.queue_name) if i not in unsent]
+        self._in_hand.difference_update(redis_ids)  # the predecessor's worker dropped what it held
         if redis_ids:
             self.broker.do_requeue(self.queue_name, *redis_ids)
             logger.warning(
@@ -366,13 +409,21 @@ class RedisBroker(DramatiqRedisBroker):
     """Dramatiq's Redis broker with push wake-ups for idle consumers and batched acks.
 
     `ack_batch` / `ack_flush_ms`: a consumer sends acks (and fetches) in batches of this many,
-    or after this long; `heartbeat_interval_ms`: how often acks also record the worker's heartbeat.
+    or after this long; `heartbeat_interval_ms`: how often acks also record the worker's heartbeat;
+    `stray_check_interval_ms`: how often a consumer puts back ids in its ack set it does not hold.
     """
 
     def __init__(
-        self, *, ack_batch: int = 16, ack_flush_ms: int = 5, heartbeat_interval_ms: int = 1000, **options: Any
+        self,
+        *,
+        ack_batch: int = 16,
+        ack_flush_ms: int = 5,
+        heartbeat_interval_ms: int = 1000,
+        stray_check_interval_ms: int = 10_000,
+        **options: Any,
     ) -> None:
         super().__init__(**options)
+        self.stray_check_interval_ms = stray_check_interval_ms
         self.ack_batch = ack_batch
         self.ack_flush_ms = ack_flush_ms
         self.heartbeat_interval_ms = heartbeat_interval_ms

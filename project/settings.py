@@ -136,6 +136,8 @@ DRAMATIQ_MAINTENANCE_CHANCE = env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=100
 # Each worker process also runs that maintenance on a timer (jobs.middleware.maintenance), so a
 # killed worker's messages are back within DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
 DRAMATIQ_MAINTENANCE_INTERVAL_MS = env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)
+# How often each consumer puts back ids in its ack set that it does not hold (acks lost in a failover).
+DRAMATIQ_STRAY_CHECK_INTERVAL_MS = env.int("DRAMATIQ_STRAY_CHECK_INTERVAL_MS", default=10_000)
 DRAMATIQ_DEAD_MESSAGE_TTL_MS = env.int("DRAMATIQ_DEAD_MESSAGE_TTL_MS", default=30 * 86_400_000)
 DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=10)
 DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000)
@@ -160,6 +162,7 @@ DRAMATIQ_BROKER = {
         "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
         "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
         "maintenance_chance": DRAMATIQ_MAINTENANCE_CHANCE,
+        "stray_check_interval_ms": DRAMATIQ_STRAY_CHECK_INTERVAL_MS,
     },
     "MIDDLEWARE": [
         "dramatiq.middleware.AgeLimit",

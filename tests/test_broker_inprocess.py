@@ -219,6 +219,40 @@ def test_a_closed_consumer_hands_its_prefetched_messages_to_its_successor(make_b
     assert [next(second).args for _ in range(2)] == [(1,), (2,)]
 
 
+# --- acks lost in a failover -------------------------------------------------------------
+
+
+def test_an_ack_lost_in_a_failover_is_put_back_by_the_live_worker_and_held_jobs_are_not(
+    make_broker, start_worker, caplog
+):
+    caplog.set_level(logging.INFO)
+    broker = make_broker(stray_check_interval_ms=100)
+    slow_started = threading.Event()
+    runs: list[str] = []
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE)
+    def job(name: str, seconds: float = 0) -> None:
+        runs.append(name)
+        slow_started.set()
+        time.sleep(seconds)
+
+    start_worker(broker)
+    job.send("slow", 1.5)  # in hand across many checks: never put back while it runs
+    assert slow_started.wait(10)
+    # A failover to a replica that missed an ack: the new master lists a message as fetched by this
+    # worker, body and all, although the worker finished it on the old primary and holds nothing of it.
+    lost = Message(queue_name=QUEUE, actor_name="job", args=("acked-on-the-old-primary",), kwargs={}, options={})
+    redis_id = str(uuid.uuid4())
+    lost = lost.copy(options={"redis_message_id": redis_id})
+    broker.client.hset(keys.consumed_messages_key(QUEUE, broker.namespace), redis_id, lost.encode())
+    broker.client.sadd(keys.acks_key(broker.broker_id, QUEUE, broker.namespace), redis_id)
+
+    wait_for(lambda: "acked-on-the-old-primary" in runs, what="the stray message to be put back and run")
+    wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="nothing left in progress")
+    assert sorted(runs) == ["acked-on-the-old-primary", "slow"]
+    assert logged(caplog, "in this worker's ack set but not in its hands")
+
+
 # --- dead workers' messages on a timer -------------------------------------------------
 
 
