@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterable
 from itertools import islice
 from typing import Any
 
+from django.utils.functional import Promise
+from django.utils.translation import gettext, gettext_lazy, ngettext
+
 from .models import AuditEntry
 from .store import control, dead_letters, delayed
 from .store.dead_letters import DeadLetterFilter, DeadLetterRef
@@ -115,25 +118,54 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     )
 
 
-VERBS: dict[str, str] = {
-    AuditEntry.Action.REQUEUE: "Requeued",
-    AuditEntry.Action.DELETE: "Deleted",
-    AuditEntry.Action.RETRY_NOW: "Retried now",
-    AuditEntry.Action.KILL: "Killed",
+VERBS: dict[str, str | Promise] = {
+    AuditEntry.Action.REQUEUE: gettext_lazy("Requeued"),
+    AuditEntry.Action.DELETE: gettext_lazy("Deleted"),
+    AuditEntry.Action.RETRY_NOW: gettext_lazy("Retried now"),
+    AuditEntry.Action.KILL: gettext_lazy("Killed"),
 }
 
 
+def _handled(action: str, count: int) -> str:
+    """ "Requeued 3 messages." in the active language (one sentence per action: word order differs)."""
+    if action == AuditEntry.Action.REQUEUE:
+        text = ngettext("Requeued %(count)d message.", "Requeued %(count)d messages.", count)
+    elif action == AuditEntry.Action.DELETE:
+        text = ngettext("Deleted %(count)d message.", "Deleted %(count)d messages.", count)
+    elif action == AuditEntry.Action.RETRY_NOW:
+        text = ngettext("Retried now %(count)d message.", "Retried now %(count)d messages.", count)
+    elif action == AuditEntry.Action.KILL:
+        text = ngettext("Killed %(count)d message.", "Killed %(count)d messages.", count)
+    else:
+        return f"{action} {count}."
+    return text % {"count": count}
+
+
 def outcome_text(entry: AuditEntry) -> str:
-    """What the operator is told after an action."""
+    """What the operator is told after an action, in the active language."""
     if entry.action in (AuditEntry.Action.PAUSE, AuditEntry.Action.RESUME):
-        queue = entry.filters.get("queue", "")
-        word = "Paused" if entry.action == AuditEntry.Action.PAUSE else "Resumed"
-        return f"{word} queue {queue}." if entry.count else f"Queue {queue} was already {word.lower()}."
-    text = f"{VERBS.get(entry.action, entry.action)} {entry.count} message{'s' if entry.count != 1 else ''}."
+        queue = {"queue": entry.filters.get("queue", "")}
+        if entry.action == AuditEntry.Action.PAUSE:
+            return (
+                gettext("Paused queue %(queue)s.") if entry.count else gettext("Queue %(queue)s was already paused.")
+            ) % queue
+        return (
+            gettext("Resumed queue %(queue)s.") if entry.count else gettext("Queue %(queue)s was already resumed.")
+        ) % queue
+    text = _handled(entry.action, entry.count)
     skipped = entry.requested - entry.count
     if skipped:
         if entry.action in DEAD_ACTIONS:
-            text += f" {skipped} had already been requeued or deleted by someone else."
+            more = ngettext(
+                "%(count)d had already been requeued or deleted by someone else.",
+                "%(count)d had already been requeued or deleted by someone else.",
+                skipped,
+            )
         else:
-            text += f" {skipped} had already left the retry queue (their time came, or someone else was first)."
+            more = ngettext(
+                "%(count)d had already left the retry queue (its time came, or someone else was first).",
+                "%(count)d had already left the retry queue (their time came, or someone else was first).",
+                skipped,
+            )
+        text += " " + more % {"count": skipped}
     return text
