@@ -75,6 +75,7 @@ PAGES = [
     ("/jobs/retries/", "대기 중인 재시도", "Waiting retries"),
     ("/jobs/actors/", "이 기간에 끝난 작업이 없습니다.", "No job has finished in this window."),
     ("/jobs/actors/send_welcome_email/?window=day", "최근 1일, 시간 단위", "Last day, by hour"),
+    ("/jobs/actors/send_welcome_email/", "시도 / 분", "attempts / minute"),
     ("/jobs/messages/?id={retry_id}", "2회 실패 후", "after 2 failed attempts"),
     ("/jobs/messages/?id=no-such-message", "어디에도 없고", "is queued, delayed, running or dead"),
     ("{bulk_url}", "일치하는 메시지 모두 삭제", "Deleted all matching"),
@@ -131,6 +132,8 @@ def test_confirm_pages_outcomes_and_counts_in_korean(staff, jobs_data):
     assert "emails 큐를 일시 중지했습니다." in paused
     assert 'data-paused="yes"' in paused and '<span class="pill paused">일시 중지됨</span>' in paused
     assert ">재개</button>" in paused
+    unknown = staff.post("/jobs/dead/action/", {"op": "explode:one"}, follow=True, **ko).content.decode()
+    assert "알 수 없는 작업입니다." in unknown
 
 
 def test_the_503_page_in_korean(staff, monkeypatch):
