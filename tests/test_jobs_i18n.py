@@ -82,13 +82,14 @@ PAGES = [
     ("{workflow_url}", "청크 상태:", "Chunk states:"),
     ("/jobs/schedules/", "예약된 작업", "Scheduled jobs"),
     ("/admin/jobs/failedmessage/", "조건에 맞는 데드 레터가 없습니다.", "No dead letters match."),
+    ("/admin/", "작업 시스템", "Job system"),
 ]
 
 
 @pytest.mark.parametrize(("url", "korean", "english"), PAGES, ids=[p[0] for p in PAGES])
 def test_every_operator_page_in_korean_and_english(staff, jobs_data, url, korean, english):
     url = url.format(**jobs_data)
-    if url.startswith("/admin/"):
+    if url.startswith("/admin/jobs/"):
         url += "?exception=NoSuchException"
     ko = staff.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
     en = staff.get(url, HTTP_ACCEPT_LANGUAGE="en")
@@ -97,7 +98,7 @@ def test_every_operator_page_in_korean_and_english(staff, jobs_data, url, korean
     assert korean in ko_html and english not in ko_html
     assert english in en_html and korean not in en_html
     if "fragment" not in url:
-        assert '<html lang="ko">' in ko_html and '<html lang="en">' in en_html
+        assert '<html lang="ko"' in ko_html and '<html lang="en"' in en_html
         assert ">데드 레터</a>" in ko_html or url.startswith("/admin/")  # the header's links
 
 
