@@ -31,9 +31,9 @@ class AuditEntry(models.Model):
         ordering = ["-created_at"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
-        permissions = [
-            ("manage_dead_letters", _("Can requeue or delete dead-lettered messages")),
-            ("manage_queues", _("Can pause and resume queues, and retry now or kill waiting retries")),
+        permissions = [  # names are stored in the database when migrating: English
+            ("manage_dead_letters", "Can requeue or delete dead-lettered messages"),
+            ("manage_queues", "Can pause and resume queues, and retry now or kill waiting retries"),
         ]
 
     def __str__(self) -> str:
