@@ -6,12 +6,17 @@ from __future__ import annotations
 import getpass
 from collections.abc import Callable, Iterable
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
 from .models import AuditEntry
 from .store import control, dead_letters, delayed
 from .store.dead_letters import DeadLetterFilter, DeadLetterRef
 from .store.delayed import MessageRef, RetryFilter
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 PERMISSION = "jobs.manage_dead_letters"
 QUEUE_PERMISSION = "jobs.manage_queues"
@@ -115,25 +120,47 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     )
 
 
-VERBS: dict[str, str] = {
-    AuditEntry.Action.REQUEUE: "Requeued",
-    AuditEntry.Action.DELETE: "Deleted",
-    AuditEntry.Action.RETRY_NOW: "Retried now",
-    AuditEntry.Action.KILL: "Killed",
+VERBS: dict[str, StrOrPromise] = {
+    AuditEntry.Action.REQUEUE: gettext_lazy("Requeued"),
+    AuditEntry.Action.DELETE: gettext_lazy("Deleted"),
+    AuditEntry.Action.RETRY_NOW: gettext_lazy("Retried now"),
+    AuditEntry.Action.KILL: gettext_lazy("Killed"),
+}
+
+# Whole sentences per action, so that each language can word and pluralise them its own way.
+_DONE: dict[str, StrOrPromise] = {
+    AuditEntry.Action.REQUEUE: ngettext_lazy("Requeued %(count)s message.", "Requeued %(count)s messages.", "count"),
+    AuditEntry.Action.DELETE: ngettext_lazy("Deleted %(count)s message.", "Deleted %(count)s messages.", "count"),
+    AuditEntry.Action.RETRY_NOW: ngettext_lazy(
+        "Retried now %(count)s message.", "Retried now %(count)s messages.", "count"
+    ),
+    AuditEntry.Action.KILL: ngettext_lazy("Killed %(count)s message.", "Killed %(count)s messages.", "count"),
 }
 
 
 def outcome_text(entry: AuditEntry) -> str:
-    """What the operator is told after an action."""
-    if entry.action in (AuditEntry.Action.PAUSE, AuditEntry.Action.RESUME):
-        queue = entry.filters.get("queue", "")
-        word = "Paused" if entry.action == AuditEntry.Action.PAUSE else "Resumed"
-        return f"{word} queue {queue}." if entry.count else f"Queue {queue} was already {word.lower()}."
-    text = f"{VERBS.get(entry.action, entry.action)} {entry.count} message{'s' if entry.count != 1 else ''}."
+    """What the operator is told after an action (in the active language)."""
+    queue = entry.filters.get("queue", "")
+    if entry.action == AuditEntry.Action.PAUSE:
+        if entry.count:
+            return gettext("Paused queue %(queue)s.") % {"queue": queue}
+        return gettext("Queue %(queue)s was already paused.") % {"queue": queue}
+    if entry.action == AuditEntry.Action.RESUME:
+        if entry.count:
+            return gettext("Resumed queue %(queue)s.") % {"queue": queue}
+        return gettext("Queue %(queue)s was already resumed.") % {"queue": queue}
+    text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
-    if skipped:
-        if entry.action in DEAD_ACTIONS:
-            text += f" {skipped} had already been requeued or deleted by someone else."
-        else:
-            text += f" {skipped} had already left the retry queue (their time came, or someone else was first)."
+    if skipped and entry.action in DEAD_ACTIONS:
+        text += " " + ngettext(
+            "%(count)s had already been requeued or deleted by someone else.",
+            "%(count)s had already been requeued or deleted by someone else.",
+            skipped,
+        ) % {"count": skipped}
+    elif skipped:
+        text += " " + ngettext(
+            "%(count)s had already left the retry queue (their time came, or someone else was first).",
+            "%(count)s had already left the retry queue (their time came, or someone else was first).",
+            skipped,
+        ) % {"count": skipped}
     return text

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from .timeutil import from_ms
 
@@ -93,15 +94,15 @@ def throughput_chart(rows: Sequence[tuple[int, int, int]]) -> BarChart:
     labels = [from_ms(minute * 60_000).strftime("%H:%M") for minute, _, _ in rows]  # type: ignore[union-attr]
     return bar_chart(
         [(label, (p, f)) for label, (_, p, f) in zip(labels, rows, strict=True)],
-        [("processed", "ok"), ("failed", "bad")],
-        unit="jobs / minute",
+        [(gettext("processed"), "ok"), (gettext("failed"), "bad")],
+        unit=gettext("jobs / minute"),
         x_title=time_axis_title(),
     )
 
 
 def time_axis_title() -> str:
     """The x axis' title: the time zone its times are in."""
-    return f"time ({timezone.get_current_timezone_name()})"
+    return gettext("time (%(zone)s)") % {"zone": timezone.get_current_timezone_name()}
 
 
 def _nice_ticks(top: float, count: int = 4) -> list[float]:
@@ -129,8 +130,8 @@ def duration_label(ms: float | None) -> str:
     if ms < 1000:
         return f"{ms:.0f} ms"
     if ms < 60_000:
-        return f"{ms / 1000:.1f} s"
-    return f"{ms / 60_000:.1f} min"
+        return gettext("%(n)s s") % {"n": f"{ms / 1000:.1f}"}
+    return gettext("%(n)s min") % {"n": f"{ms / 60_000:.1f}"}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class AuditEntry(models.Model):
@@ -9,27 +10,28 @@ class AuditEntry(models.Model):
     retried now or killed waiting retries, paused or resumed a queue."""
 
     class Action(models.TextChoices):
-        REQUEUE = "requeue", "Requeue"
-        DELETE = "delete", "Delete"
-        RETRY_NOW = "retry_now", "Retry now"
-        KILL = "kill", "Kill"
-        PAUSE = "pause", "Pause queue"
-        RESUME = "resume", "Resume queue"
+        REQUEUE = "requeue", _("Requeue")
+        DELETE = "delete", _("Delete")
+        RETRY_NOW = "retry_now", _("Retry now")
+        KILL = "kill", _("Kill")
+        PAUSE = "pause", _("Pause queue")
+        RESUME = "resume", _("Resume queue")
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    user_email = models.CharField(max_length=254, blank=True)  # kept if the user is deleted
-    action = models.CharField(max_length=16, choices=Action.choices)
-    scope = models.CharField(max_length=16)  # one / selected / matching
-    filters = models.JSONField(default=dict, blank=True)
-    requested = models.PositiveIntegerField(default=0)
-    count = models.PositiveIntegerField(default=0)  # how many this action actually handled
-    refs = models.TextField(blank=True)  # the first references handled, one per line
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("user"))
+    user_email = models.CharField(_("user email"), max_length=254, blank=True)  # kept if the user is deleted
+    action = models.CharField(_("action"), max_length=16, choices=Action.choices)
+    scope = models.CharField(_("scope"), max_length=16)  # one / selected / matching
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    requested = models.PositiveIntegerField(_("requested"), default=0)
+    count = models.PositiveIntegerField(_("count"), default=0)  # how many this action actually handled
+    refs = models.TextField(_("references"), blank=True)  # the first references handled, one per line
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "audit entries"
-        permissions = [
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
+        permissions = [  # names are stored in the database when migrating: English
             ("manage_dead_letters", "Can requeue or delete dead-lettered messages"),
             ("manage_queues", "Can pause and resume queues, and retry now or kill waiting retries"),
         ]
@@ -42,27 +44,31 @@ class BulkAction(models.Model):
     """A big bulk action ("requeue all 300,000 matching") run as a job, with its progress."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL)
-    user_email = models.CharField(max_length=254, blank=True)
-    action = models.CharField(max_length=16, choices=AuditEntry.Action.choices)
-    filters = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField(default=0)  # how many matched when it was asked for
-    requested = models.PositiveIntegerField(default=0)  # looked at so far
-    count = models.PositiveIntegerField(default=0)  # handled so far
-    error = models.TextField(blank=True)
-    audit = models.ForeignKey(AuditEntry, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("user"))
+    user_email = models.CharField(_("user email"), max_length=254, blank=True)
+    action = models.CharField(_("action"), max_length=16, choices=AuditEntry.Action.choices)
+    filters = models.JSONField(_("filters"), default=dict, blank=True)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.QUEUED)
+    total = models.PositiveIntegerField(_("total"), default=0)  # how many matched when it was asked for
+    requested = models.PositiveIntegerField(_("requested"), default=0)  # looked at so far
+    count = models.PositiveIntegerField(_("count"), default=0)  # handled so far
+    error = models.TextField(_("error"), blank=True)
+    audit = models.ForeignKey(
+        AuditEntry, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("audit entry")
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("bulk action")
+        verbose_name_plural = _("bulk actions")
 
     def __str__(self) -> str:
         return f"{self.action} all matching {self.filters} ({self.status}, {self.count}/{self.total})"
@@ -80,7 +86,8 @@ class FailedMessage(models.Model):
     class Meta:
         managed = False
         default_permissions = ()
-        verbose_name = "failed message"
+        verbose_name = _("failed message")
+        verbose_name_plural = _("failed messages")
 
     def __str__(self) -> str:
         return "failed message"

@@ -1,6 +1,7 @@
 """An operator in a real browser: finds the slowest actor and when it became slow, pauses the emails
 queue during an SMTP incident, sees jobs wait, resumes, retries the waiting retries now, kills one;
-plus the bulk-action progress bar and a report run's workflow. Screenshots of each page."""
+plus the bulk-action progress bar and a report run's workflow; a staff user who switches to Korean and
+pauses and resumes a queue there. Screenshots of each page."""
 
 from datetime import date, timedelta
 
@@ -135,3 +136,35 @@ def test_bulk_progress_and_report_workflow_pages(live, staff, worker, smtp, star
         screenshot(page, "workflow")
         page.click("#chunks tr[data-state='dead'] a.dead")
         expect(page.locator("#reason")).to_contain_text("chunk 1 fails on purpose")
+
+
+def test_staff_switch_to_korean_and_pause_and_resume_a_queue(live, staff, worker):
+    with browser_page(live.url) as page:
+        log_in(page, staff.email, PASSWORD, "/jobs/")
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        page.select_option("#language-form select[name=language]", "ko")  # the site's language menu
+        expect(page.locator("html")).to_have_attribute("lang", "ko")
+        assert page.url.endswith("/jobs/")
+        expect(page.locator("main h1")).to_have_text("작업")
+        expect(page.locator("header")).to_contain_text("데드 레터")
+        row = page.locator("tr[data-queue='emails']")
+        expect(row.locator("button[value=pause]")).to_have_text("일시 중지")
+        expect(row.locator(".pill")).to_have_text("실행 중")
+
+        row.locator("button[value=pause]").click()
+        page.wait_for_selector("text=emails 큐를 일시 중지했습니다.")
+        expect(row).to_have_attribute("data-paused", "yes")
+        expect(row.locator(".pill")).to_have_text("일시 중지됨")
+        expect(row.locator("button[value=resume]")).to_have_text("재개")
+        # The figures refresh in place every 3 s: the fragment speaks Korean too.
+        page.evaluate("delete document.getElementById('live').dataset.refreshedAt")
+        page.wait_for_function("document.getElementById('live').dataset.refreshedAt", timeout=10_000)
+        expect(row.locator(".pill")).to_have_text("일시 중지됨")
+        expect(page.locator("#live h2").first).to_have_text("큐")
+        screenshot(page, "overview-ko")
+
+        row.locator("button[value=resume]").click()
+        page.wait_for_selector("text=emails 큐를 재개했습니다.")
+        expect(row).to_have_attribute("data-paused", "no")
+        expect(row.locator(".pill")).to_have_text("실행 중")
+        expect(row.locator("button[value=pause]")).to_have_text("일시 중지")

@@ -189,6 +189,20 @@ def test_retry_actions_refuse_tampered_input(ops, worker):
     assert ops.get("/jobs/retries/", {"cursor": "garbage"}).status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("url", "op", "home"),
+    [("/jobs/dead/action/", "delete", "/jobs/dead/"), ("/jobs/retries/action/", "kill", "/jobs/retries/")],
+)
+def test_both_action_forms_check_their_input_alike(ops, url, op, home):
+    unknown_scope = ops.post(url, {"op": f"{op}:everything"}, follow=True)
+    assert unknown_scope.redirect_chain[-1][0] == home and b"Unknown action." in unknown_scope.content
+    nothing_selected = ops.post(url, {"op": f"{op}:selected", "next": f"{home}?queue=emails"}, follow=True)
+    assert nothing_selected.redirect_chain[-1][0] == f"{home}?queue=emails"
+    assert b"Select at least one message first." in nothing_selected.content
+    off_site = ops.post(url, {"op": "explode:one", "next": "https://elsewhere.example/"})
+    assert off_site.status_code == 302 and off_site.url == home
+
+
 def test_oldest_ready_age_per_queue(ops, worker, smtp):
     # A queue no worker consumes: the message stays ready, whatever the workers' timing.
     get_broker().declare_queue("latency")

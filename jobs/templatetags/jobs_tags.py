@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 
 from jobs import timeutil
 from jobs.charts import duration_label
@@ -12,6 +13,46 @@ from jobs.masking import pretty, preview
 register = template.Library()
 
 register.filter("from_ms", timeutil.from_ms)
+
+# What the store and the workers call a state or an outcome (kept as data-state attributes and in
+# JSON), in the page's language.
+STATE_LABELS = {
+    "alive": gettext_lazy("alive"),
+    "lost": gettext_lazy("lost"),
+    "ready": gettext_lazy("ready"),
+    "ready/in progress": gettext_lazy("ready/in progress"),
+    "queued": gettext_lazy("queued"),
+    "delayed": gettext_lazy("delayed"),
+    "retrying": gettext_lazy("retrying"),
+    "in progress": gettext_lazy("in progress"),
+    "running": gettext_lazy("running"),
+    "finished": gettext_lazy("finished"),
+    "done": gettext_lazy("done"),
+    "processed": gettext_lazy("processed"),
+    "failed": gettext_lazy("failed"),
+    "failed, retry enqueued": gettext_lazy("failed, retry enqueued"),
+    "dead": gettext_lazy("dead"),
+    "not found": gettext_lazy("not found"),
+}
+
+
+FIELD_LABELS = {
+    "queue": gettext_lazy("queue"),
+    "actor": gettext_lazy("actor"),
+    "exception": gettext_lazy("exception"),
+}
+
+
+@register.filter
+def field_label(name: str) -> str:
+    """The name of a filter field (queue, actor, exception) in the page's language."""
+    return str(FIELD_LABELS.get(name, name))
+
+
+@register.filter
+def state_label(state: str) -> str:
+    """A state or outcome as shown to a person; one this module does not know, as it is."""
+    return str(STATE_LABELS.get(state, state))
 
 
 @register.filter
@@ -37,12 +78,12 @@ def seconds_label(seconds: float | None) -> str:
         return "–"
     seconds = float(seconds)
     if seconds < 90:
-        return f"{seconds:.0f} s"
+        return gettext("%(n)s s") % {"n": f"{seconds:.0f}"}
     if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
+        return gettext("%(n)s min") % {"n": f"{seconds / 60:.0f}"}
     if seconds < 172_800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86_400:.0f} d"
+        return gettext("%(n)s h") % {"n": f"{seconds / 3600:.1f}"}
+    return gettext("%(n)s d") % {"n": f"{seconds / 86_400:.0f}"}
 
 
 @register.filter

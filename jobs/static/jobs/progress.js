@@ -8,7 +8,8 @@
       .then(function (job) {
         document.getElementById("bar").style.width = job.percent + "%";
         block.querySelector("[role=progressbar]").setAttribute("aria-valuenow", job.percent);
-        document.getElementById("status").textContent = job.status.charAt(0).toUpperCase() + job.status.slice(1);
+        var status = document.getElementById("status");  // its data-label-* attributes: the page's language
+        status.textContent = status.dataset["label" + job.status.charAt(0).toUpperCase() + job.status.slice(1)] || job.status;
         document.getElementById("done").textContent = job.requested;
         document.getElementById("total").textContent = job.total;
         document.getElementById("count").textContent = job.count;

@@ -1,0 +1,37 @@
+"""The operator's view of the job system: thin views over jobs.store, staff only (jobs.decorators).
+
+One module per page group; this package exports the view callables that jobs.urls and jobs.admin
+mount. The same dead-letter list, confirmation page and action serve the dashboard and the Django
+admin, which mounts `dead_list` as its "Failed messages" changelist.
+"""
+
+from .actors import actor_detail, actor_list
+from .bulk import bulk_detail
+from .dead_letters import dead_action, dead_detail, dead_download, dead_list
+from .messages import message_lookup
+from .monitoring import health_json, metrics
+from .overview import overview, overview_json, queue_detail, queue_pause
+from .retries import retry_action, retry_list
+from .schedules import schedule_list
+from .workflows import report_workflow
+
+__all__ = [
+    "actor_detail",
+    "actor_list",
+    "bulk_detail",
+    "dead_action",
+    "dead_detail",
+    "dead_download",
+    "dead_list",
+    "health_json",
+    "message_lookup",
+    "metrics",
+    "overview",
+    "overview_json",
+    "queue_detail",
+    "queue_pause",
+    "report_workflow",
+    "retry_action",
+    "retry_list",
+    "schedule_list",
+]

@@ -1,0 +1,121 @@
+"""The dead letters: list, one letter, its download, and the requeue/delete action."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.utils.translation import gettext
+from django.views.decorators.http import require_POST, require_safe
+
+from .. import actions
+from ..decorators import permission_required, staff_required
+from ..masking import mask_secrets, pretty
+from ..store import dead_letters
+from ..store.dead_letters import DeadLetterFilter, DeadLetterRef, InvalidReference
+from ._action_flow import confirm_then_perform, parse_action
+from ._params import MALFORMED, PAGE_SIZE
+
+DETAIL_CHARS = 20_000  # of each argument block on the detail page; the download has everything
+
+
+def _bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
+    return {"text": text[:limit], "cut": max(len(text) - limit, 0)}
+
+
+@require_safe
+@staff_required
+def dead_list(request: HttpRequest) -> HttpResponse:
+    """The dead letters: filter, look-up by message id, keyset pages, and the forms of the action flow.
+    Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist."""
+    filter = DeadLetterFilter.from_params(request.GET)
+    newer = request.GET.get("newer")
+    listing = dead_letters.listing(
+        filter, cursor=newer or request.GET.get("older"), direction="newer" if newer else "older", limit=PAGE_SIZE
+    )
+    page = listing.page
+    lookup = request.GET.get("id", "").strip()
+    if lookup:
+        found = dead_letters.find_dead(lookup, [filter.queue] if filter.queue else listing.queue_names)
+        page = dead_letters.DeadPage(found, None, None, len(found))
+    return render(
+        request,
+        "jobs/dead_list.html",
+        {
+            "listing": listing,
+            "page": page,
+            "filters": filter,
+            "lookup": lookup,
+            "query": urlencode(filter.as_params()),
+            "can_manage": request.user.has_perm(actions.PERMISSION),
+        },
+    )
+
+
+def _dead_ref(request: HttpRequest, queue: str, redis_id: str) -> DeadLetterRef | None:
+    try:
+        return DeadLetterRef.of(queue, redis_id)
+    except InvalidReference:
+        messages.error(request, MALFORMED)
+        return None
+
+
+@require_safe
+@staff_required
+def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
+    """One dead letter: reason, traceback, options, and a bounded view of its arguments."""
+    ref = _dead_ref(request, queue, redis_id)
+    message = dead_letters.get_dead(ref) if ref else None
+    if message is None:
+        if ref:
+            messages.info(
+                request,
+                gettext("That message is no longer in the dead-letter set: it was requeued, deleted or expired."),
+            )
+        return redirect("jobs:dead_list")
+    return render(
+        request,
+        "jobs/dead_detail.html",
+        {
+            "message": message,
+            "ref": ref,
+            "can_manage": request.user.has_perm(actions.PERMISSION),
+            "args": _bounded(pretty(message.args)),
+            "kwargs": _bounded(pretty(message.kwargs)) if message.kwargs else None,
+        },
+    )
+
+
+@require_safe
+@staff_required
+def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
+    """The whole dead letter as JSON, secrets masked (an attachment, never rendered as a page)."""
+    ref = _dead_ref(request, queue, redis_id)
+    message = dead_letters.get_dead(ref) if ref else None
+    if message is None:
+        return redirect("jobs:dead_list")
+    response = HttpResponse(
+        json.dumps(mask_secrets(message.data), indent=1, default=str), content_type="application/json"
+    )
+    response["Content-Disposition"] = f'attachment; filename="dead-letter-{message.redis_id}.json"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_POST
+@staff_required
+@permission_required(actions.PERMISSION)
+def dead_action(request: HttpRequest) -> HttpResponse:
+    """Requeue/delete one, the selected, or all matching: a confirmation page first, then the action.
+    The one action flow of the dashboard and the admin changelist."""
+    form = parse_action(request, actions.DEAD_ACTIONS, reverse("jobs:dead_list"))
+    if isinstance(form, HttpResponse):
+        return form
+    filter = DeadLetterFilter.from_params(request.POST)
+    total = dead_letters.page_dead(filter, limit=1).total if form.scope == "matching" else len(form.refs)
+    return confirm_then_perform(request, "jobs/confirm.html", form, filter, total, actions.perform)

@@ -1,0 +1,38 @@
+"""Any message by id: where it is now, or how it finished."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_safe
+
+from ..decorators import staff_required
+from ..store import lookup, queues, stats
+
+
+@require_safe
+@staff_required
+def message_lookup(request: HttpRequest) -> HttpResponse:
+    """Where is message X: running (on which worker, since when), ready, delayed, retrying, dead, or
+    finished recently (outcome and duration)."""
+    message_id = request.GET.get("id", "").strip()
+    sightings = []
+    if message_id:
+        workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
+        sightings = lookup.locate(
+            message_id,
+            queues.queue_names(),
+            [w.worker_id for w in workers if w.alive],
+            recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
+        )
+    return render(
+        request,
+        "jobs/message.html",
+        {
+            "message_id": message_id,
+            "sightings": sightings,
+            "recent_limit": settings.JOBS_RECENT_LIMIT,
+            "recent_hours": settings.JOBS_RECENT_MAX_AGE_S // 3600,
+        },
+    )

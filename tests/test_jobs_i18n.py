@@ -1,0 +1,227 @@
+"""The operator's pages in English and Korean: every page of /jobs/ renders in the language the staff user
+asked for (Accept-Language or the language menu's cookie), with <html lang>; the JSON endpoints stay English;
+the jobs app's catalog has no untranslated or fuzzy entry and compiles."""
+
+import ast
+import gettext
+import re
+import subprocess
+import uuid
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from dramatiq import Message, get_broker
+
+from accounts.models import User
+from jobs.models import BulkAction
+from jobs.store import dead_letters, delayed, queues
+from jobs.store.dead_letters import DeadLetterFilter
+from reports.models import Report, ReportChunk
+
+pytestmark = pytest.mark.django_db
+
+JOBS_CATALOG = Path(settings.BASE_DIR) / "jobs" / "locale" / "ko" / "LC_MESSAGES" / "django.po"
+
+
+@pytest.fixture
+def staff(clean_redis) -> Client:
+    [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _waiting_retry(user_id: int, retries: int = 2) -> Message:
+    message: Message[Any] = Message(
+        queue_name="emails", actor_name="send_welcome_email", args=(user_id,), kwargs={}, options={"retries": retries}
+    )
+    return get_broker().enqueue(message, delay=600_000)
+
+
+@pytest.fixture
+def jobs_data(staff) -> dict[str, str]:
+    """A waiting retry, a dead letter (a killed retry), a bulk action and a report run: something on every page."""
+    retry = _waiting_retry(1)
+    killed = _waiting_retry(2, retries=5)
+    delayed.take([delayed.MessageRef("emails", killed.options["redis_message_id"])], delayed.KILL)
+    [letter] = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=5).messages
+    staff_user = User.objects.get(email="ops@example.com")
+    bulk = BulkAction.objects.create(user=staff_user, user_email=staff_user.email, action="delete", total=40)
+    run_id = uuid.uuid4()
+    report = Report.objects.create(kind="daily", period_start=date(2026, 11, 30), status="running", run_id=run_id)
+    ReportChunk.objects.create(report=report, run_id=run_id, index=0, first_user_id=1, end_user_id=41, done=True)
+    ReportChunk.objects.create(report=report, run_id=run_id, index=1, first_user_id=41, end_user_id=81)
+    return {
+        "retry_id": retry.message_id,
+        "dead_url": f"/jobs/dead/emails/{letter.redis_id}/",
+        "dead_ref": letter.ref,
+        "bulk_url": f"/jobs/bulk/{bulk.pk}/",
+        "workflow_url": f"/jobs/workflows/reports/{report.pk}/",
+    }
+
+
+# (url, a Korean text on it, the English it stands for)
+PAGES = [
+    ("/jobs/", "처리량, 최근 1시간", "Throughput, last hour"),
+    ("/jobs/?fragment=1", "보고한 워커가 없습니다.", "No worker has reported in."),
+    ("/jobs/queues/emails/", "큐 일시 중지", "Pause the queue"),
+    ("/jobs/queues/emails/?tab=delayed", "지연 (", "Delayed ("),
+    ("/jobs/dead/", "액터와 예외별", "By actor and exception"),
+    ("{dead_url}", "트레이스백", "Traceback"),
+    ("/jobs/retries/", "대기 중인 재시도", "Waiting retries"),
+    ("/jobs/actors/", "이 기간에 끝난 작업이 없습니다.", "No job has finished in this window."),
+    ("/jobs/actors/send_welcome_email/?window=day", "최근 1일, 시간 단위", "Last day, by hour"),
+    ("/jobs/actors/send_welcome_email/", "시도 / 분", "attempts / minute"),
+    ("/jobs/messages/?id={retry_id}", "2회 실패 후", "after 2 failed attempts"),
+    ("/jobs/messages/?id=no-such-message", "어디에도 없고", "is queued, delayed, running or dead"),
+    ("{bulk_url}", "일치하는 메시지 모두 삭제", "Deleted all matching"),
+    ("{workflow_url}", "청크 상태:", "Chunk states:"),
+    ("/jobs/schedules/", "예약된 작업", "Scheduled jobs"),
+    ("/admin/jobs/failedmessage/", "조건에 맞는 데드 레터가 없습니다.", "No dead letters match."),
+    ("/admin/", "작업 시스템", "Job system"),
+    ("/admin/jobs/auditentry/", "감사 기록", "Audit entries"),
+]
+
+
+@pytest.mark.parametrize(("url", "korean", "english"), PAGES, ids=[p[0] for p in PAGES])
+def test_every_operator_page_in_korean_and_english(staff, jobs_data, url, korean, english):
+    url = url.format(**jobs_data)
+    if url.startswith("/admin/jobs/failedmessage/"):
+        url += "?exception=NoSuchException"
+    ko = staff.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
+    en = staff.get(url, HTTP_ACCEPT_LANGUAGE="en")
+    assert ko.status_code == en.status_code == 200
+    ko_html, en_html = ko.content.decode(), en.content.decode()
+    assert korean in ko_html and english not in ko_html
+    assert english in en_html and korean not in en_html
+    if "fragment" not in url:
+        assert '<html lang="ko"' in ko_html and '<html lang="en"' in en_html
+        assert ">데드 레터</a>" in ko_html or url.startswith("/admin/")  # the header's links
+
+
+def test_the_language_menu_switches_the_operator_pages(staff, jobs_data):
+    page = staff.get("/jobs/").content.decode()
+    assert 'id="language-form"' in page and 'action="/i18n/setlang/"' in page  # the site's menu, in the header
+    response = staff.post("/i18n/setlang/", {"language": "ko", "next": "/jobs/"})
+    assert response.status_code == 302 and response["Location"] == "/jobs/"
+    page = staff.get("/jobs/").content.decode()
+    assert (
+        '<html lang="ko">' in page and "처리량, 최근 1시간" in page and '<option value="ko" lang="ko" selected>' in page
+    )
+
+
+def test_confirm_pages_outcomes_and_counts_in_korean(staff, jobs_data):
+    ko = {"HTTP_ACCEPT_LANGUAGE": "ko"}
+    dead = staff.post("/jobs/dead/action/", {"op": "requeue:selected", "refs": jobs_data["dead_ref"]}, **ko)
+    html = dead.content.decode()
+    assert "메시지 1개를 다시 넣을까요?" in html and "네, 다시 넣습니다" in html and '<html lang="ko">' in html
+    retries = staff.post("/jobs/retries/action/", {"op": "kill:matching", "queue": "emails"}, **ko).content.decode()
+    assert "일치하는 메시지(최대 1개)를 모두 종료할까요?" in retries and "네, 종료합니다" in retries
+    english = staff.post("/jobs/retries/action/", {"op": "kill:matching", "queue": "emails"}).content.decode()
+    assert "Kill all matching (up to 1)?" in english and "Yes, kill" in english
+    done = staff.post(
+        "/jobs/dead/action/",
+        {"op": "delete:selected", "refs": jobs_data["dead_ref"], "confirm": "yes"},
+        follow=True,
+        **ko,
+    )
+    assert "메시지 1개를 삭제했습니다." in done.content.decode()
+    paused = staff.post("/jobs/queues/emails/pause/", {"op": "pause"}, follow=True, **ko).content.decode()
+    assert "emails 큐를 일시 중지했습니다." in paused
+    assert 'data-paused="yes"' in paused and '<span class="pill paused">일시 중지됨</span>' in paused
+    assert ">재개</button>" in paused
+    unknown = staff.post("/jobs/dead/action/", {"op": "explode:one"}, follow=True, **ko).content.decode()
+    assert "알 수 없는 작업입니다." in unknown
+
+
+def test_the_503_page_in_korean(staff, monkeypatch):
+    import redis
+
+    def refuse(*args, **kwargs):
+        raise redis.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(queues, "queue_figures", refuse)
+    response = staff.get("/jobs/", HTTP_ACCEPT_LANGUAGE="ko")
+    html = response.content.decode()
+    assert response.status_code == 503 and "Redis에 연결할 수 없습니다" in html and '<html lang="ko">' in html
+
+
+def test_json_endpoints_stay_english_and_machine_readable(staff, jobs_data):
+    ko = {"HTTP_ACCEPT_LANGUAGE": "ko"}
+    overview = staff.get("/jobs/overview.json", **ko).json()
+    assert {"queues", "totals", "throughput", "workers"} == set(overview)
+    assert staff.get("/jobs/health", **ko).json()["status"] in ("ok", "failing")
+    assert "# HELP jobs_queue_messages" in staff.get("/jobs/metrics", **ko).content.decode()
+    progress = staff.get(jobs_data["bulk_url"], {"format": "json"}, **ko).json()
+    assert progress["status"] == "queued"  # the page's script shows it through the page's own labels
+
+
+# --- the catalog ----------------------------------------------------------------------------------
+
+
+def po_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of a .po file: msgid, msgid_plural, msgstr values, flags, obsolete (a small parser)."""
+    entries = []
+    for block in path.read_text(encoding="utf-8").split("\n\n"):
+        entry: dict[str, Any] = {"flags": set(), "msgstr": {}, "obsolete": False}
+        field = None
+        for line in block.splitlines():
+            if line.startswith("#~"):
+                entry["obsolete"] = True
+            elif line.startswith("#,"):
+                entry["flags"] |= {flag.strip() for flag in line[2:].split(",")}
+            elif match := re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$', line):
+                field = match.group(1)
+                text = ast.literal_eval(f'"{match.group(2)}"')
+                if field.startswith("msgstr"):
+                    entry["msgstr"][field] = text
+                else:
+                    entry[field] = text
+            elif line.startswith('"') and field:
+                text = ast.literal_eval(line)
+                if field.startswith("msgstr"):
+                    entry["msgstr"][field] += text
+                else:
+                    entry[field] += text
+        if "msgid" in entry:
+            entries.append(entry)
+    return entries
+
+
+def test_the_jobs_catalog_is_complete_and_compiles():
+    entries = po_entries(JOBS_CATALOG)
+    header, *messages = entries
+    assert header["msgid"] == "" and "fuzzy" not in header["flags"] and "Language: ko" in header["msgstr"]["msgstr"]
+    assert len(messages) > 250
+    assert not [e["msgid"] for e in messages if e["obsolete"]], "obsolete entries: remove them"
+    assert not [e["msgid"] for e in messages if "fuzzy" in e["flags"]], "fuzzy entries: check and unflag them"
+    empty = [e["msgid"] for e in messages if not all(e["msgstr"].values()) or not e["msgstr"]]
+    assert not empty, f"untranslated: {empty}"
+    with JOBS_CATALOG.with_suffix(".mo").open("rb") as mo:
+        compiled = gettext.GNUTranslations(mo)
+    stale = [
+        e["msgid"]
+        for e in messages
+        if (
+            compiled.ngettext(e["msgid"], e["msgid_plural"], 1) if "msgid_plural" in e else compiled.gettext(e["msgid"])
+        )
+        != next(iter(e["msgstr"].values()))
+    ]
+    assert not stale, f"the committed .mo is older than the .po (run compilemessages): {stale[:5]}"
+
+
+def test_the_jobs_catalog_passes_msgfmt_check(tmp_path):
+    """Placeholders match between English and Korean (msgfmt --check: python-format, plural forms)."""
+    try:
+        result = subprocess.run(
+            ["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(JOBS_CATALOG)],
+            capture_output=True,
+            text=True,
+        )
+    except FileNotFoundError:
+        pytest.skip("gettext's msgfmt is not installed")
+    assert result.returncode == 0, result.stderr
