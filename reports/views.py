@@ -41,7 +41,6 @@ def _charts(result: dict) -> dict:
         "delays": bar_chart(
             [(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])],
             [(emails, "ok")],
-            width=480,
             unit=emails,
             x_title=_("seconds from signup to welcome email"),
         ),
