@@ -53,10 +53,12 @@ serve: setup
 	DEBUG=$${DEBUG:-0} $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 ## test-tools: Debian's Chromium (browser tests), redis-server (the fault tests start their own servers and,
-## with --sentinel, sentinels) and iproute2 (`ip netns`: worker hosts on separate network namespaces)
+## with --sentinel, sentinels), iproute2 (`ip netns`: worker hosts on separate network namespaces) and
+## fonts-nanum (Korean glyphs on the Korean pages' screenshots)
 test-tools:
-	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null || \
-		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2; }
+	@command -v chromium >/dev/null && command -v redis-server >/dev/null && command -v ip >/dev/null && \
+		fc-list :lang=ko | grep -q . || \
+		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2 fonts-nanum; }
 
 ## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
 test: $(INSTALLED) test-tools

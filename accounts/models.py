@@ -42,7 +42,7 @@ def normalize_email(email: str) -> str:
 
 class User(AbstractUser):
     username = None  # type: ignore[assignment]  # the email is the username
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
@@ -95,23 +95,24 @@ class EmailDelivery(models.Model):
         SENT = "sent", _("Sent")
         FAILED = "failed", _("Failed")
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_deliveries")
-    kind = models.CharField(max_length=32, choices=Kind.choices)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_deliveries", verbose_name=_("user"))
+    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     # While set and in the future, one worker owns the send; an expired lease
     # (worker killed mid-send) lets the next delivery of the message take over.
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    last_error = models.TextField(blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
     # When the reconciler last re-enqueued it: at most one extra job per row per DELIVERY_RECONCILE_AFTER_S.
-    reconciled_at = models.DateTimeField(null=True, blank=True)
+    reconciled_at = models.DateTimeField(_("reconciled at"), null=True, blank=True)
     # When its owner last asked to have a failed email sent again (throttled: WELCOME_EMAIL_RESEND_INTERVAL_S).
-    resend_requested_at = models.DateTimeField(null=True, blank=True)
+    resend_requested_at = models.DateTimeField(_("sending again asked at"), null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "email deliveries"
+        verbose_name = _("email delivery")
+        verbose_name_plural = _("email deliveries")
         constraints = [
             # One welcome email per user; notices are one row each (throttled in accounts.signup).
             models.UniqueConstraint(
@@ -120,17 +121,23 @@ class EmailDelivery(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} email to user {self.user_id} ({self.status})"
+        return _("%(kind)s email to user %(user)s (%(status)s)") % {
+            "kind": self.get_kind_display(),
+            "user": self.user_id,
+            "status": self.get_status_display(),
+        }
 
 
 class LoginEvent(models.Model):
     """One login, recorded from Django's user_logged_in signal: the activity the reports count."""
 
-    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins")
-    at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="logins", verbose_name=_("user"))
+    at = models.DateTimeField(_("at"), db_index=True)
 
     class Meta:
+        verbose_name = _("login")
+        verbose_name_plural = _("logins")
         indexes = [models.Index(fields=["user", "at"], name="accounts_login_user_at")]
 
     def __str__(self) -> str:
-        return f"user {self.user_id} at {self.at:%Y-%m-%d %H:%M}"
+        return _("user %(user)s at %(at)s") % {"user": self.user_id, "at": f"{self.at:%Y-%m-%d %H:%M}"}

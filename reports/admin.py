@@ -1,22 +1,24 @@
 from django.contrib import admin, messages
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from .models import Report
 from .tasks import request_report
 
 
 def format_duration(seconds: float | None) -> str:
-    """60.209452 -> "1 min 0.2 s"; 0.8412 -> "0.84 s"; 7384 -> "2 h 3 min"; None -> "-"."""
+    """60.209452 -> "1 min 0.2 s"; 0.8412 -> "0.84 s"; 7384 -> "2 h 3 min"; None -> "-" (in the active language)."""
     if seconds is None:
         return "-"
     if seconds < 10:
-        return f"{seconds:.2f} s"
+        return _("%(seconds).2f s") % {"seconds": seconds}
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("%(seconds).1f s") % {"seconds": seconds}
     if seconds < 3600:
         minutes, rest = divmod(seconds, 60)
-        return f"{int(minutes)} min {rest:.1f} s"
+        return _("%(minutes)d min %(seconds).1f s") % {"minutes": minutes, "seconds": rest}
     hours, rest = divmod(round(seconds), 3600)
-    return f"{hours} h {rest // 60} min"
+    return _("%(hours)d h %(minutes)d min") % {"hours": hours, "minutes": rest // 60}
 
 
 @admin.register(Report)
@@ -31,11 +33,14 @@ class ReportAdmin(admin.ModelAdmin):
     ]
     actions = ["run_again"]
 
-    @admin.display(description="duration", ordering="duration_s")
+    @admin.display(description=gettext_lazy("duration"), ordering="duration_s")
     def duration(self, report: Report) -> str:
         return format_duration(report.duration_s)
 
-    @admin.action(description="Run again (recompute the selected reports)")
+    @admin.action(description=gettext_lazy("Run again (recompute the selected reports)"))
     def run_again(self, request, queryset) -> None:
         started = sum(request_report(r.kind, r.period_start, force=True)[1] for r in queryset)
-        self.message_user(request, f"{started} report(s) enqueued again.", messages.SUCCESS)
+        message = ngettext("%(count)d report enqueued again.", "%(count)d reports enqueued again.", started) % {
+            "count": started
+        }
+        self.message_user(request, message, messages.SUCCESS)

@@ -23,6 +23,7 @@ from typing import Any
 
 from django.db.models import Count, Exists, Func, IntegerField, OuterRef
 from django.db.models.functions import ExtractHour
+from django.utils.translation import gettext as _
 
 from accounts.models import EmailDelivery, LoginEvent, User
 
@@ -170,9 +171,10 @@ DELAY_BUCKETS = [(0, 10), (10, 30), (30, 60), (60, 120), (120, 300), (300, 600),
 
 
 def delay_distribution(histogram: dict[str, int]) -> list[tuple[str, int]]:
-    """The delay histogram folded into a few readable buckets for the chart."""
+    """The delay histogram folded into a few readable buckets for the chart (labels in the active language)."""
     rows = []
     for low, high in DELAY_BUCKETS:
-        label = f"{low}-{high}s" if high else f"{low}s+"
+        # Translators: a range of delays in seconds, e.g. "10-30s"; the last one is open-ended, "1800s+".
+        label = _("%(low)d-%(high)ds") % {"low": low, "high": high} if high else _("%(low)ds+") % {"low": low}
         rows.append((label, sum(n for s, n in histogram.items() if int(s) >= low and (high is None or int(s) < high))))
     return rows

@@ -3,8 +3,10 @@ from __future__ import annotations
 import csv
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
 
 from jobs.charts import bar_chart
 from jobs.decorators import staff_required
@@ -19,23 +21,44 @@ def report_list(request: HttpRequest) -> HttpResponse:
 
 
 def _charts(result: dict) -> dict:
+    """The report's bar charts; units and axis titles in the active language."""
     hours = [f"{h:02d}" for h in range(24)]
+    hour_axis = _("hour of the day (%(zone)s)") % {"zone": settings.TIME_ZONE}
+    signups, logins, emails = _("signups"), _("logins"), _("emails")
     charts = {
         "signups": bar_chart(
-            list(zip(hours, ((n,) for n in result["signups_by_hour"]), strict=True)), [("signups", "ok")]
+            list(zip(hours, ((n,) for n in result["signups_by_hour"]), strict=True)),
+            [(signups, "ok")],
+            unit=signups,
+            x_title=hour_axis,
         ),
         "logins": bar_chart(
-            list(zip(hours, ((n,) for n in result["logins_by_hour"]), strict=True)), [("logins", "ok")]
+            list(zip(hours, ((n,) for n in result["logins_by_hour"]), strict=True)),
+            [(logins, "ok")],
+            unit=logins,
+            x_title=hour_axis,
         ),
         "delays": bar_chart(
-            [(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])], [("emails", "ok")], width=480
+            [(label, (n,)) for label, n in delay_distribution(result["delay_histogram"])],
+            [(emails, "ok")],
+            unit=emails,
+            x_title=_("seconds from signup to welcome email"),
         ),
     }
     if "days" in result:
         charts["days"] = bar_chart(
-            [(d["day"], (d["signups"],)) for d in result["days"]], [("signups", "ok")], width=480
+            [(d["day"], (d["signups"],)) for d in result["days"]],
+            [(signups, "ok")],
+            width=480,
+            unit=signups,
+            x_title=_("day"),
         )
     return charts
+
+
+def _seconds(value: int | None) -> str:
+    """Whole seconds for the delay table, or a dash when no email was sent."""
+    return "–" if value is None else _("%(seconds)d s") % {"seconds": value}
 
 
 @staff_required
@@ -48,12 +71,14 @@ def report_detail(request: HttpRequest, pk: int) -> HttpResponse:
             charts=_charts(result),
             result=result,
             delay_rows=delay_distribution(result["delay_histogram"]),
+            delay_figures=[_seconds(result["email_delay"][key]) for key in ("median", "p95", "max")],
             hour_rows=list(zip(range(24), result["signups_by_hour"], result["logins_by_hour"], strict=True)),
         )
     return render(request, "reports/detail.html", context)
 
 
 def report_rows(report: Report) -> list[tuple[str, object]]:
+    """The CSV's rows. Metric names stay English in every language: scripts read them."""
     r = report.result or {}
     rows = [
         ("kind", report.kind),

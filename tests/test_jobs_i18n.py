@@ -1,18 +1,12 @@
 """The operator's pages in English and Korean: every page of /jobs/ renders in the language the staff user
 asked for (Accept-Language or the language menu's cookie), with <html lang>; the JSON endpoints stay English;
-the jobs app's catalog has no untranslated or fuzzy entry and compiles."""
+the jobs app's catalog is checked with the others in tests/test_catalogs.py."""
 
-import ast
-import gettext
-import re
-import subprocess
 import uuid
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.test import Client
 from dramatiq import Message, get_broker
 
@@ -23,9 +17,6 @@ from jobs.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
 
 pytestmark = pytest.mark.django_db
-
-JOBS_CATALOG = Path(settings.BASE_DIR) / "jobs" / "locale" / "ko" / "LC_MESSAGES" / "django.po"
-
 
 @pytest.fixture
 def staff(clean_redis) -> Client:
@@ -158,70 +149,3 @@ def test_json_endpoints_stay_english_and_machine_readable(staff, jobs_data):
     assert "# HELP jobs_queue_messages" in staff.get("/jobs/metrics", **ko).content.decode()
     progress = staff.get(jobs_data["bulk_url"], {"format": "json"}, **ko).json()
     assert progress["status"] == "queued"  # the page's script shows it through the page's own labels
-
-
-# --- the catalog ----------------------------------------------------------------------------------
-
-
-def po_entries(path: Path) -> list[dict[str, Any]]:
-    """The entries of a .po file: msgid, msgid_plural, msgstr values, flags, obsolete (a small parser)."""
-    entries = []
-    for block in path.read_text(encoding="utf-8").split("\n\n"):
-        entry: dict[str, Any] = {"flags": set(), "msgstr": {}, "obsolete": False}
-        field = None
-        for line in block.splitlines():
-            if line.startswith("#~"):
-                entry["obsolete"] = True
-            elif line.startswith("#,"):
-                entry["flags"] |= {flag.strip() for flag in line[2:].split(",")}
-            elif match := re.match(r'^(msgid|msgid_plural|msgstr(?:\[\d+\])?) "(.*)"$', line):
-                field = match.group(1)
-                text = ast.literal_eval(f'"{match.group(2)}"')
-                if field.startswith("msgstr"):
-                    entry["msgstr"][field] = text
-                else:
-                    entry[field] = text
-            elif line.startswith('"') and field:
-                text = ast.literal_eval(line)
-                if field.startswith("msgstr"):
-                    entry["msgstr"][field] += text
-                else:
-                    entry[field] += text
-        if "msgid" in entry:
-            entries.append(entry)
-    return entries
-
-
-def test_the_jobs_catalog_is_complete_and_compiles():
-    entries = po_entries(JOBS_CATALOG)
-    header, *messages = entries
-    assert header["msgid"] == "" and "fuzzy" not in header["flags"] and "Language: ko" in header["msgstr"]["msgstr"]
-    assert len(messages) > 250
-    assert not [e["msgid"] for e in messages if e["obsolete"]], "obsolete entries: remove them"
-    assert not [e["msgid"] for e in messages if "fuzzy" in e["flags"]], "fuzzy entries: check and unflag them"
-    empty = [e["msgid"] for e in messages if not all(e["msgstr"].values()) or not e["msgstr"]]
-    assert not empty, f"untranslated: {empty}"
-    with JOBS_CATALOG.with_suffix(".mo").open("rb") as mo:
-        compiled = gettext.GNUTranslations(mo)
-    stale = [
-        e["msgid"]
-        for e in messages
-        if (
-            compiled.ngettext(e["msgid"], e["msgid_plural"], 1) if "msgid_plural" in e else compiled.gettext(e["msgid"])
-        )
-        != next(iter(e["msgstr"].values()))
-    ]
-    assert not stale, f"the committed .mo is older than the .po (run compilemessages): {stale[:5]}"
-
-
-def test_the_jobs_catalog_passes_msgfmt_check(tmp_path):
-    """Placeholders match between English and Korean (msgfmt --check: python-format, plural forms)."""
-    try:
-        result = subprocess.run(
-            ["msgfmt", "--check", "-o", str(tmp_path / "django.mo"), str(JOBS_CATALOG)],
-            capture_output=True,
-            text=True,
-        )
-    except FileNotFoundError:
-        pytest.skip("gettext's msgfmt is not installed")
-    assert result.returncode == 0, result.stderr

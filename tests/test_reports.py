@@ -247,7 +247,7 @@ def test_admin_run_again_recomputes_a_done_report(seeded, start_worker, clean_re
     response = client.post(
         "/admin/reports/report/", {"action": "run_again", "_selected_action": [report.pk]}, follow=True
     )
-    assert b"1 report(s) enqueued again." in response.content
+    assert b"1 report enqueued again." in response.content
     report = wait_done(report)
     assert report.status == "done" and report.run_id != first_run and report.merge_runs == 2
     assert_figures(report, seeded)
