@@ -1,8 +1,10 @@
-"""Shared start of the benchmarks: Django on a Redis database and SQLite file of their own."""
+"""Shared start of the benchmarks: Django on a Redis database and SQLite file of their own, and the
+redis-servers of their own that bench/run.py, bench/redis_cpu.py and bench/chaos.py start."""
 
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import sys
 import time
@@ -10,6 +12,43 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port(preferred: int = 0) -> int:
+    """`preferred` if it is free on loopback, else any free port."""
+    for port in (preferred, 0):
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return s.getsockname()[1]
+    raise RuntimeError("no free port")
+
+
+def redis_command(port: int, directory: Path | str, *options: str) -> list[str]:
+    """A redis-server of the bench's own: loopback only, no RDB snapshots, its files in `directory`;
+    `options` add to it (persistence: "--appendonly", "yes", "--appendfsync", "always"; "--logfile", ...)."""
+    return ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--dir", str(directory), *options]
+
+
+def redis_answers(port: int) -> bool:
+    """Whether the redis-server on `port` answers a PING (within half a second)."""
+    import redis
+
+    with redis.Redis(port=port, socket_connect_timeout=0.5, socket_timeout=0.5) as client:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+
+def wait_for_redis(port: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not redis_answers(port):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server on {port} did not start")
+        time.sleep(0.05)
 
 
 def setup_django(namespace: str) -> None:

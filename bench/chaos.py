@@ -59,7 +59,8 @@ from typing import Any, cast
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chaos_processes import Proc, StartFailed, free_port, kill_all, manage, port_answers, run_once  # noqa: E402
+from bench._setup import free_port, redis_answers, redis_command  # noqa: E402
+from bench.chaos_processes import Proc, StartFailed, kill_all, manage, port_answers, run_once  # noqa: E402
 from bench.chaos_smtp import AttributingHandler  # noqa: E402
 from tests.smtp_sink import SmtpSink  # noqa: E402
 
@@ -303,8 +304,6 @@ class Soak:
         print(f"[{time.time() - self.t0:7.1f}s] {text}", flush=True)
 
     def setup(self) -> None:
-        import redis
-
         self.smtp = SmtpSink()
         self.smtp_handler = AttributingHandler(self.smtp.port, lambda: {w.pid: w.tag for w in self.workers if w.pid})
         self.smtp.handler = self.smtp_handler
@@ -313,36 +312,21 @@ class Soak:
         redis_dir = self.run_dir / "redis"
         redis_dir.mkdir(exist_ok=True)
         self.redis_url = f"redis://127.0.0.1:{self.redis_port}/0"
-        ping_client = redis.Redis(port=self.redis_port, socket_connect_timeout=0.5, socket_timeout=0.5)
-
-        def redis_answers() -> bool:
-            try:
-                return bool(ping_client.ping())
-            except redis.RedisError:
-                return False
-
         self.redis = Proc(
             "redis",
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.redis_port),
-                "--save",
-                "",
+            redis_command(
+                self.redis_port,
+                redis_dir,
                 "--appendonly",
                 "yes",
                 "--appendfsync",
                 "always",
-                "--dir",
-                str(redis_dir),
                 "--logfile",
                 str(redis_dir / "redis.log"),
-            ],
+            ),
             {**os.environ},
             self.run_dir,
-            redis_answers,
+            partial(redis_answers, self.redis_port),
         ).start()
         self.database_url = database_url_for(self.run_dir)
         self.env = child_environment(self.redis_url, self.database_url, self.smtp.url)

@@ -28,6 +28,10 @@ from typing import Any
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
+
 NAMESPACE = "bench-cpu"
 PERSISTENCE = {
     "no AOF": ["--appendonly", "no"],
@@ -36,44 +40,15 @@ PERSISTENCE = {
 }
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     def __init__(self, directory: Path, args: list[str]):
         self.port = free_port()
         directory.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--dir",
-                str(directory),
-                *args,
-            ],
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,
+            redis_command(self.port, directory, *args), stdout=subprocess.DEVNULL, start_new_session=True
         )
+        wait_for_redis(self.port)
         self.client = redis.Redis(port=self.port)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                self.client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
     def cpu_s(self) -> float:
         info = self.client.info("cpu")
@@ -183,7 +158,6 @@ def main() -> None:
         PYTHONUNBUFFERED="1",
         DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-cpu.sqlite3'}",
     )
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

@@ -39,6 +39,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
+
 RESULTS = ROOT / "bench" / "results"
 BENCH_VENV = ROOT / "var" / "bench-venv"
 REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "bench" / "requirements.txt"]
@@ -74,17 +78,6 @@ def ensure_bench_venv() -> None:
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def free_port(preferred: int) -> int:
-    for port in (preferred, 0):
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return s.getsockname()[1]
-    raise RuntimeError("no free port")
 
 
 class Process:
@@ -127,32 +120,8 @@ class RedisServer(Process):
     def __init__(self, port: int, name: str):
         self.port = port
         self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
-        super().__init__(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
-            f"redis-{name}",
-        )
-        import redis
-
-        client = redis.Redis(port=port, socket_connect_timeout=0.5)
-        for _ in range(100):
-            try:
-                client.ping()
-                return
-            except redis.RedisError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server on {port} did not start")
+        super().__init__(redis_command(port, self.dir, "--appendonly", "no"), f"redis-{name}")
+        wait_for_redis(port)
 
 
 def setup_environment(system_port: int, counter_port: int) -> None:
@@ -173,7 +142,6 @@ def setup_environment(system_port: int, counter_port: int) -> None:
         BENCH_COUNT_PORT=str(system_port),
         BENCH_COUNT_ROLE="worker",
     )
-    sys.path.insert(0, str(ROOT))
     # This process is the producer: its round trips are counted under another role.
     spec = importlib.util.spec_from_file_location("bench_roundtrips", ROUNDTRIPS / "sitecustomize.py")
     assert spec and spec.loader
@@ -564,7 +532,7 @@ def web_load(database: str, clients_n: int, seconds: float) -> dict:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{db}{suffix}").unlink(missing_ok=True)
         url = f"sqlite:///{db}?conn_max_age=600"
-    port = free_port(0)
+    port = free_port()
     env = web_env(url, port)
     try:
         manage("migrate", env=env)
@@ -607,7 +575,7 @@ def signup_modes(repeats: int) -> dict:
                 db = ROOT / "var" / "bench-signup.sqlite3"
                 db.unlink(missing_ok=True)
                 module = "bench.settings_in_request" if mode == "sync" else "tests.settings"
-                port = free_port(0)
+                port = free_port()
                 env = web_env(f"sqlite:///{db}", port, module, EMAIL_URL=sink.url)
                 manage("migrate", env=env)
                 web = Process([sys.executable, *GUNICORN], f"web-{mode}", env)

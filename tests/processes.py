@@ -1,4 +1,6 @@
-"""Real `manage.py rundramatiq` worker processes for integration tests."""
+"""Real processes for integration tests: `manage.py` commands (workers, scheduler) and redis-servers.
+
+Importable without Django settings: tests/upstream_dramatiq/run.py starts its RedisServer outside Django."""
 
 from __future__ import annotations
 
@@ -8,13 +10,15 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Self
 
+import redis
 from django.conf import settings
 from django.db import connection
 
-ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # under the project root (BASE_DIR)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.1, what: str = "") -> object:
@@ -133,45 +137,70 @@ def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
 
 
 class RedisServer:
-    """A redis-server of the test's own on a free port, which the test may stop and restart."""
+    """A redis-server of the test's own on a free port, in its own process group, which the test may
+    stop, kill, pause (SIGSTOP) and restart on the same port and directory.
 
-    def __init__(self, directory: Path, *, appendonly: bool = True):
+    Loopback only (`bind`), no RDB snapshots, data and log in `directory`; AOF on (fsync `appendfsync`)
+    unless `appendonly=False`. `options` are further redis-server arguments (e.g. "--replicaof", host, port).
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        *options: str,
+        appendonly: bool = True,
+        appendfsync: str = "always",
+        bind: Sequence[str] = ("127.0.0.1",),
+    ):
         from tests.smtp_sink import free_port
 
         self.port = free_port()
         self.directory = directory
+        self.options = list(options)
         self.appendonly = appendonly
+        self.appendfsync = appendfsync
+        self.bind = list(bind)
         self.proc: subprocess.Popen | None = None
+
+    @property
+    def name(self) -> str:
+        return self.directory.name
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> RedisServer:
-        import redis
+    @property
+    def log_path(self) -> Path:
+        return self.directory / "redis.log"
 
+    def client(self, **options) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=2, **options)
+
+    def command(self) -> list[str]:
+        return [
+            "redis-server",
+            "--bind",
+            *self.bind,
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--appendfsync",
+            self.appendfsync,
+            "--dir",
+            str(self.directory),
+            "--logfile",
+            str(self.log_path),
+            *self.options,
+        ]
+
+    def start(self) -> Self:
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--appendonly",
-                "yes" if self.appendonly else "no",
-                "--appendfsync",
-                "always",
-                "--dir",
-                str(self.directory),
-                "--logfile",
-                str(self.directory / "redis.log"),
-            ],
-            start_new_session=True,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        self.proc = subprocess.Popen(self.command(), start_new_session=True)
+        client = self.client()
 
         def answers() -> bool:
             try:
@@ -179,11 +208,28 @@ class RedisServer:
             except redis.RedisError:
                 return False
 
-        wait_for(answers, 15, what="redis-server to answer")
+        wait_for(answers, 15, what=f"{self.name} to answer")
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.proc and self.alive:
+            self.proc.send_signal(sig)
+
+    def kill(self) -> None:
+        if self.proc and self.alive:
+            self.proc.kill()
+            self.proc.wait(10)
 
     def stop(self) -> None:
         """A clean shutdown (SIGTERM): with AOF on, what was written is on disk."""
-        if self.proc and self.proc.poll() is None:
+        if self.proc and self.alive:
+            self.signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             self.proc.terminate()
-            self.proc.wait(15)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()

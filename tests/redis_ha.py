@@ -2,102 +2,42 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import time
 from pathlib import Path
 from typing import cast
 
 import redis
 
-from tests.processes import wait_for
-from tests.smtp_sink import free_port
+from tests.processes import RedisServer, wait_for
 
 SERVICE = "ha"
 
 
-def _answers(client: redis.Redis) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.RedisError:
-        return False
+class Sentinel(RedisServer):
+    """A redis-server in sentinel mode, configured by `config` (the `sentinel ...` lines)."""
 
+    def __init__(self, directory: Path, config: str):
+        super().__init__(directory)
+        self.config = config
 
-class RedisNode:
-    """One `redis-server` (a data node, or with `sentinel_config` a sentinel) in its own process group."""
-
-    def __init__(self, directory: Path, name: str, args: list[str] | None = None, sentinel_config: str = ""):
-        self.port = free_port()
-        self.directory = directory / name
-        self.name = name
-        self.args = args or []
-        self.sentinel_config = sentinel_config
-        self.proc: subprocess.Popen | None = None
-
-    def client(self, **options) -> redis.Redis:
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5, socket_timeout=2, **options)
-
-    def start(self) -> RedisNode:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        log = str(self.directory / "redis.log")
-        if self.sentinel_config:
-            conf = self.directory / "sentinel.conf"  # a sentinel rewrites its own config file
-            conf.write_text(
-                f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\nlogfile {log}\n" + self.sentinel_config
-            )
-            command = ["redis-server", str(conf), "--sentinel"]
-        else:
-            command = [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.port),
-                "--save",
-                "",
-                "--dir",
-                str(self.directory),
-                "--logfile",
-                log,
-                *self.args,
-            ]
-        self.proc = subprocess.Popen(command, start_new_session=True)
-        wait_for(lambda: _answers(self.client()), 15, what=f"{self.name} to answer")
-        return self
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def signal(self, sig: int) -> None:
-        if self.alive:
-            self.proc.send_signal(sig)  # type: ignore[union-attr]
-
-    def kill(self) -> None:
-        if self.alive:
-            self.proc.kill()  # type: ignore[union-attr]
-            self.proc.wait(10)  # type: ignore[union-attr]
-
-    def stop(self) -> None:
-        if self.alive:
-            self.signal(signal.SIGCONT)  # a stopped process cannot act on SIGTERM
-            self.proc.terminate()  # type: ignore[union-attr]
-            try:
-                self.proc.wait(10)  # type: ignore[union-attr]
-            except subprocess.TimeoutExpired:
-                self.kill()
+    def command(self) -> list[str]:
+        conf = self.directory / "sentinel.conf"  # a sentinel rewrites its own config file
+        conf.write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.directory}\nlogfile {self.log_path}\n" + self.config
+        )
+        return ["redis-server", str(conf), "--sentinel"]
 
 
 class SentinelGroup:
     """Primary, replica and three sentinels (quorum 2) with short timeouts, so a failover takes seconds."""
 
     def __init__(self, directory: Path, *, down_after_ms: int = 1000, failover_timeout_ms: int = 3000):
-        self.primary = RedisNode(directory, "primary", ["--appendonly", "yes", "--appendfsync", "everysec"])
-        self.replica = RedisNode(directory, "replica", ["--appendonly", "yes", "--appendfsync", "everysec"])
+        self.primary = RedisServer(directory / "primary", appendfsync="everysec")
+        self.replica = RedisServer(directory / "replica", appendfsync="everysec")
         self.down_after_ms = down_after_ms
         self.failover_timeout_ms = failover_timeout_ms
         self.directory = directory
-        self.sentinels: list[RedisNode] = []
+        self.sentinels: list[Sentinel] = []
 
     @property
     def sentinels_setting(self) -> str:
@@ -106,7 +46,7 @@ class SentinelGroup:
 
     def start(self) -> SentinelGroup:
         self.primary.start()
-        self.replica.args += ["--replicaof", "127.0.0.1", str(self.primary.port)]
+        self.replica.options += ["--replicaof", "127.0.0.1", str(self.primary.port)]
         self.replica.start()
         wait_for(
             lambda: self.replica.client().info("replication").get("master_link_status") == "up",
@@ -119,7 +59,7 @@ class SentinelGroup:
             f"sentinel failover-timeout {SERVICE} {self.failover_timeout_ms}\n"
             f"sentinel parallel-syncs {SERVICE} 1\n"
         )
-        self.sentinels = [RedisNode(self.directory, f"sentinel{n}", sentinel_config=config).start() for n in range(3)]
+        self.sentinels = [Sentinel(self.directory / f"sentinel{n}", config).start() for n in range(3)]
 
         def settled() -> bool:
             # Every sentinel knows the replica and the two other sentinels, so a failover can be agreed.
@@ -170,7 +110,7 @@ class SentinelGroup:
     def log_tail(self, lines: int = 25) -> str:
         """The end of each sentinel's log: what they saw and decided."""
         return "\n".join(
-            f"--- {s.name}\n" + "\n".join((s.directory / "redis.log").read_text(errors="replace").splitlines()[-lines:])
+            f"--- {s.name}\n" + "\n".join(s.log_path.read_text(errors="replace").splitlines()[-lines:])
             for s in self.sentinels
         )
 

@@ -19,8 +19,7 @@ from accounts.models import User
 from jobs.models import OutboxMessage
 from tests.http import post_json
 from tests.netns import Lan, LanSmtpSink, unavailable_reason
-from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
-from tests.redis_ha import RedisNode
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
 from tests.signup_flow import PASSWORD
 from tests.smtp_sink import free_port
 
@@ -73,8 +72,8 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
     network, started, servers = lan
     hosts = network.hosts
     # Bound to loopback and the LAN address only (not 0.0.0.0): no other interface hears it.
-    redis_server = RedisNode(
-        tmp_path, "redis", ["--bind", "127.0.0.1", network.gateway, "--protected-mode", "no"]
+    redis_server = RedisServer(
+        tmp_path / "redis", "--protected-mode", "no", appendonly=False, bind=("127.0.0.1", network.gateway)
     ).start()
     servers.append(redis_server)
     smtp = LanSmtpSink(network.gateway)

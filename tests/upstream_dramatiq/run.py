@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 from importlib.metadata import version
 from pathlib import Path
+
+from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = ROOT / "var" / "upstream-dramatiq"
@@ -58,12 +58,6 @@ def test_file() -> Path:
     return target
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def main(pytest_args: list[str]) -> int:
     source = test_file()
     suite = STAGE / "suite"
@@ -85,36 +79,13 @@ def main(pytest_args: list[str]) -> int:
         "redis_broker, redis_worker, worker = module.redis_broker, module.redis_worker, module.worker\n"
     )
     shutil.copy(source, suite / "tests" / "test_redis.py")
-    port = free_port()
     data = Path(tempfile.mkdtemp(prefix="upstream-redis-"))
-    server = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(data),
-        ],
-        stdout=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    server = RedisServer(data, appendonly=False).start()
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), 0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
         # The staged `tests` package must win over the project's; the project root (for `jobs`) goes after it.
         env = {
             **os.environ,
-            "UPSTREAM_REDIS_URL": f"redis://127.0.0.1:{port}/0",
+            "UPSTREAM_REDIS_URL": server.url,
             "PYTHONPATH": os.pathsep.join([str(suite), str(ROOT)]),
         }
         env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -138,8 +109,7 @@ def main(pytest_args: list[str]) -> int:
             env=env,
         ).returncode
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()
         shutil.rmtree(data, ignore_errors=True)
 
 
