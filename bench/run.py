@@ -27,6 +27,7 @@ import importlib.util
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -61,6 +62,21 @@ AT_BEST = [DRAMATIQ, CELERY, RQ]
 # --- the bench's own virtualenv ------------------------------------------------------------
 
 
+def base_python() -> str:
+    """A Python >= 3.12 (Django 6.1 needs it) to build the bench's virtualenv with: this one, else the
+    first of python3.13 / python3.12 / pyenv's installs that runs (as the Makefile chooses)."""
+    if sys.version_info >= (3, 12):  # noqa: UP036 (run by any python3; the venv it builds needs 3.12)
+        return sys.executable
+    home = Path.home() / ".pyenv" / "versions"
+    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
+    candidates += [str(p) for p in sorted(home.glob("3.1[23]*/bin/python3.1[23]"))]
+    for candidate in filter(None, candidates):
+        check = [candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 12))"]
+        if subprocess.run(check, capture_output=True).returncode == 0:
+            return candidate
+    sys.exit(f"No Python >= 3.12 found (this is {sys.version.split()[0]}); install python3.12 or newer")
+
+
 def ensure_bench_venv() -> None:
     """Re-run this script in var/bench-venv (created or refreshed from the requirements files)."""
     python = BENCH_VENV / "bin" / "python"
@@ -68,7 +84,7 @@ def ensure_bench_venv() -> None:
     marker = BENCH_VENV / ".installed"
     if not (marker.exists() and marker.read_text() == digest):
         print(f"Installing the bench's virtualenv in {BENCH_VENV} ...", flush=True)
-        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+        subprocess.run([base_python(), "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
         subprocess.run(
             [str(python), "-m", "pip", "install", "-q", *[a for p in REQUIREMENTS for a in ("-r", str(p))]], check=True
         )
