@@ -18,6 +18,7 @@ from reports.models import Report, ReportChunk
 
 pytestmark = pytest.mark.django_db
 
+
 @pytest.fixture
 def staff(clean_redis) -> Client:
     [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
