@@ -121,3 +121,47 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         state = "dispatched" if self.dispatched_at else "pending"
         return f"{self.actor_name}{tuple(self.args)} ({state})"
+
+
+class HealthAlert(models.Model):
+    """One state change of a health check's (check, subject) that ADMINS are told of by mail.
+
+    Rows are the record of what was told and what is owed: the last row of a (check, subject)
+    is the state the admins know, its `seq` numbers the changes (odd: FAILING, even: RECOVERED),
+    and the unique (check, subject, seq) lets only one of two racing check runs record a change.
+    Recorded with its outbox row in one transaction, sent once by `jobs.tasks.send_health_alert`.
+    """
+
+    class State(models.TextChoices):
+        FAILING = "failing", "Failing"
+        RECOVERED = "recovered", "Recovered"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    created_at = models.DateTimeField(db_index=True)
+    check_name = models.CharField(max_length=100)
+    subject = models.CharField(max_length=200)
+    seq = models.PositiveIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices)
+    message = models.TextField()  # the problem's line; on RECOVERED, the line it had when it failed
+    failing_since = models.DateTimeField(null=True, blank=True)  # on RECOVERED: when the FAILING was recorded
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["check_name", "subject", "seq"], name="jobs_healthalert_one_per_change")
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="jobs_healthalert_owed")]
+
+    def __str__(self) -> str:
+        return f"{self.get_state_display().upper()}: {self.check_name} {self.subject} ({self.status})"
