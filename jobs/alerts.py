@@ -130,25 +130,26 @@ def _local(moment: datetime) -> str:
 
 
 def mail_body(alert: HealthAlert) -> str:
+    """What changed and when, then where to look."""
     line = f"{alert.check_name} {alert.subject}: {alert.message}"
     if alert.state == FAILING:
-        head = f"Failing since {_local(alert.created_at)}:\n\n    {line}\n"
-        then = (
-            "A RECOVERED mail follows when the problem is gone. While it comes and goes, a FAILING mail\n"
-            f"about it goes out at most once per {settings.JOBS_HEALTH_ALERT_INTERVAL_S} s."
-        )
+        paragraphs = [
+            f"Failing, seen at {_local(alert.created_at)}:\n\n    {line}",
+            "A RECOVERED mail follows when the problem is gone.\nWhile it comes and goes, a FAILING mail "
+            f"about it goes out at most once per {settings.JOBS_HEALTH_ALERT_INTERVAL_S} s.",
+        ]
     else:
         since = alert.failing_since or alert.created_at
-        minutes = max((alert.created_at - since).total_seconds(), 0) / 60
-        head = (
-            f"Recovered at {_local(alert.created_at)}, after {minutes:.0f} min "
-            f"(failing since {_local(since)}):\n\n    {line}\n"
-        )
-        then = ""
-    return (
-        f"{head}\n{then}\n\nAll checks now: {settings.SITE_URL}/jobs/health (`manage.py check_jobs`)\n"
-        f"Queues and workers: {settings.SITE_URL}/jobs/\n"
+        seconds = max((alert.created_at - since).total_seconds(), 0)
+        lasted = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        paragraphs = [
+            f"Recovered at {_local(alert.created_at)}, after {lasted} (failing since {_local(since)}):\n\n    {line}"
+        ]
+    paragraphs.append(
+        f"All checks now: {settings.SITE_URL}/jobs/health (`manage.py check_jobs`)\n"
+        f"Queues and workers: {settings.SITE_URL}/jobs/"
     )
+    return "\n\n".join(paragraphs) + "\n"
 
 
 class AlreadyClaimed(Exception):

@@ -33,12 +33,18 @@ logger = logging.getLogger(__name__)
 
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=10 * 60_000, periodic=cron("17 * * * *"))
 def prune_job_store() -> None:
-    """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour."""
+    """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour,
+    forget health alerts settled long ago."""
     pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
     forgotten = stats.forget_silent_workers()
-    alerts.prune()
-    if pruned or forgotten:
-        logger.info("Pruned %d expired dead-letter index entries; forgot %d silent workers", pruned, forgotten)
+    old_alerts = alerts.prune()
+    if pruned or forgotten or old_alerts:
+        logger.info(
+            "Pruned %d expired dead-letter index entries; forgot %d silent workers and %d old health alerts",
+            pruned,
+            forgotten,
+            old_alerts,
+        )
 
 
 @dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
@@ -72,8 +78,8 @@ ALERT_RESEND_AFTER = timedelta(minutes=5)
     queue_name="default", max_retries=0, time_limit=5 * 60_000, periodic=cron(settings.JOBS_HEALTH_ALERT_CRON)
 )
 def check_health() -> None:
-    """Every minute: run the health checks and mail ADMINS each state change (FAILING / RECOVERED),
-    throttled; re-send alerts whose job was lost. Safe to run twice at once: one mail per change."""
+    """On JOBS_HEALTH_ALERT_CRON (every minute): run the health checks and mail ADMINS each state change
+    (FAILING / RECOVERED), throttled; re-send alerts whose job was lost. Two runs at once: one mail per change."""
     if not alerts.enabled():
         return
     try:

@@ -99,7 +99,7 @@ def test_mail_subject_and_body_say_what_changed_and_where_to_look(settings):
     settings.SITE_URL = "https://app.example.com"
     [down] = alerts.record([Change("no_worker", "reports", 1, FAILING, NO_WORKER.message)], lambda pk: None, now=at(0))
     assert alerts.mail_subject(down) == f"FAILING: no_worker reports: {NO_WORKER.message}"
-    assert "Failing since 2026-12-03 19:00:00 KST" in alerts.mail_body(down)
+    assert "Failing, seen at 2026-12-03 19:00:00 KST" in alerts.mail_body(down)
     assert "https://app.example.com/jobs/health" in alerts.mail_body(down)
     [up] = alerts.record(changes([], alerts.known_states(), at(30), HOUR), lambda pk: None, now=at(30))
     assert alerts.mail_subject(up) == f"RECOVERED: no_worker reports: {NO_WORKER.message}"
