@@ -169,3 +169,23 @@ def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails
     from jobs.tasks import check_health, send_health_alert
 
     assert "periodic" in check_health.options and send_health_alert.queue_name == "emails"
+
+
+@pytest.mark.django_db
+def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(settings, monkeypatch, client):
+    """Django mails ADMINS each 5xx answer (DEBUG off); /jobs/health answers 503 on every probe while
+    a check fails, so Django's handler leaves out 503s: the health alerts tell of it, once."""
+    import logging
+
+    from django.core import mail
+
+    from jobs import views
+    from jobs.health import Report
+
+    settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
+    monkeypatch.setattr(views.health, "run_checks", lambda: Report([DEAD], ["dead_letters"]))
+    for _ in range(3):
+        assert client.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
+    assert mail.outbox == []
+    logging.getLogger("django.request").error("Internal Server Error: /x", extra={"status_code": 500})
+    assert [m.to for m in mail.outbox] == [["ops@example.com"]]
