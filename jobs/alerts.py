@@ -120,8 +120,9 @@ def record(owed: Iterable[Change], enqueue: Callable[[int], object], now: dateti
 
 
 def mail_subject(alert: HealthAlert) -> str:
-    """ "FAILING: <check> <subject>: <what>" (mail_admins adds EMAIL_SUBJECT_PREFIX)."""
-    return f"{alert.get_state_display().upper()}: {alert.check_name} {alert.subject}: {alert.message}"
+    """The subject, FAILING or RECOVERED then the problem's line, in English whatever the language
+    active (mail_admins adds EMAIL_SUBJECT_PREFIX)."""
+    return f"{alert.state.upper()}: {alert.check_name} {alert.subject}: {alert.message}"
 
 
 def _local(moment: datetime) -> str:

@@ -133,35 +133,38 @@ class HealthAlert(models.Model):
     """
 
     class State(models.TextChoices):
-        FAILING = "failing", "Failing"
-        RECOVERED = "recovered", "Recovered"
+        FAILING = "failing", _("Failing")
+        RECOVERED = "recovered", _("Recovered")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
 
-    created_at = models.DateTimeField(db_index=True)
-    check_name = models.CharField(max_length=100)
-    subject = models.CharField(max_length=200)
-    seq = models.PositiveIntegerField()
-    state = models.CharField(max_length=16, choices=State.choices)
-    message = models.TextField()  # the problem's line; on RECOVERED, the line it had when it failed
-    failing_since = models.DateTimeField(null=True, blank=True)  # on RECOVERED: when the FAILING was recorded
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    reconciled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), db_index=True)
+    check_name = models.CharField(_("check"), max_length=100)
+    subject = models.CharField(_("subject"), max_length=200)
+    seq = models.PositiveIntegerField(_("change number"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices)
+    # The problem's line; on RECOVERED, the line it had when it failed.
+    message = models.TextField(_("message"))
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)  # on RECOVERED
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("health alert")
+        verbose_name_plural = _("health alerts")
         constraints = [
             models.UniqueConstraint(fields=["check_name", "subject", "seq"], name="jobs_healthalert_one_per_change")
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="jobs_healthalert_owed")]
 
     def __str__(self) -> str:
-        return f"{self.get_state_display().upper()}: {self.check_name} {self.subject} ({self.status})"
+        return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"

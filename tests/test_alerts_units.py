@@ -1,15 +1,20 @@
 """Mail to ADMINS on a health state change (jobs.alerts): the pure state-change and throttle logic,
-then its rows in the database (recording, racing runs, claims, owed alerts), without Redis."""
+then its rows in the database (recording, racing runs, claims, owed alerts, the admin's read-only list),
+and Django's own error mail leaving out the 503s of a failing health probe."""
 
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
+from accounts.models import User
 from jobs import alerts
 from jobs.alerts import FAILING, RECOVERED, Change, Known, changes
-from jobs.health import Problem
+from jobs.health import Problem, Report
 from jobs.models import HealthAlert
+from jobs.views import monitoring
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -175,17 +180,22 @@ def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails
 def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(settings, monkeypatch, client):
     """Django mails ADMINS each 5xx answer (DEBUG off); /jobs/health answers 503 on every probe while
     a check fails, so Django's handler leaves out 503s: the health alerts tell of it, once."""
-    import logging
-
-    from django.core import mail
-
-    from jobs import views
-    from jobs.health import Report
-
     settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
-    monkeypatch.setattr(views.health, "run_checks", lambda: Report([DEAD], ["dead_letters"]))
+    monkeypatch.setattr(monitoring.health, "run_checks", lambda: Report([DEAD], ["dead_letters"]))
     for _ in range(3):
         assert client.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
     assert mail.outbox == []
     logging.getLogger("django.request").error("Internal Server Error: /x", extra={"status_code": 500})
     assert [m.to for m in mail.outbox] == [["ops@example.com"]]
+
+
+@pytest.mark.django_db
+def test_the_admin_lists_health_alerts_read_only(client):
+    [staff] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    client.force_login(staff)
+    [alert] = alerts.record([failing()], lambda pk: None)
+    page = client.get("/admin/jobs/healthalert/").content.decode()
+    assert "dead_letters" in page and "Failing" in page and "Pending" in page
+    assert client.get("/admin/jobs/healthalert/add/").status_code == 403
+    detail = client.get(f"/admin/jobs/healthalert/{alert.pk}/change/").content.decode()
+    assert DEAD.message in detail and 'name="_save"' not in detail
