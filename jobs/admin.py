@@ -8,7 +8,7 @@ from django.urls import path
 from django_dramatiq.models import Task
 
 from . import actions, views
-from .models import AuditEntry, BulkAction, FailedMessage
+from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert
 
 
 @admin.register(FailedMessage)
@@ -62,6 +62,22 @@ class BulkActionAdmin(admin.ModelAdmin):
     list_display = ("created_at", "user_email", "action", "status", "total", "requested", "count")
     list_filter = ("action", "status")
     readonly_fields = [f.name for f in BulkAction._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(HealthAlert)
+class HealthAlertAdmin(admin.ModelAdmin):
+    """Every FAILING / RECOVERED mail to ADMINS: what changed, when, and whether it went out."""
+
+    list_display = ("created_at", "state", "check_name", "subject", "message", "status", "sent_at", "attempts")
+    list_filter = ("state", "status", "check_name")
+    search_fields = ("check_name", "subject", "message")
+    readonly_fields = [f.name for f in HealthAlert._meta.fields]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

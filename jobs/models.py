@@ -121,3 +121,50 @@ class OutboxMessage(models.Model):
     def __str__(self) -> str:
         state = "dispatched" if self.dispatched_at else "pending"
         return f"{self.actor_name}{tuple(self.args)} ({state})"
+
+
+class HealthAlert(models.Model):
+    """One state change of a health check's (check, subject) that ADMINS are told of by mail.
+
+    Rows are the record of what was told and what is owed: the last row of a (check, subject)
+    is the state the admins know, its `seq` numbers the changes (odd: FAILING, even: RECOVERED),
+    and the unique (check, subject, seq) lets only one of two racing check runs record a change.
+    Recorded with its outbox row in one transaction, sent once by `jobs.tasks.send_health_alert`.
+    """
+
+    class State(models.TextChoices):
+        FAILING = "failing", _("Failing")
+        RECOVERED = "recovered", _("Recovered")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    created_at = models.DateTimeField(_("created at"), db_index=True)
+    check_name = models.CharField(_("check"), max_length=100)
+    subject = models.CharField(_("subject"), max_length=200)
+    seq = models.PositiveIntegerField(_("change number"))
+    state = models.CharField(_("state"), max_length=16, choices=State.choices)
+    # The problem's line; on RECOVERED, the line it had when it failed.
+    message = models.TextField(_("message"))
+    failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)  # on RECOVERED
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("health alert")
+        verbose_name_plural = _("health alerts")
+        constraints = [
+            models.UniqueConstraint(fields=["check_name", "subject", "seq"], name="jobs_healthalert_one_per_change")
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="jobs_healthalert_owed")]
+
+    def __str__(self) -> str:
+        return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"

@@ -1,30 +1,50 @@
-"""The job platform's own actors: upkeep on the worker side (dashboard pages never write to Redis)
-and big bulk actions, started here and carried out by `jobs.bulk`."""
+"""The job platform's own actors: upkeep on the worker side (dashboard pages never write to Redis),
+big bulk actions, started here and carried out by `jobs.bulk`, and mail to ADMINS when a health
+check changes state (`jobs.alerts`)."""
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+from functools import cache, partial
+from typing import TYPE_CHECKING, cast
 
 import dramatiq
+import redis
 from django.conf import settings
+from django.core.mail import mail_admins
 from django.db import transaction
+from django.utils import timezone
+from dramatiq.errors import BrokerConnectionError
+from dramatiq.middleware import CurrentMessage
+from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
-from . import actions, bulk
-from .models import BulkAction
+from . import actions, alerts, bulk, health, limits
+from .models import BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
+
+if TYPE_CHECKING:
+    from .broker import RedisBroker
 
 logger = logging.getLogger(__name__)
 
 
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=10 * 60_000, periodic=cron("17 * * * *"))
 def prune_job_store() -> None:
-    """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour."""
+    """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour,
+    forget health alerts settled long ago."""
     pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
     forgotten = stats.forget_silent_workers()
-    if pruned or forgotten:
-        logger.info("Pruned %d expired dead-letter index entries; forgot %d silent workers", pruned, forgotten)
+    old_alerts = alerts.prune()
+    if pruned or forgotten or old_alerts:
+        logger.info(
+            "Pruned %d expired dead-letter index entries; forgot %d silent workers and %d old health alerts",
+            pruned,
+            forgotten,
+            old_alerts,
+        )
 
 
 @dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
@@ -43,3 +63,89 @@ def start_bulk_action(user, action: str, filters: dict[str, str], total: int) ->
         )
         enqueue_on_commit(run_bulk_action, job.pk)
     return job
+
+
+ALERT_MAX_RETRIES = 8
+ALERT_TIME_LIMIT_MS = 60_000
+# The lease outlives the send's time limit, so a live sender never loses it; a duplicate waits about one SMTP exchange.
+ALERT_LEASE = timedelta(milliseconds=ALERT_TIME_LIMIT_MS + 30_000)
+ALERT_CLAIM_WAIT = timedelta(seconds=settings.EMAIL_TIMEOUT + 5)
+# An alert still owed this long after it was recorded (or last re-enqueued) lost its job: the check run re-sends it.
+ALERT_RESEND_AFTER = timedelta(minutes=5)
+
+
+@dramatiq.actor(
+    queue_name="default", max_retries=0, time_limit=5 * 60_000, periodic=cron(settings.JOBS_HEALTH_ALERT_CRON)
+)
+def check_health() -> None:
+    """On JOBS_HEALTH_ALERT_CRON (every minute): run the health checks and mail ADMINS each state change
+    (FAILING / RECOVERED), throttled; re-send alerts whose job was lost. Two runs at once: one mail per change."""
+    if not alerts.enabled():
+        return
+    try:
+        report = health.run_checks()
+    except redis.RedisError as error:
+        # No verdict without the checks: nothing is taken to have recovered. The next run tries again.
+        logger.warning("Health checks could not reach Redis; no alerts this run: %s", error)
+        return
+    known = alerts.known_states()
+    owed = alerts.changes(report.problems, known, timezone.now(), settings.JOBS_HEALTH_ALERT_INTERVAL_S)
+    for alert in alerts.record(owed, partial(enqueue_on_commit, send_health_alert)):
+        logger.info("Health alert %s recorded: %s", alert.pk, alerts.mail_subject(alert))
+    resent = _enqueue_owed_alerts()
+    if resent:
+        logger.info("Re-enqueued %d owed health alert(s)", resent)
+
+
+def _enqueue_owed_alerts() -> int:
+    """The database is the record of owed alerts: re-enqueue those whose job Redis may have lost
+    (an extra job for an alert that was not lost finds it sent or claimed, and does nothing)."""
+    broker = cast("RedisBroker", dramatiq.get_broker())
+    total = 0
+    try:
+        for batch in alerts.owed_batches(ALERT_RESEND_AFTER):
+            broker.enqueue_many(send_health_alert.message(alert.pk) for alert in batch)
+            alerts.mark_reconciled(batch)
+            total += len(batch)
+    except (redis.RedisError, BrokerConnectionError) as error:
+        logger.warning("Owed health alerts could not be re-enqueued; the next run retries: %s", error)
+    return total
+
+
+@cache
+def _smtp_limiter():
+    # The same SMTP budget as every other email of the project (the limiter's name is shared).
+    return limits.window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)
+
+
+def _is_last_attempt() -> bool:
+    message = CurrentMessage.get_current_message()
+    if message is None:
+        return True
+    return message.options.get("retries", 0) >= message.options.get("max_retries", ALERT_MAX_RETRIES)
+
+
+@dramatiq.actor(
+    queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
+)
+def send_health_alert(alert_id: int) -> None:
+    """Mail one recorded state change to ADMINS (mail_admins), once: a duplicate finds it sent."""
+    try:
+        alert = alerts.claim(alert_id, ALERT_LEASE, ALERT_CLAIM_WAIT)
+    except HealthAlert.DoesNotExist:
+        logger.info("Health alert %s no longer exists; nothing to send", alert_id)
+        return
+    except alerts.AlreadyClaimed as busy:
+        raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
+    if alert is None:
+        logger.info("Health alert %s was already sent; nothing to do", alert_id)
+        return
+    try:
+        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
+            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
+        mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert))
+    except Exception as error:
+        alerts.mark_failed(alert, error, final=_is_last_attempt())
+        raise
+    alerts.mark_sent(alert)
+    logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))

@@ -117,6 +117,11 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="example.com")
+# Who is mailed when a health check changes state (jobs.alerts), and by Django's mail_admins():
+# "ops@example.com,Jane <jane@example.com>". Empty: no such mail.
+ADMINS = env.list("ADMINS", default=[])
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="jobs@example.com")  # the sender of mail to ADMINS
+EMAIL_SUBJECT_PREFIX = env.str("EMAIL_SUBJECT_PREFIX", default=f"[{SITE_NAME}] ")
 
 
 # --- Redis and Dramatiq
@@ -245,6 +250,11 @@ JOBS_HEALTH_OLDEST_READY_S = env.int("JOBS_HEALTH_OLDEST_READY_S", default=300) 
 JOBS_HEALTH_OUTBOX_AGE_S = env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300)  # ... an outbox row is pending longer
 # Checks other apps contribute (dotted paths of functions returning a list of jobs.health.Problem).
 JOBS_HEALTH_EXTRA_CHECKS = env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"])
+# Mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED): on by default when ADMINS is set.
+JOBS_HEALTH_ALERTS = env.bool("JOBS_HEALTH_ALERTS", default=bool(ADMINS))
+JOBS_HEALTH_ALERT_CRON = env.str("JOBS_HEALTH_ALERT_CRON", default="* * * * *")  # how often the checks run for it
+# At most one FAILING mail per (check, subject) in this many seconds while it flaps (RECOVERED always follows).
+JOBS_HEALTH_ALERT_INTERVAL_S = env.int("JOBS_HEALTH_ALERT_INTERVAL_S", default=3600)
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off)
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle
@@ -265,8 +275,35 @@ if not DEBUG:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "jobs.masking.SecretMaskingFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]}},
+    "filters": {
+        "mask_secrets": {"()": "jobs.masking.SecretMaskingFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "skip_unavailable": {"()": "jobs.logfilters.SkipServiceUnavailable"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
+        "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
+        # Django's mail of server errors to ADMINS (DEBUG off), without the 503s that /jobs/health and the
+        # Redis-down pages answer by design: a probe of a failing check must not mail on every request.
+        "mail_admins": {
+            "level": "ERROR",
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "skip_unavailable", "mask_secrets"],
+        },
+    },
+    # Django's own loggers as Django sets them up (configuring "django" resets its children), with the
+    # handler above; the "django" logger's lines reach the console through the root.
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -1,0 +1,244 @@
+"""Mail to ADMINS when a health check changes state: what changed, the throttle, and the rows.
+
+A periodic actor (`jobs.tasks.check_health`) runs the checks of `jobs.health` and compares the
+problems with what the admins were last told, per (check, subject): a new problem owes a FAILING
+mail, a problem gone owes a RECOVERED one. The database holds that state (`HealthAlert` rows,
+the last one per key), so it survives a restart or a Redis loss and every worker shares it.
+A FAILING mail goes out at most once per JOBS_HEALTH_ALERT_INTERVAL_S per key (a flapping check
+does not flood the admins); a RECOVERED mail always follows a FAILING one.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from .health import Problem
+from .models import HealthAlert
+
+FAILING, RECOVERED = HealthAlert.State.FAILING, HealthAlert.State.RECOVERED
+Key = tuple[str, str]  # (check, subject)
+
+
+def enabled() -> bool:
+    """JOBS_HEALTH_ALERTS (default: on when ADMINS is set); never with no ADMINS to mail."""
+    return bool(settings.JOBS_HEALTH_ALERTS and settings.ADMINS)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the admins were last told about one (check, subject)."""
+
+    seq: int
+    state: str
+    message: str
+    last_failing_at: datetime  # when the last FAILING mail was recorded (the throttle counts from it)
+
+
+@dataclass(frozen=True)
+class Change:
+    check: str
+    subject: str
+    seq: int
+    state: str
+    message: str
+    failing_since: datetime | None = None  # on RECOVERED
+
+
+def changes(problems: Iterable[Problem], known: dict[Key, Known], now: datetime, interval_s: int) -> list[Change]:
+    """The state changes owed a mail, FAILING ones first. Pure: no database, no Redis.
+
+    A problem not known as failing owes a FAILING mail, unless the last FAILING mail of its key is
+    younger than `interval_s` (it flaps: it will be mailed on a later run if it is still failing
+    then). A key known as failing whose problem is gone owes a RECOVERED mail.
+    """
+    current = {(p.check, p.subject): p for p in problems}
+    owed: list[Change] = []
+    for key, problem in sorted(current.items()):
+        last = known.get(key)
+        if last is not None and last.state == FAILING:
+            continue
+        if last is not None and now - last.last_failing_at < timedelta(seconds=interval_s):
+            continue
+        owed.append(Change(*key, seq=last.seq + 1 if last else 1, state=FAILING, message=problem.message))
+    for key, last in sorted(known.items()):
+        if last.state == FAILING and key not in current:
+            owed.append(
+                Change(
+                    *key, seq=last.seq + 1, state=RECOVERED, message=last.message, failing_since=last.last_failing_at
+                )
+            )
+    return owed
+
+
+def known_states() -> dict[Key, Known]:
+    """The last row of every (check, subject): what the admins know."""
+    newer = HealthAlert.objects.filter(
+        check_name=OuterRef("check_name"), subject=OuterRef("subject"), seq__gt=OuterRef("seq")
+    )
+    latest = HealthAlert.objects.filter(~Exists(newer)).values_list(
+        "check_name", "subject", "seq", "state", "message", "created_at", "failing_since"
+    )
+    return {
+        (check, subject): Known(seq, state, message, created_at if state == FAILING else failing_since or created_at)
+        for check, subject, seq, state, message, created_at, failing_since in latest
+    }
+
+
+def record(owed: Iterable[Change], enqueue: Callable[[int], object], now: datetime | None = None) -> list[HealthAlert]:
+    """Record each change with its send job (`enqueue(alert_id)`, an outbox call) in one transaction.
+
+    A change another run recorded first (same key and seq) is skipped: of two runs at the same
+    minute, one records it and one mail goes out.
+    """
+    now = now or timezone.now()
+    recorded = []
+    for change in owed:
+        try:
+            with transaction.atomic():
+                alert = HealthAlert.objects.create(
+                    created_at=now,
+                    check_name=change.check[:100],
+                    subject=change.subject[:200],
+                    seq=change.seq,
+                    state=change.state,
+                    message=change.message,
+                    failing_since=change.failing_since,
+                )
+                enqueue(alert.pk)
+        except IntegrityError:
+            continue
+        recorded.append(alert)
+    return recorded
+
+
+def mail_subject(alert: HealthAlert) -> str:
+    """The subject, FAILING or RECOVERED then the problem's line, in English whatever the language
+    active (mail_admins adds EMAIL_SUBJECT_PREFIX)."""
+    return f"{alert.state.upper()}: {alert.check_name} {alert.subject}: {alert.message}"
+
+
+def _local(moment: datetime) -> str:
+    local = timezone.localtime(moment)
+    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+
+
+def mail_body(alert: HealthAlert) -> str:
+    """What changed and when, then where to look."""
+    line = f"{alert.check_name} {alert.subject}: {alert.message}"
+    if alert.state == FAILING:
+        paragraphs = [
+            f"Failing, seen at {_local(alert.created_at)}:\n\n    {line}",
+            "A RECOVERED mail follows when the problem is gone.\nWhile it comes and goes, a FAILING mail "
+            f"about it goes out at most once per {settings.JOBS_HEALTH_ALERT_INTERVAL_S} s.",
+        ]
+    else:
+        since = alert.failing_since or alert.created_at
+        seconds = max((alert.created_at - since).total_seconds(), 0)
+        lasted = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+        paragraphs = [
+            f"Recovered at {_local(alert.created_at)}, after {lasted} (failing since {_local(since)}):\n\n    {line}"
+        ]
+    paragraphs.append(
+        f"All checks now: {settings.SITE_URL}/jobs/health (`manage.py check_jobs`)\n"
+        f"Queues and workers: {settings.SITE_URL}/jobs/"
+    )
+    return "\n\n".join(paragraphs) + "\n"
+
+
+class AlreadyClaimed(Exception):
+    """Another worker is sending this alert right now."""
+
+    def __init__(self, retry_in_ms: int) -> None:
+        super().__init__(f"health alert is being sent by another worker; retry in {retry_in_ms} ms")
+        self.retry_in_ms = retry_in_ms
+
+
+def claim(alert_id: int, lease: timedelta, wait: timedelta = timedelta(0)) -> HealthAlert | None:
+    """Take the right to send this alert, or None if it was sent (or given up) already.
+
+    Raises HealthAlert.DoesNotExist for a pruned row, and AlreadyClaimed when another worker
+    still holds the lease after `wait`.
+    """
+    deadline = time.monotonic() + wait.total_seconds()
+    while True:
+        # The conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
+        now = timezone.now()
+        claimed = (
+            HealthAlert.objects.filter(pk=alert_id, status__in=[HealthAlert.Status.PENDING, HealthAlert.Status.SENDING])
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .update(status=HealthAlert.Status.SENDING, claimed_until=now + lease, attempts=F("attempts") + 1)
+        )
+        alert = HealthAlert.objects.get(pk=alert_id)
+        if claimed:
+            return alert
+        if alert.status in (HealthAlert.Status.SENT, HealthAlert.Status.FAILED):
+            return None
+        if time.monotonic() >= deadline:
+            remaining = (alert.claimed_until - now) if alert.claimed_until else timedelta(0)
+            raise AlreadyClaimed(max(int(remaining.total_seconds() * 1000), 1000))
+        time.sleep(0.2)
+
+
+def mark_sent(alert: HealthAlert) -> None:
+    HealthAlert.objects.filter(pk=alert.pk).update(
+        status=HealthAlert.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+    )
+
+
+def mark_failed(alert: HealthAlert, error: BaseException, *, final: bool) -> None:
+    """Release the lease so a retry can claim it; `final` when no retry will come."""
+    HealthAlert.objects.filter(pk=alert.pk, status=HealthAlert.Status.SENDING).update(
+        status=HealthAlert.Status.FAILED if final else HealthAlert.Status.PENDING,
+        claimed_until=None,
+        last_error=f"{type(error).__name__}: {error}"[:2000],
+    )
+
+
+def owed(older_than: timedelta) -> QuerySet[HealthAlert]:
+    """Alerts not sent, not given up, with no live claim, recorded (and last re-enqueued, if ever)
+    more than `older_than` ago: their job may be gone from Redis."""
+    now = timezone.now()
+    cutoff = now - older_than
+    return (
+        HealthAlert.objects.filter(
+            status__in=[HealthAlert.Status.PENDING, HealthAlert.Status.SENDING], created_at__lte=cutoff
+        )
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff))
+    )
+
+
+def owed_batches(older_than: timedelta, batch: int = 500) -> Iterator[list[HealthAlert]]:
+    """Owed alerts in id order, `batch` at a time (keyset paging)."""
+    last_id = 0
+    while True:
+        rows = list(owed(older_than).filter(pk__gt=last_id).order_by("pk")[:batch])
+        if not rows:
+            return
+        yield rows
+        last_id = rows[-1].pk
+
+
+def mark_reconciled(alerts: list[HealthAlert]) -> None:
+    HealthAlert.objects.filter(pk__in=[a.pk for a in alerts]).update(reconciled_at=timezone.now())
+
+
+def prune(older_than: timedelta = timedelta(days=90)) -> int:
+    """Forget settled alerts after a while, but never the last of a key (it is the known state)."""
+    newer = HealthAlert.objects.filter(
+        check_name=OuterRef("check_name"), subject=OuterRef("subject"), seq__gt=OuterRef("seq")
+    )
+    deleted, _ = HealthAlert.objects.filter(
+        Exists(newer),
+        created_at__lt=timezone.now() - older_than,
+        status__in=[HealthAlert.Status.SENT, HealthAlert.Status.FAILED],
+    ).delete()
+    return deleted
