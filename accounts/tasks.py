@@ -33,7 +33,7 @@ EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
 # The lease outlives the actor's time limit, so a live sender never loses it.
 CLAIM_LEASE = timedelta(milliseconds=settings.WELCOME_EMAIL_TIME_LIMIT_MS + settings.WELCOME_EMAIL_LEASE_MARGIN_MS)
 # How long a duplicate waits for the copy that holds the lease (one SMTP exchange).
-CLAIM_WAIT = timedelta(seconds=settings.EMAIL_TIMEOUT + 5)
+CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 
 
 @cache

@@ -5,6 +5,7 @@ from pathlib import Path
 import environ
 
 from jobs.redis_connection import broker_connection_options
+from project.mailers import mailer_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -104,16 +105,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
-# --- Email: EMAIL_URL (smtp://user:pass@host:port, consolemail://, ...) or the usual EMAIL_* names.
+# --- Email: Django 6.1's MAILERS (no EMAIL_BACKEND/EMAIL_HOST/... settings), its "default" entry built from
+# EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py);
+# the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
 # The development default is the local SMTP sink that `make run` starts.
-_email = env.email_url("EMAIL_URL", default="smtp://127.0.0.1:1025")
-vars().update(_email)
-EMAIL_HOST = env.str("EMAIL_HOST", default=_email["EMAIL_HOST"])
-EMAIL_PORT = env.int("EMAIL_PORT", default=_email["EMAIL_PORT"])
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default=_email["EMAIL_HOST_USER"])
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default=_email["EMAIL_HOST_PASSWORD"])
-# A mail server that hangs must not hold a worker thread forever.
-EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+# A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT, seconds).
+SMTP_TIMEOUT_S = env.int("EMAIL_TIMEOUT", default=10)
+MAILERS = {
+    "default": mailer_from_url(
+        env.str("EMAIL_URL", default="smtp://127.0.0.1:1025"),
+        timeout=SMTP_TIMEOUT_S,
+        host=env.str("EMAIL_HOST", default=None),
+        port=env.int("EMAIL_PORT", default=None),
+        username=env.str("EMAIL_HOST_USER", default=None),
+        password=env.str("EMAIL_HOST_PASSWORD", default=None),
+    )
+}
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="example.com")

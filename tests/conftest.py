@@ -48,9 +48,11 @@ def clean_redis():
 
 @pytest.fixture(scope="session")
 def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
-    """One real rundramatiq process (1 process x 2 threads) on the urgent queues, for the session."""
+    """One real rundramatiq process (1 process x 2 threads) on the urgent queues, for the session.
+    Its log shows Django's deprecation warnings (PendingDeprecationWarning subclasses), hidden by default."""
+    env = child_env(EMAIL_URL=smtp_server.url, PYTHONWARNINGS="default::PendingDeprecationWarning")
     with django_db_blocker.unblock():
-        process = WorkerProcess(child_env(EMAIL_URL=smtp_server.url), queues=["emails", "default"]).start()
+        process = WorkerProcess(env, queues=["emails", "default"]).start()
     yield process
     process.stop()
 
