@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import cache
 from typing import TYPE_CHECKING, cast
 
 import dramatiq
@@ -13,11 +12,11 @@ from django.conf import settings
 from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
 from jobs import limits
+from jobs.attempts import is_last_attempt
 from jobs.tasks_backend import task_message
 
 from . import deliveries, reconcile
@@ -36,20 +35,6 @@ CLAIM_LEASE = timedelta(milliseconds=settings.WELCOME_EMAIL_TIME_LIMIT_MS + sett
 CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 
 
-@cache
-def _smtp_limiter():
-    return limits.window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)
-
-
-def _is_last_attempt() -> bool:
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return True
-    actor = dramatiq.get_broker().get_actor(message.actor_name)
-    max_retries = message.options.get("max_retries", actor.options["max_retries"])
-    return message.options.get("retries", 0) >= max_retries
-
-
 def _send(delivery_id: int) -> None:
     """Claim, send and settle one delivery; a sent one is never sent again."""
     try:
@@ -63,11 +48,11 @@ def _send(delivery_id: int) -> None:
         logger.info("Email delivery %s was already sent; nothing to do", delivery_id)
         return
     try:
-        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
+        if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
             raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
         build_email(delivery).send()
     except Exception as error:
-        deliveries.mark_failed(delivery, error, final=_is_last_attempt())
+        deliveries.mark_failed(delivery, error, final=is_last_attempt())
         raise
     deliveries.mark_sent(delivery)
     logger.info("%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id)

@@ -10,8 +10,10 @@ import logging
 import math
 import time
 import uuid
+from functools import cache
 from typing import NamedTuple
 
+from django.conf import settings
 from dramatiq.rate_limits import WindowRateLimiter
 
 from .store import rate_limits
@@ -64,3 +66,9 @@ def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
         logger.warning("Rate limit %s not checked (%s); allowing", name, error)
         return Verdict(True, 0)
     return Verdict(allowed, 0 if allowed else max(1, math.ceil(wait_ms / 1000)))
+
+
+@cache
+def smtp_limiter() -> WindowRateLimiter:
+    """The one SMTP budget every email of the project shares: EMAIL_RATE_PER_SECOND across all workers."""
+    return window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from functools import cache, partial
+from functools import partial
 from typing import TYPE_CHECKING, cast
 
 import dramatiq
@@ -16,11 +16,11 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
 from . import actions, alerts, bulk, health, limits
+from .attempts import is_last_attempt
 from .models import BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
@@ -69,7 +69,7 @@ ALERT_MAX_RETRIES = 8
 ALERT_TIME_LIMIT_MS = 60_000
 # The lease outlives the send's time limit, so a live sender never loses it; a duplicate waits about one SMTP exchange.
 ALERT_LEASE = timedelta(milliseconds=ALERT_TIME_LIMIT_MS + 30_000)
-ALERT_CLAIM_WAIT = timedelta(seconds=settings.EMAIL_TIMEOUT + 5)
+ALERT_CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 # An alert still owed this long after it was recorded (or last re-enqueued) lost its job: the check run re-sends it.
 ALERT_RESEND_AFTER = timedelta(minutes=5)
 
@@ -112,19 +112,6 @@ def _enqueue_owed_alerts() -> int:
     return total
 
 
-@cache
-def _smtp_limiter():
-    # The same SMTP budget as every other email of the project (the limiter's name is shared).
-    return limits.window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)
-
-
-def _is_last_attempt() -> bool:
-    message = CurrentMessage.get_current_message()
-    if message is None:
-        return True
-    return message.options.get("retries", 0) >= message.options.get("max_retries", ALERT_MAX_RETRIES)
-
-
 @dramatiq.actor(
     queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
 )
@@ -141,11 +128,11 @@ def send_health_alert(alert_id: int) -> None:
         logger.info("Health alert %s was already sent; nothing to do", alert_id)
         return
     try:
-        if not limits.acquire_within(_smtp_limiter(), timeout_s=10):
+        if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
             raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
         mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert))
     except Exception as error:
-        alerts.mark_failed(alert, error, final=_is_last_attempt())
+        alerts.mark_failed(alert, error, final=is_last_attempt())
         raise
     alerts.mark_sent(alert)
     logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))

@@ -93,7 +93,6 @@ def test_an_alert_whose_job_redis_lost_is_sent_from_its_row(worker, smtp, clean_
 
 
 def test_send_health_alert_in_process_mails_admins_once(settings, transactional_db, clean_redis):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     settings.EMAIL_SUBJECT_PREFIX = "[site] "
     problem = health.Problem("outbox", "emails", "3 outbox rows pending")
     [alert] = alerts.record(alerts.changes([problem], {}, timezone.now(), 3600), lambda alert_id: None)
