@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -7,7 +8,9 @@ import redis
 from django.conf import settings
 
 from jobs import store
-from tests.processes import ManagedProcess, WorkerProcess, child_env
+from jobs.store import keys
+from jobs.timeutil import now_ms
+from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
 from tests.smtp_sink import SmtpSink
 
 
@@ -19,6 +22,23 @@ def _clear_namespace() -> None:
     keys = [k for k in conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000) if not k.endswith(keep)]
     if keys:
         conn.delete(*keys)
+
+
+@pytest.fixture
+def settled_worker_stats(live) -> None:
+    """`live`, once every live worker has published (once a second) after the test began, and the
+    namespace cleared again: what a previous test's jobs recorded in a worker's memory, published
+    after that test's clear, must not count in this test's figures."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    since = now_ms()
+
+    def seen() -> dict[bytes, int]:
+        return {w: json.loads(info).get("seen_ms", 0) for w, info in conn.hgetall(keys.workers_key()).items()}
+
+    live = [w for w, at in seen().items() if at > since - 3_000]
+    if live:
+        wait_for(lambda: all(seen().get(w, 0) > since for w in live), timeout=10, what="the workers' next publish")
+    _clear_namespace()
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ TOKEN = "scrape-token-0123456789abcdef"
 
 
 @pytest.fixture
-def ops(live):
+def ops(live, settled_worker_stats):  # the figures these tests read are the session worker's
     [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
     client = Client()
     client.force_login(user)
