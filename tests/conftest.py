@@ -32,7 +32,7 @@ def settled_worker_stats(live) -> None:
     conn = redis.Redis.from_url(settings.REDIS_URL)
     since = now_ms()
 
-    def seen() -> dict[bytes, int]:
+    def seen() -> dict[bytes | str, int]:
         return {w: json.loads(info).get("seen_ms", 0) for w, info in conn.hgetall(keys.workers_key()).items()}
 
     live = [w for w, at in seen().items() if at > since - 3_000]
