@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
@@ -12,19 +12,17 @@ from django.conf import settings
 from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
-from jobs import limits
-from jobs.attempts import is_last_attempt
+from jobs import sendonce
 from jobs.tasks_backend import task_message
 
-from . import deliveries, reconcile
+from . import deliveries
 from .emails import build_email
 from .models import EmailDelivery, User
 
 if TYPE_CHECKING:
-    from jobs.broker import RedisBroker
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -37,25 +35,18 @@ CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 
 def _send(delivery_id: int) -> None:
     """Claim, send and settle one delivery; a sent one is never sent again."""
-    try:
-        delivery = deliveries.claim(delivery_id, CLAIM_LEASE, CLAIM_WAIT)
-    except EmailDelivery.DoesNotExist:
-        logger.info("Email delivery %s no longer exists (its user was deleted); nothing to send", delivery_id)
-        return
-    except deliveries.AlreadyClaimed as busy:
-        raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
-    if delivery is None:
-        logger.info("Email delivery %s was already sent; nothing to do", delivery_id)
-        return
-    try:
-        if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
-            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
-        build_email(delivery).send()
-    except Exception as error:
-        deliveries.mark_failed(delivery, error, final=is_last_attempt())
-        raise
-    deliveries.mark_sent(delivery)
-    logger.info("%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id)
+    delivery = sendonce.send(
+        EmailDelivery.objects.select_related("user"),
+        delivery_id,
+        lambda delivery: build_email(delivery).send(),
+        lease=CLAIM_LEASE,
+        wait=CLAIM_WAIT,
+        what="Email delivery",
+    )
+    if delivery is not None:
+        logger.info(
+            "%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id
+        )
 
 
 @dramatiq.actor(
@@ -103,19 +94,9 @@ def message_for(delivery: EmailDelivery) -> Message:
 
 
 def enqueue_owed(older_than: timedelta) -> int:
-    """Re-enqueue every owed delivery older than `older_than`; returns how many.
-
-    A delivery whose job is still in Redis gets a second one: the actors are
-    idempotent, so the extra job finds the email sent (or claimed) and does nothing.
-    Raises the broker's error if Redis is unreachable (batches enqueued so far stay marked).
-    """
-    broker = cast("RedisBroker", dramatiq.get_broker())
-    total = 0
-    for batch in reconcile.owed_batches(older_than):
-        broker.enqueue_many(message_for(delivery) for delivery in batch)
-        reconcile.mark_reconciled(batch)
-        total += len(batch)
-    return total
+    """Re-enqueue every owed delivery older than `older_than`; returns how many (jobs.sendonce.enqueue_owed).
+    Raises the broker's error if Redis is unreachable."""
+    return sendonce.enqueue_owed(EmailDelivery.objects.all(), older_than, message_for)
 
 
 @dramatiq.actor(

@@ -10,14 +10,13 @@ does not flood the admins); a RECOVERED mail always follows a FAILING one.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from .health import Problem
@@ -151,84 +150,6 @@ def mail_body(alert: HealthAlert) -> str:
         f"Queues and workers: {settings.SITE_URL}/jobs/"
     )
     return "\n\n".join(paragraphs) + "\n"
-
-
-class AlreadyClaimed(Exception):
-    """Another worker is sending this alert right now."""
-
-    def __init__(self, retry_in_ms: int) -> None:
-        super().__init__(f"health alert is being sent by another worker; retry in {retry_in_ms} ms")
-        self.retry_in_ms = retry_in_ms
-
-
-def claim(alert_id: int, lease: timedelta, wait: timedelta = timedelta(0)) -> HealthAlert | None:
-    """Take the right to send this alert, or None if it was sent (or given up) already.
-
-    Raises HealthAlert.DoesNotExist for a pruned row, and AlreadyClaimed when another worker
-    still holds the lease after `wait`.
-    """
-    deadline = time.monotonic() + wait.total_seconds()
-    while True:
-        # The conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
-        now = timezone.now()
-        claimed = (
-            HealthAlert.objects.filter(pk=alert_id, status__in=[HealthAlert.Status.PENDING, HealthAlert.Status.SENDING])
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(status=HealthAlert.Status.SENDING, claimed_until=now + lease, attempts=F("attempts") + 1)
-        )
-        alert = HealthAlert.objects.get(pk=alert_id)
-        if claimed:
-            return alert
-        if alert.status in (HealthAlert.Status.SENT, HealthAlert.Status.FAILED):
-            return None
-        if time.monotonic() >= deadline:
-            remaining = (alert.claimed_until - now) if alert.claimed_until else timedelta(0)
-            raise AlreadyClaimed(max(int(remaining.total_seconds() * 1000), 1000))
-        time.sleep(0.2)
-
-
-def mark_sent(alert: HealthAlert) -> None:
-    HealthAlert.objects.filter(pk=alert.pk).update(
-        status=HealthAlert.Status.SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
-    )
-
-
-def mark_failed(alert: HealthAlert, error: BaseException, *, final: bool) -> None:
-    """Release the lease so a retry can claim it; `final` when no retry will come."""
-    HealthAlert.objects.filter(pk=alert.pk, status=HealthAlert.Status.SENDING).update(
-        status=HealthAlert.Status.FAILED if final else HealthAlert.Status.PENDING,
-        claimed_until=None,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
-    )
-
-
-def owed(older_than: timedelta) -> QuerySet[HealthAlert]:
-    """Alerts not sent, not given up, with no live claim, recorded (and last re-enqueued, if ever)
-    more than `older_than` ago: their job may be gone from Redis."""
-    now = timezone.now()
-    cutoff = now - older_than
-    return (
-        HealthAlert.objects.filter(
-            status__in=[HealthAlert.Status.PENDING, HealthAlert.Status.SENDING], created_at__lte=cutoff
-        )
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff))
-    )
-
-
-def owed_batches(older_than: timedelta, batch: int = 500) -> Iterator[list[HealthAlert]]:
-    """Owed alerts in id order, `batch` at a time (keyset paging)."""
-    last_id = 0
-    while True:
-        rows = list(owed(older_than).filter(pk__gt=last_id).order_by("pk")[:batch])
-        if not rows:
-            return
-        yield rows
-        last_id = rows[-1].pk
-
-
-def mark_reconciled(alerts: list[HealthAlert]) -> None:
-    HealthAlert.objects.filter(pk__in=[a.pk for a in alerts]).update(reconciled_at=timezone.now())
 
 
 def prune(older_than: timedelta = timedelta(days=90)) -> int:

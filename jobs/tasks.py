@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
@@ -16,17 +16,15 @@ from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 from dramatiq.errors import BrokerConnectionError
-from dramatiq.rate_limits import RateLimitExceeded
 from periodiq import cron
 
-from . import actions, alerts, bulk, health, limits
-from .attempts import is_last_attempt
+from . import actions, alerts, bulk, health, sendonce
 from .models import BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
 
 if TYPE_CHECKING:
-    from .broker import RedisBroker
+    pass
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +98,13 @@ def check_health() -> None:
 def _enqueue_owed_alerts() -> int:
     """The database is the record of owed alerts: re-enqueue those whose job Redis may have lost
     (an extra job for an alert that was not lost finds it sent or claimed, and does nothing)."""
-    broker = cast("RedisBroker", dramatiq.get_broker())
-    total = 0
     try:
-        for batch in alerts.owed_batches(ALERT_RESEND_AFTER):
-            broker.enqueue_many(send_health_alert.message(alert.pk) for alert in batch)
-            alerts.mark_reconciled(batch)
-            total += len(batch)
+        return sendonce.enqueue_owed(
+            HealthAlert.objects.all(), ALERT_RESEND_AFTER, lambda alert: send_health_alert.message(alert.pk)
+        )
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Owed health alerts could not be re-enqueued; the next run retries: %s", error)
-    return total
+        return 0
 
 
 @dramatiq.actor(
@@ -117,22 +112,13 @@ def _enqueue_owed_alerts() -> int:
 )
 def send_health_alert(alert_id: int) -> None:
     """Mail one recorded state change to ADMINS (mail_admins), once: a duplicate finds it sent."""
-    try:
-        alert = alerts.claim(alert_id, ALERT_LEASE, ALERT_CLAIM_WAIT)
-    except HealthAlert.DoesNotExist:
-        logger.info("Health alert %s no longer exists; nothing to send", alert_id)
-        return
-    except alerts.AlreadyClaimed as busy:
-        raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
-    if alert is None:
-        logger.info("Health alert %s was already sent; nothing to do", alert_id)
-        return
-    try:
-        if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
-            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
-        mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert))
-    except Exception as error:
-        alerts.mark_failed(alert, error, final=is_last_attempt())
-        raise
-    alerts.mark_sent(alert)
-    logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))
+    alert = sendonce.send(
+        HealthAlert.objects.all(),
+        alert_id,
+        lambda alert: mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert)),
+        lease=ALERT_LEASE,
+        wait=ALERT_CLAIM_WAIT,
+        what="Health alert",
+    )
+    if alert is not None:
+        logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))

@@ -10,7 +10,7 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import alerts
+from jobs import alerts, sendonce
 from jobs.alerts import FAILING, RECOVERED, Change, Known, changes
 from jobs.health import Problem, Report
 from jobs.models import HealthAlert
@@ -115,15 +115,15 @@ def test_mail_subject_and_body_say_what_changed_and_where_to_look(settings):
 def test_an_alert_is_claimed_once_and_a_sent_one_never_again():
     [alert] = alerts.record([failing()], lambda pk: None)
     lease = timedelta(seconds=90)
-    claimed = alerts.claim(alert.pk, lease)
+    claimed = sendonce.claim(HealthAlert.objects.all(), alert.pk, lease)
     assert claimed is not None and claimed.status == "sending" and claimed.attempts == 1
-    with pytest.raises(alerts.AlreadyClaimed):
-        alerts.claim(alert.pk, lease)  # another copy while this one sends
-    alerts.mark_failed(claimed, ConnectionRefusedError("smtp down"), final=False)
-    retry = alerts.claim(alert.pk, lease)
+    with pytest.raises(sendonce.AlreadyClaimed):
+        sendonce.claim(HealthAlert.objects.all(), alert.pk, lease)  # another copy while this one sends
+    sendonce.mark_failed(claimed, ConnectionRefusedError("smtp down"), final=False)
+    retry = sendonce.claim(HealthAlert.objects.all(), alert.pk, lease)
     assert retry is not None and retry.attempts == 2
-    alerts.mark_sent(retry)
-    assert alerts.claim(alert.pk, lease) is None
+    sendonce.mark_sent(retry)
+    assert sendonce.claim(HealthAlert.objects.all(), alert.pk, lease) is None
 
 
 @pytest.mark.django_db
@@ -132,7 +132,7 @@ def test_a_lease_left_by_a_killed_sender_expires_and_the_next_copy_takes_over():
     HealthAlert.objects.filter(pk=alert.pk).update(
         status="sending", claimed_until=timezone.now() - timedelta(seconds=1)
     )
-    taken = alerts.claim(alert.pk, timedelta(seconds=90))
+    taken = sendonce.claim(HealthAlert.objects.all(), alert.pk, timedelta(seconds=90))
     assert taken is not None and taken.status == "sending"
 
 
@@ -144,11 +144,13 @@ def test_owed_alerts_are_those_not_sent_with_no_live_claim_older_than_the_cutoff
         lambda pk: None,
         now=old,
     )
-    HealthAlert.objects.filter(pk=sent.pk).update(status="sent")
+    HealthAlert.objects.filter(pk=sent.pk).update(status="sent", sent_at=timezone.now())
     HealthAlert.objects.filter(pk=fresh.pk).update(created_at=timezone.now())
-    assert [a.pk for batch in alerts.owed_batches(timedelta(minutes=5)) for a in batch] == [owed.pk]
-    alerts.mark_reconciled([owed])
-    assert not alerts.owed(timedelta(minutes=5)).exists()  # not again within the period
+    assert [
+        a.pk for batch in sendonce.owed_batches(HealthAlert.objects.all(), timedelta(minutes=5)) for a in batch
+    ] == [owed.pk]
+    sendonce.mark_reconciled([owed])
+    assert not sendonce.owed(HealthAlert.objects.all(), timedelta(minutes=5)).exists()  # not again within the period
 
 
 @pytest.mark.django_db
