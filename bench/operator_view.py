@@ -1,7 +1,7 @@
 """The operator's pages at scale, and what metrics collection costs the workers.
 
     .venv/bin/python bench/operator_view.py [--letters 1000000] [--queues 100] [--workers 50] [--repeat 15]
-    .venv/bin/python bench/operator_view.py --drain [--drain-repeats 3]
+    .venv/bin/python bench/operator_view.py --drain [--drain-repeats 6]
 
 Pages: fills a Redis of its own (BENCH_REDIS_URL, default a redis-server on 127.0.0.1:6393 that
 `ensure_redis` starts; namespace "bench-ops") with `--queues` queues, `--workers` live worker
@@ -10,10 +10,15 @@ ready messages, an hour and a day of per-actor metrics for 20 actors, recent com
 pending outbox rows, then times whole requests through Django's test client: view, Redis reads,
 the outbox query and rendering.
 
---drain: 20,000 no-op jobs drained by 2 worker processes (as bench/run.py, against its Redis servers
-on 6390/6391) with the project's middleware as it is now; without the record of finished messages
-(JOBS_RECENT_LIMIT=0); with JobStats as it was before per-actor metrics (bench/jobstats_before.py);
-and with no JobStats at all. Interleaved, median of the repeats.
+--drain: what metrics collection (the JobStats middleware) costs the workers. 20,000 no-op jobs
+drained by 2 worker processes (as bench/run.py, against its Redis servers on 6390/6391) with the
+project's middleware; without the record of finished messages (JOBS_RECENT_LIMIT=0); with no
+JobStats at all; and with JobStats timing its own CPU (bench/jobstats_timed.py). The queue is
+paused until the workers have booted, so that their CPU per job (user + system of their processes,
+from the resume to the last job) leaves their boot out. Interleaved, the order reversed every
+other repeat; the median (min-max) of the repeats of jobs/s, worker CPU, Redis CPU and Redis
+commands per job. On a shared machine jobs/s and even CPU per job move with other load by more
+than the cost measured; JobStats' own CPU, timed inside the workers, moves far less.
 """
 
 from __future__ import annotations
@@ -207,94 +212,90 @@ def drain_overhead(repeats: int) -> None:
             server.stop()
 
 
+ON, NO_RECORD, NONE, TIMED = (
+    "JobStats (metrics on)",
+    "JobStats, no finished record",
+    "no JobStats at all",
+    "JobStats timing itself",
+)
+VARIANTS = {
+    ON: "project.settings",
+    NO_RECORD: "bench.settings_no_recent",
+    NONE: "bench.settings_no_jobstats",
+    TIMED: "bench.settings_jobstats_timed",
+}
+FIGURES = ("jobs_s", "worker_cpu_us_per_job", "redis_cpu_us_per_job", "redis_commands_per_job")
+
+
+def _spread(values: list[float], digits: int = 0) -> str:
+    """'median (min-max)'."""
+    return f"{statistics.median(values):,.{digits}f} ({min(values):,.{digits}f}-{max(values):,.{digits}f})"
+
+
 def _drain_variants(run: Any, repeats: int) -> None:
+    from bench.jobs_dramatiq import QUEUE
+    from jobs.store import control
+
     system = run.Dramatiq()
-    variants = {
-        "JobStats now (metrics on)": "project.settings",
-        "JobStats now, no finished record": "bench.settings_no_recent",
-        "JobStats before (main 823f97c)": "bench.settings_jobstats_before",
-        "no JobStats at all": "bench.settings_no_jobstats",
-    }
-    rates: dict[str, list[float]] = {name: [] for name in variants}
-    commands: dict[str, list[float]] = {name: [] for name in variants}
+    runs: dict[str, dict[str, list[float]]] = {name: {f: [] for f in FIGURES} for name in VARIANTS}
+    hooks: list[float] = []
+    publish: list[float] = []
+    loads = [os.getloadavg()[0]]
     original = os.environ["DJANGO_SETTINGS_MODULE"]
-    for _ in range(repeats):
-        for name, module in variants.items():
+    for repeat in range(repeats):
+        for name in list(VARIANTS)[:: 1 if repeat % 2 == 0 else -1]:  # A B C D, D C B A, ...: no variant always first
+            module = VARIANTS[name]
             os.environ["DJANGO_SETTINGS_MODULE"] = module  # the worker processes' settings
             try:
-                result = run.drain(system, "noop", 20_000)
-                rate, per_job = result["jobs_s"], result["round_trips_per_job"]
+                result = run.drain(
+                    system, "noop", 20_000, gate=(lambda: control.pause(QUEUE), lambda: control.resume(QUEUE))
+                )
             finally:
                 os.environ["DJANGO_SETTINGS_MODULE"] = original
-            rates[name].append(rate)
-            commands[name].append(per_job)
-            print(f"  {name}: {rate:,.0f} jobs/s, {per_job:.2f} round trips/job", flush=True)
-    print(
-        f"\ndrain 20,000 no-op jobs, 2 processes x {os.environ.get('BENCH_DRAMATIQ_THREADS', '8')} threads; "
-        f"median (min-max) of {repeats}"
-    )
-    for name in variants:
-        low, high = min(rates[name]), max(rates[name])
-        print(
-            f"{name:32} {statistics.median(rates[name]):8,.0f} jobs/s ({low:,.0f}-{high:,.0f})"
-            f"  {statistics.median(commands[name]):.2f} round trips/job"
-        )
-    now, no_record, before, none = (statistics.median(rates[n]) for n in variants)
-    print(
-        f"per-actor metrics and the finished record cost {100 * (before - now) / before:.1f} % against JobStats "
-        f"before; {100 * (none - now) / none:.1f} % against no JobStats at all; "
-        f"without the record {100 * (before - no_record) / before:.1f} % against before"
-    )
-
-
-def hook_cost(jobs: int) -> None:
-    """CPU time of JobStats' hooks per job, in this process (no worker, no Redis on the job path):
-    before, after and ack of `jobs` no-op messages over 4 actors, plus the publish of what they left
-    (to a Redis of its own, as a worker's background thread does once a second)."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6393/0")
-    from _setup import setup_django
-
-    setup_django(NAMESPACE)
-    import dramatiq
-    from dramatiq.broker import MessageProxy
-
-    from bench.jobstats_before import JobStats as Before
-    from jobs.middleware.stats import JobStats as Now
-
-    broker = dramatiq.get_broker()
-
-    class FakeWorker:
-        consumer_whitelist = ["bench"]
-
-    messages = [
-        MessageProxy(
-            dramatiq.Message(
-                queue_name="bench",
-                actor_name=f"actor_{i % 4}",
-                args=(),
-                kwargs={},
-                options={"redis_message_id": str(uuid.uuid4())},
+            loads.append(os.getloadavg()[0])
+            for f in FIGURES:
+                runs[name][f].append(result[f])
+            line = (
+                f"  {name}: {result['jobs_s']:,.0f} jobs/s, {result['worker_cpu_us_per_job']:.0f} µs worker CPU/job, "
+                f"{result['redis_cpu_us_per_job']:.0f} µs Redis CPU/job, "
+                f"{result['redis_commands_per_job']:.2f} Redis commands/job (load average {loads[-1]:.1f})"
             )
+            if name == TIMED:
+                _, counter = run.clients()
+                hooks.append(int(counter.get("bench:jobstats:hooks_ns") or 0) / 20_000 / 1000)
+                publish.append(int(counter.get("bench:jobstats:publish_ns") or 0) / 20_000 / 1000)
+                line += f"; JobStats' own CPU: hooks {hooks[-1]:.1f} µs/job, publish {publish[-1]:.1f} µs/job"
+            print(line, flush=True)
+    print(
+        f"\ndrain 20,000 no-op jobs, 2 processes x 8 threads; median (min-max) of {repeats}; "
+        f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}"
+    )
+    print(f"{'':30} {'jobs/s':>21} {'worker CPU µs/job':>18} {'Redis CPU µs/job':>17} {'commands/job':>13}")
+    for name in VARIANTS:
+        figures = runs[name]
+        commands = statistics.median(figures["redis_commands_per_job"])
+        print(
+            f"{name:30} {_spread(figures['jobs_s']):>21} {_spread(figures['worker_cpu_us_per_job']):>18}"
+            f" {_spread(figures['redis_cpu_us_per_job']):>17} {commands:13.2f}"
         )
-        for i in range(jobs)
-    ]
-    print(f"\nJobStats hooks, CPU per job over {jobs:,} jobs (process_time, publish included), best of 5")
-    for name, cls in (("before (main 823f97c)", Before), ("now", Now)):
-        best = float("inf")
-        for _ in range(5):
-            stats = cls()
-            stats.after_worker_boot(broker, FakeWorker())
-            stats._stop.set()  # no background thread: publish below, once
-            started = time.process_time()
-            for message in messages:
-                stats.before_process_message(broker, message)
-                stats.after_process_message(broker, message)
-                if hasattr(stats, "after_ack"):
-                    stats.after_ack(broker, message)
-            stats.flush()
-            best = min(best, (time.process_time() - started) / jobs * 1e6)
-        print(f"  {name:24} {best:6.1f} µs per job")
+    rate = {n: statistics.median(runs[n]["jobs_s"]) for n in VARIANTS}
+    cpu = {n: statistics.median(runs[n]["worker_cpu_us_per_job"]) for n in VARIANTS}
+    redis_cpu = {n: statistics.median(runs[n]["redis_cpu_us_per_job"]) for n in VARIANTS}
+    print(
+        f"against no JobStats at all (medians): worker CPU per job {100 * (cpu[ON] - cpu[NONE]) / cpu[NONE]:+.1f} % "
+        f"(without the record {100 * (cpu[NO_RECORD] - cpu[NONE]) / cpu[NONE]:+.1f} %), "
+        f"jobs/s {100 * (rate[ON] - rate[NONE]) / rate[NONE]:+.1f} % "
+        f"(without the record {100 * (rate[NO_RECORD] - rate[NONE]) / rate[NONE]:+.1f} %)"
+    )
+    own = statistics.median(hooks) + statistics.median(publish)
+    redis_added = max(redis_cpu[ON] - redis_cpu[NONE], 0.0)
+    base = cpu[NONE] + redis_cpu[NONE]
+    print(
+        f"JobStats' own CPU in the workers: hooks {_spread(hooks, 1)} + publish {_spread(publish, 1)} µs/job; "
+        f"with the Redis CPU it adds ({redis_added:.1f} µs/job, medians), {own + redis_added:.1f} µs/job: "
+        f"{100 * (own + redis_added) / base:.1f} % of a job without it "
+        f"({cpu[NONE]:.0f} µs worker + {redis_cpu[NONE]:.0f} µs Redis CPU)"
+    )
 
 
 def main() -> None:
@@ -306,12 +307,9 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="seed again even if the data is there")
     parser.add_argument("--keep", action="store_true", help="keep the data for another run")
     parser.add_argument("--drain", action="store_true", help="measure the workers' cost of metrics instead")
-    parser.add_argument("--drain-repeats", type=int, default=3)
-    parser.add_argument("--hooks", type=int, default=0, help="measure JobStats' CPU per job over this many jobs")
+    parser.add_argument("--drain-repeats", type=int, default=6)
     args = parser.parse_args()
-    if args.hooks:
-        hook_cost(args.hooks)
-    elif args.drain:
+    if args.drain:
         drain_overhead(args.drain_repeats)
     else:
         pages(args)

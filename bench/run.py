@@ -400,28 +400,77 @@ def wait_until(predicate: Callable[[], bool], worker, what: str, timeout: float 
         time.sleep(0.002)
 
 
-def drain(system, job: str, count: int) -> dict:
+def redis_commands() -> int:
+    system, _ = clients()
+    return int(system.info("stats")["total_commands_processed"])
+
+
+def processes_cpu_s(worker: Process | Group) -> float:
+    """User + system CPU seconds of the worker's processes and their children (each worker runs in a
+    session of its own, so its process group is its tree), including children already reaped."""
+    groups = {p.proc.pid for p in (worker.processes if isinstance(worker, Group) else [worker])}
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue  # exited meanwhile (its parent's cutime has it once reaped)
+        if int(fields[2]) in groups:  # pgrp; then utime, stime, cutime, cstime
+            ticks += sum(int(f) for f in fields[11:15])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def booted(worker: Process | Group, quiet_s: float = 0.3, timeout: float = 120) -> None:
+    """Wait until the worker's processes have booted and sit idle (no CPU used for `quiet_s`)."""
+    deadline = time.monotonic() + timeout
+    used = processes_cpu_s(worker)
+    while True:
+        time.sleep(quiet_s)
+        now = processes_cpu_s(worker)
+        if now - used < 0.02:
+            return
+        if time.monotonic() > deadline or not worker.alive():
+            raise RuntimeError("the workers did not settle; see var/bench-*.log")
+        used = now
+
+
+def drain(system, job: str, count: int, gate: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> dict:
     """Jobs/s draining a pre-filled queue with the system's two worker processes; the workers' round
-    trips per job (from their start to the last job) and Redis CPU microseconds per job."""
+    trips and Redis commands per job (from their start to the last job) and Redis CPU microseconds
+    per job. With a `gate` (close, open: pause and resume the queue), the workers boot with it
+    closed, and their own CPU per job is measured too, from the opening to the last job: their boot
+    left out, which a window from the first job would not (one process may still be booting)."""
     reset()
+    if gate:
+        gate[0]()
     system.send_bulk(job, count)
     _, counter = clients()
-    cpu = redis_cpu_s()
+    cpu, commands = redis_cpu_s(), redis_commands()
     worker = system.worker()
     try:
+        if gate:
+            booted(worker)
+            worker_cpu = processes_cpu_s(worker)
+            gate[1]()
         wait_until(lambda: int(counter.get("bench:done") or 0) >= 1, worker, f"{system.name} start")
         started, first = time.perf_counter(), int(counter.get("bench:done"))
         wait_until(lambda: int(counter.get("bench:done") or 0) >= count, worker, f"{system.name} drain")
         seconds = time.perf_counter() - started
-        cpu = redis_cpu_s() - cpu
+        if gate:
+            worker_cpu = processes_cpu_s(worker) - worker_cpu
+        cpu, commands = redis_cpu_s() - cpu, redis_commands() - commands - 2  # less the two INFO calls
         trips = round_trips("worker")
     finally:
         worker.stop()
-    return {
+    result = {
         "jobs_s": (count - first) / seconds,
         "round_trips_per_job": trips / count,
+        "redis_commands_per_job": commands / count,
         "redis_cpu_us_per_job": cpu * 1e6 / count,
     }
+    if gate:
+        result["worker_cpu_us_per_job"] = worker_cpu * 1e6 / count
+    return result
 
 
 def start_latency(system, jobs: int, seed: int) -> tuple[float, float, list[float]]:

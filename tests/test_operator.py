@@ -426,3 +426,33 @@ def test_the_record_of_finished_messages_is_bounded(clean_redis):
     recent.add_to_pipeline(pipe, old, worker=("w", "host", 1), limit=18, max_age_ms=60_000)
     pipe.execute()
     assert recent.finished("old", max_age_ms=60_000) is None  # older than the maximum age: never shown
+
+
+def test_the_record_reads_any_id_and_actor_and_entries_written_by_earlier_versions(clean_redis):
+    from jobs.store import recent
+    from jobs.store.connection import client
+    from jobs.timeutil import now_ms
+
+    now = now_ms()
+    entries = [
+        ("é,1\n", 'mail "welcome"', "emails", recent.DONE, 2, now - 7, now, 7.25),
+        ("plain", "a", "q", recent.DEAD, 0, now, now, 0.0),
+    ]
+    pipe = client().pipeline(transaction=False)
+    recent.add_to_pipeline(pipe, entries, worker=("w-1", "hôst", 7), limit=100, max_age_ms=60_000)
+    pipe.execute()
+    odd = recent.finished("é,1\n")
+    assert (odd["message_id"], odd["actor"], odd["retries"], odd["duration_ms"], odd["host"]) == (
+        "é,1\n",
+        'mail "welcome"',
+        2,
+        7.2,
+        "hôst",
+    )
+    assert recent.finished("plain")["outcome"] == recent.DEAD
+    # An entry written before the id was left out of the value: all FIELDS in the value.
+    client().hset(
+        keys.recent_slot_key(3), "older", json.dumps(["older", "a", "q", "done", 0, now - 5, now, 5.0, "w", "h", 1])
+    )
+    older = recent.finished("older")
+    assert (older["message_id"], older["actor"], older["duration_ms"], older["pid"]) == ("older", "a", 5.0, 1)

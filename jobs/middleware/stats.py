@@ -7,10 +7,12 @@ import os
 import socket
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
+from typing import Any
 
 from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
+from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
 from jobs.store import actor_metrics, recent, stats
@@ -25,6 +27,12 @@ def _worker_id(broker: Broker) -> str:
     return getattr(broker, "broker_id", f"{socket.gethostname()}:{os.getpid()}")
 
 
+# Set on a MessageProxy whose run failed or was skipped, read when it is acked (a retry was
+# enqueued) or nacked (dead): (epoch s of its start, or None if not seen; runtime ms; failed; skipped).
+_RUN = "_jobs_stats_run"
+ACKED, NACKED = 0, 1
+
+
 class JobStats(Middleware):
     """Workers, what they run, throughput, periodic runs, per-actor counts and runtime
     histograms, and a record of recently finished messages, for the dashboard.
@@ -34,34 +42,37 @@ class JobStats(Middleware):
     own. The same publish re-registers the worker, so its entry comes back
     after a Redis restart. A failed publish keeps the counts for the next one.
 
-    An attempt is counted when it ends (processed or failed, with its runtime);
-    whether a failed one is retried or dead is known when the consumer acks
-    (a retry was enqueued) or nacks it (dead-lettered).
+    A job's own hooks only note facts (a tuple in a dict or a queue: no lock, no counting, no
+    encoding); the publish turns the attempts settled since the last one into counts, runtime
+    histograms and the record (bench/operator_view.py --drain measures what this costs). An
+    attempt is settled once its outcome is known: when it ends without error (done, to be
+    acked), or, if it failed, when it is acked (a retry was enqueued) or nacked (dead-lettered).
     """
 
     FLUSH_EVERY_S = 1.0
-    MAX_PENDING = 50_000  # attempts awaiting their ack/nack, and finished records awaiting a publish
+    MAX_PENDING = 50_000  # finished records awaiting a publish that keeps failing
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # one publish at a time (the thread's, or boot's and shutdown's)
         self._stop = threading.Event()
+        self._broker: Broker | None = None
         self._worker_id: str | None = None
         self._info: dict = {}
-        self._running: dict[str, dict] = {}
+        # Written by worker and consumer threads (dict and deque operations are atomic), read by the publish.
+        self._running: dict[str, tuple[Message, float, float]] = {}  # id -> (message, epoch s, monotonic s)
         self._running_changed = False
+        # (message id, actor, queue, retries, its _RUN, ACKED/NACKED): plain values, so that the message
+        # itself is freed at once (a queue of messages kept for a second would cost the garbage collector).
+        self._settled: deque[tuple[str, str, str, Any, tuple | None, int]] = deque()
+        # The publish's own: what it has not managed to send yet, and what it knows of actors.
         self._counts: dict[int, list[int]] = defaultdict(lambda: [0, 0])  # minute -> [processed, failed]
         self._periodic: dict[str, dict] = {}
         self._actors: dict[int, dict[str, ActorCounts]] = defaultdict(lambda: defaultdict(ActorCounts))
-        self._starts: dict[str, float] = {}  # message id -> monotonic start
-        self._ended: dict[str, tuple[float, bool, int]] = {}  # message id -> (duration ms, failed, started ms)
         self._finished_records: list[tuple] = []  # recent.FIELDS, less the worker's
-
-    @property
-    def _record_limit(self) -> int:
-        """How many finished messages to keep for the next publish (0: JOBS_RECENT_LIMIT=0, no record)."""
-        return min(self.MAX_PENDING, settings.JOBS_RECENT_LIMIT)
+        self._is_periodic: dict[str, bool] = {}
 
     def after_worker_boot(self, broker: Broker, worker) -> None:
+        self._broker = broker
         self._worker_id = _worker_id(broker)
         started = now_ms()
         self._info = {
@@ -80,7 +91,10 @@ class JobStats(Middleware):
 
     def _publish_every_second(self) -> None:
         while not self._stop.wait(self.FLUSH_EVERY_S):
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # a bug, not Redis (flush keeps what it could not send): go on publishing
+                logger.exception("Job statistics not published")
 
     def before_worker_shutdown(self, broker: Broker, worker) -> None:
         self._stop.set()
@@ -92,116 +106,145 @@ class JobStats(Middleware):
         except Exception as error:
             logger.warning("Worker not unregistered: %s", error)
 
+    # --- a job's hooks: note, nothing more --------------------------------------------------
+
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         m = message._message  # the message itself: each attribute through the proxy costs a __getattr__
-        with self._lock:
-            self._running[m.message_id] = {
-                "message_id": m.message_id,
-                "actor": m.actor_name,
-                "queue": m.queue_name,
-                "started_ms": now_ms(),
-            }
-            self._starts[m.message_id] = time.monotonic()
-            self._running_changed = True
+        self._running[m.message_id] = (m, time.time(), time.monotonic())
+        self._running_changed = True
 
     def after_process_message(
         self, broker: Broker, message: MessageProxy, *, result=None, exception: BaseException | None = None
     ) -> None:
-        actor = broker.actors.get(message.actor_name)
-        periodic = actor is not None and "periodic" in actor.options
-        self._finished(message, failed=exception is not None, periodic=periodic)
+        m = message._message
+        run = self._ended(m, exception is not None, False)
+        if exception is None and not message.failed:  # done, to be acked: settled now, the common case
+            self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
+        else:
+            setattr(message, _RUN, run)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        self._finished(message, failed=message.failed, periodic=False)
+        setattr(message, _RUN, self._ended(message._message, message.failed, True))
 
-    def _finished(self, message: MessageProxy, *, failed: bool, periodic: bool) -> None:
-        m = message._message
-        now = time.time()
-        ended = time.monotonic()
-        with self._lock:
-            running = self._running.pop(m.message_id, None)
-            start = self._starts.pop(m.message_id, ended)
-            duration_ms = (ended - start) * 1000
-            self._running_changed = True
-            minute = int(now // 60)
-            self._counts[minute][int(failed)] += 1
-            self._actors[minute][m.actor_name].observe(duration_ms, failed)
-            if len(self._ended) >= self.MAX_PENDING:
-                self._ended.clear()  # acks that never came (cannot happen in Dramatiq's flow): bounded anyway
-            self._ended[m.message_id] = (duration_ms, failed, running["started_ms"] if running else int(now * 1000))
-            if periodic:
-                self._periodic[m.actor_name] = {
-                    "last_run_ms": int(now * 1000),
-                    "outcome": "failed" if failed else "processed",
-                }
+    def _ended(self, m: Message, failed: bool, skipped: bool) -> tuple:
+        begun = self._running.pop(m.message_id, None)
+        self._running_changed = True
+        if begun is None:
+            return (None, 0.0, failed, skipped)
+        return (begun[1], (time.monotonic() - begun[2]) * 1000, failed, skipped)
 
     def after_ack(self, broker: Broker, message: MessageProxy) -> None:
-        if message._message.queue_name.endswith(".DQ"):
-            return  # a delayed message moved to its queue, not an attempt
-        self._settled(message, dead=False)
+        run = vars(message).pop(_RUN, None)  # vars: the proxy would ask the message
+        if run is not None:  # else done and settled already (or a delayed message moved to its queue)
+            self._settle(message, run, ACKED)
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
-        self._settled(message, dead=True)
+        self._settle(message, vars(message).pop(_RUN, None), NACKED)
 
-    def _settled(self, message: MessageProxy, *, dead: bool) -> None:
-        """An attempt's last step: acked (done, or failed with a retry enqueued) or nacked (dead)."""
+    def _settle(self, message: MessageProxy, run: tuple | None, how: int) -> None:
         m = message._message
-        now = now_ms()
-        with self._lock:
-            duration_ms, failed, started_ms = self._ended.pop(m.message_id, (0.0, dead, now))
-            if dead:
-                self._actors[now // 60_000][m.actor_name].dead += 1
+        self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, how))
+
+    # --- the publish --------------------------------------------------------------------------
+
+    def _take_settled(self) -> None:
+        """Count the attempts settled since the last publish, and note their records."""
+        settled, records = self._settled, self._finished_records
+        keep = min(self.MAX_PENDING, settings.JOBS_RECENT_LIMIT) - len(records)
+        now = time.time()
+        runtimes: defaultdict[tuple[int, str, bool], list[float]] = defaultdict(list)  # (minute, actor, failed)
+        key: tuple[int, str, bool] | None = None  # the previous attempt's: most are alike
+        for _ in range(len(settled)):  # popleft: attempts settled meanwhile wait for the next publish
+            message_id, actor, queue, retries, run, how = settled.popleft()
+            if run is None:  # settled without a run seen ending (nacked before it ran): no runtime
+                started = ended = now
+                duration_ms, failed, skipped = 0.0, how == NACKED, True
+            else:
+                started, duration_ms, failed, skipped = run
+                if started is None:  # its start was not seen: no runtime
+                    started = now
+                ended = started + duration_ms / 1000
+                if key != (minute := int(ended // 60), actor, failed):
+                    key = (minute, actor, failed)
+                    ran, periodic = runtimes[key], self._periodic_actor(actor)
+                ran.append(duration_ms)
+                if periodic and not skipped:
+                    self._periodic[actor] = {
+                        "last_run_ms": int(ended * 1000),
+                        "outcome": "failed" if failed else "processed",
+                    }
+            if how == NACKED:
+                self._actors[int(ended // 60)][actor].dead += 1
                 outcome = recent.DEAD
             elif failed:
-                self._actors[now // 60_000][m.actor_name].retried += 1
+                self._actors[int(ended // 60)][actor].retried += 1
                 outcome = recent.RETRIED
             else:
                 outcome = recent.DONE
-            if len(self._finished_records) < self._record_limit:
-                self._finished_records.append(
+            if keep > 0:
+                keep -= 1
+                records.append(
                     (
-                        m.message_id,
-                        m.actor_name,
-                        m.queue_name,
+                        message_id,
+                        actor,
+                        queue,
                         outcome,
-                        m.options.get("retries", 0),
-                        started_ms,
-                        now,
-                        round(duration_ms, 1),
+                        retries if type(retries) is int else 0,
+                        int(started * 1000),
+                        int(ended * 1000),
+                        duration_ms,
                     )
                 )
+        for (minute, actor, failed), ran in runtimes.items():
+            self._counts[minute][failed] += len(ran)
+            self._actors[minute][actor].observe_many(ran, failed)
+
+    def _periodic_actor(self, name: str) -> bool:
+        periodic = self._is_periodic.get(name)
+        if periodic is None:
+            actor = self._broker.actors.get(name) if self._broker is not None else None
+            periodic = self._is_periodic[name] = actor is not None and "periodic" in actor.options
+        return periodic
 
     def flush(self) -> None:
         if self._worker_id is None:
             return
-        with self._lock:
-            running = dict(self._running) if self._running_changed else None
-            counts, self._counts = self._counts, defaultdict(lambda: [0, 0])
-            periodic, self._periodic = self._periodic, {}
-            actors, self._actors = self._actors, defaultdict(lambda: defaultdict(ActorCounts))
-            finished, self._finished_records = self._finished_records, []
-            self._running_changed = False
+        with self._publishing:
+            self._publish()
+
+    def _publish(self) -> None:
+        assert self._worker_id is not None
+        self._take_settled()
+        running = None
+        if self._running_changed:
+            self._running_changed = False  # before the copy: a change made after it is published next time
+            running = {
+                message_id: {
+                    "message_id": message_id,
+                    "actor": m.actor_name,
+                    "queue": m.queue_name,
+                    "started_ms": int(started * 1000),
+                }
+                for message_id, (m, started, _) in self._running.copy().items()
+            }
         try:
             stats.publish_worker_stats(
                 self._worker_id,
                 self._info,
                 running,
-                {m: (c[0], c[1]) for m, c in counts.items()},
-                periodic,
-                actors=actors,
-                finished=finished,
+                {m: (c[0], c[1]) for m, c in self._counts.items()},
+                self._periodic,
+                actors=self._actors,
+                finished=self._finished_records,
                 recent_limit=settings.JOBS_RECENT_LIMIT,
                 recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
             )
-        except Exception as error:
+        except Exception as error:  # kept, and added to, for the next publish
             logger.warning("Job statistics not published (kept for the next try): %s", error)
-            with self._lock:
-                for minute, (processed, failed) in counts.items():
-                    self._counts[minute][0] += processed
-                    self._counts[minute][1] += failed
-                for minute, by_actor in actors.items():
-                    for actor, actor_counts in by_actor.items():
-                        self._actors[minute][actor].add(actor_counts)
-                self._finished_records = (finished + self._finished_records)[-self.MAX_PENDING :]
-                self._periodic = {**periodic, **self._periodic}
-                self._running_changed = self._running_changed or running is not None
+            if running is not None:
+                self._running_changed = True
+            return
+        self._counts = defaultdict(lambda: [0, 0])
+        self._periodic = {}
+        self._actors = defaultdict(lambda: defaultdict(ActorCounts))
+        self._finished_records = []

@@ -11,6 +11,7 @@ s runtime sum (ms), b<i> runtime observations in bucket i (not cumulative).
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -59,6 +60,17 @@ class ActorCounts:
             self.processed += 1
         self.runtime_sum_ms += round(duration_ms)
         self.buckets[bucket_of(duration_ms)] += 1
+
+    def observe_many(self, durations_ms: list[float], failed: bool) -> None:
+        """`observe` each of `durations_ms`, all with the same outcome (in fewer Python steps)."""
+        if failed:
+            self.failed += len(durations_ms)
+        else:
+            self.processed += len(durations_ms)
+        self.runtime_sum_ms += sum(map(round, durations_ms))
+        buckets = self.buckets
+        for i in map(bisect.bisect_left, itertools.repeat(BUCKETS_MS), durations_ms):
+            buckets[i] += 1
 
     def add(self, other: ActorCounts) -> None:
         self.processed += other.processed

@@ -5,7 +5,9 @@ one script call per publish and one hash write per slot inside it, nothing per j
 a ring of SLOTS hashes: when the current one holds `limit / (SLOTS - 1)` entries, the oldest is
 emptied and becomes current, so it keeps at least the newest `limit` (at most a ninth more);
 entries older than the maximum age are expired with their slot, and never shown. An entry is a
-JSON array of FIELDS (smaller and faster to write than an object).
+hash field, the message id, whose value is a JSON array of the other FIELDS (smaller and faster
+to write than an object). A busy worker writes thousands a second, so values are put together
+from pieces rather than encoded one by one, and sent end to end in one script argument.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ FIELDS = (
     "pid",
 )
 DONE, RETRIED, DEAD = "done", "failed, retry enqueued", "dead"
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def add_to_pipeline(
@@ -48,15 +51,26 @@ def add_to_pipeline(
     max_age_ms: int,
 ) -> None:
     """Queue on `pipe` the record of `finished` messages: each the first 8 FIELDS (message id ...
-    duration), `worker` the last 3 (worker id, host, pid), the same for all."""
+    duration; retries and the times in ms integers), `worker` the last 3 (worker id, host, pid),
+    the same for all."""
     if not finished or limit <= 0:
         return
-    tail = "," + json.dumps(list(worker), separators=(",", ":"))[1:]
-    args: list[Any] = [math.ceil(limit / (SLOTS - 1)), SLOTS, max(max_age_ms // 1000, 1)]
-    dumps = json.JSONEncoder(separators=(",", ":")).encode
-    for entry in finished:
-        args += [entry[0], dumps(entry)[:-1] + tail]
-    script("record_recent")(keys=[keys.recent_meta_key(), keys.recent_slot_prefix()], args=args, client=pipe)
+    tail = "," + _json(list(worker))[1:]
+    heads: dict[tuple[str, str, str], str] = {}  # (actor, queue, outcome) -> its JSON, the array left open
+    pieces: list[str] = []  # id, value, id, value, ...
+    for message_id, actor, queue, outcome, retries, started_ms, finished_ms, duration_ms in finished:
+        head = heads.get((actor, queue, outcome))
+        if head is None:
+            head = heads[actor, queue, outcome] = _json([actor, queue, outcome])[:-1]
+        value = "%s,%d,%d,%d,%.1f%s" % (head, retries, started_ms, finished_ms, duration_ms, tail)  # noqa: UP031  # faster than an f-string
+        pieces += (message_id, value)
+    joined = "".join(pieces)
+    sizes = map(len, pieces) if joined.isascii() else (len(p.encode()) for p in pieces)  # UTF-8 bytes
+    script("record_recent")(
+        keys=[keys.recent_meta_key(), keys.recent_slot_prefix()],
+        args=[math.ceil(limit / (SLOTS - 1)), SLOTS, max(max_age_ms // 1000, 1), joined, ",".join(map(str, sizes))],
+        client=pipe,
+    )
 
 
 def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any] | None:
@@ -69,9 +83,14 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
     ends = [
         entry
         for raw in pipe.execute()
-        if raw and (entry := dict(zip(FIELDS, json.loads(raw), strict=False)))["finished_ms"] >= oldest
+        if raw and (entry := _entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
     ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
+
+
+def _entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+    # An entry written before the id was left out of the value (until it expires) holds all FIELDS.
+    return dict(zip(FIELDS, values if len(values) == len(FIELDS) else [message_id, *values], strict=False))
 
 
 def count() -> int:

@@ -1,0 +1,13 @@
+"""The project's settings with JobStats measuring its own CPU time (bench/jobstats_timed.py):
+bench/operator_view.py --drain reports what JobStats costs inside a draining worker."""
+
+from project.settings import *  # noqa: F403
+from project.settings import DRAMATIQ_BROKER
+
+DRAMATIQ_BROKER = {
+    **DRAMATIQ_BROKER,
+    "MIDDLEWARE": [
+        "bench.jobstats_timed.TimedJobStats" if m == "jobs.middleware.stats.JobStats" else m
+        for m in DRAMATIQ_BROKER["MIDDLEWARE"]
+    ],
+}
