@@ -287,6 +287,15 @@ def _drain_variants(run: Any, repeats: int) -> None:
         f"jobs/s {100 * (rate[ON] - rate[NONE]) / rate[NONE]:+.1f} % "
         f"(without the record {100 * (rate[NO_RECORD] - rate[NONE]) / rate[NONE]:+.1f} %)"
     )
+    # Ratios pair by pair (the same repeat, minutes apart) cancel the machine's drift between repeats.
+    paired_rate = [a / b for a, b in zip(runs[ON]["jobs_s"], runs[NONE]["jobs_s"], strict=True)]
+    paired_cpu = [
+        a / b for a, b in zip(runs[ON]["worker_cpu_us_per_job"], runs[NONE]["worker_cpu_us_per_job"], strict=True)
+    ]
+    print(
+        f"pair by pair, with JobStats / without: jobs/s {_spread(paired_rate, 3)}, "
+        f"worker CPU per job {_spread(paired_cpu, 3)} (median (min-max) of {repeats} pairs)"
+    )
     own = statistics.median(hooks) + statistics.median(publish)
     redis_added = max(redis_cpu[ON] - redis_cpu[NONE], 0.0)
     base = cpu[NONE] + redis_cpu[NONE]
