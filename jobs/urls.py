@@ -20,7 +20,6 @@ urlpatterns = [
     path("retries/action/", views.retry_action, name="retry_action"),
     path("bulk/<int:pk>/", views.bulk_detail, name="bulk"),
     path("messages/", views.message_lookup, name="message"),
-    path("workflows/reports/<int:report_id>/", views.report_workflow, name="report_workflow"),
     path("metrics", views.metrics, name="metrics"),
     path("health", views.health_json, name="health"),
 ]

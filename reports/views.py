@@ -7,10 +7,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from jobs.charts import bar_chart
 from jobs.decorators import staff_required
 
+from . import workflow
 from .metrics import delay_distribution
 from .models import Report
 
@@ -110,3 +112,11 @@ def report_csv(request: HttpRequest, pk: int) -> HttpResponse:
     writer.writerow(["metric", "value"])
     writer.writerows(report_rows(report))
     return response
+
+
+@require_safe
+@staff_required
+def report_workflow(request: HttpRequest, pk: int) -> HttpResponse:
+    """A report's current run as a workflow: chunks done of total, each chunk's state, retries, dead letters."""
+    report = get_object_or_404(Report, pk=pk)
+    return render(request, "reports/workflow.html", {"run": workflow.report_run(report), "report": report})

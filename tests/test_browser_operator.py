@@ -130,7 +130,7 @@ def test_bulk_progress_and_report_workflow_pages(live, staff, worker, smtp, star
         screenshot(page, "bulk")
 
         wait_for(lambda: Report.objects.get(pk=report.pk).status == "failed", timeout=60, what="the report to fail")
-        page.goto(f"/jobs/workflows/reports/{report.pk}/")
+        page.goto(f"/reports/{report.pk}/run/")
         expect(page.locator("#chunks tr[data-state='dead']")).to_have_count(1)
         expect(page.locator("#chunks tr[data-state='done']")).to_have_count(2)
         screenshot(page, "workflow")

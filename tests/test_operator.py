@@ -398,11 +398,12 @@ def test_report_workflow_shows_chunks_states_and_dead_letters(ops, start_worker,
     start_worker(["reports"], TEST_FAIL_CHUNKS="1")
     report, _ = request_report(Report.Kind.DAILY, date.today() - timedelta(days=1))
     wait_for(lambda: Report.objects.get(pk=report.pk).status == "failed", timeout=60, what="the report to fail")
-    html = ops.get(f"/jobs/workflows/reports/{report.pk}/").content.decode()
+    html = ops.get(f"/reports/{report.pk}/run/").content.decode()
     assert 'id="chunks-done">2<' in html and 'id="chunks-total">3<' in html
     assert 'data-chunk="0" data-state="done"' in html and 'data-chunk="2" data-state="done"' in html
     assert 'data-chunk="1" data-state="dead"' in html and "dead letter</a>" in html
-    assert ops.get("/jobs/workflows/reports/999999/", follow=True).status_code == 200
+    assert ops.get("/reports/999999/run/").status_code == 404
+    assert f"/reports/{report.pk}/run/" in ops.get(f"/reports/{report.pk}/").content.decode()  # linked from the report
     assert json.loads(redis_client().hget(keys.totals_key(), "dead") or b"0") >= 1
 
 

@@ -13,7 +13,6 @@ from .monitoring import health_json, metrics
 from .overview import overview, overview_json, queue_detail, queue_pause
 from .retries import retry_action, retry_list
 from .schedules import schedule_list
-from .workflows import report_workflow
 
 __all__ = [
     "actor_detail",
@@ -30,7 +29,6 @@ __all__ = [
     "overview_json",
     "queue_detail",
     "queue_pause",
-    "report_workflow",
     "retry_action",
     "retry_list",
     "schedule_list",

@@ -1,7 +1,7 @@
-"""The workflow view of a report run: its chunk jobs, each one's state, retries and dead letters.
+"""A report run as a workflow: its chunk jobs, each one's state, retries and dead letters.
 
-Report state comes from the reports app's models (the database is the run's record); where
-each unfinished chunk's message is comes from Redis (jobs.store). Reads only.
+Report state comes from this app's models (the database is the run's record); where each
+unfinished chunk's message is comes from Redis, through the job platform's store. Reads only.
 """
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from reports.models import Report, ReportChunk
+from jobs.store import lookup, stats
+from jobs.store.dead_letters import DeadLetterSummary
+from jobs.store.messages import StoredMessage
 
-from .store import lookup, stats
-from .store.dead_letters import DeadLetterSummary
-from .store.messages import StoredMessage
+from .models import Report, ReportChunk
 
 CHUNK_ACTOR = "compute_chunk"
 
