@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from .health import Problem
@@ -77,11 +77,16 @@ def changes(problems: Iterable[Problem], known: dict[Key, Known], now: datetime,
     return owed
 
 
-def known_states() -> dict[Key, Known]:
-    """The last row of every (check, subject): what the admins know."""
-    newer = HealthAlert.objects.filter(
+def _newer_rows() -> QuerySet[HealthAlert]:
+    """Rows of the outer row's (check, subject) recorded after it (for Exists: is it the last?)."""
+    return HealthAlert.objects.filter(
         check_name=OuterRef("check_name"), subject=OuterRef("subject"), seq__gt=OuterRef("seq")
     )
+
+
+def known_states() -> dict[Key, Known]:
+    """The last row of every (check, subject): what the admins know."""
+    newer = _newer_rows()
     latest = HealthAlert.objects.filter(~Exists(newer)).values_list(
         "check_name", "subject", "seq", "state", "message", "created_at", "failing_since"
     )
@@ -154,9 +159,7 @@ def mail_body(alert: HealthAlert) -> str:
 
 def prune(older_than: timedelta = timedelta(days=90)) -> int:
     """Forget settled alerts after a while, but never the last of a key (it is the known state)."""
-    newer = HealthAlert.objects.filter(
-        check_name=OuterRef("check_name"), subject=OuterRef("subject"), seq__gt=OuterRef("seq")
-    )
+    newer = _newer_rows()
     deleted, _ = HealthAlert.objects.filter(
         Exists(newer),
         created_at__lt=timezone.now() - older_than,

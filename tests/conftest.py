@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 from django.conf import settings
+from django.utils import translation
 
 from jobs import store
 from jobs.store import keys
@@ -22,6 +23,14 @@ def _clear_namespace() -> None:
     keys = [k for k in conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000) if not k.endswith(keep)]
     if keys:
         conn.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active() -> Iterator[None]:
+    """A request the test client made in Korean leaves Korean active in the test's thread; the next
+    test (pytest-django runs the database tests first, then the transactional ones) starts in the default."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture

@@ -20,16 +20,23 @@ from tests.processes import wait_for
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
-def test_report_page_tables_charts_and_csv(live, start_worker, clean_redis, monkeypatch):
+def built_report(monkeypatch, start_worker, email: str, *, users: int, days: int, seed: int, ago: int):
+    """Demo data, a staff user (password "analyst-password-1") and a daily report `ago` days back,
+    built by a real reports worker."""
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    call_command("seed_demo", users=200, days=14, seed=9)
-    staff = User(email="analyst@example.com", is_staff=True, is_superuser=True)
+    call_command("seed_demo", users=users, days=days, seed=seed)
+    staff = User(email=email, is_staff=True, is_superuser=True)
     staff.set_password("analyst-password-1")
     User.objects.bulk_create([staff])
     start_worker(["reports"])
-    report, _ = request_report(Report.Kind.DAILY, today() - timedelta(days=3))
+    report, _ = request_report(Report.Kind.DAILY, today() - timedelta(days=ago))
     wait_for(lambda: Report.objects.get(pk=report.pk).status == "done", timeout=60, what="the report")
     report.refresh_from_db()
+    return staff, report
+
+
+def test_report_page_tables_charts_and_csv(live, start_worker, clean_redis, monkeypatch):
+    staff, report = built_report(monkeypatch, start_worker, "analyst@example.com", users=200, days=14, seed=9, ago=3)
 
     with browser_page(live.url) as page:
         log_in(page, staff.email, "analyst-password-1", "/reports/")
@@ -53,15 +60,7 @@ def test_report_page_tables_charts_and_csv(live, start_worker, clean_redis, monk
 
 def test_report_page_in_korean(live, start_worker, clean_redis, monkeypatch):
     """A staff user who chose Korean in the language menu reads a report a real worker built."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    call_command("seed_demo", users=120, days=10, seed=4)
-    staff = User(email="bunseok@example.com", is_staff=True, is_superuser=True)
-    staff.set_password("analyst-password-1")
-    User.objects.bulk_create([staff])
-    start_worker(["reports"])
-    report, _ = request_report(Report.Kind.DAILY, today() - timedelta(days=2))
-    wait_for(lambda: Report.objects.get(pk=report.pk).status == "done", timeout=60, what="the report")
-    report.refresh_from_db()
+    staff, report = built_report(monkeypatch, start_worker, "bunseok@example.com", users=120, days=10, seed=4, ago=2)
     with translation.override("ko"):
         title = str(report)
     assert title.startswith("일간 활동 ")

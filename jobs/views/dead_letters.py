@@ -18,6 +18,7 @@ from ..decorators import permission_required, staff_required
 from ..masking import mask_secrets, pretty
 from ..store import dead_letters
 from ..store.dead_letters import DeadLetterFilter, DeadLetterRef, InvalidReference
+from ..store.messages import StoredMessage
 from ._action_flow import confirm_then_perform, parse_action
 from ._params import MALFORMED, PAGE_SIZE
 
@@ -57,20 +58,22 @@ def dead_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _dead_ref(request: HttpRequest, queue: str, redis_id: str) -> DeadLetterRef | None:
+def _dead_letter(request: HttpRequest, queue: str, redis_id: str) -> tuple[DeadLetterRef | None, StoredMessage | None]:
+    """The reference and the letter behind it (None once it left the set); a malformed reference
+    is said as a message and gives (None, None)."""
     try:
-        return DeadLetterRef.of(queue, redis_id)
+        ref = DeadLetterRef.of(queue, redis_id)
     except InvalidReference:
         messages.error(request, MALFORMED)
-        return None
+        return None, None
+    return ref, dead_letters.get_dead(ref)
 
 
 @require_safe
 @staff_required
 def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
     """One dead letter: reason, traceback, options, and a bounded view of its arguments."""
-    ref = _dead_ref(request, queue, redis_id)
-    message = dead_letters.get_dead(ref) if ref else None
+    ref, message = _dead_letter(request, queue, redis_id)
     if message is None:
         if ref:
             messages.info(
@@ -95,8 +98,7 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
 @staff_required
 def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse:
     """The whole dead letter as JSON, secrets masked (an attachment, never rendered as a page)."""
-    ref = _dead_ref(request, queue, redis_id)
-    message = dead_letters.get_dead(ref) if ref else None
+    _, message = _dead_letter(request, queue, redis_id)
     if message is None:
         return redirect("jobs:dead_list")
     response = HttpResponse(
