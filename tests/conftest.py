@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +12,9 @@ from django.conf import settings
 from django.utils import translation
 
 from jobs import store
-from jobs.store import keys
+from jobs.store import keys, stats
 from jobs.timeutil import now_ms
-from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import SmtpSink
 
 TIERS = {"unit": "unit", "worker": "worker", "integration": "integration", "chromium": "browser"}
@@ -27,6 +29,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
         if len(parts) > 1 and parts[0] in TIERS:
             item.add_marker(TIERS[parts[0]])
+
+
+def _unregister_dead_workers() -> None:
+    """Drop the registrations of this host's workers whose process is gone (killed at a test's end:
+    no graceful shutdown unregistered them), so the next test's dashboard lists no leftover."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    host = socket.gethostname()
+    for worker_id, info in conn.hgetall(keys.workers_key()).items():
+        seen = json.loads(info)
+        if seen.get("host") == host and not _alive(seen.get("pid")):
+            stats.unregister_worker(worker_id.decode() if isinstance(worker_id, bytes) else worker_id)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _clear_namespace() -> None:
@@ -97,7 +122,7 @@ def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
     with django_db_blocker.unblock():
         process = WorkerProcess(env, queues=["emails", "default"]).start()
     yield process
-    process.stop()
+    process.kill()  # the session is over: nothing waits on its graceful shutdown
 
 
 @pytest.fixture
@@ -120,8 +145,8 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
         return process.start()
 
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)
+    _unregister_dead_workers()
 
 
 FAULT_ROWS: list[tuple[str, int, int, int, int]] = []

@@ -101,18 +101,43 @@ class ManagedProcess:
             (os.killpg if group else os.kill)(self.proc.pid, sig)
 
     def stop(self, timeout: float = 20) -> int | None:
+        """A graceful stop (SIGTERM), killed after `timeout` seconds."""
+        self.signal(signal.SIGTERM)
+        return self._reap(time.monotonic() + timeout)
+
+    def kill(self) -> int | None:
+        """Kill the whole group at once: for a teardown that is not about a graceful shutdown."""
+        self.signal(signal.SIGKILL, group=True)
+        return self._reap(time.monotonic() + 5)
+
+    def _reap(self, deadline: float) -> int | None:
         if self.proc is None:
             return None
-        self.signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL, group=True)
             self.proc.wait(5)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # nothing of the group outlives the test
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.proc.returncode
+
+
+def stop_all(processes: Sequence[ManagedProcess], *, graceful: bool = False, timeout: float = 20) -> None:
+    """Stop processes together: every one signalled first, then all reaped against one deadline.
+    Killed outright unless `graceful` (SIGTERM, then killed after `timeout`): an idle worker takes
+    seconds to finish a graceful shutdown, which a teardown need not wait for."""
+    started = [p for p in processes if p.proc is not None]
+    for process in started:
+        if graceful:
+            process.signal(signal.SIGTERM)
+        else:
+            process.signal(signal.SIGKILL, group=True)
+    deadline = time.monotonic() + (timeout if graceful else 5)
+    for process in started:
+        process._reap(deadline)
 
 
 def WorkerProcess(
@@ -152,9 +177,9 @@ class RedisServer:
         appendfsync: str = "always",
         bind: Sequence[str] = ("127.0.0.1",),
     ):
-        from tests.smtp_sink import free_port
+        from tests.ports import reserve_port
 
-        self.port = free_port()
+        self.port = reserve_port()
         self.directory = directory
         self.options = list(options)
         self.appendonly = appendonly

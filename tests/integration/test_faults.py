@@ -23,7 +23,7 @@ from jobs.store.connection import client
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.dead_letters import poison
 from tests.http import post_json
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
@@ -89,8 +89,7 @@ class Stack:
         wait_for(self.quiet, timeout=60, interval=0.2, what="the stack to be quiet (no job left to run)")
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes)
 
 
 @pytest.fixture
@@ -99,7 +98,7 @@ def stack(live, smtp, tmp_path):
     stack = Stack(redis_server, smtp)
     yield stack
     stack.stop()
-    redis_server.stop()
+    redis_server.kill()
 
 
 def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, fault_summary):

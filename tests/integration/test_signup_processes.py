@@ -32,7 +32,7 @@ def web(worker, clean_redis, smtp, transactional_db):
         "web-real-hasher",
     ).start()
     yield SimpleNamespace(url=f"http://127.0.0.1:{port}/api/signup/", log_text=process.log_text)
-    process.stop()
+    process.kill()
 
 
 def drained() -> bool:
