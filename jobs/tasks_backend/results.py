@@ -30,7 +30,8 @@ def identity_of(message: Message, alias: str) -> TaskIdentity:
 def task_result(record: TaskRecord, task: Task) -> TaskResult:
     """The record as the TaskResult `get_result` returns."""
     identity = record.identity
-    if identity.queue != task.queue_name and identity.queue in task.get_backend().queues:
+    backend = task.get_backend()
+    if identity.queue != task.queue_name and (not backend.queues or identity.queue in backend.queues):
         task = task.using(queue_name=identity.queue)
     result: TaskResult = TaskResult(
         task=task,
