@@ -6,6 +6,7 @@ import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import dramatiq
 import pytest
 import redis
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.utils import translation
 from jobs import store
 from jobs.store import keys, stats
 from jobs.timeutil import now_ms
+from tests.ports import reserve_port
 from tests.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import SmtpSink
 
@@ -104,6 +106,16 @@ def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     yield smtp_server
     smtp_server.reset()
     smtp_server.start()
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
+    """Redis down for this process: the broker's client (which the store and the pages read through)
+    points at a port reserved for this test and listened on by nothing, so every Redis command meets
+    a real refused connection."""
+    dead = redis.Redis(host="127.0.0.1", port=reserve_port(), socket_connect_timeout=1, socket_timeout=1)
+    monkeypatch.setattr(dramatiq.get_broker(), "client", dead)
+    return dead
 
 
 @pytest.fixture

@@ -172,10 +172,11 @@ def test_alerts_are_off_without_admins(settings):
     assert not alerts.enabled()
 
 
-def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue():
+def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue(settings):
     from jobs.tasks import check_health, send_health_alert
 
-    assert "periodic" in check_health.options and send_health_alert.queue_name == "emails"
+    assert str(check_health.options["periodic"]) == settings.JOBS_HEALTH_ALERT_CRON == "0 0 1 1 *"  # tests.settings
+    assert send_health_alert.queue_name == "emails"
 
 
 @pytest.mark.django_db
