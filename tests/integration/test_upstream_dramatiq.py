@@ -15,6 +15,9 @@ import sys
 import pytest
 from django.conf import settings
 
+from tests.ports import reserve_port
+from tests.upstream_dramatiq.run import SDIST_UNAVAILABLE
+
 
 @pytest.mark.integration
 def test_dramatiqs_own_redis_broker_tests_pass_against_the_project_broker():
@@ -29,7 +32,33 @@ def test_dramatiqs_own_redis_broker_tests_pass_against_the_project_broker():
         capture_output=True,
         text=True,
     )
-    if run.returncode != 0 and "pip download" in run.stderr and "test_redis" not in run.stdout:
-        pytest.skip(f"Dramatiq's sdist could not be downloaded: {run.stderr[-500:]}")
+    if run.returncode == SDIST_UNAVAILABLE:
+        pytest.skip(run.stderr.strip()[-500:])
     assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
     assert " passed" in run.stdout and "failed" not in run.stdout
+
+
+@pytest.mark.integration
+def test_without_a_package_index_serving_the_sdist_the_runner_says_so_and_the_test_would_skip(tmp_path):
+    """The skip above fires on the runner's own exit status: pip pointed at a port nothing listens on,
+    no cache, no configuration, and a stage of the test's own (so no earlier download is found)."""
+    env = {
+        **os.environ,
+        "UPSTREAM_DRAMATIQ_STAGE": str(tmp_path),
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_INDEX_URL": f"http://127.0.0.1:{reserve_port()}/simple",
+        "PIP_NO_CACHE_DIR": "1",
+        "PIP_RETRIES": "0",
+        "PIP_TIMEOUT": "2",
+    }
+    env.pop("PIP_FIND_LINKS", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.upstream_dramatiq.run", "-q"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == SDIST_UNAVAILABLE, run.stdout[-2000:] + run.stderr[-2000:]
+    assert run.stderr.startswith("Dramatiq's sdist could not be downloaded: ") and "Traceback" not in run.stderr
