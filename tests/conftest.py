@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,15 +44,14 @@ def _unregister_dead_workers() -> None:
 
 
 def _alive(pid: int | None) -> bool:
+    """A running process (a killed worker's children may linger as zombies until reaped: dead)."""
     if not pid:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    return True
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _clear_namespace() -> None:

@@ -310,17 +310,20 @@ def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url)
 
 @contextmanager
 def redis_monitor():
-    """Every command Redis runs meanwhile (a real MONITOR), as redis-py parses them."""
+    """Every command Redis runs meanwhile on the test's database (a real MONITOR, which sees the whole
+    server: other sessions' databases are left out), as redis-py parses them."""
     seen: list[dict] = []
     sentinel = f"monitor-stop-{uuid.uuid4()}"
     conn = redis.Redis.from_url(settings.REDIS_URL)
+    db = conn.connection_pool.connection_kwargs.get("db", 0)
 
     def listen(monitor) -> None:
         while True:
             command = monitor.next_command()
             if sentinel in command["command"]:
                 return
-            seen.append(command)
+            if command["db"] == db:
+                seen.append(command)
 
     with conn.monitor() as monitor:
         thread = threading.Thread(target=listen, args=(monitor,), daemon=True)
