@@ -84,10 +84,13 @@ test-integration: $(INSTALLED) test-tools test-redis
 test-browser: $(INSTALLED) test-tools test-redis
 	$(PY) -m pytest tests/chromium $(XDIST) $(ARGS)
 
-## test-postgres: the tiers again on PostgreSQL at DATABASE_URL (.ci/run starts a server when none answers)
+## test-postgres: the tiers again on PostgreSQL at DATABASE_URL, but for the files that never touch the
+## database (.ci/run starts a server when none answers)
+NO_DATABASE = tests/worker/test_wakeups.py tests/worker/test_broker_inprocess.py \
+	tests/integration/test_upstream_dramatiq.py tests/integration/test_netns.py
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
-	$(PY) -m pytest $(XDIST) $(ARGS)
+	$(PY) -m pytest $(XDIST) $(addprefix --ignore=,$(NO_DATABASE)) $(ARGS)
 
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
