@@ -148,6 +148,14 @@ def test_the_client_address_follows_trusted_proxy_count(ann, bo, settings):
     assert sign_in("bo@example.com", PASSWORD, "10.255.0.1", HTTP_X_FORWARDED_FOR=OWNER).status_code == 302
 
 
+def test_ipv6_clients_are_counted_per_64(ann, bo):
+    emails = ["ann@example.com", "bo@example.com"]
+    for n in range(settings.LOGIN_FAILURE_LIMIT - 1):
+        assert sign_in(emails[n % 2], f"guess-{n}", f"2001:db8:1:2::{n + 1:x}").status_code == 200
+    assert_locked_out(sign_in("bo@example.com", "guess", "2001:db8:1:2:ffff::1"))
+    assert sign_in("bo@example.com", PASSWORD, "2001:db8:1:3::1").status_code == 302  # the next /64
+
+
 # --- password reset ------------------------------------------------------------------------------------
 
 
