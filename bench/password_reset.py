@@ -111,7 +111,7 @@ def main() -> None:
 
     modes = {"worker decides": contextlib.nullcontext, "decided in the request": decided_in_the_request}
     results: dict[str, dict[str, list[float]]] = {mode: {"registered": [], "unknown": []} for mode in modes}
-    for mode, context in modes.items():  # warm-up: templates, connections, Lua scripts
+    for context in modes.values():  # warm-up: templates, connections, Lua scripts
         with context():
             run(20, registered, unknown)
     for repeat in range(args.repeats):
