@@ -4,6 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from jobs.redis_connection import broker_connection_options
 from project.mailers import mailer_from_url
@@ -103,10 +104,10 @@ LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 LOGIN_LOCKOUT_COOLOFF_S = env.int("LOGIN_LOCKOUT_COOLOFF_S", default=900)
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_COOLOFF_S)
-AXES_LOCKOUT_PARAMETERS = [
-    group if "+" not in group else group.split("+")
-    for group in env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
-]
+_lockout_groups = env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+if _unknown := {name for group in _lockout_groups for name in group.split("+")} - {"username", "ip_address"}:
+    raise ImproperlyConfigured(f"LOGIN_LOCKOUT_PARAMETERS: unknown {sorted(_unknown)}; use username, ip_address")
+AXES_LOCKOUT_PARAMETERS = [group.split("+") if "+" in group else group for group in _lockout_groups]
 AXES_USERNAME_FORM_FIELD = "username"  # what AuthenticationForm passes to authenticate()
 AXES_USERNAME_CALLABLE = "accounts.throttle.login_username"  # normalised: "ANN@x.org" is "ann@x.org"
 AXES_CLIENT_IP_CALLABLE = "accounts.throttle.login_client_address"
