@@ -5,7 +5,7 @@ rule); at LOGIN_FAILURE_LIMIT the account and the address are locked out for LOG
 translated 429 page with Retry-After, the right password refused too, on /accounts/login/ and the admin's.
 Password reset: throttled per client address, and the request does the same work whatever the address (one
 outbox job; a worker decides), so neither its answer nor its time tells a registered address from an unknown
-(with a real worker: tests/integration/test_password_reset_decided_by_a_worker.py).
+(with a real worker: tests/integration/test_sign_in_and_reset_live.py).
 """
 
 from __future__ import annotations
