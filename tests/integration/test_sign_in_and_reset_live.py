@@ -33,8 +33,9 @@ def http_sign_in(base_url: str, email: str, password: str) -> tuple[int, dict[st
     """A browser's sign-in over HTTP: the form (CSRF cookie and token), then the POST; (status, headers, body)."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()), _NoRedirects)
     page = opener.open(f"{base_url}/accounts/login/", timeout=10).read().decode()
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
-    body = urlencode({"csrfmiddlewaretoken": token, "username": email, "password": password}).encode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    assert token is not None, "the sign-in form has its CSRF token"
+    body = urlencode({"csrfmiddlewaretoken": token.group(1), "username": email, "password": password}).encode()
     request = urllib.request.Request(f"{base_url}/accounts/login/", data=body, method="POST")
     try:
         response = opener.open(request, timeout=10)
