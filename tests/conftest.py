@@ -15,6 +15,7 @@ from jobs import store
 from jobs.store import keys, stats
 from jobs.timeutil import now_ms
 from tests.ports import reserve_port
+from tests.postgres_server import PostgresServer, unavailable_reason
 from tests.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import SmtpSink
 
@@ -104,6 +105,32 @@ def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     yield smtp_server
     smtp_server.reset()
     smtp_server.start()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_session() -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server (tests.postgres_server), started on first use, stopped and removed
+    at the end of the session. Skips when the server binaries are not installed."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no PostgreSQL server of the suite's own: {reason}")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_server(postgres_server_session: PostgresServer) -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server, running at the start of the test and again after it (a test may
+    stop, kill or restart it)."""
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
+    yield postgres_server_session
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
 
 
 @pytest.fixture
