@@ -1,6 +1,6 @@
 """The operator's pages in English and Korean: every page of /jobs/ renders in the language the staff user
 asked for (Accept-Language or the language menu's cookie), with <html lang>; the JSON endpoints stay English;
-the jobs app's catalog is checked with the others in tests/test_catalogs.py."""
+the jobs app's catalog is checked with the others in tests/unit/test_catalogs.py."""
 
 import uuid
 from datetime import date
