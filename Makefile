@@ -60,13 +60,21 @@ test-tools:
 		fc-list :lang=ko | grep -q . || \
 		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2 fonts-nanum; }
 
-## test: the whole suite (every tier, and any test file still in tests/ itself) against real Redis, real
-## workers, a real SMTP server and Chromium, in TEST_WORKERS parallel pytest-xdist workers, each with its
-## own Redis database and namespace, test database, session worker and ports (tests/settings.py, tests/ports.py)
+## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium: the unit
+## tier, then the worker tier, then the others (integration, browser and any test file still in tests/
+## itself), each pytest run in TEST_WORKERS parallel pytest-xdist workers with their own Redis database
+## and namespace, test database, session worker and ports (tests/settings.py, tests/ports.py). Separate
+## runs: a tier's session fixtures (a real worker on the default queues) never run under another's tests.
 TEST_WORKERS ?= 4
 XDIST = -n $(TEST_WORKERS) --dist worksteal
+# $(call tiers,extra pytest arguments): the three runs, all of them even when one fails
+tiers = status=0; \
+	$(PY) -m pytest tests/unit $(1) $(ARGS) || status=1; \
+	$(PY) -m pytest tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	$(PY) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	exit $$status
 test: $(INSTALLED) test-tools test-redis
-	$(PY) -m pytest $(XDIST) $(ARGS)
+	@$(call tiers,)
 
 ## test-unit: tests/unit: no Redis, no process (a unit test that opens either fails), in seconds
 test-unit: $(INSTALLED)
@@ -90,7 +98,7 @@ NO_DATABASE = tests/worker/test_wakeups.py tests/worker/test_broker_inprocess.py
 	tests/integration/test_upstream_dramatiq.py tests/integration/test_netns.py
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
-	$(PY) -m pytest $(XDIST) $(addprefix --ignore=,$(NO_DATABASE)) $(ARGS)
+	@$(call tiers,$(addprefix --ignore=,$(NO_DATABASE)))
 
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
