@@ -149,9 +149,12 @@ def test_web_process_killed_between_commit_and_dispatch(stack, smtp, fault_summa
 def test_worker_killed_mid_job_the_job_completes_on_another_once(stack, smtp, fault_summary):
     stack.web()
     first = stack.worker(threads=1)
-    smtp.handler.rcpt_delay = 4.0  # the send is under way, nothing delivered yet
+    smtp.handler.rcpt_delay = 30.0  # the send is under way, nothing delivered yet
     user_id = stack.signup("crash@example.com")
     wait_for(lambda: smtp.handler.rcpts >= 1, what="the first worker to be mid-send")
+    # Frozen mid-send at once (its time limit too), however long the second worker takes to start:
+    # no window in which the first could finish the send before it is killed.
+    first.signal(signal.SIGSTOP, group=True)
     stack.worker()
     first.signal(signal.SIGKILL, group=True)
     smtp.handler.rcpt_delay = 0.0
