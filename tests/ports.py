@@ -5,8 +5,8 @@ has its server stopped to restart it on the same port.
 A port comes from below the kernel's ephemeral range (net.ipv4.ip_local_port_range): the kernel
 never hands those out, neither for `bind(("", 0))` nor for outgoing connections. Among the test
 processes of this machine (xdist workers, other checkouts' suites) a port is claimed by an exclusive
-lock on a file named for it, held until the process that reserved it exits; a port that something
-else listens on already is passed over.
+lock on a file named for it (per OS user), held until the process that reserved it exits; a port
+that something else listens on already is passed over.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import IO
 
-LOCKS = Path(tempfile.gettempdir()) / "dramatiq-test-ports"
+LOCKS = Path(tempfile.gettempdir()) / f"dramatiq-test-ports-{os.getuid()}"  # another user's are not ours to open
 _held: list[IO[str]] = []  # open lock files: a reservation lasts as long as this process
 
 
