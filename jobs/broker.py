@@ -127,7 +127,7 @@ class _Consumer(_RedisConsumer):
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
-            self.queued_message_ids.discard(message.message_id)
+            self._free_slot(message.message_id)
 
     def nack(self, message: MessageProxy) -> None:
         redis_id = message.options["redis_message_id"]
@@ -137,7 +137,7 @@ class _Consumer(_RedisConsumer):
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
-            self.queued_message_ids.discard(message.message_id)
+            self._free_slot(message.message_id)
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
         try:
@@ -210,7 +210,10 @@ class _Consumer(_RedisConsumer):
     # `ack_flush_ms`, and fetches again only when that much room is free in its prefetch window,
     # so a busy consumer makes about two Redis round trips per `ack_batch` jobs instead of two
     # per job. Nacks and put-backs stay immediate, and so do acks while fewer than a batch of
-    # messages are in hand (nothing to batch with). When the queue is empty the consumer sends
+    # messages are in hand (nothing to batch with); each of those frees its slot at once and wakes a
+    # consumer waiting on a full window as a batch of acks does (`_free_slot`): a window full of
+    # failing jobs (nacked: out of retries, too old, invalid) is refilled as fast as one of
+    # successes, never after the worker timeout. When the queue is empty the consumer sends
     # what is pending and blocks on the queue's wake list (BLPOP, up to the worker timeout). A process that dies
     # between a job's end and its ack's flush leaves the message unacked: it runs again once the
     # worker's heartbeat is stale (at-least-once; the actors are idempotent).
@@ -221,7 +224,7 @@ class _Consumer(_RedisConsumer):
         with _registry_lock:
             self._retry_acks: list[str] = _leftover_acks.pop((broker.broker_id, self.queue_name), [])
         self._pending_since = 0.0
-        self._acked = threading.Event()
+        self._slot_freed = threading.Event()  # set by worker threads: acks due, or room worth a fetch
         self._idle = False
         self._closed = False
         self._etas: dict[str, int] = {}  # delay queue: message id -> eta (ms) of the messages it holds
@@ -238,7 +241,15 @@ class _Consumer(_RedisConsumer):
         if self._idle:
             self._flush_acks()  # the consumer went idle meanwhile (it sets the flag before its last flush)
         elif pending == 1 or pending >= self._batch:
-            self._acked.set()
+            self._slot_freed.set()
+
+    def _free_slot(self, message_id: str) -> None:
+        """A message left the worker's hands at once (nacked, put back, acked unbatched): its slot in
+        the prefetch window is free now. Wake the consumer once the room is worth a fetch, as a batch
+        of acks does; a consumer waiting on a full window would otherwise sleep the worker timeout."""
+        self.queued_message_ids.discard(message_id)
+        if self._worth_fetching(self.prefetch - self.outstanding_message_count):
+            self._slot_freed.set()
 
     def _batching(self) -> bool:
         """Batch acks only under load (a batch's worth of messages in hand). Otherwise the worker thread
@@ -284,13 +295,16 @@ class _Consumer(_RedisConsumer):
         return room >= self._batch or (room > 0 and not self.queued_message_ids)
 
     def _wait_for_acks(self) -> None:
-        """The prefetch window is full: wait until a batch of acks is due, or the worker timeout."""
-        self._acked.clear()
+        """The prefetch window is full: wait until a batch of acks is due, enough slots are freed by
+        nacks and put-backs to be worth a fetch, or the worker timeout."""
+        self._slot_freed.clear()
+        if self._worth_fetching(self.prefetch - self.outstanding_message_count):
+            return  # freed between the caller's look and the clear: no wake-up will come for it
         with self._acks_lock:
             since = self._pending_since if self._pending else None
         wait = self.timeout / 1000 if since is None else max(0.0, since + self._flush_s - time.monotonic())
         if not self._retry_acks and wait > 0:
-            self._acked.wait(wait)
+            self._slot_freed.wait(wait)
         if self._acks_due():
             self._flush_acks()
         elif self.broker.heartbeat_due():
