@@ -2,12 +2,14 @@
 
     .venv/bin/python bench/failing_drain.py [--messages 2000] [--emails 100] [--repeats 3]
 
-1. Drain: `--messages` jobs that always fail (`max_retries=0`) drained to the dead letters by two
-   worker processes x 8 threads (`dramatiq_queue_prefetch=64`, the Procfile's), this project's
-   broker and middleware against stock Dramatiq's RedisBroker with its default middleware, the
-   runs interleaved. Messages/s from the first dead letter to the last, the workers' Redis round
-   trips per message (bench/roundtrips/), their CPU per message over the same window, and the
-   longest pause in the dead letters' growth (a consumer waiting out its worker timeout shows here).
+1. Drain: `--messages` jobs that always fail (`max_retries=0`) drained to the dead letters by one
+   worker process x 8 threads (`dramatiq_queue_prefetch=64`, the Procfile's; one process, so that
+   no second one still booting skews a drain this short), this project (its broker and middleware)
+   and its broker under Dramatiq's default middleware against stock Dramatiq's RedisBroker with its
+   default middleware, the runs interleaved. Messages/s from the first dead letter to the last, the
+   worker's Redis round trips per message (bench/roundtrips/), its CPU per message over the same
+   window, and the longest pause in the dead letters' growth (a consumer waiting out its worker
+   timeout shows here).
 2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_SECOND` by 16 threads
    (2 workers x 8 threads' worth), the way `jobs.sendonce` takes them (`acquire_within`, 10 s), with
    the token bucket (jobs/limits.py) and with the limiter it replaced (Dramatiq's WindowRateLimiter
@@ -36,8 +38,12 @@ sys.path.insert(0, str(ROOT))
 import bench.run as run  # noqa: E402
 
 QUEUE = "bench-fail"
-PROJECT, STOCK = "this project's RedisBroker", "stock Dramatiq RedisBroker"
-WORKER_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8"]
+PROJECT, BROKER_ONLY, STOCK = (
+    "this project (its broker and middleware)",
+    "this project's broker, Dramatiq's default middleware",
+    "stock Dramatiq (RedisBroker, default middleware)",
+)
+WORKER_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "1", "--threads", "8"]
 PREFETCH = {"dramatiq_queue_prefetch": "64"}
 
 
@@ -45,6 +51,7 @@ class Project:
     name = PROJECT
     namespace = run.NAMESPACE
     args = [*WORKER_ARGS, "django_dramatiq.setup", "bench.jobs_dramatiq", "--queues", QUEUE]
+    env: dict[str, str] = {}
 
     def send(self, count: int) -> None:
         from bench.jobs_dramatiq import bench_fails
@@ -54,10 +61,18 @@ class Project:
             broker.enqueue_many(bench_fails.message() for _ in range(min(1000, count - start)))  # type: ignore[attr-defined]
 
 
+class BrokerOnly(Project):
+    """The project's broker under Dramatiq's default middleware (bench/settings_dramatiq_middleware.py)."""
+
+    name = BROKER_ONLY
+    env = {"DJANGO_SETTINGS_MODULE": "bench.settings_dramatiq_middleware"}
+
+
 class Stock:
     name = STOCK
     namespace = "dramatiq"
     args = [*WORKER_ARGS, "bench.jobs_dramatiq_stock", "--queues", QUEUE]
+    env: dict[str, str] = {}
 
     def send(self, count: int) -> None:
         from dramatiq import Message
@@ -76,7 +91,7 @@ def drain(system: Project | Stock, count: int) -> dict[str, float]:
     system.send(count)
     conn, _ = run.clients()
     dead_key = f"{system.namespace}:{QUEUE}.XQ"
-    worker = run.Process([sys.executable, *system.args], "failing", {**os.environ, **PREFETCH})
+    worker = run.Process([sys.executable, *system.args], "failing", {**os.environ, **PREFETCH, **system.env})
     try:
         run.wait_until(lambda: conn.zcard(dead_key) >= 1, worker, f"{system.name} start")
         started, first, cpu = time.perf_counter(), conn.zcard(dead_key), run.processes_cpu_s(worker)
@@ -224,18 +239,22 @@ def main() -> None:
 
 def measure(args: argparse.Namespace) -> list[str]:
     loads = [os.getloadavg()[0]]
-    drains: dict[str, list[dict[str, float]]] = {PROJECT: [], STOCK: []}
+    drains: dict[str, list[dict[str, float]]] = {PROJECT: [], BROKER_ONLY: [], STOCK: []}
     limiter: dict[str, list[dict[str, float]]] = {WINDOW: [], TOKEN_BUCKET: []}
     for repeat in range(args.repeats):
-        order: list[Project | Stock] = [Project(), Stock()] if repeat % 2 == 0 else [Stock(), Project()]
-        for system in order:
+        systems: list[Project | Stock] = [Project(), BrokerOnly(), Stock()]
+        for system in systems[:: 1 if repeat % 2 == 0 else -1]:
             drains[system.name].append(result := drain(system, args.messages))
             print(f"  drain, {system.name}: {result}", flush=True)
         for kind in list(limiter)[:: 1 if repeat % 2 == 0 else -1]:
             limiter[kind].append(result := limiter_cost(kind, args.emails))
             print(f"  limiter, {kind}: {result}", flush=True)
         loads.append(os.getloadavg()[0])
-    paired = [p["messages_s"] / s["messages_s"] for p, s in zip(drains[PROJECT], drains[STOCK], strict=True)]
+
+    def paired(name: str) -> str:
+        """messages/s of `name` over stock Dramatiq's in the same repeat: median (min-max) of the pairs."""
+        return spread([a["messages_s"] / b["messages_s"] for a, b in zip(drains[name], drains[STOCK], strict=True)], 2)
+
     rate = int(limiter[TOKEN_BUCKET][0]["rate"])
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores "
@@ -244,9 +263,9 @@ def measure(args: argparse.Namespace) -> list[str]:
         f"--repeats {args.repeats}`.",
         "",
         f"{args.messages:,} jobs that always fail (`max_retries=0`) drained to the dead letters, "
-        "2 processes x 8 threads, `dramatiq_queue_prefetch=64`:",
+        "1 process x 8 threads, `dramatiq_queue_prefetch=64`:",
         "",
-        "| broker | messages/s | workers' round trips per message | worker CPU per message (ms) | longest pause (s) |",
+        "| system | messages/s | worker's round trips per message | worker CPU per message (ms) | longest pause (s) |",
         "|---|---|---|---|---|",
     ]
     for name, results in drains.items():
@@ -258,7 +277,8 @@ def measure(args: argparse.Namespace) -> list[str]:
         )
     lines += [
         "",
-        f"this project / stock Dramatiq, messages/s, pair by pair: {spread(paired, 2)}×",
+        f"messages/s over stock Dramatiq's, pair by pair: this project {paired(PROJECT)}×, "
+        f"its broker alone {paired(BROKER_ONLY)}×",
         "",
         f"SMTP rate limiter at the default `EMAIL_RATE_PER_SECOND={rate}`, {args.emails} slots taken by 16 threads:",
         "",

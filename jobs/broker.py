@@ -19,7 +19,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from .store import control, delayed, delivery, fetched, queues
+from .store import control, dead_letters, delayed, delivery, fetched, queues
 from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
@@ -45,6 +45,23 @@ _registry_lock = threading.Lock()
 def put_back_instead_of_ack(message: MessageProxy, reason: str) -> None:
     """Have the consumer return `message` to its queue (when Redis answers) instead of acking it."""
     setattr(message, _PUT_BACK, reason)
+
+
+# Set on a MessageProxy (by DeadLetterDetails, before its nack): the message as its dead letter is to
+# be filed (its reason and traceback in its options). The consumer then nacks and files it in one
+# round trip, and sets _FILED; a nack without it (or retried after a connection error) is Dramatiq's.
+_FILE_WITH_NACK = "_jobs_file_with_nack"
+_FILED = "_jobs_dead_letter_filed"
+
+
+def file_with_nack(message: MessageProxy, dead_letter: Message) -> None:
+    """Have the consumer's nack of `message` also file `dead_letter` (the message, described), at once."""
+    setattr(message, _FILE_WITH_NACK, dead_letter)
+
+
+def filed_with_nack(message: MessageProxy) -> bool:
+    """Whether the consumer's nack filed the dead letter handed to `file_with_nack`."""
+    return bool(vars(message).get(_FILED))  # not getattr: the proxy would ask the message
 
 
 def _broker_error(error: Exception) -> ConnectionClosed:
@@ -131,8 +148,12 @@ class _Consumer(_RedisConsumer):
 
     def nack(self, message: MessageProxy) -> None:
         redis_id = message.options["redis_message_id"]
+        dead_letter = vars(message).pop(_FILE_WITH_NACK, None)  # once: a retried nack is Dramatiq's
         try:
-            self.broker.do_nack(self.queue_name, redis_id)
+            if dead_letter is None:
+                self.broker.do_nack(self.queue_name, redis_id)
+            elif self.broker.nack_and_file(self.queue_name, redis_id, dead_letter):
+                setattr(message, _FILED, True)
             self._in_hand.discard(redis_id)
         except redis.RedisError as error:
             raise _broker_error(error) from None
@@ -464,6 +485,19 @@ class RedisBroker(DramatiqRedisBroker):
         return delivery.ack_many(
             self.client, self.namespace, self.broker_id, queue_name, list(message_ids), self._take_heartbeat()
         )
+
+    def nack_and_file(self, queue_name: str, redis_id: str, dead_letter: Message) -> bool:
+        """Dead-letter a fetched message and file its details (`dead_letter`: the message with its
+        reason and traceback) in one script call, as Dramatiq's nack and `record_dead_letter` would
+        in two; records the heartbeat at most once a second, as acks do. False when nothing was filed:
+        the message was no longer held, or its description does not encode (then nacked as Dramatiq does)."""
+        try:
+            body, data = dead_letter.encode(), dead_letter.asdict()
+        except Exception:
+            logger.exception("Dead letter %s not filed with its nack: it does not encode", redis_id)
+            self.do_nack(queue_name, redis_id)
+            return False
+        return dead_letters.nack_and_record(self.broker_id, queue_name, redis_id, body, data, self._take_heartbeat())
 
     def heartbeat_due(self) -> bool:
         return current_millis() >= self._next_heartbeat_ms
