@@ -17,7 +17,7 @@ from jobs.timeutil import now_ms
 logger = logging.getLogger(__name__)
 
 _DETAILS = "_jobs_dead_letter_details"  # on a MessageProxy: why it died, computed before its nack
-REJECTED = "Rejected by middleware (for example, too old)"
+_REJECTED = "Rejected by middleware (for example, too old)"
 
 
 class DeadLetterDetails(Middleware):
@@ -70,7 +70,7 @@ class DeadLetterDetails(Middleware):
             details["dead_letter_reason"] = f"{type(exc).__name__}: {exc}"[:500]
             details["exception_type"] = type(exc).__name__
         else:
-            details["dead_letter_reason"] = options.get("dead_letter_reason", REJECTED)
+            details["dead_letter_reason"] = options.get("dead_letter_reason", _REJECTED)
             details["exception_type"] = options.get("exception_type", NO_EXCEPTION)
         details["dead_lettered_at"] = now_ms()
         setattr(message, _DETAILS, details)

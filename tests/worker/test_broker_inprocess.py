@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 from django.utils.module_loading import import_string
 from dramatiq import Message, Worker
+from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 
 from jobs.broker import RedisBroker
 from jobs.middleware import QueueMaintenance
@@ -366,3 +367,35 @@ def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once
     groups = {g.exception_type: g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))}
     assert groups == {"RuntimeError": total // 3, "TypeError": total // 3, "SkipMessage": total // 3}
     assert fetched.unacked_by_any_worker(QUEUE) == set()
+
+
+@pytest.mark.parametrize("project_broker", [True, False], ids=["filed-with-the-nack", "filed-after-the-nack"])
+def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_broker, project_broker):
+    """The project's consumer nacks and files a dead letter in one script call; another Redis broker's
+    nack (Dramatiq's own, here) leaves the filing to DeadLetterDetails after it. Either way the letter
+    carries its reason and traceback and is counted in its group."""
+    broker = make_broker()
+    if not project_broker:  # Dramatiq's own broker in the same namespace, with the project's middleware
+        broker = DramatiqRedisBroker(
+            url=settings.REDIS_URL, namespace=broker.namespace, middleware=project_middleware()
+        )
+        dramatiq.set_broker(broker)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def fails() -> None:
+        raise ValueError("no good")
+
+    fails.send()
+    worker = Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        wait_for(lambda: dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE)), what="the letter to be filed")
+    finally:
+        worker.stop(timeout=10_000)
+    (group,) = dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))
+    assert (group.actor_name, group.exception_type, group.count) == ("fails", "ValueError", 1)
+    (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
+    assert letter.reason == "ValueError: no good"
+    stored = dead_letters.get_dead(DeadLetterRef.parse(letter.ref))
+    assert stored is not None and 'raise ValueError("no good")' in stored.traceback
+    assert queues.queue_counts(QUEUE).in_progress == 0
