@@ -5,6 +5,7 @@ project's broker: run by tests/upstream_dramatiq/run.py on a redis-server of its
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
