@@ -168,3 +168,29 @@ class HealthAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
+
+
+class AdminErrorMail(models.Model):
+    """One of Django's error mails to ADMINS (a server error), recorded by `jobs.loghandlers` instead
+    of sent inside the request, and sent once by `jobs.tasks.send_admin_error_mail` through the outbox.
+    Throttled when recorded (`jobs.errormail`): a flood of errors is a few mails."""
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("message"))
+    status = models.CharField(
+        _("status"), max_length=16, choices=HealthAlert.Status.choices, default=HealthAlert.Status.PENDING
+    )
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("error mail to admins")
+        verbose_name_plural = _("error mails to admins")
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.status})"

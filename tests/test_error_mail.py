@@ -1,0 +1,82 @@
+"""Django's error mail to ADMINS goes through the outbox, throttled, never inside the request (issue 19,
+item 8): recorded on the handler's own thread and database connection, sent once by a worker."""
+
+import sqlite3
+
+import pytest
+from django.core import mail
+from django.db import connection
+from django.test import Client
+
+from jobs import errormail
+from jobs.models import AdminErrorMail, OutboxMessage
+from tests.processes import wait_for
+
+pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def production(settings, clean_redis):
+    settings.DEBUG = False  # Django mails ADMINS only with DEBUG off
+    settings.ADMINS = ["ops@example.com"]
+    return Client(raise_request_exception=False)
+
+
+def recorded(count: int = 1) -> list[AdminErrorMail]:
+    rows = list(AdminErrorMail.objects.order_by("id"))
+    return rows if len(rows) >= count else []
+
+
+def test_a_server_error_records_one_mail_with_its_outbox_job_and_sends_nothing_in_the_request(production):
+    response = production.get("/test/broken/")
+    assert response.status_code == 500
+    assert mail.outbox == []  # nothing was sent in the request
+    [row] = wait_for(recorded, what="the error mail to be recorded")
+    assert row.subject == "ERROR (EXTERNAL IP): Internal Server Error: /test/broken/"
+    assert "RuntimeError at /test/broken/\na bug in a view" in row.body and row.status == "pending"
+    wait_for(lambda: OutboxMessage.objects.filter(actor_name="send_admin_error_mail", args=[row.pk]).exists())
+    assert mail.outbox == []
+
+
+def test_it_is_recorded_while_the_requests_transaction_is_broken(production):
+    response = production.get("/test/broken-transaction/")
+    assert response.status_code == 500 and response.content == b"logged inside a broken transaction"
+    [row] = wait_for(recorded, what="the error mail to be recorded")
+    assert "no_such_table" in row.body
+
+
+def test_the_same_error_is_mailed_once_per_interval_and_a_flood_is_capped(production, settings):
+    settings.ADMIN_ERROR_MAIL_MAX = 3
+    for _ in range(5):
+        assert production.get("/test/broken/").status_code == 500
+    wait_for(recorded, what="the first error mail")
+    for n in range(6):  # distinct paths: distinct subjects
+        production.get(f"/test/broken/?n={n}")  # the same subject: the path without its query
+        production.get(f"/nothing-here-{n}/")  # 404s are not errors: no mail
+    for n in range(6):
+        errormail.record(f"ERROR: distinct {n}", "body", lambda pk: None)
+    assert AdminErrorMail.objects.count() == 3
+    assert AdminErrorMail.objects.filter(subject__endswith="/test/broken/").count() == 1
+
+
+def test_with_no_admins_nothing_is_recorded(production, settings):
+    settings.ADMINS = []
+    assert production.get("/test/broken/").status_code == 500
+    assert production.get("/test/broken-transaction/").status_code == 500
+    assert not AdminErrorMail.objects.exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_a_locked_database_never_holds_the_request(production):
+    """Another process holds SQLite's write lock while the request fails: the request answers at once
+    (a handler that wrote in the request would wait for the lock, then drop the mail), and the mail
+    is recorded once the lock is released."""
+    holder = sqlite3.connect(connection.settings_dict["NAME"], timeout=1)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert production.get("/test/broken/").status_code == 500
+        assert not recorded()
+    finally:
+        holder.rollback()
+        holder.close()
+    wait_for(recorded, what="the error mail, once the lock is released")
