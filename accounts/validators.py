@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 
 from django.core.exceptions import ValidationError
-from django.core.validators import EmailValidator
-from django.utils.deconstruct import deconstructible
+from django.core.validators import validate_email
 from django.utils.translation import gettext_lazy as _
 
 # C0 controls, DEL and C1 controls: never part of an address we send to.
@@ -32,20 +31,17 @@ def validate_utf8(value: object) -> None:
             ) from None
 
 
-@deconstructible
-class DeliverableEmailValidator(EmailValidator):
-    """Django's EmailValidator, less what mail servers refuse or we must not mail: no quoted local
-    part, no control character, a local part of at most 64 characters, a domain name with a dot
-    (no IP literal such as x@[127.0.0.1], no `localhost`)."""
+class DeliverableEmailValidator:
+    """Django's validate_email (its message for what is not an address at all), then what mail servers
+    refuse or we must not mail: a quoted local part, a control character, a local part over 64
+    characters, a domain without a dot (an IP literal such as x@[127.0.0.1], `localhost`)."""
 
     message = _("Enter an email address that can receive mail: name@example.com.")
     code = "undeliverable"
 
-    def __init__(self) -> None:
-        super().__init__(message=self.message, code=self.code, allowlist=[])
-
     def __call__(self, value: str | None) -> None:
         value = value or ""
+        validate_email(value)
         local, _at, domain = value.rpartition("@")
         if (
             _CONTROL.search(value)
@@ -55,7 +51,6 @@ class DeliverableEmailValidator(EmailValidator):
             or "." not in domain
         ):
             raise ValidationError(self.message, code=self.code, params={"value": value})
-        super().__call__(value)
 
 
 validate_deliverable_email = DeliverableEmailValidator()
