@@ -61,12 +61,13 @@ class _Recorder:
                 mail = record(subject, body, partial(enqueue_on_commit, send_admin_error_mail))
             except Exception as error:
                 logger.warning("Error mail to ADMINS dropped (the database refused it: %s): %s", error, subject)
-                with contextlib.suppress(Exception):
-                    connection.close()  # a broken connection is opened anew for the next mail
             else:
                 if mail is None:
                     logger.info("Error mail to ADMINS left out by the throttle: %s", subject)
             finally:
+                # Error mails are rare: no idle connection held between them, and a broken one is not reused.
+                with contextlib.suppress(Exception):
+                    connection.close()
                 self.queue.task_done()
 
 

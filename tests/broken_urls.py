@@ -7,6 +7,7 @@ from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from project.urls import handler400  # noqa: F401  # the root URLconf names the error handlers
 from project.urls import urlpatterns as project_urlpatterns
 
 
