@@ -74,6 +74,11 @@ class _Recorder:
 _recorder = _Recorder()
 
 
+def pending() -> int:
+    """Mails handed over in this process and not yet recorded (or dropped)."""
+    return _recorder.queue.unfinished_tasks
+
+
 class OutboxAdminEmailHandler(AdminEmailHandler):
     """AdminEmailHandler whose mail goes through the outbox (see the module's docstring)."""
 

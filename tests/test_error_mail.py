@@ -8,7 +8,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from jobs import errormail
+from jobs import errormail, loghandlers
 from jobs.models import AdminErrorMail, OutboxMessage
 from tests.processes import wait_for
 
@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(trans
 def production(settings, clean_redis):
     settings.DEBUG = False  # Django mails ADMINS only with DEBUG off
     settings.ADMINS = ["ops@example.com"]
-    return Client(raise_request_exception=False)
+    yield Client(raise_request_exception=False)
+    # Every mail handed over is recorded or dropped before the test's rows are flushed.
+    wait_for(lambda: loghandlers.pending() == 0, what="the error mail recorder to finish")
 
 
 def recorded(count: int = 1) -> list[AdminErrorMail]:
