@@ -2,20 +2,16 @@
 then its rows in the database (recording, racing runs, claims, owed alerts, the admin's read-only list),
 and Django's own error mail leaving out the 503s of a failing health probe."""
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import alerts, loghandlers, sendonce
+from jobs import alerts, sendonce
 from jobs.alerts import FAILING, RECOVERED, Change, Known, changes
-from jobs.health import Problem, Report
-from jobs.models import AdminErrorMail, HealthAlert
-from jobs.views import monitoring
-from tests.processes import wait_for
+from jobs.health import Problem
+from jobs.models import HealthAlert
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -177,21 +173,6 @@ def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails
     from jobs.tasks import check_health, send_health_alert
 
     assert "periodic" in check_health.options and send_health_alert.queue_name == "emails"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(settings, monkeypatch, client):
-    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (jobs.loghandlers);
-    /jobs/health answers 503 on every probe while a check fails, so the handler leaves out 503s: the
-    health alerts tell of it, once."""
-    settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
-    monkeypatch.setattr(monitoring.health, "run_checks", lambda: Report([DEAD], ["dead_letters"]))
-    for _ in range(3):
-        assert client.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
-    logging.getLogger("django.request").error("Internal Server Error: /x", extra={"status_code": 500})
-    wait_for(lambda: loghandlers.pending() == 0, what="the error mail to be recorded")
-    assert list(AdminErrorMail.objects.values_list("subject", flat=True)) == ["ERROR: Internal Server Error: /x"]
-    assert mail.outbox == []  # sent by a worker, never in the request
 
 
 @pytest.mark.django_db

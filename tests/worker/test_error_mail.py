@@ -1,6 +1,7 @@
 """Django's error mail to ADMINS goes through the outbox, throttled, never inside the request (issue 19,
 item 8): recorded on the handler's own thread and database connection, sent once by a worker."""
 
+import logging
 import sqlite3
 
 import pytest
@@ -9,7 +10,9 @@ from django.db import connection
 from django.test import Client
 
 from jobs import errormail, loghandlers
+from jobs.health import Problem, Report
 from jobs.models import AdminErrorMail, OutboxMessage
+from jobs.views import monitoring
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(transaction=True)]
@@ -82,3 +85,18 @@ def test_a_locked_database_never_holds_the_request(production):
         holder.rollback()
         holder.close()
     wait_for(recorded, what="the error mail, once the lock is released")
+
+
+def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(production, settings, monkeypatch):
+    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (jobs.loghandlers);
+    /jobs/health answers 503 on every probe while a check fails, so the handler leaves out 503s: the
+    health alerts tell of it, once."""
+    dead = Problem("dead_letters", "emails", "3 dead letters in the last 15 min (more than 0)")
+    settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
+    monkeypatch.setattr(monitoring.health, "run_checks", lambda: Report([dead], ["dead_letters"]))
+    for _ in range(3):
+        assert production.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
+    logging.getLogger("django.request").error("Internal Server Error: /x", extra={"status_code": 500})
+    [row] = wait_for(recorded, what="the error mail to be recorded")
+    assert row.subject == "ERROR: Internal Server Error: /x"
+    assert mail.outbox == []  # sent by a worker, never in the request
