@@ -187,11 +187,6 @@ class AdminErrorMail(SendOnceMail):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("message"))
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
