@@ -123,7 +123,28 @@ class OutboxMessage(models.Model):
         return f"{self.actor_name}{tuple(self.args)} ({state})"
 
 
-class HealthAlert(models.Model):
+class SendOnceMail(models.Model):
+    """The fields `jobs.sendonce` reads and writes on a row owed one mail to ADMINS: its state, the
+    lease of the worker sending it, and when the reconciler last re-enqueued it."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class HealthAlert(SendOnceMail):
     """One state change of a health check's (check, subject) that ADMINS are told of by mail.
 
     Rows are the record of what was told and what is owed: the last row of a (check, subject)
@@ -136,12 +157,6 @@ class HealthAlert(models.Model):
         FAILING = "failing", _("Failing")
         RECOVERED = "recovered", _("Recovered")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
     created_at = models.DateTimeField(_("created at"), db_index=True)
     check_name = models.CharField(_("check"), max_length=100)
     subject = models.CharField(_("subject"), max_length=200)
@@ -150,12 +165,6 @@ class HealthAlert(models.Model):
     # The problem's line; on RECOVERED, the line it had when it failed.
     message = models.TextField(_("message"))
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)  # on RECOVERED
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -168,3 +177,21 @@ class HealthAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
+
+
+class AdminErrorMail(SendOnceMail):
+    """One of Django's error mails to ADMINS (a server error), recorded by `jobs.loghandlers` instead
+    of sent inside the request, and sent once by `jobs.tasks.send_admin_error_mail` through the outbox.
+    Throttled when recorded (`jobs.errormail`): a flood of errors is a few mails."""
+
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("message"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("error mail to admins")
+        verbose_name_plural = _("error mails to admins")
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.status})"

@@ -1,6 +1,6 @@
 """Rows owed one email, sent at most once: what makes the email actors idempotent.
 
-A row (accounts' `EmailDelivery`, jobs' `HealthAlert`) records what is owed; its fields `status`
+A row (accounts' `EmailDelivery`, jobs' `HealthAlert` and `AdminErrorMail`) records what is owed; its fields `status`
 (pending / sending / sent / failed), `attempts`, `claimed_until`, `sent_at`, `last_error`,
 `created_at` and `reconciled_at` are read and written here. A worker claims a row by a conditional
 UPDATE with a lease before it sends, so of two copies of a job exactly one sends; the database is

@@ -20,6 +20,7 @@ import redis
 from dramatiq.common import q_name
 
 from jobs.masking import preview as call_preview
+from jobs.params import MAX_SCORE_MS, is_natural, natural
 from jobs.timeutil import now_ms
 
 from . import keys
@@ -318,10 +319,10 @@ def encode_cursor(score: int, ref: DeadLetterRef) -> str:
 def decode_cursor(cursor: str | None) -> tuple[int, DeadLetterRef] | None:
     """(score, ref) from a cursor; None (the first page) for a missing or malformed one."""
     score, _, ref = (cursor or "").partition(":")
-    if not score.isdigit():
+    if not is_natural(score):
         return None
     try:
-        return int(score), DeadLetterRef.parse(ref)
+        return natural(score, maximum=MAX_SCORE_MS), DeadLetterRef.parse(ref)
     except InvalidReference:
         return None
 
