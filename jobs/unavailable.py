@@ -22,8 +22,13 @@ logger = logging.getLogger(__name__)
 
 
 def wants_json(request: HttpRequest) -> bool:
-    """API calls (under /api/ or with a JSON body) get JSON; pages get HTML."""
-    return request.path.startswith("/api/") or request.content_type == "application/json"
+    """API calls (under /api/, with a JSON body, or asking for JSON: probes of /jobs/health) get JSON;
+    pages get HTML."""
+    return (
+        request.path.startswith("/api/")
+        or request.content_type == "application/json"
+        or "application/json" in request.headers.get("Accept", "")
+    )
 
 
 def unavailable_response(request: HttpRequest) -> HttpResponse:
