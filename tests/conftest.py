@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -14,6 +15,19 @@ from jobs.timeutil import now_ms
 from tests.postgres_server import PostgresServer, unavailable_reason
 from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
 from tests.smtp_sink import SmtpSink
+
+TIERS = {"unit": "unit", "worker": "worker", "integration": "integration", "chromium": "browser"}
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets its tier's marker from its directory (tests/unit, tests/worker, tests/integration,
+    tests/chromium), so `-m` selects a tier across directories too; a file still in tests/ itself
+    (another branch's, to be moved) runs with every tier, unmarked."""
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(TIERS[parts[0]])
 
 
 def _clear_namespace() -> None:
