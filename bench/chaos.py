@@ -713,12 +713,15 @@ class Soak:
             method="POST",
         )
         start = time.time()
-        status, detail = None, ""
+        status, detail, retry_after = None, "", 1.0
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
+            asked = error.headers.get("Retry-After") or ""
+            if status == 503 and re.fullmatch(r"[0-9]{1,3}", asked):
+                retry_after = float(asked)  # as the server asks
         except (OSError, http.client.HTTPException) as error:
             raw, detail = b"", repr(error)
         end = time.time()
@@ -737,7 +740,7 @@ class Soak:
         with self.lock:
             self.attempts.append(Attempt(email, number, start, end, outcome, status, detail, twin))
             if outcome in ("conn", "5xx", "unavailable") and number + 1 < 30:
-                self.retries.append((end + 1.0, email, number + 1, twin))
+                self.retries.append((end + retry_after, email, number + 1, twin))
 
     def drive_signups(self, pool: ThreadPoolExecutor, seconds: float) -> None:
         """New signups at a steady rate for `seconds`; retries of broken ones whenever the web is up."""

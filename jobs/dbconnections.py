@@ -1,10 +1,10 @@
 """The database went away: how our long-running loops and the web tell it, and reset the connection.
 
 Django resets connections at the edges of a request (and django_dramatiq's DbConnectionsMiddleware at the
-edges of a message); a loop of our own (the outbox relay) has no such edge, so it calls `fresh_attempt()`
-before each attempt and `reset_after(error)` after a failed one: a connection the server closed (PostgreSQL
-restarted) is dropped, and the next attempt opens a new one instead of failing with "the connection is closed"
-for as long as the process lives."""
+edges of a message); a loop of our own (the outbox relay) has no such edge, so it calls `reset_after(error)`
+after a failed attempt: a connection the server closed (PostgreSQL restarted) is dropped, and the next attempt
+opens a new one instead of failing with "the connection is closed" for as long as the process lives. A
+healthy connection is kept between attempts (no new PostgreSQL backend per poll)."""
 
 from __future__ import annotations
 
@@ -29,12 +29,6 @@ def is_unavailable(error: BaseException) -> bool:
         return False
     text = str(error).lower()
     return not any(marker in text for marker in _NOT_AN_OUTAGE)
-
-
-def fresh_attempt() -> None:
-    """Before an attempt of a long-running loop: what Django does at the start of a request (drop connections
-    that errored and are no longer usable, or are older than CONN_MAX_AGE)."""
-    db.close_old_connections()
 
 
 def reset_after(error: BaseException) -> None:

@@ -46,3 +46,21 @@ def test_the_api_gets_its_error_shape_with_retry_after_and_a_page_gets_a_page_in
 
 def test_an_integrity_error_is_not_hidden_behind_a_503():
     assert middleware_answer("/api/signup/", db.IntegrityError("duplicate key")) is None
+
+
+def test_the_periodic_reconciler_and_health_check_skip_a_run_while_the_database_is_away(monkeypatch, caplog):
+    """They run once per period with max_retries=0: a database outage is logged and left to the next run,
+    not a dead letter per run (like a Redis outage)."""
+    import accounts.tasks
+    import jobs.tasks
+
+    def unavailable(*args, **kwargs):
+        raise db.OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
+
+    monkeypatch.setattr(accounts.tasks, "enqueue_owed", unavailable)
+    monkeypatch.setattr(jobs.tasks, "_check_health", unavailable)
+    with caplog.at_level("WARNING"):
+        accounts.tasks.reconcile_deliveries.fn()
+        jobs.tasks.check_health.fn()
+    assert "Delivery reconciliation could not reach the database" in caplog.text
+    assert "Health checks could not reach the database" in caplog.text

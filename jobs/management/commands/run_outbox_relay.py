@@ -28,7 +28,6 @@ class Command(BaseCommand):
         last_prune = 0.0
         while True:
             try:
-                dbconnections.fresh_attempt()
                 sent = outbox.relay_once()
                 if sent:
                     logger.info("Relayed %d outbox message(s)", sent)
