@@ -126,7 +126,6 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         EMAIL_RATE_PER_SECOND="100",
         SIGNUP_RATE_PER_MINUTE="1000000",
         DELIVERY_RECONCILE_AFTER_S="15",
-        SQLITE_BUSY_TIMEOUT_S=str(SQLITE_BUSY_TIMEOUT_S),
         DEBUG="1",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="INFO",
@@ -151,7 +150,7 @@ def database_url_for(run_dir: Path) -> str:
     """A SQLite file of the run, or (DATABASE_URL on PostgreSQL) `<name>_chaos` on that server, created if missing."""
     given = os.environ.get("DATABASE_URL", "")
     if not given.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{run_dir / 'chaos.sqlite3'}"
+        return f"sqlite:///{run_dir / 'chaos.sqlite3'}?timeout={SQLITE_BUSY_TIMEOUT_S}"
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
@@ -567,7 +566,12 @@ class Soak:
                 self._went_down("database")
                 self.events.record("database outage", f"SQLite write lock held {seconds:.1f}s")
                 self.sqlite_lock = subprocess.Popen(
-                    [sys.executable, "-c", SQLITE_LOCK_HOLDER, self.database_url.removeprefix("sqlite:///")],
+                    [
+                        sys.executable,
+                        "-c",
+                        SQLITE_LOCK_HOLDER,
+                        self.database_url.removeprefix("sqlite:///").split("?")[0],
+                    ],
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                 )

@@ -3,7 +3,7 @@
 Each test runs its own stack (web, worker, relay) on a database of its own and a redis-server of its own:
 PostgreSQL is the suite's own server (tests.postgres_server), stopped (fast shutdown) and started again on
 the same port; SQLite is a file of the test's own whose write lock another process holds for longer than the
-busy timeout (SQLITE_BUSY_TIMEOUT_S=1). Either runs whatever database the rest of the suite uses."""
+busy timeout (1 s: sqlite:///...?timeout=1). Either runs whatever database the rest of the suite uses."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def database(request, tmp_path) -> Iterator[Database]:
         db = Database("postgresql", server.create_database("dbfaults"), server=server)
     else:
         path = tmp_path / "db.sqlite3"
-        db = Database("sqlite", f"sqlite:///{path}", path=path)
+        db = Database("sqlite", f"sqlite:///{path}?timeout=1", path=path)  # a busy timeout of 1 s
     yield db
     db.up()
 
@@ -115,7 +115,6 @@ class Stack:
             REDIS_URL=redis_server.url,
             DRAMATIQ_NAMESPACE="dbfault",
             EMAIL_URL=smtp.url,
-            SQLITE_BUSY_TIMEOUT_S="1",
             # Retries outlast the outage (200 ms to 1 s apart in tests).
             WELCOME_EMAIL_MAX_RETRIES="60",
             DEBUG="false",  # Django mails ADMINS (ops@example.com, on the test's SMTP server) on a 5xx
