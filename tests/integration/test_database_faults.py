@@ -26,7 +26,7 @@ import redis
 from django.conf import settings
 
 from tests.postgres_server import PostgresServer
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, ProcessStack, RedisServer, child_env, wait_for
 from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
@@ -104,24 +104,24 @@ def database(request, tmp_path) -> Iterator[Database]:
     db.up()
 
 
-class Stack:
+class Stack(ProcessStack):
     """Web, worker and relay as separate processes on the test's own database and redis-server."""
 
     def __init__(self, database: Database, redis_server: RedisServer, smtp):
         self.database = database
         self.redis = redis_server
-        self.env = child_env(
-            DATABASE_URL=database.url,
-            REDIS_URL=redis_server.url,
-            DRAMATIQ_NAMESPACE="dbfault",
-            EMAIL_URL=smtp.url,
-            # Retries outlast the outage (200 ms to 1 s apart in tests).
-            WELCOME_EMAIL_MAX_RETRIES="60",
-            DEBUG="false",  # Django mails ADMINS (ops@example.com, on the test's SMTP server) on a 5xx
-            SECURE_SSL_REDIRECT="false",
+        super().__init__(
+            child_env(
+                DATABASE_URL=database.url,
+                REDIS_URL=redis_server.url,
+                DRAMATIQ_NAMESPACE="dbfault",
+                EMAIL_URL=smtp.url,
+                # Retries outlast the outage (200 ms to 1 s apart in tests).
+                WELCOME_EMAIL_MAX_RETRIES="60",
+                DEBUG="false",  # Django mails ADMINS (ops@example.com, on the test's SMTP server) on a 5xx
+                SECURE_SSL_REDIRECT="false",
+            )
         )
-        self.port = free_port()
-        self.processes: list[ManagedProcess] = []
         result = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput", "-v0"],
             cwd=settings.BASE_DIR,
@@ -130,23 +130,6 @@ class Stack:
             text=True,
         )
         assert result.returncode == 0, result.stderr
-
-    def _start(self, process: ManagedProcess) -> ManagedProcess:
-        self.processes.append(process)
-        return process.start()
-
-    def web(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
-        )
-
-    def worker(self) -> ManagedProcess:
-        return self._start(WorkerProcess(self.env, threads=2, queues=["emails"]))
-
-    def relay(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
-        )
 
     def commit_signups(self, emails: list[str], *, redis_up: bool = True) -> None:
         """Commit signups in a process of their own. With `redis_up=False` its Redis is a closed port: the users,
@@ -217,10 +200,6 @@ class Stack:
         except (redis.RedisError, psycopg.Error, sqlite3.Error):
             return False
         return pending[0][0] == 0 and unsettled[0][0] == 0
-
-    def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
 
 
 @pytest.fixture
