@@ -18,7 +18,7 @@ from django.utils import timezone
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from . import actions, alerts, bulk, errormail, health, sendonce
+from . import actions, alerts, bulk, dbconnections, errormail, health, sendonce
 from .models import AdminErrorMail, BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
@@ -83,6 +83,15 @@ def check_health() -> None:
     (FAILING / RECOVERED), throttled; re-send alerts whose job was lost. Two runs at once: one mail per change."""
     if not alerts.enabled():
         return
+    try:
+        _check_health()
+    except dbconnections.UNAVAILABLE_ERRORS as error:
+        # No verdict without the database (the outbox backlog, the alerts' rows) either; the next run tries
+        # again, rather than a dead letter each minute while it is away (max_retries=0).
+        logger.warning("Health checks could not reach the database; no alerts this run: %s", error)
+
+
+def _check_health() -> None:
     try:
         report = health.run_checks()
     except redis.RedisError as error:

@@ -43,9 +43,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a view's database-unavailable error into a 503 with Retry-After, not a 500 (its process_exception
+    # runs before those of the middleware above it).
+    "jobs.unavailable.ServiceUnavailableMiddleware",
     # Last: turns a sign-in that django-axes refused (locked out) into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# Retry-After (seconds) of the 503 answered while the database is unavailable (jobs.unavailable).
+SERVICE_UNAVAILABLE_RETRY_AFTER_S = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
@@ -75,10 +80,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transactions avoid "database is locked" on concurrent writers. The engine is
     # Django's, with start-up checks that do not wait for the write lock (project/sqlite3).
     DATABASES["default"]["ENGINE"] = "project.sqlite3"
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
+    # The busy timeout (seconds a writer waits for the lock) may be set in the URL: sqlite:///db.sqlite3?timeout=5.
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    sqlite_options.setdefault("timeout", 20)
+    sqlite_options.update(
         {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )

@@ -161,6 +161,38 @@ def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
     return ManagedProcess(["runperiodiq"], env, b"Registered periodic actors", "scheduler")
 
 
+class ProcessStack:
+    """Web (`runserver`), worker(s) and the outbox relay as separate processes on one environment,
+    each started on demand and all stopped together."""
+
+    def __init__(self, env: dict[str, str]):
+        from tests.smtp_sink import free_port
+
+        self.env = env
+        self.port = free_port()
+        self.processes: list[ManagedProcess] = []
+
+    def _start(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process.start()
+
+    def web(self) -> ManagedProcess:
+        return self._start(
+            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
+        )
+
+    def worker(self, threads: int = 2) -> ManagedProcess:
+        return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
+
+    def relay(self) -> ManagedProcess:
+        return self._start(
+            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
+        )
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+
+
 class RedisServer:
     """A redis-server of the test's own on a free port, in its own process group, which the test may
     stop, kill, pause (SIGSTOP) and restart on the same port and directory.

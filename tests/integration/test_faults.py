@@ -23,19 +23,18 @@ from jobs.store.connection import client
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.dead_letters import poison
 from tests.http import post_json
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
-from tests.smtp_sink import free_port
+from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
 
 
-class Stack:
+class Stack(ProcessStack):
     """Web, worker(s) and outbox relay as separate processes on a Redis server of the test's own."""
 
     def __init__(self, redis_server: RedisServer, smtp):
         self.redis = redis_server
-        self.env = child_env(
+        env = child_env(
             REDIS_URL=redis_server.url,
             DRAMATIQ_NAMESPACE="fault",
             EMAIL_URL=smtp.url,
@@ -44,25 +43,7 @@ class Stack:
             WELCOME_EMAIL_TIME_LIMIT_MS="5000",
             WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
         )
-        self.port = free_port()
-        self.processes: list[ManagedProcess] = []
-
-    def _start(self, process: ManagedProcess) -> ManagedProcess:
-        self.processes.append(process)
-        return process.start()
-
-    def web(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
-        )
-
-    def worker(self, threads: int = 2) -> ManagedProcess:
-        return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
-
-    def relay(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
-        )
+        super().__init__(env)
 
     def signup(self, email: str) -> int:
         status, body, _ = post_json(f"http://127.0.0.1:{self.port}/api/signup/", {"email": email, "password": PASSWORD})
@@ -87,9 +68,6 @@ class Stack:
 
     def wait_quiet(self) -> None:
         wait_for(self.quiet, timeout=60, interval=0.2, what="the stack to be quiet (no job left to run)")
-
-    def stop(self) -> None:
-        stop_all(self.processes)
 
 
 @pytest.fixture
