@@ -1,4 +1,4 @@
-"""EmailDelivery rows: the welcome email's own (claiming and settling them is jobs.sendonce)."""
+"""EmailDelivery rows: the welcome email's own (claiming and settling them is dramaturg.sendonce)."""
 
 from __future__ import annotations
 

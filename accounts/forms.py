@@ -12,7 +12,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Set
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from jobs import outbox
+from dramaturg import outbox
 
 from .models import User, normalize_email
 from .tasks import decide_password_reset

@@ -1,4 +1,4 @@
-"""The accounts app's health check for jobs.health (listed in JOBS_HEALTH_EXTRA_CHECKS)."""
+"""The accounts app's health check for dramaturg.health (listed in JOBS_HEALTH_EXTRA_CHECKS)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from jobs.health import Problem
+from dramaturg.health import Problem
 
 from .models import EmailDelivery
 

@@ -8,7 +8,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db.models.signals import post_save
 from django.utils import timezone
 
-from jobs import outbox
+from dramaturg import outbox
 
 from . import throttle
 from .models import EmailDelivery, LoginEvent

@@ -17,8 +17,8 @@ from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from jobs import dbconnections, outbox, sendonce
-from jobs.tasks_backend import task_message
+from dramaturg import dbconnections, outbox, sendonce
+from dramaturg.tasks_backend import task_message
 
 from . import deliveries
 from .emails import build_email
@@ -67,7 +67,7 @@ def send_welcome_email(user_id: int) -> None:
     _send(delivery_id)
 
 
-# A django.tasks task (jobs.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
+# A django.tasks task (dramaturg.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
 @task(  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks Django 6.1's extra @task arguments
     queue_name=EMAILS,
     max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
@@ -124,7 +124,7 @@ def message_for(delivery: EmailDelivery) -> Message:
 
 
 def enqueue_owed(older_than: timedelta) -> int:
-    """Re-enqueue every owed delivery older than `older_than`; returns how many (jobs.sendonce.enqueue_owed).
+    """Re-enqueue every owed delivery older than `older_than`; returns how many (dramaturg.sendonce.enqueue_owed).
     Raises the broker's error if Redis is unreachable."""
     return sendonce.enqueue_owed(EmailDelivery.objects.all(), older_than, message_for)
 

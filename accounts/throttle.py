@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
-from jobs import limits
+from dramaturg import limits
 
 from .models import normalize_email
 

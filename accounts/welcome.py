@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jobs import outbox
+from dramaturg import outbox
 
 from .models import EmailDelivery, User
 from .tasks import send_welcome_email

@@ -611,7 +611,7 @@ class Soak:
         import dramatiq
         from dramatiq import Message
 
-        from jobs.broker import RedisBroker
+        from dramaturg.broker import RedisBroker
 
         broker = cast(RedisBroker, dramatiq.get_broker())
         for _ in range(self.args.poison):
@@ -806,10 +806,10 @@ class Soak:
         from django.db import connection
 
         from accounts.models import EmailDelivery
-        from jobs.models import OutboxMessage
-        from jobs.store import keys
-        from jobs.store import queues as store_queues
-        from jobs.store.connection import client
+        from dramaturg.models import OutboxMessage
+        from dramaturg.store import keys
+        from dramaturg.store import queues as store_queues
+        from dramaturg.store.connection import client
 
         try:
             deliveries = Counter(
@@ -874,8 +874,8 @@ class Soak:
         from django.db import connection
 
         from accounts.models import EmailDelivery, User
-        from jobs.models import OutboxMessage
-        from jobs.store import dead_letters
+        from dramaturg.models import OutboxMessage
+        from dramaturg.store import dead_letters
 
         failures: list[str] = []
         details: list[str] = []
@@ -1106,8 +1106,8 @@ class Soak:
 
     def stuck_messages(self) -> list[str]:
         """What is still in Redis at the end, and who holds it (for the report)."""
-        from jobs.store import keys, queues
-        from jobs.store.connection import client
+        from dramaturg.store import keys, queues
+        from dramaturg.store.connection import client
 
         conn = client()
         now_ms = time.time() * 1000

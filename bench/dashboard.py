@@ -3,7 +3,7 @@
     .venv/bin/python bench/dashboard.py [--messages 1000000] [--repeat 15] [--large-mb 2]
 
 Fills a Redis database of its own (BENCH_REDIS_URL, default db 14, namespace
-"bench") as the broker's nack and jobs.store.dead_letters.record_dead_letter
+"bench") as the broker's nack and dramaturg.store.dead_letters.record_dead_letter
 would, then times whole requests through Django's test client: view, Redis
 reads and template rendering. The large letters go to a queue of their own
 ("large"); their list page must render in well under 100 ms (it reads previews,
@@ -31,8 +31,8 @@ def add_dead_letter(
 ) -> None:
     """Queue on `pipe` what the broker's nack and then `record_dead_letter` write for a dead letter;
     `preview=False` writes only the broker's part (a letter filed before previews existed)."""
-    from jobs.store import dead_letters, keys
-    from jobs.store.messages import exception_type_of
+    from dramaturg.store import dead_letters, keys
+    from dramaturg.store.messages import exception_type_of
 
     body = json.dumps(data, separators=(",", ":")).encode()
     pipe.zadd(keys.dead_key(queue), {redis_id: dead_at_ms})
@@ -61,8 +61,8 @@ def letter(i: int, actor: str, exception: str, now_ms: int, count: int, args: li
 
 
 def fill(count: int) -> float:
-    from jobs.store.connection import client
-    from jobs.timeutil import now_ms as clock
+    from dramaturg.store.connection import client
+    from dramaturg.timeutil import now_ms as clock
 
     started = time.perf_counter()
     now_ms = clock()
@@ -80,8 +80,8 @@ def fill(count: int) -> float:
 
 def fill_large(count: int, megabytes: float, *, preview: bool) -> float:
     """`count` letters of `megabytes` each on the queue "large" (or "large-old": filed without previews)."""
-    from jobs.store.connection import client
-    from jobs.timeutil import now_ms as clock
+    from dramaturg.store.connection import client
+    from dramaturg.timeutil import now_ms as clock
 
     started = time.perf_counter()
     now_ms = clock()
@@ -108,7 +108,7 @@ def bench_large(client, count: int, megabytes: float, repeat: int) -> None:
     """A page of `count` letters of `megabytes` each: with previews, and filed without them."""
     import resource
 
-    from jobs.store.dead_letters import DeadLetterFilter, page_dead
+    from dramaturg.store.dead_letters import DeadLetterFilter, page_dead
 
     seconds = fill_large(count, megabytes, preview=True) + fill_large(count, megabytes, preview=False)
     print(f"\n{count} letters of {megabytes:g} MB per queue, filed in {seconds:.1f} s")
@@ -142,10 +142,10 @@ def main() -> None:
     from django.test import Client
 
     from accounts.models import User
-    from jobs.store import dead_letters, keys
-    from jobs.store.connection import client as redis_client
-    from jobs.store.connection import text
-    from jobs.store.dead_letters import DeadLetterFilter
+    from dramaturg.store import dead_letters, keys
+    from dramaturg.store.connection import client as redis_client
+    from dramaturg.store.connection import text
+    from dramaturg.store.dead_letters import DeadLetterFilter
 
     if dead_letters.count_dead("emails") != args.messages:
         clear_namespace(NAMESPACE)

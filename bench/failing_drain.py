@@ -11,7 +11,7 @@
    window, and the longest pause in the dead letters' growth (a consumer waiting out its worker
    timeout shows here).
 2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_SECOND` by 16 threads
-   (2 workers x 8 threads' worth), the way `jobs.sendonce` takes them (`acquire_within`, 10 s), with
+   (2 workers x 8 threads' worth), the way `dramaturg.sendonce` takes them (`acquire_within`, 10 s), with
    the token bucket (jobs/limits.py) and with the limiter it replaced (Dramatiq's WindowRateLimiter
    polled every 50 ms): Redis round trips per email, emails/s, and the most in any one second.
 
@@ -137,14 +137,14 @@ TOKEN_BUCKET, WINDOW = "token bucket", "window limiter, polled (before)"
 
 
 def acquirer(kind: str, name: str) -> Callable[[], bool]:
-    """Take one SMTP slot of limiter `name` as jobs.sendonce does (up to 10 s), with either limiter."""
+    """Take one SMTP slot of limiter `name` as dramaturg.sendonce does (up to 10 s), with either limiter."""
     from django.conf import settings
     from dramatiq.rate_limits import WindowRateLimiter
     from dramatiq.rate_limits.backends import RedisBackend
 
-    from jobs import limits
-    from jobs.store import keys
-    from jobs.store.connection import client
+    from dramaturg import limits
+    from dramaturg.store import keys
+    from dramaturg.store.connection import client
 
     if kind == TOKEN_BUCKET:
         bucket = replace(limits.smtp_limiter(), name=name)

@@ -14,7 +14,7 @@ from typing import Any
 
 import redis
 
-from jobs.middleware.stats import JobStats
+from dramaturg.middleware.stats import JobStats
 
 _clock = time.thread_time_ns
 

@@ -42,10 +42,10 @@ ACTORS = [f"actor_{i:02d}" for i in range(20)]
 def seed(letters: int, queue_count: int, worker_count: int) -> None:
     from dashboard import add_dead_letter, letter
 
-    from jobs.store import actor_metrics, keys, recent, stats
-    from jobs.store.actor_metrics import ActorCounts
-    from jobs.store.connection import client
-    from jobs.timeutil import now_ms as clock
+    from dramaturg.store import actor_metrics, keys, recent, stats
+    from dramaturg.store.actor_metrics import ActorCounts
+    from dramaturg.store.connection import client
+    from dramaturg.timeutil import now_ms as clock
 
     conn = client()
     queues = [f"queue_{i:03d}" for i in range(queue_count)]
@@ -132,7 +132,7 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     pipe.execute()
 
     from accounts.models import EmailDelivery, User
-    from jobs.models import OutboxMessage
+    from dramaturg.models import OutboxMessage
 
     User.objects.filter(email__startswith="bench-owed").delete()
     OutboxMessage.objects.all().delete()
@@ -153,8 +153,8 @@ def pages(args) -> None:
     from django.test import Client
 
     from accounts.models import User
-    from jobs.store import keys
-    from jobs.store.connection import client as redis_client
+    from dramaturg.store import keys
+    from dramaturg.store.connection import client as redis_client
 
     settings.JOBS_METRICS_TOKEN = "bench-token"
     conn = redis_client()
@@ -234,7 +234,7 @@ def _spread(values: list[float], digits: int = 0) -> str:
 
 def _drain_variants(run: Any, repeats: int) -> None:
     from bench.jobs_dramatiq import QUEUE
-    from jobs.store import control
+    from dramaturg.store import control
 
     system = run.Dramatiq()
     runs: dict[str, dict[str, list[float]]] = {name: {f: [] for f in FIGURES} for name in VARIANTS}
@@ -270,7 +270,7 @@ def _drain_variants(run: Any, repeats: int) -> None:
         f"\ndrain 20,000 no-op jobs, 2 processes x 8 threads; median (min-max) of {repeats}; "
         f"load average (1 min) {min(loads):.1f}-{max(loads):.1f}"
     )
-    print(f"{'':30} {'jobs/s':>21} {'worker CPU µs/job':>18} {'Redis CPU µs/job':>17} {'commands/job':>13}")
+    print(f"{'':30} {'dramaturg/s':>21} {'worker CPU µs/job':>18} {'Redis CPU µs/job':>17} {'commands/job':>13}")
     for name in VARIANTS:
         figures = runs[name]
         commands = statistics.median(figures["redis_commands_per_job"])
@@ -284,7 +284,7 @@ def _drain_variants(run: Any, repeats: int) -> None:
     print(
         f"against no JobStats at all (medians): worker CPU per job {100 * (cpu[ON] - cpu[NONE]) / cpu[NONE]:+.1f} % "
         f"(without the record {100 * (cpu[NO_RECORD] - cpu[NONE]) / cpu[NONE]:+.1f} %), "
-        f"jobs/s {100 * (rate[ON] - rate[NONE]) / rate[NONE]:+.1f} % "
+        f"dramaturg/s {100 * (rate[ON] - rate[NONE]) / rate[NONE]:+.1f} % "
         f"(without the record {100 * (rate[NO_RECORD] - rate[NONE]) / rate[NONE]:+.1f} %)"
     )
     # Ratios pair by pair (the same repeat, minutes apart) cancel the machine's drift between repeats.

@@ -98,7 +98,7 @@ def main() -> None:
     from django.contrib.auth.hashers import make_password
 
     from accounts.models import EmailDelivery, User
-    from jobs.models import OutboxMessage
+    from dramaturg.models import OutboxMessage
 
     clear_namespace(NAMESPACE)
     OutboxMessage.objects.all().delete()

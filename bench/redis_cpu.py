@@ -101,7 +101,7 @@ def one_run(directory: Path, persistence: list[str], jobs: int, counter: redis.R
 
     system = Server(directory, persistence)
     try:
-        broker: Any = dramatiq.get_broker()  # jobs.broker.RedisBroker
+        broker: Any = dramatiq.get_broker()  # dramaturg.broker.RedisBroker
         broker.client = redis.Redis(port=system.port)  # this run's server, same broker and scripts
         broker.scripts = {name: broker.client.register_script(s.script) for name, s in broker.scripts.items()}
         counter.delete("bench:done")

@@ -7,7 +7,7 @@ from project.settings import DRAMATIQ_BROKER
 DRAMATIQ_BROKER = {
     **DRAMATIQ_BROKER,
     "MIDDLEWARE": [
-        "bench.jobstats_timed.TimedJobStats" if m == "jobs.middleware.stats.JobStats" else m
+        "bench.jobstats_timed.TimedJobStats" if m == "dramaturg.middleware.stats.JobStats" else m
         for m in DRAMATIQ_BROKER["MIDDLEWARE"]
     ],
 }

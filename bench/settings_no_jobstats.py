@@ -6,5 +6,5 @@ from project.settings import DRAMATIQ_BROKER
 
 DRAMATIQ_BROKER = {
     **DRAMATIQ_BROKER,
-    "MIDDLEWARE": [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m != "jobs.middleware.stats.JobStats"],
+    "MIDDLEWARE": [m for m in DRAMATIQ_BROKER["MIDDLEWARE"] if m != "dramaturg.middleware.stats.JobStats"],
 }

@@ -6,7 +6,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from jobs.redis_connection import broker_connection_options
+from dramaturg.redis_connection import broker_connection_options
 from project.mailers import mailer_from_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,9 +26,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_dramatiq",
     "axes",
-    "jobs",
+    "dramaturg",
     "accounts",
     "reports",
+    "project",  # the development commands (project/management/commands)
 ]
 
 MIDDLEWARE = [
@@ -45,11 +46,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns a view's database-unavailable error into a 503 with Retry-After, not a 500 (its process_exception
     # runs before those of the middleware above it).
-    "jobs.unavailable.ServiceUnavailableMiddleware",
+    "dramaturg.unavailable.ServiceUnavailableMiddleware",
     # Last: turns a sign-in that django-axes refused (locked out) into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
-# Retry-After (seconds) of the 503 answered while the database is unavailable (jobs.unavailable).
+# Retry-After (seconds) of the 503 answered while the database is unavailable (dramaturg.unavailable).
 SERVICE_UNAVAILABLE_RETRY_AFTER_S = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)
 
 ROOT_URLCONF = "project.urls"
@@ -164,7 +165,7 @@ MAILERS = {
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="example.com")
-# Who is mailed when a health check changes state (jobs.alerts), and by Django's mail_admins():
+# Who is mailed when a health check changes state (dramaturg.alerts), and by Django's mail_admins():
 # "ops@example.com,Jane <jane@example.com>". Empty: no such mail.
 ADMINS = env.list("ADMINS", default=[])
 SERVER_EMAIL = env.str("SERVER_EMAIL", default="jobs@example.com")  # the sender of mail to ADMINS
@@ -185,7 +186,7 @@ DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
 # Out of a million broker calls, how many also return dead workers' messages to their queues.
 DRAMATIQ_MAINTENANCE_CHANCE = env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=1000)
-# Each worker process also runs that maintenance on a timer (jobs.middleware.maintenance), so a
+# Each worker process also runs that maintenance on a timer (dramaturg.middleware.maintenance), so a
 # killed worker's messages are back within DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
 DRAMATIQ_MAINTENANCE_INTERVAL_MS = env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)
 # How often each consumer puts back ids in its ack set that it does not hold (acks lost in a failover).
@@ -200,7 +201,7 @@ DRAMATIQ_QUEUE_REPORTS = "reports"
 
 DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
 DRAMATIQ_BROKER = {
-    "BROKER": "jobs.broker.RedisBroker",
+    "BROKER": "dramaturg.broker.RedisBroker",
     "OPTIONS": {
         # {"url": ...} or, under Sentinel, {"client": ...}; either way with connect/socket timeouts and health checks.
         **broker_connection_options(
@@ -223,24 +224,24 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Pipelines",
         "dramatiq.middleware.CurrentMessage",
-        "jobs.middleware.validation.ValidateArguments",
-        "jobs.middleware.task_results.TaskResults",  # before Retries: it then sees whether a task is given up
-        "jobs.middleware.retries.ConfiguredRetries",
-        "jobs.middleware.dead_letters.DeadLetterDetails",
-        "jobs.middleware.stats.JobStats",
-        "jobs.middleware.delayed.HeldDelayedMessages",
-        "jobs.middleware.maintenance.QueueMaintenance",
+        "dramaturg.middleware.validation.ValidateArguments",
+        "dramaturg.middleware.task_results.TaskResults",  # before Retries: it then sees whether a task is given up
+        "dramaturg.middleware.retries.ConfiguredRetries",
+        "dramaturg.middleware.dead_letters.DeadLetterDetails",
+        "dramaturg.middleware.stats.JobStats",
+        "dramaturg.middleware.delayed.HeldDelayedMessages",
+        "dramaturg.middleware.maintenance.QueueMaintenance",
         "periodiq.PeriodiqMiddleware",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
 }
 
-# --- django.tasks on Dramatiq (jobs.tasks_backend): @task functions run as actors by the same workers,
+# --- django.tasks on Dramatiq (dramaturg.tasks_backend): @task functions run as actors by the same workers,
 # enqueued through the outbox inside a transaction; their results kept in Redis for TASK_RESULT_TTL_S.
 TASK_RESULT_TTL_S = env.int("TASK_RESULT_TTL_S", default=86_400)
 TASKS = {
     "default": {
-        "BACKEND": "jobs.tasks_backend.DramatiqBackend",
+        "BACKEND": "dramaturg.tasks_backend.DramatiqBackend",
         "QUEUES": ["default", DRAMATIQ_QUEUE_EMAILS, DRAMATIQ_QUEUE_REPORTS],
         "OPTIONS": {"RESULT_TTL": TASK_RESULT_TTL_S},
     },
@@ -297,7 +298,7 @@ JOBS_HEALTH_DEAD_LETTERS_MAX = env.int("JOBS_HEALTH_DEAD_LETTERS_MAX", default=0
 JOBS_HEALTH_DEAD_LETTERS_WINDOW_S = env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900)  # ... in this window
 JOBS_HEALTH_OLDEST_READY_S = env.int("JOBS_HEALTH_OLDEST_READY_S", default=300)  # ... a ready message waits longer
 JOBS_HEALTH_OUTBOX_AGE_S = env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300)  # ... an outbox row is pending longer
-# Checks other apps contribute (dotted paths of functions returning a list of jobs.health.Problem).
+# Checks other apps contribute (dotted paths of functions returning a list of dramaturg.health.Problem).
 JOBS_HEALTH_EXTRA_CHECKS = env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"])
 # Mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED): on by default when ADMINS is set.
 JOBS_HEALTH_ALERTS = env.bool("JOBS_HEALTH_ALERTS", default=bool(ADMINS))
@@ -305,7 +306,7 @@ JOBS_HEALTH_ALERT_CRON = env.str("JOBS_HEALTH_ALERT_CRON", default="* * * * *") 
 # At most one FAILING mail per (check, subject) in this many seconds while it flaps (RECOVERED always follows).
 JOBS_HEALTH_ALERT_INTERVAL_S = env.int("JOBS_HEALTH_ALERT_INTERVAL_S", default=3600)
 
-# Django's error mails to ADMINS (jobs.errormail): one per subject in this many seconds, and at most
+# Django's error mails to ADMINS (dramaturg.errormail): one per subject in this many seconds, and at most
 # ADMIN_ERROR_MAIL_MAX of them in that time; the rest are only logged.
 ADMIN_ERROR_MAIL_INTERVAL_S = env.int("ADMIN_ERROR_MAIL_INTERVAL_S", default=600)
 ADMIN_ERROR_MAIL_MAX = env.int("ADMIN_ERROR_MAIL_MAX", default=10)
@@ -323,16 +324,16 @@ if not DEBUG:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 
-# Every handler masks secrets (jobs.masking: password=..., 'token': ..., URL passwords) in
+# Every handler masks secrets (dramaturg.masking: password=..., 'token': ..., URL passwords) in
 # what it writes: Dramatiq prints actor arguments in its own lines (skipped, failed, retried).
 # A handler added here must list the filter too.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "mask_secrets": {"()": "jobs.masking.SecretMaskingFilter"},
+        "mask_secrets": {"()": "dramaturg.masking.SecretMaskingFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
-        "skip_unavailable": {"()": "jobs.logfilters.SkipServiceUnavailable"},
+        "skip_unavailable": {"()": "dramaturg.log.SkipServiceUnavailable"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
@@ -347,10 +348,10 @@ LOGGING = {
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
         # Django's mail of server errors to ADMINS (DEBUG off), without the 503s that /jobs/health and the
         # Redis-down pages answer by design: a probe of a failing check must not mail on every request.
-        # Recorded and sent through the outbox by a worker, throttled, never inside the request (jobs.loghandlers).
+        # Recorded and sent through the outbox by a worker, throttled, never inside the request (dramaturg.loghandlers).
         "mail_admins": {
             "level": "ERROR",
-            "class": "jobs.loghandlers.OutboxAdminEmailHandler",
+            "class": "dramaturg.loghandlers.OutboxAdminEmailHandler",
             "filters": ["require_debug_false", "skip_unavailable", "mask_secrets"],
         },
     },

@@ -8,7 +8,7 @@ urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
     path(API_PREFIX, include("accounts.api_urls")),
-    path("jobs/", include("jobs.urls")),
+    path("jobs/", include("dramaturg.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language menu in the header

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 from periodiq import cron
 
-from jobs import outbox
+from dramaturg import outbox
 
 from . import metrics, runs
 from .models import Report, ReportChunk

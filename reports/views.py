@@ -9,8 +9,8 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
-from jobs.charts import bar_chart
-from jobs.decorators import staff_required
+from dramaturg.charts import bar_chart
+from dramaturg.decorators import staff_required
 
 from . import workflow
 from .metrics import delay_distribution

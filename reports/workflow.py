@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from jobs.store import lookup, stats
-from jobs.store.dead_letters import DeadLetterSummary
-from jobs.store.messages import StoredMessage
+from dramaturg.store import lookup, stats
+from dramaturg.store.dead_letters import DeadLetterSummary
+from dramaturg.store.messages import StoredMessage
 
 from .models import Report, ReportChunk
 

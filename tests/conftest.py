@@ -11,9 +11,9 @@ import redis
 from django.conf import settings
 from django.utils import translation
 
-from jobs import store
-from jobs.store import keys, stats
-from jobs.timeutil import now_ms
+from dramaturg import store
+from dramaturg.store import keys, stats
+from dramaturg.timeutil import now_ms
 from tests.ports import reserve_port
 from tests.postgres_server import PostgresServer, unavailable_reason
 from tests.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for

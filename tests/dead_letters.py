@@ -7,8 +7,8 @@ from typing import Any
 from dramatiq import Message, get_broker
 
 from accounts.models import User
-from jobs.store import dead_letters
-from jobs.store.dead_letters import DeadLetterFilter
+from dramaturg.store import dead_letters
+from dramaturg.store.dead_letters import DeadLetterFilter
 from tests.processes import wait_for
 
 

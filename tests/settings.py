@@ -42,7 +42,7 @@ os.environ.setdefault("SIGNUP_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("PASSWORD_RESET_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
 os.environ.setdefault("ADMINS", "ops@example.com")
-# Health alerts run when a test sends jobs.tasks.check_health, not every minute under a test's scheduler.
+# Health alerts run when a test sends dramaturg.actors.check_health, not every minute under a test's scheduler.
 os.environ.setdefault("JOBS_HEALTH_ALERT_CRON", "0 0 1 1 *")
 
 from project.settings import *  # noqa: F403, E402

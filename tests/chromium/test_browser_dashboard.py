@@ -4,7 +4,7 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
-from jobs.store import dead_letters
+from dramaturg.store import dead_letters
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import wait_for

@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
-from jobs.store import keys
-from jobs.store.connection import client as redis_client
+from dramaturg.store import keys
+from dramaturg.store.connection import client as redis_client
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import poison
 from tests.integration.test_dashboard import redis_monitor

@@ -9,10 +9,10 @@ from django.core import mail
 from django.utils import timezone
 from dramatiq import get_broker
 
-from jobs import alerts, health
-from jobs.models import HealthAlert
-from jobs.store import recent
-from jobs.tasks import check_health, send_health_alert
+from dramaturg import alerts, health
+from dramaturg.actors import check_health, send_health_alert
+from dramaturg.models import HealthAlert
+from dramaturg.store import recent
 from tests.processes import wait_for
 from tests.task_app.tasks import add_on_reports
 
@@ -30,7 +30,7 @@ def body(message) -> str:
 def run_checks_on_worker(times: int = 1) -> None:
     """Send the periodic check through the broker, as the scheduler does, and wait until it has run."""
     messages = [check_health.message() for _ in range(times)]
-    get_broker().enqueue_many(messages)  # type: ignore[attr-defined]  # jobs.broker.RedisBroker
+    get_broker().enqueue_many(messages)  # type: ignore[attr-defined]  # dramaturg.broker.RedisBroker
     ids = [message.message_id for message in messages]
     wait_for(lambda: all(recent.finished(i) for i in ids), what="the check runs to finish")
 

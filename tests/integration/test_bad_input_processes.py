@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.models import User
-from jobs.models import AdminErrorMail, OutboxMessage
-from jobs.store import queues
+from dramaturg.models import AdminErrorMail, OutboxMessage
+from dramaturg.store import queues
 from tests.http import post_json
 from tests.processes import ManagedProcess, child_env, wait_for
 from tests.smtp_sink import free_port

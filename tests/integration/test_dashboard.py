@@ -20,11 +20,11 @@ from django.test import Client
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
-from jobs.models import AuditEntry
-from jobs.store import dead_letters, keys, queues, stats
-from jobs.store.connection import client as stats_client
-from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
-from jobs.timeutil import now_ms
+from dramaturg.models import AuditEntry
+from dramaturg.store import dead_letters, keys, queues, stats
+from dramaturg.store.connection import client as stats_client
+from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import child_env, wait_for
 

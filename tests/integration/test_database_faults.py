@@ -265,7 +265,7 @@ def test_signup_while_the_database_is_down_is_a_503_then_every_committed_signup_
     stack.relay()
     assert stack.api_signup("early@example.com")[0] == 202
     # Its email settled first: a send caught between the mail server's acceptance and its mark is issue 19's
-    # send-once item (jobs.sendonce), not this test's.
+    # send-once item (dramaturg.sendonce), not this test's.
     wait_for(lambda: smtp.received() and stack.quiet(), timeout=30, what="the first signup's email settled")
     database.down()
 

@@ -17,10 +17,10 @@ from django.db import connection, transaction
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
-from jobs.models import OutboxMessage
-from jobs.store import dead_letters, fetched, keys, queues
-from jobs.store.connection import client
-from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.models import OutboxMessage
+from dramaturg.store import dead_letters, fetched, keys, queues
+from dramaturg.store.connection import client
+from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.dead_letters import poison
 from tests.http import post_json
 from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for

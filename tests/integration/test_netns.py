@@ -16,7 +16,7 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import User
-from jobs.models import OutboxMessage
+from dramaturg.models import OutboxMessage
 from tests.http import post_json
 from tests.netns import Lan, LanSmtpSink, unavailable_reason
 from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for

@@ -17,11 +17,11 @@ from dramatiq import Message, get_broker
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts.models import EmailDelivery, User
-from jobs.models import AuditEntry, BulkAction, OutboxMessage
-from jobs.store import actor_metrics, control, delayed, keys, queues
-from jobs.store.connection import client as redis_client
-from jobs.store.delayed import RetryFilter
-from jobs.timeutil import now_ms
+from dramaturg.models import AuditEntry, BulkAction, OutboxMessage
+from dramaturg.store import actor_metrics, control, delayed, keys, queues
+from dramaturg.store.connection import client as redis_client
+from dramaturg.store.delayed import RetryFilter
+from dramaturg.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, filed, poison
 from tests.integration.test_dashboard import redis_monitor
 from tests.processes import wait_for
@@ -409,9 +409,9 @@ def test_report_workflow_shows_chunks_states_and_dead_letters(ops, start_worker,
 
 
 def test_the_record_of_finished_messages_is_bounded(clean_redis):
-    from jobs.store import recent
-    from jobs.store.connection import client
-    from jobs.timeutil import now_ms
+    from dramaturg.store import recent
+    from dramaturg.store.connection import client
+    from dramaturg.timeutil import now_ms
 
     now = now_ms()
     for batch in range(5):  # five publishes of 7 messages, the record sized for 18
@@ -431,9 +431,9 @@ def test_the_record_of_finished_messages_is_bounded(clean_redis):
 
 
 def test_the_record_reads_any_id_and_actor_and_entries_written_by_earlier_versions(clean_redis):
-    from jobs.store import recent
-    from jobs.store.connection import client
-    from jobs.timeutil import now_ms
+    from dramaturg.store import recent
+    from dramaturg.store.connection import client
+    from dramaturg.timeutil import now_ms
 
     now = now_ms()
     entries = [

@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.models import EmailDelivery, User
-from jobs.models import OutboxMessage
-from jobs.store import queues
+from dramaturg.models import OutboxMessage
+from dramaturg.store import queues
 from tests.http import post_json
 from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import free_port

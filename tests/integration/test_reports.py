@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.http import HttpRequest
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from jobs.schedules import next_run
-from jobs.store import dead_letters, queues, stats
-from jobs.store.dead_letters import DeadLetterFilter
+from dramaturg.schedules import next_run
+from dramaturg.store import dead_letters, queues, stats
+from dramaturg.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runs import plan_chunks

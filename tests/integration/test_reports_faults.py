@@ -8,7 +8,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from jobs.models import OutboxMessage
+from dramaturg.models import OutboxMessage
 from reports.models import Report
 from reports.periods import today
 from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for

@@ -17,8 +17,8 @@ import redis
 from django.conf import settings
 
 from accounts.models import EmailDelivery
-from jobs.models import OutboxMessage
-from jobs.redis_connection import parse_sentinels, sentinel_client
+from dramaturg.models import OutboxMessage
+from dramaturg.redis_connection import parse_sentinels, sentinel_client
 from tests.processes import ManagedProcess, SchedulerProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.redis_ha import SERVICE, SentinelGroup
 from tests.signup_flow import SignupFlow

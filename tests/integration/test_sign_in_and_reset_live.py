@@ -15,8 +15,8 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from jobs.models import OutboxMessage
-from jobs.store import recent
+from dramaturg.models import OutboxMessage
+from dramaturg.store import recent
 from tests.processes import wait_for
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.models import EmailDelivery, User
-from jobs.store import queues
+from dramaturg.store import queues
 from tests.http import post_json
 from tests.processes import ManagedProcess, child_env, wait_for
 from tests.smtp_sink import free_port

@@ -1,4 +1,4 @@
-"""django.tasks on Dramatiq (jobs.tasks_backend): what Django's documentation says a task backend
+"""django.tasks on Dramatiq (dramaturg.tasks_backend): what Django's documentation says a task backend
 does, over real Redis, a real `rundramatiq` process, the outbox and its relay."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
-from jobs.models import OutboxMessage
-from jobs.store import dead_letters, queues
-from jobs.store.connection import client
-from jobs.store.dead_letters import DeadLetterFilter
-from jobs.tasks_backend import DramatiqBackend
+from dramaturg.models import OutboxMessage
+from dramaturg.store import dead_letters, queues
+from dramaturg.store.connection import client
+from dramaturg.store.dead_letters import DeadLetterFilter
+from dramaturg.tasks_backend import DramatiqBackend
 from tests.processes import ManagedProcess, child_env, wait_for
 from tests.task_app import tasks
 
@@ -80,23 +80,23 @@ def _module_level_for_tests() -> None:
 def test_check_reports_a_misconfigured_backend(settings):
     settings.TASKS = {
         "default": {
-            "BACKEND": "jobs.tasks_backend.DramatiqBackend",
+            "BACKEND": "dramaturg.tasks_backend.DramatiqBackend",
             "QUEUES": ["default", "emails", "not a queue"],
             "OPTIONS": {"RESULT_TTL": 0},
         }
     }
     errors = {e.id: e.msg for e in task_backends["default"].check()}
-    assert "not a queue" in errors["jobs.E102"] and "RESULT_TTL" in errors["jobs.E103"]
+    assert "not a queue" in errors["dramaturg.E102"] and "RESULT_TTL" in errors["dramaturg.E103"]
     # Tasks defined for queues the settings no longer list: reports, where tests.task_app used it.
     assert any(
         "add_on_reports" in e.msg and "reports" in e.msg
         for e in task_backends["default"].check()
-        if e.id == "jobs.E106"
+        if e.id == "dramaturg.E106"
     )
     settings.DRAMATIQ_BROKER = {**settings.DRAMATIQ_BROKER, "MIDDLEWARE": ["dramatiq.middleware.CurrentMessage"]}
     assert (
-        "jobs.middleware.task_results.TaskResults"
-        in {e.id: e.msg for e in task_backends["default"].check()}["jobs.E104"]
+        "dramaturg.middleware.task_results.TaskResults"
+        in {e.id: e.msg for e in task_backends["default"].check()}["dramaturg.E104"]
     )
 
 

@@ -5,8 +5,8 @@ from django.db import transaction
 
 from accounts.models import EmailDelivery, User
 from accounts.tasks import send_welcome_email
-from jobs.store import dead_letters, queues
-from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store import dead_letters, queues
+from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.http import post_json
 from tests.processes import wait_for
 
@@ -123,8 +123,8 @@ def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from jobs import outbox
-    from jobs.models import OutboxMessage
+    from dramaturg import outbox
+    from dramaturg.models import OutboxMessage
 
     with transaction.atomic():
         [user] = User.objects.bulk_create([User(email="orphan@example.com")])

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import redis.connection
 
-from jobs.versions import code_version
+from dramaturg.versions import code_version
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Mail to ADMINS on a health state change (jobs.alerts): the pure state-change and throttle logic,
+"""Mail to ADMINS on a health state change (dramaturg.alerts): the pure state-change and throttle logic,
 then its rows in the database (recording, racing runs, claims, owed alerts, the admin's read-only list),
 and Django's own error mail leaving out the 503s of a failing health probe."""
 
@@ -8,10 +8,10 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from jobs import alerts, sendonce
-from jobs.alerts import FAILING, RECOVERED, Change, Known, changes
-from jobs.health import Problem
-from jobs.models import HealthAlert
+from dramaturg import alerts, sendonce
+from dramaturg.alerts import FAILING, RECOVERED, Change, Known, changes
+from dramaturg.health import Problem
+from dramaturg.models import HealthAlert
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -170,7 +170,7 @@ def test_alerts_are_off_without_admins(settings):
 
 
 def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue(settings):
-    from jobs.tasks import check_health, send_health_alert
+    from dramaturg.actors import check_health, send_health_alert
 
     assert str(check_health.options["periodic"]) == settings.JOBS_HEALTH_ALERT_CRON == "0 0 1 1 *"  # tests.settings
     assert send_health_alert.queue_name == "emails"

@@ -16,9 +16,9 @@ from accounts.forms import (
 )
 from accounts.models import User
 from accounts.validators import validate_deliverable_email
-from jobs.params import MAX_REDIS_CURSOR, natural
-from jobs.store.dead_letters import decode_cursor
-from jobs.store.delayed import _decode as decode_retry_cursor
+from dramaturg.params import MAX_REDIS_CURSOR, natural
+from dramaturg.store.dead_letters import decode_cursor
+from dramaturg.store.delayed import _decode as decode_retry_cursor
 from tests.bad_input import DELIVERABLE, LONE_SURROGATE, UNDELIVERABLE
 
 GOOD_PASSWORD = "correct-horse-battery-staple"

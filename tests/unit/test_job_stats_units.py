@@ -1,5 +1,5 @@
 """JobStats' bookkeeping without a worker or Redis: its hooks are called as Dramatiq's worker calls
-them, and what it would publish is captured (jobs.store.stats.publish_worker_stats replaced)."""
+them, and what it would publish is captured (dramaturg.store.stats.publish_worker_stats replaced)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from dramatiq import Message
 from dramatiq.broker import MessageProxy
 
-from jobs.middleware import stats as stats_middleware
-from jobs.middleware.stats import JobStats
-from jobs.store import recent
+from dramaturg.middleware import stats as stats_middleware
+from dramaturg.middleware.stats import JobStats
+from dramaturg.store import recent
 
 
 class Broker:
@@ -30,7 +30,7 @@ class Broker:
 
 
 class Publishes:
-    """Stands in for jobs.store.stats.publish_worker_stats: keeps what each publish would write,
+    """Stands in for dramaturg.store.stats.publish_worker_stats: keeps what each publish would write,
     or raises while `failing`."""
 
     def __init__(self) -> None:

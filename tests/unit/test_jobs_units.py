@@ -6,8 +6,8 @@ from datetime import UTC
 
 import pytest
 
-from jobs.charts import bar_chart, throughput_chart
-from jobs.store.dead_letters import (
+from dramaturg.charts import bar_chart, throughput_chart
+from dramaturg.store.dead_letters import (
     DeadGroup,
     DeadLetterFilter,
     DeadLetterRef,
@@ -18,8 +18,8 @@ from jobs.store.dead_letters import (
     preview_of,
     requeued_body,
 )
-from jobs.store.messages import NO_EXCEPTION, decode, exception_type_of
-from jobs.timeutil import from_ms, now_ms
+from dramaturg.store.messages import NO_EXCEPTION, decode, exception_type_of
+from dramaturg.timeutil import from_ms, now_ms
 
 
 def test_references_parse_once_and_print_back():

@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 from dramatiq import Message
 
-from jobs.masking import MASK, SecretMaskingFilter, is_secret_key, mask_secrets, mask_text
+from dramaturg.masking import MASK, SecretMaskingFilter, is_secret_key, mask_secrets, mask_text
 
 SECRET_KEYS = [
     "password",

@@ -7,16 +7,16 @@ from django.test import RequestFactory
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs.charts import _nice_ticks, duration_label, line_chart, sparkline
-from jobs.decorators import bearer_token_matches
-from jobs.health import Problem
-from jobs.monitoring import OutboxBacklog, QueueState, Snapshot
-from jobs.prometheus import render
-from jobs.store.actor_metrics import BUCKETS_MS, ActorCounts, bucket_of, parse
-from jobs.store.delayed import KILLED, KILLED_REASON, RetryFilter, killed_body, retried_now_body
-from jobs.store.messages import StoredMessage
-from jobs.store.queues import QueueCounts
-from jobs.templatetags.jobs_tags import seconds_label
+from dramaturg.charts import _nice_ticks, duration_label, line_chart, sparkline
+from dramaturg.decorators import bearer_token_matches
+from dramaturg.health import Problem
+from dramaturg.monitoring import OutboxBacklog, QueueState, Snapshot
+from dramaturg.prometheus import render
+from dramaturg.store.actor_metrics import BUCKETS_MS, ActorCounts, bucket_of, parse
+from dramaturg.store.delayed import KILLED, KILLED_REASON, RetryFilter, killed_body, retried_now_body
+from dramaturg.store.messages import StoredMessage
+from dramaturg.store.queues import QueueCounts
+from dramaturg.templatetags.dramaturg_tags import seconds_label
 
 
 def test_runtime_buckets_and_quantiles_interpolate_like_prometheus():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from redis.sentinel import SentinelConnectionPool
 
-from jobs.redis_connection import RedisConfigError, broker_connection_options, parse_sentinels
+from dramaturg.redis_connection import RedisConfigError, broker_connection_options, parse_sentinels
 
 
 def test_the_url_path_adds_timeouts_and_health_checks_unless_the_url_sets_them():

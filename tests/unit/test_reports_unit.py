@@ -14,7 +14,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from jobs.models import OutboxMessage
+from dramaturg.models import OutboxMessage
 from reports import metrics, runs
 from reports.checks import slowest_run_s, stuck_deadline
 from reports.management.commands.run_report import seconds

@@ -4,7 +4,7 @@ import logging
 
 import redis
 
-from jobs.scheduler import send_when_possible
+from dramaturg.periodic import send_when_possible
 
 
 class FlakyActor:
@@ -26,7 +26,7 @@ class FlakyActor:
 
 def test_a_send_that_meets_an_outage_is_retried_until_redis_answers(caplog):
     actor, pauses = FlakyActor(failures=3), []
-    with caplog.at_level(logging.WARNING, logger="jobs.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="dramaturg.periodic"):
         assert send_when_possible(actor, "2026-11-26 02:00:00+09:00", sleep=pauses.append)
     assert actor.sent == ["2026-11-26 02:00:00+09:00"]
     assert pauses == [0.5, 1.0, 2.0]
@@ -35,6 +35,6 @@ def test_a_send_that_meets_an_outage_is_retried_until_redis_answers(caplog):
 
 def test_a_send_that_never_succeeds_is_given_up_with_an_error_not_a_crash(caplog):
     actor = FlakyActor(failures=1_000)
-    with caplog.at_level(logging.ERROR, logger="jobs.scheduler"):
+    with caplog.at_level(logging.ERROR, logger="dramaturg.periodic"):
         assert not send_when_possible(actor, "2026-11-26 02:00:00+09:00", retry_for_s=0.0, sleep=lambda s: None)
     assert actor.sent == [] and "not sent" in caplog.text and "reconciler" in caplog.text

@@ -1,4 +1,4 @@
-"""Which database errors are an outage (a 503 with Retry-After) and which stay errors (jobs.unavailable)."""
+"""Which database errors are an outage (a 503 with Retry-After) and which stay errors (dramaturg.unavailable)."""
 
 import json
 
@@ -8,8 +8,8 @@ from django.http import HttpResponse
 from django.test import RequestFactory
 from django.utils import translation
 
-from jobs.dbconnections import is_unavailable
-from jobs.unavailable import ServiceUnavailableMiddleware
+from dramaturg.dbconnections import is_unavailable
+from dramaturg.unavailable import ServiceUnavailableMiddleware
 
 
 @pytest.mark.parametrize(
@@ -52,15 +52,15 @@ def test_the_periodic_reconciler_and_health_check_skip_a_run_while_the_database_
     """They run once per period with max_retries=0: a database outage is logged and left to the next run,
     not a dead letter per run (like a Redis outage)."""
     import accounts.tasks
-    import jobs.tasks
+    import dramaturg.actors
 
     def unavailable(*args, **kwargs):
         raise db.OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
     monkeypatch.setattr(accounts.tasks, "enqueue_owed", unavailable)
-    monkeypatch.setattr(jobs.tasks, "_check_health", unavailable)
+    monkeypatch.setattr(dramaturg.actors, "_check_health", unavailable)
     with caplog.at_level("WARNING"):
         accounts.tasks.reconcile_deliveries.fn()
-        jobs.tasks.check_health.fn()
+        dramaturg.actors.check_health.fn()
     assert "Delivery reconciliation could not reach the database" in caplog.text
     assert "Health checks could not reach the database" in caplog.text

@@ -1,6 +1,6 @@
 """Ours, not Dramatiq's: the fixtures Dramatiq's own `tests/test_redis.py` expects (its conftest's
 `redis_broker` / `redis_worker` and `tests.common.worker`), pointed at the project's broker
-(`jobs.broker.RedisBroker`) on a redis-server of the run's own (`UPSTREAM_REDIS_URL`), never the
+(`dramaturg.broker.RedisBroker`) on a redis-server of the run's own (`UPSTREAM_REDIS_URL`), never the
 shared one: their fixture FLUSHALLs. Staged by `run.py` beside the downloaded test file."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import dramatiq
 import pytest
 from dramatiq import Worker
 
-from jobs.broker import RedisBroker
+from dramaturg.broker import RedisBroker
 
 
 @pytest.fixture()

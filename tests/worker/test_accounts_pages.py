@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.emails import build_email
 from accounts.models import EmailDelivery, LoginEvent, User
-from jobs.models import OutboxMessage
+from dramaturg.models import OutboxMessage
 from reports.admin import format_duration
 
 pytestmark = pytest.mark.django_db

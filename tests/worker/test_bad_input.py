@@ -10,8 +10,8 @@ from django.test import Client
 from django.utils import translation
 
 from accounts.models import EmailDelivery, User
-from jobs.models import AdminErrorMail, OutboxMessage
-from jobs.params import MAX_PAGE
+from dramaturg.models import AdminErrorMail, OutboxMessage
+from dramaturg.params import MAX_PAGE
 from tests.bad_input import LONE_SURROGATE, UNDELIVERABLE
 
 pytestmark = pytest.mark.django_db

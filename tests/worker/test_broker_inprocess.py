@@ -19,10 +19,10 @@ from django.utils.module_loading import import_string
 from dramatiq import Message, Worker
 from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 
-from jobs.broker import RedisBroker
-from jobs.middleware import QueueMaintenance
-from jobs.store import dead_letters, fetched, keys, queues
-from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.broker import RedisBroker
+from dramaturg.middleware import QueueMaintenance
+from dramaturg.store import dead_letters, fetched, keys, queues
+from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.processes import RedisServer, wait_for
 
 QUEUE = "inproc"

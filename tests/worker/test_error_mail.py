@@ -9,10 +9,10 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from jobs import errormail, loghandlers
-from jobs.health import Problem, Report
-from jobs.models import AdminErrorMail, OutboxMessage
-from jobs.views import monitoring
+from dramaturg import errormail, loghandlers
+from dramaturg.health import Problem, Report
+from dramaturg.models import AdminErrorMail, OutboxMessage
+from dramaturg.views import monitoring
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(transaction=True)]
@@ -88,7 +88,7 @@ def test_a_locked_database_never_holds_the_request(production):
 
 
 def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(production, settings, monkeypatch):
-    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (jobs.loghandlers);
+    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (dramaturg.loghandlers);
     /jobs/health answers 503 on every probe while a check fails, so the handler leaves out 503s: the
     health alerts tell of it, once."""
     dead = Problem("dead_letters", "emails", "3 dead letters in the last 15 min (more than 0)")

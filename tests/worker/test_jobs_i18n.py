@@ -11,9 +11,9 @@ from django.test import Client
 from dramatiq import Message, get_broker
 
 from accounts.models import User
-from jobs.models import BulkAction
-from jobs.store import dead_letters, delayed
-from jobs.store.dead_letters import DeadLetterFilter
+from dramaturg.models import BulkAction
+from dramaturg.store import dead_letters, delayed
+from dramaturg.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
 
 pytestmark = pytest.mark.django_db

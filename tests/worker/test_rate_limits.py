@@ -1,4 +1,4 @@
-"""The workers' token buckets (jobs.limits.TokenBucket, lua/token_bucket.lua) over real Redis.
+"""The workers' token buckets (dramaturg.limits.TokenBucket, lua/token_bucket.lua) over real Redis.
 
 Slot times are read on Redis' clock, the only clock the buckets use, so the checks are exact."""
 
@@ -9,9 +9,9 @@ import threading
 
 import pytest
 
-from jobs import limits
-from jobs.store import rate_limits
-from jobs.store.connection import client
+from dramaturg import limits
+from dramaturg.store import rate_limits
+from dramaturg.store.connection import client
 from tests.processes import wait_for
 
 

@@ -20,7 +20,7 @@ from django.db.models import F
 from django.test import Client
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from jobs.models import OutboxMessage
+from dramaturg.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
 

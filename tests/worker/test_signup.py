@@ -11,9 +11,9 @@ from django.test import RequestFactory
 from accounts import views
 from accounts.models import EmailDelivery, User
 from accounts.throttle import client_address
-from jobs import limits
-from jobs.models import OutboxMessage
-from jobs.store import queues, rate_limits
+from dramaturg import limits
+from dramaturg.models import OutboxMessage
+from dramaturg.store import queues, rate_limits
 
 pytestmark = pytest.mark.django_db
 
@@ -248,7 +248,7 @@ def test_no_window_boundary_lets_twice_the_limit_through(clean_redis, clock):
 def test_throttle_fails_open_and_logs_when_redis_is_down(clean_redis, monkeypatch, caplog):
     dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     monkeypatch.setattr(rate_limits, "client", lambda: dead)
-    with caplog.at_level(logging.WARNING, logger="jobs.limits"):
+    with caplog.at_level(logging.WARNING, logger="dramaturg.limits"):
         assert limits.sliding_window("down", 1, 60) == limits.Verdict(True, 0)
     assert "Rate limit down not checked" in caplog.text
 

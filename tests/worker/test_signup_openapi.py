@@ -8,7 +8,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from accounts.models import User
-from jobs import limits
+from dramaturg import limits
 
 pytestmark = pytest.mark.django_db
 

@@ -12,8 +12,8 @@ from django.tasks import TaskResultStatus, default_task_backend, task_backends
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_enqueued
 
-from jobs.models import OutboxMessage
-from jobs.store import queues
+from dramaturg.models import OutboxMessage
+from dramaturg.store import queues
 from tests.task_app import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +62,7 @@ def test_an_empty_queues_setting_means_no_queue_name_validation(clean_redis, set
     settings.TASKS = {**settings.TASKS, "default": {**settings.TASKS["default"], "QUEUES": []}}
     backend = task_backends["default"]
     assert backend.queues == set()
-    assert not [e for e in backend.check() if e.id in ("jobs.E101", "jobs.E106")]
+    assert not [e for e in backend.check() if e.id in ("dramaturg.E101", "dramaturg.E106")]
 
     anywhere = tasks.add.using(queue_name="anywhere")  # refused while QUEUES lists queues
     result = anywhere.enqueue(5, 6)

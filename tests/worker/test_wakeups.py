@@ -1,4 +1,4 @@
-"""Push wake-ups and batched acks (jobs.broker, jobs.store.delivery) over real Redis, with an
+"""Push wake-ups and batched acks (dramaturg.broker, dramaturg.store.handoff) over real Redis, with an
 in-process dramatiq.Worker. Each idle wait of a consumer is recorded as it ends (woken by a push,
 or timed out: a poll); a job was woken by a push when the consumer of its queue ran it without any
 of its waits timing out since the message was sent, however long the machine took."""
@@ -15,10 +15,10 @@ import pytest
 from django.conf import settings
 from dramatiq import Message, Worker
 
-from jobs.broker import RedisBroker
-from jobs.store import dead_letters, delivery, fetched, keys, queues
-from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
-from jobs.store.delivery import WAKE_LIST_CAP
+from dramaturg.broker import RedisBroker
+from dramaturg.store import dead_letters, fetched, handoff, keys, queues
+from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.handoff import WAKE_LIST_CAP
 from tests.processes import RedisServer, wait_for
 from tests.worker.test_broker_inprocess import project_middleware
 
@@ -65,14 +65,14 @@ def idle_worker(broker: RedisBroker) -> Iterator[Callable[..., Worker]]:
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     """(queue, woken by a push?) for each idle wait of a consumer as it ends; the real wait runs."""
     ended: list[tuple[str, bool]] = []
-    real = delivery.wait_for_wake
+    real = handoff.wait_for_wake
 
     def recorded(conn, ns: str, queue: str, timeout_s: float) -> bool:
         woken = real(conn, ns, queue, timeout_s)
         ended.append((queue, woken))
         return woken
 
-    monkeypatch.setattr(delivery, "wait_for_wake", recorded)
+    monkeypatch.setattr(handoff, "wait_for_wake", recorded)
     return ended
 
 

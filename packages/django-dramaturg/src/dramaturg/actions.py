@@ -18,8 +18,8 @@ from .store.delayed import MessageRef, RetryFilter
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
 
-PERMISSION = "jobs.manage_dead_letters"
-QUEUE_PERMISSION = "jobs.manage_queues"
+PERMISSION = "dramaturg.manage_dead_letters"
+QUEUE_PERMISSION = "dramaturg.manage_queues"
 AUDIT_REFS = 200
 SCOPES = ("one", "selected", "matching")
 DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)

@@ -1,6 +1,6 @@
 """The job platform's own actors: upkeep on the worker side (dashboard pages never write to Redis),
-big bulk actions, started here and carried out by `jobs.bulk`, and mail to ADMINS when a health
-check changes state (`jobs.alerts`)."""
+big bulk actions, started here and carried out by `dramaturg.bulk`, and mail to ADMINS when a health
+check changes state (`dramaturg.alerts`)."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def prune_job_store() -> None:
 
 @dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
 def run_bulk_action(bulk_id: int) -> None:
-    """A big bulk action on dead letters or waiting retries, with its progress in the database (jobs.bulk)."""
+    """A big bulk action on dead letters or waiting retries, with its progress in the database (dramaturg.bulk)."""
     bulk.run(bulk_id)
 
 
@@ -142,7 +142,7 @@ def send_health_alert(alert_id: int) -> None:
     queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
 )
 def send_admin_error_mail(mail_id: int) -> None:
-    """Send one of Django's error mails to ADMINS (recorded by jobs.loghandlers), once."""
+    """Send one of Django's error mails to ADMINS (recorded by dramaturg.loghandlers), once."""
     mail = sendonce.send(
         AdminErrorMail.objects.all(),
         mail_id,

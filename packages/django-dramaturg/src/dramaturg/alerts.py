@@ -1,6 +1,6 @@
 """Mail to ADMINS when a health check changes state: what changed, the throttle, and the rows.
 
-A periodic actor (`jobs.tasks.check_health`) runs the checks of `jobs.health` and compares the
+A periodic actor (`dramaturg.actors.check_health`) runs the checks of `dramaturg.health` and compares the
 problems with what the admins were last told, per (check, subject): a new problem owes a FAILING
 mail, a problem gone owes a RECOVERED one. The database holds that state (`HealthAlert` rows,
 the last one per key), so it survives a restart or a Redis loss and every worker shares it.

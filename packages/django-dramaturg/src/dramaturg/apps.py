@@ -2,15 +2,17 @@ from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
 
 
-class JobsConfig(AppConfig):
+class DramaturgConfig(AppConfig):
     """Broker wiring and the operator's view of the job system."""
 
-    name = "jobs"
-    label = "jobs"
+    name = "dramaturg"
+    label = "dramaturg"
     verbose_name = "Background jobs"
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         # Every app's tasks module, so every process (web included) knows every actor
         # and queue, whatever it happened to import; declaring a queue registers it.
+        from . import actors  # noqa: F401  (the package's own actors, no longer a `tasks` module)
+
         autodiscover_modules("tasks")

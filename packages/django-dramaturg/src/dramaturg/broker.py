@@ -19,7 +19,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from .store import control, dead_letters, delayed, delivery, fetched, queues
+from .store import control, dead_letters, delayed, fetched, handoff, queues
 from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
@@ -213,7 +213,7 @@ class _Consumer(_RedisConsumer):
     _paused_checked_at = float("-inf")
 
     def _queue_paused(self) -> bool:
-        """Whether an operator paused this queue (jobs.store.control), asked Redis at most once a
+        """Whether an operator paused this queue (dramaturg.store.control), asked Redis at most once a
         second: a paused queue is not fetched from. Its delay queue still is, so due retries land
         in the paused queue and wait there with everything else."""
         if self.queue_name.endswith(".DQ"):
@@ -338,7 +338,7 @@ class _Consumer(_RedisConsumer):
         try:
             self._flush_acks()
             wait = self._until_next_eta(self._idle_wait_s)
-            if wait > 0 and delivery.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait):
+            if wait > 0 and handoff.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait):
                 # Woken by a new message after idling: ask afresh whether the queue was paused meanwhile.
                 self._paused_checked_at = float("-inf")
         finally:
@@ -468,21 +468,21 @@ class RedisBroker(DramatiqRedisBroker):
     def consumer_class(self) -> Any:
         return _Consumer
 
-    # --- the hot path: wake-ups, batched acks (jobs.store.delivery) ---------------------------
+    # --- the hot path: wake-ups, batched acks (dramaturg.store.handoff) ---------------------------
 
     def do_enqueue(self, queue_name: str, message_id: str, data: bytes) -> None:
         """Put a message on a queue (as consumed) and wake an idle consumer, in one script call."""
         if self._should_do_maintenance("enqueue"):
             self.run_maintenance(queue_name)
-        delivery.enqueue(self.client, self.namespace, queue_name, message_id, data)
+        handoff.enqueue(self.client, self.namespace, queue_name, message_id, data)
 
     def do_requeue(self, queue_name: str, *message_ids: str) -> int:
         """Put fetched, unacked messages back on their queue, waking an idle consumer."""
-        return delivery.requeue(self.client, self.namespace, self.broker_id, queue_name, list(message_ids))
+        return handoff.requeue(self.client, self.namespace, self.broker_id, queue_name, list(message_ids))
 
     def do_ack(self, queue_name: str, *message_ids: str) -> int:
         """Ack any number of messages in one call; records the heartbeat at most once a second."""
-        return delivery.ack_many(
+        return handoff.ack_many(
             self.client, self.namespace, self.broker_id, queue_name, list(message_ids), self._take_heartbeat()
         )
 
@@ -527,8 +527,8 @@ class RedisBroker(DramatiqRedisBroker):
 
     def enqueue(self, message: Message, *, delay: int | None = None) -> Message:
         """Enqueue a message. A delayed message a worker held until due (marked by
-        jobs.middleware.delayed.HeldDelayedMessages) goes to its queue only if it is still
-        delayed: an operator may have retried it already or killed it (jobs.store.delayed)."""
+        dramaturg.middleware.delayed.HeldDelayedMessages) goes to its queue only if it is still
+        delayed: an operator may have retried it already or killed it (dramaturg.store.delayed)."""
         held = message.options.get(HELD_DELAYED)
         if held is None or delay is not None:
             return super().enqueue(message, delay=delay)
@@ -565,7 +565,7 @@ class RedisBroker(DramatiqRedisBroker):
             keys=[self.namespace],
             client=pipe,
         )
-        delivery.wake_if_ready(self.client, self.namespace, queue_name, pipe)  # what came back wakes a consumer
+        handoff.wake_if_ready(self.client, self.namespace, queue_name, pipe)  # what came back wakes a consumer
         pipe.execute()
 
     def enqueue_many(self, messages: Iterable[Message]) -> list[Message]:
@@ -576,7 +576,7 @@ class RedisBroker(DramatiqRedisBroker):
         for message in messages:
             message = message.copy(options={"redis_message_id": str(uuid4())})
             self.emit_before("enqueue", message, None)
-            delivery.enqueue(
+            handoff.enqueue(
                 self.client,
                 self.namespace,
                 message.queue_name,

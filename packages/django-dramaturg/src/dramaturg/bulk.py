@@ -1,7 +1,7 @@
 """Big bulk actions ("requeue all 300,000 matching") run as a job, with progress in the database.
 
-The request records a BulkAction and sends `jobs.tasks.run_bulk_action` through the outbox
-(`jobs.tasks.start_bulk_action`: sent after commit, or by the relay); the page polls the row's
+The request records a BulkAction and sends `dramaturg.actors.run_bulk_action` through the outbox
+(`dramaturg.actors.start_bulk_action`: sent after commit, or by the relay); the page polls the row's
 progress. This module holds the job's body and never sends a message.
 """
 

@@ -32,7 +32,7 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         try:
             return view(request, *args, **kwargs)
         except redis.RedisError as error:
-            return render(request, "jobs/redis_down.html", {"error": error}, status=503)
+            return render(request, "dramaturg/redis_down.html", {"error": error}, status=503)
 
     return never_cache(wrapped)
 

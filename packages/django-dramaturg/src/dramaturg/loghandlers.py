@@ -3,7 +3,7 @@
 Django's AdminEmailHandler sends the mail inside the request that failed: a slow mail server makes
 that request slow, and any anonymous request that errs makes the site send mail. This handler
 formats the mail as Django does and hands it to one background thread per process, which records it
-(`jobs.errormail.record`: a row and its outbox job, throttled) on the thread's own database
+(`dramaturg.errormail.record`: a row and its outbox job, throttled) on the thread's own database
 connection, so it works when the request's transaction is broken. The request never waits and
 never sees an error from it: a full hand-over queue, or a database that refuses the row, drops the
 mail with a log line (the error itself is logged anyway).
@@ -51,9 +51,9 @@ class _Recorder:
     def _run(self) -> None:
         from django.db import connection
 
+        from .actors import send_admin_error_mail
         from .errormail import record
         from .outbox import enqueue_on_commit
-        from .tasks import send_admin_error_mail
 
         while True:
             subject, body = self.queue.get()

@@ -124,7 +124,7 @@ class OutboxMessage(models.Model):
 
 
 class SendOnceMail(models.Model):
-    """The fields `jobs.sendonce` reads and writes on a row owed one mail to ADMINS: its state, the
+    """The fields `dramaturg.sendonce` reads and writes on a row owed one mail to ADMINS: its state, the
     lease of the worker sending it, and when the reconciler last re-enqueued it."""
 
     class Status(models.TextChoices):
@@ -150,7 +150,7 @@ class HealthAlert(SendOnceMail):
     Rows are the record of what was told and what is owed: the last row of a (check, subject)
     is the state the admins know, its `seq` numbers the changes (odd: FAILING, even: RECOVERED),
     and the unique (check, subject, seq) lets only one of two racing check runs record a change.
-    Recorded with its outbox row in one transaction, sent once by `jobs.tasks.send_health_alert`.
+    Recorded with its outbox row in one transaction, sent once by `dramaturg.actors.send_health_alert`.
     """
 
     class State(models.TextChoices):
@@ -180,9 +180,9 @@ class HealthAlert(SendOnceMail):
 
 
 class AdminErrorMail(SendOnceMail):
-    """One of Django's error mails to ADMINS (a server error), recorded by `jobs.loghandlers` instead
-    of sent inside the request, and sent once by `jobs.tasks.send_admin_error_mail` through the outbox.
-    Throttled when recorded (`jobs.errormail`): a flood of errors is a few mails."""
+    """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.loghandlers` instead
+    of sent inside the request, and sent once by `dramaturg.actors.send_admin_error_mail` through the outbox.
+    Throttled when recorded (`dramaturg.errormail`): a flood of errors is a few mails."""
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     subject = models.CharField(_("subject"), max_length=255)

@@ -2,7 +2,7 @@
 
 Not per process (as Dramatiq's own Prometheus middleware): every web process answers with
 the same figures, which every worker publishes to Redis once a second. A registry with one
-collector is built per request from a `jobs.monitoring.Snapshot`; every series carries a
+collector is built per request from a `dramaturg.monitoring.Snapshot`; every series carries a
 `queue` and/or `actor` label.
 """
 

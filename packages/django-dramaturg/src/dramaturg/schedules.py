@@ -22,7 +22,7 @@ class Schedule:
 
 
 def periodic_actors() -> list[dramatiq.Actor]:
-    """Actors with a periodiq schedule (every app's tasks module is imported by JobsConfig.ready())."""
+    """Actors with a periodiq schedule (every app's tasks module is imported by DramaturgConfig.ready())."""
     broker = dramatiq.get_broker()
     return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
 

@@ -1,10 +1,10 @@
 """A backing service is down: answer 503 with Retry-After, in the client's language, never a 500.
 
-The operator's pages answer Redis outages themselves (jobs.decorators); this middleware answers the database
+The operator's pages answer Redis outages themselves (dramaturg.decorators); this middleware answers the database
 going away under any view (a lost PostgreSQL connection, SQLite's write lock not granted within its busy
 timeout). The request's transaction has rolled back by then, so nothing of it is written (a signup is committed
 with its welcome-email outbox row or not at all); the broken connection is closed so the next request connects
-again. jobs.logfilters.SkipServiceUnavailable keeps these 503s out of Django's error mail to ADMINS."""
+again. dramaturg.log.SkipServiceUnavailable keeps these 503s out of Django's error mail to ADMINS."""
 
 from __future__ import annotations
 
@@ -39,12 +39,12 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
     if wants_json(request):
         return JsonResponse({"errors": {"__all__": [message]}}, status=503, headers=headers)
     # Rendered without a request context (no user, no session): nothing on this page needs the database.
-    page = render_to_string("jobs/unavailable.html", {"message": message})
+    page = render_to_string("dramaturg/unavailable.html", {"message": message})
     return HttpResponse(page, status=503, headers=headers)
 
 
 class ServiceUnavailableMiddleware:
-    """Turns a view's database-unavailable error (jobs.dbconnections.is_unavailable) into a 503.
+    """Turns a view's database-unavailable error (dramaturg.dbconnections.is_unavailable) into a 503.
 
     Integrity and programming errors are not outages and stay errors (a 500 that is reported)."""
 

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-app_name = "jobs"
+app_name = "dramaturg"
 
 urlpatterns = [
     path("", views.overview, name="overview"),

@@ -1,7 +1,7 @@
 """The project's Dramatiq middleware, one per module (as Dramatiq's own ``dramatiq.middleware``).
 
-Settings name them by module (``jobs.middleware.retries.ConfiguredRetries``); they are
-re-exported here for code that imports ``jobs.middleware``.
+Settings name them by module (``dramaturg.middleware.retries.ConfiguredRetries``); they are
+re-exported here for code that imports ``dramaturg.middleware``.
 """
 
 from .dead_letters import DeadLetterDetails

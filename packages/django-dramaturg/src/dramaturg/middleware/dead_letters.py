@@ -9,10 +9,10 @@ from typing import Any
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
-from jobs.broker import file_with_nack, filed_with_nack
-from jobs.store import dead_letters
-from jobs.store.messages import NO_EXCEPTION
-from jobs.timeutil import now_ms
+from dramaturg.broker import file_with_nack, filed_with_nack
+from dramaturg.store import dead_letters
+from dramaturg.store.messages import NO_EXCEPTION
+from dramaturg.timeutil import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class DeadLetterDetails(Middleware):
     none. We store the in-memory message with its traceback, a one-line reason
     and the time it died, and count it under (queue, actor, exception type) for
     the dashboard: with the nack itself, in the same script call, when the
-    project's broker nacks (``jobs.broker.file_with_nack``), else after it.
+    project's broker nacks (``dramaturg.broker.file_with_nack``), else after it.
     """
 
     def before_nack(self, broker: Broker, message: MessageProxy) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware
 
-from jobs.store.delayed import HELD_DELAYED
+from dramaturg.store.delayed import HELD_DELAYED
 
 
 class HeldDelayedMessages(Middleware):
@@ -13,7 +13,7 @@ class HeldDelayedMessages(Middleware):
 
     Dramatiq's worker fetches delayed messages early and, when due, enqueues a copy on the
     queue. An operator may meanwhile have retried the message now or killed it (the Retries
-    tab); the mark tells the broker (jobs.broker.RedisBroker.enqueue) that the copy is such a
+    tab); the mark tells the broker (dramaturg.broker.RedisBroker.enqueue) that the copy is such a
     promotion, which then goes to the queue only if the message is still delayed.
     The mark lives only in the worker's memory; it is never stored with the message.
     """

@@ -11,7 +11,7 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Retries
 
-from jobs.broker import put_back_instead_of_ack
+from dramaturg.broker import put_back_instead_of_ack
 
 logger = logging.getLogger(__name__)
 

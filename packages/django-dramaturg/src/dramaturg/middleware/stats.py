@@ -15,10 +15,10 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
-from jobs.store import actor_metrics, recent, stats
-from jobs.store.actor_metrics import ActorCounts
-from jobs.timeutil import now_ms
-from jobs.versions import code_version
+from dramaturg.store import actor_metrics, recent, stats
+from dramaturg.store.actor_metrics import ActorCounts
+from dramaturg.timeutil import now_ms
+from dramaturg.versions import code_version
 
 logger = logging.getLogger(__name__)
 

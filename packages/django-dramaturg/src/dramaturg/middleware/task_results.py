@@ -1,4 +1,4 @@
-"""Results of django.tasks tasks (jobs.tasks_backend), kept as their messages move."""
+"""Results of django.tasks tasks (dramaturg.tasks_backend), kept as their messages move."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
-from jobs.store import task_results
-from jobs.tasks_backend.actors import RETURN_JSON, registered
-from jobs.tasks_backend.results import DEFAULT_RESULT_TTL_S, identity_of, ready_result, task_result
-from jobs.timeutil import now_ms
+from dramaturg.store import task_results
+from dramaturg.tasks_backend.registry import RETURN_JSON, registered
+from dramaturg.tasks_backend.results import DEFAULT_RESULT_TTL_S, identity_of, ready_result, task_result
+from dramaturg.timeutil import now_ms
 
 logger = logging.getLogger(__name__)
 

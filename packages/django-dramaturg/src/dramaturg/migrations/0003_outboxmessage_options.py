@@ -4,7 +4,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("jobs", "0002_operator_actions_and_bulk"),
+        ("dramaturg", "0002_operator_actions_and_bulk"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('jobs', '0004_translatable_names'),
+        ('dramaturg', '0004_translatable_names'),
     ]
 
     operations = [

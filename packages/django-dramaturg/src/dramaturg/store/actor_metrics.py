@@ -2,7 +2,7 @@
 actor, by minute (kept two hours), by hour (kept two days) and since the start; and the code
 versions workers booted with (deploy markers).
 
-Workers add their counts in memory (jobs.middleware.stats.JobStats) and this module writes
+Workers add their counts in memory (dramaturg.middleware.stats.JobStats) and this module writes
 them with the once-a-second publish, in the same pipeline: no Redis round trip per job.
 Fields of each hash are '<actor>|<name>': p processed, f failed, r retried, d dead,
 s runtime sum (ms), b<i> runtime observations in bucket i (not cumulative).
@@ -19,7 +19,7 @@ from typing import Any, cast
 
 import redis
 
-from jobs.timeutil import now_ms
+from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, text

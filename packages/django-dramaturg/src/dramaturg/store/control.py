@@ -1,4 +1,4 @@
-"""Paused queues: consumers stop fetching from a paused queue (jobs.broker), enqueues still land."""
+"""Paused queues: consumers stop fetching from a paused queue (dramaturg.broker), enqueues still land."""
 
 from __future__ import annotations
 

@@ -19,13 +19,13 @@ from typing import Any
 import redis
 from dramatiq.common import q_name
 
-from jobs.masking import preview as call_preview
-from jobs.params import MAX_SCORE_MS, is_natural, natural
-from jobs.timeutil import now_ms
+from dramaturg.masking import preview as call_preview
+from dramaturg.params import MAX_SCORE_MS, is_natural, natural
+from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, script, text
-from .delivery import WAKE_LIST_CAP
+from .handoff import WAKE_LIST_CAP
 from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
 from .queues import all_queue_counts, queue_names
 

@@ -18,13 +18,13 @@ from typing import Any
 import redis
 from dramatiq.common import q_name
 
-from jobs.params import MAX_PAGE, MAX_REDIS_CURSOR, is_natural, natural
-from jobs.timeutil import now_ms
+from dramaturg.params import MAX_PAGE, MAX_REDIS_CURSOR, is_natural, natural
+from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, script, text
 from .dead_letters import DeadLetterRef, preview_of
-from .delivery import WAKE_LIST_CAP
+from .handoff import WAKE_LIST_CAP
 from .messages import StoredMessage, decode
 from .queues import queue_names
 
@@ -35,7 +35,7 @@ RETRY = "retry"
 KILL = "kill"
 
 # The option naming the delay-queue id of a delayed message a worker holds in memory until due
-# (set by jobs.middleware.delayed, read by jobs.broker; never stored with the message).
+# (set by dramaturg.middleware.delayed, read by dramaturg.broker; never stored with the message).
 HELD_DELAYED = "jobs_held_delayed"
 
 MessageRef = DeadLetterRef  # '<queue>/<redis id>', parsed and checked the same way

@@ -2,7 +2,7 @@
 
 The broker hands workers bodies without their redis ids, so the id is found among
 the worker's own unacked messages of that queue (a handful: its prefetch) by
-comparing bodies. Used by `jobs.broker`'s consumer.
+comparing bodies. Used by `dramaturg.broker`'s consumer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from dramatiq.common import q_name
 
-from jobs.timeutil import now_ms
+from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, script, text

@@ -9,7 +9,7 @@ Dramatiq's own keys (see dramatiq/brokers/redis/dispatch.lua):
   <ns>:__acks__.<worker>.<q>   set of ids a worker fetched and has not acked
   <ns>:__heartbeats__          zset worker id -> last heartbeat (ms)
 
-Ours, under <ns>:__jobs__: (kept by jobs.middleware, jobs.broker and the store):
+Ours, under <ns>:__jobs__: (kept by dramaturg.middleware, dramaturg.broker and the store):
   queues                       set of queue names ever declared (the queue registry)
   dead:groups                  hash "queue|actor|exception" -> dead count
   dead:<queue>|<actor>|<exc>   zset redis id -> time of death, one per group

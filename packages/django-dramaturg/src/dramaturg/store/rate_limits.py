@@ -1,6 +1,6 @@
 """Rate-limit state on the broker's Redis: the sliding-window log and the token buckets.
 
-`jobs.limits` holds the policy (fail open, verdicts, waiting); this module holds the keys and the scripts.
+`dramaturg.limits` holds the policy (fail open, verdicts, waiting); this module holds the keys and the scripts.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A bounded record of recently finished messages (outcome, duration, worker), for look-up by id.
 
-Written by workers with their once-a-second statistics publish (jobs.middleware.stats.JobStats):
+Written by workers with their once-a-second statistics publish (dramaturg.middleware.stats.JobStats):
 one script call per publish and one hash write per slot inside it, nothing per job. The record is
 a ring of SLOTS hashes: when the current one holds `limit / (SLOTS - 1)` entries, the oldest is
 emptied and becomes current, so it keeps at least the newest `limit` (at most a ninth more);
@@ -19,7 +19,7 @@ from typing import Any
 
 import redis
 
-from jobs.timeutil import now_ms
+from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, script

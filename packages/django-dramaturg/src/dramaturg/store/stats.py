@@ -1,4 +1,4 @@
-"""Workers, what they run, throughput and periodic runs: written by workers (jobs.middleware.JobStats),
+"""Workers, what they run, throughput and periodic runs: written by workers (dramaturg.middleware.JobStats),
 read by the dashboard. Reads never write; forgetting long-gone workers is `forget_silent_workers`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from dramatiq.common import q_name
 
-from jobs.timeutil import now_ms
+from dramaturg.timeutil import now_ms
 
 from . import actor_metrics, keys, recent
 from .actor_metrics import ActorCounts

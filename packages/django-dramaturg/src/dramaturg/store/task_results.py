@@ -1,4 +1,4 @@
-"""Results of django.tasks tasks run by Dramatiq (jobs.tasks_backend), kept with a TTL.
+"""Results of django.tasks tasks run by Dramatiq (dramaturg.tasks_backend), kept with a TTL.
 
 Written by the process that puts the message in Redis (`record_enqueued`) and by the
 worker that runs it (`record_started`, `settle`); read by `get`. Each write renews the

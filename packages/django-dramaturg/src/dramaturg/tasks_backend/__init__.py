@@ -1,8 +1,8 @@
-"""Django's Tasks framework on Dramatiq: `TASKS = {"default": {"BACKEND": "jobs.tasks_backend.DramatiqBackend"}}`.
+"""Django's Tasks framework on Dramatiq: `TASKS = {"default": {"BACKEND": "dramaturg.tasks_backend.DramatiqBackend"}}`.
 
-`backend` (enqueue, results, checks), `actors` (each `@task` a Dramatiq actor, the worker-side
+`backend` (enqueue, results, checks), `registry` (each `@task` a Dramatiq actor, the worker-side
 run), `results` (stored records as `TaskResult`s); the results' Redis side is
-`jobs.store.task_results`, their bookkeeping on the worker `jobs.middleware.task_results`.
+`dramaturg.store.task_results`, their bookkeeping on the worker `dramaturg.middleware.task_results`.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ def task_message(task: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: the broker (and so jobs.middleware.task_results, which imports `actors`) is built
+    # Lazy: the broker (and so dramaturg.middleware.task_results, which imports `registry`) is built
     # while apps are still loading, before `backend` may import models.
     if name == "DramatiqBackend":
         from .backend import DramatiqBackend
 
         return DramatiqBackend
     if name in ("DramatiqTask", "ReturnValueNotJSON"):
-        from . import actors
+        from . import registry
 
-        return getattr(actors, name)
+        return getattr(registry, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,17 +20,17 @@ from django.utils.module_loading import import_string
 from dramatiq import Message
 from dramatiq.actor import _queue_name_re
 
-from jobs import outbox
-from jobs.models import OutboxMessage
-from jobs.store import task_results
-from jobs.timeutil import from_ms, now_ms
+from dramaturg import outbox
+from dramaturg.models import OutboxMessage
+from dramaturg.store import task_results
+from dramaturg.timeutil import from_ms, now_ms
 
-from .actors import DramatiqTask, register, registered, registered_tasks
+from .registry import DramatiqTask, register, registered, registered_tasks
 from .results import DEFAULT_RESULT_TTL_S, task_result
 
 REQUIRED_MIDDLEWARE = {
     "dramatiq.middleware.CurrentMessage": "the worker side needs the message it runs (result id, attempt)",
-    "jobs.middleware.task_results.TaskResults": "it records results as they are enqueued, retried and finished",
+    "dramaturg.middleware.task_results.TaskResults": "it records results as they are enqueued, retried and finished",
 }
 
 
@@ -40,7 +40,7 @@ class DramatiqBackend(BaseTaskBackend):
     - `enqueue()` inside a transaction records the message in the transactional outbox
       (nothing runs if it rolls back; the relay sends it if this process dies after the
       commit); outside one it enqueues at once. `run_after` makes a delayed message.
-    - Results live in Redis (`jobs.store.task_results`) for `OPTIONS["RESULT_TTL"]`
+    - Results live in Redis (`dramaturg.store.task_results`) for `OPTIONS["RESULT_TTL"]`
       seconds after their last change; `get_result` also answers READY for a task still
       waiting in the outbox.
     - Priority is not supported: Dramatiq's Redis broker serves each queue in order, so
@@ -182,7 +182,7 @@ class DramatiqBackend(BaseTaskBackend):
                     checks.Error(
                         f"{where}['QUEUES'] names {queue!r}, which is not a valid Dramatiq queue.",
                         hint="A queue name is a letter or underscore, then letters, digits, '.', '_' or '-'.",
-                        id="jobs.E102",
+                        id="dramaturg.E102",
                     )
                 )
         ttl = self.result_ttl_s
@@ -190,7 +190,7 @@ class DramatiqBackend(BaseTaskBackend):
             errors.append(
                 checks.Error(
                     f"{where}['OPTIONS']['RESULT_TTL'] must be a positive number of seconds, not {ttl!r}.",
-                    id="jobs.E103",
+                    id="dramaturg.E103",
                 )
             )
         middleware = settings.DRAMATIQ_BROKER.get("MIDDLEWARE", [])
@@ -199,14 +199,14 @@ class DramatiqBackend(BaseTaskBackend):
                 errors.append(
                     checks.Error(
                         f"{self.__class__.__name__} needs {path} in DRAMATIQ_BROKER['MIDDLEWARE']: {why}.",
-                        id="jobs.E104",
+                        id="dramaturg.E104",
                     )
                 )
         if not hasattr(dramatiq.get_broker(), "client"):
             errors.append(
                 checks.Error(
                     f"{self.__class__.__name__} keeps results in Redis: DRAMATIQ_BROKER must be a Redis broker.",
-                    id="jobs.E105",
+                    id="dramaturg.E105",
                 )
             )
         for task in registered_tasks():
@@ -220,7 +220,7 @@ class DramatiqBackend(BaseTaskBackend):
                         f"Task {task.module_path}: {error}",
                         obj=task.module_path,
                         hint=f"Valid queues: {', '.join(sorted(self.queues))}.",
-                        id="jobs.E106",
+                        id="dramaturg.E106",
                     )
                 )
         return errors

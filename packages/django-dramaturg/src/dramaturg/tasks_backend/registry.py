@@ -2,7 +2,7 @@
 
 The actor is registered when the task is defined, i.e. when its `tasks` module is
 imported: web processes and workers import every app's `tasks` module
-(`JobsConfig.ready`, `rundramatiq`), so both know every task. From then on the
+(`DramaturgConfig.ready`, `rundramatiq`), so both know every task. From then on the
 task is an actor like any other: Retries, TimeLimit, dead letters, the dashboard
 and JobStats treat it the same.
 """
@@ -23,8 +23,8 @@ from django.utils.json import normalize_json
 from dramatiq.common import q_name
 from dramatiq.middleware import CurrentMessage
 
-from jobs.store import task_results
-from jobs.timeutil import now_ms
+from dramaturg.store import task_results
+from dramaturg.timeutil import now_ms
 
 from .results import identity_of, task_result
 

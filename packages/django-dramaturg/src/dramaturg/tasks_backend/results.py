@@ -1,4 +1,4 @@
-"""Stored task records (jobs.store.task_results) as django.tasks `TaskResult`s, and back."""
+"""Stored task records (dramaturg.store.task_results) as django.tasks `TaskResult`s, and back."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from django.tasks.base import TaskError
 from dramatiq import Message
 from dramatiq.common import q_name
 
-from jobs.store.task_results import TaskIdentity, TaskRecord
-from jobs.timeutil import from_ms
+from dramaturg.store.task_results import TaskIdentity, TaskRecord
+from dramaturg.timeutil import from_ms
 
 DEFAULT_RESULT_TTL_S = 86_400  # TASKS[...]["OPTIONS"]["RESULT_TTL"] when unset
 

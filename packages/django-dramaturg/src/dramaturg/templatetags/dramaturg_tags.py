@@ -6,9 +6,9 @@ from django import template
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
-from jobs import timeutil
-from jobs.charts import duration_label
-from jobs.masking import pretty, preview
+from dramaturg import timeutil
+from dramaturg.charts import duration_label
+from dramaturg.masking import pretty, preview
 
 register = template.Library()
 

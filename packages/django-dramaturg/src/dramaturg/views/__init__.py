@@ -1,6 +1,6 @@
-"""The operator's view of the job system: thin views over jobs.store, staff only (jobs.decorators).
+"""The operator's view of the job system: thin views over dramaturg.store, staff only (dramaturg.decorators).
 
-One module per page group; this package exports the view callables that jobs.urls and jobs.admin
+One module per page group; this package exports the view callables that dramaturg.urls and dramaturg.admin
 mount. The same dead-letter list, confirmation page and action serve the dashboard and the Django
 admin, which mounts `dead_list` as its "Failed messages" changelist.
 """

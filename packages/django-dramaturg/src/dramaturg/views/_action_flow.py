@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
 
-from .. import actions, tasks
+from .. import actions, actors
 from ..store import dead_letters
 from ..store.dead_letters import DeadLetterRef, InvalidReference
 from ._params import MALFORMED, safe_next
@@ -69,8 +69,8 @@ def confirm_then_perform(
         }
         return render(request, template, context)
     if as_job:
-        job = tasks.start_bulk_action(request.user, form.action, filter.as_params(), total)
-        return redirect("jobs:bulk", job.pk)
+        job = actors.start_bulk_action(request.user, form.action, filter.as_params(), total)
+        return redirect("dramaturg:bulk", job.pk)
     entry = perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(form.next_url)

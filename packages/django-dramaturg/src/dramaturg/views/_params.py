@@ -13,7 +13,7 @@ MALFORMED = gettext_lazy("Malformed message reference.")
 
 
 def int_param(request: HttpRequest, name: str, maximum: int) -> int:
-    """A non-negative integer query parameter of ASCII digits, at most `maximum` (jobs.params);
+    """A non-negative integer query parameter of ASCII digits, at most `maximum` (dramaturg.params);
     anything else means 0 (the first page)."""
     return natural(request.GET.get(name), maximum=maximum)
 

@@ -42,7 +42,7 @@ def actor_list(request: HttpRequest) -> HttpResponse:
         )
     return render(
         request,
-        "jobs/actors.html",
+        "dramaturg/actors.html",
         {
             "rows": rows,
             "window": window,
@@ -90,7 +90,7 @@ def actor_detail(request: HttpRequest, actor: str) -> HttpResponse:
         total.add(c)
     return render(
         request,
-        "jobs/actor.html",
+        "dramaturg/actor.html",
         {
             "actor": actor,
             "window": window,

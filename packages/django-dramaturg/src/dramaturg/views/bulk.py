@@ -19,7 +19,7 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = BulkAction.objects.filter(pk=pk).first()
     if job is None:
         messages.error(request, gettext("No such bulk action."))
-        return redirect("jobs:overview")
+        return redirect("dramaturg:overview")
     if request.GET.get("format") == "json":
         return JsonResponse(
             {
@@ -33,4 +33,4 @@ def bulk_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 "outcome": actions.outcome_text(job.audit) if job.audit else "",
             }
         )
-    return render(request, "jobs/bulk.html", {"job": job, "verb": actions.VERBS.get(job.action, job.action)})
+    return render(request, "dramaturg/bulk.html", {"job": job, "verb": actions.VERBS.get(job.action, job.action)})

@@ -46,7 +46,7 @@ def dead_list(request: HttpRequest) -> HttpResponse:
         page = dead_letters.DeadPage(found, None, None, len(found))
     return render(
         request,
-        "jobs/dead_list.html",
+        "dramaturg/dead_list.html",
         {
             "listing": listing,
             "page": page,
@@ -80,10 +80,10 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
                 request,
                 gettext("That message is no longer in the dead-letter set: it was requeued, deleted or expired."),
             )
-        return redirect("jobs:dead_list")
+        return redirect("dramaturg:dead_list")
     return render(
         request,
-        "jobs/dead_detail.html",
+        "dramaturg/dead_detail.html",
         {
             "message": message,
             "ref": ref,
@@ -100,7 +100,7 @@ def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpRespon
     """The whole dead letter as JSON, secrets masked (an attachment, never rendered as a page)."""
     _, message = _dead_letter(request, queue, redis_id)
     if message is None:
-        return redirect("jobs:dead_list")
+        return redirect("dramaturg:dead_list")
     response = HttpResponse(
         json.dumps(mask_secrets(message.data), indent=1, default=str), content_type="application/json"
     )
@@ -115,9 +115,9 @@ def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpRespon
 def dead_action(request: HttpRequest) -> HttpResponse:
     """Requeue/delete one, the selected, or all matching: a confirmation page first, then the action.
     The one action flow of the dashboard and the admin changelist."""
-    form = parse_action(request, actions.DEAD_ACTIONS, reverse("jobs:dead_list"))
+    form = parse_action(request, actions.DEAD_ACTIONS, reverse("dramaturg:dead_list"))
     if isinstance(form, HttpResponse):
         return form
     filter = DeadLetterFilter.from_params(request.POST)
     total = dead_letters.page_dead(filter, limit=1).total if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(request, "jobs/confirm.html", form, filter, total, actions.perform)
+    return confirm_then_perform(request, "dramaturg/confirm.html", form, filter, total, actions.perform)

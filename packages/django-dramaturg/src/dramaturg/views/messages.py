@@ -28,7 +28,7 @@ def message_lookup(request: HttpRequest) -> HttpResponse:
         )
     return render(
         request,
-        "jobs/message.html",
+        "dramaturg/message.html",
         {
             "message_id": message_id,
             "sightings": sightings,

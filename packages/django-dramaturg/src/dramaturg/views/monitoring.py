@@ -12,7 +12,7 @@ from ..decorators import token_or_staff
 @require_safe
 @token_or_staff()
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus' text format, cluster-wide (jobs.prometheus)."""
+    """Prometheus' text format, cluster-wide (dramaturg.prometheus)."""
     return HttpResponse(prometheus.render(monitoring.snapshot()), content_type=prometheus.CONTENT_TYPE)
 
 

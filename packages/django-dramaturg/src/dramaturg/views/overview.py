@@ -35,9 +35,9 @@ def overview_data() -> dict[str, Any]:
 def _queue_links(names: list[str]) -> dict[str, dict[str, str]]:
     """The links of each queue's row, from three reversed prefixes: one `reverse()` per row and
     link costs milliseconds with 100 queues (the overview renders every 3 s)."""
-    queue_url = reverse("jobs:queue", args=["QUEUE"]).replace("QUEUE", "{}")
-    pause_url = reverse("jobs:queue_pause", args=["QUEUE"]).replace("QUEUE", "{}")
-    retries, dead = reverse("jobs:retries"), reverse("jobs:dead_list")
+    queue_url = reverse("dramaturg:queue", args=["QUEUE"]).replace("QUEUE", "{}")
+    pause_url = reverse("dramaturg:queue_pause", args=["QUEUE"]).replace("QUEUE", "{}")
+    retries, dead = reverse("dramaturg:retries"), reverse("dramaturg:dead_list")
     links = {}
     for name in names:
         quoted = quote(name, safe="")
@@ -59,11 +59,11 @@ def overview(request: HttpRequest) -> HttpResponse:
         **data,
         "chart": throughput_chart(data["throughput"]),
         "rows": [(q, links[q.name]) for q in data["queues"]],
-        "actor_url": reverse("jobs:actor", args=["ACTOR"]).replace("ACTOR/", ""),
+        "actor_url": reverse("dramaturg:actor", args=["ACTOR"]).replace("ACTOR/", ""),
         "per_minute_now": data["throughput"][-1][1] if data["throughput"] else 0,
         "can_manage_queues": request.user.has_perm(actions.QUEUE_PERMISSION),
     }
-    template = "jobs/_overview_live.html" if request.GET.get("fragment") else "jobs/overview.html"
+    template = "dramaturg/_overview_live.html" if request.GET.get("fragment") else "dramaturg/overview.html"
     return render(request, template, context)
 
 
@@ -130,7 +130,7 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
         ready = queues.ready_page(queue, page, actor=actor, page_size=PAGE_SIZE)
         context.update(items=ready.messages, has_next=ready.has_next, scanned=ready.scanned, page=page)
     context["actors"] = sorted(a.actor_name for a in dramatiq.get_broker().actors.values() if a.queue_name == queue)
-    return render(request, "jobs/queue.html", context)
+    return render(request, "dramaturg/queue.html", context)
 
 
 @require_POST
@@ -139,7 +139,7 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
 def queue_pause(request: HttpRequest, queue: str) -> HttpResponse:
     """Pause (op=pause) or resume (op=resume) a queue for every worker; audited."""
     op = request.POST.get("op", "")
-    next_url = safe_next(request, reverse("jobs:overview"))
+    next_url = safe_next(request, reverse("dramaturg:overview"))
     if op not in ("pause", "resume") or queue not in queues.queue_names():
         messages.error(request, gettext("Unknown queue or action."))
         return redirect(next_url)

@@ -26,7 +26,7 @@ def retry_list(request: HttpRequest) -> HttpResponse:
     actors_ = sorted({a.actor_name for a in dramatiq.get_broker().actors.values()})
     return render(
         request,
-        "jobs/retries.html",
+        "dramaturg/retries.html",
         {
             "page": page,
             "filters": filter,
@@ -44,9 +44,11 @@ def retry_list(request: HttpRequest) -> HttpResponse:
 @permission_required(actions.QUEUE_PERMISSION)
 def retry_action(request: HttpRequest) -> HttpResponse:
     """Retry now / kill one, the selected, or all matching: a confirmation page first, then the action."""
-    form = parse_action(request, actions.RETRY_ACTIONS, reverse("jobs:retries"))
+    form = parse_action(request, actions.RETRY_ACTIONS, reverse("dramaturg:retries"))
     if isinstance(form, HttpResponse):
         return form
     filter = RetryFilter.from_params(request.POST)
     total = delayed.delayed_total(filter) if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(request, "jobs/confirm_retries.html", form, filter, total, actions.perform_on_retries)
+    return confirm_then_perform(
+        request, "dramaturg/confirm_retries.html", form, filter, total, actions.perform_on_retries
+    )

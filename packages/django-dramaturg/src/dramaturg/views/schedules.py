@@ -17,7 +17,7 @@ from ..store import stats
 def schedule_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
-        "jobs/schedules.html",
+        "dramaturg/schedules.html",
         {
             "schedules": schedules.schedules(stats.periodic_runs()),
             "time_zone": settings.TIME_ZONE,

@@ -7,8 +7,8 @@ import re
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs import actions
-from jobs.store import queues
+from dramaturg import actions
+from dramaturg.store import queues
 
 _QUEUE_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
 

@@ -4,7 +4,7 @@ import sys
 import redis
 from django.core.management.base import BaseCommand
 
-from jobs import health
+from dramaturg import health
 
 
 class Command(BaseCommand):

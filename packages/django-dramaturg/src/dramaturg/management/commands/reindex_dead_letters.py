@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from jobs.store import dead_letters, stats
+from dramaturg.store import dead_letters, stats
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 """Dispatch outbox rows whose after-commit dispatch did not happen (Redis down, process killed).
 
 It outlives outages of both Redis and the database: a failed attempt is logged and retried with backoff, and
-a database connection broken by the failure is reset before the next (jobs.dbconnections)."""
+a database connection broken by the failure is reset before the next (dramaturg.dbconnections)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from jobs import dbconnections, outbox
+from dramaturg import dbconnections, outbox
 
-logger = logging.getLogger("jobs.outbox.relay")
+logger = logging.getLogger("dramaturg.outbox.relay")
 
 
 class Command(BaseCommand):

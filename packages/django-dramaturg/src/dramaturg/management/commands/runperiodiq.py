@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django_dramatiq.management.commands.rundramatiq import Command as RunDramatiq
 
-from jobs.scheduler import ResilientScheduler
+from dramaturg.periodic import ResilientScheduler
 
 
 class Command(BaseCommand):
