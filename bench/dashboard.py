@@ -172,8 +172,8 @@ def main() -> None:
         "filter actor, next page": "",
         "dead letter detail": f"/jobs/dead/emails/{one.redis_id}/",
         "queue detail": "/jobs/queues/emails/",
-        "admin failed messages": "/admin/jobs/failedmessage/",
-        "admin, filter exception": "/admin/jobs/failedmessage/?exception=ValueError",
+        "admin failed messages": "/admin/dramaturg/failedmessage/",
+        "admin, filter exception": "/admin/dramaturg/failedmessage/?exception=ValueError",
     }
     second = dead_letters.page_dead(DeadLetterFilter(actor="send_welcome_email"), limit=50).older
     pages["filter actor, next page"] = f"/jobs/dead/?actor=send_welcome_email&older={second}"

@@ -74,16 +74,16 @@ def test_requeue_and_delete_from_the_django_admin(live, staff, worker, smtp):
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/admin/")
         page.click("a:text-is('Failed messages')")
-        page.wait_for_url("**/admin/jobs/failedmessage/")
+        page.wait_for_url("**/admin/dramaturg/failedmessage/")
         expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(4)
         screenshot(page, "admin-failed-messages")
 
         page.click("#groups tr:has-text('SMTPDataError') a")
         expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(1)
         run_action(page, "input[name=refs]", "requeue:selected", "Requeued 1 message.")
-        assert "/admin/jobs/failedmessage/" in page.url  # back where the operator started
+        assert "/admin/dramaturg/failedmessage/" in page.url  # back where the operator started
 
-        page.goto("/admin/jobs/failedmessage/")
+        page.goto("/admin/dramaturg/failedmessage/")
         run_action(page, "input[aria-label='select all']", "delete:selected", "Deleted 3 messages.")
         screenshot(page, "admin-failed-messages-after")
     wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")

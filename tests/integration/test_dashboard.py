@@ -156,7 +156,7 @@ def test_permissions_and_csrf(live, worker, smtp):
     poison(1)
     [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
     anonymous = Client()
-    for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/jobs/failedmessage/"):
+    for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/dramaturg/failedmessage/"):
         response = anonymous.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
     member = Client()
@@ -177,7 +177,7 @@ def test_permissions_and_csrf(live, worker, smtp):
 def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
     poison(1, args=("<script>alert(1)</script>",), kwargs={"password": "hunter2", "nested": {"api_token": "t0k"}})
     [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
-    for url in ("/jobs/dead/", f"/jobs/dead/emails/{dead.redis_id}/", "/admin/jobs/failedmessage/"):
+    for url in ("/jobs/dead/", f"/jobs/dead/emails/{dead.redis_id}/", "/admin/dramaturg/failedmessage/"):
         html = ops.get(url).content.decode()
         assert "<script>alert(1)" not in html and "&lt;script&gt;" in html, url
         assert "hunter2" not in html and "t0k" not in html, url
@@ -188,16 +188,15 @@ def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(op
     failed_welcome_emails(smtp, ["admin-a@example.com"])
     [poison_id] = poison(1)
     index = ops.get("/admin/").content.decode()
-    assert "Failed messages" in index and "/admin/jobs/failedmessage/" in index
-    page = ops.get("/admin/jobs/failedmessage/").content.decode()
+    assert "Failed messages" in index and "/admin/dramaturg/failedmessage/" in index
+    page = ops.get("/admin/dramaturg/failedmessage/").content.decode()
     assert page.count('name="refs"') == 2 and 'action="/jobs/dead/action/"' in page
-    assert (
-        ops.get("/admin/jobs/failedmessage/", {"exception": "ActorNotFound"}).content.decode().count('name="refs"') == 1
-    )
-    found = ops.get("/admin/jobs/failedmessage/", {"id": poison_id}).content.decode()
+    only_poison = ops.get("/admin/dramaturg/failedmessage/", {"exception": "ActorNotFound"}).content.decode()
+    assert only_poison.count('name="refs"') == 1
+    found = ops.get("/admin/dramaturg/failedmessage/", {"id": poison_id}).content.decode()
     assert found.count('name="refs"') == 1 and poison_id in found
     [dead] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
-    back = "/admin/jobs/failedmessage/?exception=ActorNotFound"
+    back = "/admin/dramaturg/failedmessage/?exception=ActorNotFound"
     asked = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back})
     assert asked.status_code == 200 and b'id="confirm"' in asked.content
     done = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back, "confirm": "yes"})
@@ -208,10 +207,10 @@ def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(op
 
 
 def test_admin_mount_requires_staff_and_logs_in_through_the_admin(live, worker, smtp):
-    assert Client().get("/admin/jobs/failedmessage/")["Location"].startswith("/admin/login/")
+    assert Client().get("/admin/dramaturg/failedmessage/")["Location"].startswith("/admin/login/")
     member = Client()
     member.force_login(User.objects.create_user("member2@example.com", "member-password-123"))
-    response = member.get("/admin/jobs/failedmessage/")
+    response = member.get("/admin/dramaturg/failedmessage/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
@@ -288,7 +287,7 @@ def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
         "/jobs/queues/reports/?tab=delayed&cursor=x",
         "/jobs/dead/?older=garbage",
         "/jobs/dead/?newer=12:no-slash",
-        "/admin/jobs/failedmessage/?older=garbage",
+        "/admin/dramaturg/failedmessage/?older=garbage",
     ],
 )
 def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url):
@@ -388,8 +387,8 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
         "/jobs/queues/emails/",
         "/jobs/queues/emails/?tab=delayed",
         "/jobs/schedules/",
-        "/admin/jobs/failedmessage/",
-        "/admin/jobs/failedmessage/?exception=ActorNotFound",
+        "/admin/dramaturg/failedmessage/",
+        "/admin/dramaturg/failedmessage/?exception=ActorNotFound",
         "/jobs/actors/",
         "/jobs/actors/?window=day",
         "/jobs/actors/send_welcome_email/",

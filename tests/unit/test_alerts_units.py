@@ -181,8 +181,8 @@ def test_the_admin_lists_health_alerts_read_only(client):
     [staff] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
     client.force_login(staff)
     [alert] = alerts.record([failing()], lambda pk: None)
-    page = client.get("/admin/jobs/healthalert/").content.decode()
+    page = client.get("/admin/dramaturg/healthalert/").content.decode()
     assert "dead_letters" in page and "Failing" in page and "Pending" in page
-    assert client.get("/admin/jobs/healthalert/add/").status_code == 403
-    detail = client.get(f"/admin/jobs/healthalert/{alert.pk}/change/").content.decode()
+    assert client.get("/admin/dramaturg/healthalert/add/").status_code == 403
+    detail = client.get(f"/admin/dramaturg/healthalert/{alert.pk}/change/").content.decode()
     assert DEAD.message in detail and 'name="_save"' not in detail

@@ -33,8 +33,8 @@ PAGED_URLS = [
     "/jobs/dead/?older={}:default/1-0",
     "/jobs/dead/?newer={}:default/1-0",
     "/jobs/dead/?older={}",
-    "/admin/jobs/failedmessage/?older={}:default/1-0",
-    "/admin/jobs/failedmessage/?newer={}:default/1-0",
+    "/admin/dramaturg/failedmessage/?older={}:default/1-0",
+    "/admin/dramaturg/failedmessage/?newer={}:default/1-0",
 ]
 
 

@@ -73,16 +73,16 @@ PAGES = [
     ("{bulk_url}", "일치하는 메시지 모두 삭제", "Deleted all matching"),
     ("{workflow_url}", "청크 상태:", "Chunk states:"),
     ("/jobs/schedules/", "예약된 작업", "Scheduled jobs"),
-    ("/admin/jobs/failedmessage/", "조건에 맞는 데드 레터가 없습니다.", "No dead letters match."),
+    ("/admin/dramaturg/failedmessage/", "조건에 맞는 데드 레터가 없습니다.", "No dead letters match."),
     ("/admin/", "작업 시스템", "Job system"),
-    ("/admin/jobs/auditentry/", "감사 기록", "Audit entries"),
+    ("/admin/dramaturg/auditentry/", "감사 기록", "Audit entries"),
 ]
 
 
 @pytest.mark.parametrize(("url", "korean", "english"), PAGES, ids=[p[0] for p in PAGES])
 def test_every_operator_page_in_korean_and_english(staff, jobs_data, url, korean, english):
     url = url.format(**jobs_data)
-    if url.startswith("/admin/jobs/failedmessage/"):
+    if url.startswith("/admin/dramaturg/failedmessage/"):
         url += "?exception=NoSuchException"
     ko = staff.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5")
     en = staff.get(url, HTTP_ACCEPT_LANGUAGE="en")
