@@ -112,7 +112,7 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         DRAMATIQ_MAX_RETRIES="20",
         WELCOME_EMAIL_MAX_RETRIES="30",
         WELCOME_EMAIL_TIME_LIMIT_MS="8000",
-        WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        EMAIL_SEND_LEASE_S="3",
         EMAIL_RATE_PER_SECOND="100",
         SIGNUP_RATE_PER_MINUTE="1000000",
         DELIVERY_RECONCILE_AFTER_S="15",

@@ -2,7 +2,50 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class SendOnceRow(models.Model):
+    """The fields of a row owed one email, which `jobs.sendonce` claims, sends once and settles.
+
+    Subclassed by every model that owes mail (accounts.EmailDelivery, jobs.HealthAlert), like
+    Django's AbstractBaseSession: the send-once machinery reads and writes only these fields.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        # Handed to the mail server, but its answer never came (timeout or dropped connection after the
+        # end of DATA): maybe delivered. Sent once more only after EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S.
+        UNKNOWN = "unknown", _("Outcome unknown")
+
+    class Failure(models.TextChoices):
+        NONE = "", _("None")
+        # Connection refused, timeout, 4xx: the reconciler tries again for EMAIL_RETRY_FAILED_FOR_S.
+        TRANSIENT = "transient", _("Transient")
+        # 5xx, an address no server takes, a bug: stays failed until someone sends it again.
+        PERMANENT = "permanent", _("Permanent")
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # While set and in the future, one worker owns the send (renewed while the send is under way); an
+    # expired lease (worker killed or paused) lets the next delivery of the message take over.
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # Whether the last failure was worth trying again later (set with status failed).
+    failure = models.CharField(_("failure"), max_length=16, choices=Failure.choices, default="", blank=True)
+    # When a send first ended with its outcome unknown (kept: at most one more send follows).
+    outcome_unknown_at = models.DateTimeField(_("outcome unknown since"), null=True, blank=True)
+    # When the reconciler last re-enqueued it.
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
 
 
 class AuditEntry(models.Model):
@@ -123,7 +166,7 @@ class OutboxMessage(models.Model):
         return f"{self.actor_name}{tuple(self.args)} ({state})"
 
 
-class HealthAlert(models.Model):
+class HealthAlert(SendOnceRow):
     """One state change of a health check's (check, subject) that ADMINS are told of by mail.
 
     Rows are the record of what was told and what is owed: the last row of a (check, subject)
@@ -136,13 +179,6 @@ class HealthAlert(models.Model):
         FAILING = "failing", _("Failing")
         RECOVERED = "recovered", _("Recovered")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    created_at = models.DateTimeField(_("created at"), db_index=True)
     check_name = models.CharField(_("check"), max_length=100)
     subject = models.CharField(_("subject"), max_length=200)
     seq = models.PositiveIntegerField(_("change number"))
@@ -150,12 +186,6 @@ class HealthAlert(models.Model):
     # The problem's line; on RECOVERED, the line it had when it failed.
     message = models.TextField(_("message"))
     failing_since = models.DateTimeField(_("failing since"), null=True, blank=True)  # on RECOVERED
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
