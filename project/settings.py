@@ -68,10 +68,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # transactions avoid "database is locked" on concurrent writers. The engine is
     # Django's, with start-up checks that do not wait for the write lock (project/sqlite3).
     DATABASES["default"]["ENGINE"] = "project.sqlite3"
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
+    # The busy timeout (seconds a writer waits for the lock) may be set in the URL: sqlite:///db.sqlite3?timeout=5.
+    sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    sqlite_options.setdefault("timeout", 20)
+    sqlite_options.update(
         {
             "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )

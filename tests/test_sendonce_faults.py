@@ -1,0 +1,203 @@
+"""Issue 19's sending-twice rows, replayed with real processes: a slow final SMTP reply, no final reply,
+the database unavailable right after the mail server accepted, a worker paused after the acceptance,
+and a mail server refusing for longer than a message's retries."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from accounts.models import EmailDelivery, User
+from tests.processes import SchedulerProcess, test_database_url, wait_for
+from tests.test_faults import stack  # noqa: F401  # web, workers and relay on a Redis of the test's own
+
+pytestmark = [pytest.mark.integration]
+
+
+def copies(smtp) -> Counter:
+    """How many copies each address received."""
+    return Counter(m["To"] for m in smtp.received())
+
+
+def status(user_id: int) -> EmailDelivery:
+    return EmailDelivery.objects.get(user_id=user_id, kind="welcome")
+
+
+def reconcile(stack, **env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "reconcile_deliveries", "--older-than", "0"],
+        cwd=settings.BASE_DIR,
+        env={**stack.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_final_reply_slower_than_the_command_timeout_is_waited_for_one_copy_each(stack, smtp, fault_summary):
+    """Issue 19's row: the server stores the message but answers the end of DATA after 2.5x the command
+    timeout (was: 14 extra copies for 6 users). The final reply has its own, long, timeout: 0 extra."""
+    stack.env.update(EMAIL_TIMEOUT="2", WELCOME_EMAIL_TIME_LIMIT_MS="60000")
+    smtp.handler.final_reply_delay = 5.0
+    stack.web()
+    stack.worker(threads=3)
+    stack.relay()
+    emails = [f"slowreply{n}@example.com" for n in range(6)]
+    user_ids = [stack.signup(email) for email in emails]
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=90, what="six emails marked sent")
+    stack.wait_quiet()
+    fault_summary("final SMTP reply 5 s (command timeout 2 s)", 6, smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+
+
+def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack, smtp, fault_summary):
+    """No answer to the end of DATA within EMAIL_DATA_TIMEOUT_S: not retried, not failed, shown; the
+    reconciler sends it once more (same Message-ID) only EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later."""
+    stack.env.update(EMAIL_TIMEOUT="2", EMAIL_DATA_TIMEOUT_S="2")
+    smtp.handler.final_reply_delay = 5.0
+    stack.web()
+    worker = stack.worker()
+    stack.relay()
+    user_id = stack.signup("unknown@example.com")
+    wait_for(lambda: status(user_id).status == "unknown", timeout=30, what="the outcome to be unknown")
+    smtp.handler.final_reply_delay = 0.0
+    row = status(user_id)
+    assert "no answer after the message was handed over" in row.last_error and row.outcome_unknown_at
+    assert row.attempts == 1 and row.sent_at is None
+    wait_for(lambda: "outcome unknown" in worker.log_text(), what="the worker to log the unknown outcome")
+
+    client = Client()
+    client.force_login(User.objects.get(pk=user_id))
+    page = client.get("/accounts/").content.decode()
+    assert 'data-state="unknown"' in page and 'id="send-again"' not in page
+
+    # Within the wait: no job sends it again, whatever re-enqueues it.
+    assert reconcile(stack) == "Re-enqueued 0 owed email(s)."
+    assert len(smtp.received("unknown@example.com")) == 1
+    # After the wait (5 s here; a day by default): exactly one more send, with the same Message-ID.
+    wait_for(
+        lambda: reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="5") == "Re-enqueued 1 owed email(s).",
+        timeout=30,
+        interval=1,
+        what="the rule's one more send",
+    )
+    wait_for(lambda: status(user_id).status == "sent", timeout=30, what="the row marked sent")
+    received = smtp.received("unknown@example.com")
+    fault_summary("no final SMTP reply (outcome unknown), resent by the rule", 1, received)
+    assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
+    assert reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="0") == "Re-enqueued 0 owed email(s)."
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite write lock")
+def test_database_locked_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
+    """Another process holds SQLite's write lock for longer than the workers' busy timeout (1 s) and
+    the lease (3 s), from the moment the mail server accepted the first email: the outcome is parked
+    and the worker keeps trying until the database takes it; nothing is sent twice."""
+    stack.env.update(DATABASE_URL=test_database_url() + "?timeout=1")
+    released = threading.Event()
+    locker: list[sqlite3.Connection] = []
+
+    def lock_the_database() -> None:
+        if locker:
+            return
+        conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock, held by this (the test's) process
+        locker.append(conn)
+
+        def release() -> None:
+            conn.execute("ROLLBACK")
+            conn.close()
+            released.set()
+
+        threading.Timer(8.0, release).start()
+
+    smtp.handler.on_accepted = lock_the_database  # at the first email the server accepts
+    stack.web()
+    stack.worker(threads=2)
+    stack.worker(threads=2)
+    stack.relay()
+    emails = [f"locked{n}@example.com" for n in range(4)]
+    user_ids = [stack.signup(email) for email in emails]
+    wait_for(released.is_set, timeout=60, what="the lock to be taken and released")
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=60, what="every row marked sent")
+    stack.wait_quiet()
+    fault_summary("SQLite locked 8 s right after acceptance", len(emails), smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+    assert "but the database did not take it" in "".join(p.log_text() for p in stack.processes)
+
+
+def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_window(stack, smtp, fault_summary):
+    """SIGSTOP right after the server accepted: a pause shorter than the lease gives no extra copy; one
+    longer than the lease and the heartbeat timeout (3 s each here) gives exactly one, same Message-ID."""
+    stack.web()
+    stack.relay()
+    paused = stack.worker(threads=1)
+    pid = paused.proc.pid
+    pauses: dict[str, float] = {}
+
+    def pause() -> None:
+        if not pauses.pop("next", 0):
+            return
+        os.killpg(pid, signal.SIGSTOP)
+        threading.Timer(pauses["seconds"], lambda: os.killpg(pid, signal.SIGCONT)).start()
+
+    smtp.handler.on_accepted = pause
+    # A short pause (1 s, under the 3 s lease): the worker resumes and marks it; no other worker ran.
+    pauses.update(next=1, seconds=1.0)
+    short = stack.signup("short-pause@example.com")
+    wait_for(lambda: status(short).status == "sent", timeout=30, what="the short-pause email marked sent")
+    assert len(smtp.received("short-pause@example.com")) == 1
+
+    # A long pause (12 s): another worker gets the message back after the heartbeat timeout, claims the
+    # row once the lease ran out, and sends it again: the stated window's one extra copy.
+    stack.worker(threads=1)
+    pauses.update(next=1, seconds=12.0)
+    long = stack.signup("long-pause@example.com")
+    wait_for(lambda: len(smtp.received("long-pause@example.com")) >= 2, timeout=60, what="the window's extra copy")
+    wait_for(lambda: status(long).status == "sent", timeout=60, what="the long-pause email marked sent")
+    stack.wait_quiet()
+    received = smtp.received("long-pause@example.com")
+    fault_summary("worker SIGSTOPped 12 s after acceptance (lease 3 s)", 1, received)
+    assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
+    assert status(long).attempts == 2
+
+
+def test_after_a_long_mail_outage_the_reconciler_sends_every_email_once_and_a_refused_one_stays_failed(
+    stack, smtp, fault_summary
+):
+    """The mail server refuses connections for longer than the messages' retries: the rows fail as
+    transient; when it is back, the scheduler's reconciler sends each once, no person involved. A 5xx
+    refusal is permanent: it stays failed and visible."""
+    stack.env.update(DELIVERY_RECONCILE_CRON="* * * * *", EMAIL_RETRY_FAILED_EVERY_S="1")
+    stack.web()
+    stack.worker()
+    stack.relay()
+    smtp.handler.reply = "550 5.1.1 No such user here"
+    refused = stack.signup("nosuchuser@example.com")
+    wait_for(lambda: status(refused).status == "failed", timeout=40, what="the 5xx-refused email failed")
+    smtp.handler.reply = None
+    smtp.stop()  # connection refused from now on
+    emails = [f"outage{n}@example.com" for n in range(3)]
+    user_ids = [stack.signup(email) for email in emails]
+    wait_for(lambda: all(status(u).status == "failed" for u in user_ids), timeout=60, what="the retries used up")
+    assert {status(u).failure for u in user_ids} == {"transient"}
+    assert status(refused).failure == "permanent"
+    smtp.start()
+    scheduler = SchedulerProcess(stack.env)
+    stack.processes.append(scheduler.start())
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=150, what="the reconciler's sends")
+    stack.wait_quiet()
+    fault_summary("mail server refusing past the retries, then back", 3, smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+    row = status(refused)
+    assert row.status == "failed" and "550" in row.last_error and smtp.received("nosuchuser@example.com") == []
