@@ -178,7 +178,7 @@ def _settle(row: Model, mark: Callable[[], None], what: str) -> None:
             if not is_parked:
                 is_parked = _park(row)
             attempt += 1
-            _, delay_ms = compute_backoff(attempt, min_backoff=100, max_backoff=5_000)
+            _, delay_ms = compute_backoff(attempt, factor=100, max_backoff=5_000)
             logger.warning(
                 "%s %s %s, but the database did not take it (%s); trying again in %d ms (parked in Redis: %s)",
                 _table(row),

@@ -16,7 +16,8 @@ from django.db import connection
 from django.test import Client
 
 from accounts.models import EmailDelivery, User
-from tests.processes import SchedulerProcess, test_database_url, wait_for
+from tests.processes import SchedulerProcess, wait_for
+from tests.processes import test_database_url as database_url
 from tests.test_faults import stack  # noqa: F401  # web, workers and relay on a Redis of the test's own
 
 pytestmark = [pytest.mark.integration]
@@ -103,7 +104,7 @@ def test_database_locked_right_after_the_server_accepted_sends_each_email_once(s
     """Another process holds SQLite's write lock for longer than the workers' busy timeout (1 s) and
     the lease (3 s), from the moment the mail server accepted the first email: the outcome is parked
     and the worker keeps trying until the database takes it; nothing is sent twice."""
-    stack.env.update(DATABASE_URL=test_database_url() + "?timeout=1")
+    stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
     released = threading.Event()
     locker: list[sqlite3.Connection] = []
 
