@@ -76,6 +76,8 @@ FAULT_WEIGHTS = {
     "redis SIGKILL restart": 1,
     "smtp stopped": 2,
     "smtp slow": 2,
+    # The server stores the message, then answers the end of DATA after EMAIL_TIMEOUT (within EMAIL_DATA_TIMEOUT_S).
+    "smtp slow final reply": 2,
     # Jobs fail (SMTP down) while Redis is down: their retries must not be lost.
     "redis SIGKILL while smtp stopped": 2,
     "web SIGKILL restart": 1,
@@ -83,13 +85,16 @@ FAULT_WEIGHTS = {
     "scheduler SIGKILL": 0.5,
 }
 SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT, so a slow server is slow, not a timeout
+EMAIL_TIMEOUT_S, EMAIL_DATA_TIMEOUT_S = 5, 20
+SMTP_FINAL_REPLY_MAX_S = 9.0  # the final reply comes after EMAIL_TIMEOUT_S, well within EMAIL_DATA_TIMEOUT_S
 WORKER_SHUTDOWN_TIMEOUT_MS = 5000
 # A duplicate counts as "in the window" if the worker that sent the copy before it died this close to
 # that copy's acceptance: killed while a slow server was still taking DATA (it accepts afterwards), or
-# within moments after (SIGKILL), or within its shutdown timeout (SIGTERM: a job still running is abandoned).
+# within moments after (SIGKILL) or while it waited for a slow final reply (the server had stored the message),
+# or within its shutdown timeout (SIGTERM: a job still running is abandoned).
 WINDOW_BEFORE_S = SMTP_SLOW_MAX_S + 1.0
-WINDOW_AFTER_KILL_S = 2.0
-WINDOW_AFTER_EXIT_S = WORKER_SHUTDOWN_TIMEOUT_MS / 1000 + 2.0
+WINDOW_AFTER_KILL_S = SMTP_FINAL_REPLY_MAX_S + 2.0
+WINDOW_AFTER_EXIT_S = WORKER_SHUTDOWN_TIMEOUT_MS / 1000 + SMTP_FINAL_REPLY_MAX_S + 2.0
 
 
 def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[str, str]:
@@ -104,14 +109,15 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         REDIS_URL=redis_url,
         DRAMATIQ_NAMESPACE=NAMESPACE,
         EMAIL_URL=smtp_url,
-        EMAIL_TIMEOUT="5",
+        EMAIL_TIMEOUT=str(EMAIL_TIMEOUT_S),
+        EMAIL_DATA_TIMEOUT_S=str(EMAIL_DATA_TIMEOUT_S),
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
         DRAMATIQ_MAINTENANCE_CHANCE="1000000",
         DRAMATIQ_MIN_BACKOFF_MS="200",
         DRAMATIQ_MAX_BACKOFF_MS="2000",
         DRAMATIQ_MAX_RETRIES="20",
         WELCOME_EMAIL_MAX_RETRIES="30",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        WELCOME_EMAIL_TIME_LIMIT_MS=str((EMAIL_DATA_TIMEOUT_S + 10) * 1000),
         EMAIL_SEND_LEASE_S="3",
         EMAIL_RATE_PER_SECOND="100",
         SIGNUP_RATE_PER_MINUTE="1000000",
@@ -165,10 +171,10 @@ class Fault:
     kind: str
     target: int  # which worker
     pause: float  # seconds down (or slow)
-    extra: float  # the SMTP delay for "smtp slow"
+    extra: float  # the SMTP delay for "smtp slow" (and "smtp slow final reply")
 
     def describe(self) -> str:
-        if self.kind == "smtp slow":
+        if self.kind in ("smtp slow", "smtp slow final reply"):
             return f"{self.kind} {self.extra:.1f}s per message for {self.pause:.1f}s"
         if self.kind.startswith("worker"):
             return f"{self.kind} worker{self.target} (back after {self.pause:.1f}s)"
@@ -192,6 +198,8 @@ def make_schedule(seed: int, seconds: float, workers: int) -> list[Fault]:
             pause = rng.uniform(1.0, 6.0)
         elif kind == "smtp slow":
             pause = rng.uniform(2.0, 8.0)
+        elif kind == "smtp slow final reply":
+            pause, extra = rng.uniform(2.0, 8.0), rng.uniform(EMAIL_TIMEOUT_S + 1.0, SMTP_FINAL_REPLY_MAX_S)
         elif kind.startswith(("redis", "web")):  # for the compound fault: how long Redis is down
             pause = rng.uniform(0.5, 4.0)
         else:
@@ -501,6 +509,13 @@ class Soak:
                 self.stop_chaos.wait(fault.pause)
                 self.smtp.handler.delay = 0.0
                 self.events.record("smtp fast again")
+        elif kind == "smtp slow final reply":
+            with self.smtp_lock:
+                self.events.record(kind, f"{fault.extra:.1f}s after storing each message")
+                self.smtp.handler.final_reply_delay = fault.extra
+                self.stop_chaos.wait(fault.pause)
+                self.smtp.handler.final_reply_delay = 0.0
+                self.events.record("smtp final reply fast again")
         elif kind == "web SIGKILL restart":
             with self.web.lock:
                 self.web.expected_up = False
@@ -709,7 +724,7 @@ class Soak:
     # ----- the end
     def restore(self) -> None:
         """Everything up, SMTP fast, before waiting for quiet."""
-        self.smtp.handler.delay = 0.0
+        self.smtp.handler.delay = self.smtp.handler.final_reply_delay = 0.0
         self._smtp_start()
         for proc in self.long_running:
             with proc.lock:
