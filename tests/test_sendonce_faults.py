@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
 from tests.processes import SchedulerProcess, wait_for
 from tests.processes import test_database_url as database_url
@@ -81,6 +82,7 @@ def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack,
     client.force_login(User.objects.get(pk=user_id))
     page = client.get("/accounts/").content.decode()
     assert 'data-state="unknown"' in page and 'id="send-again"' not in page
+    assert any(p.subject == "outcome unknown" for p in owed_emails())  # /jobs/health, and the admins' alert
 
     # Within the wait: no job sends it again, whatever re-enqueues it.
     assert reconcile(stack) == "Re-enqueued 0 owed email(s)."
@@ -99,40 +101,68 @@ def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack,
     assert reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="0") == "Re-enqueued 0 owed email(s)."
 
 
-@pytest.mark.skipif(connection.vendor != "sqlite", reason="the SQLite write lock")
-def test_database_locked_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
-    """Another process holds SQLite's write lock for longer than the workers' busy timeout (1 s) and
-    the lease (3 s), from the moment the mail server accepted the first email: the outcome is parked
-    and the worker keeps trying until the database takes it; nothing is sent twice."""
-    stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
-    released = threading.Event()
-    locker: list[sqlite3.Connection] = []
-
-    def lock_the_database() -> None:
-        if locker:
-            return
+def make_the_database_unavailable(seconds: float, released: threading.Event) -> None:
+    """From this moment, for `seconds`, the workers cannot write: on SQLite another process (this one)
+    holds the write lock, longer than their busy timeout; on PostgreSQL their connections are ended and
+    new ones refused (the test's own server is shared, so no restart)."""
+    if connection.vendor == "sqlite":
         conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-        conn.execute("BEGIN IMMEDIATE")  # the write lock, held by this (the test's) process
-        locker.append(conn)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock
 
         def release() -> None:
             conn.execute("ROLLBACK")
             conn.close()
             released.set()
 
-        threading.Timer(8.0, release).start()
+    else:
+        import psycopg
 
-    smtp.handler.on_accepted = lock_the_database  # at the first email the server accepts
+        admin = psycopg.connect(
+            host=connection.settings_dict["HOST"] or "127.0.0.1",
+            port=connection.settings_dict["PORT"] or 5432,
+            user=connection.settings_dict["USER"],
+            password=connection.settings_dict["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        )
+        name = connection.settings_dict["NAME"]
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+        def release() -> None:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            admin.close()
+            released.set()
+
+    threading.Timer(seconds, release).start()
+
+
+def test_database_unavailable_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
+    """The database is unavailable for 8 s, longer than the workers' busy timeout (SQLite: 1 s) and the
+    lease (3 s), from the moment the mail server accepted the first email: the outcome is parked and the
+    worker keeps trying until the database takes it; nothing is sent twice."""
+    if connection.vendor == "sqlite":
+        stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
+    released = threading.Event()
+    taken: list[bool] = []
+
+    def at_first_acceptance() -> None:
+        if not taken:
+            taken.append(True)
+            make_the_database_unavailable(8.0, released)
+
+    smtp.handler.on_accepted = at_first_acceptance
     stack.web()
     stack.worker(threads=2)
     stack.worker(threads=2)
     stack.relay()
-    emails = [f"locked{n}@example.com" for n in range(4)]
+    emails = [f"dbaway{n}@example.com" for n in range(4)]
     user_ids = [stack.signup(email) for email in emails]
-    wait_for(released.is_set, timeout=60, what="the lock to be taken and released")
-    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=60, what="every row marked sent")
+    wait_for(released.is_set, timeout=60, what="the database to go away and come back")
+    connection.close()  # this process's connection may have been ended too
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=90, what="every row marked sent")
     stack.wait_quiet()
-    fault_summary("SQLite locked 8 s right after acceptance", len(emails), smtp.received())
+    fault_summary(f"database ({connection.vendor}) away 8 s right after acceptance", len(emails), smtp.received())
     assert copies(smtp) == dict.fromkeys(emails, 1)
     assert "but the database did not take it" in "".join(p.log_text() for p in stack.processes)
 
