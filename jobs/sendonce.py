@@ -171,26 +171,28 @@ def _settle(row: Model, mark: Callable[[], None], what: str) -> None:
     attempt = 0
     while True:
         try:
-            mark()
-            break
-        except DatabaseError as error:
-            _reset_connection(row)
-            if not is_parked:
-                is_parked = _park(row)
-            attempt += 1
-            _, delay_ms = compute_backoff(attempt, factor=100, max_backoff=5_000)
-            logger.warning(
-                "%s %s %s, but the database did not take it (%s); trying again in %d ms (parked in Redis: %s)",
-                _table(row),
-                row.pk,
-                what,
-                error,
-                delay_ms,
-                is_parked,
-            )
-            time.sleep(delay_ms / 1000)
+            try:
+                mark()
+                break
+            except DatabaseError as error:
+                _reset_connection(row)
+                if not is_parked:
+                    is_parked = _park(row)
+                attempt += 1
+                _, delay_ms = compute_backoff(attempt, factor=100, max_backoff=5_000)
+                logger.warning(
+                    "%s %s %s, but the database did not take it (%s); trying again in %d ms (parked in Redis: %s)",
+                    _table(row),
+                    row.pk,
+                    what,
+                    error,
+                    delay_ms,
+                    is_parked,
+                )
+                time.sleep(delay_ms / 1000)
         except TimeLimitExceeded:
-            # Leaving now would let a retry send it again: the time limit does not apply here.
+            # Leaving now would let a retry send it again: the time limit does not apply here (it may
+            # arrive anywhere in the loop, the handler above included).
             logger.warning("%s %s: time limit reached while recording its outcome; still trying", _table(row), row.pk)
     if is_parked:
         with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
