@@ -12,8 +12,10 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Set
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from jobs import outbox
+
 from .models import User, normalize_email
-from .notices import owe_password_reset
+from .tasks import decide_password_reset
 
 
 def _clean_email(form: forms.Form) -> str:
@@ -99,12 +101,12 @@ class AccountForm(forms.ModelForm):
 
 
 class OutboxPasswordResetForm(PasswordResetForm):
-    """Django's password reset form, but the email is owed through the outbox and sent by the idempotent
-    `send_password_reset_email` actor, never in the request (a slow mail server cannot slow the page, a
-    down one loses nothing). At most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S."""
+    """Django's password reset form, but the request only records the address: one outbox row for the
+    `decide_password_reset` actor, whatever the address, so that the answer and its time say nothing about
+    it. The worker owes the email (at most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S) and the
+    idempotent `send_password_reset_email` actor sends it, never the request."""
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The request's domain, token generator and templates are not used: the worker builds the
         # link from SITE_URL when it renders the email (accounts.emails), in the user's language.
-        for user in self.get_users(self.cleaned_data["email"]):
-            owe_password_reset(user.pk)
+        outbox.enqueue_on_commit(decide_password_reset, normalize_email(self.cleaned_data["email"]))

@@ -8,16 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from functools import partial
 
-from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
-from jobs import outbox
-
 from .models import EmailDelivery, User
-from .tasks import send_password_reset_email
 
 
 def owe_throttled(
@@ -35,15 +29,3 @@ def owe_throttled(
     delivery = EmailDelivery.objects.create(user=user, kind=kind)
     enqueue(delivery.pk)  # inside the caller's transaction: an outbox row
     return delivery
-
-
-def owe_password_reset(user_id: int) -> EmailDelivery | None:
-    """A password reset email for this user through the outbox (None when one was owed recently)."""
-    with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        return owe_throttled(
-            user,
-            EmailDelivery.Kind.PASSWORD_RESET,
-            settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
-            partial(outbox.enqueue_on_commit, send_password_reset_email),
-        )

@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
 from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.db import transaction
 from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from jobs import sendonce
+from jobs import outbox, sendonce
 from jobs.tasks_backend import task_message
 
 from . import deliveries
 from .emails import build_email
 from .models import EmailDelivery, User
+from .notices import owe_throttled
 
 if TYPE_CHECKING:
     pass
@@ -76,6 +80,32 @@ def send_existing_account_email(delivery_id: int) -> None:
 def send_password_reset_email(delivery_id: int) -> None:
     """A password reset link, asked for on /accounts/password-reset/ (the link is made when the email is built)."""
     _send(delivery_id)
+
+
+@dramatiq.actor(
+    queue_name=EMAILS,
+    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
+    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+)
+def decide_password_reset(email: str) -> None:
+    """A reset asked for on /accounts/password-reset/ for this normalised address: a reset email owed to each
+    active user of it with a usable password (Django's PasswordResetForm.get_users), nothing for an unknown
+    address. Decided here, not in the request, so that the request does the same work whatever the address.
+    Running twice owes nothing more (one email per user per PASSWORD_RESET_EMAIL_INTERVAL_S)."""
+    for user in PasswordResetForm().get_users(email):
+        owe_password_reset(user.pk)
+
+
+def owe_password_reset(user_id: int) -> EmailDelivery | None:
+    """A password reset email for this user through the outbox (None when one was owed recently)."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        return owe_throttled(
+            user,
+            EmailDelivery.Kind.PASSWORD_RESET,
+            settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
+            partial(outbox.enqueue_on_commit, send_password_reset_email),
+        )
 
 
 def message_for(delivery: EmailDelivery) -> Message:

@@ -8,10 +8,12 @@ Every answer of the API is JSON; errors have one shape:
 from __future__ import annotations
 
 import json
+import math
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from axes.helpers import get_cool_off
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
@@ -32,6 +34,7 @@ from .models import User
 from .signup import sign_up
 
 THROTTLED = gettext_lazy("Too many signups from your address. Please try again in a minute.")
+RESET_THROTTLED = gettext_lazy("Too many password reset requests from your address. Please try again in a minute.")
 ACCEPTED = gettext_lazy("Thanks. Check your email: a message is on its way to this address.")
 API_FIELDS = ("email", "password", "display_name", "language")
 # Deeper bodies are refused whatever the interpreter's own recursion limit lets its decoder parse.
@@ -176,6 +179,17 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+def locked_out(request: HttpRequest, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """django-axes' answer to a sign-in while the account or the client address is locked out
+    (AXES_LOCKOUT_CALLABLE): a page saying so, 429 with Retry-After, the cool-off (at most that long)."""
+    cool_off_s = int(get_cool_off(request).total_seconds())
+    response = render(
+        request, "accounts/login_locked.html", {"minutes": max(1, math.ceil(cool_off_s / 60))}, status=429
+    )
+    response["Retry-After"] = str(cool_off_s)
+    return response
+
+
 class LogoutView(auth_views.LogoutView):
     """POST only (Django's rule: a link cannot sign anyone out)."""
 
@@ -231,9 +245,21 @@ def resend_welcome(request: HttpRequest) -> HttpResponse:
 
 
 class PasswordResetView(auth_views.PasswordResetView):
+    """Throttled per client address (PASSWORD_RESET_RATE_PER_MINUTE); the same work and answer whatever the
+    address (OutboxPasswordResetForm: a worker decides whether anyone gets an email)."""
+
     form_class = OutboxPasswordResetForm
     template_name = "accounts/password_reset.html"
     success_url = reverse_lazy("accounts:password_reset_done")
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        verdict = throttle.check_password_reset(request)
+        if verdict.allowed:
+            return super().post(request, *args, **kwargs)
+        form = self.form_class(initial={"email": request.POST.get("email", "")})  # not validated: not tried
+        response = self.render_to_response(self.get_context_data(form=form, throttled=str(RESET_THROTTLED)), status=429)
+        response["Retry-After"] = str(verdict.retry_after_s)
+        return response
 
 
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):

@@ -1,8 +1,10 @@
 """Django settings, read from the environment with safe development defaults."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 from jobs.redis_connection import broker_connection_options
 from project.mailers import mailer_from_url
@@ -23,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_dramatiq",
+    "axes",
     "jobs",
     "accounts",
     "reports",
@@ -38,6 +41,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in that django-axes refused (locked out) into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -89,6 +94,32 @@ AUTH_PASSWORD_VALIDATORS = [
 # --- Accounts: users sign in at /accounts/login/ (the dashboard still sends staff to the admin's login).
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "accounts:account"
+# Sign-in throttle (django-axes, on every sign-in: /accounts/login/ and the admin's). Failed sign-ins are
+# counted per account and per client address (the TRUSTED_PROXY_COUNT rule); at LOGIN_FAILURE_LIMIT failures,
+# each within LOGIN_LOCKOUT_COOLOFF_S of the last, that account / address is locked out until
+# LOGIN_LOCKOUT_COOLOFF_S after its last attempt (429 with Retry-After; the right password is refused too).
+# LOGIN_LOCKOUT_PARAMETERS: comma-separated groups, "+" combines; "ip_address" alone lets nobody lock an account
+# for everyone, at the price of no limit on guesses spread over many addresses. Staff see and reset lockouts in
+# the admin (Axes: access attempts).
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+LOGIN_LOCKOUT_COOLOFF_S = env.int("LOGIN_LOCKOUT_COOLOFF_S", default=900)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(seconds=LOGIN_LOCKOUT_COOLOFF_S)
+_lockout_groups = env.list("LOGIN_LOCKOUT_PARAMETERS", default=["username", "ip_address"])
+if _unknown := {name for group in _lockout_groups for name in group.split("+")} - {"username", "ip_address"}:
+    raise ImproperlyConfigured(f"LOGIN_LOCKOUT_PARAMETERS: unknown {sorted(_unknown)}; use username, ip_address")
+AXES_LOCKOUT_PARAMETERS = [group.split("+") if "+" in group else group for group in _lockout_groups]
+AXES_USERNAME_FORM_FIELD = "username"  # what AuthenticationForm passes to authenticate()
+AXES_USERNAME_CALLABLE = "accounts.throttle.login_username"  # normalised: "ANN@x.org" is "ann@x.org"
+AXES_CLIENT_IP_CALLABLE = "accounts.throttle.login_client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"  # the translated 429 page with Retry-After
+# A success forgets that account's failures from that address only (accounts.signals): axes' own reset would
+# also forget the address's failures on other accounts, so signing in to one's own account between guesses
+# would lift the per-address and per-account limits.
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are LoginEvent rows already
+AXES_VERBOSE = False  # no start-up line in every process; failures and lockouts are still logged
 # Links in emails (password reset) are built from this, never from the request's Host header.
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 # At most one password reset email per user in this many seconds (no mail-bombing through the form).
@@ -229,6 +260,8 @@ EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = env.int("EMAIL_OUTCOME_UNKNOWN_RESEND_AFT
 EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
 # Signups per client address in any 60 s (form and API, a sliding window); over it: 429 with Retry-After.
 SIGNUP_RATE_PER_MINUTE = env.int("SIGNUP_RATE_PER_MINUTE", default=10)
+# Password reset requests per client address in any 60 s (a sliding window); over it: 429 with Retry-After.
+PASSWORD_RESET_RATE_PER_MINUTE = env.int("PASSWORD_RESET_RATE_PER_MINUTE", default=5)
 # Reverse proxies in front of the app that append to X-Forwarded-For. 0: the client is REMOTE_ADDR;
 # N: the Nth address from the right of X-Forwarded-For (REMOTE_ADDR if the header is missing or malformed).
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import redis
@@ -11,8 +12,22 @@ from django.utils import translation
 from jobs import store
 from jobs.store import keys
 from jobs.timeutil import now_ms
+from tests.postgres_server import PostgresServer, unavailable_reason
 from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
 from tests.smtp_sink import SmtpSink
+
+TIERS = {"unit": "unit", "worker": "worker", "integration": "integration", "chromium": "browser"}
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Each test gets its tier's marker from its directory (tests/unit, tests/worker, tests/integration,
+    tests/chromium), so `-m` selects a tier across directories too; a file still in tests/ itself
+    (another branch's, to be moved) runs with every tier, unmarked."""
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(TIERS[parts[0]])
 
 
 def _clear_namespace() -> None:
@@ -65,6 +80,32 @@ def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     yield smtp_server
     smtp_server.reset()
     smtp_server.start()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_session() -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server (tests.postgres_server), started on first use, stopped and removed
+    at the end of the session. Skips when the server binaries are not installed."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no PostgreSQL server of the suite's own: {reason}")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_server(postgres_server_session: PostgresServer) -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server, running at the start of the test and again after it (a test may
+    stop, kill or restart it)."""
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
+    yield postgres_server_session
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ os.environ.setdefault("WELCOME_EMAIL_MAX_RETRIES", "3")
 os.environ.setdefault("REPORTS_CHUNK_SIZE", "40")
 os.environ.setdefault("EMAIL_RATE_PER_SECOND", "100")
 os.environ.setdefault("SIGNUP_RATE_PER_MINUTE", "100000")
+os.environ.setdefault("PASSWORD_RESET_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server
 os.environ.setdefault("ADMINS", "ops@example.com")
 # Health alerts run when a test sends jobs.tasks.check_health, not every minute under a test's scheduler.

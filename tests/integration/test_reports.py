@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
+from django.http import HttpRequest
 
 from accounts.models import EmailDelivery, LoginEvent, User
 from jobs.schedules import next_run
@@ -231,7 +232,8 @@ def test_schedule_next_runs_across_the_day_boundary_in_seoul():
 
 def test_logins_are_recorded_by_the_signal(client, db, clean_redis):
     User.objects.create_user("walker@example.com", "correct-horse-battery-staple")
-    assert client.login(email="walker@example.com", password="correct-horse-battery-staple")
+    # django-axes (the sign-in throttle) needs the request authenticate() is given.
+    assert client.login(request=HttpRequest(), email="walker@example.com", password="correct-horse-battery-staple")
     assert LoginEvent.objects.filter(user__email="walker@example.com").count() == 1
 
 

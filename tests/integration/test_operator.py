@@ -21,8 +21,8 @@ from jobs.store import actor_metrics, control, delayed, keys, queues
 from jobs.store.connection import client as redis_client
 from jobs.store.delayed import RetryFilter
 from tests.dead_letters import failed_welcome_emails, filed, poison
+from tests.integration.test_dashboard import redis_monitor
 from tests.processes import wait_for
-from tests.test_dashboard import redis_monitor
 
 pytestmark = [pytest.mark.integration]
 

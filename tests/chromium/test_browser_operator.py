@@ -13,9 +13,9 @@ from jobs.store import keys
 from jobs.store.connection import client as redis_client
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import poison
+from tests.integration.test_dashboard import redis_monitor
+from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
 from tests.processes import wait_for
-from tests.test_dashboard import redis_monitor
-from tests.test_operator import paused_checks, send_delayed_retry, welcome_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

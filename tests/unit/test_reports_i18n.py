@@ -16,7 +16,7 @@ from accounts.models import EmailDelivery, User
 from reports import metrics
 from reports.admin import format_duration
 from reports.models import Report
-from tests.test_reports_unit import part
+from tests.unit.test_reports_unit import part
 
 KO = {"HTTP_ACCEPT_LANGUAGE": "ko-KR,ko;q=0.9,en;q=0.5"}
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}

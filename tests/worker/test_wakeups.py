@@ -18,7 +18,7 @@ from jobs.store import dead_letters, fetched, keys, queues
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from jobs.store.delivery import WAKE_LIST_CAP
 from tests.processes import RedisServer, wait_for
-from tests.test_broker_inprocess import project_middleware
+from tests.worker.test_broker_inprocess import project_middleware
 
 QUEUE = "wake"
 IDLE_TIMEOUT_MS = 5_000  # a poll would come after this (and stop() waits up to it); every wait below is shorter
