@@ -3,7 +3,7 @@
 Written against Django 6.1 (django.core.mail.backends.smtp.EmailBackend: its `connection_class`
 property and `_send` method) and Python 3.12's smtplib (`SMTP.data` sends the message and its
 terminating "." in one `send` call, then reads the final reply with `getreply`);
-tests/test_smtp_backend.py fails loudly if either changes.
+tests/unit/test_smtp_backend.py fails loudly if either changes.
 
 RFC 5321 §4.5.3.2 gives a client minutes for each step and 10 minutes for the reply to the end
 of DATA, because the server may be delivering the message before it answers. Django has one

@@ -17,9 +17,11 @@ from django.test import Client
 
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
-from tests.processes import SchedulerProcess, wait_for
+from tests.http import post_json
+from tests.processes import ManagedProcess, RedisServer, SchedulerProcess, WorkerProcess, child_env, wait_for
 from tests.processes import test_database_url as database_url
-from tests.test_faults import stack  # noqa: F401  # web, workers and relay on a Redis of the test's own
+from tests.smtp_sink import free_port
+from tests.integration.test_faults import PASSWORD, stack  # noqa: F401  # web, workers and relay on a Redis of the test's own
 
 pytestmark = [pytest.mark.integration]
 
@@ -154,11 +156,11 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_email_o
 
     smtp.handler.on_accepted = at_first_acceptance
     stack.web()
-    stack.worker(threads=2)
-    stack.worker(threads=2)
     stack.relay()
     emails = [f"dbaway{n}@example.com" for n in range(4)]
-    user_ids = [stack.signup(email) for email in emails]
+    user_ids = [stack.signup(email) for email in emails]  # all committed before the first send
+    stack.worker(threads=2)
+    stack.worker(threads=2)
     wait_for(released.is_set, timeout=60, what="the database to go away and come back")
     connection.close()  # this process's connection may have been ended too
     wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=90, what="every row marked sent")
@@ -234,3 +236,62 @@ def test_after_a_long_mail_outage_the_reconciler_sends_every_email_once_and_a_re
     assert copies(smtp) == dict.fromkeys(emails, 1)
     row = status(refused)
     assert row.status == "failed" and "550" in row.last_error and smtp.received("nosuchuser@example.com") == []
+
+
+def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_once(
+    postgres_server, smtp, tmp_path, fault_summary
+):
+    """The suite's own PostgreSQL server restarted (fast shutdown, back 5 s later) the moment the mail
+    server accepted the first email: the outcome is parked, the worker keeps trying, nothing is sent twice."""
+    import psycopg
+
+    url = postgres_server.create_database("sendonce_restart")
+    redis_server = RedisServer(tmp_path / "redis").start()
+    env = child_env(
+        DATABASE_URL=url,
+        REDIS_URL=redis_server.url,
+        DRAMATIQ_NAMESPACE="fault",
+        EMAIL_URL=smtp.url,
+        DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
+        EMAIL_SEND_LEASE_S="3",
+        WELCOME_EMAIL_MAX_RETRIES="20",
+    )
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"], cwd=settings.BASE_DIR, env=env, capture_output=True
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    restarted = threading.Event()
+
+    def restart_at_first_acceptance() -> None:
+        if not restarted.is_set() and postgres_server.alive:
+            postgres_server.stop()
+            threading.Timer(5.0, lambda: (postgres_server.start(), restarted.set())).start()
+
+    def statuses() -> list[str]:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                return [s for (s,) in conn.execute("SELECT status FROM accounts_emaildelivery")]
+        except psycopg.OperationalError:
+            return []
+
+    port = free_port()
+    processes = [ManagedProcess(["runserver", f"127.0.0.1:{port}", "--noreload"], env, b"Quit the server", "web")]
+    try:
+        processes[0].start()
+        emails = [f"pgrestart{n}@example.com" for n in range(4)]
+        for email in emails:  # all committed (and dispatched) before the first send
+            status_code, body, _ = post_json(f"http://127.0.0.1:{port}/api/signup/", {"email": email, "password": PASSWORD})
+            assert status_code == 202, body
+        smtp.handler.on_accepted = restart_at_first_acceptance
+        for _ in range(2):
+            processes.append(WorkerProcess(env, threads=2, queues=["emails"]).start())
+        wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
+        wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every row marked sent")
+        logs = "".join(p.log_text() for p in processes)
+        fault_summary("PostgreSQL restarted right after acceptance", 4, smtp.received())
+        assert copies(smtp) == dict.fromkeys(emails, 1)
+        assert "but the database did not take it" in logs and "(parked in Redis: True)" in logs
+    finally:
+        for process in processes:
+            process.stop()
+        redis_server.stop()
