@@ -23,7 +23,9 @@ def owed_emails() -> list[Problem]:
     problems = []
     if count:
         problems.append(
-            Problem("owed_emails", "emails", f"{count} emails owed for more than {settings.DELIVERY_RECONCILE_AFTER_S} s")
+            Problem(
+                "owed_emails", "emails", f"{count} emails owed for more than {settings.DELIVERY_RECONCILE_AFTER_S} s"
+            )
         )
     if unknown:
         problems.append(

@@ -87,7 +87,9 @@ def welcome_email(user: User) -> WelcomeEmail:
         return WelcomeEmail(State.NONE)
     unknown_resend_at = None
     if delivery.status == EmailDelivery.Status.UNKNOWN and delivery.outcome_unknown_at:
-        unknown_resend_at = delivery.outcome_unknown_at + timedelta(seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S)
+        unknown_resend_at = delivery.outcome_unknown_at + timedelta(
+            seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S
+        )
     return WelcomeEmail(
         _state(delivery), delivery.attempts, delivery.sent_at, _resend_after(delivery), unknown_resend_at
     )

@@ -33,6 +33,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import dramatiq
@@ -105,7 +106,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
         row: Any = rows.get(pk=pk)
         if claimed:
             if parked.is_parked(_table(row), pk):  # accepted before; the database never heard of it
-                _settle(row, lambda: mark_sent(row), "was accepted before")
+                _settle(row, partial(mark_sent, row), "was accepted before")
                 return None
             return row
         if row.sent_at is not None or row.status == UNKNOWN:
@@ -261,7 +262,7 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
                 raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
             deliver(row)
         except OutcomeUnknown as error:
-            _settle(row, lambda: mark_unknown(row, error), "got no answer after the hand-over")
+            _settle(row, partial(mark_unknown, row, error), "got no answer after the hand-over")
             logger.warning(
                 "%s %s: outcome unknown (%s); sent once more after %d s unless settled",
                 what,
@@ -273,7 +274,7 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
         except Exception as error:
             mark_failed(row, error, final=is_last_attempt())
             raise
-        _settle(row, lambda: mark_sent(row), "was accepted by the mail server")
+        _settle(row, partial(mark_sent, row), "was accepted by the mail server")
     return row
 
 
@@ -290,9 +291,8 @@ def owed[Row: Model](rows: QuerySet[Row], older_than: timedelta) -> QuerySet[Row
     now = timezone.now()
     cutoff = now - older_than
     every = now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_EVERY_S)
-    lost = (
-        Q(status__in=[PENDING, SENDING], created_at__lte=cutoff)
-        & (Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff))
+    lost = Q(status__in=[PENDING, SENDING], created_at__lte=cutoff) & (
+        Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff)
     )
     failed_transient = (
         Q(status=FAILED, failure=Failure.TRANSIENT)

@@ -37,13 +37,13 @@ class _FinalReplyTimeout:
 
     def __init__(self, *args: Any, data_timeout: float | None = None, **kwargs: Any) -> None:
         self.data_timeout = data_timeout
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]  # connects
+        super().__init__(*args, **kwargs)  # connects
 
     def mail(self, *args: Any, **kwargs: Any) -> Any:
         self.handed_over = False  # MAIL FROM starts a new message on this connection
         return super().mail(*args, **kwargs)  # type: ignore[misc]
 
-    def send(self, s: bytes | str) -> None:
+    def send(self, s: Any) -> None:
         super().send(s)  # type: ignore[misc]
         if isinstance(s, bytes) and s.endswith(END_OF_DATA):
             # Only the message's final "." line ends so (dot-stuffing escapes any other).
@@ -57,7 +57,7 @@ class SMTP(_FinalReplyTimeout, smtplib.SMTP):
     pass
 
 
-class SMTP_SSL(_FinalReplyTimeout, smtplib.SMTP_SSL):  # noqa: N801  # smtplib's name
+class SMTP_SSL(_FinalReplyTimeout, smtplib.SMTP_SSL):
     pass
 
 
@@ -70,13 +70,13 @@ class EmailBackend(DjangoSmtpBackend):
         self.data_timeout = data_timeout
 
     @property
-    def connection_class(self) -> Callable[..., smtplib.SMTP]:
+    def connection_class(self) -> Callable[..., smtplib.SMTP]:  # type: ignore[override]  # stubs: type[SMTP]
         data_timeout = self.data_timeout if self.data_timeout is not None else self.timeout
         return partial(SMTP_SSL if self.use_ssl else SMTP, data_timeout=data_timeout)
 
     def _send(self, email_message: Any) -> bool:
         try:
-            return bool(super()._send(email_message))
+            return bool(super()._send(email_message))  # type: ignore[misc]  # not in django-stubs
         except OSError as error:  # timeouts, resets and SMTPServerDisconnected (an SMTPException)
             if getattr(self.connection, "handed_over", False) and not isinstance(error, smtplib.SMTPResponseException):
                 raise OutcomeUnknown(f"no answer after the message was handed over: {error}") from error

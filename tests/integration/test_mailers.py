@@ -121,10 +121,8 @@ def _settings_in_a_fresh_process(**env: str) -> dict:
 
 def test_settings_default_to_the_local_smtp_sink():
     loaded = _settings_in_a_fresh_process()
-    assert loaded == {
-        "MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": smtp_options(host="127.0.0.1", port=1025, timeout=10, data_timeout=600)}},
-        "SMTP_TIMEOUT_S": 10,
-    }
+    options = smtp_options(host="127.0.0.1", port=1025, timeout=10, data_timeout=600)
+    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "SMTP_TIMEOUT_S": 10}
 
 
 def test_settings_read_email_url_email_timeout_and_the_usual_overrides():

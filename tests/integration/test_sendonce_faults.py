@@ -18,12 +18,15 @@ from django.test import Client
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
 from tests.http import post_json
+from tests.integration import test_faults
+from tests.integration.test_faults import PASSWORD
 from tests.processes import ManagedProcess, RedisServer, SchedulerProcess, WorkerProcess, child_env, wait_for
 from tests.processes import test_database_url as database_url
 from tests.smtp_sink import free_port
-from tests.integration.test_faults import PASSWORD, stack  # noqa: F401  # web, workers and relay on a Redis of the test's own
 
 pytestmark = [pytest.mark.integration]
+
+stack = test_faults.stack  # the fixture: web, workers and relay on a Redis of the test's own
 
 
 def copies(smtp) -> Counter:
@@ -280,7 +283,9 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
         processes[0].start()
         emails = [f"pgrestart{n}@example.com" for n in range(4)]
         for email in emails:  # all committed (and dispatched) before the first send
-            status_code, body, _ = post_json(f"http://127.0.0.1:{port}/api/signup/", {"email": email, "password": PASSWORD})
+            status_code, body, _ = post_json(
+                f"http://127.0.0.1:{port}/api/signup/", {"email": email, "password": PASSWORD}
+            )
             assert status_code == 202, body
         smtp.handler.on_accepted = restart_at_first_acceptance
         for _ in range(2):
