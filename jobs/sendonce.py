@@ -94,20 +94,26 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
     within a second that it has nothing to do.
     """
     deadline = time.monotonic() + wait.total_seconds()
+    manager = rows.model._default_manager
     while True:
-        # The conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
+        # A conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
         now = timezone.now()
+        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
+        take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
         claimed = (
-            rows.model._default_manager.filter(pk=pk, sent_at__isnull=True)
-            .exclude(status=UNKNOWN)
+            claimable.exclude(status=SENDING)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(status=SENDING, claimed_until=now + lease, attempts=F("attempts") + 1)
+            .update(**take)
         )
+        # Taking over a row whose sender's lease ran out: that sender may have been accepted, its outcome parked.
+        taken_over = not claimed and claimable.filter(status=SENDING, claimed_until__lte=now).update(**take)
         row: Any = rows.get(pk=pk)
-        if claimed:
-            if parked.is_parked(_table(row), pk):  # accepted before; the database never heard of it
-                _settle(row, partial(mark_sent, row), "was accepted before")
-                return None
+        if taken_over and parked.is_parked(_table(row), pk):
+            _settle(row, partial(mark_sent, row), "was accepted before")
+            with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
+                parked.unpark(_table(row), pk)
+            return None
+        if claimed or taken_over:
             return row
         if row.sent_at is not None or row.status == UNKNOWN:
             return None
