@@ -1,6 +1,7 @@
 """jobs.sendonce's claim over real Redis: taking over an expired lease, and the outcome a sender parked
 there when the database would not take it (the worker tier: Redis, no process)."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -59,3 +60,20 @@ def test_an_unknown_outcome_is_not_claimed_until_the_reconciler_releases_it(clea
     # A second unknown outcome: never sent again by the rule.
     sendonce.mark_unknown(owed, TimeoutError("no answer again"))
     assert not sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_sender_renews_its_lease_while_the_server_takes_its_time(clean_redis, settings):
+    """A send that outlasts the lease (a slow final reply) keeps its row: the lease is renewed every third."""
+    settings.EMAIL_SEND_LEASE_S = 1
+    [alert] = alerts.record([Change("dead_letters", "emails", 1, FAILING, "1 dead letter")], lambda pk: None)
+    still_ours = []
+
+    def slow_deliver(row: HealthAlert) -> None:
+        time.sleep(2.5)
+        still_ours.append(HealthAlert.objects.get(pk=row.pk).claimed_until > timezone.now())
+        with pytest.raises(sendonce.AlreadyClaimed):
+            sendonce.claim(HealthAlert.objects.all(), row.pk, timedelta(seconds=1))  # a copy of the job
+
+    assert sendonce.send(HealthAlert.objects.all(), alert.pk, slow_deliver, what="Health alert") is not None
+    assert still_ours == [True] and HealthAlert.objects.get(pk=alert.pk).status == "sent"
