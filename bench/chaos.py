@@ -502,20 +502,15 @@ class Soak:
                 self.stop_chaos.wait(fault.pause)
                 self._smtp_start()
                 self.events.record("smtp back")
-        elif kind == "smtp slow":
+        elif kind in ("smtp slow", "smtp slow final reply"):
+            # Slow to take the message (before storing it), or storing it and answering late.
+            delay = "delay" if kind == "smtp slow" else "final_reply_delay"
             with self.smtp_lock:
                 self.events.record(kind, f"{fault.extra:.1f}s per message")
-                self.smtp.handler.delay = fault.extra
+                setattr(self.smtp.handler, delay, fault.extra)
                 self.stop_chaos.wait(fault.pause)
-                self.smtp.handler.delay = 0.0
-                self.events.record("smtp fast again")
-        elif kind == "smtp slow final reply":
-            with self.smtp_lock:
-                self.events.record(kind, f"{fault.extra:.1f}s after storing each message")
-                self.smtp.handler.final_reply_delay = fault.extra
-                self.stop_chaos.wait(fault.pause)
-                self.smtp.handler.final_reply_delay = 0.0
-                self.events.record("smtp final reply fast again")
+                setattr(self.smtp.handler, delay, 0.0)
+                self.events.record(f"{kind}: fast again")
         elif kind == "web SIGKILL restart":
             with self.web.lock:
                 self.web.expected_up = False

@@ -20,9 +20,8 @@ from accounts.models import EmailDelivery, User
 from tests.http import post_json
 from tests.integration import test_faults
 from tests.integration.test_faults import PASSWORD
-from tests.processes import ManagedProcess, RedisServer, SchedulerProcess, WorkerProcess, child_env, wait_for
+from tests.processes import RedisServer, SchedulerProcess, wait_for
 from tests.processes import test_database_url as database_url
-from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 
@@ -250,17 +249,13 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
 
     url = postgres_server.create_database("sendonce_restart")
     redis_server = RedisServer(tmp_path / "redis").start()
-    env = child_env(
-        DATABASE_URL=url,
-        REDIS_URL=redis_server.url,
-        DRAMATIQ_NAMESPACE="fault",
-        EMAIL_URL=smtp.url,
-        DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
-        EMAIL_SEND_LEASE_S="3",
-        WELCOME_EMAIL_MAX_RETRIES="20",
-    )
+    stack = test_faults.Stack(redis_server, smtp)
+    stack.env.update(DATABASE_URL=url, WELCOME_EMAIL_MAX_RETRIES="20")
     migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"], cwd=settings.BASE_DIR, env=env, capture_output=True
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=settings.BASE_DIR,
+        env=stack.env,
+        capture_output=True,
     )
     assert migrate.returncode == 0, migrate.stderr
     restarted = threading.Event()
@@ -277,26 +272,23 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
         except psycopg.OperationalError:
             return []
 
-    port = free_port()
-    processes = [ManagedProcess(["runserver", f"127.0.0.1:{port}", "--noreload"], env, b"Quit the server", "web")]
     try:
-        processes[0].start()
+        stack.web()
         emails = [f"pgrestart{n}@example.com" for n in range(4)]
         for email in emails:  # all committed (and dispatched) before the first send
-            status_code, body, _ = post_json(
-                f"http://127.0.0.1:{port}/api/signup/", {"email": email, "password": PASSWORD}
+            answer, body, _ = post_json(
+                f"http://127.0.0.1:{stack.port}/api/signup/", {"email": email, "password": PASSWORD}
             )
-            assert status_code == 202, body
+            assert answer == 202, body
         smtp.handler.on_accepted = restart_at_first_acceptance
-        for _ in range(2):
-            processes.append(WorkerProcess(env, threads=2, queues=["emails"]).start())
+        stack.worker()
+        stack.worker()
         wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
         wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every row marked sent")
-        logs = "".join(p.log_text() for p in processes)
+        logs = "".join(p.log_text() for p in stack.processes)
         fault_summary("PostgreSQL restarted right after acceptance", 4, smtp.received())
         assert copies(smtp) == dict.fromkeys(emails, 1)
         assert "but the database did not take it" in logs and "(parked in Redis: True)" in logs
     finally:
-        for process in processes:
-            process.stop()
+        stack.stop()
         redis_server.stop()
