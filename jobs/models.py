@@ -39,7 +39,7 @@ class SendOnceRow(models.Model):
     last_error = models.TextField(_("last error"), blank=True)
     # Whether the last failure was worth trying again later (set with status failed).
     failure = models.CharField(_("failure"), max_length=16, choices=Failure.choices, default="", blank=True)
-    # When a send first ended with its outcome unknown (kept: at most one more send follows).
+    # When a send last ended with its outcome unknown (the rule's one more send waits from then).
     outcome_unknown_at = models.DateTimeField(_("outcome unknown since"), null=True, blank=True)
     # When the reconciler last re-enqueued it.
     reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)

@@ -18,7 +18,9 @@ Why an email the mail server accepted is not sent again:
   outcome and marks the row sent instead of sending.
 - No answer after the message was handed over (jobs.smtp.OutcomeUnknown) marks the row "outcome
   unknown": not retried now, not failed. The reconciler sends it once more, with the same
-  Message-ID, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later, and never again after a second unknown.
+  Message-ID, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later (and so after each unknown outcome, until
+  EMAIL_RETRY_FAILED_FOR_S after the row was created; then it stays unknown for an operator). So each
+  unknown outcome can give at most one extra copy, and only if that send had in fact arrived.
 - A failure before the hand-over releases the row for the message's retries; on the last one the
   row is failed, transient (no connection, timeout, 4xx: the reconciler tries again every
   EMAIL_RETRY_FAILED_EVERY_S for EMAIL_RETRY_FAILED_FOR_S) or permanent (5xx, bad address: stays
@@ -145,11 +147,12 @@ def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
 
 def mark_unknown(row: Model, error: BaseException) -> None:
     """No answer after the hand-over: maybe delivered. Kept out of every retry until the rule's wait."""
-    manager = type(row)._default_manager
-    now = timezone.now()
-    manager.filter(pk=row.pk, outcome_unknown_at__isnull=True).update(outcome_unknown_at=now)
-    manager.filter(pk=row.pk, sent_at__isnull=True).update(
-        status=UNKNOWN, claimed_until=None, last_error=_error_text(error), failure=Failure.NONE
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+        status=UNKNOWN,
+        claimed_until=None,
+        outcome_unknown_at=timezone.now(),
+        last_error=_error_text(error),
+        failure=Failure.NONE,
     )
 
 
@@ -291,8 +294,8 @@ def owed[Row: Model](rows: QuerySet[Row], older_than: timedelta) -> QuerySet[Row
       job may be gone from Redis;
     - failed for a transient reason, created less than EMAIL_RETRY_FAILED_FOR_S ago, not re-enqueued
       in the last EMAIL_RETRY_FAILED_EVERY_S: the mail server may be back;
-    - outcome unknown for EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S and not re-enqueued since: the rule's
-      one more send (`release_unknown` lets it be claimed).
+    - outcome unknown for EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S, created less than EMAIL_RETRY_FAILED_FOR_S
+      ago: the rule's one more send (`release_unknown` lets it be claimed).
     """
     now = timezone.now()
     cutoff = now - older_than
@@ -306,8 +309,10 @@ def owed[Row: Model](rows: QuerySet[Row], older_than: timedelta) -> QuerySet[Row
         & (Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=every))
     )
     unknown_due = Q(
-        status=UNKNOWN, outcome_unknown_at__lte=now - timedelta(seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S)
-    ) & (Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=F("outcome_unknown_at")))
+        status=UNKNOWN,
+        outcome_unknown_at__lte=now - timedelta(seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S),
+        created_at__gt=now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S),
+    )
     return (
         rows.filter(sent_at__isnull=True)
         .filter(lost | failed_transient | unknown_due)

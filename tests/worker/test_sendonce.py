@@ -57,9 +57,14 @@ def test_an_unknown_outcome_is_not_claimed_until_the_reconciler_releases_it(clea
     sendonce.release_unknown([owed])
     sendonce.mark_reconciled([owed])
     assert sendonce.claim(HealthAlert.objects.all(), alert.pk, timedelta(seconds=90)) is not None
-    # A second unknown outcome: never sent again by the rule.
+    # A second unknown outcome: the same rule again (one more send after the wait), within the retry period.
     sendonce.mark_unknown(owed, TimeoutError("no answer again"))
+    settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = 3600
     assert not sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()
+    settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = 0
+    assert sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()
+    settings.EMAIL_RETRY_FAILED_FOR_S = 0
+    assert not sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()  # past the period: an operator's
 
 
 @pytest.mark.django_db(transaction=True)
