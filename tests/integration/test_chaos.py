@@ -17,7 +17,7 @@ from django.conf import settings
 
 pytestmark = [pytest.mark.integration]
 
-SEED = os.environ.get("CHAOS_SEED", "3")  # a schedule with every kind of fault within 1.5 minutes
+SEED = os.environ.get("CHAOS_SEED", "21")  # a schedule with every kind of fault within 1.5 minutes
 MINUTES = os.environ.get("CHAOS_MINUTES", "1.5")
 
 
