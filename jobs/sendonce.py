@@ -67,6 +67,7 @@ PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be r
 
 
 def send_lease() -> timedelta:
+    """How long a claim lasts after its sender's last renewal (EMAIL_SEND_LEASE_S)."""
     return timedelta(seconds=settings.EMAIL_SEND_LEASE_S)
 
 
@@ -126,6 +127,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
 
 
 def mark_sent(row: Model) -> None:
+    """The mail server accepted it: never sent again."""
     type(row)._default_manager.filter(pk=row.pk).update(
         status=SENT, sent_at=timezone.now(), claimed_until=None, last_error="", failure=Failure.NONE
     )

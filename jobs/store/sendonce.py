@@ -20,6 +20,7 @@ def park_sent(table: str, pk: int, ttl_s: int) -> None:
 
 
 def is_parked(table: str, pk: int) -> bool:
+    """Whether row `pk` of `table` was accepted by the mail server before the database could record it."""
     return bool(client().exists(_key(table, pk)))
 
 
