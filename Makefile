@@ -17,7 +17,7 @@ PY_VERSION := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; print("
 # Named for the Python it was built with: another Python (or a venv of an older one) rebuilds it.
 INSTALLED = $(VENV)/.installed-py$(or $(PY_VERSION),none)
 
-.PHONY: run serve test lint setup manage test-tools clean python
+.PHONY: run serve test test-unit test-worker test-integration test-browser test-postgres test-redis lint setup manage test-tools clean python
 
 ## python: fail with one line unless a Python >= 3.12 was found
 python:
@@ -60,10 +60,48 @@ test-tools:
 		fc-list :lang=ko | grep -q . || \
 		{ apt-get update -q && apt-get install -y -q chromium redis-server iproute2 fonts-nanum; }
 
-## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium
-test: $(INSTALLED) test-tools
-	DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
-	$(PY) -m pytest
+## test: the whole suite against real Redis, real workers, a real SMTP server and Chromium: the unit
+## tier, then the worker tier, then the others (integration, browser and any test file still in tests/
+## itself), each pytest run in TEST_WORKERS parallel pytest-xdist workers with their own Redis database
+## and namespace, test database, session worker and ports (tests/settings.py, tests/ports.py). Separate
+## runs: a tier's session fixtures (a real worker on the default queues) never run under another's tests.
+TEST_WORKERS ?= 4
+XDIST = -n $(TEST_WORKERS) --dist worksteal
+# $(call tiers,extra pytest arguments): the three runs, all of them even when one fails
+tiers = status=0; \
+	$(PY) -m pytest tests/unit $(1) $(ARGS) || status=1; \
+	$(PY) -m pytest tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	$(PY) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	exit $$status
+test: $(INSTALLED) test-tools test-redis
+	@$(call tiers,)
+
+## test-unit: tests/unit: no Redis, no process (a unit test that opens either fails), in seconds
+test-unit: $(INSTALLED)
+	$(PY) -m pytest tests/unit $(ARGS)
+
+## test-worker: tests/worker: real Redis, Dramatiq workers inside the test process
+test-worker: $(INSTALLED) test-redis
+	$(PY) -m pytest tests/worker $(XDIST) $(ARGS)
+
+## test-integration: tests/integration: real rundramatiq, web, relay, scheduler and redis-server processes, faults
+test-integration: $(INSTALLED) test-tools test-redis
+	$(PY) -m pytest tests/integration $(XDIST) $(ARGS)
+
+## test-browser: tests/chromium: the pages in headless Chromium over a live server and a real worker
+test-browser: $(INSTALLED) test-tools test-redis
+	$(PY) -m pytest tests/chromium $(XDIST) $(ARGS)
+
+## test-postgres: the tiers again on PostgreSQL at DATABASE_URL, but for the files that never touch the
+## database (.ci/run starts a server when none answers)
+NO_DATABASE = tests/worker/test_wakeups.py tests/worker/test_broker_inprocess.py \
+	tests/integration/test_upstream_dramatiq.py tests/integration/test_netns.py
+test-postgres: $(INSTALLED) test-tools test-redis
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
+	@$(call tiers,$(addprefix --ignore=,$(NO_DATABASE)))
+
+test-redis: $(INSTALLED)
+	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(INSTALLED)

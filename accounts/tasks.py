@@ -17,7 +17,7 @@ from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from jobs import outbox, sendonce
+from jobs import dbconnections, outbox, sendonce
 from jobs.tasks_backend import task_message
 
 from . import deliveries
@@ -132,5 +132,9 @@ def reconcile_deliveries() -> None:
         count = enqueue_owed(timedelta(seconds=settings.DELIVERY_RECONCILE_AFTER_S))
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Delivery reconciliation could not reach Redis; the next scheduled run retries: %s", error)
+        return
+    except dbconnections.UNAVAILABLE_ERRORS as error:
+        # Not a dead letter each run while the database is away (max_retries=0): the next run covers it.
+        logger.warning("Delivery reconciliation could not reach the database; the next run retries: %s", error)
         return
     logger.info("Delivery reconciliation re-enqueued %d owed email(s)", count)

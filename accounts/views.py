@@ -29,7 +29,14 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST, require_safe
 
 from . import throttle, welcome
-from .forms import AccountForm, ApiSignupForm, LoginForm, OutboxPasswordResetForm, SignupForm
+from .forms import (
+    AccountForm,
+    ApiSignupForm,
+    LoginForm,
+    OutboxPasswordResetForm,
+    ResetSetPasswordForm,
+    SignupForm,
+)
 from .models import User
 from .signup import sign_up
 
@@ -267,6 +274,7 @@ class PasswordResetDoneView(auth_views.PasswordResetDoneView):
 
 
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = ResetSetPasswordForm
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("accounts:password_reset_complete")
 

@@ -13,9 +13,13 @@ migrated first.
 For --minutes, signups arrive at a steady rate over HTTP while a schedule drawn
 from --seed SIGKILLs and SIGTERMs workers, restarts Redis (SIGTERM or SIGKILL,
 then again on the same port and directory), stops and slows the SMTP server,
-kills and restarts the web server, the relay and the scheduler, and slips in a
-few poison messages; `reconcile_deliveries` runs every few seconds. A signup
-that meets a dead web server is retried later, as a client would.
+kills and restarts the web server, the relay and the scheduler, takes the
+database away (SQLite: another process holds the write lock, from a few seconds
+to longer than the busy timeout; PostgreSQL started by the soak, --own-postgres:
+a fast shutdown and a start again on the same port), and slips in a few poison
+messages; `reconcile_deliveries` runs every few seconds. A signup that meets a
+dead web server, or a 503 while the database is away, is retried later, as a
+client would: not accepted, never counted lost.
 
 Then everything is brought back, the soak waits (bounded) for quiet, and checks:
 every committed signup (a User row for the email sent) got exactly one welcome
@@ -42,6 +46,7 @@ import random
 import re
 import signal
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -83,11 +88,16 @@ FAULT_WEIGHTS = {
     "web SIGKILL restart": 1,
     "relay SIGKILL": 1,
     "scheduler SIGKILL": 0.5,
+    # SQLite: the write lock held by another process; PostgreSQL (--own-postgres): a restart.
+    "database outage": 1.5,
 }
 SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT, so a slow server is slow, not a timeout
 EMAIL_TIMEOUT_S, EMAIL_DATA_TIMEOUT_S = 5, 20
 SMTP_FINAL_REPLY_MAX_S = 9.0  # the final reply comes after EMAIL_TIMEOUT_S, well within EMAIL_DATA_TIMEOUT_S
 WORKER_SHUTDOWN_TIMEOUT_MS = 5000
+# The soak's processes wait this long for SQLite's write lock; a "database outage" holds it 1-8 s, so
+# some outlast it (writers give up: 503 at signup, a job retried, a relay attempt failed) and some do not.
+SQLITE_BUSY_TIMEOUT_S = 5
 # A duplicate counts as "in the window" if the worker that sent the copy before it died this close to
 # that copy's acceptance: killed while a slow server was still taking DATA (it accepts afterwards), or
 # within moments after (SIGKILL) or while it waited for a slow final reply (the server had stored the message),
@@ -133,11 +143,22 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
     return env
 
 
+# Holds SQLite's write lock (argv[1] the file) from its "locked" line until its stdin closes.
+SQLITE_LOCK_HOLDER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=60)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+sys.stdin.read()
+db.execute("COMMIT")
+"""
+
+
 def database_url_for(run_dir: Path) -> str:
     """A SQLite file of the run, or (DATABASE_URL on PostgreSQL) `<name>_chaos` on that server, created if missing."""
     given = os.environ.get("DATABASE_URL", "")
     if not given.startswith(("postgres://", "postgresql://")):
-        return f"sqlite:///{run_dir / 'chaos.sqlite3'}"
+        return f"sqlite:///{run_dir / 'chaos.sqlite3'}?timeout={SQLITE_BUSY_TIMEOUT_S}"
     from urllib.parse import urlsplit, urlunsplit
 
     import psycopg
@@ -160,7 +181,9 @@ LOG_SIGNALS = [
     ("worker", "database locked", "database is locked"),
     ("web", "500 Internal Server Error", "Internal Server Error"),
     ("web", "database locked", "database is locked"),
+    ("web", "503 while the database was unavailable", "Database unavailable for"),
     ("relay", "relay attempts failed", "Outbox relay attempt"),
+    ("relay", "relay recovered", "Outbox relay recovered"),
 ]
 
 
@@ -198,6 +221,8 @@ def make_schedule(seed: int, seconds: float, workers: int) -> list[Fault]:
         target, pause, extra = rng.randrange(workers), rng.uniform(0.5, 1.0), rng.uniform(0.5, SMTP_SLOW_MAX_S)
         if kind == "smtp stopped":
             pause = rng.uniform(1.0, 6.0)
+        elif kind == "database outage":
+            pause = rng.uniform(1.0, 8.0)
         elif kind == "smtp slow":
             pause = rng.uniform(2.0, 8.0)
         elif kind == "smtp slow final reply":
@@ -250,7 +275,7 @@ class Attempt:
     number: int
     start: float
     end: float
-    outcome: str  # accepted / exists / 4xx / 5xx / conn
+    outcome: str  # accepted / exists / unavailable (503 in a database outage) / 4xx / 5xx / conn
     status: int | None = None
     detail: str = ""
     twin: bool = False
@@ -295,8 +320,11 @@ class Soak:
         self.retries: deque[tuple[float, str, int, bool]] = deque()
         self.emails: list[str] = []
         self.in_flight = 0
-        # [down, up] intervals of the web server and of Redis, up infinite while down.
-        self.down: dict[str, list[list[float]]] = {"web": [], "redis": []}
+        # [down, up] intervals of the web server, Redis and the database, up infinite while down.
+        self.down: dict[str, list[list[float]]] = {"web": [], "redis": [], "database": []}
+        self.database_lock = threading.Lock()  # one database outage at a time
+        self.sqlite_lock: subprocess.Popen | None = None  # the process holding SQLite's write lock
+        self.postgres: Any = None  # tests.postgres_server.PostgresServer with --own-postgres
         # (time, how, incarnation, seconds after an acceptance it still explains): for the duplicate window
         self.worker_deaths: list[tuple[float, str, str, float]] = []
         self.workers: list[Proc] = []
@@ -338,7 +366,13 @@ class Soak:
             self.run_dir,
             partial(redis_answers, self.redis_port),
         ).start()
-        self.database_url = database_url_for(self.run_dir)
+        if self.args.own_postgres:
+            from tests.postgres_server import PostgresServer
+
+            self.postgres = PostgresServer().start()
+            self.database_url = self.postgres.create_database("chaos")
+        else:
+            self.database_url = database_url_for(self.run_dir)
         self.env = child_environment(self.redis_url, self.database_url, self.smtp.url)
         os.environ.update(self.env)
 
@@ -531,8 +565,49 @@ class Soak:
                 proc.kill_group()
                 self.stop_chaos.wait(fault.pause)
                 self.restart(proc, kind)
+        elif kind == "database outage":
+            self.database_outage(fault.pause)
         elif kind == "poison":
             self.inject_poison()
+
+    def database_outage(self, seconds: float) -> None:
+        """SQLite: another process holds the write lock for `seconds`. PostgreSQL: the soak's own server is
+        stopped (fast shutdown) and started again after `seconds`; a server it did not start is left alone."""
+        with self.database_lock:
+            if self.database_url.startswith("sqlite"):
+                self._went_down("database")
+                self.events.record("database outage", f"SQLite write lock held {seconds:.1f}s")
+                self.sqlite_lock = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-c",
+                        SQLITE_LOCK_HOLDER,
+                        self.database_url.removeprefix("sqlite:///").split("?")[0],
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                )
+                assert self.sqlite_lock.stdout is not None
+                self.sqlite_lock.stdout.readline()  # "locked" (or EOF if it could not take the lock)
+                self.stop_chaos.wait(seconds)
+                self._database_back()
+            elif self.postgres is not None:
+                self._went_down("database")
+                self.events.record("database outage", f"PostgreSQL stopped for {seconds:.1f}s")
+                self.postgres.stop()
+                self.stop_chaos.wait(seconds)
+                self._database_back()
+            else:
+                self.events.record("database outage skipped", "PostgreSQL not started by the soak (--own-postgres)")
+
+    def _database_back(self) -> None:
+        if self.sqlite_lock is not None:
+            self.sqlite_lock.communicate(timeout=30)
+            self.sqlite_lock = None
+        if self.postgres is not None and not self.postgres.alive:
+            self.postgres.start()
+        self._came_up("database")
+        self.events.record("database back")
 
     def _smtp_start(self) -> None:
         for _ in range(50):
@@ -625,6 +700,8 @@ class Soak:
                 self.events.record("reconciler re-enqueued", found.group(1))
         elif self._was_down("redis", start, time.time()):
             self.reconciler["failed, redis down"] += 1
+        elif self._was_down("database", start, time.time()):
+            self.reconciler["failed, database down"] += 1
         else:
             self.reconciler["failed"] += 1
             self.events.record("RECONCILER FAILED", f"exit {code}, see reconcile.log")
@@ -652,12 +729,15 @@ class Soak:
             method="POST",
         )
         start = time.time()
-        status, detail = None, ""
+        status, detail, retry_after = None, "", 1.0
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 status, raw = response.status, response.read()
         except urllib.error.HTTPError as error:
             status, raw = error.code, error.read()
+            asked = error.headers.get("Retry-After") or ""
+            if status == 503 and re.fullmatch(r"[0-9]{1,3}", asked):
+                retry_after = float(asked)  # as the server asks
         except (OSError, http.client.HTTPException) as error:
             raw, detail = b"", repr(error)
         end = time.time()
@@ -665,6 +745,8 @@ class Soak:
             outcome = "conn"
         elif status in (201, 202):
             outcome = "accepted"
+        elif status == 503 and self._was_down("database", start, end):
+            outcome = "unavailable"  # not accepted: the client tries again, as told by Retry-After
         elif status >= 500:
             outcome, detail = "5xx", _gist(raw)
         elif status == 400 and (number > 0 or twin) and b"exist" in raw:
@@ -673,8 +755,8 @@ class Soak:
             outcome, detail = "4xx", _gist(raw)
         with self.lock:
             self.attempts.append(Attempt(email, number, start, end, outcome, status, detail, twin))
-            if outcome in ("conn", "5xx") and number + 1 < 30:
-                self.retries.append((end + 1.0, email, number + 1, twin))
+            if outcome in ("conn", "5xx", "unavailable") and number + 1 < 30:
+                self.retries.append((end + retry_after, email, number + 1, twin))
 
     def drive_signups(self, pool: ThreadPoolExecutor, seconds: float) -> None:
         """New signups at a steady rate for `seconds`; retries of broken ones whenever the web is up."""
@@ -721,6 +803,9 @@ class Soak:
     # ----- the end
     def restore(self) -> None:
         """Everything up, SMTP fast, before waiting for quiet."""
+        with self.database_lock:
+            if self.sqlite_lock is not None or (self.postgres is not None and not self.postgres.alive):
+                self._database_back()
         self.smtp.handler.delay = self.smtp.handler.final_reply_delay = 0.0
         self._smtp_start()
         for proc in self.long_running:
@@ -1016,6 +1101,7 @@ class Soak:
             "connection_errors_web_down": conn_expected,
             "connection_errors_web_up": conn_unexpected,
             "responses_5xx": server_errors,
+            "responses_503_database_down": outcomes["unavailable"],
             "responses_4xx_unexpected": outcomes["4xx"],
             "emails_received": sum(len(v) for v in received.values()),
             "other_emails": dict(other_mail),
@@ -1123,6 +1209,7 @@ def print_table(result: dict[str, Any]) -> None:
             "MISSING (command not in this branch)"
             if rec.get("missing")
             else f"{rec.get('ok', 0)} ok, {rec.get('failed, redis down', 0)} refused while Redis was down, "
+            f"{rec.get('failed, database down', 0)} while the database was, "
             f"{rec.get('failed', 0)} failed; {rec.get('re-enqueued', 0)} emails re-enqueued",
         )
     )
@@ -1136,6 +1223,7 @@ def print_table(result: dict[str, Any]) -> None:
         ("connection errors, web down", str(result["connection_errors_web_down"])),
         ("connection errors, web up", str(result["connection_errors_web_up"])),
         ("5xx responses", str(result["responses_5xx"])),
+        ("503 while the database was away (retried)", str(result["responses_503_database_down"])),
         ("unexpected 4xx", str(result["responses_4xx_unexpected"])),
         ("welcome emails received", str(result["emails_received"])),
         (
@@ -1185,6 +1273,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconcile-every", type=float, default=10.0, help="seconds between reconciler runs")
     parser.add_argument("--reconcile-older-than", type=int, default=15, help="reconcile_deliveries --older-than")
     parser.add_argument("--quiet-timeout", type=float, default=90.0, help="bound on the wait for quiet")
+    parser.add_argument(
+        "--own-postgres",
+        action="store_true",
+        help="run on a PostgreSQL server of the soak's own (tests/postgres_server.py), restarted by database faults",
+    )
     parser.add_argument("--run-dir", help="where logs go (default var/chaos/<time>-seed<S>-<id>)")
     args = parser.parse_args(argv)
     if args.seed is None:

@@ -20,3 +20,11 @@ def bench_sleep10() -> None:
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
 def bench_note_start(enqueued_at: float) -> None:
     jobs_common.note_start(enqueued_at)
+
+
+FAILING_QUEUE = "bench-fail"
+
+
+@dramatiq.actor(queue_name=FAILING_QUEUE, max_retries=0)
+def bench_fails() -> None:
+    raise RuntimeError("fails on purpose")

@@ -19,7 +19,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
-from .store import control, delayed, delivery, fetched, queues
+from .store import control, dead_letters, delayed, delivery, fetched, queues
 from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
@@ -45,6 +45,23 @@ _registry_lock = threading.Lock()
 def put_back_instead_of_ack(message: MessageProxy, reason: str) -> None:
     """Have the consumer return `message` to its queue (when Redis answers) instead of acking it."""
     setattr(message, _PUT_BACK, reason)
+
+
+# Set on a MessageProxy (by DeadLetterDetails, before its nack): the message as its dead letter is to
+# be filed (its reason and traceback in its options). The consumer then nacks and files it in one
+# round trip, and sets _FILED; a nack without it (or retried after a connection error) is Dramatiq's.
+_FILE_WITH_NACK = "_jobs_file_with_nack"
+_FILED = "_jobs_dead_letter_filed"
+
+
+def file_with_nack(message: MessageProxy, dead_letter: Message) -> None:
+    """Have the consumer's nack of `message` also file `dead_letter` (the message, described), at once."""
+    setattr(message, _FILE_WITH_NACK, dead_letter)
+
+
+def filed_with_nack(message: MessageProxy) -> bool:
+    """Whether the consumer's nack filed the dead letter handed to `file_with_nack`."""
+    return bool(vars(message).get(_FILED))  # not getattr: the proxy would ask the message
 
 
 def _broker_error(error: Exception) -> ConnectionClosed:
@@ -127,17 +144,21 @@ class _Consumer(_RedisConsumer):
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
-            self.queued_message_ids.discard(message.message_id)
+            self._free_slot(message.message_id)
 
     def nack(self, message: MessageProxy) -> None:
         redis_id = message.options["redis_message_id"]
+        dead_letter = vars(message).pop(_FILE_WITH_NACK, None)  # once: a retried nack is Dramatiq's
         try:
-            self.broker.do_nack(self.queue_name, redis_id)
+            if dead_letter is None:
+                self.broker.do_nack(self.queue_name, redis_id)
+            elif self.broker.nack_and_file(self.queue_name, redis_id, dead_letter):
+                setattr(message, _FILED, True)
             self._in_hand.discard(redis_id)
         except redis.RedisError as error:
             raise _broker_error(error) from None
         finally:
-            self.queued_message_ids.discard(message.message_id)
+            self._free_slot(message.message_id)
 
     def requeue(self, messages: Iterable[MessageProxy]) -> None:
         try:
@@ -210,7 +231,10 @@ class _Consumer(_RedisConsumer):
     # `ack_flush_ms`, and fetches again only when that much room is free in its prefetch window,
     # so a busy consumer makes about two Redis round trips per `ack_batch` jobs instead of two
     # per job. Nacks and put-backs stay immediate, and so do acks while fewer than a batch of
-    # messages are in hand (nothing to batch with). When the queue is empty the consumer sends
+    # messages are in hand (nothing to batch with); each of those frees its slot at once and wakes a
+    # consumer waiting on a full window as a batch of acks does (`_free_slot`): a window full of
+    # failing jobs (nacked: out of retries, too old, invalid) is refilled as fast as one of
+    # successes, never after the worker timeout. When the queue is empty the consumer sends
     # what is pending and blocks on the queue's wake list (BLPOP, up to the worker timeout). A process that dies
     # between a job's end and its ack's flush leaves the message unacked: it runs again once the
     # worker's heartbeat is stale (at-least-once; the actors are idempotent).
@@ -221,7 +245,7 @@ class _Consumer(_RedisConsumer):
         with _registry_lock:
             self._retry_acks: list[str] = _leftover_acks.pop((broker.broker_id, self.queue_name), [])
         self._pending_since = 0.0
-        self._acked = threading.Event()
+        self._slot_freed = threading.Event()  # set by worker threads: acks due, or room worth a fetch
         self._idle = False
         self._closed = False
         self._etas: dict[str, int] = {}  # delay queue: message id -> eta (ms) of the messages it holds
@@ -238,7 +262,15 @@ class _Consumer(_RedisConsumer):
         if self._idle:
             self._flush_acks()  # the consumer went idle meanwhile (it sets the flag before its last flush)
         elif pending == 1 or pending >= self._batch:
-            self._acked.set()
+            self._slot_freed.set()
+
+    def _free_slot(self, message_id: str) -> None:
+        """A message left the worker's hands at once (nacked, put back, acked unbatched): its slot in
+        the prefetch window is free now. Wake the consumer once the room is worth a fetch, as a batch
+        of acks does; a consumer waiting on a full window would otherwise sleep the worker timeout."""
+        self.queued_message_ids.discard(message_id)
+        if self._worth_fetching(self.prefetch - self.outstanding_message_count):
+            self._slot_freed.set()
 
     def _batching(self) -> bool:
         """Batch acks only under load (a batch's worth of messages in hand). Otherwise the worker thread
@@ -284,13 +316,16 @@ class _Consumer(_RedisConsumer):
         return room >= self._batch or (room > 0 and not self.queued_message_ids)
 
     def _wait_for_acks(self) -> None:
-        """The prefetch window is full: wait until a batch of acks is due, or the worker timeout."""
-        self._acked.clear()
+        """The prefetch window is full: wait until a batch of acks is due, enough slots are freed by
+        nacks and put-backs to be worth a fetch, or the worker timeout."""
+        self._slot_freed.clear()
+        if self._worth_fetching(self.prefetch - self.outstanding_message_count):
+            return  # freed between the caller's look and the clear: no wake-up will come for it
         with self._acks_lock:
             since = self._pending_since if self._pending else None
         wait = self.timeout / 1000 if since is None else max(0.0, since + self._flush_s - time.monotonic())
         if not self._retry_acks and wait > 0:
-            self._acked.wait(wait)
+            self._slot_freed.wait(wait)
         if self._acks_due():
             self._flush_acks()
         elif self.broker.heartbeat_due():
@@ -450,6 +485,19 @@ class RedisBroker(DramatiqRedisBroker):
         return delivery.ack_many(
             self.client, self.namespace, self.broker_id, queue_name, list(message_ids), self._take_heartbeat()
         )
+
+    def nack_and_file(self, queue_name: str, redis_id: str, dead_letter: Message) -> bool:
+        """Dead-letter a fetched message and file its details (`dead_letter`: the message with its
+        reason and traceback) in one script call, as Dramatiq's nack and `record_dead_letter` would
+        in two; records the heartbeat at most once a second, as acks do. False when nothing was filed:
+        the message was no longer held, or its description does not encode (then nacked as Dramatiq does)."""
+        try:
+            body, data = dead_letter.encode(), dead_letter.asdict()
+        except Exception:
+            logger.exception("Dead letter %s not filed with its nack: it does not encode", redis_id)
+            self.do_nack(queue_name, redis_id)
+            return False
+        return dead_letters.nack_and_record(self.broker_id, queue_name, redis_id, body, data, self._take_heartbeat())
 
     def heartbeat_due(self) -> bool:
         return current_millis() >= self._next_heartbeat_ms

@@ -1,7 +1,8 @@
 """Rate limits shared by every process through Redis.
 
-`sliding_window` guards request paths (one round trip, a Lua script); the
-window limiter (Dramatiq's) paces workers, which may wait for a slot.
+`sliding_window` guards request paths (one round trip, a Lua script); a `TokenBucket` paces
+workers, which may wait for a slot: one round trip takes the slot (now, or at a time the caller
+then sleeps until), so a wait costs no polling.
 """
 
 from __future__ import annotations
@@ -10,40 +11,47 @@ import logging
 import math
 import time
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
 from django.conf import settings
-from dramatiq.rate_limits import WindowRateLimiter
 
 from .store import rate_limits
 
 logger = logging.getLogger(__name__)
 
-_clock = time.time  # the limiter's notion of now; replaceable in tests that must control time
+_clock = time.time  # the sliding window's notion of now; replaceable in tests that must control time
 
 
-def window_limiter(name: str, limit: int, window_s: int = 1) -> WindowRateLimiter:
-    """At most `limit` acquisitions in any `window_s` seconds, across all processes."""
-    return WindowRateLimiter(
-        rate_limits.rate_limiter_backend(), rate_limits.rate_limit_key(name), limit=limit, window=window_s
-    )
+@dataclass(frozen=True)
+class TokenBucket:
+    """`rate_per_s` slots a second across all processes, at most `burst` of them at once (a bucket
+    of `burst` tokens refilled at `rate_per_s`): in any `t` seconds, at most `burst + rate_per_s * t`."""
+
+    name: str
+    rate_per_s: float
+    burst: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.rate_per_s > 0 or self.burst < 1:
+            raise ValueError(f"A token bucket needs a rate above 0 and a burst of 1 or more, not {self}")
 
 
-def try_acquire(limiter: WindowRateLimiter) -> bool:
-    # acquire() is a context manager; a window limiter has nothing to release afterwards.
-    with limiter.acquire(raise_on_failure=False) as acquired:
-        return acquired
+def take(bucket: TokenBucket, within_s: float) -> rate_limits.Slot:
+    """Reserve `bucket`'s next slot if it is due within `within_s`: one Redis round trip. The slot
+    says how long to wait for it, or, when none is due that soon (nothing taken), until the earliest."""
+    return rate_limits.take_token(bucket.name, 1e6 / bucket.rate_per_s, bucket.burst, round(within_s * 1e6))
 
 
-def acquire_within(limiter: WindowRateLimiter, timeout_s: float, poll_s: float = 0.05) -> bool:
-    """Wait up to `timeout_s` for a slot: a short burst waits in place instead of using up retries."""
-    deadline = time.monotonic() + timeout_s
-    while not try_acquire(limiter):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(poll_s)
-    return True
+def acquire_within(bucket: TokenBucket, timeout_s: float) -> bool:
+    """Take a slot due within `timeout_s` and sleep until it: a short burst waits in place instead
+    of using up retries. One Redis round trip whatever the wait; False (nothing taken) at once when
+    the earliest slot is further away."""
+    slot = take(bucket, timeout_s)
+    if slot.taken and slot.wait_us > 0:
+        time.sleep(slot.wait_us / 1e6)
+    return slot.taken
 
 
 class Verdict(NamedTuple):
@@ -69,6 +77,7 @@ def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
 
 
 @cache
-def smtp_limiter() -> WindowRateLimiter:
-    """The one SMTP budget every email of the project shares: EMAIL_RATE_PER_SECOND across all workers."""
-    return window_limiter("smtp", settings.EMAIL_RATE_PER_SECOND, window_s=1)
+def smtp_limiter() -> TokenBucket:
+    """The one SMTP budget every email of the project shares: EMAIL_RATE_PER_SECOND across all
+    workers, in any second (a burst of 1: sends are spaced evenly, never bunched at a second's start)."""
+    return TokenBucket("smtp", settings.EMAIL_RATE_PER_SECOND, burst=1)

@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 class SendOnceRow(models.Model):
     """The fields of a row owed one email, which `jobs.sendonce` claims, sends once and settles.
 
-    Subclassed by every model that owes mail (accounts.EmailDelivery, jobs.HealthAlert), like
+    Subclassed by every model that owes mail (accounts.EmailDelivery, jobs.HealthAlert, jobs.AdminErrorMail), like
     Django's AbstractBaseSession: the send-once machinery reads and writes only these fields.
     """
 
@@ -198,3 +198,20 @@ class HealthAlert(SendOnceRow):
 
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
+
+
+class AdminErrorMail(SendOnceRow):
+    """One of Django's error mails to ADMINS (a server error), recorded by `jobs.loghandlers` instead
+    of sent inside the request, and sent once by `jobs.tasks.send_admin_error_mail` through the outbox.
+    Throttled when recorded (`jobs.errormail`): a flood of errors is a few mails."""
+
+    subject = models.CharField(_("subject"), max_length=255)
+    body = models.TextField(_("message"))
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("error mail to admins")
+        verbose_name_plural = _("error mails to admins")
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.status})"

@@ -1,8 +1,9 @@
 """Rows owed one email, sent at most once: what makes the email actors idempotent.
 
-A row is a `jobs.models.SendOnceRow` (accounts' `EmailDelivery`, jobs' `HealthAlert`). A worker claims
-it by a conditional UPDATE with a lease before it sends, so of two copies of a job exactly one sends;
-the database is the record of what is owed, so rows whose job Redis lost are found again (`owed`).
+A row is a `jobs.models.SendOnceRow` (accounts' `EmailDelivery`, jobs' `HealthAlert` and
+`AdminErrorMail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
+copies of a job exactly one sends; the database is the record of what is owed, so rows whose job
+Redis lost are found again (`owed`).
 
 Why an email the mail server accepted is not sent again:
 

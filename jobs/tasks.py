@@ -18,8 +18,8 @@ from django.utils import timezone
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from . import actions, alerts, bulk, health, sendonce
-from .models import BulkAction, HealthAlert
+from . import actions, alerts, bulk, dbconnections, errormail, health, sendonce
+from .models import AdminErrorMail, BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
 
@@ -32,16 +32,19 @@ logger = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=10 * 60_000, periodic=cron("17 * * * *"))
 def prune_job_store() -> None:
     """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour,
-    forget health alerts settled long ago."""
+    forget health alerts and error mails settled long ago."""
     pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
     forgotten = stats.forget_silent_workers()
     old_alerts = alerts.prune()
-    if pruned or forgotten or old_alerts:
+    old_mails = errormail.prune()
+    if pruned or forgotten or old_alerts or old_mails:
         logger.info(
-            "Pruned %d expired dead-letter index entries; forgot %d silent workers and %d old health alerts",
+            "Pruned %d expired dead-letter index entries; forgot %d silent workers, %d old health alerts "
+            "and %d old error mails",
             pruned,
             forgotten,
             old_alerts,
+            old_mails,
         )
 
 
@@ -78,6 +81,15 @@ def check_health() -> None:
     if not alerts.enabled():
         return
     try:
+        _check_health()
+    except dbconnections.UNAVAILABLE_ERRORS as error:
+        # No verdict without the database (the outbox backlog, the alerts' rows) either; the next run tries
+        # again, rather than a dead letter each minute while it is away (max_retries=0).
+        logger.warning("Health checks could not reach the database; no alerts this run: %s", error)
+
+
+def _check_health() -> None:
+    try:
         report = health.run_checks()
     except redis.RedisError as error:
         # No verdict without the checks: nothing is taken to have recovered. The next run tries again.
@@ -93,11 +105,13 @@ def check_health() -> None:
 
 
 def _enqueue_owed_alerts() -> int:
-    """The database is the record of owed alerts: re-enqueue those whose job Redis may have lost
-    (an extra job for an alert that was not lost finds it sent or claimed, and does nothing)."""
+    """The database is the record of owed alerts and error mails: re-enqueue those whose job Redis may
+    have lost (an extra job for one that was not lost finds it sent or claimed, and does nothing)."""
     try:
         return sendonce.enqueue_owed(
             HealthAlert.objects.all(), ALERT_RESEND_AFTER, lambda alert: send_health_alert.message(alert.pk)
+        ) + sendonce.enqueue_owed(
+            AdminErrorMail.objects.all(), ALERT_RESEND_AFTER, lambda mail: send_admin_error_mail.message(mail.pk)
         )
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Owed health alerts could not be re-enqueued; the next run retries: %s", error)
@@ -117,3 +131,18 @@ def send_health_alert(alert_id: int) -> None:
     )
     if alert is not None:
         logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))
+
+
+@dramatiq.actor(
+    queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
+)
+def send_admin_error_mail(mail_id: int) -> None:
+    """Send one of Django's error mails to ADMINS (recorded by jobs.loghandlers), once."""
+    mail = sendonce.send(
+        AdminErrorMail.objects.all(),
+        mail_id,
+        lambda mail: mail_admins(mail.subject, mail.body),
+        what="Error mail",
+    )
+    if mail is not None:
+        logger.info("Error mail %s sent to ADMINS: %s", mail_id, mail.subject)

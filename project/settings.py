@@ -36,14 +36,21 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     # After sessions, before common: the language from the cookie or Accept-Language (English or Korean).
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads GET or POST: only UTF-8 (ASCII, Latin-1) bodies and query strings (project.errors).
+    "project.errors.RequireUtf8",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns a view's database-unavailable error into a 503 with Retry-After, not a 500 (its process_exception
+    # runs before those of the middleware above it).
+    "jobs.unavailable.ServiceUnavailableMiddleware",
     # Last: turns a sign-in that django-axes refused (locked out) into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+# Retry-After (seconds) of the 503 answered while the database is unavailable (jobs.unavailable).
+SERVICE_UNAVAILABLE_RETRY_AFTER_S = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
@@ -310,6 +317,11 @@ JOBS_HEALTH_ALERT_CRON = env.str("JOBS_HEALTH_ALERT_CRON", default="* * * * *") 
 # At most one FAILING mail per (check, subject) in this many seconds while it flaps (RECOVERED always follows).
 JOBS_HEALTH_ALERT_INTERVAL_S = env.int("JOBS_HEALTH_ALERT_INTERVAL_S", default=3600)
 
+# Django's error mails to ADMINS (jobs.errormail): one per subject in this many seconds, and at most
+# ADMIN_ERROR_MAIL_MAX of them in that time; the rest are only logged.
+ADMIN_ERROR_MAIL_INTERVAL_S = env.int("ADMIN_ERROR_MAIL_INTERVAL_S", default=600)
+ADMIN_ERROR_MAIL_MAX = env.int("ADMIN_ERROR_MAIL_MAX", default=10)
+
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off)
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -347,9 +359,10 @@ LOGGING = {
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
         # Django's mail of server errors to ADMINS (DEBUG off), without the 503s that /jobs/health and the
         # Redis-down pages answer by design: a probe of a failing check must not mail on every request.
+        # Recorded and sent through the outbox by a worker, throttled, never inside the request (jobs.loghandlers).
         "mail_admins": {
             "level": "ERROR",
-            "class": "django.utils.log.AdminEmailHandler",
+            "class": "jobs.loghandlers.OutboxAdminEmailHandler",
             "filters": ["require_debug_false", "skip_unavailable", "mask_secrets"],
         },
     },
@@ -358,6 +371,9 @@ LOGGING = {
     "loggers": {
         "django": {"handlers": ["mail_admins"], "level": "INFO"},
         "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # Requests Django refuses as suspicious (too big, too many fields or files, a bad Host): a 400/413
+        # any anonymous client can cause, so logged, never mailed.
+        "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

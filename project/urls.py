@@ -2,12 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import TemplateView
 
+from .errors import API_PREFIX
+
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),
     path("accounts/", include("accounts.urls")),
-    path("api/", include("accounts.api_urls")),
+    path(API_PREFIX, include("accounts.api_urls")),
     path("jobs/", include("jobs.urls")),
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language menu in the header
 ]
+
+handler400 = "project.errors.bad_request"  # 413 for RequestDataTooBig; JSON under API_PREFIX

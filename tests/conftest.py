@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
+import dramatiq
 import pytest
 import redis
 from django.conf import settings
 from django.utils import translation
 
 from jobs import store
-from jobs.store import keys
+from jobs.store import keys, stats
 from jobs.timeutil import now_ms
+from tests.ports import reserve_port
 from tests.postgres_server import PostgresServer, unavailable_reason
-from tests.processes import ManagedProcess, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import SmtpSink
 
 TIERS = {"unit": "unit", "worker": "worker", "integration": "integration", "chromium": "browser"}
@@ -28,6 +31,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         parts = Path(item.path).resolve().relative_to(TESTS_DIR).parts
         if len(parts) > 1 and parts[0] in TIERS:
             item.add_marker(TIERS[parts[0]])
+
+
+def _unregister_dead_workers() -> None:
+    """Drop the registrations of this host's workers whose process is gone (killed at a test's end:
+    no graceful shutdown unregistered them), so the next test's dashboard lists no leftover."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    host = socket.gethostname()
+    for worker_id, info in conn.hgetall(keys.workers_key()).items():
+        seen = json.loads(info)
+        if seen.get("host") == host and not _alive(seen.get("pid")):
+            stats.unregister_worker(worker_id.decode() if isinstance(worker_id, bytes) else worker_id)
+
+
+def _alive(pid: int | None) -> bool:
+    """A running process (a killed worker's children may linger as zombies until reaped: dead)."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
 def _clear_namespace() -> None:
@@ -109,6 +134,16 @@ def postgres_server(postgres_server_session: PostgresServer) -> Iterator[Postgre
 
 
 @pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
+    """Redis down for this process: the broker's client (which the store and the pages read through)
+    points at a port reserved for this test and listened on by nothing, so every Redis command meets
+    a real refused connection."""
+    dead = redis.Redis(host="127.0.0.1", port=reserve_port(), socket_connect_timeout=1, socket_timeout=1)
+    monkeypatch.setattr(dramatiq.get_broker(), "client", dead)
+    return dead
+
+
+@pytest.fixture
 def clean_redis():
     """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""
     _clear_namespace()
@@ -124,7 +159,7 @@ def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
     with django_db_blocker.unblock():
         process = WorkerProcess(env, queues=["emails", "default"]).start()
     yield process
-    process.stop()
+    process.kill()  # the session is over: nothing waits on its graceful shutdown
 
 
 @pytest.fixture
@@ -147,8 +182,8 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
         return process.start()
 
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)
+    _unregister_dead_workers()
 
 
 FAULT_ROWS: list[tuple[str, int, int, int, int]] = []

@@ -13,8 +13,8 @@ from tests.processes import wait_for
 
 
 def filed(queue: str) -> int:
-    """Dead letters of `queue` filed by DeadLetterDetails (grouped, with a preview): the step after the
-    broker's own nack, so waiting for it means the list pages show them complete."""
+    """Dead letters of `queue` filed by DeadLetterDetails (grouped, with a preview; with the nack on the
+    project's broker, after it on another), so waiting for it means the list pages show them complete."""
     return sum(g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=queue)))
 
 

@@ -52,11 +52,11 @@ def unavailable_reason() -> str | None:
 
 
 def _free_port() -> int:
-    import socket
+    """A port reserved for this test process (tests/ports.py): nothing takes it between the choice and
+    the server's bind, nor while a test has the server stopped to restart it on the same port."""
+    from tests.ports import reserve_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return reserve_port()
 
 
 class PostgresServer:

@@ -101,18 +101,43 @@ class ManagedProcess:
             (os.killpg if group else os.kill)(self.proc.pid, sig)
 
     def stop(self, timeout: float = 20) -> int | None:
+        """A graceful stop (SIGTERM), killed after `timeout` seconds."""
+        self.signal(signal.SIGTERM)
+        return self._reap(time.monotonic() + timeout)
+
+    def kill(self) -> int | None:
+        """Kill the whole group at once: for a teardown that is not about a graceful shutdown."""
+        self.signal(signal.SIGKILL, group=True)
+        return self._reap(time.monotonic() + 5)
+
+    def _reap(self, deadline: float) -> int | None:
         if self.proc is None:
             return None
-        self.signal(signal.SIGTERM)
         try:
-            self.proc.wait(timeout)
+            self.proc.wait(max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             self.signal(signal.SIGKILL, group=True)
             self.proc.wait(5)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)  # nothing of the group outlives the test
-        self._log.close()
+        if not self._log.closed:
+            self._log.close()
         return self.proc.returncode
+
+
+def stop_all(processes: Sequence[ManagedProcess], *, graceful: bool = False, timeout: float = 20) -> None:
+    """Stop processes together: every one signalled first, then all reaped against one deadline.
+    Killed outright unless `graceful` (SIGTERM, then killed after `timeout`): an idle worker takes
+    seconds to finish a graceful shutdown, which a teardown need not wait for."""
+    started = [p for p in processes if p.proc is not None]
+    for process in started:
+        if graceful:
+            process.signal(signal.SIGTERM)
+        else:
+            process.signal(signal.SIGKILL, group=True)
+    deadline = time.monotonic() + (timeout if graceful else 5)
+    for process in started:
+        process._reap(deadline)
 
 
 def WorkerProcess(
@@ -136,6 +161,38 @@ def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
     return ManagedProcess(["runperiodiq"], env, b"Registered periodic actors", "scheduler")
 
 
+class ProcessStack:
+    """Web (`runserver`), worker(s) and the outbox relay as separate processes on one environment,
+    each started on demand and all stopped together."""
+
+    def __init__(self, env: dict[str, str]):
+        from tests.smtp_sink import free_port
+
+        self.env = env
+        self.port = free_port()
+        self.processes: list[ManagedProcess] = []
+
+    def _start(self, process: ManagedProcess) -> ManagedProcess:
+        self.processes.append(process)
+        return process.start()
+
+    def web(self) -> ManagedProcess:
+        return self._start(
+            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
+        )
+
+    def worker(self, threads: int = 2) -> ManagedProcess:
+        return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
+
+    def relay(self) -> ManagedProcess:
+        return self._start(
+            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
+        )
+
+    def stop(self) -> None:
+        stop_all(self.processes)
+
+
 class RedisServer:
     """A redis-server of the test's own on a free port, in its own process group, which the test may
     stop, kill, pause (SIGSTOP) and restart on the same port and directory.
@@ -152,9 +209,9 @@ class RedisServer:
         appendfsync: str = "always",
         bind: Sequence[str] = ("127.0.0.1",),
     ):
-        from tests.smtp_sink import free_port
+        from tests.ports import reserve_port
 
-        self.port = free_port()
+        self.port = reserve_port()
         self.directory = directory
         self.options = list(options)
         self.appendonly = appendonly

@@ -115,5 +115,6 @@ class SentinelGroup:
         )
 
     def stop(self) -> None:
+        """Teardown: every node killed (nothing of theirs is looked at afterwards)."""
         for node in [*self.sentinels, self.replica, self.primary]:
-            node.stop()
+            node.kill()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import email
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -12,11 +11,10 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
+from tests.ports import reserve_port
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# A port reserved for this test process (tests/ports.py): nothing else takes it before or between uses.
+free_port = reserve_port
 
 
 class RecordingHandler:

@@ -20,6 +20,7 @@ import redis
 from dramatiq.common import q_name
 
 from jobs.masking import preview as call_preview
+from jobs.params import MAX_SCORE_MS, is_natural, natural
 from jobs.timeutil import now_ms
 
 from . import keys
@@ -245,6 +246,10 @@ def _record_keys(queue: str, group: str) -> list[str]:
     ]
 
 
+def _preview(data: Mapping[str, Any], actor: str, size: int) -> str:
+    return json.dumps(preview_of({**data, "actor_name": actor}, size), separators=(",", ":"))
+
+
 def record_dead_letter(
     queue: str, redis_id: str, body: bytes, actor: str, exception: str, pipe: redis.client.Pipeline | None = None
 ) -> Any:
@@ -252,10 +257,40 @@ def record_dead_letter(
     (traceback, reason), add it to its (queue, actor, exception) group and keep a
     bounded preview for list pages. Queued on `pipe` if given."""
     group = keys.group_field(queue, actor, exception)
-    data = decode(body) or {}
-    preview = json.dumps(preview_of({**data, "actor_name": actor}, len(body)), separators=(",", ":"))
+    preview = _preview(decode(body) or {}, actor, len(body))
     return script("record_dead")(
         keys=_record_keys(queue, group), args=[redis_id, body, group, preview], client=pipe or client()
+    )
+
+
+def nack_and_record(
+    worker_id: str, consumed_queue: str, redis_id: str, body: bytes, data: dict[str, Any], heartbeat_ms: int | None
+) -> bool:
+    """Dead-letter a message this worker fetched (`consumed_queue`: 'x' or 'x.DQ') and file it as
+    `record_dead_letter` does, in one round trip (lua/nack_dead.lua): `body` is the message with its
+    reason and traceback in its options, `data` the same decoded. False if the worker no longer held
+    it (nothing written)."""
+    queue = q_name(consumed_queue)
+    actor, exception = str(data.get("actor_name", "")), exception_type_of(data)
+    group = keys.group_field(queue, actor, exception)
+    return bool(
+        script("nack_dead")(
+            keys=[
+                keys.acks_key(worker_id, consumed_queue),
+                keys.consumed_messages_key(consumed_queue),
+                *_record_keys(queue, group),
+                keys.heartbeats_key(),
+            ],
+            args=[
+                redis_id,
+                now_ms(),
+                body,
+                group,
+                _preview(data, actor, len(body)),
+                worker_id,
+                "" if heartbeat_ms is None else heartbeat_ms,
+            ],
+        )
     )
 
 
@@ -284,10 +319,10 @@ def encode_cursor(score: int, ref: DeadLetterRef) -> str:
 def decode_cursor(cursor: str | None) -> tuple[int, DeadLetterRef] | None:
     """(score, ref) from a cursor; None (the first page) for a missing or malformed one."""
     score, _, ref = (cursor or "").partition(":")
-    if not score.isdigit():
+    if not is_natural(score):
         return None
     try:
-        return int(score), DeadLetterRef.parse(ref)
+        return natural(score, maximum=MAX_SCORE_MS), DeadLetterRef.parse(ref)
     except InvalidReference:
         return None
 

@@ -18,6 +18,7 @@ from typing import Any
 import redis
 from dramatiq.common import q_name
 
+from jobs.params import MAX_PAGE, MAX_REDIS_CURSOR, is_natural, natural
 from jobs.timeutil import now_ms
 
 from . import keys
@@ -76,7 +77,9 @@ def _encode(queue_index: int, hscan_cursor: int) -> str:
 
 def _decode(cursor: str | None) -> tuple[int, int]:
     first, _, second = (cursor or "").partition(".")
-    return (int(first), int(second)) if first.isdigit() and second.isdigit() else (0, 0)
+    if not (is_natural(first) and is_natural(second)):
+        return 0, 0  # malformed: the first page
+    return natural(first, maximum=MAX_PAGE), natural(second, maximum=MAX_REDIS_CURSOR)
 
 
 def _queues(filter: RetryFilter) -> list[str]:

@@ -1,21 +1,16 @@
-"""Rate-limit state on the broker's Redis: the sliding-window log and Dramatiq's limiter backend.
+"""Rate-limit state on the broker's Redis: the sliding-window log and the token buckets.
 
-`jobs.limits` holds the policy (fail open, verdicts); this module holds the keys and the script.
+`jobs.limits` holds the policy (fail open, verdicts, waiting); this module holds the keys and the scripts.
 """
 
 from __future__ import annotations
 
-from dramatiq.rate_limits.backends import RedisBackend
+from typing import NamedTuple
 
 from .connection import client, script
 from .keys import rate_limit_key
 
-__all__ = ["rate_limit_key", "rate_limiter_backend", "sliding_window_hit"]
-
-
-def rate_limiter_backend() -> RedisBackend:
-    """Dramatiq's Redis rate-limiter backend on the broker's own connection pool."""
-    return RedisBackend(client=client())
+__all__ = ["Slot", "rate_limit_key", "sliding_window_hit", "take_token"]
 
 
 def sliding_window_hit(name: str, limit: int, window_ms: int, now_ms: int, member: str) -> tuple[bool, int]:
@@ -26,3 +21,19 @@ def sliding_window_hit(name: str, limit: int, window_ms: int, now_ms: int, membe
         keys=[rate_limit_key(f"sliding:{name}")], args=[now_ms, window_ms, limit, member], client=conn
     )
     return bool(allowed), int(wait_ms)
+
+
+class Slot(NamedTuple):
+    taken: bool  # reserved for the caller; False: the earliest slot is further away than it would wait
+    wait_us: int  # µs from now until that slot (0: now)
+    at_us: int  # its time on Redis' clock (µs since the epoch)
+
+
+def take_token(name: str, interval_us: float, burst: int, max_wait_us: int) -> Slot:
+    """Take the next slot of bucket `name` (one every `interval_us`, up to `burst` at once) if it is
+    due within `max_wait_us`. One round trip (lua/token_bucket.lua)."""
+    conn = client()
+    taken, wait_us, at_us = script("token_bucket", conn)(
+        keys=[rate_limit_key(f"bucket:{name}")], args=[repr(float(interval_us)), burst, max_wait_us], client=conn
+    )
+    return Slot(bool(taken), int(wait_us), int(at_us))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -22,7 +23,7 @@ from dramatiq.actor import _queue_name_re
 from jobs import outbox
 from jobs.models import OutboxMessage
 from jobs.store import task_results
-from jobs.timeutil import now_ms
+from jobs.timeutil import from_ms, now_ms
 
 from .actors import DramatiqTask, register, registered, registered_tasks
 from .results import DEFAULT_RESULT_TTL_S, task_result
@@ -74,7 +75,9 @@ class DramatiqBackend(BaseTaskBackend):
         if transaction.get_connection(router.db_for_write(OutboxMessage)).in_atomic_block:
             if delay_ms is not None:  # kept as an absolute time: the relay may send it later
                 message = message.copy(options={"eta": message.message_timestamp + delay_ms})
-            outbox.enqueue_message_on_commit(message)
+            row = outbox.enqueue_message_on_commit(message)
+            # The relay stamps the message with the row's creation time: the stored record's.
+            result = dataclasses.replace(result, enqueued_at=_to_ms(row.created_at))
         else:
             dramatiq.get_broker().enqueue(message, delay=delay_ms)
         return result
@@ -89,11 +92,14 @@ class DramatiqBackend(BaseTaskBackend):
     def _prepare(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> tuple[TaskResult, Message]:
         self.validate_task(task)
         register(task)
+        # Milliseconds, as the message and the stored record keep it: what enqueue() returns is
+        # what get_result() and refresh() give back.
+        enqueued_ms = now_ms()
         result: TaskResult = TaskResult(
             task=task,
             id=str(uuid.uuid4()),
             status=TaskResultStatus.READY,
-            enqueued_at=timezone.now(),
+            enqueued_at=from_ms(enqueued_ms),
             started_at=None,
             finished_at=None,
             last_attempted_at=None,
@@ -103,7 +109,6 @@ class DramatiqBackend(BaseTaskBackend):
             errors=[],
             worker_ids=[],
         )  # its __post_init__ normalizes the arguments to JSON, or raises
-        enqueued_ms = int(result.enqueued_at.timestamp() * 1000) if result.enqueued_at else now_ms()
         message: Message = Message(
             queue_name=task.queue_name,
             actor_name=task.module_path,
@@ -114,6 +119,10 @@ class DramatiqBackend(BaseTaskBackend):
             message_timestamp=enqueued_ms,
         )
         return result, message
+
+    def accepts_queue(self, queue_name: str) -> bool:
+        """Whether QUEUES allows `queue_name` (an empty QUEUES allows every queue, as in Django)."""
+        return not self.queues or queue_name in self.queues
 
     def get_result(self, result_id: str) -> TaskResult:
         record = task_results.get(result_id)
@@ -145,13 +154,13 @@ class DramatiqBackend(BaseTaskBackend):
         if row is None or row.options.get("task_backend") is None:
             return None
         task = self._task(row.actor_name, result_id)
-        if row.queue_name != task.queue_name and row.queue_name in self.queues:
+        if row.queue_name != task.queue_name and self.accepts_queue(row.queue_name):
             task = task.using(queue_name=row.queue_name)
         return TaskResult(
             task=task,
             id=result_id,
             status=TaskResultStatus.READY,
-            enqueued_at=row.created_at,
+            enqueued_at=_to_ms(row.created_at),
             started_at=None,
             finished_at=None,
             last_attempted_at=None,
@@ -166,8 +175,7 @@ class DramatiqBackend(BaseTaskBackend):
         """Misconfigurations, reported by `manage.py check` (and at every start) as jobs.E1xx."""
         where = f"TASKS[{self.alias!r}]"
         errors: list[checks.CheckMessage] = []
-        if not self.queues:
-            errors.append(checks.Error(f"{where}['QUEUES'] is empty: no task could be enqueued.", id="jobs.E101"))
+        # An empty QUEUES is Django's "no queue-name validation": any valid Dramatiq queue name goes.
         for queue in sorted(self.queues):
             if not _queue_name_re.fullmatch(queue):
                 errors.append(
@@ -216,3 +224,8 @@ class DramatiqBackend(BaseTaskBackend):
                     )
                 )
         return errors
+
+
+def _to_ms(moment: datetime) -> datetime | None:
+    """`moment` to the millisecond, as a message's timestamp keeps it."""
+    return from_ms(int(moment.timestamp() * 1000))

@@ -27,13 +27,20 @@ def identity_of(message: Message, alias: str) -> TaskIdentity:
     )
 
 
+def _on_its_queue(task: Task, identity: TaskIdentity) -> Task:
+    """`task` as it was enqueued: `.using(queue_name=...)` when its message went to another queue
+    that QUEUES allows (an empty QUEUES allows any)."""
+    backend = task.get_backend()
+    if identity.queue != task.queue_name and (not backend.queues or identity.queue in backend.queues):
+        return task.using(queue_name=identity.queue)
+    return task
+
+
 def task_result(record: TaskRecord, task: Task) -> TaskResult:
     """The record as the TaskResult `get_result` returns."""
     identity = record.identity
-    if identity.queue != task.queue_name and identity.queue in task.get_backend().queues:
-        task = task.using(queue_name=identity.queue)
     result: TaskResult = TaskResult(
-        task=task,
+        task=_on_its_queue(task, identity),
         id=record.result_id,
         status=TaskResultStatus(record.status),
         enqueued_at=from_ms(identity.enqueued_ms),
@@ -55,7 +62,7 @@ def task_result(record: TaskRecord, task: Task) -> TaskResult:
 def ready_result(task: Task, result_id: str, identity: TaskIdentity) -> TaskResult:
     """A task just enqueued: READY, nothing run yet."""
     return TaskResult(
-        task=task,
+        task=_on_its_queue(task, identity),
         id=result_id,
         status=TaskResultStatus.READY,
         enqueued_at=from_ms(identity.enqueued_ms),

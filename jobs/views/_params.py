@@ -6,14 +6,16 @@ from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy
 
+from ..params import natural
+
 PAGE_SIZE = 50
 MALFORMED = gettext_lazy("Malformed message reference.")
 
 
-def int_param(request: HttpRequest, name: str) -> int:
-    """A non-negative integer query parameter; anything else means 0 (the first page)."""
-    value = request.GET.get(name, "")
-    return int(value) if value.isdigit() else 0
+def int_param(request: HttpRequest, name: str, maximum: int) -> int:
+    """A non-negative integer query parameter of ASCII digits, at most `maximum` (jobs.params);
+    anything else means 0 (the first page)."""
+    return natural(request.GET.get(name), maximum=maximum)
 
 
 def safe_next(request: HttpRequest, default: str) -> str:

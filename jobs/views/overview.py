@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import actions, monitoring
 from ..charts import throughput_chart
 from ..decorators import permission_required, staff_required, token_or_staff
+from ..params import MAX_PAGE, MAX_REDIS_CURSOR
 from ..store import queues, stats
 from ._params import PAGE_SIZE, int_param, safe_next
 
@@ -122,10 +123,10 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
         context["found"] = queues.find_message(queue, lookup)
     if tab == "delayed":
         context["items"], context["next_cursor"] = queues.page_delayed(
-            queue, cursor=int_param(request, "cursor"), limit=PAGE_SIZE
+            queue, cursor=int_param(request, "cursor", MAX_REDIS_CURSOR), limit=PAGE_SIZE
         )
     else:
-        page = int_param(request, "page")
+        page = int_param(request, "page", MAX_PAGE)
         ready = queues.ready_page(queue, page, actor=actor, page_size=PAGE_SIZE)
         context.update(items=ready.messages, has_next=ready.has_next, scanned=ready.scanned, page=page)
     context["actors"] = sorted(a.actor_name for a in dramatiq.get_broker().actors.values() if a.queue_name == queue)

@@ -23,19 +23,18 @@ from jobs.store.connection import client
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from tests.dead_letters import poison
 from tests.http import post_json
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
-from tests.smtp_sink import free_port
+from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
 
 
-class Stack:
+class Stack(ProcessStack):
     """Web, worker(s) and outbox relay as separate processes on a Redis server of the test's own."""
 
     def __init__(self, redis_server: RedisServer, smtp):
         self.redis = redis_server
-        self.env = child_env(
+        env = child_env(
             REDIS_URL=redis_server.url,
             DRAMATIQ_NAMESPACE="fault",
             EMAIL_URL=smtp.url,
@@ -44,25 +43,7 @@ class Stack:
             WELCOME_EMAIL_TIME_LIMIT_MS="5000",
             EMAIL_SEND_LEASE_S="3",
         )
-        self.port = free_port()
-        self.processes: list[ManagedProcess] = []
-
-    def _start(self, process: ManagedProcess) -> ManagedProcess:
-        self.processes.append(process)
-        return process.start()
-
-    def web(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["runserver", f"127.0.0.1:{self.port}", "--noreload"], self.env, b"Quit the server", "web")
-        )
-
-    def worker(self, threads: int = 2) -> ManagedProcess:
-        return self._start(WorkerProcess(self.env, threads=threads, queues=["emails"]))
-
-    def relay(self) -> ManagedProcess:
-        return self._start(
-            ManagedProcess(["run_outbox_relay", "--interval", "0.2"], self.env, b"Outbox relay started", "relay")
-        )
+        super().__init__(env)
 
     def signup(self, email: str) -> int:
         status, body, _ = post_json(f"http://127.0.0.1:{self.port}/api/signup/", {"email": email, "password": PASSWORD})
@@ -88,10 +69,6 @@ class Stack:
     def wait_quiet(self) -> None:
         wait_for(self.quiet, timeout=60, interval=0.2, what="the stack to be quiet (no job left to run)")
 
-    def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
-
 
 @pytest.fixture
 def stack(live, smtp, tmp_path):
@@ -99,7 +76,7 @@ def stack(live, smtp, tmp_path):
     stack = Stack(redis_server, smtp)
     yield stack
     stack.stop()
-    redis_server.stop()
+    redis_server.kill()
 
 
 def test_signup_while_redis_is_down_is_emailed_once_redis_returns(stack, smtp, fault_summary):
@@ -150,9 +127,12 @@ def test_web_process_killed_between_commit_and_dispatch(stack, smtp, fault_summa
 def test_worker_killed_mid_job_the_job_completes_on_another_once(stack, smtp, fault_summary):
     stack.web()
     first = stack.worker(threads=1)
-    smtp.handler.rcpt_delay = 4.0  # the send is under way, nothing delivered yet
+    smtp.handler.rcpt_delay = 30.0  # the send is under way, nothing delivered yet
     user_id = stack.signup("crash@example.com")
     wait_for(lambda: smtp.handler.rcpts >= 1, what="the first worker to be mid-send")
+    # Frozen mid-send at once (its time limit too), however long the second worker takes to start:
+    # no window in which the first could finish the send before it is killed.
+    first.signal(signal.SIGSTOP, group=True)
     stack.worker()
     first.signal(signal.SIGKILL, group=True)
     smtp.handler.rcpt_delay = 0.0

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.core.mail import mailers
+from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends import console, filebased, locmem, smtp
 from django.test import override_settings
 
@@ -89,9 +89,14 @@ def test_django_builds_a_working_backend_from_every_entry(tmp_path):
         assert isinstance(file_backend, filebased.EmailBackend) and file_backend.file_path == str(tmp_path)
 
 
-def test_the_tests_send_to_memory_under_every_alias():
-    """Django's test runner swaps each MAILERS alias for its memory backend (no deprecated EMAIL_BACKEND)."""
-    assert settings.MAILERS == {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+def test_the_tests_send_to_memory_under_every_alias(mailoutbox):
+    """Django's test set-up swaps each MAILERS alias for its memory backend (no deprecated EMAIL_BACKEND):
+    a mail sent in a test lands in the outbox, never on EMAIL_URL's server (127.0.0.1:1 refuses)."""
+    assert settings.MAILERS
+    for alias in settings.MAILERS:
+        assert isinstance(mailers[alias], locmem.EmailBackend)
+        EmailMessage(f"to {alias}", "body", "from@example.com", ["to@example.com"]).send(using=alias)
+    assert [m.subject for m in mailoutbox] == [f"to {alias}" for alias in settings.MAILERS]
 
 
 def _settings_in_a_fresh_process(**env: str) -> dict:

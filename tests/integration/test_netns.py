@@ -19,7 +19,7 @@ from accounts.models import User
 from jobs.models import OutboxMessage
 from tests.http import post_json
 from tests.netns import Lan, LanSmtpSink, unavailable_reason
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 from tests.signup_flow import PASSWORD
 from tests.smtp_sink import free_port
 
@@ -45,8 +45,7 @@ def lan(tmp_path):
         network.up()
         yield network, started, servers
     finally:
-        for process in started:
-            process.stop()
+        stop_all(started)  # killed: the cut-off host cannot finish a graceful shutdown
         for server in servers:
             server.stop()
         network.down()

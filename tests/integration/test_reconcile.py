@@ -14,7 +14,7 @@ from accounts.models import EmailDelivery, User
 from jobs.models import OutboxMessage
 from jobs.store import queues
 from tests.http import post_json
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 from tests.smtp_sink import free_port
 
 PASSWORD = "correct-horse-battery-staple"
@@ -125,6 +125,5 @@ def test_redis_loses_its_queue_the_reconciler_restores_it_every_email_arrives_on
         assert received == {**{(e, "Welcome"): 1 for e in emails}, ("lost0@example.com", "You"): 1}
         assert EmailDelivery.objects.filter(status="sent").count() == 6
     finally:
-        for process in processes:
-            process.stop()
-        redis_server.stop()
+        stop_all(processes)
+        redis_server.kill()

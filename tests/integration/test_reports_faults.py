@@ -11,7 +11,7 @@ from django.core.management import call_command
 from jobs.models import OutboxMessage
 from reports.models import Report
 from reports.periods import today
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -50,8 +50,7 @@ class ReportStack:
         return result.stdout
 
     def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
+        stop_all(self.processes)
 
 
 @pytest.fixture
@@ -66,7 +65,7 @@ def stack_on(redis_server: RedisServer):
         yield stack
     finally:
         stack.stop()
-        redis_server.stop()
+        redis_server.kill()
 
 
 @pytest.fixture

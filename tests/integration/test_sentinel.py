@@ -19,7 +19,7 @@ from django.conf import settings
 from accounts.models import EmailDelivery
 from jobs.models import OutboxMessage
 from jobs.redis_connection import parse_sentinels, sentinel_client
-from tests.processes import ManagedProcess, SchedulerProcess, WorkerProcess, child_env, wait_for
+from tests.processes import ManagedProcess, SchedulerProcess, WorkerProcess, child_env, stop_all, wait_for
 from tests.redis_ha import SERVICE, SentinelGroup
 from tests.signup_flow import SignupFlow
 from tests.smtp_sink import free_port
@@ -39,8 +39,7 @@ def ha(tmp_path):
 def processes():
     started: list[ManagedProcess] = []
     yield started
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
 def unacked_users(client: redis.Redis) -> list[int]:

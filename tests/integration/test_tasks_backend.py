@@ -263,7 +263,7 @@ def test_a_web_process_killed_after_the_commit_still_gets_its_task_run(tasks_wor
     try:
         done = finished(result_id, timeout=40)
     finally:
-        relay.stop()
+        relay.kill()
     assert done.status == TaskResultStatus.SUCCESSFUL and done.return_value == str(marker) and marker.exists()
 
 

@@ -1,4 +1,4 @@
-"""`@task` functions for tests/test_tasks_backend.py, found by workers like any app's tasks module."""
+"""`@task` functions for tests/integration/test_tasks_backend.py, found by workers like any app's tasks module."""
 
 from __future__ import annotations
 

@@ -2,19 +2,16 @@
 then its rows in the database (recording, racing runs, claims, owed alerts, the admin's read-only list),
 and Django's own error mail leaving out the 503s of a failing health probe."""
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core import mail
 from django.utils import timezone
 
 from accounts.models import User
 from jobs import alerts, sendonce
 from jobs.alerts import FAILING, RECOVERED, Change, Known, changes
-from jobs.health import Problem, Report
+from jobs.health import Problem
 from jobs.models import HealthAlert
-from jobs.views import monitoring
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -162,23 +159,11 @@ def test_alerts_are_off_without_admins(settings):
     assert not alerts.enabled()
 
 
-def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue():
+def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue(settings):
     from jobs.tasks import check_health, send_health_alert
 
-    assert "periodic" in check_health.options and send_health_alert.queue_name == "emails"
-
-
-@pytest.mark.django_db
-def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(settings, monkeypatch, client):
-    """Django mails ADMINS each 5xx answer (DEBUG off); /jobs/health answers 503 on every probe while
-    a check fails, so Django's handler leaves out 503s: the health alerts tell of it, once."""
-    settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
-    monkeypatch.setattr(monitoring.health, "run_checks", lambda: Report([DEAD], ["dead_letters"]))
-    for _ in range(3):
-        assert client.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503
-    assert mail.outbox == []
-    logging.getLogger("django.request").error("Internal Server Error: /x", extra={"status_code": 500})
-    assert [m.to for m in mail.outbox] == [["ops@example.com"]]
+    assert str(check_health.options["periodic"]) == settings.JOBS_HEALTH_ALERT_CRON == "0 0 1 1 *"  # tests.settings
+    assert send_health_alert.queue_name == "emails"
 
 
 @pytest.mark.django_db

@@ -1,6 +1,6 @@
 """The reports pages, the admin and the error pages in English and Korean (no Redis, no processes).
 
-A finished report is made the way tests/test_reports_unit.py makes figures (chunk parts merged);
+A finished report is made the way tests/unit/test_reports_unit.py makes figures (chunk parts merged);
 on-commit callbacks never run inside the `db` fixture's transaction, so "Run again" stops at its
 outbox row.
 """

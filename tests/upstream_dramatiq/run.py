@@ -23,7 +23,16 @@ from pathlib import Path
 from tests.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGE = ROOT / "var" / "upstream-dramatiq"
+STAGE = Path(os.environ.get("UPSTREAM_DRAMATIQ_STAGE") or ROOT / "var" / "upstream-dramatiq")
+# The exit status when the sdist cannot be had (no package index serves it): EX_TEMPFAIL, which
+# pytest never uses, so the suite's test can skip on it and fail on anything else.
+SDIST_UNAVAILABLE = 75
+
+
+class SdistUnavailable(Exception):
+    """`pip download` of the pinned sdist failed (its last lines say why)."""
+
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures.py"
 
 
@@ -34,7 +43,7 @@ def test_file() -> Path:
     if not target.exists():
         STAGE.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp:
-            subprocess.run(
+            download = subprocess.run(
                 [
                     sys.executable,
                     "-m",
@@ -48,8 +57,11 @@ def test_file() -> Path:
                     tmp,
                     f"dramatiq=={pinned}",
                 ],
-                check=True,
+                capture_output=True,
+                text=True,
             )
+            if download.returncode != 0:
+                raise SdistUnavailable(" / ".join(download.stderr.strip().splitlines()[-3:]))
             (sdist,) = Path(tmp).glob("dramatiq-*.tar.gz")
             with tarfile.open(sdist) as archive:
                 member = archive.extractfile(f"dramatiq-{pinned}/tests/test_redis.py")
@@ -114,4 +126,8 @@ def main(pytest_args: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except SdistUnavailable as error:
+        print(f"Dramatiq's sdist could not be downloaded: {error}", file=sys.stderr)
+        sys.exit(SDIST_UNAVAILABLE)

@@ -17,6 +17,7 @@ import redis
 from django.conf import settings
 from django.utils.module_loading import import_string
 from dramatiq import Message, Worker
+from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 
 from jobs.broker import RedisBroker
 from jobs.middleware import QueueMaintenance
@@ -308,3 +309,93 @@ def test_after_an_outage_maintenance_gives_live_workers_one_heartbeat_timeout(ow
     wait_for(stale(time.monotonic()), what="the other worker to fall silent for good")
     maintenance.run_once(broker, [QUEUE])
     assert queues.queue_counts(QUEUE).ready == 1  # now presumed dead: its message is back
+
+
+# --- failing messages at full speed --------------------------------------------------------
+
+# A consumer whose prefetch window is full waits for slots to free up, at most the worker timeout.
+# Here that timeout is a minute, longer than the test waits: a drain that finishes at all was never
+# left waiting it out, whatever the machine's speed.
+STALL_MS = 60_000
+
+
+class QuickWorkerThreads(dramatiq.Middleware):
+    """Worker threads look at their in-memory queue every 100 ms (so the worker stops at once);
+    the consumers keep the worker's long timeout."""
+
+    def after_worker_thread_boot(self, broker, thread) -> None:
+        thread.timeout = 0.1
+
+
+def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once(make_broker):
+    broker = make_broker(middleware=[*project_middleware(), QuickWorkerThreads()])
+    windows = 30
+    threads = 4  # a prefetch window of 8 (Dramatiq's 2 x threads): the drain refills it ~30 times
+    total = windows * threads * 2
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def fails(n: int) -> None:
+        raise RuntimeError(f"always fails: {n}")
+
+    # Three ways to fail, each a nack: out of retries, arguments that do not fit (validation),
+    # too old to run (AgeLimit's skip).
+    messages = []
+    for n in range(total):
+        kind = n % 3
+        if kind == 0:
+            messages.append(fails.message(n))
+        elif kind == 1:
+            messages.append(fails.message(n, "one argument too many"))
+        else:
+            messages.append(fails.message_with_options(args=(n,), max_age=1).copy(message_timestamp=1))
+    broker.enqueue_many(messages)
+
+    worker = Worker(broker, worker_timeout=STALL_MS, worker_threads=threads)
+    worker.start()
+    try:
+        wait_for(
+            lambda: dead_letters.count_dead(QUEUE) == total,
+            timeout=STALL_MS / 1000 / 2,
+            what=f"all {total} failing messages to be dead-lettered (a stall would last {STALL_MS} ms)",
+        )
+        wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="nothing left in progress")
+    finally:
+        worker.stop(timeout=10_000)
+
+    counts = queues.queue_counts(QUEUE)
+    assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, total)
+    groups = {g.exception_type: g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))}
+    assert groups == {"RuntimeError": total // 3, "TypeError": total // 3, "SkipMessage": total // 3}
+    assert fetched.unacked_by_any_worker(QUEUE) == set()
+
+
+@pytest.mark.parametrize("project_broker", [True, False], ids=["filed-with-the-nack", "filed-after-the-nack"])
+def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_broker, project_broker):
+    """The project's consumer nacks and files a dead letter in one script call; another Redis broker's
+    nack (Dramatiq's own, here) leaves the filing to DeadLetterDetails after it. Either way the letter
+    carries its reason and traceback and is counted in its group."""
+    broker = make_broker()
+    if not project_broker:  # Dramatiq's own broker in the same namespace, with the project's middleware
+        broker = DramatiqRedisBroker(
+            url=settings.REDIS_URL, namespace=broker.namespace, middleware=project_middleware()
+        )
+        dramatiq.set_broker(broker)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def fails() -> None:
+        raise ValueError("no good")
+
+    fails.send()
+    worker = Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        wait_for(lambda: dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE)), what="the letter to be filed")
+    finally:
+        worker.stop(timeout=10_000)
+    (group,) = dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))
+    assert (group.actor_name, group.exception_type, group.count) == ("fails", "ValueError", 1)
+    (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
+    assert letter.reason == "ValueError: no good"
+    stored = dead_letters.get_dead(DeadLetterRef.parse(letter.ref))
+    assert stored is not None and 'raise ValueError("no good")' in stored.traceback
+    assert queues.queue_counts(QUEUE).in_progress == 0

@@ -1,6 +1,6 @@
 """The operator's pages in English and Korean: every page of /jobs/ renders in the language the staff user
 asked for (Accept-Language or the language menu's cookie), with <html lang>; the JSON endpoints stay English;
-the jobs app's catalog is checked with the others in tests/test_catalogs.py."""
+the jobs app's catalog is checked with the others in tests/unit/test_catalogs.py."""
 
 import uuid
 from datetime import date
@@ -12,7 +12,7 @@ from dramatiq import Message, get_broker
 
 from accounts.models import User
 from jobs.models import BulkAction
-from jobs.store import dead_letters, delayed, queues
+from jobs.store import dead_letters, delayed
 from jobs.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
 
@@ -130,13 +130,7 @@ def test_confirm_pages_outcomes_and_counts_in_korean(staff, jobs_data):
     assert "알 수 없는 작업입니다." in unknown
 
 
-def test_the_503_page_in_korean(staff, monkeypatch):
-    import redis
-
-    def refuse(*args, **kwargs):
-        raise redis.ConnectionError("Connection refused")
-
-    monkeypatch.setattr(queues, "queue_figures", refuse)
+def test_the_503_page_in_korean(staff, redis_down):
     response = staff.get("/jobs/", HTTP_ACCEPT_LANGUAGE="ko")
     html = response.content.decode()
     assert response.status_code == 503 and "Redis에 연결할 수 없습니다" in html and '<html lang="ko">' in html

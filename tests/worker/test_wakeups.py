@@ -1,12 +1,14 @@
 """Push wake-ups and batched acks (jobs.broker, jobs.store.delivery) over real Redis, with an
-in-process dramatiq.Worker whose idle timeout is far longer than any wait here: a job that starts
-at all was woken by a push, not found by a poll."""
+in-process dramatiq.Worker. Each idle wait of a consumer is recorded as it ends (woken by a push,
+or timed out: a poll); a job was woken by a push when the consumer of its queue ran it without any
+of its waits timing out since the message was sent, however long the machine took."""
 
 from __future__ import annotations
 
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import dramatiq
 import pytest
@@ -14,23 +16,25 @@ from django.conf import settings
 from dramatiq import Message, Worker
 
 from jobs.broker import RedisBroker
-from jobs.store import dead_letters, fetched, keys, queues
+from jobs.store import dead_letters, delivery, fetched, keys, queues
 from jobs.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from jobs.store.delivery import WAKE_LIST_CAP
 from tests.processes import RedisServer, wait_for
 from tests.worker.test_broker_inprocess import project_middleware
 
 QUEUE = "wake"
-IDLE_TIMEOUT_MS = 5_000  # a poll would come after this (and stop() waits up to it); every wait below is shorter
-WITHIN_S = 3
+IDLE_TIMEOUT_MS = 5_000  # a poll would come after this (and stop() waits up to it)
+WITHIN_S = 30  # a deadline, not a window: `pushed` tells a push from a poll
 
 
 @pytest.fixture
 def broker() -> Iterator[RedisBroker]:
     previous = dramatiq.get_broker()
+    namespace = f"wake-{uuid.uuid4().hex[:8]}"
     made = RedisBroker(
-        url=f"{settings.REDIS_URL}?socket_connect_timeout=1&socket_timeout=300",
-        namespace=f"wake-{uuid.uuid4().hex[:8]}",
+        # Named connections: CLIENT LIST tells this broker's from any other client of the server.
+        url=f"{settings.REDIS_URL}?socket_connect_timeout=1&socket_timeout=300&client_name={namespace}",
+        namespace=namespace,
         middleware=project_middleware(),
     )
     dramatiq.set_broker(made)
@@ -57,12 +61,37 @@ def idle_worker(broker: RedisBroker) -> Iterator[Callable[..., Worker]]:
         worker.stop(timeout=IDLE_TIMEOUT_MS)
 
 
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """(queue, woken by a push?) for each idle wait of a consumer as it ends; the real wait runs."""
+    ended: list[tuple[str, bool]] = []
+    real = delivery.wait_for_wake
+
+    def recorded(conn, ns: str, queue: str, timeout_s: float) -> bool:
+        woken = real(conn, ns, queue, timeout_s)
+        ended.append((queue, woken))
+        return woken
+
+    monkeypatch.setattr(delivery, "wait_for_wake", recorded)
+    return ended
+
+
+@contextmanager
+def pushed(waits: list[tuple[str, bool]], done: list[str], tag: str) -> Iterator[None]:
+    """The body puts `tag`'s message on QUEUE; it must run with no wait of QUEUE's consumer timing out."""
+    since = len(waits)
+    yield
+    wait_for(lambda: tag in done, timeout=WITHIN_S, what=f"{tag!r} to run")
+    polls = [woken for queue, woken in waits[since:] if queue == QUEUE and not woken]
+    assert not polls, f"{tag!r} was found by a poll, not woken by a push"
+
+
 def blocked_on_wake_list(broker: RedisBroker, queue: str) -> bool:
     """A client of this broker sits in BLPOP (CLIENT LIST: cmd=blpop), as an idle consumer does."""
-    return any(c.get("cmd") == "blpop" for c in broker.client.client_list())
+    return any(c.get("cmd") == "blpop" and c.get("name") == broker.namespace for c in broker.client.client_list())
 
 
-def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, idle_worker):
+def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, idle_worker, waits):
     done: list[str] = []
 
     @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
@@ -71,30 +100,27 @@ def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, 
         if tag == "fails":
             raise RuntimeError("to the dead letters")
 
-    def runs(tag: str) -> None:
-        wait_for(lambda: tag in done, timeout=WITHIN_S, what=f"{tag!r} to run, woken by a push")
-
     idle_worker()
-    record.send("send")
-    runs("send")
+    with pushed(waits, done, "send"):
+        record.send("send")
 
-    broker.enqueue_many([record.message("bulk-1"), record.message("bulk-2")])
-    runs("bulk-2")
+    with pushed(waits, done, "bulk-2"):
+        broker.enqueue_many([record.message("bulk-1"), record.message("bulk-2")])
 
     # Delayed: pushed to the delay queue's consumer, handed on at its eta (its own wake-up, not a poll).
-    record.send_with_options(args=("delayed",), delay=300)
-    runs("delayed")
+    with pushed(waits, done, "delayed"):
+        record.send_with_options(args=("delayed",), delay=300)
 
     # Requeued from the dead letters (the dashboard's action).
     record.send("fails")
     wait_for(lambda: dead_letters.count_dead(QUEUE) == 1, what="the failure to be dead-lettered")
     done.clear()
     (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
-    assert dead_letters.requeue_dead([DeadLetterRef.parse(letter.ref)]) == 1
-    runs("fails")
+    with pushed(waits, done, "fails"):
+        assert dead_letters.requeue_dead([DeadLetterRef.parse(letter.ref)]) == 1
 
 
-def test_a_message_a_consumer_fetched_and_put_back_wakes_an_idle_worker(broker, idle_worker):
+def test_a_message_a_consumer_fetched_and_put_back_wakes_an_idle_worker(broker, idle_worker, waits):
     done: list[str] = []
 
     @dramatiq.actor(broker=broker, queue_name=QUEUE)
@@ -109,11 +135,12 @@ def test_a_message_a_consumer_fetched_and_put_back_wakes_an_idle_worker(broker, 
     redis_id = Message.decode(body).options["redis_message_id"]
     idle_worker()
     assert done == []
-    assert other.do_requeue(QUEUE, redis_id) == 1
-    wait_for(lambda: done == ["put-back"], timeout=WITHIN_S, what="the put-back message to run")
+    with pushed(waits, done, "put-back"):
+        assert other.do_requeue(QUEUE, redis_id) == 1
+    assert done == ["put-back"]
 
 
-def test_a_dead_workers_messages_put_back_by_maintenance_wake_an_idle_worker(broker, idle_worker):
+def test_a_dead_workers_messages_put_back_by_maintenance_wake_an_idle_worker(broker, idle_worker, waits):
     done: list[str] = []
     dead = RedisBroker(url=settings.REDIS_URL, namespace=broker.namespace, middleware=[], heartbeat_timeout=1)
     dead.declare_queue(QUEUE)
@@ -126,8 +153,9 @@ def test_a_dead_workers_messages_put_back_by_maintenance_wake_an_idle_worker(bro
     assert len(dead.do_fetch(QUEUE, 1)) == 1  # fetched by a worker that then dies
     idle_worker()
     broker.heartbeat_timeout = 1  # the dead worker's heartbeat is already older than that
-    broker.run_maintenance(QUEUE)
-    wait_for(lambda: done == ["orphan"], timeout=WITHIN_S, what="the orphan to run")
+    with pushed(waits, done, "orphan"):
+        broker.run_maintenance(QUEUE)
+    assert done == ["orphan"]
 
 
 def test_wake_lists_stay_bounded(broker):

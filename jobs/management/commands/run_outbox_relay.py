@@ -1,4 +1,7 @@
-"""Dispatch outbox rows whose after-commit dispatch did not happen (Redis down, process killed)."""
+"""Dispatch outbox rows whose after-commit dispatch did not happen (Redis down, process killed).
+
+It outlives outages of both Redis and the database: a failed attempt is logged and retried with backoff, and
+a database connection broken by the failure is reset before the next (jobs.dbconnections)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from jobs import outbox
+from jobs import dbconnections, outbox
 
 logger = logging.getLogger("jobs.outbox.relay")
 
@@ -38,6 +41,7 @@ class Command(BaseCommand):
                 failures += 1
                 sent = 0
                 logger.warning("Outbox relay attempt %d failed, work kept for the next: %s", failures, error)
+                dbconnections.reset_after(error)
             if once:
                 return
             time.sleep(min(interval * 2**failures, 30) if failures else (0 if sent >= 500 else interval))
