@@ -149,11 +149,10 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_email_o
     if connection.vendor == "sqlite":
         stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
     released = threading.Event()
-    taken: list[bool] = []
+    first = threading.Lock()  # acceptances come on several threads: one outage
 
     def at_first_acceptance() -> None:
-        if not taken:
-            taken.append(True)
+        if first.acquire(blocking=False):
             make_the_database_unavailable(8.0, released)
 
     smtp.handler.on_accepted = at_first_acceptance
@@ -259,9 +258,10 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
     )
     assert migrate.returncode == 0, migrate.stderr
     restarted = threading.Event()
+    first = threading.Lock()  # acceptances come on several threads: one restart, one server
 
     def restart_at_first_acceptance() -> None:
-        if not restarted.is_set() and postgres_server.alive:
+        if first.acquire(blocking=False):
             postgres_server.stop()
             threading.Timer(5.0, lambda: (postgres_server.start(), restarted.set())).start()
 
