@@ -76,7 +76,8 @@ def test_the_sender_renews_its_lease_while_the_server_takes_its_time(clean_redis
 
     def slow_deliver(row: HealthAlert) -> None:
         time.sleep(2.5)
-        still_ours.append(HealthAlert.objects.get(pk=row.pk).claimed_until > timezone.now())
+        until = HealthAlert.objects.get(pk=row.pk).claimed_until
+        still_ours.append(until is not None and until > timezone.now())
         with pytest.raises(sendonce.AlreadyClaimed):
             sendonce.claim(HealthAlert.objects.all(), row.pk, timedelta(seconds=1))  # a copy of the job
 
