@@ -180,12 +180,14 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     paused = stack.worker(threads=1)
     pid = paused.proc.pid
     pauses: dict[str, float] = {}
+    resumes: list[threading.Timer] = []
 
     def pause() -> None:
         if not pauses.pop("next", 0):
             return
         os.killpg(pid, signal.SIGSTOP)
-        threading.Timer(pauses["seconds"], lambda: os.killpg(pid, signal.SIGCONT)).start()
+        resumes.append(threading.Timer(pauses["seconds"], lambda: os.killpg(pid, signal.SIGCONT)))
+        resumes[-1].start()
 
     smtp.handler.on_accepted = pause
     # A short pause (1 s, under the 3 s lease): the worker resumes and marks it; no other worker ran.
@@ -201,6 +203,14 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     long = stack.signup("long-pause@example.com")
     wait_for(lambda: len(smtp.received("long-pause@example.com")) >= 2, timeout=60, what="the window's extra copy")
     wait_for(lambda: status(long).status == "sent", timeout=60, what="the long-pause email marked sent")
+    resumes[-1].join()  # the paused worker resumes: it marks the row, or its retry finds it sent; no third copy
+    wait_for(
+        lambda: (
+            (log := paused.log_text()).count("Welcome email sent to user") == 2
+            or "was already sent; nothing to do" in log
+        ),
+        what="the resumed worker to settle its job",
+    )
     stack.wait_quiet()
     received = smtp.received("long-pause@example.com")
     fault_summary("worker SIGSTOPped 12 s after acceptance (lease 3 s)", 1, received)
