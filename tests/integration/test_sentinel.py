@@ -48,8 +48,10 @@ def unacked_users(client: redis.Redis) -> list[int]:
     for key in client.scan_iter(f"{NAMESPACE}:__acks__.*.emails"):
         for redis_id in client.smembers(key):
             body = client.hget(f"{NAMESPACE}:emails.msgs", redis_id)
-            if body:
-                users.append(json.loads(body)["args"][0])
+            message = json.loads(body) if body else {}
+            # Other actors share the queue (the reconciler, the reset decision): only welcome emails count.
+            if message.get("actor_name") == "send_welcome_email":
+                users.append(message["args"][0])
     return users
 
 
