@@ -14,12 +14,26 @@ from .models import EmailDelivery
 
 def owed_emails() -> list[Problem]:
     """Emails still owed (not sent, not finally failed) longer than the reconcile threshold
-    after their signup: their jobs are lost, stuck or failing, even if the reconciler re-sent them."""
+    after their signup: their jobs are lost, stuck or failing, even if the reconciler re-sent them.
+    And emails whose outcome is unknown (no answer after the hand-over): an operator may know better."""
     cutoff = timezone.now() - timedelta(seconds=settings.DELIVERY_RECONCILE_AFTER_S)
     owed = [EmailDelivery.Status.PENDING, EmailDelivery.Status.SENDING]  # the status index finds the few owed rows
     count = EmailDelivery.objects.filter(status__in=owed, created_at__lte=cutoff).count()
-    if not count:
-        return []
-    return [
-        Problem("owed_emails", "emails", f"{count} emails owed for more than {settings.DELIVERY_RECONCILE_AFTER_S} s")
-    ]
+    unknown = EmailDelivery.objects.filter(status=EmailDelivery.Status.UNKNOWN).count()
+    problems = []
+    if count:
+        problems.append(
+            Problem(
+                "owed_emails", "emails", f"{count} emails owed for more than {settings.DELIVERY_RECONCILE_AFTER_S} s"
+            )
+        )
+    if unknown:
+        problems.append(
+            Problem(
+                "owed_emails",
+                "outcome unknown",
+                f"{unknown} emails handed to the mail server without an answer; each is sent once more "
+                f"{settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S} s after",
+            )
+        )
+    return problems

@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
+from dramaturg.models import SendOnceRow
+
 
 class UserManager(BaseUserManager["User"]):
     """Users are identified by email, compared without regard to case."""
@@ -73,7 +75,7 @@ class User(AbstractUser):
         return self.display_name or self.email
 
 
-class EmailDelivery(models.Model):
+class EmailDelivery(SendOnceRow):
     """One email owed to one user: the idempotency record of the sending actor.
 
     Created in the transaction that owes it, claimed atomically by the worker that
@@ -89,24 +91,8 @@ class EmailDelivery(models.Model):
         # A password reset link asked for on /accounts/password-reset/.
         PASSWORD_RESET = "password_reset", _("Password reset")
 
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_deliveries", verbose_name=_("user"))
     kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
-    # While set and in the future, one worker owns the send; an expired lease
-    # (worker killed mid-send) lets the next delivery of the message take over.
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
-    last_error = models.TextField(_("last error"), blank=True)
-    # When the reconciler last re-enqueued it: at most one extra job per row per DELIVERY_RECONCILE_AFTER_S.
-    reconciled_at = models.DateTimeField(_("reconciled at"), null=True, blank=True)
     # When its owner last asked to have a failed email sent again (throttled: WELCOME_EMAIL_RESEND_INTERVAL_S).
     resend_requested_at = models.DateTimeField(_("sending again asked at"), null=True, blank=True)
 

@@ -31,10 +31,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
-# The lease outlives the actor's time limit, so a live sender never loses it.
-CLAIM_LEASE = timedelta(milliseconds=settings.WELCOME_EMAIL_TIME_LIMIT_MS + settings.WELCOME_EMAIL_LEASE_MARGIN_MS)
-# How long a duplicate waits for the copy that holds the lease (one SMTP exchange).
-CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 
 
 def _send(delivery_id: int) -> None:
@@ -43,8 +39,6 @@ def _send(delivery_id: int) -> None:
         EmailDelivery.objects.select_related("user"),
         delivery_id,
         lambda delivery: build_email(delivery).send(),
-        lease=CLAIM_LEASE,
-        wait=CLAIM_WAIT,
         what="Email delivery",
     )
     if delivery is not None:

@@ -23,6 +23,7 @@ class State(enum.Enum):
     RETRYING = "retrying"
     SENT = "sent"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # handed to the mail server, no answer: maybe delivered
     NONE = "none"
 
 
@@ -32,6 +33,7 @@ LABELS = {
     State.RETRYING: _("Retrying: the mail server has not accepted it yet"),
     State.SENT: _("Sent"),
     State.FAILED: _("Could not be delivered"),
+    State.UNKNOWN: _("Handed to the mail server, which did not confirm it"),
     State.NONE: _("No welcome email"),
 }
 
@@ -43,6 +45,8 @@ class WelcomeEmail:
     sent_at: datetime | None = None
     # When "send again" may next be used (None: now, if the state allows it).
     resend_after: datetime | None = None
+    # Outcome unknown: when it is sent once more if it is still unconfirmed (dramaturg.sendonce's rule).
+    unknown_resend_at: datetime | None = None
 
     @property
     def label(self) -> str:
@@ -56,7 +60,12 @@ class WelcomeEmail:
 def _state(delivery: EmailDelivery) -> State:
     if delivery.status == EmailDelivery.Status.SENT:
         return State.SENT
+    if delivery.status == EmailDelivery.Status.UNKNOWN:
+        return State.UNKNOWN
     if delivery.status == EmailDelivery.Status.FAILED:
+        retried_until = delivery.created_at + timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S)
+        if delivery.failure == EmailDelivery.Failure.TRANSIENT and retried_until > timezone.now():
+            return State.RETRYING  # the reconciler tries again (dramaturg.sendonce.owed)
         return State.FAILED
     if delivery.status == EmailDelivery.Status.SENDING:
         return State.SENDING
@@ -76,7 +85,14 @@ def welcome_email(user: User) -> WelcomeEmail:
     delivery = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).first()
     if delivery is None:
         return WelcomeEmail(State.NONE)
-    return WelcomeEmail(_state(delivery), delivery.attempts, delivery.sent_at, _resend_after(delivery))
+    unknown_resend_at = None
+    if delivery.status == EmailDelivery.Status.UNKNOWN and delivery.outcome_unknown_at:
+        unknown_resend_at = delivery.outcome_unknown_at + timedelta(
+            seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S
+        )
+    return WelcomeEmail(
+        _state(delivery), delivery.attempts, delivery.sent_at, _resend_after(delivery), unknown_resend_at
+    )
 
 
 def send_again(user: User) -> bool:

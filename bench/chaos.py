@@ -81,6 +81,8 @@ FAULT_WEIGHTS = {
     "redis SIGKILL restart": 1,
     "smtp stopped": 2,
     "smtp slow": 2,
+    # The server stores the message, then answers the end of DATA after EMAIL_TIMEOUT (within EMAIL_DATA_TIMEOUT_S).
+    "smtp slow final reply": 2,
     # Jobs fail (SMTP down) while Redis is down: their retries must not be lost.
     "redis SIGKILL while smtp stopped": 2,
     "web SIGKILL restart": 1,
@@ -90,16 +92,19 @@ FAULT_WEIGHTS = {
     "database outage": 1.5,
 }
 SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT, so a slow server is slow, not a timeout
+EMAIL_TIMEOUT_S, EMAIL_DATA_TIMEOUT_S = 5, 20
+SMTP_FINAL_REPLY_MAX_S = 9.0  # the final reply comes after EMAIL_TIMEOUT_S, well within EMAIL_DATA_TIMEOUT_S
 WORKER_SHUTDOWN_TIMEOUT_MS = 5000
 # The soak's processes wait this long for SQLite's write lock; a "database outage" holds it 1-8 s, so
 # some outlast it (writers give up: 503 at signup, a job retried, a relay attempt failed) and some do not.
 SQLITE_BUSY_TIMEOUT_S = 5
 # A duplicate counts as "in the window" if the worker that sent the copy before it died this close to
 # that copy's acceptance: killed while a slow server was still taking DATA (it accepts afterwards), or
-# within moments after (SIGKILL), or within its shutdown timeout (SIGTERM: a job still running is abandoned).
+# within moments after (SIGKILL) or while it waited for a slow final reply (the server had stored the message),
+# or within its shutdown timeout (SIGTERM: a job still running is abandoned).
 WINDOW_BEFORE_S = SMTP_SLOW_MAX_S + 1.0
-WINDOW_AFTER_KILL_S = 2.0
-WINDOW_AFTER_EXIT_S = WORKER_SHUTDOWN_TIMEOUT_MS / 1000 + 2.0
+WINDOW_AFTER_KILL_S = SMTP_FINAL_REPLY_MAX_S + 2.0
+WINDOW_AFTER_EXIT_S = WORKER_SHUTDOWN_TIMEOUT_MS / 1000 + SMTP_FINAL_REPLY_MAX_S + 2.0
 
 
 def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[str, str]:
@@ -114,15 +119,18 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         REDIS_URL=redis_url,
         DRAMATIQ_NAMESPACE=NAMESPACE,
         EMAIL_URL=smtp_url,
-        EMAIL_TIMEOUT="5",
+        EMAIL_TIMEOUT=str(EMAIL_TIMEOUT_S),
+        EMAIL_DATA_TIMEOUT_S=str(EMAIL_DATA_TIMEOUT_S),
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
         DRAMATIQ_MAINTENANCE_CHANCE="1000000",
         DRAMATIQ_MIN_BACKOFF_MS="200",
         DRAMATIQ_MAX_BACKOFF_MS="2000",
         DRAMATIQ_MAX_RETRIES="20",
         WELCOME_EMAIL_MAX_RETRIES="30",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
-        WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+        WELCOME_EMAIL_TIME_LIMIT_MS=str((EMAIL_DATA_TIMEOUT_S + 10) * 1000),
+        EMAIL_SEND_LEASE_S="3",
+        # No answer after the hand-over (the SMTP server stopped mid-reply): the rule's one more send within the run.
+        EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="5",
         EMAIL_RATE_PER_SECOND="100",
         SIGNUP_RATE_PER_MINUTE="1000000",
         DELIVERY_RECONCILE_AFTER_S="15",
@@ -188,10 +196,10 @@ class Fault:
     kind: str
     target: int  # which worker
     pause: float  # seconds down (or slow)
-    extra: float  # the SMTP delay for "smtp slow"
+    extra: float  # the SMTP delay for "smtp slow" (and "smtp slow final reply")
 
     def describe(self) -> str:
-        if self.kind == "smtp slow":
+        if self.kind in ("smtp slow", "smtp slow final reply"):
             return f"{self.kind} {self.extra:.1f}s per message for {self.pause:.1f}s"
         if self.kind.startswith("worker"):
             return f"{self.kind} worker{self.target} (back after {self.pause:.1f}s)"
@@ -217,6 +225,8 @@ def make_schedule(seed: int, seconds: float, workers: int) -> list[Fault]:
             pause = rng.uniform(1.0, 8.0)
         elif kind == "smtp slow":
             pause = rng.uniform(2.0, 8.0)
+        elif kind == "smtp slow final reply":
+            pause, extra = rng.uniform(2.0, 8.0), rng.uniform(EMAIL_TIMEOUT_S + 1.0, SMTP_FINAL_REPLY_MAX_S)
         elif kind.startswith(("redis", "web")):  # for the compound fault: how long Redis is down
             pause = rng.uniform(0.5, 4.0)
         else:
@@ -528,13 +538,15 @@ class Soak:
                 self.stop_chaos.wait(fault.pause)
                 self._smtp_start()
                 self.events.record("smtp back")
-        elif kind == "smtp slow":
+        elif kind in ("smtp slow", "smtp slow final reply"):
+            # Slow to take the message (before storing it), or storing it and answering late.
+            delay = "delay" if kind == "smtp slow" else "final_reply_delay"
             with self.smtp_lock:
                 self.events.record(kind, f"{fault.extra:.1f}s per message")
-                self.smtp.handler.delay = fault.extra
+                setattr(self.smtp.handler, delay, fault.extra)
                 self.stop_chaos.wait(fault.pause)
-                self.smtp.handler.delay = 0.0
-                self.events.record("smtp fast again")
+                setattr(self.smtp.handler, delay, 0.0)
+                self.events.record(f"{kind}: fast again")
         elif kind == "web SIGKILL restart":
             with self.web.lock:
                 self.web.expected_up = False
@@ -794,7 +806,7 @@ class Soak:
         with self.database_lock:
             if self.sqlite_lock is not None or (self.postgres is not None and not self.postgres.alive):
                 self._database_back()
-        self.smtp.handler.delay = 0.0
+        self.smtp.handler.delay = self.smtp.handler.final_reply_delay = 0.0
         self._smtp_start()
         for proc in self.long_running:
             with proc.lock:
@@ -959,7 +971,7 @@ class Soak:
         # Emails.
         lost = sorted(email for email in users if not received.get(email))
         stranger = sorted(set(received) - set(users))
-        dup_window = dup_other = 0
+        dup_window = dup_unknown = dup_other = 0
         delays = []
         for email, user in users.items():
             copies = sorted(received.get(email, []))
@@ -991,9 +1003,14 @@ class Soak:
                     f"{email}: sent by {sender or '?'} at +{before - self.t0:.1f}s, again by {again_by or '?'} "
                     f"{at - before:+.1f}s later"
                 )
+                delivery = deliveries.get(user.pk)
                 if death and same_id:
                     dup_window += 1
                     details.append(f"duplicate in window: {line}; {death}")
+                elif same_id and delivery is not None and delivery.outcome_unknown_at is not None:
+                    # No answer after the hand-over (the server stopped or was slow): the rule's one more send.
+                    dup_unknown += 1
+                    details.append(f"duplicate by the outcome-unknown rule: {line}")
                 else:
                     dup_other += 1
                     details.append(
@@ -1089,6 +1106,7 @@ class Soak:
             "emails_received": sum(len(v) for v in received.values()),
             "other_emails": dict(other_mail),
             "duplicates_in_window": dup_window,
+            "duplicates_outcome_unknown": dup_unknown,
             "duplicates_other": dup_other,
             "lost": len(lost),
             "emails_to_strangers": len(stranger),
@@ -1213,6 +1231,7 @@ def print_table(result: dict[str, Any]) -> None:
             ", ".join(f"{k}: {v}" for k, v in result["other_emails"].items()) or "0",
         ),
         ("duplicates in window", str(result["duplicates_in_window"])),
+        ("duplicates by the outcome-unknown rule", str(result["duplicates_outcome_unknown"])),
         ("duplicates other", str(result["duplicates_other"])),
         ("lost (committed, no email)", str(result["lost"])),
         ("max signup-to-email delay", f"{delay:.1f} s (median {result['median_delay_s']:.1f} s)" if delay else "-"),

@@ -69,4 +69,6 @@ class AttributingHandler(RecordingHandler):
             self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
             self.times.append(time.time())
             self.senders.append(sender)
+        if self.final_reply_delay:  # stored: a copy sent after this one is a duplicate
+            await asyncio.sleep(self.final_reply_delay)
         return "250 Message accepted for delivery"

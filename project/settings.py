@@ -150,12 +150,16 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py);
 # the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
 # The development default is the local SMTP sink that `make run` starts.
-# A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT, seconds).
+# A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT, seconds): connect,
+# greeting and each command. The reply to the end of DATA may take minutes (RFC 5321 §4.5.3.2.6: 10 min):
+# the server may be delivering; no answer by then is "outcome unknown" (jobs/smtp.py, jobs/sendonce.py).
 SMTP_TIMEOUT_S = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_DATA_TIMEOUT_S = env.int("EMAIL_DATA_TIMEOUT_S", default=600)
 MAILERS = {
     "default": mailer_from_url(
         env.str("EMAIL_URL", default="smtp://127.0.0.1:1025"),
         timeout=SMTP_TIMEOUT_S,
+        data_timeout=EMAIL_DATA_TIMEOUT_S,
         host=env.str("EMAIL_HOST", default=None),
         port=env.int("EMAIL_PORT", default=None),
         username=env.str("EMAIL_HOST_USER", default=None),
@@ -249,9 +253,17 @@ TASKS = {
 
 # --- Welcome email
 WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
-WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=60_000)
-# How long a claimed email stays claimed past the time limit before another delivery may take over.
-WELCOME_EMAIL_LEASE_MARGIN_MS = env.int("WELCOME_EMAIL_LEASE_MARGIN_MS", default=30_000)
+# An email job's time limit: the whole SMTP exchange, the final reply's wait included.
+WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=(EMAIL_DATA_TIMEOUT_S + 60) * 1000)
+# How long a claim on an email row lasts; the sender renews it every third of it while it works, so a killed
+# or paused (SIGSTOP) sender's row is free again at most this long after its last renewal.
+EMAIL_SEND_LEASE_S = env.int("EMAIL_SEND_LEASE_S", default=30)
+# Failed for a transient reason (no connection, timeout, 4xx): the reconciler sends it again, at most once
+# per EMAIL_RETRY_FAILED_EVERY_S, until EMAIL_RETRY_FAILED_FOR_S after the row was created.
+EMAIL_RETRY_FAILED_EVERY_S = env.int("EMAIL_RETRY_FAILED_EVERY_S", default=3600)
+EMAIL_RETRY_FAILED_FOR_S = env.int("EMAIL_RETRY_FAILED_FOR_S", default=3 * 86_400)
+# Outcome unknown (no answer after the hand-over): one more send, same Message-ID, this long after.
+EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = env.int("EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S", default=86_400)
 # SMTP sends per second across all workers, so a burst of signups does not get us refused.
 EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
 # Signups per client address in any 60 s (form and API, a sliding window); over it: 429 with Retry-After.

@@ -6,6 +6,7 @@ import asyncio
 import email
 import threading
 import time
+from collections.abc import Callable
 from email.message import Message
 
 from aiosmtpd.controller import Controller
@@ -25,6 +26,10 @@ class RecordingHandler:
         self.rcpt_delay = 0.0  # seconds to wait before answering RCPT (no mail has been sent yet)
         self.rcpts = 0
         self.reply: str | None = None  # an SMTP error reply to give instead of accepting
+        # After the message is stored: seconds to wait before the "250" (it is delivered either way), and a
+        # function run (in a thread) before replying, e.g. to make the database unavailable at that moment.
+        self.final_reply_delay = 0.0
+        self.on_accepted: Callable[[], None] | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         self.rcpts += 1
@@ -41,6 +46,10 @@ class RecordingHandler:
         with self.lock:
             self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
             self.times.append(time.time())
+        if self.on_accepted is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.on_accepted)
+        if self.final_reply_delay:
+            await asyncio.sleep(self.final_reply_delay)
         return "250 Message accepted for delivery"
 
 
@@ -74,7 +83,8 @@ class SmtpSink:
         with self.handler.lock:
             self.handler.messages.clear()
             self.handler.times.clear()
-        self.handler.delay = self.handler.rcpt_delay = 0.0
+        self.handler.delay = self.handler.rcpt_delay = self.handler.final_reply_delay = 0.0
+        self.handler.on_accepted = None
         self.handler.rcpts = 0
         self.handler.reply = None
 

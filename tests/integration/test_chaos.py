@@ -21,7 +21,7 @@ from tests.postgres_server import unavailable_reason
 
 pytestmark = [pytest.mark.integration]
 
-SEED = os.environ.get("CHAOS_SEED", "6")  # a schedule with every kind of fault within 1.5 minutes
+SEED = os.environ.get("CHAOS_SEED", "7")  # a schedule with every kind of fault within 1.5 minutes
 MINUTES = os.environ.get("CHAOS_MINUTES", "1.5")
 
 

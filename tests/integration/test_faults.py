@@ -41,7 +41,7 @@ class Stack(ProcessStack):
             DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
             DRAMATIQ_MAINTENANCE_CHANCE="1000000",
             WELCOME_EMAIL_TIME_LIMIT_MS="5000",
-            WELCOME_EMAIL_LEASE_MARGIN_MS="1000",
+            EMAIL_SEND_LEASE_S="3",
         )
         super().__init__(env)
 

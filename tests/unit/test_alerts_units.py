@@ -124,16 +124,6 @@ def test_an_alert_is_claimed_once_and_a_sent_one_never_again():
 
 
 @pytest.mark.django_db
-def test_a_lease_left_by_a_killed_sender_expires_and_the_next_copy_takes_over():
-    [alert] = alerts.record([failing()], lambda pk: None)
-    HealthAlert.objects.filter(pk=alert.pk).update(
-        status="sending", claimed_until=timezone.now() - timedelta(seconds=1)
-    )
-    taken = sendonce.claim(HealthAlert.objects.all(), alert.pk, timedelta(seconds=90))
-    assert taken is not None and taken.status == "sending"
-
-
-@pytest.mark.django_db
 def test_owed_alerts_are_those_not_sent_with_no_live_claim_older_than_the_cutoff():
     old = timezone.now() - timedelta(minutes=10)
     [owed, sent, fresh] = alerts.record(

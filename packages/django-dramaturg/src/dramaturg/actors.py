@@ -67,10 +67,7 @@ def start_bulk_action(user, action: str, filters: dict[str, str], total: int) ->
 
 
 ALERT_MAX_RETRIES = 8
-ALERT_TIME_LIMIT_MS = 60_000
-# The lease outlives the send's time limit, so a live sender never loses it; a duplicate waits about one SMTP exchange.
-ALERT_LEASE = timedelta(milliseconds=ALERT_TIME_LIMIT_MS + 30_000)
-ALERT_CLAIM_WAIT = timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
+ALERT_TIME_LIMIT_MS = settings.WELCOME_EMAIL_TIME_LIMIT_MS  # one SMTP exchange, the final reply's wait included
 # An alert still owed this long after it was recorded (or last re-enqueued) lost its job: the check run re-sends it.
 ALERT_RESEND_AFTER = timedelta(minutes=5)
 
@@ -130,8 +127,6 @@ def send_health_alert(alert_id: int) -> None:
         HealthAlert.objects.all(),
         alert_id,
         lambda alert: mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert)),
-        lease=ALERT_LEASE,
-        wait=ALERT_CLAIM_WAIT,
         what="Health alert",
     )
     if alert is not None:
@@ -147,8 +142,6 @@ def send_admin_error_mail(mail_id: int) -> None:
         AdminErrorMail.objects.all(),
         mail_id,
         lambda mail: mail_admins(mail.subject, mail.body),
-        lease=ALERT_LEASE,
-        wait=ALERT_CLAIM_WAIT,
         what="Error mail",
     )
     if mail is not None:

@@ -74,8 +74,18 @@ class BulkActionAdmin(admin.ModelAdmin):
 class HealthAlertAdmin(admin.ModelAdmin):
     """Every FAILING / RECOVERED mail to ADMINS: what changed, when, and whether it went out."""
 
-    list_display = ("created_at", "state", "check_name", "subject", "message", "status", "sent_at", "attempts")
-    list_filter = ("state", "status", "check_name")
+    list_display = (
+        "created_at",
+        "state",
+        "check_name",
+        "subject",
+        "message",
+        "status",
+        "sent_at",
+        "attempts",
+        "last_error",
+    )
+    list_filter = ("state", "status", "failure", "check_name")
     search_fields = ("check_name", "subject", "message")
     readonly_fields = [f.name for f in HealthAlert._meta.fields]
 

@@ -2,7 +2,50 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+
+class SendOnceRow(models.Model):
+    """The fields of a row owed one email, which `dramaturg.sendonce` claims, sends once and settles.
+
+    Subclassed by every model that owes mail (accounts.EmailDelivery, jobs.HealthAlert, jobs.AdminErrorMail), like
+    Django's AbstractBaseSession: the send-once machinery reads and writes only these fields.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        # Handed to the mail server, but its answer never came (timeout or dropped connection after the
+        # end of DATA): maybe delivered. Sent once more only after EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S.
+        UNKNOWN = "unknown", _("Outcome unknown")
+
+    class Failure(models.TextChoices):
+        NONE = "", _("None")
+        # Connection refused, timeout, 4xx: the reconciler tries again for EMAIL_RETRY_FAILED_FOR_S.
+        TRANSIENT = "transient", _("Transient")
+        # 5xx, an address no server takes, a bug: stays failed until someone sends it again.
+        PERMANENT = "permanent", _("Permanent")
+
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING, db_index=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, db_index=True)
+    # While set and in the future, one worker owns the send (renewed while the send is under way); an
+    # expired lease (worker killed or paused) lets the next delivery of the message take over.
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True, db_index=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    # Whether the last failure was worth trying again later (set with status failed).
+    failure = models.CharField(_("failure"), max_length=16, choices=Failure.choices, default="", blank=True)
+    # When a send last ended with its outcome unknown (the rule's one more send waits from then).
+    outcome_unknown_at = models.DateTimeField(_("outcome unknown since"), null=True, blank=True)
+    # When the reconciler last re-enqueued it.
+    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
+
+    class Meta:
+        abstract = True
 
 
 class AuditEntry(models.Model):
@@ -123,28 +166,7 @@ class OutboxMessage(models.Model):
         return f"{self.actor_name}{tuple(self.args)} ({state})"
 
 
-class SendOnceMail(models.Model):
-    """The fields `dramaturg.sendonce` reads and writes on a row owed one mail to ADMINS: its state, the
-    lease of the worker sending it, and when the reconciler last re-enqueued it."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        SENDING = "sending", _("Sending")
-        SENT = "sent", _("Sent")
-        FAILED = "failed", _("Failed")
-
-    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
-    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
-    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
-    attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    last_error = models.TextField(_("last error"), blank=True)
-    reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
-
-    class Meta:
-        abstract = True
-
-
-class HealthAlert(SendOnceMail):
+class HealthAlert(SendOnceRow):
     """One state change of a health check's (check, subject) that ADMINS are told of by mail.
 
     Rows are the record of what was told and what is owed: the last row of a (check, subject)
@@ -157,7 +179,6 @@ class HealthAlert(SendOnceMail):
         FAILING = "failing", _("Failing")
         RECOVERED = "recovered", _("Recovered")
 
-    created_at = models.DateTimeField(_("created at"), db_index=True)
     check_name = models.CharField(_("check"), max_length=100)
     subject = models.CharField(_("subject"), max_length=200)
     seq = models.PositiveIntegerField(_("change number"))
@@ -179,12 +200,11 @@ class HealthAlert(SendOnceMail):
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
 
 
-class AdminErrorMail(SendOnceMail):
+class AdminErrorMail(SendOnceRow):
     """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.loghandlers` instead
     of sent inside the request, and sent once by `dramaturg.actors.send_admin_error_mail` through the outbox.
     Throttled when recorded (`dramaturg.errormail`): a flood of errors is a few mails."""
 
-    created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     subject = models.CharField(_("subject"), max_length=255)
     body = models.TextField(_("message"))
 

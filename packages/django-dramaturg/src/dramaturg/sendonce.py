@@ -1,35 +1,80 @@
 """Rows owed one email, sent at most once: what makes the email actors idempotent.
 
-A row (accounts' `EmailDelivery`, jobs' `HealthAlert` and `AdminErrorMail`) records what is owed; its fields `status`
-(pending / sending / sent / failed), `attempts`, `claimed_until`, `sent_at`, `last_error`,
-`created_at` and `reconciled_at` are read and written here. A worker claims a row by a conditional
-UPDATE with a lease before it sends, so of two copies of a job exactly one sends; the database is
-the record of what is owed, so rows whose job Redis lost are found again (`owed_batches`).
+A row is a `dramaturg.models.SendOnceRow` (accounts' `EmailDelivery`, jobs' `HealthAlert` and
+`AdminErrorMail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
+copies of a job exactly one sends; the database is the record of what is owed, so rows whose job
+Redis lost are found again (`owed`).
+
+Why an email the mail server accepted is not sent again:
+
+- The lease is short (EMAIL_SEND_LEASE_S) and renewed every third of it by a thread of the sender
+  (`_LeaseKeeper`) while the send is under way, the long wait for the reply to the end of DATA
+  included: a live sender never loses its row; a killed or paused one loses it one lease after its
+  last renewal. That pause, after the acceptance and before the mark, is the one window left.
+- After the acceptance the row is never released as "not sent" (no mark_failed). If the database
+  does not take `mark_sent`, the outcome is parked in Redis at once (dramaturg.store.sendonce), and the
+  sender keeps trying the database, with backoff and a fresh connection each time, without
+  acknowledging its message (so Dramatiq gives it to no one else) until the database takes it.
+  A worker that claims the row meanwhile (the lease ran out, or a copy of the job) finds the parked
+  outcome and marks the row sent instead of sending.
+- No answer after the message was handed over (dramaturg.mail.OutcomeUnknown) marks the row "outcome
+  unknown": not retried now, not failed. The reconciler sends it once more, with the same
+  Message-ID, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later (and so after each unknown outcome, until
+  EMAIL_RETRY_FAILED_FOR_S after the row was created; then it stays unknown for an operator). So each
+  unknown outcome can give at most one extra copy, and only if that send had in fact arrived.
+- A failure before the hand-over releases the row for the message's retries; on the last one the
+  row is failed, transient (no connection, timeout, 4xx: the reconciler tries again every
+  EMAIL_RETRY_FAILED_EVERY_S for EMAIL_RETRY_FAILED_FOR_S) or permanent (5xx, bad address: stays
+  failed until someone sends it again).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import dramatiq
+import redis
+from django.conf import settings
+from django.db import Error as DatabaseError
+from django.db import connections
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
 from dramatiq import Message
+from dramatiq.common import compute_backoff
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 from dramatiq.rate_limits import RateLimitExceeded
 
 from . import limits
 from .attempts import is_last_attempt
+from .mail import OutcomeUnknown, is_transient
+from .models import SendOnceRow
+from .store import sendonce as parked
 
 if TYPE_CHECKING:
     from .broker import RedisBroker
 
 logger = logging.getLogger(__name__)
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+Status, Failure = SendOnceRow.Status, SendOnceRow.Failure
+PENDING, SENDING, SENT, FAILED, UNKNOWN = Status.PENDING, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN
+PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be running through
+
+
+def send_lease() -> timedelta:
+    """How long a claim lasts after its sender's last renewal (EMAIL_SEND_LEASE_S)."""
+    return timedelta(seconds=settings.EMAIL_SEND_LEASE_S)
+
+
+def claim_wait() -> timedelta:
+    """How long a duplicate waits for the copy holding the lease: about one SMTP exchange."""
+    return timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
 
 
 class AlreadyClaimed(Exception):
@@ -40,26 +85,41 @@ class AlreadyClaimed(Exception):
         self.retry_in_ms = retry_in_ms
 
 
+def _table(row: Model) -> str:
+    return row._meta.label_lower
+
+
 def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: timedelta = timedelta(0)) -> Row | None:
-    """Take the right to send row `pk` of `rows`, or None if it was sent already.
+    """Take the right to send row `pk` of `rows`, or None if there is nothing to send (sent, parked
+    as sent, or its outcome unknown: only the reconciler's rule sends those again).
 
     Raises DoesNotExist when the row is gone, and AlreadyClaimed when another worker still holds
     the lease after `wait`: a duplicate that arrives while the first copy sends usually learns
     within a second that it has nothing to do.
     """
     deadline = time.monotonic() + wait.total_seconds()
+    manager = rows.model._default_manager
     while True:
-        # The conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
+        # A conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
         now = timezone.now()
+        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
+        take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
         claimed = (
-            rows.model._default_manager.filter(pk=pk, sent_at__isnull=True)
+            claimable.exclude(status=SENDING)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(status=SENDING, claimed_until=now + lease, attempts=F("attempts") + 1)
+            .update(**take)
         )
+        # Taking over a row whose sender's lease ran out: that sender may have been accepted, its outcome parked.
+        taken_over = not claimed and claimable.filter(status=SENDING, claimed_until__lte=now).update(**take)
         row: Any = rows.get(pk=pk)
-        if claimed:
+        if taken_over and parked.is_parked(_table(row), pk):
+            _settle(row, partial(mark_sent, row), "was accepted before")
+            with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
+                parked.unpark(_table(row), pk)
+            return None
+        if claimed or taken_over:
             return row
-        if row.sent_at is not None:
+        if row.sent_at is not None or row.status == UNKNOWN:
             return None
         if time.monotonic() >= deadline:
             remaining = (row.claimed_until - now) if row.claimed_until else timedelta(0)
@@ -68,9 +128,14 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
 
 
 def mark_sent(row: Model) -> None:
+    """The mail server accepted it: never sent again."""
     type(row)._default_manager.filter(pk=row.pk).update(
-        status=SENT, sent_at=timezone.now(), claimed_until=None, last_error=""
+        status=SENT, sent_at=timezone.now(), claimed_until=None, last_error="", failure=Failure.NONE
     )
+
+
+def _error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
@@ -78,47 +143,183 @@ def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
     type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
         status=FAILED if final else PENDING,
         claimed_until=None,
-        last_error=f"{type(error).__name__}: {error}"[:2000],
+        last_error=_error_text(error),
+        failure=Failure.TRANSIENT if is_transient(error) else Failure.PERMANENT,
     )
 
 
-def send[Row: Model](
-    rows: QuerySet[Row], pk: int, deliver: Callable[[Row], object], *, lease: timedelta, wait: timedelta, what: str
-) -> Row | None:
-    """The body of an email actor: claim row `pk`, `deliver` it within the project's SMTP budget,
-    settle it. Returns the row sent, or None when there was nothing to send (gone, or sent already).
-    A failure marks the row (failed for good on the message's last attempt) and raises for a retry."""
+def mark_unknown(row: Model, error: BaseException) -> None:
+    """No answer after the hand-over: maybe delivered. Kept out of every retry until the rule's wait."""
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+        status=UNKNOWN,
+        claimed_until=None,
+        outcome_unknown_at=timezone.now(),
+        last_error=_error_text(error),
+        failure=Failure.NONE,
+    )
+
+
+def _reset_connection(row: Model) -> None:
+    with contextlib.suppress(DatabaseError):
+        connections[row._state.db or "default"].close()
+
+
+def _park(row: Model) -> bool:
     try:
-        row = claim(rows, pk, lease, wait)
+        parked.park_sent(_table(row), row.pk, PARKED_TTL_S)
+    except redis.RedisError as error:
+        logger.error("Could not park the outcome of %s %s in Redis either: %s", _table(row), row.pk, error)
+        return False
+    return True
+
+
+def _settle(row: Model, mark: Callable[[], None], what: str) -> None:
+    """Write the outcome of a send the mail server accepted (or may have): never give it up.
+
+    The first failure parks "sent" in Redis; then the database is tried again, with backoff and a
+    new connection each time, for as long as it takes. The job's message stays unacknowledged
+    meanwhile, so no other worker runs it; one that runs a copy finds the parked outcome.
+    """
+    is_parked = False
+    attempt = 0
+    while True:
+        try:
+            try:
+                mark()
+                break
+            except DatabaseError as error:
+                _reset_connection(row)
+                if not is_parked:
+                    is_parked = _park(row)
+                attempt += 1
+                _, delay_ms = compute_backoff(attempt, factor=100, max_backoff=5_000)
+                logger.warning(
+                    "%s %s %s, but the database did not take it (%s); trying again in %d ms (parked in Redis: %s)",
+                    _table(row),
+                    row.pk,
+                    what,
+                    error,
+                    delay_ms,
+                    is_parked,
+                )
+                time.sleep(delay_ms / 1000)
+        except TimeLimitExceeded:
+            # Leaving now would let a retry send it again: the time limit does not apply here (it may
+            # arrive anywhere in the loop, the handler above included).
+            logger.warning("%s %s: time limit reached while recording its outcome; still trying", _table(row), row.pk)
+    if is_parked:
+        with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
+            parked.unpark(_table(row), row.pk)
+
+
+class _LeaseKeeper:
+    """Renews the claim on a row every third of the lease while its send is under way, from a thread of
+    its own (so a long wait for the server's final reply keeps it); stops renewing when the process is
+    killed or paused, which frees the row one lease after the last renewal."""
+
+    def __init__(self, row: Model, lease: timedelta) -> None:
+        self.row, self.lease = row, lease
+        self.until = getattr(row, "claimed_until", None)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"lease-{_table(row)}-{row.pk}", daemon=True)
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        manager = type(self.row)._default_manager
+        try:
+            while not self._stop.wait(self.lease.total_seconds() / 3):
+                until = timezone.now() + self.lease
+                try:
+                    # Only our own claim: a worker that took over after a pause keeps its own.
+                    if manager.filter(pk=self.row.pk, status=SENDING, claimed_until=self.until).update(
+                        claimed_until=until
+                    ):
+                        self.until = until
+                except DatabaseError as error:
+                    logger.warning("Could not renew the claim on %s %s: %s", _table(self.row), self.row.pk, error)
+                    _reset_connection(self.row)
+        finally:
+            _reset_connection(self.row)  # this thread's own connection
+
+
+def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], object], *, what: str) -> Row | None:
+    """The body of an email actor: claim row `pk`, `deliver` it within the project's SMTP budget,
+    settle it. Returns the row sent, or None when there was nothing to send (gone, sent already, its
+    outcome unknown). A failure before the hand-over marks the row (failed for good on the message's
+    last attempt) and raises for a retry; after it, see the module's docstring."""
+    lease = send_lease()
+    try:
+        row = claim(rows, pk, lease, claim_wait())
     except rows.model.DoesNotExist:  # type: ignore[attr-defined]
         logger.info("%s %s no longer exists; nothing to send", what, pk)
         return None
     except AlreadyClaimed as busy:
         raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
     if row is None:
-        logger.info("%s %s was already sent; nothing to do", what, pk)
+        if rows.filter(pk=pk, status=UNKNOWN).exists():
+            logger.info("%s %s has an unknown outcome; only the reconciler's rule sends it again", what, pk)
+        else:
+            logger.info("%s %s was already sent; nothing to do", what, pk)
         return None
-    try:
-        if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
-            raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
-        deliver(row)
-    except Exception as error:
-        mark_failed(row, error, final=is_last_attempt())
-        raise
-    mark_sent(row)
+    with _LeaseKeeper(row, lease):
+        try:
+            if not limits.acquire_within(limits.smtp_limiter(), timeout_s=10):
+                raise RateLimitExceeded("the SMTP send rate stayed at its limit for 10 s")
+            deliver(row)
+        except OutcomeUnknown as error:
+            _settle(row, partial(mark_unknown, row, error), "got no answer after the hand-over")
+            logger.warning(
+                "%s %s: outcome unknown (%s); sent once more after %d s unless settled",
+                what,
+                pk,
+                error,
+                settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S,
+            )
+            return None
+        except Exception as error:
+            mark_failed(row, error, final=is_last_attempt())
+            raise
+        _settle(row, partial(mark_sent, row), "was accepted by the mail server")
     return row
 
 
 def owed[Row: Model](rows: QuerySet[Row], older_than: timedelta) -> QuerySet[Row]:
-    """Rows not sent, not failed for good, with no live claim, created (and last re-enqueued, if
-    ever) more than `older_than` ago: their job may be gone from Redis."""
+    """Rows whose job the reconciler should enqueue again, none with a live claim:
+
+    - pending or sending, created (and last re-enqueued, if ever) more than `older_than` ago: their
+      job may be gone from Redis;
+    - failed for a transient reason, created less than EMAIL_RETRY_FAILED_FOR_S ago, not re-enqueued
+      in the last EMAIL_RETRY_FAILED_EVERY_S: the mail server may be back;
+    - outcome unknown for EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S, created less than EMAIL_RETRY_FAILED_FOR_S
+      ago: the rule's one more send (`release_unknown` lets it be claimed).
+    """
     now = timezone.now()
     cutoff = now - older_than
+    every = now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_EVERY_S)
+    lost = Q(status__in=[PENDING, SENDING], created_at__lte=cutoff) & (
+        Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff)
+    )
+    failed_transient = (
+        Q(status=FAILED, failure=Failure.TRANSIENT)
+        & Q(created_at__gt=now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S))
+        & (Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=every))
+    )
+    unknown_due = Q(
+        status=UNKNOWN,
+        outcome_unknown_at__lte=now - timedelta(seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S),
+        created_at__gt=now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S),
+    )
     return (
-        rows.filter(sent_at__isnull=True, created_at__lte=cutoff)
-        .exclude(status=FAILED)
+        rows.filter(sent_at__isnull=True)
+        .filter(lost | failed_transient | unknown_due)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .filter(Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff))
     )
 
 
@@ -131,6 +332,12 @@ def owed_batches[Row: Model](rows: QuerySet[Row], older_than: timedelta, batch: 
             return
         yield page
         last_id = page[-1].pk
+
+
+def release_unknown[Row: Model](rows: list[Row]) -> None:
+    """Let the outcome-unknown rows among these be claimed: their one more send is being enqueued."""
+    if rows:
+        type(rows[0])._default_manager.filter(pk__in=[r.pk for r in rows], status=UNKNOWN).update(status=PENDING)
 
 
 def mark_reconciled[Row: Model](rows: list[Row]) -> None:
@@ -149,6 +356,7 @@ def enqueue_owed[Row: Model](rows: QuerySet[Row], older_than: timedelta, message
     broker = cast("RedisBroker", dramatiq.get_broker())
     total = 0
     for page in owed_batches(rows, older_than):
+        release_unknown(page)
         broker.enqueue_many(message_for(row) for row in page)
         mark_reconciled(page)
         total += len(page)

@@ -1,0 +1,304 @@
+"""Issue 19's sending-twice rows, replayed with real processes: a slow final SMTP reply, no final reply,
+the database unavailable right after the mail server accepted, a worker paused after the acceptance,
+and a mail server refusing for longer than a message's retries."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+
+from accounts.health import owed_emails
+from accounts.models import EmailDelivery, User
+from tests.http import post_json
+from tests.integration import test_faults
+from tests.integration.test_faults import PASSWORD
+from tests.processes import RedisServer, SchedulerProcess, wait_for
+from tests.processes import test_database_url as database_url
+
+pytestmark = [pytest.mark.integration]
+
+stack = test_faults.stack  # the fixture: web, workers and relay on a Redis of the test's own
+
+
+def copies(smtp) -> Counter:
+    """How many copies each address received."""
+    return Counter(m["To"] for m in smtp.received())
+
+
+def status(user_id: int) -> EmailDelivery:
+    return EmailDelivery.objects.get(user_id=user_id, kind="welcome")
+
+
+def reconcile(stack, **env: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "reconcile_deliveries", "--older-than", "0"],
+        cwd=settings.BASE_DIR,
+        env={**stack.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_a_final_reply_slower_than_the_command_timeout_is_waited_for_one_copy_each(stack, smtp, fault_summary):
+    """Issue 19's row: the server stores the message but answers the end of DATA after 2.5x the command
+    timeout (was: 14 extra copies for 6 users). The final reply has its own, long, timeout: 0 extra."""
+    stack.env.update(EMAIL_TIMEOUT="2", WELCOME_EMAIL_TIME_LIMIT_MS="60000")
+    smtp.handler.final_reply_delay = 5.0
+    stack.web()
+    stack.worker(threads=3)
+    stack.relay()
+    emails = [f"slowreply{n}@example.com" for n in range(6)]
+    user_ids = [stack.signup(email) for email in emails]
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=90, what="six emails marked sent")
+    stack.wait_quiet()
+    fault_summary("final SMTP reply 5 s (command timeout 2 s)", 6, smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+
+
+def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack, smtp, fault_summary):
+    """No answer to the end of DATA within EMAIL_DATA_TIMEOUT_S: not retried, not failed, shown; the
+    reconciler sends it once more (same Message-ID) only EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later."""
+    stack.env.update(EMAIL_TIMEOUT="2", EMAIL_DATA_TIMEOUT_S="2")
+    smtp.handler.final_reply_delay = 5.0
+    stack.web()
+    worker = stack.worker()
+    stack.relay()
+    user_id = stack.signup("unknown@example.com")
+    wait_for(lambda: status(user_id).status == "unknown", timeout=30, what="the outcome to be unknown")
+    smtp.handler.final_reply_delay = 0.0
+    row = status(user_id)
+    assert "no answer after the message was handed over" in row.last_error and row.outcome_unknown_at
+    assert row.attempts == 1 and row.sent_at is None
+    wait_for(lambda: "outcome unknown" in worker.log_text(), what="the worker to log the unknown outcome")
+
+    client = Client()
+    client.force_login(User.objects.get(pk=user_id))
+    page = client.get("/accounts/").content.decode()
+    assert 'data-state="unknown"' in page and 'id="send-again"' not in page
+    assert any(p.subject == "outcome unknown" for p in owed_emails())  # /jobs/health, and the admins' alert
+
+    # Within the wait: no job sends it again, whatever re-enqueues it.
+    assert reconcile(stack) == "Re-enqueued 0 owed email(s)."
+    assert len(smtp.received("unknown@example.com")) == 1
+    # After the wait (5 s here; a day by default): exactly one more send, with the same Message-ID.
+    wait_for(
+        lambda: reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="5") == "Re-enqueued 1 owed email(s).",
+        timeout=30,
+        interval=1,
+        what="the rule's one more send",
+    )
+    wait_for(lambda: status(user_id).status == "sent", timeout=30, what="the row marked sent")
+    received = smtp.received("unknown@example.com")
+    fault_summary("no final SMTP reply (outcome unknown), resent by the rule", 1, received)
+    assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
+    assert reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="0") == "Re-enqueued 0 owed email(s)."
+
+
+def make_the_database_unavailable(seconds: float, released: threading.Event) -> None:
+    """From this moment, for `seconds`, the workers cannot write: on SQLite another process (this one)
+    holds the write lock, longer than their busy timeout; on PostgreSQL their connections are ended and
+    new ones refused (the test's own server is shared, so no restart)."""
+    if connection.vendor == "sqlite":
+        conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
+        conn.execute("BEGIN IMMEDIATE")  # the write lock
+
+        def release() -> None:
+            conn.execute("ROLLBACK")
+            conn.close()
+            released.set()
+
+    else:
+        import psycopg
+
+        admin = psycopg.connect(
+            host=connection.settings_dict["HOST"] or "127.0.0.1",
+            port=connection.settings_dict["PORT"] or 5432,
+            user=connection.settings_dict["USER"],
+            password=connection.settings_dict["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        )
+        name = connection.settings_dict["NAME"]
+        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+        def release() -> None:
+            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+            admin.close()
+            released.set()
+
+    threading.Timer(seconds, release).start()
+
+
+def test_database_unavailable_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
+    """The database is unavailable for 8 s, longer than the workers' busy timeout (SQLite: 1 s) and the
+    lease (3 s), from the moment the mail server accepted the first email: the outcome is parked and the
+    worker keeps trying until the database takes it; nothing is sent twice."""
+    stack.env.update(WELCOME_EMAIL_MAX_RETRIES="20")  # jobs that start during the outage outlast it
+    if connection.vendor == "sqlite":
+        stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
+    released = threading.Event()
+    first = threading.Lock()  # acceptances come on several threads: one outage
+
+    def at_first_acceptance() -> None:
+        if first.acquire(blocking=False):
+            make_the_database_unavailable(8.0, released)
+
+    smtp.handler.on_accepted = at_first_acceptance
+    stack.web()
+    stack.relay()
+    emails = [f"dbaway{n}@example.com" for n in range(4)]
+    user_ids = [stack.signup(email) for email in emails]  # all committed before the first send
+    stack.worker(threads=2)
+    stack.worker(threads=2)
+    wait_for(released.is_set, timeout=60, what="the database to go away and come back")
+    connection.close()  # this process's connection may have been ended too
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=90, what="every row marked sent")
+    stack.wait_quiet()
+    fault_summary(f"database ({connection.vendor}) away 8 s right after acceptance", len(emails), smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+    logs = "".join(p.log_text() for p in stack.processes)
+    assert "but the database did not take it" in logs and "(parked in Redis: True)" in logs
+
+
+def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_window(stack, smtp, fault_summary):
+    """SIGSTOP right after the server accepted: a pause shorter than the lease gives no extra copy; one
+    longer than the lease and the heartbeat timeout (3 s each here) gives exactly one, same Message-ID."""
+    stack.web()
+    stack.relay()
+    paused = stack.worker(threads=1)
+    pid = paused.proc.pid
+    pauses: dict[str, float] = {}
+    resumes: list[threading.Timer] = []
+
+    def pause() -> None:
+        if not pauses.pop("next", 0):
+            return
+        os.killpg(pid, signal.SIGSTOP)
+        resumes.append(threading.Timer(pauses["seconds"], lambda: os.killpg(pid, signal.SIGCONT)))
+        resumes[-1].start()
+
+    smtp.handler.on_accepted = pause
+    # A short pause (1 s, under the 3 s lease): the worker resumes and marks it; no other worker ran.
+    pauses.update(next=1, seconds=1.0)
+    short = stack.signup("short-pause@example.com")
+    wait_for(lambda: status(short).status == "sent", timeout=30, what="the short-pause email marked sent")
+    assert len(smtp.received("short-pause@example.com")) == 1
+
+    # A long pause (12 s): another worker gets the message back after the heartbeat timeout, claims the
+    # row once the lease ran out, and sends it again: the stated window's one extra copy.
+    stack.worker(threads=1)
+    pauses.update(next=1, seconds=12.0)
+    long = stack.signup("long-pause@example.com")
+    wait_for(lambda: len(smtp.received("long-pause@example.com")) >= 2, timeout=60, what="the window's extra copy")
+    wait_for(lambda: status(long).status == "sent", timeout=60, what="the long-pause email marked sent")
+    resumes[-1].join()  # the paused worker resumes: it marks the row, or its retry finds it sent; no third copy
+    wait_for(
+        lambda: (
+            (log := paused.log_text()).count("Welcome email sent to user") == 2
+            or "was already sent; nothing to do" in log
+        ),
+        what="the resumed worker to settle its job",
+    )
+    stack.wait_quiet()
+    received = smtp.received("long-pause@example.com")
+    fault_summary("worker SIGSTOPped 12 s after acceptance (lease 3 s)", 1, received)
+    assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
+    assert status(long).attempts == 2
+
+
+def test_after_a_long_mail_outage_the_reconciler_sends_every_email_once_and_a_refused_one_stays_failed(
+    stack, smtp, fault_summary
+):
+    """The mail server refuses connections for longer than the messages' retries: the rows fail as
+    transient; when it is back, the scheduler's reconciler sends each once, no person involved. A 5xx
+    refusal is permanent: it stays failed and visible."""
+    stack.env.update(DELIVERY_RECONCILE_CRON="* * * * *", EMAIL_RETRY_FAILED_EVERY_S="1")
+    stack.web()
+    stack.worker()
+    stack.relay()
+    smtp.handler.reply = "550 5.1.1 No such user here"
+    refused = stack.signup("nosuchuser@example.com")
+    wait_for(lambda: status(refused).status == "failed", timeout=40, what="the 5xx-refused email failed")
+    smtp.handler.reply = None
+    smtp.stop()  # connection refused from now on
+    emails = [f"outage{n}@example.com" for n in range(3)]
+    user_ids = [stack.signup(email) for email in emails]
+    wait_for(lambda: all(status(u).status == "failed" for u in user_ids), timeout=60, what="the retries used up")
+    assert {status(u).failure for u in user_ids} == {"transient"}
+    assert status(refused).failure == "permanent"
+    smtp.start()
+    scheduler = SchedulerProcess(stack.env)
+    stack.processes.append(scheduler.start())
+    wait_for(lambda: all(status(u).status == "sent" for u in user_ids), timeout=150, what="the reconciler's sends")
+    stack.wait_quiet()
+    fault_summary("mail server refusing past the retries, then back", 3, smtp.received())
+    assert copies(smtp) == dict.fromkeys(emails, 1)
+    row = status(refused)
+    assert row.status == "failed" and "550" in row.last_error and smtp.received("nosuchuser@example.com") == []
+
+
+def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_once(
+    postgres_server, smtp, tmp_path, fault_summary
+):
+    """The suite's own PostgreSQL server restarted (fast shutdown, back 5 s later) the moment the mail
+    server accepted the first email: the outcome is parked, the worker keeps trying, nothing is sent twice."""
+    import psycopg
+
+    url = postgres_server.create_database("sendonce_restart")
+    redis_server = RedisServer(tmp_path / "redis").start()
+    stack = test_faults.Stack(redis_server, smtp)
+    stack.env.update(DATABASE_URL=url, WELCOME_EMAIL_MAX_RETRIES="20")
+    migrate = subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input"],
+        cwd=settings.BASE_DIR,
+        env=stack.env,
+        capture_output=True,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    restarted = threading.Event()
+    first = threading.Lock()  # acceptances come on several threads: one restart, one server
+
+    def restart_at_first_acceptance() -> None:
+        if first.acquire(blocking=False):
+            postgres_server.stop()
+            threading.Timer(5.0, lambda: (postgres_server.start(), restarted.set())).start()
+
+    def statuses() -> list[str]:
+        try:
+            with psycopg.connect(url, connect_timeout=2) as conn:
+                return [s for (s,) in conn.execute("SELECT status FROM accounts_emaildelivery")]
+        except psycopg.OperationalError:
+            return []
+
+    try:
+        stack.web()
+        emails = [f"pgrestart{n}@example.com" for n in range(4)]
+        for email in emails:  # all committed (and dispatched) before the first send
+            answer, body, _ = post_json(
+                f"http://127.0.0.1:{stack.port}/api/signup/", {"email": email, "password": PASSWORD}
+            )
+            assert answer == 202, body
+        smtp.handler.on_accepted = restart_at_first_acceptance
+        stack.worker()
+        stack.worker()
+        wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
+        wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every row marked sent")
+        logs = "".join(p.log_text() for p in stack.processes)
+        fault_summary("PostgreSQL restarted right after acceptance", 4, smtp.received())
+        assert copies(smtp) == dict.fromkeys(emails, 1)
+        assert "but the database did not take it" in logs and "(parked in Redis: True)" in logs
+    finally:
+        stack.stop()
+        redis_server.stop()

@@ -1,0 +1,78 @@
+"""dramaturg.mail: RFC 5321's two timeouts on Django's SMTP backend, against a real SMTP server on loopback,
+and the upstream code the override relies on (fails loudly when Django or smtplib changes it)."""
+
+import inspect
+import smtplib
+
+import django
+import pytest
+from django.core.mail import EmailMessage
+from django.core.mail.backends.smtp import EmailBackend as DjangoSmtpBackend
+from dramatiq.rate_limits import RateLimitExceeded
+
+from dramaturg.mail import EmailBackend, OutcomeUnknown, is_transient
+
+
+def test_the_override_is_written_against_django_6_1_and_python_3_12s_smtplib():
+    assert django.VERSION[:2] == (6, 1), "dramaturg/smtp.py overrides Django 6.1's SMTP backend: check it again"
+    assert isinstance(inspect.getattr_static(DjangoSmtpBackend, "connection_class"), property)
+    assert "self.connection_class(" in inspect.getsource(DjangoSmtpBackend.open)
+    assert "self.connection.sendmail(" in inspect.getsource(DjangoSmtpBackend._send)
+    data = inspect.getsource(smtplib.SMTP.data)
+    # The message and its final "." go out in one send(), then the final reply is read.
+    assert 'q = q + b"." + bCRLF\n            self.send(q)\n            (code, msg) = self.getreply()' in data
+    assert "self.mail(" in inspect.getsource(smtplib.SMTP.sendmail)
+
+
+def backend(smtp, **options) -> EmailBackend:
+    return EmailBackend(alias="test", host="127.0.0.1", port=smtp.port, **options)
+
+
+def message(to: str = "ann@example.com") -> EmailMessage:
+    return EmailMessage("Hello", "Body", "from@example.com", [to])
+
+
+def test_a_final_reply_slower_than_the_command_timeout_is_waited_for(smtp):
+    smtp.handler.final_reply_delay = 2.5
+    assert backend(smtp, timeout=1, data_timeout=10).send_messages([message()]) == 1
+    assert len(smtp.received("ann@example.com")) == 1
+
+
+def test_a_command_slower_than_the_command_timeout_fails_before_anything_was_handed_over(smtp):
+    smtp.handler.rcpt_delay = 2.5
+    with pytest.raises(OSError) as raised:
+        backend(smtp, timeout=1, data_timeout=10).send_messages([message()])
+    assert not isinstance(raised.value, OutcomeUnknown) and is_transient(raised.value)
+    assert smtp.received() == []
+
+
+def test_no_final_reply_within_the_data_timeout_is_outcome_unknown(smtp):
+    smtp.handler.final_reply_delay = 3.0
+    with pytest.raises(OutcomeUnknown, match="handed over"):
+        backend(smtp, timeout=1, data_timeout=1).send_messages([message()])
+    assert len(smtp.received("ann@example.com")) == 1  # the server had it: sending again would be a copy
+
+
+def test_a_refusal_of_the_message_is_an_answer_not_an_unknown_outcome(smtp):
+    smtp.handler.reply = "554 5.7.1 Rejected"
+    with pytest.raises(smtplib.SMTPDataError) as raised:
+        backend(smtp, timeout=1, data_timeout=1).send_messages([message()])
+    assert not is_transient(raised.value)
+
+
+@pytest.mark.parametrize(
+    "error, transient",
+    [
+        (ConnectionRefusedError(111, "Connection refused"), True),
+        (TimeoutError("timed out"), True),
+        (smtplib.SMTPServerDisconnected("Connection unexpectedly closed"), True),
+        (smtplib.SMTPDataError(451, b"try again later"), True),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (450, b"mailbox busy")}), True),
+        (RateLimitExceeded("the SMTP send rate stayed at its limit"), True),
+        (smtplib.SMTPDataError(554, b"rejected"), False),
+        (smtplib.SMTPRecipientsRefused({"a@example.com": (550, b"no such user")}), False),
+        (ValueError("Invalid address"), False),
+    ],
+)
+def test_transient_and_permanent_failures(error, transient):
+    assert is_transient(error) is transient
