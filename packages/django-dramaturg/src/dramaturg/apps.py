@@ -13,6 +13,6 @@ class DramaturgConfig(AppConfig):
     def ready(self) -> None:
         # Every app's tasks module, so every process (web included) knows every actor
         # and queue, whatever it happened to import; declaring a queue registers it.
-        from . import actors  # noqa: F401  (the package's own actors, no longer a `tasks` module)
+        from . import actors, checks  # noqa: F401  (its actors; its system checks register on import)
 
         autodiscover_modules("tasks")
