@@ -14,7 +14,7 @@ from typing import Any
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-DEFAULTS: dict[str, dict[str, Any]] = {
+DEFAULTS: dict[str, Any] = {
     "EMAIL": {
         "RATE_PER_S": 20,  # SMTP sends per second across all workers (token bucket in Redis)
         "TIMEOUT_S": 10,  # connect/command timeout of the mail server; also how long a claim waits
