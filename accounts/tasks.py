@@ -17,7 +17,7 @@ from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from dramaturg import dbconnections, outbox, sendonce
+from dramaturg import conf, dbconnections, outbox, sendonce
 from dramaturg.tasks_backend import task_message
 
 from . import deliveries
@@ -49,8 +49,8 @@ def _send(delivery_id: int) -> None:
 
 @dramatiq.actor(
     queue_name=EMAILS,
-    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
-    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+    max_retries=conf.settings.EMAIL.MAX_RETRIES,
+    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
 )
 def send_welcome_email(user_id: int) -> None:
     try:
@@ -64,8 +64,8 @@ def send_welcome_email(user_id: int) -> None:
 # A django.tasks task (dramaturg.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
 @task(  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks Django 6.1's extra @task arguments
     queue_name=EMAILS,
-    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
-    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+    max_retries=conf.settings.EMAIL.MAX_RETRIES,
+    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
 )
 def send_existing_account_email(delivery_id: int) -> None:
     """'You already have an account', sent instead of a welcome email when a signup names a registered address."""
@@ -74,8 +74,8 @@ def send_existing_account_email(delivery_id: int) -> None:
 
 @dramatiq.actor(
     queue_name=EMAILS,
-    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
-    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+    max_retries=conf.settings.EMAIL.MAX_RETRIES,
+    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
 )
 def send_password_reset_email(delivery_id: int) -> None:
     """A password reset link, asked for on /accounts/password-reset/ (the link is made when the email is built)."""
@@ -84,8 +84,8 @@ def send_password_reset_email(delivery_id: int) -> None:
 
 @dramatiq.actor(
     queue_name=EMAILS,
-    max_retries=settings.WELCOME_EMAIL_MAX_RETRIES,
-    time_limit=settings.WELCOME_EMAIL_TIME_LIMIT_MS,
+    max_retries=conf.settings.EMAIL.MAX_RETRIES,
+    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
 )
 def decide_password_reset(email: str) -> None:
     """A reset asked for on /accounts/password-reset/ for this normalised address: a reset email owed to each
@@ -124,12 +124,12 @@ def enqueue_owed(older_than: timedelta) -> int:
 
 
 @dramatiq.actor(
-    queue_name=EMAILS, max_retries=0, time_limit=10 * 60_000, periodic=cron(settings.DELIVERY_RECONCILE_CRON)
+    queue_name=EMAILS, max_retries=0, time_limit=10 * 60_000, periodic=cron(conf.settings.SEND_ONCE.RECONCILE_CRON)
 )
 def reconcile_deliveries() -> None:
     """The scheduler's run of `manage.py reconcile_deliveries`."""
     try:
-        count = enqueue_owed(timedelta(seconds=settings.DELIVERY_RECONCILE_AFTER_S))
+        count = enqueue_owed(timedelta(seconds=conf.settings.SEND_ONCE.RECONCILE_AFTER_S))
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Delivery reconciliation could not reach Redis; the next scheduled run retries: %s", error)
         return

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dramaturg import outbox
+from dramaturg import conf, outbox
 
 from .models import EmailDelivery, User
 from .tasks import send_welcome_email
@@ -63,7 +63,7 @@ def _state(delivery: EmailDelivery) -> State:
     if delivery.status == EmailDelivery.Status.UNKNOWN:
         return State.UNKNOWN
     if delivery.status == EmailDelivery.Status.FAILED:
-        retried_until = delivery.created_at + timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S)
+        retried_until = delivery.created_at + timedelta(seconds=conf.settings.SEND_ONCE.RETRY_FAILED_FOR_S)
         if delivery.failure == EmailDelivery.Failure.TRANSIENT and retried_until > timezone.now():
             return State.RETRYING  # the reconciler tries again (dramaturg.sendonce.owed)
         return State.FAILED
@@ -88,7 +88,7 @@ def welcome_email(user: User) -> WelcomeEmail:
     unknown_resend_at = None
     if delivery.status == EmailDelivery.Status.UNKNOWN and delivery.outcome_unknown_at:
         unknown_resend_at = delivery.outcome_unknown_at + timedelta(
-            seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S
+            seconds=conf.settings.SEND_ONCE.UNKNOWN_RESEND_AFTER_S
         )
     return WelcomeEmail(
         _state(delivery), delivery.attempts, delivery.sent_at, _resend_after(delivery), unknown_resend_at

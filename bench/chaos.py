@@ -81,7 +81,7 @@ FAULT_WEIGHTS = {
     "redis SIGKILL restart": 1,
     "smtp stopped": 2,
     "smtp slow": 2,
-    # The server stores the message, then answers the end of DATA after EMAIL_TIMEOUT (within EMAIL_DATA_TIMEOUT_S).
+    # The server stores the message, then answers the end of DATA after EMAIL_TIMEOUT_S (within EMAIL_DATA_TIMEOUT_S).
     "smtp slow final reply": 2,
     # Jobs fail (SMTP down) while Redis is down: their retries must not be lost.
     "redis SIGKILL while smtp stopped": 2,
@@ -91,7 +91,7 @@ FAULT_WEIGHTS = {
     # SQLite: the write lock held by another process; PostgreSQL (--own-postgres): a restart.
     "database outage": 1.5,
 }
-SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT, so a slow server is slow, not a timeout
+SMTP_SLOW_MAX_S = 3.0  # below EMAIL_TIMEOUT_S, so a slow server is slow, not a timeout
 EMAIL_TIMEOUT_S, EMAIL_DATA_TIMEOUT_S = 5, 20
 SMTP_FINAL_REPLY_MAX_S = 9.0  # the final reply comes after EMAIL_TIMEOUT_S, well within EMAIL_DATA_TIMEOUT_S
 WORKER_SHUTDOWN_TIMEOUT_MS = 5000
@@ -119,21 +119,21 @@ def child_environment(redis_url: str, database_url: str, smtp_url: str) -> dict[
         REDIS_URL=redis_url,
         DRAMATIQ_NAMESPACE=NAMESPACE,
         EMAIL_URL=smtp_url,
-        EMAIL_TIMEOUT=str(EMAIL_TIMEOUT_S),
+        EMAIL_TIMEOUT_S=str(EMAIL_TIMEOUT_S),
         EMAIL_DATA_TIMEOUT_S=str(EMAIL_DATA_TIMEOUT_S),
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
         DRAMATIQ_MAINTENANCE_CHANCE="1000000",
         DRAMATIQ_MIN_BACKOFF_MS="200",
         DRAMATIQ_MAX_BACKOFF_MS="2000",
         DRAMATIQ_MAX_RETRIES="20",
-        WELCOME_EMAIL_MAX_RETRIES="30",
-        WELCOME_EMAIL_TIME_LIMIT_MS=str((EMAIL_DATA_TIMEOUT_S + 10) * 1000),
+        EMAIL_MAX_RETRIES="30",
+        EMAIL_TIME_LIMIT_MS=str((EMAIL_DATA_TIMEOUT_S + 10) * 1000),
         EMAIL_SEND_LEASE_S="3",
         # No answer after the hand-over (the SMTP server stopped mid-reply): the rule's one more send within the run.
         EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="5",
-        EMAIL_RATE_PER_SECOND="100",
+        EMAIL_RATE_PER_S="100",
         SIGNUP_RATE_PER_MINUTE="1000000",
-        DELIVERY_RECONCILE_AFTER_S="15",
+        SEND_ONCE_RECONCILE_AFTER_S="15",
         DEBUG="1",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         LOG_LEVEL="INFO",

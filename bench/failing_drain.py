@@ -10,7 +10,7 @@
    worker's Redis round trips per message (bench/roundtrips/), its CPU per message over the same
    window, and the longest pause in the dead letters' growth (a consumer waiting out its worker
    timeout shows here).
-2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_SECOND` by 16 threads
+2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_S` by 16 threads
    (2 workers x 8 threads' worth), the way `dramaturg.sendonce` takes them (`acquire_within`, 10 s), with
    the token bucket (jobs/limits.py) and with the limiter it replaced (Dramatiq's WindowRateLimiter
    polled every 50 ms): Redis round trips per email, emails/s, and the most in any one second.
@@ -138,11 +138,10 @@ TOKEN_BUCKET, WINDOW = "token bucket", "window limiter, polled (before)"
 
 def acquirer(kind: str, name: str) -> Callable[[], bool]:
     """Take one SMTP slot of limiter `name` as dramaturg.sendonce does (up to 10 s), with either limiter."""
-    from django.conf import settings
     from dramatiq.rate_limits import WindowRateLimiter
     from dramatiq.rate_limits.backends import RedisBackend
 
-    from dramaturg import limits
+    from dramaturg import conf, limits
     from dramaturg.store import keys
     from dramaturg.store.connection import client
 
@@ -150,7 +149,7 @@ def acquirer(kind: str, name: str) -> Callable[[], bool]:
         bucket = replace(limits.smtp_limiter(), name=name)
         return lambda: limits.acquire_within(bucket, timeout_s=10)
     window = WindowRateLimiter(
-        RedisBackend(client=client()), keys.rate_limit_key(name), limit=settings.EMAIL_RATE_PER_SECOND, window=1
+        RedisBackend(client=client()), keys.rate_limit_key(name), limit=conf.settings.EMAIL.RATE_PER_S, window=1
     )
     return lambda: window_limiter_acquire(window, timeout_s=10)
 
@@ -158,7 +157,7 @@ def acquirer(kind: str, name: str) -> Callable[[], bool]:
 def limiter_cost(kind: str, emails: int, threads: int = 16) -> dict[str, float]:
     """`threads` senders take `emails` SMTP slots between them; the limiter's Redis round trips
     per email (this process's, as the hook counts them), emails/s, the most sent in one second."""
-    from django.conf import settings
+    from dramaturg import conf
 
     run.reset()
     acquire = acquirer(kind, "smtp")
@@ -196,7 +195,7 @@ def limiter_cost(kind: str, emails: int, threads: int = 16) -> dict[str, float]:
     sent.sort()
     most = max(sum(1 for t in sent[i:] if t < start + 1.0) for i, start in enumerate(sent))
     return {
-        "rate": settings.EMAIL_RATE_PER_SECOND,
+        "rate": conf.settings.EMAIL.RATE_PER_S,
         "round_trips_per_email": trips / emails,
         "emails_s": (emails - 1) / (sent[-1] - sent[0]),
         "most_in_one_second": most,
@@ -222,7 +221,7 @@ def main() -> None:
     servers = [run.RedisServer(run.free_port(6390), "system"), run.RedisServer(run.free_port(6391), "counter")]
     try:
         run.setup_environment(servers[0].port, servers[1].port)
-        os.environ.pop("EMAIL_RATE_PER_SECOND", None)  # the project's default
+        os.environ.pop("EMAIL_RATE_PER_S", None)  # the project's default
         run.manage("migrate")
         import django
 
@@ -280,7 +279,7 @@ def measure(args: argparse.Namespace) -> list[str]:
         f"messages/s over stock Dramatiq's, pair by pair: this project {paired(PROJECT)}×, "
         f"its broker alone {paired(BROKER_ONLY)}×",
         "",
-        f"SMTP rate limiter at the default `EMAIL_RATE_PER_SECOND={rate}`, {args.emails} slots taken by 16 threads:",
+        f"SMTP rate limiter at the default `EMAIL_RATE_PER_S={rate}`, {args.emails} slots taken by 16 threads:",
         "",
         "| limiter | Redis round trips per email | emails/s | most in any one second |",
         "|---|---|---|---|",

@@ -6,8 +6,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from dramaturg.redis_connection import broker_connection_options
+from dramaturg.conf import dramatiq_broker
 from project.mailers import mailer_from_url
+from project.versions import git_describe
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -50,8 +51,6 @@ MIDDLEWARE = [
     # Last: turns a sign-in that django-axes refused (locked out) into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
-# Retry-After (seconds) of the 503 answered while the database is unavailable (dramaturg.unavailable).
-SERVICE_UNAVAILABLE_RETRY_AFTER_S = env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)
 
 ROOT_URLCONF = "project.urls"
 WSGI_APPLICATION = "project.wsgi.application"
@@ -150,15 +149,15 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 # EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py);
 # the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
 # The development default is the local SMTP sink that `make run` starts.
-# A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT, seconds): connect,
+# A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT_S): connect,
 # greeting and each command. The reply to the end of DATA may take minutes (RFC 5321 §4.5.3.2.6: 10 min):
 # the server may be delivering; no answer by then is "outcome unknown" (jobs/smtp.py, jobs/sendonce.py).
-SMTP_TIMEOUT_S = env.int("EMAIL_TIMEOUT", default=10)
+EMAIL_TIMEOUT_S = env.int("EMAIL_TIMEOUT_S", default=10)
 EMAIL_DATA_TIMEOUT_S = env.int("EMAIL_DATA_TIMEOUT_S", default=600)
 MAILERS = {
     "default": mailer_from_url(
         env.str("EMAIL_URL", default="smtp://127.0.0.1:1025"),
-        timeout=SMTP_TIMEOUT_S,
+        timeout=EMAIL_TIMEOUT_S,
         data_timeout=EMAIL_DATA_TIMEOUT_S,
         host=env.str("EMAIL_HOST", default=None),
         port=env.int("EMAIL_PORT", default=None),
@@ -190,55 +189,26 @@ DRAMATIQ_NAMESPACE = env.str("DRAMATIQ_NAMESPACE", default="dramatiq")
 DRAMATIQ_HEARTBEAT_TIMEOUT_MS = env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=60_000)
 # Out of a million broker calls, how many also return dead workers' messages to their queues.
 DRAMATIQ_MAINTENANCE_CHANCE = env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=1000)
-# Each worker process also runs that maintenance on a timer (dramaturg.middleware.maintenance), so a
-# killed worker's messages are back within DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
-DRAMATIQ_MAINTENANCE_INTERVAL_MS = env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)
 # How often each consumer puts back ids in its ack set that it does not hold (acks lost in a failover).
 DRAMATIQ_STRAY_CHECK_INTERVAL_MS = env.int("DRAMATIQ_STRAY_CHECK_INTERVAL_MS", default=10_000)
 DRAMATIQ_DEAD_MESSAGE_TTL_MS = env.int("DRAMATIQ_DEAD_MESSAGE_TTL_MS", default=30 * 86_400_000)
-DRAMATIQ_MAX_RETRIES = env.int("DRAMATIQ_MAX_RETRIES", default=10)
-DRAMATIQ_MIN_BACKOFF_MS = env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000)
-DRAMATIQ_MAX_BACKOFF_MS = env.int("DRAMATIQ_MAX_BACKOFF_MS", default=3_600_000)
 
 DRAMATIQ_QUEUE_EMAILS = "emails"
 DRAMATIQ_QUEUE_REPORTS = "reports"
 
 DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"  # JSON only; never pickle.
-DRAMATIQ_BROKER = {
-    "BROKER": "dramaturg.broker.RedisBroker",
-    "OPTIONS": {
-        # {"url": ...} or, under Sentinel, {"client": ...}; either way with connect/socket timeouts and health checks.
-        **broker_connection_options(
-            REDIS_URL,
-            REDIS_SENTINELS,
-            REDIS_SENTINEL_MASTER,
-            password=REDIS_PASSWORD,
-            sentinel_password=REDIS_SENTINEL_PASSWORD,
-        ),
-        "namespace": DRAMATIQ_NAMESPACE,
-        "heartbeat_timeout": DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
-        "dead_message_ttl": DRAMATIQ_DEAD_MESSAGE_TTL_MS,
-        "maintenance_chance": DRAMATIQ_MAINTENANCE_CHANCE,
-        "stray_check_interval_ms": DRAMATIQ_STRAY_CHECK_INTERVAL_MS,
-    },
-    "MIDDLEWARE": [
-        "dramatiq.middleware.AgeLimit",
-        "dramatiq.middleware.TimeLimit",
-        "dramatiq.middleware.ShutdownNotifications",
-        "dramatiq.middleware.Callbacks",
-        "dramatiq.middleware.Pipelines",
-        "dramatiq.middleware.CurrentMessage",
-        "dramaturg.middleware.validation.ValidateArguments",
-        "dramaturg.middleware.task_results.TaskResults",  # before Retries: it then sees whether a task is given up
-        "dramaturg.middleware.retries.ConfiguredRetries",
-        "dramaturg.middleware.dead_letters.DeadLetterDetails",
-        "dramaturg.middleware.stats.JobStats",
-        "dramaturg.middleware.delayed.HeldDelayedMessages",
-        "dramaturg.middleware.maintenance.QueueMaintenance",
-        "periodiq.PeriodiqMiddleware",
-        "django_dramatiq.middleware.DbConnectionsMiddleware",
-    ],
-}
+DRAMATIQ_BROKER = dramatiq_broker(
+    REDIS_URL,
+    sentinels=REDIS_SENTINELS,
+    sentinel_master=REDIS_SENTINEL_MASTER,
+    password=REDIS_PASSWORD,
+    sentinel_password=REDIS_SENTINEL_PASSWORD,
+    namespace=DRAMATIQ_NAMESPACE,
+    heartbeat_timeout_ms=DRAMATIQ_HEARTBEAT_TIMEOUT_MS,
+    dead_message_ttl_ms=DRAMATIQ_DEAD_MESSAGE_TTL_MS,
+    maintenance_chance=DRAMATIQ_MAINTENANCE_CHANCE,
+    stray_check_interval_ms=DRAMATIQ_STRAY_CHECK_INTERVAL_MS,
+)
 
 # --- django.tasks on Dramatiq (dramaturg.tasks_backend): @task functions run as actors by the same workers,
 # enqueued through the outbox inside a transaction; their results kept in Redis for TASK_RESULT_TTL_S.
@@ -252,20 +222,6 @@ TASKS = {
 }
 
 # --- Welcome email
-WELCOME_EMAIL_MAX_RETRIES = env.int("WELCOME_EMAIL_MAX_RETRIES", default=8)
-# An email job's time limit: the whole SMTP exchange, the final reply's wait included.
-WELCOME_EMAIL_TIME_LIMIT_MS = env.int("WELCOME_EMAIL_TIME_LIMIT_MS", default=(EMAIL_DATA_TIMEOUT_S + 60) * 1000)
-# How long a claim on an email row lasts; the sender renews it every third of it while it works, so a killed
-# or paused (SIGSTOP) sender's row is free again at most this long after its last renewal.
-EMAIL_SEND_LEASE_S = env.int("EMAIL_SEND_LEASE_S", default=30)
-# Failed for a transient reason (no connection, timeout, 4xx): the reconciler sends it again, at most once
-# per EMAIL_RETRY_FAILED_EVERY_S, until EMAIL_RETRY_FAILED_FOR_S after the row was created.
-EMAIL_RETRY_FAILED_EVERY_S = env.int("EMAIL_RETRY_FAILED_EVERY_S", default=3600)
-EMAIL_RETRY_FAILED_FOR_S = env.int("EMAIL_RETRY_FAILED_FOR_S", default=3 * 86_400)
-# Outcome unknown (no answer after the hand-over): one more send, same Message-ID, this long after.
-EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = env.int("EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S", default=86_400)
-# SMTP sends per second across all workers, so a burst of signups does not get us refused.
-EMAIL_RATE_PER_SECOND = env.int("EMAIL_RATE_PER_SECOND", default=20)
 # Signups per client address in any 60 s (form and API, a sliding window); over it: 429 with Retry-After.
 SIGNUP_RATE_PER_MINUTE = env.int("SIGNUP_RATE_PER_MINUTE", default=10)
 # Password reset requests per client address in any 60 s (a sliding window); over it: 429 with Retry-After.
@@ -277,9 +233,6 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SIGNUP_API_MAX_BODY_BYTES = env.int("SIGNUP_API_MAX_BODY_BYTES", default=16_384)
 # At most one "you already have an account" email per user in this many seconds (no mail-bombing).
 EXISTING_ACCOUNT_NOTICE_INTERVAL_S = env.int("EXISTING_ACCOUNT_NOTICE_INTERVAL_S", default=3600)
-# Owed emails (not sent, not failed, not being sent) older than this are re-enqueued by the reconciler.
-DELIVERY_RECONCILE_AFTER_S = env.int("DELIVERY_RECONCILE_AFTER_S", default=600)
-DELIVERY_RECONCILE_CRON = env.str("DELIVERY_RECONCILE_CRON", default="*/5 * * * *")
 
 # --- Reports
 REPORTS_CHUNK_SIZE = env.int("REPORTS_CHUNK_SIZE", default=5_000)  # users per chunk job
@@ -295,33 +248,71 @@ REPORTS_WEEKLY_CRON = env.str("REPORTS_WEEKLY_CRON", default="0 3 * * mon")
 REPORTS_STUCK_AFTER_S = env.int("REPORTS_STUCK_AFTER_S", default=4 * 3600)
 REPORTS_RECONCILE_CRON = env.str("REPORTS_RECONCILE_CRON", default="*/5 * * * *")  # how often stuck runs are sought
 
-# --- The operator's view (jobs/): metrics, health checks, Prometheus
-# The code version workers record at boot (deploy markers on the charts); empty: `git describe --always`.
-APP_VERSION = env.str("APP_VERSION", default="")
-# Bearer token that opens /jobs/metrics, /jobs/health and /jobs/overview.json to scrapers; empty: staff only.
-JOBS_METRICS_TOKEN = env.str("JOBS_METRICS_TOKEN", default="")
-# The record of recently finished messages (look-up by id): at most this many, none older than this.
-JOBS_RECENT_LIMIT = env.int("JOBS_RECENT_LIMIT", default=10_000)
-JOBS_RECENT_MAX_AGE_S = env.int("JOBS_RECENT_MAX_AGE_S", default=86_400)
-# Bulk actions on more messages than this run as a job with a progress bar, not in the request.
-JOBS_BULK_INLINE_MAX = env.int("JOBS_BULK_INLINE_MAX", default=1_000)
-# Health checks (manage.py check_jobs, /jobs/health): a problem when ...
-JOBS_HEALTH_DEAD_LETTERS_MAX = env.int("JOBS_HEALTH_DEAD_LETTERS_MAX", default=0)  # ... more letters than this
-JOBS_HEALTH_DEAD_LETTERS_WINDOW_S = env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900)  # ... in this window
-JOBS_HEALTH_OLDEST_READY_S = env.int("JOBS_HEALTH_OLDEST_READY_S", default=300)  # ... a ready message waits longer
-JOBS_HEALTH_OUTBOX_AGE_S = env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300)  # ... an outbox row is pending longer
-# Checks other apps contribute (dotted paths of functions returning a list of dramaturg.health.Problem).
-JOBS_HEALTH_EXTRA_CHECKS = env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"])
-# Mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED): on by default when ADMINS is set.
-JOBS_HEALTH_ALERTS = env.bool("JOBS_HEALTH_ALERTS", default=bool(ADMINS))
-JOBS_HEALTH_ALERT_CRON = env.str("JOBS_HEALTH_ALERT_CRON", default="* * * * *")  # how often the checks run for it
-# At most one FAILING mail per (check, subject) in this many seconds while it flaps (RECOVERED always follows).
-JOBS_HEALTH_ALERT_INTERVAL_S = env.int("JOBS_HEALTH_ALERT_INTERVAL_S", default=3600)
-
-# Django's error mails to ADMINS (dramaturg.errormail): one per subject in this many seconds, and at most
-# ADMIN_ERROR_MAIL_MAX of them in that time; the rest are only logged.
-ADMIN_ERROR_MAIL_INTERVAL_S = env.int("ADMIN_ERROR_MAIL_INTERVAL_S", default=600)
-ADMIN_ERROR_MAIL_MAX = env.int("ADMIN_ERROR_MAIL_MAX", default=10)
+# --- django-dramaturg: every key has a default (docs/settings.md); here each is filled from the environment
+# variable of the same name (units in the names; the CHANGELOG lists the renamed ones).
+DRAMATURG = {
+    "EMAIL": {
+        "RATE_PER_S": env.int("EMAIL_RATE_PER_S", default=20),  # SMTP sends per second across all workers
+        "TIMEOUT_S": EMAIL_TIMEOUT_S,
+        "DATA_TIMEOUT_S": EMAIL_DATA_TIMEOUT_S,
+        # An email job's time limit: the whole SMTP exchange, the final reply's wait included.
+        "TIME_LIMIT_MS": env.int("EMAIL_TIME_LIMIT_MS", default=(EMAIL_DATA_TIMEOUT_S + 60) * 1000),
+        "MAX_RETRIES": env.int("EMAIL_MAX_RETRIES", default=8),
+        "QUEUE": DRAMATIQ_QUEUE_EMAILS,
+    },
+    "SEND_ONCE": {
+        # A claim on an email row; renewed every third of it, so a killed or paused sender's row is free again.
+        "LEASE_S": env.int("EMAIL_SEND_LEASE_S", default=30),
+        # A transient failure is sent again at most once per EVERY_S, until FOR_S after the row was created.
+        "RETRY_FAILED_EVERY_S": env.int("EMAIL_RETRY_FAILED_EVERY_S", default=3600),
+        "RETRY_FAILED_FOR_S": env.int("EMAIL_RETRY_FAILED_FOR_S", default=3 * 86_400),
+        # Outcome unknown (no answer after the hand-over): one more send, same Message-ID, this long after.
+        "UNKNOWN_RESEND_AFTER_S": env.int("EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S", default=86_400),
+        # Owed rows older than this are re-enqueued by the reconciler (and reported by the health checks).
+        "RECONCILE_AFTER_S": env.int("SEND_ONCE_RECONCILE_AFTER_S", default=600),
+        "RECONCILE_CRON": env.str("SEND_ONCE_RECONCILE_CRON", default="*/5 * * * *"),
+    },
+    "RETRIES": {
+        "MAX_RETRIES": env.int("DRAMATIQ_MAX_RETRIES", default=10),
+        "MIN_BACKOFF_MS": env.int("DRAMATIQ_MIN_BACKOFF_MS", default=15_000),
+        "MAX_BACKOFF_MS": env.int("DRAMATIQ_MAX_BACKOFF_MS", default=3_600_000),
+    },
+    # Each worker also runs that maintenance on this timer: a killed worker's messages are back within
+    # DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
+    "WORKER": {"MAINTENANCE_INTERVAL_MS": env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)},
+    "CONSOLE": {
+        # Bearer token that opens /jobs/metrics, /jobs/health and /jobs/overview.json to scrapers; empty: staff only.
+        "METRICS_TOKEN": env.str("JOBS_METRICS_TOKEN", default=""),
+        # The record of recently finished messages (look-up by id): at most this many, none older than this.
+        "RECENT_LIMIT": env.int("JOBS_RECENT_LIMIT", default=10_000),
+        "RECENT_MAX_AGE_S": env.int("JOBS_RECENT_MAX_AGE_S", default=86_400),
+        # Bulk actions on more messages than this run as a job with a progress bar, not in the request.
+        "BULK_INLINE_MAX": env.int("JOBS_BULK_INLINE_MAX", default=1_000),
+    },
+    "HEALTH": {  # manage.py check_jobs, /jobs/health: a problem when ...
+        "DEAD_LETTERS_MAX": env.int("JOBS_HEALTH_DEAD_LETTERS_MAX", default=0),  # ... more letters than this
+        "DEAD_LETTERS_WINDOW_S": env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900),  # ... in this window
+        "OLDEST_READY_S": env.int("JOBS_HEALTH_OLDEST_READY_S", default=300),  # ... a ready message waits longer
+        "OUTBOX_AGE_S": env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300),  # ... an outbox row is pending longer
+        "EXTRA_CHECKS": env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"]),
+    },
+    "ALERTS": {  # mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED)
+        "ENABLED": env.bool("JOBS_HEALTH_ALERTS", default=bool(ADMINS)),
+        "CRON": env.str("JOBS_HEALTH_ALERT_CRON", default="* * * * *"),
+        # At most one FAILING mail per (check, subject) in this many seconds while it flaps.
+        "INTERVAL_S": env.int("JOBS_HEALTH_ALERT_INTERVAL_S", default=3600),
+        "BASE_URL": SITE_URL,
+    },
+    # Django's error mails to ADMINS (dramaturg.errormail): one per subject per INTERVAL_S, at most MAX of them.
+    "ERROR_MAIL": {
+        "INTERVAL_S": env.int("ADMIN_ERROR_MAIL_INTERVAL_S", default=600),
+        "MAX": env.int("ADMIN_ERROR_MAIL_MAX", default=10),
+    },
+    # Retry-After of the 503 answered while Redis or the database is unavailable (dramaturg.unavailable).
+    "WEB": {"RETRY_AFTER_S": env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)},
+    # The code version workers record at boot (deploy markers on the charts); unset: `git describe --always`.
+    "CODE_VERSION": env.str("APP_VERSION", default="") or git_describe(BASE_DIR),
+}
 
 # --- Production hardening (manage.py check --deploy is clean with DEBUG off)
 SESSION_SERIALIZER = "django.contrib.sessions.serializers.JSONSerializer"  # JSON only, never pickle

@@ -7,6 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning, register
 
+from dramaturg import conf
+
 
 def slowest_run_s() -> float:
     """Seconds a run may legitimately take: its build, one chunk and its merge, each through every attempt
@@ -15,10 +17,10 @@ def slowest_run_s() -> float:
 
     total_ms = 0
     for actor in (build_report, compute_chunk, merge_report):
-        retries = actor.options.get("max_retries", settings.DRAMATIQ_MAX_RETRIES)
+        retries = actor.options.get("max_retries", conf.settings.RETRIES.MAX_RETRIES)
         total_ms += actor.options["time_limit"] * (retries + 1)
         total_ms += sum(
-            min(2 * settings.DRAMATIQ_MIN_BACKOFF_MS * 2**n, settings.DRAMATIQ_MAX_BACKOFF_MS)
+            min(2 * conf.settings.RETRIES.MIN_BACKOFF_MS * 2**n, conf.settings.RETRIES.MAX_BACKOFF_MS)
             for n in range(1, retries + 1)
         )
     return total_ms / 1000

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from dramaturg import conf
 from dramaturg.store import lookup, stats
 from dramaturg.store.dead_letters import DeadLetterSummary
 from dramaturg.store.messages import StoredMessage
@@ -65,7 +66,7 @@ def report_run(report: Report) -> ReportRun:
     if not run_id:
         return ReportRun(report, [], [], [], 0)
     found = lookup.messages_mentioning(settings.DRAMATIQ_QUEUE_REPORTS, run_id)
-    workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
+    workers = stats.workers(conf.heartbeat_timeout_ms())
     running = lookup.running_message_ids(w.worker_id for w in workers if w.alive)
     others: list[tuple[str, StoredMessage]] = []
     for state, messages in (("queued", found.queued), ("retrying", found.delayed)):

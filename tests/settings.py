@@ -35,9 +35,9 @@ if "REDIS_URL" not in os.environ:
 os.environ.setdefault("DRAMATIQ_NAMESPACE", "dramatiq-test")
 os.environ.setdefault("DRAMATIQ_MIN_BACKOFF_MS", "200")
 os.environ.setdefault("DRAMATIQ_MAX_BACKOFF_MS", "1000")
-os.environ.setdefault("WELCOME_EMAIL_MAX_RETRIES", "3")
+os.environ.setdefault("EMAIL_MAX_RETRIES", "3")
 os.environ.setdefault("REPORTS_CHUNK_SIZE", "40")
-os.environ.setdefault("EMAIL_RATE_PER_SECOND", "100")
+os.environ.setdefault("EMAIL_RATE_PER_S", "100")
 os.environ.setdefault("SIGNUP_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("PASSWORD_RESET_RATE_PER_MINUTE", "100000")
 os.environ.setdefault("EMAIL_URL", "smtp://127.0.0.1:1")  # tests point it at their own SMTP server

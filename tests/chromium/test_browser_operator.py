@@ -13,6 +13,7 @@ from dramaturg.store import keys
 from dramaturg.store.connection import client as redis_client
 from tests.browser import browser_page, log_in, screenshot
 from tests.dead_letters import poison
+from tests.dramaturg_settings import set_dramaturg
 from tests.integration.test_dashboard import redis_monitor
 from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
 from tests.processes import wait_for
@@ -113,7 +114,7 @@ def test_bulk_progress_and_report_workflow_pages(live, staff, worker, smtp, star
     from reports.models import Report
     from reports.tasks import request_report
 
-    settings.JOBS_BULK_INLINE_MAX = 10
+    set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=10)
     poison(40)
     User.objects.bulk_create([User(email=f"wf{n}@example.com") for n in range(100)])
     start_worker(["reports"], TEST_FAIL_CHUNKS="1")

@@ -19,7 +19,7 @@ from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
-SLOW_SMTP_S = 5.0  # the mail server answers the end of DATA after this long (under EMAIL_TIMEOUT)
+SLOW_SMTP_S = 5.0  # the mail server answers the end of DATA after this long (under EMAIL_TIMEOUT_S)
 
 
 @pytest.fixture

@@ -360,7 +360,7 @@ def writes_among(commands: list[dict], ports: set[str]) -> list[str]:
     return writes
 
 
-def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
+def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
     failed_welcome_emails(smtp, ["readonly@example.com"])
     poison(2)
     [stale, kept] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
@@ -407,7 +407,7 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, settings):
     assert conn.zscore(keys.group_index_key("emails|no_such_actor|ActorNotFound"), stale.redis_id) is not None
     assert conn.hexists(keys.workers_key(), "ghost-worker")
     assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 2
-    settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS = 0  # every letter is old enough to be checked
+    monkeypatch.setattr(get_broker(), "dead_message_ttl", 0)  # every letter is old enough to be checked
     call_command("reindex_dead_letters", "--prune", stdout=io.StringIO())
     assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 1
     assert not conn.hexists(keys.workers_key(), "ghost-worker")
@@ -453,8 +453,9 @@ def test_large_letters_list_bounded_previews_and_download_the_whole_body(ops, wo
     assert again.args_preview == dead.args_preview and again.exception_type == "ActorNotFound"
 
 
-def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, start_worker, settings):
-    settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS = 2_000  # the dashboard's view of "dead"; the worker keeps its own
+def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, start_worker, monkeypatch):
+    # The dashboard's view of "dead" (the worker keeps its own).
+    monkeypatch.setattr(get_broker(), "heartbeat_timeout", 2_000)
     smtp.handler.delay = 30.0
     [user] = User.objects.bulk_create([User(email="slow@example.com")])
     victim = start_worker(["reports"])

@@ -117,7 +117,7 @@ class Stack(ProcessStack):
                 DRAMATIQ_NAMESPACE="dbfault",
                 EMAIL_URL=smtp.url,
                 # Retries outlast the outage (200 ms to 1 s apart in tests).
-                WELCOME_EMAIL_MAX_RETRIES="60",
+                EMAIL_MAX_RETRIES="60",
                 DEBUG="false",  # Django mails ADMINS (ops@example.com, on the test's SMTP server) on a 5xx
                 SECURE_SSL_REDIRECT="false",
             )

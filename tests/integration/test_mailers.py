@@ -108,9 +108,10 @@ def _settings_in_a_fresh_process(**env: str) -> dict:
         "import django\n"
         "django.setup()\n"
         "from django.conf import settings\n"
-        "print(json.dumps({'MAILERS': settings.MAILERS, 'SMTP_TIMEOUT_S': settings.SMTP_TIMEOUT_S}))\n"
+        "email = settings.DRAMATURG['EMAIL']\n"
+        "print(json.dumps({'MAILERS': settings.MAILERS, 'EMAIL_TIMEOUT_S': email['TIMEOUT_S']}))\n"
     )
-    names = ("EMAIL_URL", "EMAIL_TIMEOUT", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD")
+    names = ("EMAIL_URL", "EMAIL_TIMEOUT_S", "EMAIL_HOST", "EMAIL_PORT", "EMAIL_HOST_USER", "EMAIL_HOST_PASSWORD")
     clean = {name: value for name, value in os.environ.items() if name not in names}
     result = subprocess.run(
         [sys.executable, "-c", code],
@@ -127,15 +128,15 @@ def _settings_in_a_fresh_process(**env: str) -> dict:
 def test_settings_default_to_the_local_smtp_sink():
     loaded = _settings_in_a_fresh_process()
     options = smtp_options(host="127.0.0.1", port=1025, timeout=10, data_timeout=600)
-    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "SMTP_TIMEOUT_S": 10}
+    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 10}
 
 
 def test_settings_read_email_url_email_timeout_and_the_usual_overrides():
     loaded = _settings_in_a_fresh_process(
-        EMAIL_URL="smtp+ssl://ann:secret@mail.example.com:465", EMAIL_TIMEOUT="3", EMAIL_HOST_PASSWORD="rotated"
+        EMAIL_URL="smtp+ssl://ann:secret@mail.example.com:465", EMAIL_TIMEOUT_S="3", EMAIL_HOST_PASSWORD="rotated"
     )
     options = smtp_options(port=465, username="ann", password="rotated", use_ssl=True, timeout=3, data_timeout=600)
-    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "SMTP_TIMEOUT_S": 3}
+    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 3}
 
 
 @pytest.mark.integration

@@ -84,9 +84,9 @@ def test_a_worker_host_cut_off_mid_job_its_jobs_finish_on_the_other_host_once(la
         EMAIL_URL=smtp.url,
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS=str(HEARTBEAT_TIMEOUT_MS),
         DRAMATIQ_MAINTENANCE_INTERVAL_MS="500",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        EMAIL_TIME_LIMIT_MS="8000",
         EMAIL_SEND_LEASE_S="3",
-        EMAIL_TIMEOUT="3",
+        EMAIL_TIMEOUT_S="3",
         ALLOWED_HOSTS=hosts["web"].address,
     )
     port = free_port()

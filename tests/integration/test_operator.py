@@ -23,6 +23,7 @@ from dramaturg.store.connection import client as redis_client
 from dramaturg.store.delayed import RetryFilter
 from dramaturg.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, filed, poison
+from tests.dramaturg_settings import set_dramaturg
 from tests.integration.test_dashboard import redis_monitor
 from tests.processes import wait_for
 
@@ -234,7 +235,7 @@ def parse_metrics(text: str) -> dict[str, list]:
 
 
 def test_prometheus_metrics_are_cluster_wide_and_parse(ops, worker, smtp, settings):
-    settings.JOBS_METRICS_TOKEN = TOKEN
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN=TOKEN)
     poison(2)
     User.objects.create_user("metrics@example.com", "correct-horse-battery-staple")
     wait_for(lambda: smtp.received("metrics@example.com"), what="an email")
@@ -284,7 +285,7 @@ def test_prometheus_metrics_are_cluster_wide_and_parse(ops, worker, smtp, settin
 
 
 def test_metrics_access_is_refused_without_credentials(live, settings):
-    settings.JOBS_METRICS_TOKEN = TOKEN
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN=TOKEN)
     anonymous = Client()
     response = anonymous.get("/jobs/metrics")
     assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
@@ -295,7 +296,7 @@ def test_metrics_access_is_refused_without_credentials(live, settings):
     member = Client()
     member.force_login(User.objects.create_user("member@example.com", "member-password-123"))
     assert member.get("/jobs/metrics").status_code == 403
-    settings.JOBS_METRICS_TOKEN = ""  # no token configured: no token opens anything
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN="")  # no token configured: no token opens anything
     assert anonymous.get("/jobs/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 403
 
 
@@ -309,7 +310,7 @@ def run_check_jobs() -> tuple[int, str]:
 
 
 def test_health_checks_name_each_problem(ops, worker, smtp, settings):
-    settings.JOBS_METRICS_TOKEN = TOKEN
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN=TOKEN)
     assert run_check_jobs() == (0, "OK: 5 checks passed\n")
     health = Client().get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert health.status_code == 200 and health.json()["status"] == "ok"
@@ -318,7 +319,7 @@ def test_health_checks_name_each_problem(ops, worker, smtp, settings):
     from reports.tasks import merge_report
 
     merge_report.send(1, "nobody-consumes-reports-here")  # no live worker consumes `reports`
-    settings.JOBS_HEALTH_OLDEST_READY_S = 0
+    set_dramaturg(settings, "HEALTH", OLDEST_READY_S=0)
     [stale] = welcome_users("owed@example.com")
     owed = EmailDelivery.objects.create(user=stale, kind="welcome")  # owed, and its job lost
     EmailDelivery.objects.filter(pk=owed.pk).update(created_at=timezone.now() - timedelta(hours=1))
@@ -371,7 +372,7 @@ def test_any_message_by_id_running_retrying_dead_and_finished(ops, worker, smtp)
 
 
 def test_big_bulk_action_runs_as_a_job_with_progress(ops, worker, smtp, settings):
-    settings.JOBS_BULK_INLINE_MAX = 3
+    set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=3)
     poison(8)
     fields = {"op": "delete:matching", "actor": "no_such_actor"}
     asked = ops.post("/jobs/dead/action/", fields)

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.models import EmailDelivery, User
+from dramaturg import conf
 from dramaturg.models import OutboxMessage
 from dramaturg.store import queues
 from tests.http import post_json
@@ -53,7 +54,7 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
     owe("failed@example.com", status="failed")
     owe("being-sent@example.com", status="sending", claimed_until=now + timedelta(minutes=1))
 
-    tasks.reconcile_deliveries.fn()  # what the scheduler runs, with DELIVERY_RECONCILE_AFTER_S (600)
+    tasks.reconcile_deliveries.fn()  # what the scheduler runs, with SEND_ONCE_RECONCILE_AFTER_S (600)
     assert queues.queue_counts("emails").ready == 3
     queued = sorted((m.data["actor_name"], m.data["args"][0]) for m in queues.page_ready("emails"))
     assert queued == sorted(
@@ -73,7 +74,7 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
 def test_the_reconciler_is_scheduled_on_the_emails_queue():
     actor = tasks.reconcile_deliveries
     assert actor.queue_name == "emails"
-    assert str(actor.options["periodic"]) == settings.DELIVERY_RECONCILE_CRON == "*/5 * * * *"
+    assert str(actor.options["periodic"]) == conf.settings.SEND_ONCE.RECONCILE_CRON == "*/5 * * * *"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -53,7 +53,7 @@ def reconcile(stack, **env: str) -> str:
 def test_a_final_reply_slower_than_the_command_timeout_is_waited_for_one_copy_each(stack, smtp, fault_summary):
     """Issue 19's row: the server stores the message but answers the end of DATA after 2.5x the command
     timeout (was: 14 extra copies for 6 users). The final reply has its own, long, timeout: 0 extra."""
-    stack.env.update(EMAIL_TIMEOUT="2", WELCOME_EMAIL_TIME_LIMIT_MS="60000")
+    stack.env.update(EMAIL_TIMEOUT_S="2", EMAIL_TIME_LIMIT_MS="60000")
     smtp.handler.final_reply_delay = 5.0
     stack.web()
     stack.worker(threads=3)
@@ -69,7 +69,7 @@ def test_a_final_reply_slower_than_the_command_timeout_is_waited_for_one_copy_ea
 def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack, smtp, fault_summary):
     """No answer to the end of DATA within EMAIL_DATA_TIMEOUT_S: not retried, not failed, shown; the
     reconciler sends it once more (same Message-ID) only EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S later."""
-    stack.env.update(EMAIL_TIMEOUT="2", EMAIL_DATA_TIMEOUT_S="2")
+    stack.env.update(EMAIL_TIMEOUT_S="2", EMAIL_DATA_TIMEOUT_S="2")
     smtp.handler.final_reply_delay = 5.0
     stack.web()
     worker = stack.worker()
@@ -145,7 +145,7 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_email_o
     """The database is unavailable for 8 s, longer than the workers' busy timeout (SQLite: 1 s) and the
     lease (3 s), from the moment the mail server accepted the first email: the outcome is parked and the
     worker keeps trying until the database takes it; nothing is sent twice."""
-    stack.env.update(WELCOME_EMAIL_MAX_RETRIES="20")  # jobs that start during the outage outlast it
+    stack.env.update(EMAIL_MAX_RETRIES="20")  # jobs that start during the outage outlast it
     if connection.vendor == "sqlite":
         stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
     released = threading.Event()
@@ -224,7 +224,7 @@ def test_after_a_long_mail_outage_the_reconciler_sends_every_email_once_and_a_re
     """The mail server refuses connections for longer than the messages' retries: the rows fail as
     transient; when it is back, the scheduler's reconciler sends each once, no person involved. A 5xx
     refusal is permanent: it stays failed and visible."""
-    stack.env.update(DELIVERY_RECONCILE_CRON="* * * * *", EMAIL_RETRY_FAILED_EVERY_S="1")
+    stack.env.update(SEND_ONCE_RECONCILE_CRON="* * * * *", EMAIL_RETRY_FAILED_EVERY_S="1")
     stack.web()
     stack.worker()
     stack.relay()
@@ -259,7 +259,7 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
     url = postgres_server.create_database("sendonce_restart")
     redis_server = RedisServer(tmp_path / "redis").start()
     stack = test_faults.Stack(redis_server, smtp)
-    stack.env.update(DATABASE_URL=url, WELCOME_EMAIL_MAX_RETRIES="20")
+    stack.env.update(DATABASE_URL=url, EMAIL_MAX_RETRIES="20")
     migrate = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--no-input"],
         cwd=settings.BASE_DIR,

@@ -80,7 +80,7 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
         EMAIL_URL=smtp.url,
         DRAMATIQ_HEARTBEAT_TIMEOUT_MS="3000",
         DRAMATIQ_STRAY_CHECK_INTERVAL_MS="1000",
-        WELCOME_EMAIL_TIME_LIMIT_MS="8000",
+        EMAIL_TIME_LIMIT_MS="8000",
         EMAIL_SEND_LEASE_S="3",
     )
     port = free_port()

@@ -77,7 +77,7 @@ def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
     assert dead.data["args"] == [user_id]
     assert "SMTPDataError" in dead.traceback and "554" in dead.traceback
     assert dead.reason.startswith("SMTPDataError")
-    assert dead.options["retries"] == 4  # the first attempt and WELCOME_EMAIL_MAX_RETRIES=3 retries
+    assert dead.options["retries"] == 4  # the first attempt and EMAIL_MAX_RETRIES=3 retries
     wait_for(lambda: delivery(user_id).status == EmailDelivery.Status.FAILED, what="delivery marked failed")
     assert delivery(user_id).attempts == 4
     assert smtp.received() == []

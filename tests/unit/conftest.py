@@ -23,8 +23,8 @@ def _unit_tier_rule(monkeypatch: pytest.MonkeyPatch, settings) -> Iterator[None]
     # pytest.fail raises a BaseException: code under test that catches Exception cannot hide it.
     monkeypatch.setattr(redis.connection.AbstractConnection, "connect", no_redis)
     monkeypatch.setattr(subprocess.Popen, "__init__", no_process)
-    # The code version a worker records comes from `git describe` unless APP_VERSION names it.
-    settings.APP_VERSION = "unit"
+    # The code version a worker records is DRAMATURG["CODE_VERSION"] (the project fills it from git describe).
+    settings.DRAMATURG = {**settings.DRAMATURG, "CODE_VERSION": "unit"}
     code_version.cache_clear()
     yield
     code_version.cache_clear()

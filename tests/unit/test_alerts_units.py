@@ -8,10 +8,11 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import User
-from dramaturg import alerts, sendonce
+from dramaturg import alerts, conf, sendonce
 from dramaturg.alerts import FAILING, RECOVERED, Change, Known, changes
 from dramaturg.health import Problem
 from dramaturg.models import HealthAlert
+from tests.dramaturg_settings import set_dramaturg
 
 T0 = datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
 HOUR = 3600
@@ -98,7 +99,7 @@ def test_a_rolled_back_change_leaves_no_row():
 
 @pytest.mark.django_db
 def test_mail_subject_and_body_say_what_changed_and_where_to_look(settings):
-    settings.SITE_URL = "https://app.example.com"
+    set_dramaturg(settings, "ALERTS", BASE_URL="https://app.example.com")
     [down] = alerts.record([Change("no_worker", "reports", 1, FAILING, NO_WORKER.message)], lambda pk: None, now=at(0))
     assert alerts.mail_subject(down) == f"FAILING: no_worker reports: {NO_WORKER.message}"
     assert "Failing, seen at 2026-12-03 19:00:00 KST" in alerts.mail_body(down)
@@ -151,18 +152,19 @@ def test_prune_keeps_the_last_row_of_each_key():
 
 
 def test_alerts_are_off_without_admins(settings):
-    settings.ADMINS, settings.JOBS_HEALTH_ALERTS = [], True
+    settings.ADMINS = []
+    set_dramaturg(settings, "ALERTS", ENABLED=True)
     assert not alerts.enabled()
     settings.ADMINS = ["ops@example.com"]
     assert alerts.enabled()
-    settings.JOBS_HEALTH_ALERTS = False
+    set_dramaturg(settings, "ALERTS", ENABLED=False)
     assert not alerts.enabled()
 
 
 def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails_queue(settings):
     from dramaturg.actors import check_health, send_health_alert
 
-    assert str(check_health.options["periodic"]) == settings.JOBS_HEALTH_ALERT_CRON == "0 0 1 1 *"  # tests.settings
+    assert str(check_health.options["periodic"]) == conf.settings.ALERTS.CRON == "0 0 1 1 *"  # tests.settings
     assert send_health_alert.queue_name == "emails"
 
 

@@ -14,6 +14,7 @@ from dramatiq.broker import MessageProxy
 from dramaturg.middleware import stats as stats_middleware
 from dramaturg.middleware.stats import JobStats
 from dramaturg.store import recent
+from tests.dramaturg_settings import set_dramaturg
 
 
 class Broker:
@@ -123,7 +124,7 @@ def test_moving_a_delayed_message_to_its_queue_is_no_attempt(job_stats, publishe
 
 
 def test_without_the_record_only_counts_are_kept(job_stats, published, settings):
-    settings.JOBS_RECENT_LIMIT = 0
+    set_dramaturg(settings, "CONSOLE", RECENT_LIMIT=0)
     job_stats.run(message())
     job_stats.middleware.flush()
     assert published.last["finished"] == [] and sum(p for p, _ in published.last["counts"].values()) == 1

@@ -17,6 +17,7 @@ from dramaturg.store.delayed import KILLED, KILLED_REASON, RetryFilter, killed_b
 from dramaturg.store.messages import StoredMessage
 from dramaturg.store.queues import QueueCounts
 from dramaturg.templatetags.dramaturg_tags import seconds_label
+from tests.dramaturg_settings import set_dramaturg
 
 
 def test_runtime_buckets_and_quantiles_interpolate_like_prometheus():
@@ -71,13 +72,13 @@ def test_readable_durations_and_ages():
 
 def test_metrics_token_is_checked_only_when_configured(settings):
     factory = RequestFactory()
-    settings.JOBS_METRICS_TOKEN = "s3cret"
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN="s3cret")
     assert bearer_token_matches(factory.get("/")) is None
     assert bearer_token_matches(factory.get("/", HTTP_AUTHORIZATION="Bearer s3cret")) is True
     assert bearer_token_matches(factory.get("/", HTTP_AUTHORIZATION="bearer s3cret ")) is True
     assert bearer_token_matches(factory.get("/", HTTP_AUTHORIZATION="Bearer nope")) is False
     assert bearer_token_matches(factory.get("/", HTTP_AUTHORIZATION="Token s3cret")) is False
-    settings.JOBS_METRICS_TOKEN = ""
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN="")
     assert bearer_token_matches(factory.get("/", HTTP_AUTHORIZATION="Bearer ")) is False
 
 

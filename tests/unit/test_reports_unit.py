@@ -210,7 +210,9 @@ def test_the_default_stuck_deadline_outlasts_the_slowest_run():
     assert stuck_deadline() == []
 
 
-@override_settings(REPORTS_STUCK_AFTER_S=3600, DRAMATIQ_MIN_BACKOFF_MS=15_000, DRAMATIQ_MAX_BACKOFF_MS=3_600_000)
+@override_settings(
+    REPORTS_STUCK_AFTER_S=3600, DRAMATURG={"RETRIES": {"MIN_BACKOFF_MS": 15_000, "MAX_BACKOFF_MS": 3_600_000}}
+)
 def test_a_stuck_deadline_shorter_than_a_legitimate_run_is_flagged():
     # build 6 x 10 min, chunk 4 x 5 min, merge 6 x 5 min, and each one's longest backoffs
     assert slowest_run_s() == 110 * 60 + 2 * 15 * (62 + 14 + 62)

@@ -10,6 +10,7 @@ from django.utils import translation
 
 from dramaturg.dbconnections import is_unavailable
 from dramaturg.unavailable import ServiceUnavailableMiddleware
+from tests.dramaturg_settings import set_dramaturg
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def middleware_answer(path: str, error: Exception, **extra):
 
 
 def test_the_api_gets_its_error_shape_with_retry_after_and_a_page_gets_a_page_in_korean(settings):
-    settings.SERVICE_UNAVAILABLE_RETRY_AFTER_S = 7
+    set_dramaturg(settings, "WEB", RETRY_AFTER_S=7)
     api = middleware_answer("/api/signup/", db.OperationalError("database is locked"), content_type="application/json")
     assert api.status_code == 503 and api["Retry-After"] == "7"
     assert list(json.loads(api.content)["errors"]) == ["__all__"]

@@ -13,6 +13,7 @@ from dramaturg import errormail, loghandlers
 from dramaturg.health import Problem, Report
 from dramaturg.models import AdminErrorMail, OutboxMessage
 from dramaturg.views import monitoring
+from tests.dramaturg_settings import set_dramaturg
 from tests.processes import wait_for
 
 pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(transaction=True)]
@@ -51,7 +52,7 @@ def test_it_is_recorded_while_the_requests_transaction_is_broken(production):
 
 
 def test_the_same_error_is_mailed_once_per_interval_and_a_flood_is_capped(production, settings):
-    settings.ADMIN_ERROR_MAIL_MAX = 3
+    set_dramaturg(settings, "ERROR_MAIL", MAX=3)
     for _ in range(5):
         assert production.get("/test/broken/").status_code == 500
     wait_for(recorded, what="the first error mail")
@@ -92,7 +93,8 @@ def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_ad
     /jobs/health answers 503 on every probe while a check fails, so the handler leaves out 503s: the
     health alerts tell of it, once."""
     dead = Problem("dead_letters", "emails", "3 dead letters in the last 15 min (more than 0)")
-    settings.JOBS_METRICS_TOKEN = token = "probe-token-0123456789"
+    token = "probe-token-0123456789"
+    set_dramaturg(settings, "CONSOLE", METRICS_TOKEN=token)
     monkeypatch.setattr(monitoring.health, "run_checks", lambda: Report([dead], ["dead_letters"]))
     for _ in range(3):
         assert production.get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {token}").status_code == 503

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from dramaturg import limits
+from dramaturg import conf, limits
 from dramaturg.store import rate_limits
 from dramaturg.store.connection import client
 from tests.processes import wait_for
@@ -113,4 +113,4 @@ def test_a_bucket_needs_a_rate_and_a_burst():
 
 
 def test_the_smtp_budget_is_one_evenly_spaced_bucket_at_the_configured_rate(settings):
-    assert limits.smtp_limiter() == limits.TokenBucket("smtp", settings.EMAIL_RATE_PER_SECOND, burst=1)
+    assert limits.smtp_limiter() == limits.TokenBucket("smtp", conf.settings.EMAIL.RATE_PER_S, burst=1)

@@ -11,6 +11,7 @@ from dramaturg import alerts, sendonce
 from dramaturg.alerts import FAILING, Change
 from dramaturg.models import HealthAlert
 from dramaturg.store import sendonce as parked
+from tests.dramaturg_settings import set_dramaturg
 
 
 def alert_left_sending(lease_expired: bool = True) -> HealthAlert:
@@ -52,25 +53,25 @@ def test_an_unknown_outcome_is_not_claimed_until_the_reconciler_releases_it(clea
     alert = alert_left_sending()
     sendonce.mark_unknown(alert, TimeoutError("no answer after the message was handed over"))
     assert sendonce.claim(HealthAlert.objects.all(), alert.pk, timedelta(seconds=90)) is None
-    settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = 0
+    set_dramaturg(settings, "SEND_ONCE", UNKNOWN_RESEND_AFTER_S=0)
     [owed] = [a for page in sendonce.owed_batches(HealthAlert.objects.all(), timedelta(hours=1)) for a in page]
     sendonce.release_unknown([owed])
     sendonce.mark_reconciled([owed])
     assert sendonce.claim(HealthAlert.objects.all(), alert.pk, timedelta(seconds=90)) is not None
     # A second unknown outcome: the same rule again (one more send after the wait), within the retry period.
     sendonce.mark_unknown(owed, TimeoutError("no answer again"))
-    settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = 3600
+    set_dramaturg(settings, "SEND_ONCE", UNKNOWN_RESEND_AFTER_S=3600)
     assert not sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()
-    settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S = 0
+    set_dramaturg(settings, "SEND_ONCE", UNKNOWN_RESEND_AFTER_S=0)
     assert sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()
-    settings.EMAIL_RETRY_FAILED_FOR_S = 0
+    set_dramaturg(settings, "SEND_ONCE", RETRY_FAILED_FOR_S=0)
     assert not sendonce.owed(HealthAlert.objects.all(), timedelta(hours=1)).exists()  # past the period: an operator's
 
 
 @pytest.mark.django_db(transaction=True)
 def test_the_sender_renews_its_lease_while_the_server_takes_its_time(clean_redis, settings):
     """A send that outlasts the lease (a slow final reply) keeps its row: the lease is renewed every third."""
-    settings.EMAIL_SEND_LEASE_S = 1
+    set_dramaturg(settings, "SEND_ONCE", LEASE_S=1)
     [alert] = alerts.record([Change("dead_letters", "emails", 1, FAILING, "1 dead letter")], lambda pk: None)
     still_ours = []
 

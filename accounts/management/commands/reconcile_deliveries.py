@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import redis
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from dramatiq.errors import BrokerConnectionError
 
 from accounts.tasks import enqueue_owed
+from dramaturg import conf
 
 
 class Command(BaseCommand):
@@ -25,11 +25,11 @@ class Command(BaseCommand):
             default=None,
             metavar="SECONDS",
             help="age of the owed emails to re-enqueue (default: DELIVERY_RECONCILE_AFTER_S, "
-            f"{settings.DELIVERY_RECONCILE_AFTER_S})",
+            f"{conf.settings.SEND_ONCE.RECONCILE_AFTER_S})",
         )
 
     def handle(self, older_than: float | None, **options) -> None:
-        seconds = settings.DELIVERY_RECONCILE_AFTER_S if older_than is None else older_than
+        seconds = conf.settings.SEND_ONCE.RECONCILE_AFTER_S if older_than is None else older_than
         if seconds < 0:
             raise CommandError("--older-than must be 0 or more seconds")
         try:

@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
-from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.utils import timezone
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
+
+from dramaturg import conf
 
 from . import actions, alerts, bulk, dbconnections, errormail, health, sendonce
 from .models import AdminErrorMail, BulkAction, HealthAlert
@@ -33,7 +34,7 @@ logger = logging.getLogger(__name__)
 def prune_job_store() -> None:
     """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour,
     forget health alerts and error mails settled long ago."""
-    pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
+    pruned = dead_letters.prune_expired(conf.dead_message_ttl_ms())
     forgotten = stats.forget_silent_workers()
     old_alerts = alerts.prune()
     old_mails = errormail.prune()
@@ -66,17 +67,15 @@ def start_bulk_action(user, action: str, filters: dict[str, str], total: int) ->
     return job
 
 
-ALERT_MAX_RETRIES = 8
-ALERT_TIME_LIMIT_MS = settings.WELCOME_EMAIL_TIME_LIMIT_MS  # one SMTP exchange, the final reply's wait included
+ALERT_MAX_RETRIES = conf.settings.EMAIL.MAX_RETRIES
+ALERT_TIME_LIMIT_MS = conf.settings.EMAIL.TIME_LIMIT_MS  # one SMTP exchange, the final reply's wait included
 # An alert still owed this long after it was recorded (or last re-enqueued) lost its job: the check run re-sends it.
 ALERT_RESEND_AFTER = timedelta(minutes=5)
 
 
-@dramatiq.actor(
-    queue_name="default", max_retries=0, time_limit=5 * 60_000, periodic=cron(settings.JOBS_HEALTH_ALERT_CRON)
-)
+@dramatiq.actor(queue_name="default", max_retries=0, time_limit=5 * 60_000, periodic=cron(conf.settings.ALERTS.CRON))
 def check_health() -> None:
-    """On JOBS_HEALTH_ALERT_CRON (every minute): run the health checks and mail ADMINS each state change
+    """On DRAMATURG['ALERTS']['CRON'] (every minute): run the health checks and mail ADMINS each state change
     (FAILING / RECOVERED), throttled; re-send alerts whose job was lost. Two runs at once: one mail per change."""
     if not alerts.enabled():
         return
@@ -96,7 +95,7 @@ def _check_health() -> None:
         logger.warning("Health checks could not reach Redis; no alerts this run: %s", error)
         return
     known = alerts.known_states()
-    owed = alerts.changes(report.problems, known, timezone.now(), settings.JOBS_HEALTH_ALERT_INTERVAL_S)
+    owed = alerts.changes(report.problems, known, timezone.now(), conf.settings.ALERTS.INTERVAL_S)
     for alert in alerts.record(owed, partial(enqueue_on_commit, send_health_alert)):
         logger.info("Health alert %s recorded: %s", alert.pk, alerts.mail_subject(alert))
     resent = _enqueue_owed_alerts()
@@ -118,9 +117,7 @@ def _enqueue_owed_alerts() -> int:
         return 0
 
 
-@dramatiq.actor(
-    queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
-)
+@dramatiq.actor(queue_name=conf.settings.EMAIL.QUEUE, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS)
 def send_health_alert(alert_id: int) -> None:
     """Mail one recorded state change to ADMINS (mail_admins), once: a duplicate finds it sent."""
     alert = sendonce.send(
@@ -133,9 +130,7 @@ def send_health_alert(alert_id: int) -> None:
         logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))
 
 
-@dramatiq.actor(
-    queue_name=settings.DRAMATIQ_QUEUE_EMAILS, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS
-)
+@dramatiq.actor(queue_name=conf.settings.EMAIL.QUEUE, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS)
 def send_admin_error_mail(mail_id: int) -> None:
     """Send one of Django's error mails to ADMINS (recorded by dramaturg.loghandlers), once."""
     mail = sendonce.send(

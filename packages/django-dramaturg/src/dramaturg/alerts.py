@@ -17,7 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
 from django.utils import timezone
+
+from dramaturg import conf
 
 from .health import Problem
 from .models import HealthAlert
@@ -27,8 +30,8 @@ Key = tuple[str, str]  # (check, subject)
 
 
 def enabled() -> bool:
-    """JOBS_HEALTH_ALERTS (default: on when ADMINS is set); never with no ADMINS to mail."""
-    return bool(settings.JOBS_HEALTH_ALERTS and settings.ADMINS)
+    """DRAMATURG['ALERTS']['ENABLED'] (None, the default: on when ADMINS is set); never with no ADMINS to mail."""
+    return conf.settings.ALERTS.ENABLED is not False and bool(settings.ADMINS)
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,7 @@ def mail_body(alert: HealthAlert) -> str:
         paragraphs = [
             f"Failing, seen at {_local(alert.created_at)}:\n\n    {line}",
             "A RECOVERED mail follows when the problem is gone.\nWhile it comes and goes, a FAILING mail "
-            f"about it goes out at most once per {settings.JOBS_HEALTH_ALERT_INTERVAL_S} s.",
+            f"about it goes out at most once per {conf.settings.ALERTS.INTERVAL_S} s.",
         ]
     else:
         since = alert.failing_since or alert.created_at
@@ -150,9 +153,10 @@ def mail_body(alert: HealthAlert) -> str:
         paragraphs = [
             f"Recovered at {_local(alert.created_at)}, after {lasted} (failing since {_local(since)}):\n\n    {line}"
         ]
+    base = conf.settings.ALERTS.BASE_URL.rstrip("/")
     paragraphs.append(
-        f"All checks now: {settings.SITE_URL}/jobs/health (`manage.py check_jobs`)\n"
-        f"Queues and workers: {settings.SITE_URL}/jobs/"
+        f"All checks now: {base}{reverse('dramaturg:health')} (`manage.py check_jobs`)\n"
+        f"Queues and workers: {base}{reverse('dramaturg:overview')}"
     )
     return "\n\n".join(paragraphs) + "\n"
 

@@ -172,3 +172,23 @@ def dramatiq_broker(
         },
         "MIDDLEWARE": [*MIDDLEWARE, *extra_middleware],
     }
+
+
+def heartbeat_timeout_ms() -> int:
+    """After this long without a heartbeat a worker is dead: the broker's, so there is one source."""
+    return int(_redis_broker().heartbeat_timeout)
+
+
+def dead_message_ttl_ms() -> int:
+    """How long a dead letter is kept: the broker's, so there is one source."""
+    return int(_redis_broker().dead_message_ttl)
+
+
+def _redis_broker() -> Any:
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+
+    broker = dramatiq.get_broker()
+    if not isinstance(broker, RedisBroker):
+        raise TypeError(f"dramaturg needs a Redis broker (dramaturg.broker.RedisBroker), not {broker!r}")
+    return broker

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from functools import wraps
 
 import redis
-from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
+
+from dramaturg import conf
 
 
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -59,7 +60,7 @@ def bearer_token_matches(request: HttpRequest) -> bool | None:
     if not header:
         return None
     scheme, _, token = header.partition(" ")
-    expected = settings.JOBS_METRICS_TOKEN
+    expected = conf.settings.CONSOLE.METRICS_TOKEN
     if scheme.lower() != "bearer" or not expected:
         return False
     return hmac.compare_digest(token.strip().encode(), expected.encode())

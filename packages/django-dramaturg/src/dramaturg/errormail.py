@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+
+from dramaturg import conf
 
 from .models import AdminErrorMail
 
@@ -25,10 +26,10 @@ def record(subject: str, body: str, enqueue: Callable[[int], object]) -> AdminEr
     """Record one error mail and its send job (`enqueue(mail_id)`, an outbox call) in one transaction;
     None when the throttle leaves it out."""
     subject = subject[:SUBJECT_CHARS]
-    since = timezone.now() - timedelta(seconds=settings.ADMIN_ERROR_MAIL_INTERVAL_S)
+    since = timezone.now() - timedelta(seconds=conf.settings.ERROR_MAIL.INTERVAL_S)
     with transaction.atomic():
         recent = AdminErrorMail.objects.filter(created_at__gte=since)
-        if recent.filter(subject=subject).exists() or recent.count() >= settings.ADMIN_ERROR_MAIL_MAX:
+        if recent.filter(subject=subject).exists() or recent.count() >= conf.settings.ERROR_MAIL.MAX:
             return None
         mail = AdminErrorMail.objects.create(subject=subject, body=body)
         enqueue(mail.pk)

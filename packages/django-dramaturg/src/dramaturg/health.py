@@ -11,8 +11,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from django.conf import settings
 from django.utils.module_loading import import_string
+
+from dramaturg import conf
 
 from .monitoring import Snapshot, snapshot
 from .store import dead_letters
@@ -30,8 +31,8 @@ class Problem:
 
 
 def check_dead_letters(snap: Snapshot) -> list[Problem]:
-    window_s = settings.JOBS_HEALTH_DEAD_LETTERS_WINDOW_S
-    limit = settings.JOBS_HEALTH_DEAD_LETTERS_MAX
+    window_s = conf.settings.HEALTH.DEAD_LETTERS_WINDOW_S
+    limit = conf.settings.HEALTH.DEAD_LETTERS_MAX
     recent = dead_letters.count_dead_since([q.name for q in snap.queues], now_ms() - window_s * 1000)
     return [
         Problem("dead_letters", queue, f"{n} dead letters in the last {window_s // 60} min (more than {limit})")
@@ -41,7 +42,7 @@ def check_dead_letters(snap: Snapshot) -> list[Problem]:
 
 
 def check_oldest_ready(snap: Snapshot) -> list[Problem]:
-    limit = settings.JOBS_HEALTH_OLDEST_READY_S
+    limit = conf.settings.HEALTH.OLDEST_READY_S
     return [
         Problem(
             "oldest_ready",
@@ -68,7 +69,7 @@ def check_workers(snap: Snapshot) -> list[Problem]:
 
 
 def check_outbox(snap: Snapshot) -> list[Problem]:
-    limit = settings.JOBS_HEALTH_OUTBOX_AGE_S
+    limit = conf.settings.HEALTH.OUTBOX_AGE_S
     return [
         Problem(
             "outbox",
@@ -115,7 +116,7 @@ def run_checks(snap: Snapshot | None = None) -> Report:
     for check in CHECKS:
         names.append(check.__name__.removeprefix("check_"))
         problems.extend(check(snap))
-    for path in settings.JOBS_HEALTH_EXTRA_CHECKS:
+    for path in conf.settings.HEALTH.EXTRA_CHECKS:
         names.append(path)
         problems.extend(import_string(path)())
     return Report(problems, names)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import NamedTuple
 
-from django.conf import settings
+from dramaturg import conf
 
 from .store import rate_limits
 
@@ -78,6 +78,6 @@ def sliding_window(name: str, limit: int, window_s: int) -> Verdict:
 
 @cache
 def smtp_limiter() -> TokenBucket:
-    """The one SMTP budget every email of the project shares: EMAIL_RATE_PER_SECOND across all
+    """The one SMTP budget every email of the project shares: DRAMATURG['EMAIL']['RATE_PER_S'] across all
     workers, in any second (a burst of 1: sends are spaced evenly, never bunched at a second's start)."""
-    return TokenBucket("smtp", settings.EMAIL_RATE_PER_SECOND, burst=1)
+    return TokenBucket("smtp", conf.settings.EMAIL.RATE_PER_S, burst=1)

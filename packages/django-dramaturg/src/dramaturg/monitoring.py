@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
 from django.db.models import Count, Min
 from django.utils import timezone
+
+from dramaturg import conf
 
 from .models import OutboxMessage
 from .store import actor_metrics, control, queues, stats
@@ -87,7 +88,7 @@ def queue_states(workers: list[stats.WorkerInfo], names: list[str] | None = None
 
 def snapshot(*, actors: bool = True, outbox: bool = True) -> Snapshot:
     """The cluster's state: queues, workers, per-actor totals and the outbox backlog."""
-    workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
+    workers = stats.workers(conf.heartbeat_timeout_ms())
     return Snapshot(
         queues=queue_states(workers),
         workers=workers,

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import dramatiq
 import redis
-from django.conf import settings
 from django.db import Error as DatabaseError
 from django.db import connections
 from django.db.models import F, Model, Q, QuerySet
@@ -50,6 +49,8 @@ from dramatiq import Message
 from dramatiq.common import compute_backoff
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from dramatiq.rate_limits import RateLimitExceeded
+
+from dramaturg import conf
 
 from . import limits
 from .attempts import is_last_attempt
@@ -69,12 +70,12 @@ PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be r
 
 def send_lease() -> timedelta:
     """How long a claim lasts after its sender's last renewal (EMAIL_SEND_LEASE_S)."""
-    return timedelta(seconds=settings.EMAIL_SEND_LEASE_S)
+    return timedelta(seconds=conf.settings.SEND_ONCE.LEASE_S)
 
 
 def claim_wait() -> timedelta:
     """How long a duplicate waits for the copy holding the lease: about one SMTP exchange."""
-    return timedelta(seconds=settings.SMTP_TIMEOUT_S + 5)
+    return timedelta(seconds=conf.settings.EMAIL.TIMEOUT_S + 5)
 
 
 class AlreadyClaimed(Exception):
@@ -280,7 +281,7 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
                 what,
                 pk,
                 error,
-                settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S,
+                conf.settings.SEND_ONCE.UNKNOWN_RESEND_AFTER_S,
             )
             return None
         except Exception as error:
@@ -302,19 +303,19 @@ def owed[Row: Model](rows: QuerySet[Row], older_than: timedelta) -> QuerySet[Row
     """
     now = timezone.now()
     cutoff = now - older_than
-    every = now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_EVERY_S)
+    every = now - timedelta(seconds=conf.settings.SEND_ONCE.RETRY_FAILED_EVERY_S)
     lost = Q(status__in=[PENDING, SENDING], created_at__lte=cutoff) & (
         Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=cutoff)
     )
     failed_transient = (
         Q(status=FAILED, failure=Failure.TRANSIENT)
-        & Q(created_at__gt=now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S))
+        & Q(created_at__gt=now - timedelta(seconds=conf.settings.SEND_ONCE.RETRY_FAILED_FOR_S))
         & (Q(reconciled_at__isnull=True) | Q(reconciled_at__lte=every))
     )
     unknown_due = Q(
         status=UNKNOWN,
-        outcome_unknown_at__lte=now - timedelta(seconds=settings.EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S),
-        created_at__gt=now - timedelta(seconds=settings.EMAIL_RETRY_FAILED_FOR_S),
+        outcome_unknown_at__lte=now - timedelta(seconds=conf.settings.SEND_ONCE.UNKNOWN_RESEND_AFTER_S),
+        created_at__gt=now - timedelta(seconds=conf.settings.SEND_ONCE.RETRY_FAILED_FOR_S),
     )
     return (
         rows.filter(sent_at__isnull=True)

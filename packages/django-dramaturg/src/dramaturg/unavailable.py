@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext as _
+
+from dramaturg import conf
 
 from . import dbconnections
 
@@ -35,7 +36,7 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
     """503 with `Retry-After: SERVICE_UNAVAILABLE_RETRY_AFTER_S`: the API's error shape
     ({"errors": {"__all__": [...]}}) or a page that says to try again."""
     message = _("The service is briefly unavailable; nothing was saved. Please try again in a moment.")
-    headers = {"Retry-After": str(settings.SERVICE_UNAVAILABLE_RETRY_AFTER_S)}
+    headers = {"Retry-After": str(conf.settings.WEB.RETRY_AFTER_S)}
     if wants_json(request):
         return JsonResponse({"errors": {"__all__": [message]}}, status=503, headers=headers)
     # Rendered without a request context (no user, no session): nothing on this page needs the database.

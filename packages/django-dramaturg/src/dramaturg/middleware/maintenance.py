@@ -7,9 +7,10 @@ import threading
 import time
 from typing import Any
 
-from django.conf import settings
 from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
+
+from dramaturg import conf
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ class QueueMaintenance(Middleware):
     """
 
     def __init__(self, interval_ms: int | None = None) -> None:
-        self.interval_s = (interval_ms if interval_ms is not None else settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS) / 1000
+        self.interval_s = (
+            interval_ms if interval_ms is not None else conf.settings.WORKER.MAINTENANCE_INTERVAL_MS
+        ) / 1000
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._failing = False

@@ -6,11 +6,11 @@ import logging
 from typing import Any
 
 import redis
-from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.errors import BrokerConnectionError
 from dramatiq.middleware import Retries
 
+from dramaturg import conf
 from dramaturg.broker import put_back_instead_of_ack
 
 logger = logging.getLogger(__name__)
@@ -32,9 +32,9 @@ class ConfiguredRetries(Retries):
 
     def __init__(self) -> None:
         super().__init__(
-            max_retries=settings.DRAMATIQ_MAX_RETRIES,
-            min_backoff=settings.DRAMATIQ_MIN_BACKOFF_MS,
-            max_backoff=settings.DRAMATIQ_MAX_BACKOFF_MS,
+            max_retries=conf.settings.RETRIES.MAX_RETRIES,
+            min_backoff=conf.settings.RETRIES.MIN_BACKOFF_MS,
+            max_backoff=conf.settings.RETRIES.MAX_BACKOFF_MS,
         )
 
     def after_process_message(

@@ -10,11 +10,11 @@ import time
 from collections import defaultdict, deque
 from typing import Any
 
-from django.conf import settings
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
+from dramaturg import conf
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -150,7 +150,7 @@ class JobStats(Middleware):
     def _take_settled(self) -> None:
         """Count the attempts settled since the last publish, and note their records."""
         settled, records = self._settled, self._finished_records
-        keep = min(self.MAX_PENDING, settings.JOBS_RECENT_LIMIT) - len(records)
+        keep = min(self.MAX_PENDING, conf.settings.CONSOLE.RECENT_LIMIT) - len(records)
         now = time.time()
         runtimes: defaultdict[tuple[int, str, bool], list[float]] = defaultdict(list)  # (minute, actor, failed)
         key: tuple[int, str, bool] | None = None  # the previous attempt's: most are alike
@@ -236,8 +236,8 @@ class JobStats(Middleware):
                 self._periodic,
                 actors=self._actors,
                 finished=self._finished_records,
-                recent_limit=settings.JOBS_RECENT_LIMIT,
-                recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
+                recent_limit=conf.settings.CONSOLE.RECENT_LIMIT,
+                recent_max_age_ms=conf.settings.CONSOLE.RECENT_MAX_AGE_S * 1000,
             )
         except Exception as error:  # kept, and added to, for the next publish
             logger.warning("Job statistics not published (kept for the next try): %s", error)

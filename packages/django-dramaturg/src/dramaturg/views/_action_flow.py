@@ -6,11 +6,12 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext
+
+from dramaturg import conf
 
 from .. import actions, actors
 from ..store import dead_letters
@@ -56,7 +57,7 @@ def confirm_then_perform(
 ) -> HttpResponse:
     """A confirmation page first; then the action inline, or as a bulk job with a progress page
     when "all matching" is more than JOBS_BULK_INLINE_MAX messages."""
-    as_job = form.scope == "matching" and total > settings.JOBS_BULK_INLINE_MAX
+    as_job = form.scope == "matching" and total > conf.settings.CONSOLE.BULK_INLINE_MAX
     if request.POST.get("confirm") != "yes":
         context = {
             "action": form.action,

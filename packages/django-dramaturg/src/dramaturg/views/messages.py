@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
+
+from dramaturg import conf
 
 from ..decorators import staff_required
 from ..store import lookup, queues, stats
@@ -19,12 +20,12 @@ def message_lookup(request: HttpRequest) -> HttpResponse:
     message_id = request.GET.get("id", "").strip()
     sightings = []
     if message_id:
-        workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
+        workers = stats.workers(conf.heartbeat_timeout_ms())
         sightings = lookup.locate(
             message_id,
             queues.queue_names(),
             [w.worker_id for w in workers if w.alive],
-            recent_max_age_ms=settings.JOBS_RECENT_MAX_AGE_S * 1000,
+            recent_max_age_ms=conf.settings.CONSOLE.RECENT_MAX_AGE_S * 1000,
         )
     return render(
         request,
@@ -32,7 +33,7 @@ def message_lookup(request: HttpRequest) -> HttpResponse:
         {
             "message_id": message_id,
             "sightings": sightings,
-            "recent_limit": settings.JOBS_RECENT_LIMIT,
-            "recent_hours": settings.JOBS_RECENT_MAX_AGE_S // 3600,
+            "recent_limit": conf.settings.CONSOLE.RECENT_LIMIT,
+            "recent_hours": conf.settings.CONSOLE.RECENT_MAX_AGE_S // 3600,
         },
     )

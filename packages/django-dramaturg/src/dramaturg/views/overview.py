@@ -6,13 +6,14 @@ from typing import Any
 from urllib.parse import quote
 
 import dramatiq
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
+
+from dramaturg import conf
 
 from .. import actions, monitoring
 from ..charts import throughput_chart
@@ -23,7 +24,7 @@ from ._params import PAGE_SIZE, int_param, safe_next
 
 
 def overview_data() -> dict[str, Any]:
-    workers = stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS)
+    workers = stats.workers(conf.heartbeat_timeout_ms())
     return {
         "queues": monitoring.queue_states(workers),
         "totals": stats.totals(),
@@ -117,7 +118,7 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
         "lookup": lookup,
         "counts": queues.queue_counts(queue),
     }
-    [context["state"]] = monitoring.queue_states(stats.workers(settings.DRAMATIQ_HEARTBEAT_TIMEOUT_MS), [queue])
+    [context["state"]] = monitoring.queue_states(stats.workers(conf.heartbeat_timeout_ms()), [queue])
     context["can_manage_queues"] = request.user.has_perm(actions.QUEUE_PERMISSION)
     if lookup:
         context["found"] = queues.find_message(queue, lookup)

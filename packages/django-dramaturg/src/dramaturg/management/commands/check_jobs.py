@@ -9,7 +9,7 @@ from dramaturg import health
 
 class Command(BaseCommand):
     help = (
-        "Check the job system's health (thresholds: JOBS_HEALTH_* settings). Prints one line per "
+        "Check the job system's health (thresholds: DRAMATURG['HEALTH']). Prints one line per "
         "problem and exits 1 if there is any, 2 if Redis is unreachable, 0 when healthy: for cron and probes."
     )
 

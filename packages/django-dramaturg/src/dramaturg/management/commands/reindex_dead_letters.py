@@ -1,6 +1,6 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from dramaturg import conf
 from dramaturg.store import dead_letters, stats
 
 
@@ -16,7 +16,7 @@ class Command(BaseCommand):
 
     def handle(self, *, prune: bool, **options) -> None:
         if prune:
-            pruned = dead_letters.prune_expired(settings.DRAMATIQ_DEAD_MESSAGE_TTL_MS)
+            pruned = dead_letters.prune_expired(conf.dead_message_ttl_ms())
             forgotten = stats.forget_silent_workers()
             self.stdout.write(
                 f"Pruned {pruned} expired index entr{'y' if pruned == 1 else 'ies'}; "
