@@ -153,10 +153,13 @@ def pages(args) -> None:
     from django.test import Client
 
     from accounts.models import User
+    from dramaturg import conf
     from dramaturg.store import keys
     from dramaturg.store.connection import client as redis_client
 
-    settings.JOBS_METRICS_TOKEN = "bench-token"
+    console = {**settings.DRAMATURG["CONSOLE"], "METRICS_TOKEN": "bench-token"}
+    settings.DRAMATURG = {**settings.DRAMATURG, "CONSOLE": console}
+    conf.settings.reload()
     conn = redis_client()
     if conn.zcard(keys.dead_key("queue_000")) * args.queues != args.letters or args.fresh:
         clear_namespace(NAMESPACE)

@@ -217,7 +217,7 @@ TASKS = {
     "default": {
         "BACKEND": "dramaturg.tasks_backend.DramatiqBackend",
         "QUEUES": ["default", DRAMATIQ_QUEUE_EMAILS, DRAMATIQ_QUEUE_REPORTS],
-        "OPTIONS": {"RESULT_TTL": TASK_RESULT_TTL_S},
+        "OPTIONS": {"RESULT_TTL_S": TASK_RESULT_TTL_S},
     },
 }
 

@@ -15,7 +15,7 @@ from dramaturg import conf
 class Command(BaseCommand):
     help = (
         "Re-enqueues every email not sent, not finally failed and not being sent, older than "
-        "DELIVERY_RECONCILE_AFTER_S (or --older-than); prints how many. Extra jobs are harmless."
+        "DRAMATURG['SEND_ONCE']['RECONCILE_AFTER_S'] (or --older-than); prints how many. Extra jobs are harmless."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -24,7 +24,7 @@ class Command(BaseCommand):
             type=float,
             default=None,
             metavar="SECONDS",
-            help="age of the owed emails to re-enqueue (default: DELIVERY_RECONCILE_AFTER_S, "
+            help="age of the owed emails to re-enqueue (default: DRAMATURG['SEND_ONCE']['RECONCILE_AFTER_S'], "
             f"{conf.settings.SEND_ONCE.RECONCILE_AFTER_S})",
         )
 

@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import dramatiq
-from django.conf import settings
 from django.core import checks
 from django.db import router, transaction
 from django.tasks import Task, TaskResult, TaskResultStatus
@@ -28,11 +27,6 @@ from dramaturg.timeutil import from_ms, now_ms
 from .registry import DramatiqTask, register, registered, registered_tasks
 from .results import DEFAULT_RESULT_TTL_S, task_result
 
-REQUIRED_MIDDLEWARE = {
-    "dramatiq.middleware.CurrentMessage": "the worker side needs the message it runs (result id, attempt)",
-    "dramaturg.middleware.task_results.TaskResults": "it records results as they are enqueued, retried and finished",
-}
-
 
 class DramatiqBackend(BaseTaskBackend):
     """Runs `@task` functions as Dramatiq actors on the project's Redis broker.
@@ -40,7 +34,7 @@ class DramatiqBackend(BaseTaskBackend):
     - `enqueue()` inside a transaction records the message in the transactional outbox
       (nothing runs if it rolls back; the relay sends it if this process dies after the
       commit); outside one it enqueues at once. `run_after` makes a delayed message.
-    - Results live in Redis (`dramaturg.store.task_results`) for `OPTIONS["RESULT_TTL"]`
+    - Results live in Redis (`dramaturg.store.task_results`) for `OPTIONS["RESULT_TTL_S"]`
       seconds after their last change; `get_result` also answers READY for a task still
       waiting in the outbox.
     - Priority is not supported: Dramatiq's Redis broker serves each queue in order, so
@@ -56,7 +50,7 @@ class DramatiqBackend(BaseTaskBackend):
 
     def __init__(self, alias: str, params: dict[str, Any]) -> None:
         super().__init__(alias, params)
-        self.result_ttl_s = self.options.get("RESULT_TTL", DEFAULT_RESULT_TTL_S)
+        self.result_ttl_s = self.options.get("RESULT_TTL_S", DEFAULT_RESULT_TTL_S)
 
     def validate_task(self, task: Task) -> None:
         super().validate_task(task)
@@ -189,19 +183,19 @@ class DramatiqBackend(BaseTaskBackend):
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl <= 0:
             errors.append(
                 checks.Error(
-                    f"{where}['OPTIONS']['RESULT_TTL'] must be a positive number of seconds, not {ttl!r}.",
+                    f"{where}['OPTIONS']['RESULT_TTL_S'] must be a positive number of seconds, not {ttl!r}.",
                     id="dramaturg.E103",
                 )
             )
-        middleware = settings.DRAMATIQ_BROKER.get("MIDDLEWARE", [])
-        for path, why in REQUIRED_MIDDLEWARE.items():
-            if path not in middleware:
-                errors.append(
-                    checks.Error(
-                        f"{self.__class__.__name__} needs {path} in DRAMATIQ_BROKER['MIDDLEWARE']: {why}.",
-                        id="dramaturg.E104",
-                    )
+        # The middleware it needs (CurrentMessage, TaskResults) are checked with the rest: dramaturg.E008.
+        if "RESULT_TTL" in self.options:
+            errors.append(
+                checks.Error(
+                    f"{where}['OPTIONS']['RESULT_TTL'] is renamed; expected {where}['OPTIONS']['RESULT_TTL_S'] "
+                    "(seconds).",
+                    id="dramaturg.E104",
                 )
+            )
         if not hasattr(dramatiq.get_broker(), "client"):
             errors.append(
                 checks.Error(

@@ -12,7 +12,7 @@ from dramatiq.common import q_name
 from dramaturg.store.task_results import TaskIdentity, TaskRecord
 from dramaturg.timeutil import from_ms
 
-DEFAULT_RESULT_TTL_S = 86_400  # TASKS[...]["OPTIONS"]["RESULT_TTL"] when unset
+DEFAULT_RESULT_TTL_S = 86_400  # TASKS[...]["OPTIONS"]["RESULT_TTL_S"] when unset
 
 
 def identity_of(message: Message, alias: str) -> TaskIdentity:
