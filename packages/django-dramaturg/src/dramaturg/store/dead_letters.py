@@ -30,7 +30,6 @@ from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
 from .queues import all_queue_counts, queue_names
 
 # Dramatiq's own rule for queue names; a redis id is a uuid (or any token without '/' or blanks).
-_QUEUE_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
 _REDIS_ID_RE = re.compile(r"[^\s/]{1,200}")
 PREVIEW_ARGS_CHARS = 200
 PREVIEW_REASON_CHARS = 300
@@ -58,7 +57,7 @@ class DeadLetterRef:
     @classmethod
     def of(cls, queue: str, redis_id: str) -> DeadLetterRef:
         """A reference from its two parts (as a URL carries them); raises InvalidReference when malformed."""
-        if not _QUEUE_RE.fullmatch(queue or "") or not _REDIS_ID_RE.fullmatch(redis_id or ""):
+        if not keys.QUEUE_NAME_RE.fullmatch(queue or "") or not _REDIS_ID_RE.fullmatch(redis_id or ""):
             return cls._invalid(f"{queue}/{redis_id}")
         return cls(q_name(queue), redis_id)
 

@@ -134,11 +134,6 @@ def refs_matching(filter: RetryFilter, *, batch: int = 500) -> Iterator[list[Mes
         cursor = page.next_cursor
 
 
-def get_delayed(ref: MessageRef) -> StoredMessage | None:
-    data = decode(client().hget(keys.delayed_messages_key(ref.queue), ref.redis_id))
-    return StoredMessage(ref.redis_id, ref.queue, data) if data is not None else None
-
-
 # --- the operator's actions ------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +15,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import actions
-from ..decorators import permission_required, staff_required
+from ..decorators import staff_required
 from ..masking import mask_secrets, pretty
 from ..store import dead_letters
 from ..store.dead_letters import DeadLetterFilter, DeadLetterRef, InvalidReference
@@ -111,7 +112,7 @@ def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpRespon
 
 @require_POST
 @staff_required
-@permission_required(actions.PERMISSION)
+@permission_required(actions.PERMISSION, raise_exception=True)
 def dead_action(request: HttpRequest) -> HttpResponse:
     """Requeue/delete one, the selected, or all matching: a confirmation page first, then the action.
     The one action flow of the dashboard and the admin changelist."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dramatiq
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,7 +11,7 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import actions
-from ..decorators import permission_required, staff_required
+from ..decorators import staff_required
 from ..store import delayed, queues
 from ..store.delayed import RetryFilter
 from ._action_flow import confirm_then_perform, parse_action
@@ -41,7 +42,7 @@ def retry_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
-@permission_required(actions.QUEUE_PERMISSION)
+@permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def retry_action(request: HttpRequest) -> HttpResponse:
     """Retry now / kill one, the selected, or all matching: a confirmation page first, then the action."""
     form = parse_action(request, actions.RETRY_ACTIONS, reverse("dramaturg:retries"))
