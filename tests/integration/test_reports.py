@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.http import HttpRequest
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from dramaturg.schedules import next_run
+from dramaturg.periodic import next_run
 from dramaturg.store import dead_letters, queues, stats
 from dramaturg.store.dead_letters import DeadLetterFilter
 from reports.models import Report, ReportChunk
