@@ -12,8 +12,9 @@ from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_l
 
 from .models import AuditEntry
 from .store import control, dead_letters, delayed
-from .store.dead_letters import DeadLetterFilter, DeadLetterRef
-from .store.delayed import MessageRef, RetryFilter
+from .store.dead_letters import DeadLetterRef
+from .store.delayed import MessageRef
+from .store.filters import MessageFilter
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -32,7 +33,7 @@ def perform(
     scope: str,
     *,
     refs: Iterable[DeadLetterRef] = (),
-    filter: DeadLetterFilter | None = None,
+    filter: MessageFilter | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
     """Requeue or delete the given dead letters (scope one/selected) or all that
@@ -42,7 +43,7 @@ def perform(
         raise ValueError(f"unknown action {action!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
-    filter = filter or DeadLetterFilter()
+    filter = filter or MessageFilter()
     take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
     batches: Iterable[list[DeadLetterRef]]
     batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
@@ -55,7 +56,7 @@ def perform_on_retries(
     scope: str,
     *,
     refs: Iterable[MessageRef] = (),
-    filter: RetryFilter | None = None,
+    filter: MessageFilter | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
     """Retry now (to the front of its queue) or kill (to the dead letters, "killed by an operator")
@@ -64,7 +65,7 @@ def perform_on_retries(
         raise ValueError(f"unknown action {action!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
-    filter = filter or RetryFilter()
+    filter = filter or MessageFilter()
     how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
     batches: Iterable[list[MessageRef]] = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
     return _run(user, action, scope, filter.as_params(), batches, lambda batch: delayed.take(batch, how), progress)

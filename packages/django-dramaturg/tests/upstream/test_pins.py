@@ -65,13 +65,13 @@ def _resolve(path: str) -> object:
     obj: object = importlib.import_module(module_name)
     for part in qualname.split("."):
         obj = getattr(obj, part)
-    return obj.fget if isinstance(obj, property) else obj  # type: ignore[union-attr]
+    return obj.fget if isinstance(obj, property) else obj
 
 
 @pytest.mark.parametrize("path", sorted(PINS))
 def test_upstream_source_unchanged(path: str) -> None:
     digest, relied_on_by = PINS[path]
-    source = inspect.getsource(_resolve(path))  # type: ignore[arg-type]
+    source = inspect.getsource(_resolve(path))
     assert hashlib.sha256(source.encode()).hexdigest() == digest, (
         f"{path} changed upstream: re-read it against {relied_on_by}, then record the new digest"
     )

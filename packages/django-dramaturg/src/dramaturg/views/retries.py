@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import actions
 from ..decorators import staff_required
 from ..store import delayed, queues
-from ..store.delayed import RetryFilter
+from ..store.filters import MessageFilter
 from ._action_flow import confirm_then_perform, parse_action
 from ._params import PAGE_SIZE
 
@@ -22,7 +22,7 @@ from ._params import PAGE_SIZE
 @staff_required
 def retry_list(request: HttpRequest) -> HttpResponse:
     """Messages waiting for a retry (delayed with retries > 0): retry now or kill, one, selected or all."""
-    filter = RetryFilter.from_params(request.GET)
+    filter = MessageFilter.from_params(request.GET)
     page = delayed.page_retries(filter, cursor=request.GET.get("cursor"), limit=PAGE_SIZE)
     actors_ = sorted({a.actor_name for a in dramatiq.get_broker().actors.values()})
     return render(
@@ -48,7 +48,7 @@ def retry_action(request: HttpRequest) -> HttpResponse:
     form = parse_action(request, actions.RETRY_ACTIONS, reverse("dramaturg:retries"))
     if isinstance(form, HttpResponse):
         return form
-    filter = RetryFilter.from_params(request.POST)
+    filter = MessageFilter.from_params(request.POST)
     total = delayed.delayed_total(filter) if form.scope == "matching" else len(form.refs)
     return confirm_then_perform(
         request, "dramaturg/confirm_retries.html", form, filter, total, actions.perform_on_retries
