@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,7 +113,6 @@ def confirm_then_perform(
     form: ActionForm,
     filter: Any,
     total: int,
-    perform: Callable[..., Any],
 ) -> HttpResponse:
     """A confirmation page first; then the action inline, or as a bulk job with a progress page
     when "all matching" is more than JOBS_BULK_INLINE_MAX messages."""
@@ -136,6 +135,6 @@ def confirm_then_perform(
     if as_job:
         job = actors.start_bulk_action(request.user, form.action, filter.as_params(), total)
         return redirect("dramaturg:bulk", job.pk)
-    entry = perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
+    entry = actions.perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(form.next_url)

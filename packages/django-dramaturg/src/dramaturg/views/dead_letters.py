@@ -122,4 +122,4 @@ def dead_action(request: HttpRequest) -> HttpResponse:
         return form
     filter = MessageFilter.from_params(request.POST)
     total = dead_letters.page_dead(filter, limit=1).total if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(request, form, filter, total, actions.perform)
+    return confirm_then_perform(request, form, filter, total)

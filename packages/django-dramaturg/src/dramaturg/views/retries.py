@@ -50,4 +50,4 @@ def retry_action(request: HttpRequest) -> HttpResponse:
         return form
     filter = MessageFilter.from_params(request.POST)
     total = delayed.delayed_total(filter) if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(request, form, filter, total, actions.perform_on_retries)
+    return confirm_then_perform(request, form, filter, total)
