@@ -108,12 +108,13 @@ def bench_large(client, count: int, megabytes: float, repeat: int) -> None:
     """A page of `count` letters of `megabytes` each: with previews, and filed without them."""
     import resource
 
-    from dramaturg.store.dead_letters import DeadLetterFilter, page_dead
+    from dramaturg.store.dead_letters import page_dead
+    from dramaturg.store.filters import MessageFilter
 
     seconds = fill_large(count, megabytes, preview=True) + fill_large(count, megabytes, preview=False)
     print(f"\n{count} letters of {megabytes:g} MB per queue, filed in {seconds:.1f} s")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    one = page_dead(DeadLetterFilter(queue="large"), limit=1).messages[0]
+    one = page_dead(MessageFilter(queue="large"), limit=1).messages[0]
     pages = {
         f"large: list of {count}": "/jobs/dead/?queue=large",
         f"large, no previews: list of {count}": "/jobs/dead/?queue=large-old",
@@ -145,7 +146,7 @@ def main() -> None:
     from dramaturg.store import dead_letters, keys
     from dramaturg.store.connection import client as redis_client
     from dramaturg.store.connection import text
-    from dramaturg.store.dead_letters import DeadLetterFilter
+    from dramaturg.store.filters import MessageFilter
 
     if dead_letters.count_dead("emails") != args.messages:
         clear_namespace(NAMESPACE)
@@ -160,7 +161,7 @@ def main() -> None:
     client.force_login(user)
     deep = redis_client().zrevrange(keys.dead_key("emails"), args.messages // 2, args.messages // 2, withscores=True)[0]
     deep_cursor = f"{int(deep[1])}:emails/{text(cast(bytes, deep[0]))}"
-    one = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=1).messages[0]
+    one = dead_letters.page_dead(MessageFilter(queue="emails"), limit=1).messages[0]
 
     pages = {
         "overview /jobs/": "/jobs/",
@@ -175,7 +176,7 @@ def main() -> None:
         "admin failed messages": "/admin/dramaturg/failedmessage/",
         "admin, filter exception": "/admin/dramaturg/failedmessage/?exception=ValueError",
     }
-    second = dead_letters.page_dead(DeadLetterFilter(actor="send_welcome_email"), limit=50).older
+    second = dead_letters.page_dead(MessageFilter(actor="send_welcome_email"), limit=50).older
     pages["filter actor, next page"] = f"/jobs/dead/?actor=send_welcome_email&older={second}"
 
     print(f"\n{args.messages:,} dead letters; median (min-max) of {args.repeat} requests, ms")

@@ -334,7 +334,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "mask_secrets": {"()": "dramaturg.masking.SecretMaskingFilter"},
+        "mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "skip_unavailable": {"()": "dramaturg.log.SkipServiceUnavailable"},
     },
@@ -351,10 +351,10 @@ LOGGING = {
         "django.server": {"class": "logging.StreamHandler", "formatter": "django.server", "filters": ["mask_secrets"]},
         # Django's mail of server errors to ADMINS (DEBUG off), without the 503s that /jobs/health and the
         # Redis-down pages answer by design: a probe of a failing check must not mail on every request.
-        # Recorded and sent through the outbox by a worker, throttled, never inside the request (dramaturg.loghandlers).
+        # Recorded and sent through the outbox by a worker, throttled, never inside the request (dramaturg.log).
         "mail_admins": {
             "level": "ERROR",
-            "class": "dramaturg.loghandlers.OutboxAdminEmailHandler",
+            "class": "dramaturg.log.AdminEmailHandler",
             "filters": ["require_debug_false", "skip_unavailable", "mask_secrets"],
         },
     },

@@ -10,10 +10,7 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from dramaturg import conf
-from dramaturg.store import lookup, stats
-from dramaturg.store.dead_letters import DeadLetterSummary
-from dramaturg.store.messages import StoredMessage
+from dramaturg.messages import MessageState, find
 
 from .models import Report, ReportChunk
 
@@ -29,17 +26,16 @@ class ChunkState:
     retries: int = 0
     due_ms: int | None = None
     running: dict | None = None
-    message: StoredMessage | None = None
-    dead: list[DeadLetterSummary] = field(default_factory=list)
+    message: MessageState | None = None
+    dead: list[MessageState] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class ReportRun:
     report: Report
     chunks: list[ChunkState]
-    other_messages: list[tuple[str, StoredMessage]]  # build/merge messages of the run, with their state
-    dead_others: list[DeadLetterSummary]
-    scanned: int
+    other_messages: list[MessageState]  # build/merge messages of the run, and chunks not planned
+    dead_others: list[MessageState]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -49,51 +45,44 @@ class ReportRun:
         return result
 
 
-def _chunk_index(message_args: list, report_id: int, run_id: str) -> int | None:
-    if len(message_args) == 3 and message_args[0] == report_id and str(message_args[1]) == run_id:
-        return int(message_args[2])
+# The chunk table's words for the platform's states.
+_SHOWN = {"ready": "queued"}
+
+
+def _chunk_index(message: MessageState, report_id: int, run_id: str) -> int | None:
+    args = message.args
+    if message.actor_name == CHUNK_ACTOR and len(args) == 3 and args[0] == report_id and str(args[1]) == run_id:
+        return int(args[2])
     return None
 
 
 def report_run(report: Report) -> ReportRun:
     """Where the current run of `report` stands, chunk by chunk."""
     run_id = str(report.run_id) if report.run_id else ""
-    rows = ReportChunk.objects.filter(report=report, run_id=run_id).order_by("index") if run_id else []
+    if not run_id:
+        return ReportRun(report, [], [], [])
+    rows = ReportChunk.objects.filter(report=report, run_id=run_id).order_by("index")
     chunks = {
         c.index: ChunkState(c.index, c.first_user_id, c.end_user_id, state="done" if c.done else "not found")
         for c in rows
     }
-    if not run_id:
-        return ReportRun(report, [], [], [], 0)
-    found = lookup.messages_mentioning(settings.DRAMATIQ_QUEUE_REPORTS, run_id)
-    workers = stats.workers(conf.heartbeat_timeout_ms())
-    running = lookup.running_message_ids(w.worker_id for w in workers if w.alive)
-    others: list[tuple[str, StoredMessage]] = []
-    for state, messages in (("queued", found.queued), ("retrying", found.delayed)):
-        for message in messages:
-            index = _chunk_index(message.args, report.pk, run_id) if message.actor_name == CHUNK_ACTOR else None
-            now_running = running.get(message.message_id)
-            shown = "running" if now_running and state == "queued" else state
-            if shown == "retrying" and not message.retries:
-                shown = "delayed"
-            if index is None or index not in chunks:
-                others.append((shown, message))
-                continue
-            chunk = chunks[index]
-            if chunk.state == "done":
-                continue  # a late duplicate of a finished chunk: it will compute nothing
-            chunk.state, chunk.message, chunk.retries = shown, message, message.retries
-            chunk.due_ms, chunk.running = message.eta_ms, now_running
-    dead_others = []
-    for letter in found.dead:
-        index = None
-        if letter.actor_name == CHUNK_ACTOR and letter.args_preview.startswith(f"({report.pk}, "):
-            index = next((i for i in chunks if letter.args_preview.endswith(f", {i})")), None)
-        if index is None:
-            dead_others.append(letter)
-            continue
-        chunk = chunks[index]
-        chunk.dead.append(letter)
-        if chunk.state == "not found":
-            chunk.state, chunk.retries = "dead", letter.retries
-    return ReportRun(report, sorted(chunks.values(), key=lambda c: c.index), others, dead_others, found.scanned)
+    others: list[MessageState] = []
+    dead_others: list[MessageState] = []
+    for message in find(settings.DRAMATIQ_QUEUE_REPORTS, run_id):
+        index = _chunk_index(message, report.pk, run_id)
+        chunk = chunks.get(index) if index is not None else None
+        if chunk is None:
+            (dead_others if message.state == "dead" else others).append(message)
+        elif message.state == "dead":
+            chunk.dead.append(message)
+            if chunk.state == "not found":
+                chunk.state, chunk.retries = "dead", message.retries
+        elif chunk.state != "done":  # else a late duplicate of a finished chunk: it will compute nothing
+            chunk.state, chunk.message, chunk.retries = (
+                _SHOWN.get(message.state, message.state),
+                message,
+                message.retries,
+            )
+            chunk.due_ms = message.due_ms
+            chunk.running = {"worker": message.worker, "started_ms": message.started_ms} if message.worker else None
+    return ReportRun(report, sorted(chunks.values(), key=lambda c: c.index), others, dead_others)

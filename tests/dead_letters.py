@@ -8,14 +8,14 @@ from dramatiq import Message, get_broker
 
 from accounts.models import User
 from dramaturg.store import dead_letters
-from dramaturg.store.dead_letters import DeadLetterFilter
+from dramaturg.store.filters import MessageFilter
 from tests.processes import wait_for
 
 
 def filed(queue: str) -> int:
     """Dead letters of `queue` filed by DeadLetterDetails (grouped, with a preview; with the nack on the
     project's broker, after it on another), so waiting for it means the list pages show them complete."""
-    return sum(g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=queue)))
+    return sum(g.count for g in dead_letters.dead_groups(MessageFilter(queue=queue)))
 
 
 def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict | None = None) -> list[str]:

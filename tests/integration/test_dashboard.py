@@ -23,7 +23,8 @@ from accounts.models import EmailDelivery, User
 from dramaturg.models import AuditEntry
 from dramaturg.store import dead_letters, keys, queues, stats
 from dramaturg.store.connection import client as stats_client
-from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.dead_letters import DeadLetterRef
+from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.processes import child_env, wait_for
@@ -82,16 +83,16 @@ def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
     failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
     poison(55)
     groups = {
-        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
     assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
 
-    first = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=50)
+    first = dead_letters.page_dead(MessageFilter(queue="emails"), limit=50)
     assert first.total == 57 and len(first.messages) == 50 and first.newer is None
-    second = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=first.older, limit=50)
+    second = dead_letters.page_dead(MessageFilter(queue="emails"), cursor=first.older, limit=50)
     assert len(second.messages) == 7 and second.older is None
     assert {m.ref for m in first.messages}.isdisjoint({m.ref for m in second.messages})
-    back = dead_letters.page_dead(DeadLetterFilter(queue="emails"), cursor=second.newer, direction="newer", limit=50)
+    back = dead_letters.page_dead(MessageFilter(queue="emails"), cursor=second.newer, direction="newer", limit=50)
     assert [m.ref for m in back.messages] == [m.ref for m in first.messages]
     times = [m.dead_at_ms for m in first.messages + second.messages]
     assert times == sorted(times, reverse=True)
@@ -104,7 +105,7 @@ def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
 
 def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
     [user_id] = failed_welcome_emails(smtp, ["fixme@example.com"])
-    [dead] = dead_letters.page_dead(DeadLetterFilter(exception="SMTPDataError")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(exception="SMTPDataError")).messages
     detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
     assert "SMTPDataError" in detail and "Traceback (most recent call last)" in detail
     smtp.handler.reply = None  # the operator fixes the mail server
@@ -120,18 +121,18 @@ def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
 
 def test_requeued_message_keeps_its_id_with_retries_reset(ops, worker, smtp):
     [message_id] = poison(1)
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert dead.message_id == message_id
     assert dead_letters.requeue_dead([DeadLetterRef.parse(dead.ref)]) == 1
     wait_for(lambda: dead_letters.count_dead("emails") == 1, what="the poison letter to die again")
-    [again] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [again] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     full = dead_letters.get_dead(DeadLetterRef.parse(again.ref))
     assert full.message_id == message_id and full.retries == 0 and "requeued_at" in full.options
 
 
 def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
     poison(1)
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert b"Deleted 1 message." in confirm(ops, "delete:selected", refs=dead.ref).content
     late = confirm(ops, "delete:selected", refs=dead.ref)
     assert late.status_code == 200
@@ -143,7 +144,7 @@ def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
 def test_bulk_actions_on_selected_and_all_matching(ops, worker, smtp):
     failed_welcome_emails(smtp, ["keep@example.com"])
     poison(7)
-    refs = [m.ref for m in dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor"), limit=3).messages]
+    refs = [m.ref for m in dead_letters.page_dead(MessageFilter(actor="no_such_actor"), limit=3).messages]
     assert b"Deleted 3 messages." in confirm(ops, "delete:selected", refs=refs).content
     result = confirm(ops, "delete:matching", queue="emails", actor="no_such_actor")
     assert b"Deleted 4 messages." in result.content
@@ -154,7 +155,7 @@ def test_bulk_actions_on_selected_and_all_matching(ops, worker, smtp):
 
 def test_permissions_and_csrf(live, worker, smtp):
     poison(1)
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     anonymous = Client()
     for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/dramaturg/failedmessage/"):
         response = anonymous.get(url)
@@ -176,7 +177,7 @@ def test_permissions_and_csrf(live, worker, smtp):
 
 def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
     poison(1, args=("<script>alert(1)</script>",), kwargs={"password": "hunter2", "nested": {"api_token": "t0k"}})
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     for url in ("/jobs/dead/", f"/jobs/dead/emails/{dead.redis_id}/", "/admin/dramaturg/failedmessage/"):
         html = ops.get(url).content.decode()
         assert "<script>alert(1)" not in html and "&lt;script&gt;" in html, url
@@ -195,7 +196,7 @@ def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(op
     assert only_poison.count('name="refs"') == 1
     found = ops.get("/admin/dramaturg/failedmessage/", {"id": poison_id}).content.decode()
     assert found.count('name="refs"') == 1 and poison_id in found
-    [dead] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(actor="no_such_actor")).messages
     back = "/admin/dramaturg/failedmessage/?exception=ActorNotFound"
     asked = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back})
     assert asked.status_code == 200 and b'id="confirm"' in asked.content
@@ -248,7 +249,7 @@ def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
     before = dead_letters.dead_groups()
     call_command("reindex_dead_letters")
     assert dead_letters.dead_groups() == before
-    assert dead_letters.page_dead(DeadLetterFilter(queue="emails", actor="no_such_actor")).total == 3
+    assert dead_letters.page_dead(MessageFilter(queue="emails", actor="no_such_actor")).total == 3
 
 
 def test_tampered_references_are_refused_clearly(ops, worker, smtp):
@@ -363,7 +364,7 @@ def writes_among(commands: list[dict], ports: set[str]) -> list[str]:
 def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
     failed_welcome_emails(smtp, ["readonly@example.com"])
     poison(2)
-    [stale, kept] = dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).messages
+    [stale, kept] = dead_letters.page_dead(MessageFilter(actor="no_such_actor")).messages
     conn = stats_client()
     # What the old GETs repaired on the way: a letter the broker expired (its index entry remains)...
     conn.zrem(keys.dead_key("emails"), stale.redis_id)
@@ -406,10 +407,10 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
     # Nothing was repaired by the pages; the worker-side prune does it.
     assert conn.zscore(keys.group_index_key("emails|no_such_actor|ActorNotFound"), stale.redis_id) is not None
     assert conn.hexists(keys.workers_key(), "ghost-worker")
-    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 2
+    assert dead_letters.page_dead(MessageFilter(actor="no_such_actor")).total == 2
     monkeypatch.setattr(get_broker(), "dead_message_ttl", 0)  # every letter is old enough to be checked
     call_command("reindex_dead_letters", "--prune", stdout=io.StringIO())
-    assert dead_letters.page_dead(DeadLetterFilter(actor="no_such_actor")).total == 1
+    assert dead_letters.page_dead(MessageFilter(actor="no_such_actor")).total == 1
     assert not conn.hexists(keys.workers_key(), "ghost-worker")
 
 
@@ -430,7 +431,7 @@ def test_queues_come_from_the_registry_that_any_process_writes(ops, worker, smtp
 def test_large_letters_list_bounded_previews_and_download_the_whole_body(ops, worker, smtp):
     big = "x" * 2_000_000
     poison(1, args=(big,), kwargs={"password": "hunter2"})
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert dead.size > 2_000_000 and len(dead.args_preview) <= 200
     page = ops.get("/jobs/dead/").content
     assert len(page) < 100_000 and b"x" * 1000 not in page and b"hunter2" not in page
@@ -444,12 +445,12 @@ def test_large_letters_list_bounded_previews_and_download_the_whole_body(ops, wo
 
     # A letter filed before previews existed: listed from its size, never read whole; reindex restores it.
     stats_client().hdel(keys.preview_key("emails"), dead.redis_id)
-    [old] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [old] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert old.ref == dead.ref and "bytes; open the letter" in old.args_preview
     page = ops.get("/jobs/dead/").content
     assert len(page) < 100_000 and b"x" * 1000 not in page and dead.redis_id.encode() in page
     call_command("reindex_dead_letters", stdout=io.StringIO())
-    [again] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [again] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert again.args_preview == dead.args_preview and again.exception_type == "ActorNotFound"
 
 

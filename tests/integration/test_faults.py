@@ -21,7 +21,8 @@ from dramaturg import conf
 from dramaturg.models import OutboxMessage
 from dramaturg.store import dead_letters, fetched, keys, queues
 from dramaturg.store.connection import client
-from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.dead_letters import DeadLetterRef
+from dramaturg.store.filters import MessageFilter
 from tests.dead_letters import poison
 from tests.http import post_json
 from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
@@ -185,23 +186,23 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={}, options={}))
     wait_for(lambda: dead_letters.count_dead("emails") == 4, what="four dead letters")
     groups = {
-        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
     assert groups == {
         ("no_such_actor", "ActorNotFound"): 1,
         ("", "DecodeError"): 2,
         ("send_welcome_email", "TypeError"): 1,
     }
-    [bad_args] = dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="TypeError")).messages
+    [bad_args] = dead_letters.page_dead(MessageFilter(queue="emails", exception="TypeError")).messages
     assert bad_args.retries == 0 and "Arguments do not fit send_welcome_email(user_id: 'int')" in bad_args.reason
     bodies = {
         dead_letters.get_dead(DeadLetterRef.parse(m.ref)).data.get("undecodable")
-        for m in dead_letters.page_dead(DeadLetterFilter(queue="emails", exception="DecodeError")).messages
+        for m in dead_letters.page_dead(MessageFilter(queue="emails", exception="DecodeError")).messages
     }
     assert bodies == {"{this is not json", '{"hello": "not a message"}'}
     assert (
         dead_letters.requeue_dead(
-            [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages]
+            [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(MessageFilter(queue="emails")).messages]
         )
         == 2
     )  # not the raw
@@ -312,7 +313,7 @@ def test_a_killed_workers_job_is_back_within_the_heartbeat_timeout(stack, smtp, 
     print(
         f"\nemail from the surviving worker {time.monotonic() - killed:.1f} s after the SIGKILL "
         f"(heartbeat timeout {heartbeat_s:.0f} s, maintenance every "
-        f"{settings.DRAMATIQ_MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)"
+        f"{conf.settings.WORKER.MAINTENANCE_INTERVAL_MS / 1000:.0f} s; the claim lease adds its own wait)"
     )
     stack.wait_quiet()
     fault_summary("worker SIGKILLed mid-job, default maintenance chance", 1, smtp.received())
@@ -329,10 +330,10 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
     client().rpush(keys.queue_key("emails"), no_body)  # an id whose body was never stored
     wait_for(lambda: dead_letters.count_dead("emails") == 3, what="three dead letters")
     groups = {
-        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue="emails"))
+        (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
     assert groups == {("send_welcome_email", "MalformedMessage"): 2, ("", "MissingBody"): 1}
-    reasons = {m.redis_id: m.reason for m in dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages}
+    reasons = {m.redis_id: m.reason for m in dead_letters.page_dead(MessageFilter(queue="emails")).messages}
     assert "no redis_message_id" in reasons[no_redis_id]
     assert "options are not a JSON object" in reasons[options_list]
     assert reasons[no_body] == "Message id was queued without a body"

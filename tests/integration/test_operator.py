@@ -20,7 +20,7 @@ from accounts.models import EmailDelivery, User
 from dramaturg.models import AuditEntry, BulkAction, OutboxMessage
 from dramaturg.store import actor_metrics, control, delayed, keys, queues
 from dramaturg.store.connection import client as redis_client
-from dramaturg.store.delayed import RetryFilter
+from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
 from tests.dead_letters import failed_welcome_emails, filed, poison
 from tests.dramaturg_settings import set_dramaturg
@@ -158,7 +158,7 @@ def test_retry_now_runs_a_waiting_retry_once_and_kill_makes_a_dead_letter(ops, w
     retried = send_delayed_retry(now_user, delay_ms=20_000)
     killed = send_delayed_retry(kill_user, delay_ms=20_000)
     due_ms = max(retried.options["eta"], killed.options["eta"])
-    page = delayed.page_retries(RetryFilter(queue="emails"))
+    page = delayed.page_retries(MessageFilter(queue="emails"))
     assert {m.message_id for m in page.messages} == {retried.message_id, killed.message_id}
     html = ops.get("/jobs/retries/").content.decode()
     assert retried.message_id in html and killed.message_id in html

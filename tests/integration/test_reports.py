@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.http import HttpRequest
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from dramaturg.schedules import next_run
+from dramaturg.periodic import next_run
 from dramaturg.store import dead_letters, queues, stats
-from dramaturg.store.dead_letters import DeadLetterFilter
+from dramaturg.store.filters import MessageFilter
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runs import plan_chunks
@@ -129,7 +129,7 @@ def test_a_chunk_that_always_fails_marks_the_report_failed(seeded, start_worker,
     assert report.status == "failed"
     assert "chunk 1 failed after 3 retries: tests.middleware.InjectedFailure: chunk 1 fails on purpose" in report.error
     wait_for(lambda: dead_letters.count_dead("reports") == 1, what="the chunk in the dead-letter set")
-    [dead] = dead_letters.page_dead(DeadLetterFilter(queue="reports")).messages
+    [dead] = dead_letters.page_dead(MessageFilter(queue="reports")).messages
     assert dead.actor_name == "compute_chunk" and dead.exception_type == "InjectedFailure"
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 from dramaturg.models import OutboxMessage
 from dramaturg.store import dead_letters, queues
 from dramaturg.store.connection import client
-from dramaturg.store.dead_letters import DeadLetterFilter
+from dramaturg.store.filters import MessageFilter
 from dramaturg.tasks_backend import DramatiqBackend
 from tests.processes import ManagedProcess, child_env, wait_for
 from tests.task_app import tasks
@@ -165,7 +165,7 @@ def test_a_failure_comes_back_with_its_traceback_and_is_a_dead_letter(tasks_work
         _ = done.return_value
     # The same message is a dead letter on the dashboard, filed under its actor and exception.
     wait_for(lambda: dead_letters.find_dead(result.id, ["default"]), what="the dead letter")
-    [group] = dead_letters.dead_groups(DeadLetterFilter(queue="default", actor="tests.task_app.tasks.explode"))
+    [group] = dead_letters.dead_groups(MessageFilter(queue="default", actor="tests.task_app.tasks.explode"))
     assert group.exception_type == "ValueError" and group.count == 1
 
 

@@ -6,7 +6,8 @@ from django.db import transaction
 from accounts.models import EmailDelivery, User
 from accounts.tasks import send_welcome_email
 from dramaturg.store import dead_letters, queues
-from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.dead_letters import DeadLetterRef
+from dramaturg.store.filters import MessageFilter
 from tests.http import post_json
 from tests.processes import wait_for
 
@@ -71,7 +72,7 @@ def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
     smtp.handler.reply = "554 5.7.1 Rejected by test policy"
     user_id, _ = signup(live, "doomed@example.com")
     wait_for(lambda: dead_letters.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
-    [summary] = dead_letters.page_dead(DeadLetterFilter(queue="emails")).messages
+    [summary] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     dead = dead_letters.get_dead(DeadLetterRef.parse(summary.ref))
     assert dead is not None and dead.actor_name == "send_welcome_email"
     assert dead.data["args"] == [user_id]

@@ -9,7 +9,6 @@ import pytest
 from dramaturg.charts import bar_chart, throughput_chart
 from dramaturg.store.dead_letters import (
     DeadGroup,
-    DeadLetterFilter,
     DeadLetterRef,
     InvalidReference,
     decode_cursor,
@@ -18,6 +17,7 @@ from dramaturg.store.dead_letters import (
     preview_of,
     requeued_body,
 )
+from dramaturg.store.filters import MessageFilter
 from dramaturg.store.messages import NO_EXCEPTION, decode, exception_type_of
 from dramaturg.timeutil import from_ms, now_ms
 
@@ -53,14 +53,14 @@ def test_malformed_references_raise_a_clear_error(text):
 
 
 def test_filters_from_parameters_and_back():
-    f = DeadLetterFilter.from_params({"queue": " emails ", "actor": "send_welcome_email", "exception": "", "x": "1"})
-    assert f == DeadLetterFilter("emails", "send_welcome_email", "")
+    f = MessageFilter.from_params({"queue": " emails ", "actor": "send_welcome_email", "exception": "", "x": "1"})
+    assert f == MessageFilter("emails", "send_welcome_email", "")
     assert f.as_params() == {"queue": "emails", "actor": "send_welcome_email"} and f.by_group
-    assert DeadLetterFilter.from_params({}) == DeadLetterFilter() and not DeadLetterFilter(queue="q").by_group
+    assert MessageFilter.from_params({}) == MessageFilter() and not MessageFilter(queue="q").by_group
     group = DeadGroup("emails", "send_welcome_email", "SMTPDataError", 3)
-    assert f.matches(group) and DeadLetterFilter().matches(group)
-    assert not DeadLetterFilter(exception="TypeError").matches(group)
-    assert not DeadLetterFilter(queue="reports").matches(group)
+    assert f.matches(group) and MessageFilter().matches(group)
+    assert not MessageFilter(exception="TypeError").matches(group)
+    assert not MessageFilter(queue="reports").matches(group)
 
 
 def test_cursors_round_trip_and_garbage_means_the_first_page():

@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 from dramatiq import Message
 
-from dramaturg.masking import MASK, SecretMaskingFilter, is_secret_key, mask_secrets, mask_text
+from dramaturg.log import SecretMaskingFilter
+from dramaturg.masking import MASK, is_secret_key, mask_secrets, mask_text
 
 SECRET_KEYS = [
     "password",

@@ -13,7 +13,8 @@ from dramaturg.health import Problem
 from dramaturg.monitoring import OutboxBacklog, QueueState, Snapshot
 from dramaturg.prometheus import render
 from dramaturg.store.actor_metrics import BUCKETS_MS, ActorCounts, bucket_of, parse
-from dramaturg.store.delayed import KILLED, KILLED_REASON, RetryFilter, killed_body, retried_now_body
+from dramaturg.store.delayed import KILLED, KILLED_REASON, killed_body, retried_now_body
+from dramaturg.store.filters import MessageFilter
 from dramaturg.store.messages import StoredMessage
 from dramaturg.store.queues import QueueCounts
 from dramaturg.templatetags.dramaturg_tags import seconds_label
@@ -99,9 +100,9 @@ def test_retry_now_and_kill_bodies():
     dead = json.loads(killed_body(data, 100))
     assert dead["options"]["dead_letter_reason"] == KILLED_REASON and dead["options"]["exception_type"] == KILLED
     message = StoredMessage("r", "emails", data)
-    assert RetryFilter().matches(message) and not RetryFilter(actor="b").matches(message)
-    assert not RetryFilter().matches(StoredMessage("r", "emails", {**data, "options": {}}))
-    assert RetryFilter.from_params({"queue": " emails.DQ ", "x": 1}) == RetryFilter("emails", "")
+    assert MessageFilter().matches_retry(message) and not MessageFilter(actor="b").matches_retry(message)
+    assert not MessageFilter().matches_retry(StoredMessage("r", "emails", {**data, "options": {}}))
+    assert MessageFilter.from_params({"queue": " emails.DQ ", "x": 1}) == MessageFilter("emails", "")
 
 
 def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():

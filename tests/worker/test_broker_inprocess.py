@@ -22,7 +22,8 @@ from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 from dramaturg.broker import RedisBroker
 from dramaturg.middleware import QueueMaintenance
 from dramaturg.store import dead_letters, fetched, keys, queues
-from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.dead_letters import DeadLetterRef
+from dramaturg.store.filters import MessageFilter
 from tests.processes import RedisServer, wait_for
 
 QUEUE = "inproc"
@@ -186,7 +187,7 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     wait_for(lambda: dead_letters.count_dead(QUEUE) == 5 and done, what="five dead letters and the sound job")
 
     assert done == ["after"]
-    letters = {m.redis_id: m for m in dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages}
+    letters = {m.redis_id: m for m in dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages}
     assert set(letters) == set(ids.values())
     kinds = {kind: (letters[i].exception_type, letters[i].reason) for kind, i in ids.items()}
     assert kinds["no_redis_id"][0] == kinds["options_list"][0] == kinds["kwargs_list"][0] == "MalformedMessage"
@@ -364,7 +365,7 @@ def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once
 
     counts = queues.queue_counts(QUEUE)
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, total)
-    groups = {g.exception_type: g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))}
+    groups = {g.exception_type: g.count for g in dead_letters.dead_groups(MessageFilter(queue=QUEUE))}
     assert groups == {"RuntimeError": total // 3, "TypeError": total // 3, "SkipMessage": total // 3}
     assert fetched.unacked_by_any_worker(QUEUE) == set()
 
@@ -389,12 +390,12 @@ def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_b
     worker = Worker(broker, worker_timeout=100, worker_threads=1)
     worker.start()
     try:
-        wait_for(lambda: dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE)), what="the letter to be filed")
+        wait_for(lambda: dead_letters.dead_groups(MessageFilter(queue=QUEUE)), what="the letter to be filed")
     finally:
         worker.stop(timeout=10_000)
-    (group,) = dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))
+    (group,) = dead_letters.dead_groups(MessageFilter(queue=QUEUE))
     assert (group.actor_name, group.exception_type, group.count) == ("fails", "ValueError", 1)
-    (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
+    (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
     assert letter.reason == "ValueError: no good"
     stored = dead_letters.get_dead(DeadLetterRef.parse(letter.ref))
     assert stored is not None and 'raise ValueError("no good")' in stored.traceback

@@ -9,7 +9,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from dramaturg import errormail, loghandlers
+from dramaturg import errormail, log
 from dramaturg.health import Problem, Report
 from dramaturg.models import AdminErrorMail, OutboxMessage
 from dramaturg.views import monitoring
@@ -25,7 +25,7 @@ def production(settings, clean_redis):
     settings.ADMINS = ["ops@example.com"]
     yield Client(raise_request_exception=False)
     # Every mail handed over is recorded or dropped before the test's rows are flushed.
-    wait_for(lambda: loghandlers.pending() == 0, what="the error mail recorder to finish")
+    wait_for(lambda: log.pending() == 0, what="the error mail recorder to finish")
 
 
 def recorded(count: int = 1) -> list[AdminErrorMail]:
@@ -89,7 +89,7 @@ def test_a_locked_database_never_holds_the_request(production):
 
 
 def test_a_failing_health_probe_mails_nobody_while_a_server_error_still_mails_admins(production, settings, monkeypatch):
-    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (dramaturg.loghandlers);
+    """Django mails ADMINS each 5xx answer (DEBUG off), here through the outbox (dramaturg.log);
     /jobs/health answers 503 on every probe while a check fails, so the handler leaves out 503s: the
     health alerts tell of it, once."""
     dead = Problem("dead_letters", "emails", "3 dead letters in the last 15 min (more than 0)")

@@ -13,7 +13,7 @@ from dramatiq import Message, get_broker
 from accounts.models import User
 from dramaturg.models import BulkAction
 from dramaturg.store import dead_letters, delayed
-from dramaturg.store.dead_letters import DeadLetterFilter
+from dramaturg.store.filters import MessageFilter
 from reports.models import Report, ReportChunk
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def jobs_data(staff) -> dict[str, str]:
     retry = _waiting_retry(1)
     killed = _waiting_retry(2, retries=5)
     delayed.take([delayed.MessageRef("emails", killed.options["redis_message_id"])], delayed.KILL)
-    [letter] = dead_letters.page_dead(DeadLetterFilter(queue="emails"), limit=5).messages
+    [letter] = dead_letters.page_dead(MessageFilter(queue="emails"), limit=5).messages
     staff_user = User.objects.get(email="ops@example.com")
     bulk = BulkAction.objects.create(user=staff_user, user_email=staff_user.email, action="delete", total=40)
     run_id = uuid.uuid4()

@@ -17,7 +17,8 @@ from dramatiq import Message, Worker
 
 from dramaturg.broker import RedisBroker
 from dramaturg.store import dead_letters, fetched, handoff, keys, queues
-from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from dramaturg.store.dead_letters import DeadLetterRef
+from dramaturg.store.filters import MessageFilter
 from dramaturg.store.handoff import WAKE_LIST_CAP
 from tests.processes import RedisServer, wait_for
 from tests.worker.test_broker_inprocess import project_middleware
@@ -115,7 +116,7 @@ def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, 
     record.send("fails")
     wait_for(lambda: dead_letters.count_dead(QUEUE) == 1, what="the failure to be dead-lettered")
     done.clear()
-    (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
+    (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
     with pushed(waits, done, "fails"):
         assert dead_letters.requeue_dead([DeadLetterRef.parse(letter.ref)]) == 1
 

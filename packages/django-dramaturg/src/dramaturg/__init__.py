@@ -1,4 +1,8 @@
-"""django-dramaturg: Dramatiq over Redis for Django (owed work never lost, never sent twice)."""
+"""django-dramaturg: Dramatiq over Redis for Django (owed work never lost, never sent twice).
+
+The public API is `PUBLIC_API` below (stable within 0.x minor versions); every other name is
+internal and may change. The reference project's tests/unit/test_public_api.py holds it to this list.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 
@@ -6,3 +10,38 @@ try:
     __version__ = version("django-dramaturg")  # one place: the distribution's pyproject.toml
 except PackageNotFoundError:  # imported from a source tree that is not installed
     __version__ = "0+unknown"
+
+# Dotted names a project may import or write in its settings (this module imports none of them:
+# it is imported before Django is set up).
+PUBLIC_API = (
+    # the app, and its URLs: path("jobs/", include("dramaturg.urls")), namespace "dramaturg"
+    "dramaturg",
+    "dramaturg.urls",
+    # owed work: the transactional outbox and send-once rows
+    "dramaturg.outbox.enqueue_on_commit",
+    "dramaturg.models.SendOnceRow",
+    "dramaturg.sendonce.send",
+    "dramaturg.sendonce.email_actor_options",
+    "dramaturg.sendonce.OutcomeUnknown",
+    # settings
+    "dramaturg.conf.dramatiq_broker",
+    "dramaturg.conf.MIDDLEWARE",
+    "dramaturg.conf.settings",
+    # where a piece of work's messages are
+    "dramaturg.messages.find",
+    "dramaturg.messages.MessageState",
+    # building blocks for a host's own pages and checks
+    "dramaturg.health.Problem",
+    "dramaturg.limits.sliding_window",
+    "dramaturg.limits.Verdict",
+    "dramaturg.decorators.staff_required",
+    "dramaturg.charts.bar_chart",
+    # classes named in settings (TASKS, DRAMATIQ_BROKER, MAILERS, MIDDLEWARE, LOGGING)
+    "dramaturg.tasks_backend.DramatiqBackend",
+    "dramaturg.broker.RedisBroker",
+    "dramaturg.mail.EmailBackend",
+    "dramaturg.unavailable.ServiceUnavailableMiddleware",
+    "dramaturg.log.SecretMaskingFilter",
+    "dramaturg.log.SkipServiceUnavailable",
+    "dramaturg.log.AdminEmailHandler",
+)

@@ -12,8 +12,9 @@ from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_l
 
 from .models import AuditEntry
 from .store import control, dead_letters, delayed
-from .store.dead_letters import DeadLetterFilter, DeadLetterRef
-from .store.delayed import MessageRef, RetryFilter
+from .store.dead_letters import DeadLetterRef
+from .store.delayed import MessageRef
+from .store.filters import MessageFilter
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
@@ -31,43 +32,30 @@ def perform(
     action: str,
     scope: str,
     *,
-    refs: Iterable[DeadLetterRef] = (),
-    filter: DeadLetterFilter | None = None,
+    refs: Iterable[DeadLetterRef] | Iterable[MessageRef] = (),
+    filter: MessageFilter | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
-    """Requeue or delete the given dead letters (scope one/selected) or all that
-    match `filter` (scope matching), and record it. Letters another operator
-    handled first are skipped and show as the difference between `requested` and `count`."""
-    if action not in DEAD_ACTIONS:
+    """Run one of the operator's message actions on the given messages (scope one/selected) or on
+    all that match `filter` (scope matching), and record it: requeue or delete dead letters, retry
+    now (to the front of its queue) or kill (to the dead letters, "killed by an operator") waiting
+    retries. Messages another operator handled first are skipped and show as the difference
+    between `requested` and `count`."""
+    if action not in DEAD_ACTIONS + RETRY_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if scope not in SCOPES:
         raise ValueError(f"unknown scope {scope!r}")
-    filter = filter or DeadLetterFilter()
-    take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
-    batches: Iterable[list[DeadLetterRef]]
-    batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
+    filter = filter or MessageFilter()
+    batches: Iterable[list[Any]]
+    take: Callable[[list[Any]], int]
+    if action in DEAD_ACTIONS:
+        take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
+        batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
+    else:
+        how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
+        take = lambda batch: delayed.take(batch, how)  # noqa: E731
+        batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
     return _run(user, action, scope, filter.as_params(), batches, take, progress)
-
-
-def perform_on_retries(
-    user,
-    action: str,
-    scope: str,
-    *,
-    refs: Iterable[MessageRef] = (),
-    filter: RetryFilter | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> AuditEntry:
-    """Retry now (to the front of its queue) or kill (to the dead letters, "killed by an operator")
-    the given waiting retries (one/selected) or all that match `filter`, and record it."""
-    if action not in RETRY_ACTIONS:
-        raise ValueError(f"unknown action {action!r}")
-    if scope not in SCOPES:
-        raise ValueError(f"unknown scope {scope!r}")
-    filter = filter or RetryFilter()
-    how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
-    batches: Iterable[list[MessageRef]] = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, lambda batch: delayed.take(batch, how), progress)
 
 
 def _run(

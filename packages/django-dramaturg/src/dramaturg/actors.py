@@ -132,7 +132,7 @@ def send_health_alert(alert_id: int) -> None:
 
 @dramatiq.actor(queue_name=conf.settings.EMAIL.QUEUE, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS)
 def send_admin_error_mail(mail_id: int) -> None:
-    """Send one of Django's error mails to ADMINS (recorded by dramaturg.loghandlers), once."""
+    """Send one of Django's error mails to ADMINS (recorded by dramaturg.log), once."""
     mail = sendonce.send(
         AdminErrorMail.objects.all(),
         mail_id,

@@ -1,5 +1,10 @@
 """The project's Redis broker: Dramatiq's, with a consumer that never stalls on a bad message
-and never drops a message it fetched, and maintenance that can be run on demand."""
+and never drops a message it fetched, and maintenance that can be run on demand.
+
+The one module allowed Dramatiq's private names. Written against dramatiq 2.2.1
+(brokers/redis.py: _RedisConsumer, RedisBroker._should_do_maintenance; broker.py:
+MessageProxy._message/_exception); tests/upstream/test_pins.py fails when any of them changes.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,18 @@ from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
 
 logger = logging.getLogger(__name__)
+
+
+def message_of(proxy: MessageProxy) -> Message:
+    """The message a worker's proxy wraps (read directly: each attribute through the proxy
+    costs a __getattr__)."""
+    return proxy._message
+
+
+def exception_of(proxy: MessageProxy) -> BaseException | None:
+    """The exception the last attempt of `proxy` raised, if any."""
+    return proxy._exception
+
 
 # Set on a MessageProxy (by ConfiguredRetries) whose retry could not be enqueued:
 # the consumer then puts the message itself back on its queue instead of acking it.

@@ -14,8 +14,7 @@ from django.utils import timezone
 
 from . import actions
 from .models import AuditEntry, BulkAction
-from .store.dead_letters import DeadLetterFilter
-from .store.delayed import RetryFilter
+from .store.filters import MessageFilter
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +32,9 @@ def run(bulk_id: int) -> None:
         BulkAction.objects.filter(pk=bulk.pk).update(requested=done_before + requested, count=count_before + count)
 
     try:
-        if bulk.action in actions.DEAD_ACTIONS:
-            entry = actions.perform(
-                bulk.user, bulk.action, "matching", filter=DeadLetterFilter.from_params(bulk.filters), progress=progress
-            )
-        else:
-            entry = actions.perform_on_retries(
-                bulk.user, bulk.action, "matching", filter=RetryFilter.from_params(bulk.filters), progress=progress
-            )
+        entry = actions.perform(
+            bulk.user, bulk.action, "matching", filter=MessageFilter.from_params(bulk.filters), progress=progress
+        )
     except Exception as error:
         BulkAction.objects.filter(pk=bulk.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
         raise  # retried by the actor: it goes on with what still matches

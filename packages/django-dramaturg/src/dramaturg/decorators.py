@@ -38,21 +38,6 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
     return never_cache(wrapped)
 
 
-def permission_required(permission: str) -> Callable:
-    """403 unless the (staff) user has `permission`; put it inside `staff_required`."""
-
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not request.user.has_perm(permission):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
 def bearer_token_matches(request: HttpRequest) -> bool | None:
     """None without an `Authorization` header; else whether it is `Bearer <JOBS_METRICS_TOKEN>`
     (compared in constant time; never true while no token is configured)."""

@@ -1,6 +1,6 @@
 """Django's error mails to ADMINS, recorded rather than sent in the request, and throttled.
 
-`dramaturg.loghandlers.OutboxAdminEmailHandler` hands each mail to `record`, which keeps it as an
+`dramaturg.log.AdminEmailHandler` hands each mail to `record`, which keeps it as an
 `AdminErrorMail` row with its send job in one transaction (the outbox, as `dramaturg.alerts` does for
 health alerts); `dramaturg.actors.send_admin_error_mail` sends it once. A subject already mailed within
 ADMIN_ERROR_MAIL_INTERVAL_S, or more than ADMIN_ERROR_MAIL_MAX mails in that interval, is not

@@ -1,8 +1,122 @@
-"""A log filter for Django's own mail to ADMINS (imported by LOGGING: no models here)."""
+"""The logging classes LOGGING names (imported when logging is configured: no models here).
+
+`SecretMaskingFilter` masks secrets on every handler; `SkipServiceUnavailable` keeps 503 answers out
+of the mail to ADMINS; `AdminEmailHandler` is Django's, with the mail sent through the outbox.
+
+Django's AdminEmailHandler sends the mail inside the request that failed: a slow mail server makes
+that request slow, and any anonymous request that errs makes the site send mail. Ours formats the
+mail as Django does and hands it to one background thread per process, which records it
+(`dramaturg.errormail.record`: a row and its outbox job, throttled) on the thread's own database
+connection, so it works when the request's transaction is broken. The request never waits and
+never sees an error from it: a full hand-over queue, or a database that refuses the row, drops the
+mail with a log line (the error itself is logged anyway).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import threading
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.utils import log as django_log
+
+from .masking import mask_text
+
+logger = logging.getLogger(__name__)
+
+QUEUE_SIZE = 100  # mails waiting for the thread; past it, a flood is dropped before touching the database
+
+
+class _Recorder:
+    """One daemon thread per process (started again after a fork) that records the mails handed over."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[tuple[str, str]] = queue.Queue(QUEUE_SIZE)
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def hand_over(self, subject: str, body: str) -> None:
+        try:
+            self.queue.put_nowait((subject, body))
+        except queue.Full:
+            logger.warning("Error mail to ADMINS dropped (too many at once): %s", subject)
+            return
+        with self.lock:
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="admin-error-mail", daemon=True)
+                self.thread.start()
+
+    def is_recorder_thread(self) -> bool:
+        return threading.current_thread() is self.thread
+
+    def _run(self) -> None:
+        from django.db import connection
+
+        from .actors import send_admin_error_mail
+        from .errormail import record
+        from .outbox import enqueue_on_commit
+
+        while True:
+            subject, body = self.queue.get()
+            try:
+                mail = record(subject, body, partial(enqueue_on_commit, send_admin_error_mail))
+            except Exception as error:
+                logger.warning("Error mail to ADMINS dropped (the database refused it: %s): %s", error, subject)
+            else:
+                if mail is None:
+                    logger.info("Error mail to ADMINS left out by the throttle: %s", subject)
+            finally:
+                # Error mails are rare: no idle connection held between them, and a broken one is not reused.
+                with contextlib.suppress(Exception):
+                    connection.close()
+                self.queue.task_done()
+
+
+_recorder = _Recorder()
+
+
+def pending() -> int:
+    """Mails handed over in this process and not yet recorded (or dropped)."""
+    return _recorder.queue.unfinished_tasks
+
+
+class AdminEmailHandler(django_log.AdminEmailHandler):
+    """AdminEmailHandler whose mail goes through the outbox (see the module's docstring)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not settings.ADMINS or _recorder.is_recorder_thread():
+            return  # nobody to mail; or an error of the recorder itself, which logs it
+        try:
+            super().emit(record)
+        except Exception:
+            self.handleError(record)  # prints to stderr; never raises into the request
+
+    def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
+        _recorder.hand_over(str(subject), str(message))
+
+
+class SecretMaskingFilter(logging.Filter):
+    """Masks secrets in each record's message and exception text (attach to handlers)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            return True
+        masked = mask_text(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        return True
 
 
 class SkipServiceUnavailable(logging.Filter):

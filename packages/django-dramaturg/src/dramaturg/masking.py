@@ -26,7 +26,6 @@ the log handlers, so Dramatiq's own lines (which print arguments) are covered.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import Any
 
@@ -107,26 +106,6 @@ def mask_text(text: str) -> str:
         pos = match.end() + len(match["value"])
     text = "".join(parts) + text[pos:] if parts else text
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)
-
-
-class SecretMaskingFilter(logging.Filter):
-    """Masks secrets in each record's message and exception text (attach to handlers)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave it to the handler to report
-            return True
-        masked = mask_text(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = mask_text(record.exc_text)
-        if record.stack_info:
-            record.stack_info = mask_text(record.stack_info)
-        return True
 
 
 def pretty(value: Any) -> str:

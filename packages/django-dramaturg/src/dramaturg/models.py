@@ -201,7 +201,7 @@ class HealthAlert(SendOnceRow):
 
 
 class AdminErrorMail(SendOnceRow):
-    """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.loghandlers` instead
+    """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.log` instead
     of sent inside the request, and sent once by `dramaturg.actors.send_admin_error_mail` through the outbox.
     Throttled when recorded (`dramaturg.errormail`): a flood of errors is a few mails."""
 

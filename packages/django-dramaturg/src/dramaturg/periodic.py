@@ -1,14 +1,26 @@
-"""periodiq's scheduler, made to survive a Redis outage at the minute a job is due."""
+"""Periodic actors: their schedules and next runs, and periodiq's scheduler made to survive a
+Redis outage at the minute a job is due.
+
+Written against periodiq 0.14.0: `run` does what `periodiq.main` does after parsing its arguments,
+and `ResilientScheduler` overrides `Scheduler.send_actors`, an undocumented hook;
+tests/upstream/test_pins.py fails when `main`, `Scheduler.loop`, `schedule` or `send_actors` change.
+"""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import dramatiq
+import pendulum
 import periodiq
 import redis
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +60,60 @@ def send_when_possible(
             logger.warning("%s for %s not sent yet (%s); retrying in %.1f s", actor, scheduled_at, error, pause)
             sleep(pause)
             pause = min(pause * 2, MAX_PAUSE_S)
+
+
+def run(broker: dramatiq.Broker, modules: Iterable[str] = ()) -> int:
+    """Schedule `broker`'s periodic actors until killed (periodiq's loop, with `ResilientScheduler`);
+    1 when there is none. Cron specs are read in the project's time zone."""
+    pendulum.set_local_timezone(pendulum.timezone(settings.TIME_ZONE))
+    for module in modules:
+        importlib.import_module(module)
+    actors = [a for a in broker.actors.values() if "periodic" in a.options]
+    if not actors:
+        logger.error("No periodic actor to schedule.")
+        return 1
+    periodiq.print_periodic_actors(actors)
+    scheduler = ResilientScheduler(actors=actors)
+    now = pendulum.now()
+    if now.second > 55:  # started late in a minute: begin with the next one, as periodiq does
+        time.sleep(60 - now.second)
+    scheduler.schedule()
+    scheduler.loop()
+    return 0
+
+
+@dataclass(frozen=True)
+class Schedule:
+    actor_name: str
+    queue_name: str
+    cron: str
+    next_run: datetime
+    last_run_ms: int | None
+    last_outcome: str | None
+
+
+def periodic_actors() -> list[dramatiq.Actor]:
+    """Actors with a periodiq schedule (every app's tasks module is imported by DramaturgConfig.ready())."""
+    broker = dramatiq.get_broker()
+    return sorted((a for a in broker.actors.values() if "periodic" in a.options), key=lambda a: a.actor_name)
+
+
+def next_run(actor: dramatiq.Actor, after: datetime | None = None) -> datetime:
+    """The next time periodiq will send `actor`, in the project's time zone."""
+    zone = pendulum.timezone(settings.TIME_ZONE)
+    start = pendulum.instance(after).in_timezone(zone) if after else pendulum.now(zone)
+    return actor.options["periodic"].next_valid_date(start)
+
+
+def schedules(last_runs: dict[str, dict[str, Any]]) -> list[Schedule]:
+    return [
+        Schedule(
+            actor.actor_name,
+            actor.queue_name,
+            str(actor.options["periodic"]),
+            next_run(actor),
+            last_runs.get(actor.actor_name, {}).get("last_run_ms"),
+            last_runs.get(actor.actor_name, {}).get("outcome"),
+        )
+        for actor in periodic_actors()
+    ]

@@ -9,7 +9,7 @@ from typing import Any
 from dramatiq.broker import Broker, MessageProxy
 from dramatiq.middleware import Middleware, SkipMessage
 
-from dramaturg.broker import file_with_nack, filed_with_nack
+from dramaturg.broker import exception_of, file_with_nack, filed_with_nack, message_of
 from dramaturg.store import dead_letters
 from dramaturg.store.messages import NO_EXCEPTION
 from dramaturg.timeutil import now_ms
@@ -35,7 +35,7 @@ class DeadLetterDetails(Middleware):
     def before_nack(self, broker: Broker, message: MessageProxy) -> None:
         # The project's consumer files the letter with the nack itself, in the same round trip.
         try:
-            file_with_nack(message, message._message.copy(options=self._details(message)))
+            file_with_nack(message, message_of(message).copy(options=self._details(message)))
         except Exception:  # never in the nack's way: it is filed after it, on its own
             logger.exception("Could not describe dead letter %s before its nack", message.message_id)
 
@@ -47,7 +47,7 @@ class DeadLetterDetails(Middleware):
             dead_letters.record_dead_letter(
                 message.queue_name,
                 message.options["redis_message_id"],
-                message._message.encode(),
+                message_of(message).encode(),
                 message.actor_name,
                 message.options["exception_type"],
             )
@@ -61,7 +61,7 @@ class DeadLetterDetails(Middleware):
         if details is not None:
             return details
         options = message.options
-        exc = message._exception
+        exc = exception_of(message)
         details = {}
         if isinstance(exc, SkipMessage) and options.get("dead_letter_reason"):
             pass  # rejected before it ran (ValidateArguments): the reason is already set

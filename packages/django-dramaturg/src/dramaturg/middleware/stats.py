@@ -15,6 +15,7 @@ from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
 from dramaturg import conf
+from dramaturg.broker import message_of
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -109,14 +110,14 @@ class JobStats(Middleware):
     # --- a job's hooks: note, nothing more --------------------------------------------------
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
-        m = message._message  # the message itself: each attribute through the proxy costs a __getattr__
+        m = message_of(message)  # the message itself: each attribute through the proxy costs a __getattr__
         self._running[m.message_id] = (m, time.time(), time.monotonic())
         self._running_changed = True
 
     def after_process_message(
         self, broker: Broker, message: MessageProxy, *, result=None, exception: BaseException | None = None
     ) -> None:
-        m = message._message
+        m = message_of(message)
         run = self._ended(m, exception is not None, False)
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
@@ -124,7 +125,7 @@ class JobStats(Middleware):
             setattr(message, _RUN, run)
 
     def after_skip_message(self, broker: Broker, message: MessageProxy) -> None:
-        setattr(message, _RUN, self._ended(message._message, message.failed, True))
+        setattr(message, _RUN, self._ended(message_of(message), message.failed, True))
 
     def _ended(self, m: Message, failed: bool, skipped: bool) -> tuple:
         begun = self._running.pop(m.message_id, None)
@@ -142,7 +143,7 @@ class JobStats(Middleware):
         self._settle(message, vars(message).pop(_RUN, None), NACKED)
 
     def _settle(self, message: MessageProxy, run: tuple | None, how: int) -> None:
-        m = message._message
+        m = message_of(message)
         self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, how))
 
     # --- the publish --------------------------------------------------------------------------

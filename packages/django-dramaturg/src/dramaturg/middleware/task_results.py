@@ -12,6 +12,7 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
+from dramaturg.broker import exception_of
 from dramaturg.store import task_results
 from dramaturg.tasks_backend.registry import RETURN_JSON, registered
 from dramaturg.tasks_backend.results import DEFAULT_RESULT_TTL_S, identity_of, ready_result, task_result
@@ -89,7 +90,7 @@ class TaskResults(Middleware):
         error = None
         if not vars(message).get(_ERROR_RECORDED):
             reason = message.options.get("dead_letter_reason") or "Rejected by middleware before it ran"
-            exception = message._exception
+            exception = exception_of(message)
             error = (
                 _error(exception, f"\n{reason}\n")
                 if exception is not None

@@ -25,12 +25,12 @@ from dramaturg.timeutil import now_ms
 
 from . import keys
 from .connection import client, script, text
+from .filters import EVERYTHING, MessageFilter
 from .handoff import WAKE_LIST_CAP
 from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
 from .queues import all_queue_counts, queue_names
 
 # Dramatiq's own rule for queue names; a redis id is a uuid (or any token without '/' or blanks).
-_QUEUE_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
 _REDIS_ID_RE = re.compile(r"[^\s/]{1,200}")
 PREVIEW_ARGS_CHARS = 200
 PREVIEW_REASON_CHARS = 300
@@ -58,7 +58,7 @@ class DeadLetterRef:
     @classmethod
     def of(cls, queue: str, redis_id: str) -> DeadLetterRef:
         """A reference from its two parts (as a URL carries them); raises InvalidReference when malformed."""
-        if not _QUEUE_RE.fullmatch(queue or "") or not _REDIS_ID_RE.fullmatch(redis_id or ""):
+        if not keys.QUEUE_NAME_RE.fullmatch(queue or "") or not _REDIS_ID_RE.fullmatch(redis_id or ""):
             return cls._invalid(f"{queue}/{redis_id}")
         return cls(q_name(queue), redis_id)
 
@@ -73,41 +73,6 @@ class DeadLetterRef:
 def parse_refs(texts: Iterable[str]) -> list[DeadLetterRef]:
     """Every reference of a form; raises InvalidReference if any is malformed (forms can be tampered with)."""
     return [DeadLetterRef.parse(text) for text in texts]
-
-
-@dataclass(frozen=True)
-class DeadLetterFilter:
-    """Which dead letters a page or a bulk action covers; empty fields match anything."""
-
-    queue: str = ""
-    actor: str = ""
-    exception: str = ""
-
-    FIELDS = ("queue", "actor", "exception")
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> DeadLetterFilter:
-        """From query or form parameters (missing and blank mean 'any')."""
-        values = {name: str(params.get(name) or "").strip() for name in cls.FIELDS}
-        if values["queue"]:
-            values["queue"] = q_name(values["queue"])
-        return cls(**values)
-
-    def as_params(self) -> dict[str, str]:
-        """The non-empty fields, for query strings and the audit log."""
-        return {name: value for name in self.FIELDS if (value := getattr(self, name))}
-
-    @property
-    def by_group(self) -> bool:
-        """True when the filter needs the group index (actor or exception set)."""
-        return bool(self.actor or self.exception)
-
-    def matches(self, group: DeadGroup) -> bool:
-        return (
-            (not self.queue or group.queue_name == self.queue)
-            and (not self.actor or group.actor_name == self.actor)
-            and (not self.exception or group.exception_type == self.exception)
-        )
 
 
 @dataclass(frozen=True)
@@ -151,7 +116,7 @@ class DeadListing:
     """A page of dead letters for a filter and the filter's choices, from one read of each."""
 
     page: DeadPage
-    filter: DeadLetterFilter
+    filter: MessageFilter
     groups: list[DeadGroup]
     filtered_groups: list[DeadGroup]
     queue_names: list[str]
@@ -297,7 +262,7 @@ def nack_and_record(
 # --- groups and pages ----------------------------------------------------------
 
 
-def dead_groups(filter: DeadLetterFilter | None = None) -> list[DeadGroup]:
+def dead_groups(filter: MessageFilter | None = None) -> list[DeadGroup]:
     """Dead-letter counts by (queue, actor, exception type), biggest first, optionally filtered."""
     groups = []
     for raw_field, raw_count in client().hgetall(keys.groups_key()).items():
@@ -307,7 +272,7 @@ def dead_groups(filter: DeadLetterFilter | None = None) -> list[DeadGroup]:
     return filter_groups(groups, filter) if filter else groups
 
 
-def filter_groups(groups: list[DeadGroup], filter: DeadLetterFilter) -> list[DeadGroup]:
+def filter_groups(groups: list[DeadGroup], filter: MessageFilter) -> list[DeadGroup]:
     return [g for g in groups if filter.matches(g)]
 
 
@@ -328,7 +293,7 @@ def decode_cursor(cursor: str | None) -> tuple[int, DeadLetterRef] | None:
 
 
 def _sources(
-    filter: DeadLetterFilter, matching: list[DeadGroup], queues: list[str] | None
+    filter: MessageFilter, matching: list[DeadGroup], queues: list[str] | None
 ) -> list[tuple[str, str, str | None]]:
     """The sorted sets to merge for a filter: (key, queue of its members, group field or None)."""
     if filter.queue and not filter.by_group:
@@ -340,7 +305,7 @@ def _sources(
 
 
 def page_dead(
-    filter: DeadLetterFilter = DeadLetterFilter(),
+    filter: MessageFilter = EVERYTHING,
     *,
     cursor: str | None = None,
     direction: str = "older",
@@ -407,7 +372,7 @@ def _sort_key(item: tuple[int, DeadLetterRef]) -> tuple[int, str]:
 
 
 def listing(
-    filter: DeadLetterFilter, *, cursor: str | None = None, direction: str = "older", limit: int = 50
+    filter: MessageFilter, *, cursor: str | None = None, direction: str = "older", limit: int = 50
 ) -> DeadListing:
     """What the dead-letter page shows: the page for the filter and cursor, and the
     filter's choices, from one read of the groups and the queue names."""
@@ -549,7 +514,7 @@ def delete_dead(refs: Iterable[DeadLetterRef]) -> int:
     return _take_all(refs, requeue=False)
 
 
-def refs_matching(filter: DeadLetterFilter, *, batch: int = 500) -> Iterator[list[DeadLetterRef]]:
+def refs_matching(filter: MessageFilter, *, batch: int = 500) -> Iterator[list[DeadLetterRef]]:
     """Every dead letter matching a filter, in batches (for 'requeue/delete all matching')."""
     cursor = None
     while True:

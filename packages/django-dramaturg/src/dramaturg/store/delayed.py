@@ -11,7 +11,7 @@ both retried by an operator and promoted by a worker (or killed and then run).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +24,7 @@ from dramaturg.timeutil import now_ms
 from . import keys
 from .connection import client, script, text
 from .dead_letters import DeadLetterRef, preview_of
+from .filters import EVERYTHING, MessageFilter
 from .handoff import WAKE_LIST_CAP
 from .messages import StoredMessage, decode
 from .queues import queue_names
@@ -39,29 +40,6 @@ KILL = "kill"
 HELD_DELAYED = "jobs_held_delayed"
 
 MessageRef = DeadLetterRef  # '<queue>/<redis id>', parsed and checked the same way
-
-
-@dataclass(frozen=True)
-class RetryFilter:
-    """Which waiting retries a page or an action covers; empty fields match anything."""
-
-    queue: str = ""
-    actor: str = ""
-
-    FIELDS = ("queue", "actor")
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> RetryFilter:
-        values = {name: str(params.get(name) or "").strip() for name in cls.FIELDS}
-        if values["queue"]:
-            values["queue"] = q_name(values["queue"])
-        return cls(**values)
-
-    def as_params(self) -> dict[str, str]:
-        return {name: value for name in self.FIELDS if (value := getattr(self, name))}
-
-    def matches(self, message: StoredMessage) -> bool:
-        return message.retries > 0 and (not self.actor or message.actor_name == self.actor)
 
 
 @dataclass(frozen=True)
@@ -82,12 +60,12 @@ def _decode(cursor: str | None) -> tuple[int, int]:
     return natural(first, maximum=MAX_PAGE), natural(second, maximum=MAX_REDIS_CURSOR)
 
 
-def _queues(filter: RetryFilter) -> list[str]:
+def _queues(filter: MessageFilter) -> list[str]:
     return [filter.queue] if filter.queue else queue_names()
 
 
 def page_retries(
-    filter: RetryFilter = RetryFilter(), *, cursor: str | None = None, limit: int = 50, scan_budget: int = 5_000
+    filter: MessageFilter = EVERYTHING, *, cursor: str | None = None, limit: int = 50, scan_budget: int = 5_000
 ) -> RetryPage:
     """Delayed messages with retries > 0, queue by queue (HSCAN of each delay queue's hash, so a
     page costs at most `scan_budget` entries looked at, whatever the total); soonest due first
@@ -106,7 +84,7 @@ def page_retries(
             data = decode(body)
             if data is not None:
                 message = StoredMessage(text(redis_id), q_name(queue), data)
-                if filter.matches(message):
+                if filter.matches_retry(message):
                     found.append(message)
         if not hscan_cursor:
             queue_index += 1
@@ -114,7 +92,7 @@ def page_retries(
     return RetryPage(sorted(found, key=lambda m: m.eta_ms or 0), next_cursor, scanned)
 
 
-def delayed_total(filter: RetryFilter = RetryFilter()) -> int:
+def delayed_total(filter: MessageFilter = EVERYTHING) -> int:
     """Delayed messages in the filter's queues (retries or not): an upper bound of what matches."""
     pipe = client().pipeline(transaction=False)
     for queue in _queues(filter):
@@ -122,7 +100,7 @@ def delayed_total(filter: RetryFilter = RetryFilter()) -> int:
     return sum(pipe.execute())
 
 
-def refs_matching(filter: RetryFilter, *, batch: int = 500) -> Iterator[list[MessageRef]]:
+def refs_matching(filter: MessageFilter, *, batch: int = 500) -> Iterator[list[MessageRef]]:
     """Every waiting retry that matches, in batches (for 'retry/kill all matching')."""
     cursor: str | None = None
     while True:
@@ -132,11 +110,6 @@ def refs_matching(filter: RetryFilter, *, batch: int = 500) -> Iterator[list[Mes
         if not page.next_cursor:
             return
         cursor = page.next_cursor
-
-
-def get_delayed(ref: MessageRef) -> StoredMessage | None:
-    data = decode(client().hget(keys.delayed_messages_key(ref.queue), ref.redis_id))
-    return StoredMessage(ref.redis_id, ref.queue, data) if data is not None else None
 
 
 # --- the operator's actions ------------------------------------------------------

@@ -17,7 +17,6 @@ from dramaturg.timeutil import now_ms
 from . import keys
 from .connection import client, script, text
 from .dead_letters import record_dead_letter
-from .messages import UNDECODABLE
 
 # A decodable message that cannot be run or acked (options not an object, no redis id, ...).
 MALFORMED = "MalformedMessage"
@@ -100,11 +99,6 @@ def bury_fetched(
         record_dead_letter(queue, redis_id, envelope, json.loads(envelope)["actor_name"], exception_type)
         return redis_id
     return None
-
-
-def bury_undecodable(worker_id: str, queue: str, raw: bytes, reason: str) -> str | None:
-    """Dead-letter a fetched body that is not a valid Dramatiq message; returns its redis id."""
-    return bury_fetched(worker_id, queue, raw, None, reason, UNDECODABLE)
 
 
 def bury_bodiless(worker_id: str, queue: str, reason: str) -> list[str]:

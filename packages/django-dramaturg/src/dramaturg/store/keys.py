@@ -39,9 +39,13 @@ from sorted sets.
 
 from __future__ import annotations
 
+import re
+
 import dramatiq
 from dramatiq.common import q_name
 
+# Dramatiq's rule for queue names (dramatiq.actor._queue_name_re, checked by tests/upstream/test_pins.py).
+QUEUE_NAME_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
 SEP = "|"
 
 

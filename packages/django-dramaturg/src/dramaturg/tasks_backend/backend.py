@@ -17,11 +17,11 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.utils import timezone
 from django.utils.module_loading import import_string
 from dramatiq import Message
-from dramatiq.actor import _queue_name_re
 
 from dramaturg import outbox
 from dramaturg.models import OutboxMessage
 from dramaturg.store import task_results
+from dramaturg.store.keys import QUEUE_NAME_RE
 from dramaturg.timeutil import from_ms, now_ms
 
 from .registry import DramatiqTask, register, registered, registered_tasks
@@ -54,7 +54,7 @@ class DramatiqBackend(BaseTaskBackend):
 
     def validate_task(self, task: Task) -> None:
         super().validate_task(task)
-        if not _queue_name_re.fullmatch(task.queue_name):
+        if not QUEUE_NAME_RE.fullmatch(task.queue_name):
             raise InvalidTask(f"Queue {task.queue_name!r} is not a valid Dramatiq queue name.")
 
     def enqueue(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult:
@@ -171,7 +171,7 @@ class DramatiqBackend(BaseTaskBackend):
         errors: list[checks.CheckMessage] = []
         # An empty QUEUES is Django's "no queue-name validation": any valid Dramatiq queue name goes.
         for queue in sorted(self.queues):
-            if not _queue_name_re.fullmatch(queue):
+            if not QUEUE_NAME_RE.fullmatch(queue):
                 errors.append(
                     checks.Error(
                         f"{where}['QUEUES'] names {queue!r}, which is not a valid Dramatiq queue.",

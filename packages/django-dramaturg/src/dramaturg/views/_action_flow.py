@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.urls import reverse
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext, ngettext
 
 from dramaturg import conf
 
@@ -47,19 +50,80 @@ def parse_action(request: HttpRequest, allowed: Collection[str], default_next: s
     return ActionForm(action, scope, refs, next_url)
 
 
+# action -> (the form's URL name, whether it loses something: a red button)
+_ACTIONS = {
+    "requeue": ("dramaturg:dead_action", False),
+    "delete": ("dramaturg:dead_action", True),
+    "retry_now": ("dramaturg:retry_action", False),
+    "kill": ("dramaturg:retry_action", True),
+}
+
+
+def _confirm_texts(action: str, scope: str, total: int, filter: Any) -> dict[str, str | SafeString]:
+    """The confirmation page's heading, what it covers and does, and its button, for one action."""
+    counter = {"counter": total}
+    selected = ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter
+    anything = gettext("any")
+    queue, actor, exception = (getattr(filter, f) or anything for f in ("queue", "actor", "exception"))
+    if action in ("requeue", "delete"):
+        title = (
+            ngettext("Requeue %(counter)s message?", "Requeue %(counter)s messages?", total)
+            if action == "requeue"
+            else ngettext("Delete %(counter)s message?", "Delete %(counter)s messages?", total)
+        ) % counter
+        matching = gettext(
+            "All dead letters matching\n  queue <b>%(queue)s</b>, actor <b>%(actor)s</b>,\n"
+            "  exception <b>%(exception)s</b>."
+        )
+        effect = (
+            gettext("They go back to the front of their queues with their retry count reset.")
+            if action == "requeue"
+            else gettext("This cannot be undone.")
+        )
+        label = gettext("Yes, requeue") if action == "requeue" else gettext("Yes, delete")
+    else:
+        if scope == "matching":
+            title = (
+                gettext("Retry now all matching (up to %(total)s)?")
+                if action == "retry_now"
+                else gettext("Kill all matching (up to %(total)s)?")
+            ) % {"total": total}
+        else:
+            title = (
+                ngettext("Retry now %(counter)s message?", "Retry now %(counter)s messages?", total)
+                if action == "retry_now"
+                else ngettext("Kill %(counter)s message?", "Kill %(counter)s messages?", total)
+            ) % counter
+        matching = gettext("All waiting retries of queue <b>%(queue)s</b>, actor <b>%(actor)s</b>.")
+        effect = (
+            gettext("They go to the front of their queues now, their retry count kept.")
+            if action == "retry_now"
+            else gettext(
+                "They go to the dead letters with the reason “killed by an operator” (you can requeue them from there)."
+            )
+        )
+        label = gettext("Yes, retry now") if action == "retry_now" else gettext("Yes, kill")
+    # The translated sentence holds markup (<b>); the operator's filter values are escaped into it.
+    values = {"queue": escape(queue), "actor": escape(actor), "exception": escape(exception)}
+    covers = mark_safe(matching % values) if scope == "matching" else selected
+    return {"title": title, "covers": covers, "effect": effect, "confirm_label": label}
+
+
 def confirm_then_perform(
     request: HttpRequest,
-    template: str,
     form: ActionForm,
     filter: Any,
     total: int,
-    perform: Callable[..., Any],
 ) -> HttpResponse:
     """A confirmation page first; then the action inline, or as a bulk job with a progress page
     when "all matching" is more than JOBS_BULK_INLINE_MAX messages."""
     as_job = form.scope == "matching" and total > conf.settings.CONSOLE.BULK_INLINE_MAX
     if request.POST.get("confirm") != "yes":
+        url_name, danger = _ACTIONS[form.action]
         context = {
+            **_confirm_texts(form.action, form.scope, total, filter),
+            "action_url": reverse(url_name),
+            "danger": danger,
             "action": form.action,
             "scope": form.scope,
             "refs": [str(r) for r in form.refs],
@@ -68,10 +132,10 @@ def confirm_then_perform(
             "next": form.next_url,
             "as_job": as_job,
         }
-        return render(request, template, context)
+        return render(request, "dramaturg/confirm.html", context)
     if as_job:
         job = actors.start_bulk_action(request.user, form.action, filter.as_params(), total)
         return redirect("dramaturg:bulk", job.pk)
-    entry = perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
+    entry = actions.perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(form.next_url)

@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,10 +15,11 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import actions
-from ..decorators import permission_required, staff_required
+from ..decorators import staff_required
 from ..masking import mask_secrets, pretty
 from ..store import dead_letters
-from ..store.dead_letters import DeadLetterFilter, DeadLetterRef, InvalidReference
+from ..store.dead_letters import DeadLetterRef, InvalidReference
+from ..store.filters import MessageFilter
 from ..store.messages import StoredMessage
 from ._action_flow import confirm_then_perform, parse_action
 from ._params import MALFORMED, PAGE_SIZE
@@ -34,7 +36,7 @@ def _bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
 def dead_list(request: HttpRequest) -> HttpResponse:
     """The dead letters: filter, look-up by message id, keyset pages, and the forms of the action flow.
     Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist."""
-    filter = DeadLetterFilter.from_params(request.GET)
+    filter = MessageFilter.from_params(request.GET)
     newer = request.GET.get("newer")
     listing = dead_letters.listing(
         filter, cursor=newer or request.GET.get("older"), direction="newer" if newer else "older", limit=PAGE_SIZE
@@ -111,13 +113,13 @@ def dead_download(request: HttpRequest, queue: str, redis_id: str) -> HttpRespon
 
 @require_POST
 @staff_required
-@permission_required(actions.PERMISSION)
+@permission_required(actions.PERMISSION, raise_exception=True)
 def dead_action(request: HttpRequest) -> HttpResponse:
     """Requeue/delete one, the selected, or all matching: a confirmation page first, then the action.
     The one action flow of the dashboard and the admin changelist."""
     form = parse_action(request, actions.DEAD_ACTIONS, reverse("dramaturg:dead_list"))
     if isinstance(form, HttpResponse):
         return form
-    filter = DeadLetterFilter.from_params(request.POST)
+    filter = MessageFilter.from_params(request.POST)
     total = dead_letters.page_dead(filter, limit=1).total if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(request, "dramaturg/confirm.html", form, filter, total, actions.perform)
+    return confirm_then_perform(request, form, filter, total)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import dramatiq
 from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -17,7 +18,7 @@ from dramaturg import conf
 
 from .. import actions, monitoring
 from ..charts import throughput_chart
-from ..decorators import permission_required, staff_required, token_or_staff
+from ..decorators import staff_required, token_or_staff
 from ..params import MAX_PAGE, MAX_REDIS_CURSOR
 from ..store import queues, stats
 from ._params import PAGE_SIZE, int_param, safe_next
@@ -136,7 +137,7 @@ def queue_detail(request: HttpRequest, queue: str) -> HttpResponse:
 
 @require_POST
 @staff_required
-@permission_required(actions.QUEUE_PERMISSION)
+@permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def queue_pause(request: HttpRequest, queue: str) -> HttpResponse:
     """Pause (op=pause) or resume (op=resume) a queue for every worker; audited."""
     op = request.POST.get("op", "")

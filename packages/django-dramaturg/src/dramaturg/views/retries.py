@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dramatiq
+from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -10,9 +11,9 @@ from django.utils.http import urlencode
 from django.views.decorators.http import require_POST, require_safe
 
 from .. import actions
-from ..decorators import permission_required, staff_required
+from ..decorators import staff_required
 from ..store import delayed, queues
-from ..store.delayed import RetryFilter
+from ..store.filters import MessageFilter
 from ._action_flow import confirm_then_perform, parse_action
 from ._params import PAGE_SIZE
 
@@ -21,7 +22,7 @@ from ._params import PAGE_SIZE
 @staff_required
 def retry_list(request: HttpRequest) -> HttpResponse:
     """Messages waiting for a retry (delayed with retries > 0): retry now or kill, one, selected or all."""
-    filter = RetryFilter.from_params(request.GET)
+    filter = MessageFilter.from_params(request.GET)
     page = delayed.page_retries(filter, cursor=request.GET.get("cursor"), limit=PAGE_SIZE)
     actors_ = sorted({a.actor_name for a in dramatiq.get_broker().actors.values()})
     return render(
@@ -41,14 +42,12 @@ def retry_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
-@permission_required(actions.QUEUE_PERMISSION)
+@permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def retry_action(request: HttpRequest) -> HttpResponse:
     """Retry now / kill one, the selected, or all matching: a confirmation page first, then the action."""
     form = parse_action(request, actions.RETRY_ACTIONS, reverse("dramaturg:retries"))
     if isinstance(form, HttpResponse):
         return form
-    filter = RetryFilter.from_params(request.POST)
+    filter = MessageFilter.from_params(request.POST)
     total = delayed.delayed_total(filter) if form.scope == "matching" else len(form.refs)
-    return confirm_then_perform(
-        request, "dramaturg/confirm_retries.html", form, filter, total, actions.perform_on_retries
-    )
+    return confirm_then_perform(request, form, filter, total)

@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from .. import schedules
+from .. import periodic
 from ..decorators import staff_required
 from ..store import stats
 
@@ -19,7 +19,7 @@ def schedule_list(request: HttpRequest) -> HttpResponse:
         request,
         "dramaturg/schedules.html",
         {
-            "schedules": schedules.schedules(stats.periodic_runs()),
+            "schedules": periodic.schedules(stats.periodic_runs()),
             "time_zone": settings.TIME_ZONE,
         },
     )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import redis
 from django.core.management.base import BaseCommand, CommandError
 
 from dramaturg import actions
 from dramaturg.store import queues
-
-_QUEUE_RE = re.compile(r"[a-zA-Z_][a-zA-Z0-9._-]*")
+from dramaturg.store.keys import QUEUE_NAME_RE
 
 
 class QueueControlCommand(BaseCommand):
@@ -21,7 +18,7 @@ class QueueControlCommand(BaseCommand):
         parser.add_argument("--force", action="store_true", help="also for a queue no process has declared")
 
     def handle(self, *, queue: str, force: bool, **options) -> None:
-        if not _QUEUE_RE.fullmatch(queue):
+        if not QUEUE_NAME_RE.fullmatch(queue):
             raise CommandError(f"Not a queue name: {queue!r}")
         try:
             known = queues.queue_names()

@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
+import logging
 
-import pendulum
-import periodiq
-from django.conf import settings
+import dramatiq
 from django.core.management.base import BaseCommand
 from django_dramatiq.management.commands.rundramatiq import Command as RunDramatiq
 
-from dramaturg.periodic import ResilientScheduler
+from dramaturg import periodic
 
 
 class Command(BaseCommand):
     help = "Runs the periodiq scheduler for the project's periodic actors."
 
     def handle(self, **options) -> None:
-        # periodiq evaluates cron specs in pendulum's local time zone.
-        pendulum.set_local_timezone(pendulum.timezone(settings.TIME_ZONE))
-        modules = RunDramatiq().discover_tasks_modules()
-        args = argparse.Namespace(
-            broker="django_dramatiq.setup", modules=modules, path=["."], verbose=max(0, options["verbosity"] - 1)
-        )
-        # periodiq.main builds its Scheduler by name: ours retries a send that meets a Redis outage.
-        periodiq.Scheduler = ResilientScheduler
-        raise SystemExit(periodiq.main(args))
+        logging.getLogger().setLevel(logging.INFO if options["verbosity"] <= 1 else logging.DEBUG)  # as periodiq's -v
+        raise SystemExit(periodic.run(dramatiq.get_broker(), RunDramatiq().discover_tasks_modules()))

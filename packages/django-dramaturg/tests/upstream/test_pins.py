@@ -1,0 +1,92 @@
+"""Pins on the upstream code dramaturg relies on beyond the libraries' public API.
+
+Each entry is a SHA-256 of `inspect.getsource(...)` recorded with the pinned versions (dramatiq 2.2.1,
+periodiq 0.14.0, Django 6.1.3, Python 3.12.1). A failure means the upstream object changed: re-read it
+against the module named in the message (docs/upstream-pins.md says how to bump a pin), then record
+the new digest here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import inspect
+import smtplib
+
+import pytest
+
+# "module:qualified.name" -> (digest, the dramaturg module that relies on it)
+PINS = {
+    "dramatiq.brokers.redis:_RedisConsumer": (
+        "6385e191ba400ad449a10b533b49eec9a9a354f329f9e79877084df9604a8407",
+        "dramaturg.broker (its consumer subclasses it)",
+    ),
+    "dramatiq.brokers.redis:RedisBroker._should_do_maintenance": (
+        "12c5be867fd067ada71dc514a5475f76a9747c0179445b8c9e62303dfda93419",
+        "dramaturg.broker (maintenance on enqueue)",
+    ),
+    "dramatiq.brokers.redis:RedisBroker.__init__": (
+        "f5bb0f17925f821afee3e6ba4f1401da3956623d2e9b66116f3ebe662641400f",
+        "dramaturg.broker (attributes scripts, namespace, heartbeat_timeout, dead_message_ttl)",
+    ),
+    "dramatiq.broker:MessageProxy.__init__": (
+        "44448f8c777cb8f39211642d376428b905331d347ff7da038551a1208d01da64",
+        "dramaturg.broker.message_of / exception_of (MessageProxy._message, ._exception)",
+    ),
+    "periodiq:main": (
+        "b43d9b731a686d23e517e5e7fcfaa4f2ef216aa652713b439f5297522d34d1cd",
+        "dramaturg.periodic.run (does what main does after argument parsing)",
+    ),
+    "periodiq:Scheduler.loop": (
+        "6236451e9b1e6cfb87441b1beb2fd2e289c383d762eea7d44ca4c144fbb02a9e",
+        "dramaturg.periodic.ResilientScheduler (loop calls send_actors)",
+    ),
+    "periodiq:Scheduler.schedule": (
+        "5a25012a01169bdcff4c2172c7a5eb1b82022c00ed1dcb78d692659305ed3acc",
+        "dramaturg.periodic.ResilientScheduler",
+    ),
+    "periodiq:Scheduler.send_actors": (
+        "1daf0dbd4003b297930ec914aa5650442f209dc29bebf1ff8294aa41835b0904",
+        "dramaturg.periodic.ResilientScheduler.send_actors (overrides it)",
+    ),
+    "django.core.mail.backends.smtp:EmailBackend._send": (
+        "0b2f5cefec475f123a42b0870af68a6c513597416381e6b03d938bbb6bf0abf4",
+        "dramaturg.mail.EmailBackend._send (overrides it)",
+    ),
+    "django.core.mail.backends.smtp:EmailBackend.connection_class": (
+        "bf9a4567d310e22abb680dfdd685306ee85a29a66bb0dd8db958245f5805e0d9",
+        "dramaturg.mail.EmailBackend.connection_class (overrides it)",
+    ),
+}
+
+
+def _resolve(path: str) -> object:
+    module_name, _, qualname = path.partition(":")
+    obj: object = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj.fget if isinstance(obj, property) else obj
+
+
+@pytest.mark.parametrize("path", sorted(PINS))
+def test_upstream_source_unchanged(path: str) -> None:
+    digest, relied_on_by = PINS[path]
+    source = inspect.getsource(_resolve(path))  # type: ignore[arg-type]
+    assert hashlib.sha256(source.encode()).hexdigest() == digest, (
+        f"{path} changed upstream: re-read it against {relied_on_by}, then record the new digest"
+    )
+
+
+def test_queue_name_rule_matches_dramatiqs() -> None:
+    from dramatiq.actor import _queue_name_re  # test-only private access: the rule we copy
+
+    from dramaturg.store.keys import QUEUE_NAME_RE
+
+    assert QUEUE_NAME_RE.pattern == _queue_name_re.pattern
+
+
+def test_smtplib_data_sends_then_reads_reply() -> None:
+    """dramaturg.mail waits `data_timeout` for the reply to the end of DATA: it relies on SMTP.data
+    sending the message and then calling getreply()."""
+    source = inspect.getsource(smtplib.SMTP.data)
+    assert source.index("self.send(q)") < source.index("self.getreply()", source.index("self.send(q)"))
