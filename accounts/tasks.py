@@ -47,11 +47,7 @@ def _send(delivery_id: int) -> None:
         )
 
 
-@dramatiq.actor(
-    queue_name=EMAILS,
-    max_retries=conf.settings.EMAIL.MAX_RETRIES,
-    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
-)
+@dramatiq.actor(**sendonce.email_actor_options())
 def send_welcome_email(user_id: int) -> None:
     try:
         delivery_id = deliveries.welcome_delivery_id(user_id)
@@ -62,31 +58,19 @@ def send_welcome_email(user_id: int) -> None:
 
 
 # A django.tasks task (dramaturg.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
-@task(  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks Django 6.1's extra @task arguments
-    queue_name=EMAILS,
-    max_retries=conf.settings.EMAIL.MAX_RETRIES,
-    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
-)
+@task(**sendonce.email_actor_options())
 def send_existing_account_email(delivery_id: int) -> None:
     """'You already have an account', sent instead of a welcome email when a signup names a registered address."""
     _send(delivery_id)
 
 
-@dramatiq.actor(
-    queue_name=EMAILS,
-    max_retries=conf.settings.EMAIL.MAX_RETRIES,
-    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
-)
+@dramatiq.actor(**sendonce.email_actor_options())
 def send_password_reset_email(delivery_id: int) -> None:
     """A password reset link, asked for on /accounts/password-reset/ (the link is made when the email is built)."""
     _send(delivery_id)
 
 
-@dramatiq.actor(
-    queue_name=EMAILS,
-    max_retries=conf.settings.EMAIL.MAX_RETRIES,
-    time_limit=conf.settings.EMAIL.TIME_LIMIT_MS,
-)
+@dramatiq.actor(**sendonce.email_actor_options())
 def decide_password_reset(email: str) -> None:
     """A reset asked for on /accounts/password-reset/ for this normalised address: a reset email owed to each
     active user of it with a usable password (Django's PasswordResetForm.get_users), nothing for an unknown

@@ -67,8 +67,6 @@ def start_bulk_action(user, action: str, filters: dict[str, str], total: int) ->
     return job
 
 
-ALERT_MAX_RETRIES = conf.settings.EMAIL.MAX_RETRIES
-ALERT_TIME_LIMIT_MS = conf.settings.EMAIL.TIME_LIMIT_MS  # one SMTP exchange, the final reply's wait included
 # An alert still owed this long after it was recorded (or last re-enqueued) lost its job: the check run re-sends it.
 ALERT_RESEND_AFTER = timedelta(minutes=5)
 
@@ -117,7 +115,7 @@ def _enqueue_owed_alerts() -> int:
         return 0
 
 
-@dramatiq.actor(queue_name=conf.settings.EMAIL.QUEUE, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS)
+@dramatiq.actor(**sendonce.email_actor_options())
 def send_health_alert(alert_id: int) -> None:
     """Mail one recorded state change to ADMINS (mail_admins), once: a duplicate finds it sent."""
     alert = sendonce.send(
@@ -130,7 +128,7 @@ def send_health_alert(alert_id: int) -> None:
         logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))
 
 
-@dramatiq.actor(queue_name=conf.settings.EMAIL.QUEUE, max_retries=ALERT_MAX_RETRIES, time_limit=ALERT_TIME_LIMIT_MS)
+@dramatiq.actor(**sendonce.email_actor_options())
 def send_admin_error_mail(mail_id: int) -> None:
     """Send one of Django's error mails to ADMINS (recorded by dramaturg.log), once."""
     mail = sendonce.send(

@@ -250,6 +250,13 @@ class _LeaseKeeper:
             _reset_connection(self.row)  # this thread's own connection
 
 
+def email_actor_options() -> dict[str, Any]:
+    """`queue_name`, `max_retries` and `time_limit` of an email actor, from `DRAMATURG["EMAIL"]`:
+    `@dramatiq.actor(**email_actor_options())`, so every email of a project shares one policy."""
+    email = conf.settings.EMAIL
+    return {"queue_name": email.QUEUE, "max_retries": email.MAX_RETRIES, "time_limit": email.TIME_LIMIT_MS}
+
+
 def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], object], *, what: str) -> Row | None:
     """The body of an email actor: claim row `pk`, `deliver` it within the project's SMTP budget,
     settle it. Returns the row sent, or None when there was nothing to send (gone, sent already, its

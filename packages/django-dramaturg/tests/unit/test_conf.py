@@ -139,3 +139,10 @@ def test_mailer_timeout_other_than_email_timeout_is_W003() -> None:
     mailers = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {"timeout": 3}}}
     [(id_, msg)] = ids(MAILERS=mailers)
     assert id_ == "dramaturg.W003" and "is 3 but DRAMATURG['EMAIL']['TIMEOUT_S'] is 10" in msg
+
+
+def test_email_actor_options_follow_the_email_group() -> None:
+    from dramaturg.sendonce import email_actor_options
+
+    with override_settings(DRAMATURG={"EMAIL": {"QUEUE": "mail", "MAX_RETRIES": 2, "TIME_LIMIT_MS": 700_000}}):
+        assert email_actor_options() == {"queue_name": "mail", "max_retries": 2, "time_limit": 700_000}
