@@ -626,8 +626,8 @@ def web_load(database: str, clients_n: int, seconds: float) -> dict:
 def signup_modes(repeats: int) -> dict:
     """One client, sequential signups, the SMTP server taking 500 ms per message: the email sent in the
     request vs through Dramatiq (the outbox)."""
-    from tests.http import post_json
-    from tests.smtp_sink import SmtpSink
+    from harness.http import post_json
+    from harness.smtp_sink import SmtpSink
 
     sink = SmtpSink()
     sink.handler.delay = 0.5

@@ -5,9 +5,9 @@ from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
 from dramaturg.store import dead_letters
-from tests.browser import browser_page, log_in, screenshot
+from harness.browser import browser_page, log_in, screenshot
+from harness.processes import wait_for
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

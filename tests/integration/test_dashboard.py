@@ -25,8 +25,8 @@ from dramaturg.store import dead_letters, keys, queues, stats
 from dramaturg.store.connection import client as stats_client
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from dramaturg.timeutil import now_ms
+from harness.processes import child_env, wait_for
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 

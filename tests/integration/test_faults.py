@@ -21,9 +21,9 @@ from dramaturg.models import OutboxMessage
 from dramaturg.store import dead_letters, fetched, keys, queues
 from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from harness.http import post_json
+from harness.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 from tests.dead_letters import poison
-from tests.http import post_json
-from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"

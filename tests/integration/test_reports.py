@@ -12,6 +12,7 @@ from accounts.models import EmailDelivery, LoginEvent, User
 from dramaturg.schedules import next_run
 from dramaturg.store import dead_letters, queues, stats
 from dramaturg.store.dead_letters import DeadLetterFilter
+from harness.processes import SchedulerProcess, child_env, wait_for
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runs import plan_chunks
@@ -22,7 +23,6 @@ from reports.tasks import (
     schedule_daily_report,
     schedule_weekly_report,
 )
-from tests.processes import SchedulerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 SEOUL = ZoneInfo("Asia/Seoul")

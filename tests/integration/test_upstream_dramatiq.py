@@ -12,7 +12,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from tests.ports import reserve_port
+from harness.ports import reserve_port
 from tests.upstream_dramatiq.run import SDIST_UNAVAILABLE
 
 

@@ -7,8 +7,8 @@ from accounts.models import EmailDelivery, User
 from accounts.tasks import send_welcome_email
 from dramaturg.store import dead_letters, queues
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
-from tests.http import post_json
-from tests.processes import wait_for
+from harness.http import post_json
+from harness.processes import wait_for
 
 pytestmark = [pytest.mark.integration]
 

@@ -20,7 +20,7 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.processes import RedisServer
+from harness.processes import RedisServer
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGE = Path(os.environ.get("UPSTREAM_DRAMATIQ_STAGE") or ROOT / "var" / "upstream-dramatiq")

@@ -12,7 +12,7 @@ import pytest
 from dramaturg import limits
 from dramaturg.store import rate_limits
 from dramaturg.store.connection import client
-from tests.processes import wait_for
+from harness.processes import wait_for
 
 
 def redis_now_us() -> int:

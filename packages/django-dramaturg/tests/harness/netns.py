@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aiosmtpd.controller import Controller
 
-from tests.smtp_sink import SmtpSink
+from harness.smtp_sink import SmtpSink
 
 
 class NetnsUnavailable(Exception):

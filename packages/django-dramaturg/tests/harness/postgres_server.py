@@ -1,4 +1,4 @@
-"""A PostgreSQL server of the test's own, like tests.processes.RedisServer: a cluster initdb'd in a temporary
+"""A PostgreSQL server of the test's own, like harness.processes.RedisServer: a cluster initdb'd in a temporary
 directory, on a free loopback port, which a test may stop (fast shutdown), kill and restart on the same port and
 directory, so a real database can go away under real processes.
 
@@ -54,7 +54,7 @@ def unavailable_reason() -> str | None:
 def _free_port() -> int:
     """A port reserved for this test process (tests/ports.py): nothing takes it between the choice and
     the server's bind, nor while a test has the server stopped to restart it on the same port."""
-    from tests.ports import reserve_port
+    from harness.ports import reserve_port
 
     return reserve_port()
 

@@ -1,4 +1,7 @@
-"""Real processes for integration tests: `manage.py` commands (workers, scheduler) and redis-servers.
+"""Real processes for integration tests: Django commands (workers, scheduler, web) and redis-servers.
+
+Commands run as `python -m django <command>` under the running settings module, from settings.BASE_DIR,
+with this harness's directory on PYTHONPATH: the same for the reference project and the package's host.
 
 Importable without Django settings: tests/upstream_dramatiq/run.py starts its RedisServer outside Django."""
 
@@ -18,7 +21,7 @@ import redis
 from django.conf import settings
 from django.db import connection
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"  # under the project root (BASE_DIR)
+HARNESS_ROOT = Path(__file__).resolve().parent.parent  # the directory that holds harness/ (and the host project)
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: float = 0.1, what: str = "") -> object:
@@ -44,8 +47,10 @@ def test_database_url() -> str:
 def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings",
+        DJANGO_SETTINGS_MODULE=os.environ.get("DJANGO_SETTINGS_MODULE")
+        or settings.SETTINGS_MODULE,  # None under override_settings
         DATABASE_URL=test_database_url(),
+        PYTHONPATH=os.pathsep.join([str(HARNESS_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
         PYTHONUNBUFFERED="1",
     )
     env.update(overrides)
@@ -53,15 +58,17 @@ def child_env(**overrides: str) -> dict[str, str]:
 
 
 class ManagedProcess:
-    """A `manage.py` command in its own process group, logging to a file under test-artifacts/."""
+    """A Django command in its own process group, logging to a file under BASE_DIR/test-artifacts/."""
 
     _count = 0
 
     def __init__(self, args: list[str], env: dict[str, str], ready_marker: bytes, name: str):
         ManagedProcess._count += 1
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.log_path = ARTIFACTS / f"{name}-{os.getpid()}-{ManagedProcess._count}.log"
-        self.args = [sys.executable, "manage.py", *args]
+        artifacts = Path(settings.BASE_DIR) / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        self.log_path = artifacts / f"{name}-{os.getpid()}-{ManagedProcess._count}.log"
+        self.command = args[0]
+        self.args = [sys.executable, "-m", "django", *args]
         self.env = env
         self.ready_marker = ready_marker
         self.proc: subprocess.Popen | None = None
@@ -79,10 +86,10 @@ class ManagedProcess:
         wait_for(
             lambda: self.ready_marker in self.log_path.read_bytes() or proc.poll() is not None,
             timeout,
-            what=f"{self.args[2]} to start",
+            what=f"{self.command} to start",
         )
         if self.proc.poll() is not None:
-            raise AssertionError(f"{self.args[2]} exited at start:\n{self.log_tail()}")
+            raise AssertionError(f"{self.command} exited at start:\n{self.log_tail()}")
         return self
 
     def log_text(self) -> str:
@@ -143,7 +150,7 @@ def stop_all(processes: Sequence[ManagedProcess], *, graceful: bool = False, tim
 def WorkerProcess(
     env: dict[str, str], *, processes: int = 1, threads: int = 2, queues: list[str] | None = None
 ) -> ManagedProcess:
-    """`python manage.py rundramatiq`."""
+    """`rundramatiq`."""
     args = [
         "rundramatiq",
         "--processes",
@@ -157,7 +164,7 @@ def WorkerProcess(
 
 
 def SchedulerProcess(env: dict[str, str]) -> ManagedProcess:
-    """`python manage.py runperiodiq`."""
+    """`runperiodiq`."""
     return ManagedProcess(["runperiodiq"], env, b"Registered periodic actors", "scheduler")
 
 
@@ -166,7 +173,7 @@ class ProcessStack:
     each started on demand and all stopped together."""
 
     def __init__(self, env: dict[str, str]):
-        from tests.smtp_sink import free_port
+        from harness.smtp_sink import free_port
 
         self.env = env
         self.port = free_port()
@@ -209,7 +216,7 @@ class RedisServer:
         appendfsync: str = "always",
         bind: Sequence[str] = ("127.0.0.1",),
     ):
-        from tests.ports import reserve_port
+        from harness.ports import reserve_port
 
         self.port = reserve_port()
         self.directory = directory

@@ -8,7 +8,7 @@ from typing import cast
 
 import redis
 
-from tests.processes import RedisServer, wait_for
+from harness.processes import RedisServer, wait_for
 
 SERVICE = "ha"
 

@@ -11,7 +11,7 @@ from email.message import Message
 
 from aiosmtpd.controller import Controller
 
-from tests.ports import reserve_port
+from harness.ports import reserve_port
 
 # A port reserved for this test process (tests/ports.py): nothing else takes it before or between uses.
 free_port = reserve_port

@@ -13,8 +13,8 @@ from dramaturg import alerts, health
 from dramaturg.actors import check_health, send_health_alert
 from dramaturg.models import HealthAlert
 from dramaturg.store import recent
-from tests.processes import wait_for
-from tests.task_app.tasks import add_on_reports
+from harness.processes import wait_for
+from host.demo.tasks import add_on_reports
 
 pytestmark = [pytest.mark.integration]
 
@@ -49,10 +49,8 @@ def test_admins_get_one_failing_mail_none_while_it_lasts_and_one_recovered(
     run_checks_on_worker()
     wait_for(lambda: smtp.received(), what="the FAILING mail")
     [failing] = smtp.received()
-    assert failing["To"] == "ops@example.com" and failing["From"] == "jobs@example.com"
-    assert subject(failing).startswith(
-        "[Dramatiq Reference Project] FAILING: no_worker reports: 1 ready and 0 delayed messages"
-    )
+    assert failing["To"] == "ops@example.com" and failing["From"] == "dramaturg@example.com"
+    assert subject(failing).startswith("[host] FAILING: no_worker reports: 1 ready and 0 delayed messages")
     assert "Failing, seen at" in body(failing) and "/jobs/health" in body(failing)
     wait_for(lambda: HealthAlert.objects.filter(status="sent").exists(), what="the alert marked sent")
 
@@ -64,7 +62,7 @@ def test_admins_get_one_failing_mail_none_while_it_lasts_and_one_recovered(
     run_checks_on_worker()
     wait_for(lambda: len(smtp.received()) == 2, what="the RECOVERED mail")
     recovered = smtp.received()[1]
-    assert subject(recovered).startswith("[Dramatiq Reference Project] RECOVERED: no_worker reports: 1 ready")
+    assert subject(recovered).startswith("[host] RECOVERED: no_worker reports: 1 ready")
     assert "Recovered at" in body(recovered)
     run_checks_on_worker()
     assert HealthAlert.objects.count() == 2 and len(smtp.received()) == 2
@@ -76,7 +74,7 @@ def test_check_runs_at_the_same_moment_send_one_mail(worker, smtp, clean_redis, 
     run_checks_on_worker(times=6)
     wait_for(lambda: HealthAlert.objects.filter(status="sent").exists(), what="the alert sent")
     assert HealthAlert.objects.count() == 1
-    assert [subject(m).split(":")[0] for m in smtp.received()] == ["[Dramatiq Reference Project] FAILING"]
+    assert [subject(m).split(":")[0] for m in smtp.received()] == ["[host] FAILING"]
 
 
 def test_an_alert_whose_job_redis_lost_is_sent_from_its_row(worker, smtp, clean_redis, transactional_db):

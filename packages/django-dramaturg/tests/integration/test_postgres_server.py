@@ -1,11 +1,11 @@
-"""The suite's own PostgreSQL server (tests.postgres_server): what the database-fault tests rely on."""
+"""The suite's own PostgreSQL server (harness.postgres_server): what the database-fault tests rely on."""
 
 import subprocess
 
 import psycopg
 import pytest
 
-from tests.postgres_server import PostgresServer
+from harness.postgres_server import PostgresServer
 
 pytestmark = [pytest.mark.integration]
 

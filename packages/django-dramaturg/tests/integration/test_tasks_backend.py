@@ -23,8 +23,8 @@ from dramaturg.store import dead_letters, queues
 from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterFilter
 from dramaturg.tasks_backend import DramatiqBackend
-from tests.processes import ManagedProcess, child_env, wait_for
-from tests.task_app import tasks
+from harness.processes import ManagedProcess, child_env, wait_for
+from host.demo import tasks
 
 TERMINAL = (TaskResultStatus.SUCCESSFUL, TaskResultStatus.FAILED)
 
@@ -40,7 +40,7 @@ def finished(result_id: str, timeout: float = 30):
 
 @pytest.fixture
 def tasks_worker(worker, clean_redis, transactional_db):
-    """The session's real worker (queues emails + default; it knows tests.task_app's tasks)."""
+    """The session's real worker (queues emails + default; it knows host.demo's tasks)."""
     return worker
 
 
@@ -59,9 +59,9 @@ def test_the_backend_is_the_default_and_says_what_it_supports():
 
 
 def test_a_task_is_a_dramatiq_actor_named_by_its_module_path():
-    actor = dramatiq.get_broker().get_actor("tests.task_app.tasks.fails_once")
+    actor = dramatiq.get_broker().get_actor("host.demo.tasks.fails_once")
     assert actor.queue_name == "default" and actor.options["max_retries"] == 3
-    assert dramatiq.get_broker().get_actor("tests.task_app.tasks.add_on_reports").queue_name == "reports"
+    assert dramatiq.get_broker().get_actor("host.demo.tasks.add_on_reports").queue_name == "reports"
 
 
 def test_an_unknown_queue_is_refused_when_the_task_is_defined_or_retargeted():
@@ -87,7 +87,7 @@ def test_check_reports_a_misconfigured_backend(settings):
     }
     errors = {e.id: e.msg for e in task_backends["default"].check()}
     assert "not a queue" in errors["dramaturg.E102"] and "RESULT_TTL" in errors["dramaturg.E103"]
-    # Tasks defined for queues the settings no longer list: reports, where tests.task_app used it.
+    # Tasks defined for queues the settings no longer list: reports, where host.demo used it.
     assert any(
         "add_on_reports" in e.msg and "reports" in e.msg
         for e in task_backends["default"].check()
@@ -139,8 +139,8 @@ def test_a_value_comes_back(tasks_worker):
     assert tasks.add.get_result(result.id).return_value == 5  # through the Task, as Django documents
     # The worker sent task_started and task_finished (Django's own receivers log them).
     log = tasks_worker.log_text()
-    assert f"Task id={result.id} path=tests.task_app.tasks.add state=RUNNING" in log
-    assert f"Task id={result.id} path=tests.task_app.tasks.add state=SUCCESSFUL" in log
+    assert f"Task id={result.id} path=host.demo.tasks.add state=RUNNING" in log
+    assert f"Task id={result.id} path=host.demo.tasks.add state=SUCCESSFUL" in log
 
 
 @pytest.mark.integration
@@ -165,7 +165,7 @@ def test_a_failure_comes_back_with_its_traceback_and_is_a_dead_letter(tasks_work
         _ = done.return_value
     # The same message is a dead letter on the dashboard, filed under its actor and exception.
     wait_for(lambda: dead_letters.find_dead(result.id, ["default"]), what="the dead letter")
-    [group] = dead_letters.dead_groups(DeadLetterFilter(queue="default", actor="tests.task_app.tasks.explode"))
+    [group] = dead_letters.dead_groups(DeadLetterFilter(queue="default", actor="host.demo.tasks.explode"))
     assert group.exception_type == "ValueError" and group.count == 1
 
 
@@ -173,7 +173,7 @@ def test_a_failure_comes_back_with_its_traceback_and_is_a_dead_letter(tasks_work
 def test_arguments_that_do_not_fit_fail_the_task_before_it_runs(tasks_worker):
     done = finished(tasks.add.enqueue(1).id)  # Django does not check arguments; the worker does (ValidateArguments)
     assert done.status == TaskResultStatus.FAILED and done.attempts == 0 and done.started_at is None
-    assert "Arguments do not fit tests.task_app.tasks.add" in done.errors[0].traceback
+    assert "Arguments do not fit host.demo.tasks.add" in done.errors[0].traceback
     wait_for(lambda: dead_letters.find_dead(done.id, ["default"]), what="the dead letter")
 
 
@@ -208,7 +208,7 @@ def test_run_after_inside_a_transaction_goes_through_the_outbox(tasks_worker):
     with transaction.atomic():
         result = tasks.add.using(run_after=run_after).enqueue(2, 2)
         row = OutboxMessage.objects.get(message_id=result.id)
-        assert row.actor_name == "tests.task_app.tasks.add" and row.options["eta"] > 0
+        assert row.actor_name == "host.demo.tasks.add" and row.options["eta"] > 0
     done = finished(result.id)
     assert done.return_value == 4 and done.started_at >= run_after
 
@@ -241,7 +241,7 @@ def test_a_web_process_killed_after_the_commit_still_gets_its_task_run(tasks_wor
     code = (
         "import os, signal\n"
         "from django.db import transaction\n"
-        "from tests.task_app.tasks import touch\n"
+        "from host.demo.tasks import touch\n"
         "with transaction.atomic():\n"
         "    transaction.on_commit(lambda: os.kill(os.getpid(), signal.SIGKILL))\n"
         f"    result = touch.enqueue({str(marker)!r})\n"
@@ -249,7 +249,7 @@ def test_a_web_process_killed_after_the_commit_still_gets_its_task_run(tasks_wor
     )
     env = child_env()
     killed = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", code],
+        [sys.executable, "-m", "django", "shell", "-c", code],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,

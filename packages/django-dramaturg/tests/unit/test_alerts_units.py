@@ -5,9 +5,9 @@ and Django's own error mail leaving out the 503s of a failing health probe."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from accounts.models import User
 from dramaturg import alerts, sendonce
 from dramaturg.alerts import FAILING, RECOVERED, Change, Known, changes
 from dramaturg.health import Problem
@@ -168,7 +168,10 @@ def test_the_check_is_scheduled_from_its_setting_and_the_mail_goes_on_the_emails
 
 @pytest.mark.django_db
 def test_the_admin_lists_health_alerts_read_only(client):
-    [staff] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    User = get_user_model()
+    [staff] = User.objects.bulk_create(
+        [User(email="ops@example.com", is_staff=True, is_superuser=True, **{"username": "ops"})]
+    )
     client.force_login(staff)
     [alert] = alerts.record([failing()], lambda pk: None)
     page = client.get("/admin/dramaturg/healthalert/").content.decode()

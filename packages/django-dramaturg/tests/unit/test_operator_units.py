@@ -111,7 +111,7 @@ def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():
     snapshot = Snapshot(
         queues=[QueueState(QueueCounts("emails", 3, 1, 2, 4), 1_000, True, 2, 1, 61_000)],
         workers=[],
-        actors={"send_welcome_email": counts},
+        actors={"send_health_alert": counts},
         outbox=[OutboxBacklog("emails", 5, now - timedelta(seconds=30))],
         taken_at=now,
     )
@@ -121,7 +121,7 @@ def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():
     assert samples[("jobs_queue_oldest_ready_age_seconds", (("queue", "emails"),))] == 60
     assert samples[("jobs_queue_paused", (("queue", "emails"),))] == 1
     assert samples[("jobs_workers", (("queue", "emails"), ("state", "lost")))] == 1
-    assert samples[("jobs_actor_dead_total", (("actor", "send_welcome_email"), ("queue", "emails")))] == 2
+    assert samples[("jobs_actor_dead_total", (("actor", "send_health_alert"), ("queue", "emails")))] == 2
     runtime = {
         float(s.labels["le"]): s.value
         for s in families["jobs_actor_runtime_seconds"].samples

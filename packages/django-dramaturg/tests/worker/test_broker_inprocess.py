@@ -23,7 +23,7 @@ from dramaturg.broker import RedisBroker
 from dramaturg.middleware import QueueMaintenance
 from dramaturg.store import dead_letters, fetched, keys, queues
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
-from tests.processes import RedisServer, wait_for
+from harness.processes import RedisServer, wait_for
 
 QUEUE = "inproc"
 

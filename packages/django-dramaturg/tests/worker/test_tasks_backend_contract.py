@@ -14,7 +14,7 @@ from django.tasks.signals import task_enqueued
 
 from dramaturg.models import OutboxMessage
 from dramaturg.store import queues
-from tests.task_app import tasks
+from host.demo import tasks
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -19,8 +19,8 @@ from dramaturg.broker import RedisBroker
 from dramaturg.store import dead_letters, fetched, handoff, keys, queues
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from dramaturg.store.handoff import WAKE_LIST_CAP
-from tests.processes import RedisServer, wait_for
-from tests.worker.test_broker_inprocess import project_middleware
+from harness.processes import RedisServer, wait_for
+from worker.test_broker_inprocess import project_middleware
 
 QUEUE = "wake"
 IDLE_TIMEOUT_MS = 5_000  # a poll would come after this (and stop() waits up to it)

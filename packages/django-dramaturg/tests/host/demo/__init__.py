@@ -1,1 +1,1 @@
-"""A test-only app of `@task` functions (installed by tests/settings.py), so workers started by tests know them."""
+"""The host project's app: `@task` functions and actors the package tests run in real workers."""

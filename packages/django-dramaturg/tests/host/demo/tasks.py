@@ -1,4 +1,4 @@
-"""`@task` functions for tests/integration/test_tasks_backend.py, found by workers like any app's tasks module."""
+"""`@task` functions and actors the package tests need, found by workers like any app's tasks module."""
 
 from __future__ import annotations
 
