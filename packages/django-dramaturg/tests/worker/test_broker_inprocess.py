@@ -21,8 +21,9 @@ from dramatiq.brokers.redis import RedisBroker as DramatiqRedisBroker
 
 from dramaturg.broker import RedisBroker
 from dramaturg.middleware import QueueMaintenance
-from dramaturg.store import dead_letters, fetched, keys, queues
+from dramaturg.store import dead_letters, keys, queues
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
+from harness import store_probe
 from harness.processes import RedisServer, wait_for
 
 QUEUE = "inproc"
@@ -125,7 +126,7 @@ def test_a_retry_that_cannot_be_enqueued_puts_the_message_back_once_redis_return
     wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="the second run to be acked")
     assert runs == [7, 7]
     assert logged(caplog, "back on queue 'inproc' instead of acking it")
-    assert dead_letters.count_dead(QUEUE) == 0
+    assert store_probe.count_dead(QUEUE) == 0
 
 
 def test_delayed_messages_held_by_a_consumer_survive_a_redis_outage(own_redis, make_broker, start_worker, caplog):
@@ -142,13 +143,13 @@ def test_delayed_messages_held_by_a_consumer_survive_a_redis_outage(own_redis, m
     start_worker(broker)
     later.send(3)
     # The retry sits in the delay queue's consumer, in memory, waiting for its eta.
-    wait_for(lambda: fetched.unacked_by_any_worker(f"{QUEUE}.DQ"), what="the retry to be fetched")
+    wait_for(lambda: store_probe.unacked_by_any_worker(f"{QUEUE}.DQ"), what="the retry to be fetched")
     own_redis.stop()
     wait_for(lambda: logged(caplog, "Consumer encountered a connection error"), what="the consumers to notice")
     own_redis.start()
     wait_for(lambda: len(runs) >= 2, timeout=40, what="the delayed retry to run after Redis returned")
     assert runs == [3, 3]
-    wait_for(lambda: not fetched.unacked_by_any_worker(f"{QUEUE}.DQ"), what="nothing left in the delay queue")
+    wait_for(lambda: not store_probe.unacked_by_any_worker(f"{QUEUE}.DQ"), what="nothing left in the delay queue")
 
 
 # --- messages that cannot be run ------------------------------------------------------
@@ -183,7 +184,7 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     broker.do_enqueue(QUEUE, ids["junk"], b"\xff not json")
     start_worker(broker)
     echo.send("after")
-    wait_for(lambda: dead_letters.count_dead(QUEUE) == 5 and done, what="five dead letters and the sound job")
+    wait_for(lambda: store_probe.count_dead(QUEUE) == 5 and done, what="five dead letters and the sound job")
 
     assert done == ["after"]
     letters = {m.redis_id: m for m in dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages}
@@ -197,7 +198,7 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     assert kinds["junk"][0] == "DecodeError"
     stored = dead_letters.get_dead(DeadLetterRef.parse(letters[ids["options_list"]].ref))
     assert stored is not None and stored.data["undecodable"].startswith("{")
-    assert fetched.unacked_by_any_worker(QUEUE) == set()
+    assert store_probe.unacked_by_any_worker(QUEUE) == set()
     counts = queues.queue_counts(QUEUE)
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, 5)
 
@@ -205,7 +206,7 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     assert dead_letters.requeue_dead([DeadLetterRef.parse(letters[i].ref) for i in ids.values()]) == 1
     wait_for(lambda: "ran-without-redis-id" in done, what="the repaired message to run")
     wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="it to be acked")
-    assert dead_letters.count_dead(QUEUE) == 4
+    assert store_probe.count_dead(QUEUE) == 4
 
 
 def test_a_closed_consumer_hands_its_prefetched_messages_to_its_successor(make_broker):
@@ -354,7 +355,7 @@ def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once
     worker.start()
     try:
         wait_for(
-            lambda: dead_letters.count_dead(QUEUE) == total,
+            lambda: store_probe.count_dead(QUEUE) == total,
             timeout=STALL_MS / 1000 / 2,
             what=f"all {total} failing messages to be dead-lettered (a stall would last {STALL_MS} ms)",
         )
@@ -366,7 +367,7 @@ def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, total)
     groups = {g.exception_type: g.count for g in dead_letters.dead_groups(DeadLetterFilter(queue=QUEUE))}
     assert groups == {"RuntimeError": total // 3, "TypeError": total // 3, "SkipMessage": total // 3}
-    assert fetched.unacked_by_any_worker(QUEUE) == set()
+    assert store_probe.unacked_by_any_worker(QUEUE) == set()
 
 
 @pytest.mark.parametrize("project_broker", [True, False], ids=["filed-with-the-nack", "filed-after-the-nack"])

@@ -16,9 +16,10 @@ from django.conf import settings
 from dramatiq import Message, Worker
 
 from dramaturg.broker import RedisBroker
-from dramaturg.store import dead_letters, fetched, handoff, keys, queues
+from dramaturg.store import dead_letters, handoff, keys, queues
 from dramaturg.store.dead_letters import DeadLetterFilter, DeadLetterRef
 from dramaturg.store.handoff import WAKE_LIST_CAP
+from harness import store_probe
 from harness.processes import RedisServer, wait_for
 from worker.test_broker_inprocess import project_middleware
 
@@ -113,7 +114,7 @@ def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, 
 
     # Requeued from the dead letters (the dashboard's action).
     record.send("fails")
-    wait_for(lambda: dead_letters.count_dead(QUEUE) == 1, what="the failure to be dead-lettered")
+    wait_for(lambda: store_probe.count_dead(QUEUE) == 1, what="the failure to be dead-lettered")
     done.clear()
     (letter,) = dead_letters.page_dead(DeadLetterFilter(queue=QUEUE)).messages
     with pushed(waits, done, "fails"):
@@ -191,7 +192,7 @@ def test_batched_acks_run_every_job_once_and_leave_nothing_in_progress(broker):
     finally:
         worker.stop()
     assert sorted(ran) == list(range(total))
-    assert fetched.unacked_by_any_worker(QUEUE) == set()
+    assert store_probe.unacked_by_any_worker(QUEUE) == set()
 
 
 def test_acks_left_unsent_by_a_closed_consumer_are_sent_by_its_successor(tmp_path):
