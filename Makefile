@@ -94,8 +94,7 @@ test-browser: $(INSTALLED) test-tools test-redis
 
 ## test-postgres: the tiers again on PostgreSQL at DATABASE_URL, but for the files that never touch the
 ## database (.ci/run starts a server when none answers)
-NO_DATABASE = tests/worker/test_wakeups.py tests/worker/test_broker_inprocess.py \
-	tests/integration/test_upstream_dramatiq.py tests/integration/test_netns.py
+NO_DATABASE = tests/integration/test_netns.py  # (the broker-only tests are the package's: make package-test)
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
 	@$(call tiers,$(addprefix --ignore=,$(NO_DATABASE)))

@@ -3,7 +3,7 @@
 Commands run as `python -m django <command>` under the running settings module, from settings.BASE_DIR,
 with this harness's directory on PYTHONPATH: the same for the reference project and the package's host.
 
-Importable without Django settings: tests/upstream_dramatiq/run.py starts its RedisServer outside Django."""
+Importable without Django settings: upstream/dramatiq_suite/run.py starts its RedisServer outside Django."""
 
 from __future__ import annotations
 

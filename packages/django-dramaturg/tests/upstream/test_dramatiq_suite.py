@@ -1,5 +1,5 @@
 """Dramatiq's own Redis broker tests (tests/test_redis.py of the pinned Dramatiq) pass against the
-project's broker: run by tests/upstream_dramatiq/run.py on a redis-server of its own. All of them,
+package's broker: run by tests/upstream/dramatiq_suite/run.py on a redis-server of its own. All of them,
 `test_redis_dead_lettered_messages_are_cleaned_up` too (16,000 jobs failed on purpose: it took
 ~4 minutes while a nack left a consumer with a full prefetch window waiting the worker timeout)."""
 
@@ -13,13 +13,12 @@ import pytest
 from django.conf import settings
 
 from harness.ports import reserve_port
-from tests.upstream_dramatiq.run import SDIST_UNAVAILABLE
+from upstream.dramatiq_suite.run import SDIST_UNAVAILABLE
 
 
-@pytest.mark.integration
-def test_dramatiqs_own_redis_broker_tests_pass_against_the_project_broker():
+def test_dramatiqs_own_redis_broker_tests_pass_against_the_package_broker():
     run = subprocess.run(
-        [sys.executable, "-m", "tests.upstream_dramatiq.run", "-q", "-rp", "-p", "no:logging"],
+        [sys.executable, "-m", "upstream.dramatiq_suite.run", "-q", "-rp", "-p", "no:logging"],
         cwd=settings.BASE_DIR,
         capture_output=True,
         text=True,
@@ -31,7 +30,6 @@ def test_dramatiqs_own_redis_broker_tests_pass_against_the_project_broker():
     assert "PASSED tests/test_redis.py::test_redis_dead_lettered_messages_are_cleaned_up" in run.stdout
 
 
-@pytest.mark.integration
 def test_without_a_package_index_serving_the_sdist_the_runner_says_so_and_the_test_would_skip(tmp_path):
     """The skip above fires on the runner's own exit status: pip pointed at a port nothing listens on,
     no cache, no configuration, and a stage of the test's own (so no earlier download is found)."""
@@ -46,7 +44,7 @@ def test_without_a_package_index_serving_the_sdist_the_runner_says_so_and_the_te
     }
     env.pop("PIP_FIND_LINKS", None)
     run = subprocess.run(
-        [sys.executable, "-m", "tests.upstream_dramatiq.run", "-q"],
+        [sys.executable, "-m", "upstream.dramatiq_suite.run", "-q"],
         cwd=settings.BASE_DIR,
         env=env,
         capture_output=True,

@@ -1,5 +1,5 @@
 """Ours, not Dramatiq's: the fixtures Dramatiq's own `tests/test_redis.py` expects (its conftest's
-`redis_broker` / `redis_worker` and `tests.common.worker`), pointed at the project's broker
+`redis_broker` / `redis_worker` and `tests.common.worker`), pointed at the package's broker
 (`dramaturg.broker.RedisBroker`) on a redis-server of the run's own (`UPSTREAM_REDIS_URL`), never the
 shared one: their fixture FLUSHALLs. Staged by `run.py` beside the downloaded test file."""
 

@@ -1,9 +1,9 @@
 """Run Dramatiq's own Redis broker tests (`tests/test_redis.py` of the pinned Dramatiq) against the
 project's broker:
 
-    .venv/bin/python -m tests.upstream_dramatiq.run [pytest args]
+    cd packages/django-dramaturg/tests && python -m upstream.dramatiq_suite.run [pytest args]
 
-Downloads the pinned sdist (`pip download`, once, into var/upstream-dramatiq/), stages its
+Downloads the pinned sdist (`pip download`, once, into $TMPDIR/dramaturg-upstream-dramatiq/), stages its
 test_redis.py beside a conftest and common module that import ours (`fixtures.py`), starts a
 redis-server of its own on a free port, and runs pytest there. Exits with pytest's status.
 Dramatiq's code is never committed here; only this runner and the fixtures are ours.
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from harness.processes import RedisServer
 
-ROOT = Path(__file__).resolve().parents[2]
-STAGE = Path(os.environ.get("UPSTREAM_DRAMATIQ_STAGE") or ROOT / "var" / "upstream-dramatiq")
+ROOT = Path(__file__).resolve().parents[2]  # the tests directory (harness/, host/)
+STAGE = Path(os.environ.get("UPSTREAM_DRAMATIQ_STAGE") or Path(tempfile.gettempdir()) / "dramaturg-upstream-dramatiq")
 # The exit status when the sdist cannot be had (no package index serves it): EX_TEMPFAIL, which
 # pytest never uses, so the suite's test can skip on it and fail on anything else.
 SDIST_UNAVAILABLE = 75
@@ -94,12 +94,10 @@ def main(pytest_args: list[str]) -> int:
     data = Path(tempfile.mkdtemp(prefix="upstream-redis-"))
     server = RedisServer(data, appendonly=False).start()
     try:
-        # The staged `tests` package must win over the project's; the project root (for `jobs`) goes after it.
-        env = {
-            **os.environ,
-            "UPSTREAM_REDIS_URL": server.url,
-            "PYTHONPATH": os.pathsep.join([str(suite), str(ROOT)]),
-        }
+        # The staged `tests` package must win over any other; the tests directory and the caller's path
+        # (where dramaturg is, when it is not installed) go after it.
+        path = [str(suite), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+        env = {**os.environ, "UPSTREAM_REDIS_URL": server.url, "PYTHONPATH": os.pathsep.join(path)}
         env.pop("DJANGO_SETTINGS_MODULE", None)
         return subprocess.run(
             [
