@@ -11,11 +11,11 @@ from playwright.sync_api import expect
 from accounts.models import User
 from dramaturg.store import keys
 from dramaturg.store.connection import client as redis_client
-from tests.browser import browser_page, log_in, screenshot
+from harness.browser import browser_page, log_in, screenshot
+from harness.processes import wait_for
 from tests.dead_letters import poison
 from tests.integration.test_dashboard import redis_monitor
 from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
