@@ -17,7 +17,7 @@ PY_VERSION := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; print("
 # Named for the Python it was built with: another Python (or a venv of an older one) rebuilds it.
 INSTALLED = $(VENV)/.installed-py$(or $(PY_VERSION),none)
 
-.PHONY: run serve test test-unit test-worker test-integration test-browser test-postgres test-redis lint setup manage test-tools clean python
+.PHONY: run serve test package-test test-unit test-worker test-integration test-browser test-postgres test-redis lint setup manage test-tools clean python
 
 ## python: fail with one line unless a Python >= 3.12 was found
 python:
@@ -94,14 +94,26 @@ test-browser: $(INSTALLED) test-tools test-redis
 
 ## test-postgres: the tiers again on PostgreSQL at DATABASE_URL, but for the files that never touch the
 ## database (.ci/run starts a server when none answers)
-NO_DATABASE = tests/worker/test_wakeups.py tests/worker/test_broker_inprocess.py \
-	tests/integration/test_upstream_dramatiq.py tests/integration/test_netns.py
+NO_DATABASE = tests/integration/test_netns.py  # (the broker-only tests are the package's: make package-test)
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
 	@$(call tiers,$(addprefix --ignore=,$(NO_DATABASE)))
 
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
+
+## package-test: the django-dramaturg wheel (pip wheel: PEP 517 with hatchling), installed in a fresh
+## var/pkg-venv with the project's pinned versions, and the package's tests (packages/django-dramaturg/tests,
+## in its host project) run against that install: its src layout keeps the source tree off the path
+PKG := packages/django-dramaturg
+package-test: $(INSTALLED) test-redis
+	rm -rf var/dist var/pkg-venv
+	$(PY) -m pip wheel -q --no-deps -w var/dist $(PKG)
+	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt  # pip refuses extras here
+	"$(PYTHON_EXE)" -m venv var/pkg-venv
+	var/pkg-venv/bin/python -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django aiosmtpd "psycopg[binary]" \
+		-c var/constraints.txt
+	cd $(PKG) && DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= ../../var/pkg-venv/bin/python -m pytest tests $(ARGS)
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(INSTALLED)

@@ -63,11 +63,12 @@ from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "packages" / "django-dramaturg" / "tests"))  # harness.*, the shared test parts
 
 from bench._setup import free_port, redis_answers, redis_command  # noqa: E402
 from bench.chaos_processes import Proc, StartFailed, kill_all, manage, port_answers, run_once  # noqa: E402
 from bench.chaos_smtp import AttributingHandler  # noqa: E402
-from tests.smtp_sink import SmtpSink  # noqa: E402
+from harness.smtp_sink import SmtpSink  # noqa: E402
 
 NAMESPACE = "chaos"
 PASSWORD = "correct-horse-battery-staple"
@@ -324,7 +325,7 @@ class Soak:
         self.down: dict[str, list[list[float]]] = {"web": [], "redis": [], "database": []}
         self.database_lock = threading.Lock()  # one database outage at a time
         self.sqlite_lock: subprocess.Popen | None = None  # the process holding SQLite's write lock
-        self.postgres: Any = None  # tests.postgres_server.PostgresServer with --own-postgres
+        self.postgres: Any = None  # harness.postgres_server.PostgresServer with --own-postgres
         # (time, how, incarnation, seconds after an acceptance it still explains): for the duplicate window
         self.worker_deaths: list[tuple[float, str, str, float]] = []
         self.workers: list[Proc] = []
@@ -367,7 +368,7 @@ class Soak:
             partial(redis_answers, self.redis_port),
         ).start()
         if self.args.own_postgres:
-            from tests.postgres_server import PostgresServer
+            from harness.postgres_server import PostgresServer
 
             self.postgres = PostgresServer().start()
             self.database_url = self.postgres.create_database("chaos")

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.smtp_sink import RecordingHandler
+from harness.smtp_sink import RecordingHandler
 
 
 def socket_owner(client_port: int, server_port: int, groups: dict[int, str]) -> str | None:

@@ -148,7 +148,7 @@ def main() -> None:
     from dramaturg.store.connection import text
     from dramaturg.store.filters import MessageFilter
 
-    if dead_letters.count_dead("emails") != args.messages:
+    if redis_client().zcard(keys.dead_key("emails")) != args.messages:
         clear_namespace(NAMESPACE)
         print(f"filling {args.messages:,} dead letters ...", flush=True)
         seconds = fill(args.messages)

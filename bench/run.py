@@ -41,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "packages" / "django-dramaturg" / "tests"))  # harness.*, the shared test parts
 
 from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
 
@@ -626,8 +627,8 @@ def web_load(database: str, clients_n: int, seconds: float) -> dict:
 def signup_modes(repeats: int) -> dict:
     """One client, sequential signups, the SMTP server taking 500 ms per message: the email sent in the
     request vs through Dramatiq (the outbox)."""
-    from tests.http import post_json
-    from tests.smtp_sink import SmtpSink
+    from harness.http import post_json
+    from harness.smtp_sink import SmtpSink
 
     sink = SmtpSink()
     sink.handler.delay = 0.5

@@ -9,7 +9,7 @@ from dramatiq import Message, get_broker
 from accounts.models import User
 from dramaturg.store import dead_letters
 from dramaturg.store.filters import MessageFilter
-from tests.processes import wait_for
+from harness.processes import wait_for
 
 
 def filed(queue: str) -> int:

@@ -59,8 +59,5 @@ if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "project.sql
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
-# @task functions of the tasks backend's tests; every worker a test starts knows them.
-INSTALLED_APPS = [*INSTALLED_APPS, "tests.task_app"]  # noqa: F405
-
 # Test doubles (inert unless a test sets their env var for its worker processes).
 DRAMATIQ_BROKER["MIDDLEWARE"] = [*DRAMATIQ_BROKER["MIDDLEWARE"], "tests.middleware.FailChosenChunks"]  # noqa: F405

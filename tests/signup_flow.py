@@ -7,7 +7,7 @@ import time
 import urllib.error
 from dataclasses import dataclass, field
 
-from tests.http import post_json
+from harness.http import post_json
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -8,8 +8,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, LoginEvent, User
-from tests.browser import browser_page, screenshot
-from tests.processes import wait_for
+from harness.browser import browser_page, screenshot
+from harness.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -4,10 +4,10 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import EmailDelivery, User
-from dramaturg.store import dead_letters
-from tests.browser import browser_page, log_in, screenshot
+from harness import store_probe
+from harness.browser import browser_page, log_in, screenshot
+from harness.processes import wait_for
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -87,4 +87,4 @@ def test_requeue_and_delete_from_the_django_admin(live, staff, worker, smtp):
         run_action(page, "input[aria-label='select all']", "delete:selected", "Deleted 3 messages.")
         screenshot(page, "admin-failed-messages-after")
     wait_for(lambda: smtp.received("admin-needle@example.com"), what="the email requeued from the admin")
-    assert dead_letters.count_dead("emails") == 0
+    assert store_probe.count_dead("emails") == 0

@@ -11,12 +11,12 @@ from playwright.sync_api import expect
 from accounts.models import User
 from dramaturg.store import keys
 from dramaturg.store.connection import client as redis_client
-from tests.browser import browser_page, log_in, screenshot
+from harness.browser import browser_page, log_in, screenshot
+from harness.dramaturg_settings import set_dramaturg
+from harness.processes import wait_for
 from tests.dead_letters import poison
-from tests.dramaturg_settings import set_dramaturg
 from tests.integration.test_dashboard import redis_monitor
 from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -11,11 +11,11 @@ from django.utils import translation
 from playwright.sync_api import expect
 
 from accounts.models import User
+from harness.browser import browser_page, log_in, screenshot
+from harness.processes import wait_for
 from reports.models import Report
 from reports.periods import today
 from reports.tasks import request_report
-from tests.browser import browser_page, log_in, screenshot
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -11,8 +11,8 @@ from django.test import Client
 
 from accounts.emails import build_email
 from accounts.models import EmailDelivery, User
-from tests.http import post_json
-from tests.processes import wait_for
+from harness.http import post_json
+from harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 

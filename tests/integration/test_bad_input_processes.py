@@ -13,9 +13,9 @@ import pytest
 from accounts.models import User
 from dramaturg.models import AdminErrorMail, OutboxMessage
 from dramaturg.store import queues
-from tests.http import post_json
-from tests.processes import ManagedProcess, child_env, wait_for
-from tests.smtp_sink import free_port
+from harness.http import post_json
+from harness.processes import ManagedProcess, child_env, wait_for
+from harness.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"

@@ -17,7 +17,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.postgres_server import unavailable_reason
+from harness.postgres_server import unavailable_reason
 
 pytestmark = [pytest.mark.integration]
 

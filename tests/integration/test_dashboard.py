@@ -26,8 +26,9 @@ from dramaturg.store.connection import client as stats_client
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
+from harness import store_probe
+from harness.processes import child_env, wait_for
 from tests.dead_letters import failed_welcome_emails, poison
-from tests.processes import child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -113,7 +114,7 @@ def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
     assert b"Requeued 1 message." in result.content
     wait_for(lambda: smtp.received("fixme@example.com"), what="the requeued email")
     wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
-    assert dead_letters.count_dead("emails") == 0
+    assert store_probe.count_dead("emails") == 0
     entry = AuditEntry.objects.get()
     assert (entry.user_email, entry.action, entry.scope, entry.count) == ("ops@example.com", "requeue", "one", 1)
     assert entry.refs == dead.ref
@@ -124,7 +125,7 @@ def test_requeued_message_keeps_its_id_with_retries_reset(ops, worker, smtp):
     [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert dead.message_id == message_id
     assert dead_letters.requeue_dead([DeadLetterRef.parse(dead.ref)]) == 1
-    wait_for(lambda: dead_letters.count_dead("emails") == 1, what="the poison letter to die again")
+    wait_for(lambda: store_probe.count_dead("emails") == 1, what="the poison letter to die again")
     [again] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     full = dead_letters.get_dead(DeadLetterRef.parse(again.ref))
     assert full.message_id == message_id and full.retries == 0 and "requeued_at" in full.options
@@ -137,7 +138,7 @@ def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
     late = confirm(ops, "delete:selected", refs=dead.ref)
     assert late.status_code == 200
     assert b"Deleted 0 messages. 1 had already been requeued or deleted by someone else." in late.content
-    assert dead_letters.count_dead("emails") == 0 and dead_letters.dead_groups() == []
+    assert store_probe.count_dead("emails") == 0 and dead_letters.dead_groups() == []
     assert ops.get(f"/jobs/dead/emails/{dead.redis_id}/", follow=True).status_code == 200
 
 
@@ -172,7 +173,7 @@ def test_permissions_and_csrf(live, worker, smtp):
     strict.force_login(User.objects.create_superuser("root@example.com", "root-password-123"))
     refused = strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"})
     assert refused.status_code == 403
-    assert dead_letters.count_dead("emails") == 1
+    assert store_probe.count_dead("emails") == 1
 
 
 def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
@@ -260,7 +261,7 @@ def test_tampered_references_are_refused_clearly(ops, worker, smtp):
     for url in ("/jobs/dead/emails/has%20space/", "/jobs/dead/1queue/abc/", "/jobs/dead/emails/has%20space/download/"):
         response = ops.get(url, follow=True)
         assert response.status_code == 200 and b"Malformed message reference." in response.content, url
-    assert AuditEntry.objects.count() == 0 and dead_letters.count_dead("emails") == 1
+    assert AuditEntry.objects.count() == 0 and store_probe.count_dead("emails") == 1
 
 
 def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):

@@ -1,7 +1,7 @@
 """The database goes away under real processes: the relay, workers and the web carry on and lose nothing.
 
 Each test runs its own stack (web, worker, relay) on a database of its own and a redis-server of its own:
-PostgreSQL is the suite's own server (tests.postgres_server), stopped (fast shutdown) and started again on
+PostgreSQL is the suite's own server (harness.postgres_server), stopped (fast shutdown) and started again on
 the same port; SQLite is a file of the test's own whose write lock another process holds for longer than the
 busy timeout (1 s: sqlite:///...?timeout=1). Either runs whatever database the rest of the suite uses."""
 
@@ -25,9 +25,9 @@ import pytest
 import redis
 from django.conf import settings
 
-from tests.postgres_server import PostgresServer
-from tests.processes import ManagedProcess, ProcessStack, RedisServer, child_env, wait_for
-from tests.smtp_sink import free_port
+from harness.postgres_server import PostgresServer
+from harness.processes import ManagedProcess, ProcessStack, RedisServer, child_env, wait_for
+from harness.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"

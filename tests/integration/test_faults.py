@@ -19,13 +19,14 @@ from dramatiq import Message, get_broker
 from accounts.models import EmailDelivery, User
 from dramaturg import conf
 from dramaturg.models import OutboxMessage
-from dramaturg.store import dead_letters, fetched, keys, queues
+from dramaturg.store import dead_letters, keys, queues
 from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
+from harness import store_probe
+from harness.http import post_json
+from harness.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 from tests.dead_letters import poison
-from tests.http import post_json
-from tests.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
@@ -184,7 +185,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     broker.do_enqueue("emails", str(uuid.uuid4()), b"{this is not json")
     broker.do_enqueue("emails", str(uuid.uuid4()), b'{"hello": "not a message"}')
     broker.enqueue(Message(queue_name="emails", actor_name="send_welcome_email", args=(1, 2, 3), kwargs={}, options={}))
-    wait_for(lambda: dead_letters.count_dead("emails") == 4, what="four dead letters")
+    wait_for(lambda: store_probe.count_dead("emails") == 4, what="four dead letters")
     groups = {
         (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
@@ -328,7 +329,7 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
     broker.do_enqueue("emails", no_redis_id, sound.encode())  # written around the broker: no redis_message_id
     broker.do_enqueue("emails", options_list, json.dumps({**sound.asdict(), "options": ["eta", 1]}).encode())
     client().rpush(keys.queue_key("emails"), no_body)  # an id whose body was never stored
-    wait_for(lambda: dead_letters.count_dead("emails") == 3, what="three dead letters")
+    wait_for(lambda: store_probe.count_dead("emails") == 3, what="three dead letters")
     groups = {
         (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
@@ -337,7 +338,7 @@ def test_messages_that_cannot_be_acked_are_dead_lettered_not_left_in_progress(li
     assert "no redis_message_id" in reasons[no_redis_id]
     assert "options are not a JSON object" in reasons[options_list]
     assert reasons[no_body] == "Message id was queued without a body"
-    assert fetched.unacked_by_any_worker("emails") == set()
+    assert store_probe.unacked_by_any_worker("emails") == set()
     counts = queues.queue_counts("emails")
     assert (counts.ready, counts.in_progress) == (0, 0)
 

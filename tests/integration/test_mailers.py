@@ -14,9 +14,9 @@ from django.core.mail import EmailMessage, mailers
 from django.core.mail.backends import console, filebased, locmem, smtp
 from django.test import override_settings
 
+from harness.http import post_json
+from harness.processes import wait_for
 from project.mailers import mailer_from_url
-from tests.http import post_json
-from tests.processes import wait_for
 
 SMTP = "dramaturg.mail.EmailBackend"  # Django's, with RFC 5321's wait for the final reply
 

@@ -17,11 +17,11 @@ from django.test import Client
 
 from accounts.models import User
 from dramaturg.models import OutboxMessage
-from tests.http import post_json
-from tests.netns import Lan, LanSmtpSink, unavailable_reason
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
+from harness.http import post_json
+from harness.netns import Lan, LanSmtpSink, unavailable_reason
+from harness.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
+from harness.smtp_sink import free_port
 from tests.signup_flow import PASSWORD
-from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 HEARTBEAT_TIMEOUT_MS = 3000

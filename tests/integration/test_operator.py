@@ -22,10 +22,10 @@ from dramaturg.store import actor_metrics, control, delayed, keys, queues
 from dramaturg.store.connection import client as redis_client
 from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
+from harness.dramaturg_settings import set_dramaturg
+from harness.processes import wait_for
 from tests.dead_letters import failed_welcome_emails, filed, poison
-from tests.dramaturg_settings import set_dramaturg
 from tests.integration.test_dashboard import redis_monitor
-from tests.processes import wait_for
 
 pytestmark = [pytest.mark.integration]
 

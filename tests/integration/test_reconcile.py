@@ -14,9 +14,9 @@ from accounts.models import EmailDelivery, User
 from dramaturg import conf
 from dramaturg.models import OutboxMessage
 from dramaturg.store import queues
-from tests.http import post_json
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
-from tests.smtp_sink import free_port
+from harness.http import post_json
+from harness.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
+from harness.smtp_sink import free_port
 
 PASSWORD = "correct-horse-battery-staple"
 

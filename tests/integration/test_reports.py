@@ -12,6 +12,8 @@ from accounts.models import EmailDelivery, LoginEvent, User
 from dramaturg.periodic import next_run
 from dramaturg.store import dead_letters, queues, stats
 from dramaturg.store.filters import MessageFilter
+from harness import store_probe
+from harness.processes import SchedulerProcess, child_env, wait_for
 from reports.models import Report, ReportChunk
 from reports.periods import day_bounds, today, week_start
 from reports.runs import plan_chunks
@@ -22,7 +24,6 @@ from reports.tasks import (
     schedule_daily_report,
     schedule_weekly_report,
 )
-from tests.processes import SchedulerProcess, child_env, wait_for
 
 pytestmark = [pytest.mark.integration]
 SEOUL = ZoneInfo("Asia/Seoul")
@@ -128,7 +129,7 @@ def test_a_chunk_that_always_fails_marks_the_report_failed(seeded, start_worker,
     report = wait_done(report)
     assert report.status == "failed"
     assert "chunk 1 failed after 3 retries: tests.middleware.InjectedFailure: chunk 1 fails on purpose" in report.error
-    wait_for(lambda: dead_letters.count_dead("reports") == 1, what="the chunk in the dead-letter set")
+    wait_for(lambda: store_probe.count_dead("reports") == 1, what="the chunk in the dead-letter set")
     [dead] = dead_letters.page_dead(MessageFilter(queue="reports")).messages
     assert dead.actor_name == "compute_chunk" and dead.exception_type == "InjectedFailure"
 

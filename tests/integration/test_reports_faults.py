@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.management import call_command
 
 from dramaturg.models import OutboxMessage
+from harness.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 from reports.models import Report
 from reports.periods import today
-from tests.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
 
 pytestmark = [pytest.mark.integration]
 

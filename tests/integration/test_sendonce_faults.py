@@ -17,11 +17,11 @@ from django.test import Client
 
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
-from tests.http import post_json
+from harness.http import post_json
+from harness.processes import RedisServer, SchedulerProcess, wait_for
+from harness.processes import test_database_url as database_url
 from tests.integration import test_faults
 from tests.integration.test_faults import PASSWORD
-from tests.processes import RedisServer, SchedulerProcess, wait_for
-from tests.processes import test_database_url as database_url
 
 pytestmark = [pytest.mark.integration]
 

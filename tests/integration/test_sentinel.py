@@ -19,10 +19,10 @@ from django.conf import settings
 from accounts.models import EmailDelivery
 from dramaturg.models import OutboxMessage
 from dramaturg.redis_connection import parse_sentinels, sentinel_client
-from tests.processes import ManagedProcess, SchedulerProcess, WorkerProcess, child_env, stop_all, wait_for
-from tests.redis_ha import SERVICE, SentinelGroup
+from harness.processes import ManagedProcess, SchedulerProcess, WorkerProcess, child_env, stop_all, wait_for
+from harness.redis_ha import SERVICE, SentinelGroup
+from harness.smtp_sink import free_port
 from tests.signup_flow import SignupFlow
-from tests.smtp_sink import free_port
 
 pytestmark = [pytest.mark.integration]
 NAMESPACE = "ha"
@@ -167,6 +167,6 @@ def test_primary_killed_sentinels_promote_the_replica_and_every_email_arrives_on
     assert set(received) == accepted and set(received.values()) == {1}, "every email exactly once"
     assert EmailDelivery.objects.exclude(status="sent").count() == 0
     for process in (web, worker, relay, scheduler):
-        assert process.proc.poll() is None, f"{process.args[2]} carried on:\n{process.log_tail()}"
+        assert process.proc.poll() is None, f"{process.command} carried on:\n{process.log_tail()}"
     # The worker met the outage and carried on against the promoted replica (no restart).
     assert master.connection_pool.get_master_address()[1] == ha.replica.port

@@ -17,7 +17,7 @@ from django.test import Client
 from accounts.models import EmailDelivery, LoginEvent, User
 from dramaturg.models import OutboxMessage
 from dramaturg.store import recent
-from tests.processes import wait_for
+from harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 

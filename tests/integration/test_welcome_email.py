@@ -8,8 +8,9 @@ from accounts.tasks import send_welcome_email
 from dramaturg.store import dead_letters, queues
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
-from tests.http import post_json
-from tests.processes import wait_for
+from harness import store_probe
+from harness.http import post_json
+from harness.processes import wait_for
 
 pytestmark = [pytest.mark.integration]
 
@@ -71,7 +72,7 @@ def test_smtp_down_for_a_while_email_arrives_once_it_is_back(live, smtp, worker)
 def test_smtp_failing_for_good_dead_letters_with_traceback(live, smtp, worker):
     smtp.handler.reply = "554 5.7.1 Rejected by test policy"
     user_id, _ = signup(live, "doomed@example.com")
-    wait_for(lambda: dead_letters.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
+    wait_for(lambda: store_probe.count_dead("emails") == 1, timeout=30, what="the message in the dead-letter set")
     [summary] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     dead = dead_letters.get_dead(DeadLetterRef.parse(summary.ref))
     assert dead is not None and dead.actor_name == "send_welcome_email"
@@ -124,7 +125,6 @@ def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
     from django.core.management import call_command
     from django.utils import timezone
 
-    from dramaturg import outbox
     from dramaturg.models import OutboxMessage
 
     with transaction.atomic():
@@ -137,7 +137,7 @@ def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
     wait_for(lambda: smtp.received("orphan@example.com"), what="the relayed email")
     wait_for(drained, what="the queue to be drained")
     assert len(smtp.received("orphan@example.com")) == 1
-    assert outbox.pending_count() == 0
+    assert store_probe.pending_count() == 0
     assert smtp.received("orphan@example.com")[0]["Message-ID"].startswith("<welcome-")
 
 

@@ -10,7 +10,7 @@ from django.utils import translation
 
 from dramaturg.dbconnections import is_unavailable
 from dramaturg.unavailable import ServiceUnavailableMiddleware
-from tests.dramaturg_settings import set_dramaturg
+from harness.dramaturg_settings import set_dramaturg
 
 
 @pytest.mark.parametrize(

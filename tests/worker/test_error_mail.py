@@ -13,8 +13,8 @@ from dramaturg import errormail, log
 from dramaturg.health import Problem, Report
 from dramaturg.models import AdminErrorMail, OutboxMessage
 from dramaturg.views import monitoring
-from tests.dramaturg_settings import set_dramaturg
-from tests.processes import wait_for
+from harness.dramaturg_settings import set_dramaturg
+from harness.processes import wait_for
 
 pytestmark = [pytest.mark.urls("tests.broken_urls"), pytest.mark.django_db(transaction=True)]
 

@@ -113,10 +113,6 @@ def relay_once(batch: int = 500, grace: timedelta = timedelta(seconds=5)) -> int
     return dispatch(list(due))
 
 
-def pending_count() -> int:
-    return OutboxMessage.objects.filter(dispatched_at__isnull=True).count()
-
-
 def prune(older_than: timedelta = timedelta(days=7)) -> int:
     """Forget dispatched rows after a while; the table only needs what may still be in flight."""
     deleted, _ = OutboxMessage.objects.filter(dispatched_at__lt=timezone.now() - older_than).delete()

@@ -435,11 +435,6 @@ def count_dead_since(queues: Iterable[str], since_ms: int) -> dict[str, int]:
     return dict(zip(names, pipe.execute(), strict=True)) if names else {}
 
 
-def count_dead(queue: str) -> int:
-    """How many dead letters `queue` holds."""
-    return client().zcard(keys.dead_key(queue))
-
-
 # --- requeue and delete --------------------------------------------------------
 
 

@@ -29,15 +29,6 @@ def unacked_ids(worker_id: str, queue: str) -> list[str]:
     return sorted(text(i) for i in client().smembers(keys.acks_key(worker_id, queue)))
 
 
-def unacked_by_any_worker(queue: str) -> set[str]:
-    """Redis ids of `queue` (as consumed) that any worker fetched and has not acked (a scan: for checks)."""
-    conn = client()
-    found: set[str] = set()
-    for key in conn.scan_iter(match=keys.acks_key("*", queue), count=1000):
-        found.update(text(i) for i in conn.smembers(key))
-    return found
-
-
 def _envelope(
     queue: str, redis_id: str, raw: bytes | None, data: dict[str, Any] | None, reason: str, exception_type: str
 ) -> bytes:

@@ -1,0 +1,195 @@
+"""The harness's fixtures as a pytest plugin (`pytest_plugins = ["harness.fixtures"]` in a conftest):
+real Redis (a test namespace cleared around each test), a session worker process, an SMTP sink, the
+suite's own PostgreSQL server, and each test marked with its tier from its directory."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import dramatiq
+import pytest
+import redis
+from django.conf import settings
+from django.utils import translation
+
+from dramaturg import store
+from dramaturg.store import keys, stats
+from dramaturg.timeutil import now_ms
+from harness.ports import reserve_port
+from harness.postgres_server import PostgresServer, unavailable_reason
+from harness.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
+from harness.smtp_sink import SmtpSink
+
+TIERS = {
+    "unit": "unit",
+    "worker": "worker",
+    "integration": "integration",
+    "chromium": "browser",
+    "upstream": "upstream",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Each test gets its tier's marker from its directory (tests/unit, tests/worker, tests/integration,
+    tests/chromium, under the rootdir), so `-m` selects a tier across directories too; a file in tests/
+    itself runs with every tier, unmarked."""
+    for item in items:
+        parts = Path(item.path).resolve().relative_to(config.rootpath).parts
+        if len(parts) > 2 and parts[0] == "tests" and parts[1] in TIERS:
+            item.add_marker(TIERS[parts[1]])
+
+
+def _unregister_dead_workers() -> None:
+    """Drop the registrations of this host's workers whose process is gone (killed at a test's end:
+    no graceful shutdown unregistered them), so the next test's dashboard lists no leftover."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    host = socket.gethostname()
+    for worker_id, info in conn.hgetall(keys.workers_key()).items():
+        seen = json.loads(info)
+        if seen.get("host") == host and not _alive(seen.get("pid")):
+            stats.unregister_worker(worker_id.decode() if isinstance(worker_id, bytes) else worker_id)
+
+
+def _alive(pid: int | None) -> bool:
+    """A running process (a killed worker's children may linger as zombies until reaped: dead)."""
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def _clear_namespace() -> None:
+    """Drop every message and statistic of the test namespace; keep the running
+    worker's registration and heartbeat, which belong to the session."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    keep = (b":__heartbeats__", b":__jobs__:workers")
+    keys = [k for k in conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000) if not k.endswith(keep)]
+    if keys:
+        conn.delete(*keys)
+
+
+@pytest.fixture(autouse=True)
+def _no_language_left_active() -> Iterator[None]:
+    """A request the test client made in Korean leaves Korean active in the test's thread; the next
+    test (pytest-django runs the database tests first, then the transactional ones) starts in the default."""
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture
+def settled_worker_stats(live) -> None:
+    """`live`, once every live worker has published (once a second) after the test began, and the
+    namespace cleared again: what a previous test's jobs recorded in a worker's memory, published
+    after that test's clear, must not count in this test's figures."""
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    since = now_ms()
+
+    def seen() -> dict[bytes | str, int]:
+        return {w: json.loads(info).get("seen_ms", 0) for w, info in conn.hgetall(keys.workers_key()).items()}
+
+    live = [w for w, at in seen().items() if at > since - 3_000]
+    if live:
+        wait_for(lambda: all(seen().get(w, 0) > since for w in live), timeout=10, what="the workers' next publish")
+    _clear_namespace()
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
+    smtp_server.reset()
+    smtp_server.start()
+    yield smtp_server
+    smtp_server.reset()
+    smtp_server.start()
+
+
+@pytest.fixture(scope="session")
+def postgres_server_session() -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server (harness.postgres_server), started on first use, stopped and removed
+    at the end of the session. Skips when the server binaries are not installed."""
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(f"no PostgreSQL server of the suite's own: {reason}")
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def postgres_server(postgres_server_session: PostgresServer) -> Iterator[PostgresServer]:
+    """The suite's own PostgreSQL server, running at the start of the test and again after it (a test may
+    stop, kill or restart it)."""
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
+    yield postgres_server_session
+    if not postgres_server_session.alive:
+        postgres_server_session.start()
+
+
+@pytest.fixture
+def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
+    """Redis down for this process: the broker's client (which the store and the pages read through)
+    points at a port reserved for this test and listened on by nothing, so every Redis command meets
+    a real refused connection."""
+    dead = redis.Redis(host="127.0.0.1", port=reserve_port(), socket_connect_timeout=1, socket_timeout=1)
+    monkeypatch.setattr(dramatiq.get_broker(), "client", dead)
+    return dead
+
+
+@pytest.fixture
+def clean_redis():
+    """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""
+    _clear_namespace()
+    yield store
+    _clear_namespace()
+
+
+@pytest.fixture(scope="session")
+def worker(django_db_setup, django_db_blocker, smtp_server: SmtpSink):
+    """One real rundramatiq process (1 process x 2 threads) on the urgent queues, for the session.
+    Its log shows Django's deprecation warnings (PendingDeprecationWarning subclasses), hidden by default."""
+    env = child_env(EMAIL_URL=smtp_server.url, PYTHONWARNINGS="default::PendingDeprecationWarning")
+    with django_db_blocker.unblock():
+        process = WorkerProcess(env, queues=["emails", "default"]).start()
+    yield process
+    process.kill()  # the session is over: nothing waits on its graceful shutdown
+
+
+@pytest.fixture
+def live(live_server, worker, clean_redis, smtp, transactional_db):
+    """A live HTTP server, a real worker and a real SMTP server over one test database."""
+    return live_server
+
+
+@pytest.fixture
+def start_worker(django_db_blocker, smtp_server: SmtpSink):
+    """Start extra rundramatiq processes (stopped after the test): start_worker(queues=[...], **env)."""
+    started = []
+
+    def start(queues: list[str], processes: int = 1, threads: int = 2, **env: str) -> ManagedProcess:
+        with django_db_blocker.unblock():
+            process = WorkerProcess(
+                child_env(EMAIL_URL=smtp_server.url, **env), processes=processes, threads=threads, queues=queues
+            )
+        started.append(process)
+        return process.start()
+
+    yield start
+    stop_all(started)
+    _unregister_dead_workers()

@@ -1,0 +1,1 @@
+"""The host project's app: `@task` functions and actors the package tests run in real workers."""

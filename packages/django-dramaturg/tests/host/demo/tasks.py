@@ -1,0 +1,47 @@
+"""`@task` functions and actors the package tests need, found by workers like any app's tasks module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.tasks import TaskContext, task
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@task(max_retries=1)  # type: ignore[call-overload]  # django-stubs 6.1.2 lacks 6.1's extra @task kwargs
+def explode(text: str) -> None:
+    raise ValueError(text)
+
+
+@task(takes_context=True, max_retries=3)  # type: ignore[call-overload]  # as above
+def fails_once(context: TaskContext, label: str) -> dict:
+    """Fails its first attempt; the second returns what its context says."""
+    if context.attempt < 2:
+        raise RuntimeError(f"attempt {context.attempt} of {label} fails on purpose")
+    return {"attempt": context.attempt, "result_id": context.task_result.id, "label": label}
+
+
+@task
+async def double(x: int) -> int:
+    return x * 2
+
+
+@task
+def touch(path: str) -> str:
+    """A side effect a test can look for: the file exists once the task ran."""
+    Path(path).touch()
+    return path
+
+
+@task(queue_name="reports")
+def add_on_reports(a: int, b: int) -> int:
+    return a + b
+
+
+@task
+def returns_a_set() -> object:
+    return {1, 2}

@@ -1,0 +1,1 @@
+"""The integration tier of the package's tests."""

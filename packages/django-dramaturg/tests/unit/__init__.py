@@ -1,0 +1,1 @@
+"""The unit tier of the package's tests."""

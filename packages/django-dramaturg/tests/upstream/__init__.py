@@ -1,0 +1,1 @@
+"""The upstream tier: what the package relies on in Django, Dramatiq and periodiq, at the pinned versions."""

@@ -1,0 +1,1 @@
+"""The worker tier of the package's tests."""
