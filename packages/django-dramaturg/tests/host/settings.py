@@ -79,7 +79,7 @@ MAILERS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "dramaturg.masking.SecretMaskingFilter"}},
+    "filters": {"mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }
