@@ -50,8 +50,8 @@ step="quick start"
 	echo 'INSTALLED_APPS += ["demo"]'
 } >>mysite/settings.py
 sed -i -e "s#redis://127.0.0.1:6379/0#$redis_url#" -e "s#namespace=\"quickstart\"#namespace=\"$namespace\"#" mysite/settings.py
-sed -i -e 's/^from django.urls import path$/from django.urls import include, path/' \
-	-e 's#^    path("admin/", admin.site.urls),#&\n    path("jobs/", include("dramaturg.urls")),#' mysite/urls.py
+# the README's URL lines, as written there
+printf '\nfrom django.urls import include, path\n\nurlpatterns += [path("jobs/", include("dramaturg.urls"))]\n' >>mysite/urls.py
 grep -q 'include("dramaturg.urls")' mysite/urls.py
 
 step=check
