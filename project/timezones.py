@@ -1,23 +1,12 @@
-"""The `with_zone` template filter, a builtin of every template (settings.TEMPLATES): times shown with their zone."""
+"""The `with_zone` template filter, a builtin of every template (settings.TEMPLATES): times shown with their zone.
 
-from __future__ import annotations
-
-from datetime import datetime
+The filter is django-dramaturg's (its console needs it without this project), so the site's pages and the
+console show times alike: "2026-11-25 16:20:01 KST".
+"""
 
 from django import template
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
+
+from dramaturg.templatetags.dramaturg_tags import with_zone
 
 register = template.Library()
-
-
-@register.filter(expects_localtime=False)
-def with_zone(value: datetime | None, fmt: str = "Y-m-d H:i:s") -> str:
-    """`value` in the current time zone (TIME_ZONE), formatted by `fmt` (Django's date format), then its zone:
-    "2026-11-25 16:20:01 KST". Naive datetimes are taken to be in the current zone already; None gives ""."""
-    if value is None or value == "":
-        return ""
-    if not isinstance(value, datetime):
-        return str(value)
-    local = timezone.localtime(value) if timezone.is_aware(value) else timezone.make_aware(value)
-    return f"{date_format(local, fmt)} {local.tzname() or date_format(local, 'O')}"
+register.filter("with_zone", with_zone, expects_localtime=False)

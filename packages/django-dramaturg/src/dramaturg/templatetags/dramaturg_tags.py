@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.translation import gettext, gettext_lazy
 
 from dramaturg import timeutil
@@ -13,6 +15,19 @@ from dramaturg.masking import pretty, preview
 register = template.Library()
 
 register.filter("from_ms", timeutil.from_ms)
+
+
+@register.filter(expects_localtime=False)
+def with_zone(value: datetime | None, fmt: str = "Y-m-d H:i:s") -> str:
+    """`value` in the current time zone (TIME_ZONE), formatted by `fmt` (Django's date format), then its zone:
+    "2026-11-25 16:20:01 KST". Naive datetimes are taken to be in the current zone already; None gives ""."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, datetime):
+        return str(value)
+    local = timezone.localtime(value) if timezone.is_aware(value) else timezone.make_aware(value)
+    return f"{date_format(local, fmt)} {local.tzname() or date_format(local, 'O')}"
+
 
 # What the store and the workers call a state or an outcome (kept as data-state attributes and in
 # JSON), in the page's language.
