@@ -70,7 +70,8 @@ def test_quick_start_block_is_the_ci_file():
 
 
 def test_relative_links_in_the_readmes_and_package_docs_resolve():
-    pages = [ROOT / "README.md", PACKAGE / "README.md", *sorted((PACKAGE / "docs").glob("*.md")), *sorted((ROOT / "docs").glob("*.md"))]
+    docs = [*sorted((PACKAGE / "docs").glob("*.md")), *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", PACKAGE / "README.md", *docs]
     broken = []
     for page in pages:
         for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", page.read_text()):
