@@ -193,7 +193,7 @@ class Stack(ProcessStack):
             with closing(conn):
                 if any(conn.exists(k) for k in ("dbfault:emails", "dbfault:emails.msgs", "dbfault:emails.DQ.msgs")):
                     return False
-            pending = self.database.rows("SELECT count(*) FROM jobs_outboxmessage WHERE dispatched_at IS NULL")
+            pending = self.database.rows("SELECT count(*) FROM dramaturg_outboxmessage WHERE dispatched_at IS NULL")
             unsettled = self.database.rows(
                 "SELECT count(*) FROM accounts_emaildelivery WHERE status NOT IN ('sent', 'failed')"
             )
