@@ -103,6 +103,15 @@ test-postgres: $(INSTALLED) test-tools test-redis
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 
+## lint: ruff (lint and format check) and mypy with django-stubs
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+clean:
+	rm -rf $(VENV) var test-artifacts db.sqlite3
+
 ## package-smoke: a fresh `django-admin startproject` with the built wheel in a fresh venv and the README's
 ## quick start (packages/django-dramaturg/ci/smoke_startproject.sh): check, migrate, a @task run by
 ## rundramatiq (none for a rolled-back transaction), its result, the console for staff only
@@ -112,12 +121,3 @@ package-smoke: $(INSTALLED) test-redis
 	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt
 	PYTHON="$(PYTHON_EXE)" SMOKE_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 		packages/django-dramaturg/ci/smoke_startproject.sh var/dist/django_dramaturg-*.whl var/constraints.txt
-
-## lint: ruff (lint and format check) and mypy with django-stubs
-lint: $(INSTALLED)
-	$(PY) -m ruff check .
-	$(PY) -m ruff format --check .
-	$(PY) -m mypy .
-
-clean:
-	rm -rf $(VENV) var test-artifacts db.sqlite3
