@@ -123,3 +123,13 @@ lint: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) var test-artifacts db.sqlite3
+
+## package-smoke: a fresh `django-admin startproject` with the built wheel in a fresh venv and the README's
+## quick start (packages/django-dramaturg/ci/smoke_startproject.sh): check, migrate, a @task run by
+## rundramatiq (none for a rolled-back transaction), its result, the console for staff only
+.PHONY: package-smoke
+package-smoke: $(INSTALLED) test-redis
+	rm -rf var/dist && $(PY) -m pip wheel -q --no-deps -w var/dist packages/django-dramaturg
+	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt
+	PYTHON="$(PYTHON_EXE)" SMOKE_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
+		packages/django-dramaturg/ci/smoke_startproject.sh var/dist/django_dramaturg-*.whl var/constraints.txt

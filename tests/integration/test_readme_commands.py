@@ -1,5 +1,7 @@
-"""Commands that work as written: every manage.py command the README shows exists and is written with the
-project's virtualenv; a PostgreSQL database that does not exist yet is created; errors are one line."""
+"""Commands that work as written: every manage.py command either README (the project's and django-dramaturg's)
+shows exists, the project's are written with its virtualenv; the package's quick start is the file CI plays;
+every relative link in the READMEs and the package's docs resolves; a PostgreSQL database that does not exist
+yet is created; errors are one line."""
 
 import os
 import re
@@ -11,7 +13,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-README = (Path(settings.BASE_DIR) / "README.md").read_text()
+ROOT = Path(settings.BASE_DIR)
+README = (ROOT / "README.md").read_text()
+PACKAGE = ROOT / "packages" / "django-dramaturg"
+PACKAGE_README = (PACKAGE / "README.md").read_text()
 
 
 def run(*args: str, **env: str) -> subprocess.CompletedProcess:
@@ -45,6 +50,34 @@ def test_every_manage_py_command_in_the_readme_exists():
     result = run("help", "--commands")
     missing = names - set(result.stdout.split())
     assert not missing, f"the README names commands that do not exist: {missing}"
+
+
+def test_every_manage_py_command_in_the_package_readme_exists():
+    names = set(re.findall(r"manage\.py\s+([a-z_]+)", PACKAGE_README))
+    assert {"migrate", "rundramatiq", "run_outbox_relay", "runperiodiq"} <= names
+    missing = names - set(run("help", "--commands").stdout.split())
+    assert not missing, f"the package README names commands that do not exist: {missing}"
+
+
+def test_quick_start_block_is_the_ci_file():
+    """The settings lines the package README shows are exactly what ci/smoke_startproject.sh appends."""
+    after = PACKAGE_README.split("Add to your `settings.py`", 1)[1]
+    block = re.search(r"```python\n(.*?)```", after, re.S)
+    assert block, "the quick start shows its settings lines"
+    ci_file = (PACKAGE / "ci" / "quickstart_settings.py").read_text()
+    assert block.group(1) == ci_file
+    assert len(ci_file.splitlines()) <= 15
+
+
+def test_relative_links_in_the_readmes_and_package_docs_resolve():
+    docs = [*sorted((PACKAGE / "docs").glob("*.md")), *sorted((ROOT / "docs").glob("*.md"))]
+    pages = [ROOT / "README.md", PACKAGE / "README.md", *docs]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", page.read_text()):
+            if not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert not broken, broken
 
 
 def test_demo_data_comes_before_the_first_report_in_the_readme():
