@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
@@ -9,6 +9,9 @@ from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from dramaturg.models import SendOnceRow
+
+if TYPE_CHECKING:
+    from dramatiq import Message
 
 
 class UserManager(BaseUserManager["User"]):
@@ -112,6 +115,12 @@ class EmailDelivery(SendOnceRow):
             "user": self.user_id,
             "status": self.get_status_display(),
         }
+
+    def send_message(self) -> Message:
+        """The job that sends this delivery, which the reconciler enqueues again while it is owed."""
+        from .tasks import message_for  # the actors import the models
+
+        return message_for(self)
 
 
 class LoginEvent(models.Model):

@@ -11,13 +11,13 @@ import dramatiq
 import redis
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.tasks import task
 from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from dramaturg import conf, dbconnections, outbox, sendonce
+from dramaturg import conf, outbox, sendonce
 from dramaturg.tasks_backend import task_message
 
 from . import deliveries
@@ -104,7 +104,7 @@ def message_for(delivery: EmailDelivery) -> Message:
 def enqueue_owed(older_than: timedelta) -> int:
     """Re-enqueue every owed delivery older than `older_than`; returns how many (dramaturg.sendonce.enqueue_owed).
     Raises the broker's error if Redis is unreachable."""
-    return sendonce.enqueue_owed(EmailDelivery.objects.all(), older_than, message_for)
+    return sendonce.enqueue_owed(EmailDelivery.objects.all(), older_than)
 
 
 @dramatiq.actor(
@@ -117,7 +117,7 @@ def reconcile_deliveries() -> None:
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Delivery reconciliation could not reach Redis; the next scheduled run retries: %s", error)
         return
-    except dbconnections.UNAVAILABLE_ERRORS as error:
+    except (OperationalError, InterfaceError) as error:
         # Not a dead letter each run while the database is away (max_retries=0): the next run covers it.
         logger.warning("Delivery reconciliation could not reach the database; the next run retries: %s", error)
         return

@@ -292,10 +292,10 @@ def test_durations_are_formatted_in_the_admin(seconds, text):
 
 
 def test_the_reconciler_re_enqueues_owed_password_reset_emails_with_their_actor(ann):
-    from accounts.tasks import message_for, owe_password_reset
+    from accounts.tasks import owe_password_reset
 
     delivery = owe_password_reset(ann.pk)
     assert delivery is not None
-    message = message_for(delivery)
+    message = delivery.send_message()
     assert (message.actor_name, message.args) == ("send_password_reset_email", (delivery.pk,))
     assert owe_password_reset(ann.pk) is None  # within PASSWORD_RESET_EMAIL_INTERVAL_S

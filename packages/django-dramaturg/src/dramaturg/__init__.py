@@ -23,6 +23,7 @@ PUBLIC_API = (
     "dramaturg.sendonce.send",
     "dramaturg.sendonce.email_actor_options",
     "dramaturg.sendonce.OutcomeUnknown",
+    "dramaturg.sendonce.enqueue_owed",  # the reconciler: each owed row's send_message() again
     # settings
     "dramaturg.conf.dramatiq_broker",
     "dramaturg.conf.MIDDLEWARE",
@@ -36,8 +37,10 @@ PUBLIC_API = (
     "dramaturg.limits.Verdict",
     "dramaturg.decorators.staff_required",
     "dramaturg.charts.bar_chart",
+    "dramaturg.templatetags.dramaturg_tags.with_zone",  # times shown with their zone
     # classes named in settings (TASKS, DRAMATIQ_BROKER, MAILERS, MIDDLEWARE, LOGGING)
     "dramaturg.tasks_backend.DramatiqBackend",
+    "dramaturg.tasks_backend.task_message",  # the message a @task sends, for a row's send_message()
     "dramaturg.broker.RedisBroker",
     "dramaturg.mail.EmailBackend",
     "dramaturg.unavailable.ServiceUnavailableMiddleware",

@@ -105,10 +105,8 @@ def _enqueue_owed_alerts() -> int:
     """The database is the record of owed alerts and error mails: re-enqueue those whose job Redis may
     have lost (an extra job for one that was not lost finds it sent or claimed, and does nothing)."""
     try:
-        return sendonce.enqueue_owed(
-            HealthAlert.objects.all(), ALERT_RESEND_AFTER, lambda alert: send_health_alert.message(alert.pk)
-        ) + sendonce.enqueue_owed(
-            AdminErrorMail.objects.all(), ALERT_RESEND_AFTER, lambda mail: send_admin_error_mail.message(mail.pk)
+        return sendonce.enqueue_owed(HealthAlert.objects.all(), ALERT_RESEND_AFTER) + sendonce.enqueue_owed(
+            AdminErrorMail.objects.all(), ALERT_RESEND_AFTER
         )
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Owed health alerts could not be re-enqueued; the next run retries: %s", error)

@@ -1,9 +1,15 @@
+from __future__ import annotations
+
 import uuid
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from dramatiq import Message
 
 
 class SendOnceRow(models.Model):
@@ -46,6 +52,12 @@ class SendOnceRow(models.Model):
 
     class Meta:
         abstract = True
+
+    def send_message(self) -> Message:
+        """The job that sends this row: its actor's message, taking the row's id. The reconciler
+        (`dramaturg.sendonce.enqueue_owed`) enqueues it again for a row still owed, so it needs no
+        knowledge of what each model sends. Every concrete subclass implements it."""
+        raise NotImplementedError(f"{type(self).__name__} must say which job sends it (send_message)")
 
 
 class AuditEntry(models.Model):
@@ -199,6 +211,11 @@ class HealthAlert(SendOnceRow):
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
 
+    def send_message(self) -> Message:
+        from .actors import send_health_alert  # the actors import the models
+
+        return send_health_alert.message(self.pk)
+
 
 class AdminErrorMail(SendOnceRow):
     """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.log` instead
@@ -215,3 +232,8 @@ class AdminErrorMail(SendOnceRow):
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.status})"
+
+    def send_message(self) -> Message:
+        from .actors import send_admin_error_mail  # the actors import the models
+
+        return send_admin_error_mail.message(self.pk)

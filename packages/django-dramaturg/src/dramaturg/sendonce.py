@@ -45,7 +45,6 @@ from django.db import Error as DatabaseError
 from django.db import connections
 from django.db.models import F, Model, Q, QuerySet
 from django.utils import timezone
-from dramatiq import Message
 from dramatiq.common import compute_backoff
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from dramatiq.rate_limits import RateLimitExceeded
@@ -354,7 +353,7 @@ def mark_reconciled[Row: Model](rows: list[Row]) -> None:
         type(rows[0])._default_manager.filter(pk__in=[r.pk for r in rows]).update(reconciled_at=timezone.now())
 
 
-def enqueue_owed[Row: Model](rows: QuerySet[Row], older_than: timedelta, message_for: Callable[[Row], Message]) -> int:
+def enqueue_owed[Row: SendOnceRow](rows: QuerySet[Row], older_than: timedelta) -> int:
     """Re-enqueue every owed row older than `older_than` (its job may be lost); returns how many.
 
     A row whose job is still in Redis gets a second one: the actors are idempotent, so the extra
@@ -365,7 +364,7 @@ def enqueue_owed[Row: Model](rows: QuerySet[Row], older_than: timedelta, message
     total = 0
     for page in owed_batches(rows, older_than):
         release_unknown(page)
-        broker.enqueue_many(message_for(row) for row in page)
+        broker.enqueue_many(row.send_message() for row in page)
         mark_reconciled(page)
         total += len(page)
     return total
