@@ -3,25 +3,14 @@
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import EmailDelivery, User
+from accounts.models import EmailDelivery
 from harness import store_probe
 from harness.browser import browser_page, log_in, screenshot
 from harness.processes import wait_for
+from tests.chromium.conftest import PASSWORD
 from tests.dead_letters import failed_welcome_emails, poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-PASSWORD = "ops-password-123"
-
-
-@pytest.fixture
-def staff(live, monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    user = User(email="ops@example.com", is_staff=True, is_superuser=True)
-    user.set_password(PASSWORD)
-    User.objects.bulk_create([user])  # no welcome email of its own
-    return user
 
 
 def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smtp):

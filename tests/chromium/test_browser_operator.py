@@ -14,22 +14,12 @@ from dramaturg.store.connection import client as redis_client
 from harness.browser import browser_page, log_in, screenshot
 from harness.dramaturg_settings import set_dramaturg
 from harness.processes import wait_for
+from tests.chromium.conftest import PASSWORD
 from tests.dead_letters import poison
 from tests.integration.test_dashboard import redis_monitor
 from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-PASSWORD = "ops-password-123"
-
-
-@pytest.fixture
-def staff(live, monkeypatch):
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    user = User(email="ops@example.com", is_staff=True, is_superuser=True)
-    user.set_password(PASSWORD)
-    User.objects.bulk_create([user])
-    return user
 
 
 def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staff, worker, smtp, start_worker):
