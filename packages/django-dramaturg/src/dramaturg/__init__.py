@@ -24,6 +24,7 @@ PUBLIC_API = (
     "dramaturg.sendonce.email_actor_options",
     "dramaturg.sendonce.OutcomeUnknown",
     "dramaturg.sendonce.enqueue_owed",  # the reconciler: each owed row's send_message() again
+    "dramaturg.owed_rows.owe_again",  # "send again": a failed or cancelled row owed anew, its job in the outbox
     # settings
     "dramaturg.conf.dramatiq_broker",
     "dramaturg.conf.MIDDLEWARE",

@@ -64,6 +64,8 @@ logger = logging.getLogger(__name__)
 
 Status, Failure = SendOnceRow.Status, SendOnceRow.Failure
 PENDING, SENDING, SENT, FAILED, UNKNOWN = Status.PENDING, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN
+# Never claimed: an operator's kill or delete ended what the row owed (dramaturg.owed_rows).
+CANCELLED = Status.CANCELLED
 PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be running through
 
 
@@ -91,7 +93,7 @@ def _table(row: Model) -> str:
 
 def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: timedelta = timedelta(0)) -> Row | None:
     """Take the right to send row `pk` of `rows`, or None if there is nothing to send (sent, parked
-    as sent, or its outcome unknown: only the reconciler's rule sends those again).
+    as sent, cancelled by an operator, or its outcome unknown: only the reconciler's rule sends those again).
 
     Raises DoesNotExist when the row is gone, and AlreadyClaimed when another worker still holds
     the lease after `wait`: a duplicate that arrives while the first copy sends usually learns
@@ -102,7 +104,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
     while True:
         # A conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
         now = timezone.now()
-        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
+        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status__in=[UNKNOWN, CANCELLED])
         take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
         claimed = (
             claimable.exclude(status=SENDING)
@@ -119,7 +121,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
             return None
         if claimed or taken_over:
             return row
-        if row.sent_at is not None or row.status == UNKNOWN:
+        if row.sent_at is not None or row.status in (UNKNOWN, CANCELLED):
             return None
         if time.monotonic() >= deadline:
             remaining = (row.claimed_until - now) if row.claimed_until else timedelta(0)
@@ -140,7 +142,7 @@ def _error_text(error: BaseException) -> str:
 
 def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
     """Release the lease so a retry can claim it; `final` when no retry will come."""
-    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).exclude(status=CANCELLED).update(
         status=FAILED if final else PENDING,
         claimed_until=None,
         last_error=_error_text(error),
@@ -272,6 +274,8 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
     if row is None:
         if rows.filter(pk=pk, status=UNKNOWN).exists():
             logger.info("%s %s has an unknown outcome; only the reconciler's rule sends it again", what, pk)
+        elif rows.filter(pk=pk, status=CANCELLED).exists():
+            logger.info("%s %s was cancelled by an operator; nothing to send", what, pk)
         else:
             logger.info("%s %s was already sent; nothing to do", what, pk)
         return None
