@@ -1,0 +1,66 @@
+"""The development mail sink `make run` starts (the Procfile's `smtp` line, run as honcho runs it): each email
+printed readable, its subject, recipients and text part decoded, Korean included (project/mail_sink.py)."""
+
+import shlex
+import smtplib
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from harness.ports import reserve_port
+from harness.processes import wait_for
+
+SUBJECT = "환영합니다, 지민 님"
+TEXT = "가입해 주셔서 감사합니다.\nThanks for signing up."
+
+
+def procfile_command(name: str) -> list[str]:
+    for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return shlex.split(line.partition(":")[2])
+    raise AssertionError(f"no {name} process in the Procfile")
+
+
+@pytest.fixture
+def sink(tmp_path):
+    port = reserve_port()
+    args = [a.replace("127.0.0.1:1025", f"127.0.0.1:{port}") for a in procfile_command("smtp")]
+    assert args[0] == "python"
+    log = tmp_path / "smtp.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *args[1:]], cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT
+        )
+    wait_for(lambda: _listens(port) or process.poll() is not None, 20, what="the mail sink to listen")
+    assert process.poll() is None, log.read_text()
+    yield port, log
+    process.terminate()
+    process.wait(10)
+
+
+def _listens(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def test_the_mail_sink_prints_a_korean_email_decoded(sink):
+    port, log = sink
+    email = EmailMultiAlternatives(SUBJECT, TEXT, "noreply@example.com", ["jimin@example.com"])
+    email.attach_alternative("<p>가입해 주셔서 감사합니다.</p>", "text/html")
+    with smtplib.SMTP("127.0.0.1", port, timeout=10) as smtp:
+        smtp.send_message(email.message())
+    wait_for(lambda: "Thanks for signing up." in log.read_text(encoding="utf-8"), 10, what="the email printed")
+    printed = log.read_text(encoding="utf-8")
+    assert f"Subject: {SUBJECT}" in printed
+    assert "To:      jimin@example.com" in printed
+    assert TEXT in printed
+    assert "[text/html:" in printed  # the HTML part is one line, not its encoded body
+    assert "=?utf-8?" not in printed and "base64" not in printed.lower()
