@@ -93,19 +93,24 @@ class JobStats(Middleware):
     def _publish_every_second(self) -> None:
         while not self._stop.wait(self.FLUSH_EVERY_S):
             try:
-                self.flush()
+                with self._publishing:
+                    if not self._stop.is_set():  # the shutdown's own publish and unregistering come last
+                        self._publish()
             except Exception:  # a bug, not Redis (flush keeps what it could not send): go on publishing
                 logger.exception("Job statistics not published")
 
-    def before_worker_shutdown(self, broker: Broker, worker) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker) -> None:
+        """The worker stopped cleanly, its jobs finished: their figures published, then it leaves the
+        console's list at once (a worker that vanished without this is "lost" after the heartbeat timeout)."""
         self._stop.set()
-        self.flush()
         if self._worker_id is None:
             return
-        try:
-            stats.unregister_worker(self._worker_id)
-        except Exception as error:
-            logger.warning("Worker not unregistered: %s", error)
+        with self._publishing:
+            self._publish()
+            try:
+                stats.unregister_worker(self._worker_id)
+            except Exception as error:
+                logger.warning("Worker not unregistered: %s", error)
 
     # --- a job's hooks: note, nothing more --------------------------------------------------
 

@@ -45,3 +45,13 @@ def add_on_reports(a: int, b: int) -> int:
 @task
 def returns_a_set() -> object:
     return {1, 2}
+
+
+@task(queue_name="reports")
+def nap_then_touch(path: str, seconds: float) -> str:
+    """A job that takes a while, then leaves a file: a graceful shutdown lets it finish."""
+    import time
+
+    time.sleep(seconds)
+    Path(path).touch()
+    return path
