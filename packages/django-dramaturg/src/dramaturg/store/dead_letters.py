@@ -19,6 +19,7 @@ from typing import Any
 import redis
 from dramatiq.common import q_name
 
+from dramaturg.masking import one_line
 from dramaturg.masking import preview as call_preview
 from dramaturg.params import MAX_SCORE_MS, is_natural, natural
 from dramaturg.timeutil import now_ms
@@ -135,7 +136,7 @@ def preview_of(data: dict[str, Any], size: int) -> dict[str, Any]:
         "actor": data.get("actor_name", ""),
         "args": call_preview(data.get("args"), data.get("kwargs"), limit=PREVIEW_ARGS_CHARS),
         "exception": exception_type_of(data),
-        "reason": str(options.get("dead_letter_reason", ""))[:PREVIEW_REASON_CHARS],
+        "reason": one_line(str(options.get("dead_letter_reason", "")), PREVIEW_REASON_CHARS),
         "retries": options.get("retries", 0),
         "size": size,
     }
@@ -149,7 +150,7 @@ def _summary(ref: DeadLetterRef, dead_at_ms: int | None, preview: dict[str, Any]
         actor_name=preview.get("actor", ""),
         args_preview=preview.get("args", ""),
         exception_type=preview.get("exception", NO_EXCEPTION),
-        reason=preview.get("reason", ""),
+        reason=one_line(preview.get("reason", ""), PREVIEW_REASON_CHARS),  # previews filed before it was one line
         retries=int(preview.get("retries") or 0),
         dead_at_ms=dead_at_ms,
         size=int(preview.get("size") or 0),
