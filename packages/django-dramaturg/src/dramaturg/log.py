@@ -134,7 +134,8 @@ class SkipServiceUnavailable(logging.Filter):
 class ExpectedFailuresOneLine(logging.Filter):
     """Dramatiq logs a traceback (~45 lines) for every exception a job raises. An expected one, worth
     retrying (`dramaturg.mail.is_transient`: no connection, a timeout, a 4xx reply, a rate limit), is
-    one warning line instead: the error, masked, with the message; the retry is logged by Dramatiq, and
+    one warning line instead: the error, masked, with the message; Dramatiq logs its retry (or that it gave
+    up) next, and
     the traceback stays in the message (the console shows it). Attach it to the logger
     `dramatiq.worker.WorkerThread` (a logger's filter sees each record once, before every handler)."""
 
@@ -146,7 +147,7 @@ class ExpectedFailuresOneLine(logging.Filter):
             subject = record.getMessage().split(" with unhandled exception", 1)[0]
         except Exception:  # a broken format string: leave the record as it is
             return True
-        record.msg, record.args = "%s: %s (an expected failure: retried)", (subject, one_line_error(error))
+        record.msg, record.args = "%s: %s (an expected failure)", (subject, one_line_error(error))
         record.exc_info, record.exc_text = None, None
         record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
         return True

@@ -1,4 +1,4 @@
-"""A restart is a restart: a `rundramatiq` signalled as honcho (`make run`) and systemd signal it, the whole
+"""A restart is a restart, and an expected failure is one line: a `rundramatiq` signalled as honcho (`make run`) and systemd signal it, the whole
 process group at once, stops gracefully (dramaturg.middleware.stop_signal): its job in progress finishes, it
 exits 0, and it leaves the console's worker list at once (dramaturg.middleware.stats); only a worker that
 vanished is "lost"."""
@@ -11,7 +11,8 @@ import pytest
 from django.tasks import TaskResultStatus, default_task_backend
 
 from dramaturg import conf
-from dramaturg.store import stats
+from dramaturg.store import dead_letters, stats
+from dramaturg.store.filters import MessageFilter
 from harness.processes import wait_for
 from host.demo import tasks
 
@@ -43,3 +44,13 @@ def test_a_worker_whose_process_group_is_signalled_twice_finishes_its_job_and_le
     assert default_task_backend.get_result(result.id).status == TaskResultStatus.SUCCESSFUL
     assert _reports_workers() == []  # gone at once, not "lost" after the heartbeat timeout
     assert "Killing worker process" not in process.log_text()
+
+
+def test_an_expected_failure_of_a_job_is_one_log_line_without_a_traceback(start_worker, clean_redis):
+    process = start_worker(queues=["reports"])
+    tasks.times_out.send("smtp-like")
+    wait_for(lambda: dead_letters.page_dead(MessageFilter(queue="reports")).total == 1, 30, what="it to die")
+    log = process.log_text()
+    lines = [line for line in log.splitlines() if "smtp-like: the server did not answer" in line]
+    assert len(lines) == 2 and all("(an expected failure)" in line for line in lines), log
+    assert "Traceback" not in log

@@ -105,3 +105,15 @@ def test_an_operators_kill_is_not_a_failing_dead_letters_check(clean_redis, sett
     # A real failure in the same queue still counts.
     get_broker().client.zadd(dead_letters.keys.dead_key("emails"), {"a-real-one": dead_letters.now_ms()})
     assert [p.subject for p in health.check_dead_letters(snapshot(actors=False))] == ["emails"]
+
+
+def test_the_retries_list_shows_each_messages_last_error_masked(clean_redis, client, django_user_model):
+    client.force_login(django_user_model.objects.create_user("ops", "ops@example.com", "pw", is_staff=True))
+    traceback = "Traceback (most recent call last):\n  ...\nSMTPSenderRefused: (451, b'token=abc123 try later')\n"
+    message: Message[Any] = Message(
+        queue_name="emails", actor_name="send_health_alert", args=(1,), kwargs={}, options={"retries": 2}
+    )
+    get_broker().enqueue(message.copy(options={"retries": 2, "traceback": traceback}), delay=600_000)
+    page = client.get("/jobs/retries/").content.decode()
+    assert "SMTPSenderRefused: (451, b&#x27;token=******** try later&#x27;)" in page
+    assert "abc123" not in page
