@@ -1,7 +1,7 @@
-"""A restart is a restart, and an expected failure is one line: a `rundramatiq` signalled as honcho (`make run`) and systemd signal it, the whole
+"""A restart is a restart: a `rundramatiq` signalled as honcho (`make run`) and systemd signal it, the whole
 process group at once, stops gracefully (dramaturg.middleware.stop_signal): its job in progress finishes, it
 exits 0, and it leaves the console's worker list at once (dramaturg.middleware.stats); only a worker that
-vanished is "lost"."""
+vanished is "lost". And an expected failure of a job is one log line (dramaturg.log.ExpectedFailuresOneLine)."""
 
 from __future__ import annotations
 
