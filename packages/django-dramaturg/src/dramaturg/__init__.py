@@ -48,4 +48,6 @@ PUBLIC_API = (
     "dramaturg.log.SecretMaskingFilter",
     "dramaturg.log.SkipServiceUnavailable",
     "dramaturg.log.AdminEmailHandler",
+    "dramaturg.log.ExpectedFailuresOneLine",  # an expected job failure logged as one line
+    "dramaturg.log.ZonedFormatter",  # log times with their offset
 )
