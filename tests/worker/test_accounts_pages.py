@@ -30,7 +30,7 @@ def sign_in(client: Client, email: str, password: str = PASSWORD, **extra):
 
 
 def welcome_of(user: User) -> EmailDelivery:
-    return EmailDelivery.objects.get(user=user, kind=EmailDelivery.Kind.WELCOME)
+    return EmailDelivery.objects.get(user=user)
 
 
 # --- signing in and out ---------------------------------------------------------------------------

@@ -43,7 +43,8 @@ def test_every_duration_key_names_its_unit() -> None:
     for group in conf.DEFAULTS.values():
         if isinstance(group, dict):
             for key, value in group.items():
-                if "TIMEOUT" in key or "INTERVAL" in key or "AFTER" in key or "AGE" in key:
+                words = set(key.split("_"))
+                if words & {"TIMEOUT", "INTERVAL", "AFTER", "AGE"}:
                     assert key.endswith(("_S", "_MS")), key
                 if isinstance(value, int) and "RATE" in key:
                     assert key.endswith("_PER_S"), key
