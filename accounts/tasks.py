@@ -63,9 +63,7 @@ def send_password_reset(user_id: int) -> bool:
     """A password reset email for this user through the outbox backend; False when one went recently."""
     with transaction.atomic():
         user = User.objects.get(pk=user_id)
-        return send_throttled(
-            user, PASSWORD_RESET, "password_reset_email_at", settings.PASSWORD_RESET_EMAIL_INTERVAL_S
-        )
+        return send_throttled(user, PASSWORD_RESET, "password_reset_email_at", settings.PASSWORD_RESET_EMAIL_INTERVAL_S)
 
 
 def enqueue_owed(older_than: timedelta) -> int:

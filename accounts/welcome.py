@@ -106,9 +106,7 @@ def send_again(user: User) -> bool:
     cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
     with transaction.atomic():
         updated = (
-            EmailDelivery.objects.filter(
-                user=user, status=EmailDelivery.Status.FAILED, sent_at__isnull=True
-            )
+            EmailDelivery.objects.filter(user=user, status=EmailDelivery.Status.FAILED, sent_at__isnull=True)
             .exclude(resend_requested_at__gt=cutoff)
             .update(status=EmailDelivery.Status.PENDING, resend_requested_at=now, claimed_until=None)
         )

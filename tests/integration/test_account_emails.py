@@ -11,8 +11,8 @@ from django.test import Client
 
 from accounts.emails import EXISTING_ACCOUNT, PASSWORD_RESET, build_email, welcome_email
 from accounts.models import EmailDelivery, User
-from harness.http import post_json
 from dramaturg.models import OutboxEmail
+from harness.http import post_json
 from harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db

@@ -144,7 +144,7 @@ def test_outbox_row_left_pending_is_relayed_once(live, smtp, worker):
 
 def test_signup_with_a_registered_address_emails_its_owner_once(live, smtp, worker, outbox_mailers):
     """Not a second welcome: one "you already have an account" email, however often the address is tried."""
-    user_id, _ = signup(live, "owner@example.com")
+    signup(live, "owner@example.com")
     for _ in range(3):
         status, body, _ = post_json(f"{live.url}/api/signup/", {"email": "Owner@example.com", "password": "x" * 12})
         assert status == 202 and body["email"] == "owner@example.com"

@@ -58,6 +58,19 @@ def perform(
     return _run(user, action, scope, filter.as_params(), batches, take, progress)
 
 
+def record(
+    user,
+    action: str,
+    scope: str,
+    filters: dict[str, str],
+    batches: Iterable[list[Any]],
+    take: Callable[[list[Any]], int],
+) -> AuditEntry:
+    """Do `take` on each batch of references and record it in the audit log (for actions on rows, such as
+    the outbox emails' requeue and cancel): how many were asked for, how many it handled, which."""
+    return _run(user, action, scope, filters, batches, take)
+
+
 def _run(
     user,
     action: str,

@@ -12,7 +12,14 @@ from typing import Any
 
 from .smtp import EmailBackend, OutcomeUnknown, is_transient
 
-__all__ = ["AttachmentTooLarge", "EmailBackend", "OutboxEmailBackend", "OutcomeUnknown", "is_transient", "sending_alias"]
+__all__ = [
+    "AttachmentTooLarge",
+    "EmailBackend",
+    "OutboxEmailBackend",
+    "OutcomeUnknown",
+    "is_transient",
+    "sending_alias",
+]
 
 _OUTBOX_NAMES = frozenset({"AttachmentTooLarge", "OutboxEmailBackend", "sending_alias"})
 
