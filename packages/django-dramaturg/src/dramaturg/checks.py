@@ -266,8 +266,8 @@ def _outbox_email_errors(values: dict[str, Any]) -> list[checks.CheckMessage]:
     for alias, config in mailers.items():
         if not (isinstance(config, dict) and is_outbox_backend(config.get("BACKEND", ""))):
             continue
-        options = config.get("OPTIONS") if isinstance(config.get("OPTIONS"), dict) else {}
-        target = options.get("mailer", DEFAULT_MAILER)
+        options = config.get("OPTIONS")
+        target = options.get("mailer", DEFAULT_MAILER) if isinstance(options, dict) else DEFAULT_MAILER
         target_config = mailers.get(target)
         if not isinstance(target_config, dict) or is_outbox_backend(target_config.get("BACKEND", "")):
             errors.append(

@@ -93,7 +93,7 @@ class AdminEmailHandler(django_log.AdminEmailHandler):
             self.handleError(record)  # prints to stderr; never raises into the request
 
     def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
-        _recorder.hand_over(str(subject), str(message), self.using)
+        _recorder.hand_over(str(subject), str(message), getattr(self, "using", None))  # Django 6.1's; not in stubs
 
 
 class SecretMaskingFilter(logging.Filter):

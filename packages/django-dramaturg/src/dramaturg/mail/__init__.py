@@ -8,9 +8,12 @@ and this package is imported by Django's mail handling, possibly before the apps
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .smtp import EmailBackend, OutcomeUnknown, is_transient
+
+if TYPE_CHECKING:
+    from .outbox import AttachmentTooLarge, OutboxEmailBackend, sending_alias
 
 __all__ = [
     "AttachmentTooLarge",

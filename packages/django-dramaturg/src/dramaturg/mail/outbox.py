@@ -140,7 +140,7 @@ def record(email: _Owed, mailer: str) -> OutboxEmail:
     storage = conf.settings.OUTBOX_EMAIL.ATTACHMENT_STORAGE
     rows = []
     for attachment in email.attachments:
-        stored = {"content": attachment.data}
+        stored: dict[str, Any] = {"content": attachment.data}
         if storage:
             name = f"dramaturg/outbox/{uuid.uuid4().hex}/{attachment.filename or 'attachment'}"
             stored = {"storage": storage, "stored_name": storages[storage].save(name, ContentFile(attachment.data))}
