@@ -9,9 +9,11 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives, send_mail
 from django.db import transaction
 
 from dramaturg.mail import AttachmentTooLarge, sending_alias
-from dramaturg.mail.outbox import cancel, requeue, send_outbox_email
+from dramaturg.mail.outbox import cancel, reconcile_outbox_emails, requeue, send_outbox_email
 from dramaturg.models import OutboxEmail, OutboxMessage
+from dramaturg.store import queues
 from harness.dramaturg_settings import set_dramaturg
+from harness.fixtures import _clear_namespace
 
 
 def _jobs(row: OutboxEmail) -> int:
@@ -94,3 +96,40 @@ def test_emails_owed_as_send_once_rows_go_straight_to_the_sending_mailer(setting
     assert sending_alias() == "smtp"
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
     assert sending_alias() == "default"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_attachments_in_a_named_storage_and_a_mime_part_come_back_whole(
+    clean_redis, outbox_mailers, settings, tmp_path
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "mail": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
+    set_dramaturg(settings, "OUTBOX_EMAIL", ATTACHMENT_STORAGE="mail")
+    message = EmailMessage("Files", "Body", "from@example.com", ["ann@example.com"])
+    message.attach("notes.txt", "첫 줄\nsecond line\n", "text/plain")
+    inner = EmailMessage("Forwarded", "the original", "x@example.com", ["y@example.com"]).message()
+    message.attach(inner)  # a MIME part with headers of its own, kept whole
+    message.send()
+    row = OutboxEmail.objects.get()
+    stored = list(row.attachments.values_list("storage", "content"))
+    assert stored == [("mail", None), ("mail", None)] and len(list(tmp_path.rglob("*"))) >= 2
+    send_outbox_email(row.pk)
+    [received] = outbox_mailers.received()
+    parts = list(received.walk())
+    notes = next(p for p in parts if p.get_filename() == "notes.txt")
+    assert notes.get_payload(decode=True).decode().splitlines() == ["첫 줄", "second line"]  # CRLF on the wire
+    forwarded = next(p for p in parts if p["Subject"] == "Forwarded")
+    assert forwarded.get_payload(decode=True).strip() == b"the original"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_reconciler_re_enqueues_an_outbox_email_whose_job_redis_lost(clean_redis, outbox_mailers, settings):
+    send_mail("Hello", "Body", "from@example.com", ["ann@example.com"])
+    assert queues.queue_counts("emails").ready == 1  # dispatched on commit
+    _clear_namespace()  # as if Redis lost it
+    set_dramaturg(settings, "SEND_ONCE", RECONCILE_AFTER_S=0)
+    reconcile_outbox_emails.fn()
+    [message] = queues.page_ready("emails")
+    assert (message.data["actor_name"], message.data["args"]) == ("send_outbox_email", [OutboxEmail.objects.get().pk])
