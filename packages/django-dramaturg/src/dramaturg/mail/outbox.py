@@ -74,7 +74,7 @@ class OutboxEmailBackend(BaseEmailBackend):
             return 0
         with transaction.atomic():
             for email in owed:
-                record(email, self.mailer)
+                _record(email, self.mailer)
         return len(owed)
 
 
@@ -134,7 +134,7 @@ def _attachment(item: Any) -> _Attachment:
     return _Attachment(str(filename or ""), str(mimetype or ""), data)
 
 
-def record(email: _Owed, mailer: str) -> OutboxEmail:
+def _record(email: _Owed, mailer: str) -> OutboxEmail:
     """One email's rows and its job, in the current transaction."""
     row = OutboxEmail.objects.create(mailer=mailer, **email.fields)
     storage = conf.settings.OUTBOX_EMAIL.ATTACHMENT_STORAGE
