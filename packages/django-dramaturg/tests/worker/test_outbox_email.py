@@ -114,10 +114,12 @@ def test_attachments_in_a_named_storage_and_a_mime_part_come_back_whole(
     message.attach("notes.txt", "첫 줄\nsecond line\n", "text/plain")
     inner = EmailMessage("Forwarded", "the original", "x@example.com", ["y@example.com"]).message()
     message.attach(inner)  # a MIME part with headers of its own, kept whole
+    original = EmailMessage("Original", "quoted", "q@example.com", ["r@example.com"])
+    message.attach("original.eml", original, "message/rfc822")  # Django's way to forward a message
     message.send()
     row = OutboxEmail.objects.get()
     stored = list(row.attachments.values_list("storage", "content"))
-    assert stored == [("mail", None), ("mail", None)] and len(list(tmp_path.rglob("*"))) >= 2
+    assert stored == [("mail", None)] * 3 and len(list(tmp_path.rglob("*"))) >= 3
     send_outbox_email(row.pk)
     [received] = outbox_mailers.received()
     parts = list(received.walk())
@@ -125,6 +127,7 @@ def test_attachments_in_a_named_storage_and_a_mime_part_come_back_whole(
     assert notes.get_payload(decode=True).decode().splitlines() == ["첫 줄", "second line"]  # CRLF on the wire
     forwarded = next(p for p in parts if p["Subject"] == "Forwarded")
     assert forwarded.get_payload(decode=True).strip() == b"the original"
+    assert any(p["Subject"] == "Original" for p in parts)  # inside the message/rfc822 attachment
 
 
 @pytest.mark.django_db(transaction=True)

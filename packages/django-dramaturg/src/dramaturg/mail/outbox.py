@@ -130,7 +130,12 @@ def _attachment(item: Any) -> _Attachment:
     if isinstance(item, MimeMessage):  # attach(part): kept whole
         return _Attachment("", item.get_content_type(), item.as_bytes(), is_mime_part=True)
     filename, content, mimetype = item
-    data = content.encode() if isinstance(content, str) else bytes(content)
+    if isinstance(content, EmailMessage):  # attach(name, message, "message/rfc822")
+        content = content.message()
+    if isinstance(content, MimeMessage):
+        data = content.as_bytes()
+    else:
+        data = content.encode() if isinstance(content, str) else bytes(content)
     return _Attachment(str(filename or ""), str(mimetype or ""), data)
 
 
