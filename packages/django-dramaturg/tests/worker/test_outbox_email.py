@@ -150,3 +150,22 @@ def test_the_reconciler_re_enqueues_an_outbox_email_whose_job_never_reached_redi
 def sent_or_ready(email: OutboxEmail) -> bool:
     ready = [m.data["args"] for m in queues.page_ready("emails") if m.data["actor_name"] == "send_outbox_email"]
     return [email.pk] in ready or OutboxEmail.objects.get(pk=email.pk).status == "sent"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_final_reply_after_the_hand_over_is_outcome_unknown_not_a_resend(clean_redis, outbox_mailers, settings):
+    """The server takes the message but its "250" never comes in time: maybe delivered, so not retried now
+    (the send-once rule of every row: one more send, same Message-ID, only after UNKNOWN_RESEND_AFTER_S)."""
+    settings.MAILERS["smtp"]["OPTIONS"].update(timeout=5, data_timeout=0.5)
+    outbox_mailers.handler.final_reply_delay = 2
+    send_mail("Hello", "Body", "from@example.com", ["ann@example.com"])
+    row = OutboxEmail.objects.get()
+    send_outbox_email(row.pk)
+    send_outbox_email(row.pk)  # a redelivery meanwhile: nothing
+    row.refresh_from_db()
+    assert (
+        row.status == "unknown"
+        and row.attempts == 1
+        and "no answer after the message was handed over" in row.last_error
+    )
+    wait_for(lambda: len(outbox_mailers.received()) == 1, what="the server to have stored the one copy")
