@@ -84,7 +84,7 @@ def _resend_after(delivery: EmailDelivery) -> datetime | None:
 
 def welcome_email(user: User) -> WelcomeEmail:
     """The state of the user's welcome email (State.NONE for accounts made without one, e.g. the dev admin)."""
-    delivery = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).first()
+    delivery = EmailDelivery.objects.filter(user=user).first()
     if delivery is None:
         return WelcomeEmail(State.NONE)
     unknown_resend_at = None
@@ -107,7 +107,5 @@ def send_again(user: User) -> bool:
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
-    rows = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).exclude(
-        resend_requested_at__gt=cutoff
-    )
+    rows = EmailDelivery.objects.filter(user=user).exclude(resend_requested_at__gt=cutoff)
     return bool(owed_rows.owe_again(rows, resend_requested_at=now))

@@ -34,7 +34,7 @@ def retrying_welcome_email(email: str, language: str) -> User:
     user = User(email=email, language=language)
     user.set_password(PASSWORD)
     User.objects.bulk_create([user])  # no signal: the test owes the email itself, already retrying
-    EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.WELCOME, attempts=1, last_error=SMTP_ERROR)
+    EmailDelivery.objects.create(user=user, attempts=1, last_error=SMTP_ERROR)
     traceback = f'Traceback (most recent call last):\n  File "accounts/tasks.py", line 37, in _send\n{SMTP_ERROR}\n'
     message: Message[Any] = Message(
         queue_name="emails",

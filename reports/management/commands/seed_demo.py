@@ -66,7 +66,7 @@ class Command(BaseCommand):
         few retries in minutes) or failed for good. None is owed: the reconciler sends nothing for demo users
         (dramaturg.sendonce.owed), and the reports' delays stay those of a working mail server."""
         roll = rng.random()
-        delivery = EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME, attempts=1, created_at=user.date_joined)
+        delivery = EmailDelivery(user=user, attempts=1, created_at=user.date_joined)
         if roll < 0.97:
             if roll < 0.91:
                 delay = rng.expovariate(1 / 4) + 1  # the first attempt: a few seconds

@@ -59,7 +59,8 @@ def perform(
             delayed.take_messages, action=delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
         )
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, partial(_settle_owed, action, take_some), progress)
+    take = partial(_settle_owed, action, take_some)
+    return record(user, action, scope, filter.as_params(), batches, take, progress)
 
 
 def _settle_owed(action: str, take: Callable[[list[Any]], list[dict[str, Any]]], batch: list[Any]) -> int:
@@ -74,7 +75,7 @@ def _settle_owed(action: str, take: Callable[[list[Any]], list[dict[str, Any]]],
     return len(taken)
 
 
-def _run(
+def record(
     user,
     action: str,
     scope: str,
@@ -83,6 +84,8 @@ def _run(
     take: Callable[[list[Any]], int],
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
+    """Do `take` on each batch of references and record it in the audit log: how many were asked for, how
+    many it handled (`take` returns that), the first references. Also the outbox emails' send again / cancel."""
     requested = count = 0
     handled: list[str] = []
     for batch in batches:
