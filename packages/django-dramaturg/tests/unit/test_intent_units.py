@@ -66,4 +66,4 @@ def test_the_last_error_is_one_masked_line():
 
 
 def test_the_actors_whose_messages_owe_rows_are_the_models_send_actors():
-    assert {"send_health_alert", "send_outbox_email", "send_welcome_email"} <= owed_rows.sending_actors()
+    assert {"send_health_alert", "send_outbox_email"} <= owed_rows.sending_actors()
