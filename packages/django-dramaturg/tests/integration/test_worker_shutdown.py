@@ -11,7 +11,7 @@ import pytest
 from django.tasks import TaskResultStatus, default_task_backend
 
 from dramaturg import conf
-from dramaturg.store import dead_letters, stats
+from dramaturg.store import dead_letters, recent, stats
 from dramaturg.store.filters import MessageFilter
 from harness.processes import wait_for
 from host.demo import tasks
@@ -46,10 +46,15 @@ def test_a_worker_whose_process_group_is_signalled_twice_finishes_its_job_and_le
     assert "Killing worker process" not in process.log_text()
 
 
-def test_an_expected_failure_of_a_job_is_one_log_line_without_a_traceback(start_worker, clean_redis):
+def test_an_expected_failure_of_a_job_is_one_log_line_and_its_finished_record_keeps_the_error(
+    start_worker, clean_redis
+):
     process = start_worker(queues=["reports"])
-    tasks.times_out.send("smtp-like")
+    sent = tasks.times_out.send("smtp-like")
     wait_for(lambda: dead_letters.page_dead(MessageFilter(queue="reports")).total == 1, 30, what="it to die")
+    # Its finished record keeps the error, one line (what the console's finished list shows).
+    ended = wait_for(lambda: recent.finished(sent.message_id), 10, what="its finished record")
+    assert ended["outcome"] == recent.DEAD and ended["error"] == "TimeoutError: smtp-like: the server did not answer"
     log = process.log_text()
     lines = [line for line in log.splitlines() if "smtp-like: the server did not answer" in line]
     assert len(lines) == 2 and all("(an expected failure)" in line for line in lines), log

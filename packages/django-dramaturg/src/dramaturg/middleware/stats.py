@@ -16,6 +16,7 @@ from dramatiq.middleware import Middleware
 
 from dramaturg import conf
 from dramaturg.broker import message_of
+from dramaturg.masking import one_line_error
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -124,6 +125,8 @@ class JobStats(Middleware):
     ) -> None:
         m = message_of(message)
         run = self._ended(m, exception is not None, False)
+        if exception is not None:  # its error, one masked line, for the finished record (rare: no cost per job)
+            run = (*run, one_line_error(exception))
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
         else:
@@ -164,9 +167,9 @@ class JobStats(Middleware):
             message_id, actor, queue, retries, run, how = settled.popleft()
             if run is None:  # settled without a run seen ending (nacked before it ran): no runtime
                 started = ended = now
-                duration_ms, failed, skipped = 0.0, how == NACKED, True
+                duration_ms, failed, skipped, error = 0.0, how == NACKED, True, []
             else:
-                started, duration_ms, failed, skipped = run
+                started, duration_ms, failed, skipped, *error = run
                 if started is None:  # its start was not seen: no runtime
                     started = now
                 ended = started + duration_ms / 1000
@@ -199,6 +202,7 @@ class JobStats(Middleware):
                         int(started * 1000),
                         int(ended * 1000),
                         duration_ms,
+                        *error,  # a failed attempt's error, one masked line
                     )
                 )
         for (minute, actor, failed), ran in runtimes.items():
