@@ -42,11 +42,13 @@ def sink(tmp_path):
         process = subprocess.Popen(
             [sys.executable, *args[1:]], cwd=settings.BASE_DIR, stdout=out, stderr=subprocess.STDOUT
         )
-    wait_for(lambda: _listens(port) or process.poll() is not None, 20, what="the mail sink to listen")
-    assert process.poll() is None, log.read_text()
-    yield port, log
-    process.terminate()
-    process.wait(10)
+    try:
+        wait_for(lambda: _listens(port) or process.poll() is not None, 20, what="the mail sink to listen")
+        assert process.poll() is None, log.read_text()
+        yield port, log
+    finally:
+        process.kill()
+        process.wait(10)
 
 
 def _listens(port: int) -> bool:
