@@ -1,5 +1,6 @@
 """The operator's actions, each audited: requeue and delete of dead letters (the one action flow of
-the dead-letter UI), retry now and kill of waiting retries, pause and resume of a queue."""
+the dead-letter UI), retry now, kill and delete of delayed messages, delete of ready ones, pause,
+resume and clear of a queue, and run now, disable and enable of a periodic job."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
+from . import periodic
 from .models import AuditEntry
-from .store import control, dead_letters, delayed
+from .store import control, dead_letters, delayed, queues
 from .store.dead_letters import DeadLetterRef
 from .store.delayed import MessageRef
 from .store.filters import MessageFilter
@@ -25,6 +27,13 @@ AUDIT_REFS = 200
 SCOPES = ("one", "selected", "matching")
 DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
 RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
+DELAYED_ACTIONS = (*RETRY_ACTIONS, AuditEntry.Action.DELETE_DELAYED)  # on any delayed message, one or selected
+READY_ACTIONS = (AuditEntry.Action.DELETE_READY,)
+PERIODIC_ACTIONS = (
+    AuditEntry.Action.RUN_PERIODIC,
+    AuditEntry.Action.DISABLE_PERIODIC,
+    AuditEntry.Action.ENABLE_PERIODIC,
+)
 
 
 def perform(
@@ -39,11 +48,11 @@ def perform(
     """Run one of the operator's message actions on the given messages (scope one/selected) or on
     all that match `filter` (scope matching), and record it: requeue or delete dead letters, retry
     now (to the front of its queue) or kill (to the dead letters, "killed by an operator") waiting
-    retries. Messages another operator handled first are skipped and show as the difference
-    between `requested` and `count`."""
-    if action not in DEAD_ACTIONS + RETRY_ACTIONS:
+    retries; delete delayed or ready messages (one or selected only). Messages another operator
+    (or a worker) handled first are skipped and show as the difference between `requested` and `count`."""
+    if action not in DEAD_ACTIONS + DELAYED_ACTIONS + READY_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    if scope not in SCOPES:
+    if scope not in SCOPES or (scope == "matching" and action not in DEAD_ACTIONS + RETRY_ACTIONS):
         raise ValueError(f"unknown scope {scope!r}")
     filter = filter or MessageFilter()
     batches: Iterable[list[Any]]
@@ -51,8 +60,15 @@ def perform(
     if action in DEAD_ACTIONS:
         take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
         batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
+    elif action == AuditEntry.Action.DELETE_READY:
+        take = lambda batch: queues.delete_ready((r.queue, r.redis_id) for r in batch)  # noqa: E731
+        batches = [list(refs)]
     else:
-        how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
+        how = {
+            AuditEntry.Action.RETRY_NOW: delayed.RETRY,
+            AuditEntry.Action.KILL: delayed.KILL,
+            AuditEntry.Action.DELETE_DELAYED: delayed.DELETE,
+        }[action]
         take = lambda batch: delayed.take(batch, how)  # noqa: E731
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
     return _run(user, action, scope, filter.as_params(), batches, take, progress)
@@ -97,14 +113,42 @@ def _email(user) -> str:
 def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     """Pause or resume `queue` for every worker, and record it (also when nothing changed)."""
     changed = control.pause(queue) if paused else control.resume(queue)
+    action = AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME
+    return _record(user, action, "queue", {"queue": queue}, count=int(changed))
+
+
+def clear_queue(user, queue: str) -> AuditEntry:
+    """Drop every ready message of `queue` (store.queues.clear_ready), and record how many."""
+    dropped = queues.clear_ready(queue)
+    return _record(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
+
+
+def periodic_action(user, action: str, actor_name: str) -> AuditEntry:
+    """Run a periodic job now, or disable or enable its schedule (held in Redis, honoured by the
+    scheduler across restarts), and record it; count 0 when nothing changed (or no such job)."""
+    ref = ""
+    if action == AuditEntry.Action.RUN_PERIODIC:
+        ref = periodic.run_now(actor_name) or ""
+        done = bool(ref)
+    elif action == AuditEntry.Action.DISABLE_PERIODIC:
+        done = control.disable_periodic(actor_name)
+    elif action == AuditEntry.Action.ENABLE_PERIODIC:
+        done = control.enable_periodic(actor_name)
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return _record(user, action, "periodic", {"actor": actor_name}, count=int(done), refs=ref)
+
+
+def _record(user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = "") -> AuditEntry:
     return AuditEntry.objects.create(
         user=user,
         user_email=_email(user),
-        action=AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME,
-        scope="queue",
-        filters={"queue": queue},
-        requested=1,
-        count=int(changed),
+        action=action,
+        scope=scope,
+        filters=filters,
+        requested=requested,
+        count=count,
+        refs=refs,
     )
 
 
@@ -113,6 +157,8 @@ VERBS: dict[str, StrOrPromise] = {
     AuditEntry.Action.DELETE: gettext_lazy("Deleted"),
     AuditEntry.Action.RETRY_NOW: gettext_lazy("Retried now"),
     AuditEntry.Action.KILL: gettext_lazy("Killed"),
+    AuditEntry.Action.DELETE_READY: gettext_lazy("Deleted"),
+    AuditEntry.Action.DELETE_DELAYED: gettext_lazy("Deleted"),
 }
 
 # Whole sentences per action, so that each language can word and pluralise them its own way.
@@ -123,6 +169,10 @@ _DONE: dict[str, StrOrPromise] = {
         "Retried now %(count)s message.", "Retried now %(count)s messages.", "count"
     ),
     AuditEntry.Action.KILL: ngettext_lazy("Killed %(count)s message.", "Killed %(count)s messages.", "count"),
+    AuditEntry.Action.DELETE_READY: ngettext_lazy("Deleted %(count)s message.", "Deleted %(count)s messages.", "count"),
+    AuditEntry.Action.DELETE_DELAYED: ngettext_lazy(
+        "Deleted %(count)s message.", "Deleted %(count)s messages.", "count"
+    ),
 }
 
 
@@ -137,9 +187,23 @@ def outcome_text(entry: AuditEntry) -> str:
         if entry.count:
             return gettext("Resumed queue %(queue)s.") % {"queue": queue}
         return gettext("Queue %(queue)s was already resumed.") % {"queue": queue}
+    if entry.action == AuditEntry.Action.CLEAR:
+        return ngettext(
+            "Cleared queue %(queue)s: %(count)s ready message deleted.",
+            "Cleared queue %(queue)s: %(count)s ready messages deleted.",
+            entry.count,
+        ) % {"queue": queue, "count": entry.count}
+    if entry.action in PERIODIC_ACTIONS:
+        return _periodic_outcome(entry)
     text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
-    if skipped and entry.action in DEAD_ACTIONS:
+    if skipped and entry.action == AuditEntry.Action.DELETE_READY:
+        text += " " + ngettext(
+            "%(count)s had already been taken by a worker (or deleted by someone else).",
+            "%(count)s had already been taken by a worker (or deleted by someone else).",
+            skipped,
+        ) % {"count": skipped}
+    elif skipped and entry.action in DEAD_ACTIONS:
         text += " " + ngettext(
             "%(count)s had already been requeued or deleted by someone else.",
             "%(count)s had already been requeued or deleted by someone else.",
@@ -152,3 +216,18 @@ def outcome_text(entry: AuditEntry) -> str:
             skipped,
         ) % {"count": skipped}
     return text
+
+
+def _periodic_outcome(entry: AuditEntry) -> str:
+    values = {"actor": entry.filters.get("actor", "")}
+    if entry.action == AuditEntry.Action.RUN_PERIODIC:
+        if entry.count:
+            return gettext("Sent %(actor)s now.") % values
+        return gettext("No periodic job %(actor)s.") % values
+    if entry.action == AuditEntry.Action.DISABLE_PERIODIC:
+        if entry.count:
+            return gettext("Disabled %(actor)s: the scheduler skips its runs until it is enabled.") % values
+        return gettext("%(actor)s was already disabled.") % values
+    if entry.count:
+        return gettext("Enabled %(actor)s: the scheduler sends it again.") % values
+    return gettext("%(actor)s was already enabled.") % values

@@ -16,6 +16,7 @@ from dramatiq.middleware import Middleware
 
 from dramaturg import conf
 from dramaturg.broker import message_of
+from dramaturg.masking import mask_text
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -71,6 +72,8 @@ class JobStats(Middleware):
         self._actors: dict[int, dict[str, ActorCounts]] = defaultdict(lambda: defaultdict(ActorCounts))
         self._finished_records: list[tuple] = []  # recent.FIELDS, less the worker's
         self._is_periodic: dict[str, bool] = {}
+        # (message id, retries, ended ms, error line) of each attempt that raised: its detail page lists them.
+        self._failures: deque[tuple[str, int, int, str]] = deque()
 
     def after_worker_boot(self, broker: Broker, worker) -> None:
         self._broker = broker
@@ -119,6 +122,10 @@ class JobStats(Middleware):
     ) -> None:
         m = message_of(message)
         run = self._ended(m, exception is not None, False)
+        if exception is not None:
+            retries = m.options.get("retries", 0)
+            error = mask_text(f"{type(exception).__name__}: {exception}".splitlines()[0])[:300]
+            self._failures.append((m.message_id, retries if type(retries) is int else 0, now_ms(), error))
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
         else:
@@ -216,6 +223,7 @@ class JobStats(Middleware):
     def _publish(self) -> None:
         assert self._worker_id is not None
         self._take_settled()
+        failures = [self._failures.popleft() for _ in range(len(self._failures))]
         running = None
         if self._running_changed:
             self._running_changed = False  # before the copy: a change made after it is published next time
@@ -239,9 +247,11 @@ class JobStats(Middleware):
                 finished=self._finished_records,
                 recent_limit=conf.settings.CONSOLE.RECENT_LIMIT,
                 recent_max_age_ms=conf.settings.CONSOLE.RECENT_MAX_AGE_S * 1000,
+                failures=failures,
             )
         except Exception as error:  # kept, and added to, for the next publish
             logger.warning("Job statistics not published (kept for the next try): %s", error)
+            self._failures.extendleft(reversed(failures))
             if running is not None:
                 self._running_changed = True
             return

@@ -1,4 +1,5 @@
-"""Paused queues: consumers stop fetching from a paused queue (dramaturg.broker), enqueues still land."""
+"""What operators switch off: paused queues (consumers stop fetching from them, dramaturg.broker; enqueues
+still land) and disabled periodic actors (the scheduler, dramaturg.periodic, skips their runs)."""
 
 from __future__ import annotations
 
@@ -27,3 +28,18 @@ def paused_queues(conn: redis.Redis | None = None) -> set[str]:
 def is_paused(queue: str, conn: redis.Redis | None = None) -> bool:
     """Whether `queue` (its canonical name) is paused; `conn` for a broker's own client."""
     return bool((conn or client()).sismember(keys.paused_key(), q_name(queue)))
+
+
+def disable_periodic(actor_name: str) -> bool:
+    """Tell the scheduler to skip `actor_name`'s runs (kept in Redis: it holds across restarts); False if it was."""
+    return bool(client().sadd(keys.periodic_disabled_key(), actor_name))
+
+
+def enable_periodic(actor_name: str) -> bool:
+    """Let the scheduler send `actor_name` again; False if it was not disabled."""
+    return bool(client().srem(keys.periodic_disabled_key(), actor_name))
+
+
+def disabled_periodic(conn: redis.Redis | None = None) -> set[str]:
+    """The periodic actors an operator disabled (one SMEMBERS)."""
+    return {text(name) for name in (conn or client()).smembers(keys.periodic_disabled_key())}

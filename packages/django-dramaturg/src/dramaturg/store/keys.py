@@ -30,6 +30,9 @@ Ours, under <ns>:__jobs__: (kept by dramaturg.middleware, dramaturg.broker and t
   task:<result id>             hash: a django.tasks result (status, times, task, args, return value); TTL
   task:<result id>:workers     list of the worker ids that ran it, one per attempt; same TTL
   task:<result id>:errors      list of JSON errors (exception class path, traceback), one per failed attempt
+  attempts:<message id>        list of JSON [retries, at ms, error line, worker], one per failed attempt
+  periodic:disabled            set of periodic actors the scheduler skips (an operator disabled them)
+  quiet                        set of worker ids told to stop taking work
   wake:<queue as consumed>     list of wake-up tokens: each enqueue/requeue onto the queue pushes one
                                (bounded), an idle consumer BLPOPs it instead of polling
 
@@ -216,3 +219,16 @@ def task_workers_key(result_id: str) -> str:
 
 def task_errors_key(result_id: str) -> str:
     return jobs_key("task", result_id, "errors")
+
+
+def attempts_key(message_id: str) -> str:
+    return jobs_key("attempts", message_id)
+
+
+def periodic_disabled_key() -> str:
+    return jobs_key("periodic", "disabled")
+
+
+def quiet_workers_key(ns: str | None = None) -> str:
+    """Workers told to stop taking work (a graceful stop); `ns` for a broker that is not the global one."""
+    return f"{ns if ns is not None else namespace()}:__jobs__:quiet"

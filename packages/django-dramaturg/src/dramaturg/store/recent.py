@@ -83,12 +83,13 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
     ends = [
         entry
         for raw in pipe.execute()
-        if raw and (entry := _entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
+        if raw and (entry := entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
     ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
 
 
-def _entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+def entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+    """A stored record (the JSON array of a slot's field `message_id`) as a dict of FIELDS."""
     # An entry written before the id was left out of the value (until it expires) holds all FIELDS.
     return dict(zip(FIELDS, values if len(values) == len(FIELDS) else [message_id, *values], strict=False))
 
