@@ -20,6 +20,11 @@ urlpatterns = [
     path("retries/action/", views.retry_action, name="retry_action"),
     path("bulk/<int:pk>/", views.bulk_detail, name="bulk"),
     path("messages/", views.message_lookup, name="message"),
+    path("messages/<str:message_id>/", views.message_lookup, name="message_detail"),
+    path("search/", views.message_search, name="search"),
+    path("ready/action/", views.ready_action, name="ready_action"),
+    path("queues/<str:queue>/clear/", views.queue_clear, name="queue_clear"),
+    path("schedules/<str:actor>/", views.schedule_action, name="schedule_action"),
     path("metrics", views.metrics, name="metrics"),
     path("health", views.health_json, name="health"),
 ]

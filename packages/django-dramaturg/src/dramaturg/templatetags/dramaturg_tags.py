@@ -10,7 +10,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from dramaturg import timeutil
 from dramaturg.charts import duration_label
-from dramaturg.masking import pretty, preview
+from dramaturg.masking import mask_text, pretty, preview
 
 register = template.Library()
 
@@ -73,6 +73,12 @@ def state_label(state: str) -> str:
 @register.filter
 def as_json(value: Any) -> str:
     return pretty(value)
+
+
+@register.filter
+def masked(text: str) -> str:
+    """Free text (a traceback, an error line) with secrets masked (dramaturg.masking.mask_text)."""
+    return mask_text(str(text or ""))
 
 
 @register.filter

@@ -11,8 +11,10 @@ from .dead_letters import dead_action, dead_detail, dead_download, dead_list
 from .messages import message_lookup
 from .monitoring import health_json, metrics
 from .overview import overview, overview_json, queue_detail, queue_pause
+from .queue_actions import queue_clear, ready_action
 from .retries import retry_action, retry_list
-from .schedules import schedule_list
+from .schedules import schedule_action, schedule_list
+from .search import message_search
 
 __all__ = [
     "actor_detail",
@@ -24,12 +26,16 @@ __all__ = [
     "dead_list",
     "health_json",
     "message_lookup",
+    "message_search",
     "metrics",
     "overview",
     "overview_json",
     "queue_detail",
+    "queue_clear",
     "queue_pause",
+    "ready_action",
     "retry_action",
     "retry_list",
+    "schedule_action",
     "schedule_list",
 ]

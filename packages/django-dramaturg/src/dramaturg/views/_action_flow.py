@@ -44,6 +44,9 @@ def parse_action(request: HttpRequest, allowed: Collection[str], default_next: s
     except InvalidReference:
         messages.error(request, MALFORMED)
         return redirect(next_url)
+    if scope == "matching" and action in ONE_BY_ONE:
+        messages.error(request, gettext("Unknown action."))
+        return redirect(next_url)
     if scope != "matching" and not refs:
         messages.warning(request, gettext("Select at least one message first."))
         return redirect(next_url)
@@ -56,11 +59,34 @@ _ACTIONS = {
     "delete": ("dramaturg:dead_action", True),
     "retry_now": ("dramaturg:retry_action", False),
     "kill": ("dramaturg:retry_action", True),
+    "delete_delayed": ("dramaturg:retry_action", True),
+    "delete_ready": ("dramaturg:ready_action", True),
 }
+ONE_BY_ONE = ("delete_delayed", "delete_ready")  # no "all matching" scope
+
+
+def _delete_texts(action: str, total: int) -> dict[str, str | SafeString]:
+    counter = {"counter": total}
+    if action == "delete_ready":
+        title = ngettext(
+            "Delete %(counter)s ready message?", "Delete %(counter)s ready messages?", total
+        ) % counter
+    else:
+        title = ngettext(
+            "Delete %(counter)s delayed message?", "Delete %(counter)s delayed messages?", total
+        ) % counter
+    return {
+        "title": title,
+        "covers": ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter,
+        "effect": gettext("No worker will run it. This cannot be undone."),
+        "confirm_label": gettext("Yes, delete"),
+    }
 
 
 def _confirm_texts(action: str, scope: str, total: int, filter: Any) -> dict[str, str | SafeString]:
     """The confirmation page's heading, what it covers and does, and its button, for one action."""
+    if action in ONE_BY_ONE:
+        return _delete_texts(action, total)
     counter = {"counter": total}
     selected = ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter
     anything = gettext("any")
@@ -139,3 +165,27 @@ def confirm_then_perform(
     entry = actions.perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(form.next_url)
+
+
+def confirm_one(
+    request: HttpRequest,
+    *,
+    op: str,
+    fields: dict[str, str],
+    texts: dict[str, str],
+    danger: bool,
+    next_url: str,
+) -> HttpResponse | None:
+    """The confirmation page of an action on one thing (a queue, a periodic job), or None once the
+    operator confirmed it: the caller then performs it and records it (dramaturg.actions)."""
+    if request.POST.get("confirm") == "yes":
+        return None
+    context = {
+        **texts,
+        "action_url": request.path,
+        "danger": danger,
+        "op": op,
+        "fields": fields,
+        "next": next_url,
+    }
+    return render(request, "dramaturg/confirm.html", context)

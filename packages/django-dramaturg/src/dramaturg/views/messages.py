@@ -17,6 +17,9 @@ from ..store import lookup, queues, search, stats
 from .dead_letters import bounded
 
 
+_NOT_SHOWN = ("traceback", "redis_message_id")  # the traceback has its own block
+
+
 @require_safe
 @staff_required
 def message_lookup(request: HttpRequest, message_id: str = "") -> HttpResponse:
@@ -45,6 +48,8 @@ def message_lookup(request: HttpRequest, message_id: str = "") -> HttpResponse:
             state=found.state,
             message=message,
             attempts=found.failed_attempts,
+            # the broker's own id of the stored body stays in the forms: the page shows one id
+            options={k: v for k, v in message.options.items() if k not in _NOT_SHOWN} if message is not None else {},
             last_error=search.error_line(message.options) if message is not None else "",
             args=bounded(pretty(message.args)) if message is not None else None,
             kwargs=bounded(pretty(message.kwargs)) if message is not None and message.kwargs else None,
