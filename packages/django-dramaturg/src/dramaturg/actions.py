@@ -29,6 +29,7 @@ DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
 RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
 DELAYED_ACTIONS = (*RETRY_ACTIONS, AuditEntry.Action.DELETE_DELAYED)  # on any delayed message, one or selected
 READY_ACTIONS = (AuditEntry.Action.DELETE_READY,)
+WORKER_ACTIONS = (AuditEntry.Action.QUIET_WORKER, AuditEntry.Action.WAKE_WORKER)
 PERIODIC_ACTIONS = (
     AuditEntry.Action.RUN_PERIODIC,
     AuditEntry.Action.DISABLE_PERIODIC,
@@ -139,6 +140,18 @@ def periodic_action(user, action: str, actor_name: str) -> AuditEntry:
     return _record(user, action, "periodic", {"actor": actor_name}, count=int(done), refs=ref)
 
 
+def worker_action(user, action: str, worker_id: str) -> AuditEntry:
+    """Tell a worker to stop taking work (its consumers fetch nothing more; what it runs finishes) or to
+    take work again, and record it; count 0 when nothing changed."""
+    if action == AuditEntry.Action.QUIET_WORKER:
+        done = control.quiet_worker(worker_id)
+    elif action == AuditEntry.Action.WAKE_WORKER:
+        done = control.wake_worker(worker_id)
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return _record(user, action, "worker", {"worker": worker_id}, count=int(done))
+
+
 def _record(user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = "") -> AuditEntry:
     return AuditEntry.objects.create(
         user=user,
@@ -195,6 +208,8 @@ def outcome_text(entry: AuditEntry) -> str:
         ) % {"queue": queue, "count": entry.count}
     if entry.action in PERIODIC_ACTIONS:
         return _periodic_outcome(entry)
+    if entry.action in WORKER_ACTIONS:
+        return _worker_outcome(entry)
     text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
     if skipped and entry.action == AuditEntry.Action.DELETE_READY:
@@ -231,3 +246,14 @@ def _periodic_outcome(entry: AuditEntry) -> str:
     if entry.count:
         return gettext("Enabled %(actor)s: the scheduler sends it again.") % values
     return gettext("%(actor)s was already enabled.") % values
+
+
+def _worker_outcome(entry: AuditEntry) -> str:
+    values = {"worker": entry.filters.get("worker", "")}
+    if entry.action == AuditEntry.Action.QUIET_WORKER:
+        if entry.count:
+            return gettext("Worker %(worker)s takes no more work; what it runs now finishes.") % values
+        return gettext("Worker %(worker)s was already taking no work.") % values
+    if entry.count:
+        return gettext("Worker %(worker)s takes work again.") % values
+    return gettext("Worker %(worker)s was already taking work.") % values

@@ -61,7 +61,8 @@ class JobStats(Middleware):
         self._worker_id: str | None = None
         self._info: dict = {}
         # Written by worker and consumer threads (dict and deque operations are atomic), read by the publish.
-        self._running: dict[str, tuple[Message, float, float]] = {}  # id -> (message, epoch s, monotonic s)
+        # id -> (message, epoch s, monotonic s, the worker thread's name)
+        self._running: dict[str, tuple[Message, float, float, str]] = {}
         self._running_changed = False
         # (message id, actor, queue, retries, its _RUN, ACKED/NACKED): plain values, so that the message
         # itself is freed at once (a queue of messages kept for a second would cost the garbage collector).
@@ -85,6 +86,7 @@ class JobStats(Middleware):
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             "started_ms": started,
             "version": code_version(),
+            "threads": getattr(worker, "worker_threads", None),
         }
         try:
             actor_metrics.record_version(self._info["version"], started)
@@ -114,7 +116,7 @@ class JobStats(Middleware):
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         m = message_of(message)  # the message itself: each attribute through the proxy costs a __getattr__
-        self._running[m.message_id] = (m, time.time(), time.monotonic())
+        self._running[m.message_id] = (m, time.time(), time.monotonic(), threading.current_thread().name)
         self._running_changed = True
 
     def after_process_message(
@@ -233,8 +235,9 @@ class JobStats(Middleware):
                     "actor": m.actor_name,
                     "queue": m.queue_name,
                     "started_ms": int(started * 1000),
+                    "thread": thread,
                 }
-                for message_id, (m, started, _) in self._running.copy().items()
+                for message_id, (m, started, _, thread) in self._running.copy().items()
             }
         try:
             stats.publish_worker_stats(

@@ -31,6 +31,7 @@ class WorkerInfo:
     alive: bool  # heartbeat within the broker's heartbeat timeout
     running: list[dict[str, Any]]  # empty for a lost worker: what it ran is not running any more
     version: str = "unknown"  # the code version it booted with
+    threads: int | None = None  # its worker threads (None: registered before workers said)
 
     @property
     def state(self) -> str:
@@ -91,6 +92,7 @@ def unregister_worker(worker_id: str) -> None:
     pipe = client().pipeline(transaction=False)
     pipe.hdel(keys.workers_key(), worker_id)
     pipe.delete(keys.running_key(worker_id))
+    pipe.srem(keys.quiet_workers_key(), worker_id)
     pipe.execute()
 
 
@@ -159,6 +161,7 @@ def workers(heartbeat_timeout_ms: int, forget_after_ms: int = FORGET_AFTER_MS) -
                 alive=alive[worker_id],
                 running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
                 version=info.get("version", "unknown"),
+                threads=info.get("threads"),
             )
         )
     return result

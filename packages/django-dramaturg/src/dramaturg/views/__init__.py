@@ -15,6 +15,7 @@ from .queue_actions import queue_clear, ready_action
 from .retries import retry_action, retry_list
 from .schedules import schedule_action, schedule_list
 from .search import message_search
+from .workers import worker_action, worker_list
 
 __all__ = [
     "actor_detail",
@@ -38,4 +39,6 @@ __all__ = [
     "retry_list",
     "schedule_action",
     "schedule_list",
+    "worker_action",
+    "worker_list",
 ]
