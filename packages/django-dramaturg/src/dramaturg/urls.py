@@ -23,6 +23,7 @@ urlpatterns = [
     path("messages/<str:message_id>/", views.message_lookup, name="message_detail"),
     path("search/", views.message_search, name="search"),
     path("workers/", views.worker_list, name="workers"),
+    path("history/", views.history, name="history"),
     path("workers/<str:worker_id>/", views.worker_action, name="worker_action"),
     path("ready/action/", views.ready_action, name="ready_action"),
     path("queues/<str:queue>/clear/", views.queue_clear, name="queue_clear"),

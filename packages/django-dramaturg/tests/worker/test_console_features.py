@@ -249,3 +249,26 @@ def test_unknown_periodic_jobs_and_actions_are_refused(staff, clean_redis):
     page = staff.post("/jobs/schedules/prune_job_store/", {"op": "explode"}, follow=True).content.decode()
     assert "Unknown periodic job or action." in page
     assert not AuditEntry.objects.exists()
+
+
+def test_history_keeps_daily_figures_per_actor_and_queue_for_90_days(staff, clean_redis):
+    """Counts published by workers land in a day's hash kept 91 days; the page adds them up per actor
+    and per queue (the actor's own), and lists each day."""
+    from dramaturg.store import actor_metrics
+    from dramaturg.store.actor_metrics import ActorCounts
+
+    day_ago = now_ms() - 86_400_000
+    for minute, processed in ((day_ago // 60_000, 3), (now_ms() // 60_000, 2)):
+        counts = ActorCounts(processed=processed, failed=1, runtime_sum_ms=40)
+        stats.publish_worker_stats("w-h", {"host": "h", "pid": 1}, None, {}, {}, actors={minute: {ACTOR: counts}})
+    today = actor_metrics.local_day(now_ms())
+    ttl = redis_client().ttl(keys.actor_day_key(today))
+    assert 90 * 86_400 < ttl <= actor_metrics.DAY_TTL_S
+    page = staff.get("/jobs/history/", {"days": 90}).content.decode()
+    actor_row = page.split(f'data-actor="{ACTOR}"')[1].split("</tr>")[0]
+    assert '<td class="num">5</td><td class="num">2</td>' in actor_row  # processed, failed over both days
+    queue_row = page.split(f'data-queue="{QUEUE}"')[1].split("</tr>")[0]  # send_health_alert's queue
+    assert '<td class="num">5</td>' in queue_row
+    assert page.count("<tr data-day=") == 90
+    korean = staff.get("/jobs/history/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
+    assert "액터별" in korean

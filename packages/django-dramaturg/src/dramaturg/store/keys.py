@@ -23,6 +23,7 @@ Ours, under <ns>:__jobs__: (kept by dramaturg.middleware, dramaturg.broker and t
   paused                       set of paused queue names (consumers do not fetch from them)
   actors:m:<epoch minute>      hash "<actor>|<field>" -> count, kept two hours (per-actor metrics)
   actors:h:<epoch hour>        the same per hour, kept two days
+  actors:d:<day ordinal>       hash "<actor>|<p,f,r,d,s>" -> count, by day of TIME_ZONE, kept 91 days (history)
   actors:total                 the same since the start (Prometheus counters)
   versions                     zset code version -> when a worker first booted with it (deploy markers)
   recent:meta                  hash: the record of finished messages' current slot and its count
@@ -182,6 +183,11 @@ def actor_minute_key(minute: int) -> str:
 
 def actor_hour_key(hour: int) -> str:
     return jobs_key("actors", "h", str(hour))
+
+
+def actor_day_key(day: int) -> str:
+    """A day's per-actor counts; `day` is the date's ordinal (datetime.date.toordinal) in TIME_ZONE."""
+    return jobs_key("actors", "d", str(day))
 
 
 def actor_totals_key() -> str:

@@ -7,6 +7,7 @@ admin, which mounts `dead_list` as its "Failed messages" changelist.
 
 from .actors import actor_detail, actor_list
 from .bulk import bulk_detail
+from .history import history
 from .dead_letters import dead_action, dead_detail, dead_download, dead_list
 from .messages import message_lookup
 from .monitoring import health_json, metrics
@@ -26,6 +27,7 @@ __all__ = [
     "dead_download",
     "dead_list",
     "health_json",
+    "history",
     "message_lookup",
     "message_search",
     "metrics",
