@@ -65,11 +65,11 @@ def perform(
         take = lambda batch: queues.delete_ready((r.queue, r.redis_id) for r in batch)  # noqa: E731
         batches = [list(refs)]
     else:
-        how = {
+        how = {  # keyed by the action's value
             AuditEntry.Action.RETRY_NOW: delayed.RETRY,
             AuditEntry.Action.KILL: delayed.KILL,
             AuditEntry.Action.DELETE_DELAYED: delayed.DELETE,
-        }[action]
+        }[AuditEntry.Action(action)]
         take = lambda batch: delayed.take(batch, how)  # noqa: E731
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
     return _run(user, action, scope, filter.as_params(), batches, take, progress)
@@ -152,7 +152,9 @@ def worker_action(user, action: str, worker_id: str) -> AuditEntry:
     return _record(user, action, "worker", {"worker": worker_id}, count=int(done))
 
 
-def _record(user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = "") -> AuditEntry:
+def _record(
+    user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = ""
+) -> AuditEntry:
     return AuditEntry.objects.create(
         user=user,
         user_email=_email(user),

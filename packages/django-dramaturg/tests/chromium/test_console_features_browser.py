@@ -45,15 +45,19 @@ def _every_state() -> dict[str, str]:
     """A message in each state, each with the argument "needle-<state>": their message ids."""
     ready = _enqueue("needle-ready", {"password": "hunter2"})
     later = _enqueue("needle-delayed", delay=600_000)
-    retrying = _enqueue("needle-retrying", delay=600_000, retries=2, traceback="Traceback\nSMTPServerDisconnected: gone")
+    retrying = _enqueue(
+        "needle-retrying", delay=600_000, retries=2, traceback="Traceback\nSMTPServerDisconnected: gone"
+    )
     dead = _enqueue("needle-dead", delay=600_000, retries=5)
     delayed.take([delayed.MessageRef(IDLE, dead.options["redis_message_id"])], delayed.KILL)
     running = _enqueue("needle-running")
     redis_client().lrem(keys.queue_key(IDLE), 1, running.options["redis_message_id"])  # taken by a worker
     job = {"message_id": running.message_id, "actor": ACTOR, "queue": IDLE, "started_ms": now_ms()}
-    stats.publish_worker_stats("w-browser", {"host": "h", "pid": 1, "queues": [IDLE]}, {running.message_id: job}, {}, {})
+    stats.publish_worker_stats(
+        "w-browser", {"host": "h", "pid": 1, "queues": [IDLE]}, {running.message_id: job}, {}, {}
+    )
     redis_client().zadd(keys.heartbeats_key(), {"w-browser": now_ms()})
-    finished = Message(queue_name=IDLE, actor_name=ACTOR, args=(), kwargs={}, options={})
+    finished: Message[Any] = Message(queue_name=IDLE, actor_name=ACTOR, args=(), kwargs={}, options={})
     at = now_ms()
     record = (finished.message_id, ACTOR, IDLE, "done", 1, at - 40, at, 40.0)
     stats.publish_worker_stats("w-browser", {"host": "h", "pid": 1, "queues": [IDLE]}, None, {}, {}, finished=[record])

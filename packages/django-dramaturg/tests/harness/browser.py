@@ -38,8 +38,7 @@ def browser_page(base_url: str, *, width: int = 1280, height: int = 900, locale:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         try:
-            options = {"locale": locale} if locale else {}
-            page = browser.new_page(base_url=base_url, viewport={"width": width, "height": height}, **options)
+            page = browser.new_page(base_url=base_url, viewport={"width": width, "height": height}, locale=locale)
             page.set_default_timeout(15_000)
             yield page
         finally:

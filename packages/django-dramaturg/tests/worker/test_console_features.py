@@ -14,7 +14,7 @@ import pendulum
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from dramatiq import Message, Worker, get_broker
+from dramatiq import Message, get_broker
 
 from dramaturg import periodic
 from dramaturg.models import AuditEntry
@@ -22,7 +22,6 @@ from dramaturg.store import control, delayed, keys, lookup, queues, search, stat
 from dramaturg.store.connection import client as redis_client
 from dramaturg.store.search import SearchQuery
 from dramaturg.timeutil import now_ms
-from harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +65,9 @@ def every_state(clean_redis) -> dict[str, Message]:
     )
     dead = _enqueue("needle-dead", delay=600_000, retries=5)
     delayed.take([delayed.MessageRef(QUEUE, dead.options["redis_message_id"])], delayed.KILL)
-    finished = Message(queue_name=QUEUE, actor_name=ACTOR, args=("needle-finished",), kwargs={}, options={})
+    finished: Message[Any] = Message(
+        queue_name=QUEUE, actor_name=ACTOR, args=("needle-finished",), kwargs={}, options={}
+    )
     _finished(finished.message_id, at_ms=now_ms())
     return {"ready": ready, "delayed": later, "retrying": retrying, "dead": dead, "finished": finished}
 
@@ -106,7 +107,7 @@ def test_search_by_time_range_and_state(every_state):
 def test_search_page_shows_results_and_field_errors(staff, every_state):
     page = staff.get("/jobs/search/", {"args": "needle-retrying"}).content.decode()
     assert f'data-message-id="{every_state["retrying"].message_id}"' in page
-    assert f'/jobs/messages/{every_state["retrying"].message_id}/' in page
+    assert f"/jobs/messages/{every_state['retrying'].message_id}/" in page
     assert "SMTPServerDisconnected: smtp went away" in page
     bad = staff.get("/jobs/search/", {"since": "yesterday-ish"})
     assert bad.status_code == 200 and "field-error" in bad.content.decode()
@@ -122,7 +123,14 @@ def _running(message: Message) -> None:
     stats.publish_worker_stats(
         "w-running",
         {"host": "h", "pid": 2, "queues": [QUEUE]},
-        {message.message_id: {"message_id": message.message_id, "actor": ACTOR, "queue": QUEUE, "started_ms": now_ms()}},
+        {
+            message.message_id: {
+                "message_id": message.message_id,
+                "actor": ACTOR,
+                "queue": QUEUE,
+                "started_ms": now_ms(),
+            }
+        },
         {},
         {},
     )
@@ -154,7 +162,9 @@ def test_a_retrying_message_shows_its_last_error(staff, every_state):
 
 def test_each_failed_attempt_and_its_error_are_on_the_message_page(staff, every_state):
     message = every_state["retrying"]
-    failures = [(message.message_id, n, now_ms(), f"SMTPServerDisconnected: attempt {n + 1} token=abc{n}") for n in range(2)]
+    failures = [
+        (message.message_id, n, now_ms(), f"SMTPServerDisconnected: attempt {n + 1} token=abc{n}") for n in range(2)
+    ]
     stats.publish_worker_stats("w-test", {"host": "h", "pid": 1, "queues": [QUEUE]}, None, {}, {}, failures=failures)
     page = staff.get(f"/jobs/messages/{message.message_id}/").content.decode()
     attempts = page.split('id="attempts"')[1].split("</table>")[0]

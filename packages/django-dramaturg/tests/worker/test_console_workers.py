@@ -39,7 +39,13 @@ def _register(worker_id: str, running: dict[str, dict] | None = None) -> None:
 
 
 def test_the_workers_page_shows_threads_and_what_each_runs(staff):
-    job = {"message_id": "m-1", "actor": "send_health_alert", "queue": QUEUE, "started_ms": now_ms(), "thread": "Thread-3"}
+    job = {
+        "message_id": "m-1",
+        "actor": "send_health_alert",
+        "queue": QUEUE,
+        "started_ms": now_ms(),
+        "thread": "Thread-3",
+    }
     _register("w-1", {"m-1": job})
     page = staff.get("/jobs/workers/").content.decode()
     section = page.split('data-worker="w-1"')[1]
@@ -71,12 +77,14 @@ def test_a_quiet_worker_fetches_nothing_until_it_may_take_work_again(clean_redis
     broker.declare_queue(QUEUE)
     consumer = broker.consume(QUEUE, prefetch=1, timeout=100)
     try:
-        control.quiet_worker(broker.broker_id)  # type: ignore[attr-defined]  # the Redis broker's
-        message: Message[Any] = Message(queue_name=QUEUE, actor_name="send_health_alert", args=(1,), kwargs={}, options={})
+        control.quiet_worker(broker.broker_id)
+        message: Message[Any] = Message(
+            queue_name=QUEUE, actor_name="send_health_alert", args=(1,), kwargs={}, options={}
+        )
         broker.enqueue(message)
         assert next(consumer) is None  # asked Redis, told to stop: fetched nothing
         assert redis_client().llen(keys.queue_key(QUEUE)) == 1  # still on its queue for other workers
-        control.wake_worker(broker.broker_id)  # type: ignore[attr-defined]
+        control.wake_worker(broker.broker_id)
         fetched = wait_for(lambda: next(consumer), timeout=10, what="the consumer to fetch again")
         assert fetched.message_id == message.message_id
         consumer.ack(fetched)

@@ -21,7 +21,9 @@ MAX_ATTEMPTS = 50
 FIELDS = ("retries", "at_ms", "error", "worker")
 
 
-def add_to_pipeline(pipe: redis.client.Pipeline, failures: Sequence[tuple[str, int, int, str]], worker: str, ttl_s: int) -> None:
+def add_to_pipeline(
+    pipe: redis.client.Pipeline, failures: Sequence[tuple[str, int, int, str]], worker: str, ttl_s: int
+) -> None:
     """Queue on `pipe` the record of failed attempts: (message id, its retries before it, when it
     ended (ms), its error line) each."""
     for message_id, retries, at_ms, error in failures:
@@ -33,4 +35,7 @@ def add_to_pipeline(pipe: redis.client.Pipeline, failures: Sequence[tuple[str, i
 
 def failed_attempts(message_id: str) -> list[dict[str, Any]]:
     """The failed attempts of `message_id` still on record, oldest first: retries, at_ms, error, worker."""
-    return [dict(zip(FIELDS, json.loads(raw), strict=False)) for raw in client().lrange(keys.attempts_key(message_id), 0, -1)]
+    return [
+        dict(zip(FIELDS, json.loads(raw), strict=False))
+        for raw in client().lrange(keys.attempts_key(message_id), 0, -1)
+    ]

@@ -81,9 +81,7 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
         pipe.hget(keys.recent_slot_key(slot), message_id)
     oldest = now_ms() - max_age_ms
     ends = [
-        end
-        for raw in pipe.execute()
-        if raw and (end := entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
+        end for raw in pipe.execute() if raw and (end := entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
     ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
 

@@ -116,7 +116,7 @@ def _stored(query: SearchQuery, queue: str, scan_limit: int, result: SearchResul
     raw_needle = needle.encode() if needle.isascii() else b""  # a cheap first test on the stored JSON
     wanted = set(query.states)
     for state, key in ((READY, keys.messages_key(queue)), (DELAYED, keys.delayed_messages_key(queue))):
-        if state == READY and READY not in wanted or state == DELAYED and not wanted & {DELAYED, RETRYING}:
+        if (state == READY and READY not in wanted) or (state == DELAYED and not wanted & {DELAYED, RETRYING}):
             continue
         for redis_id, raw in _scan(key, scan_limit, result):
             if raw_needle and raw_needle not in raw.lower():
@@ -171,7 +171,16 @@ def _dead(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult)
         at = int(score) if score is not None else None
         if at is None or not query.in_range(at):
             continue  # gone (requeued or expired) since its preview was read
-        yield Hit(DEAD, queue, preview.get("message_id", ""), preview.get("actor", ""), preview.get("args", ""), reason, at, redis_id)
+        yield Hit(
+            DEAD,
+            queue,
+            preview.get("message_id", ""),
+            preview.get("actor", ""),
+            preview.get("args", ""),
+            reason,
+            at,
+            redis_id,
+        )
 
 
 def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iterator[Hit]:

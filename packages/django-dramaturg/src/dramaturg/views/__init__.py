@@ -7,8 +7,8 @@ admin, which mounts `dead_list` as its "Failed messages" changelist.
 
 from .actors import actor_detail, actor_list
 from .bulk import bulk_detail
-from .history import history
 from .dead_letters import dead_action, dead_detail, dead_download, dead_list
+from .history import history
 from .messages import message_lookup
 from .monitoring import health_json, metrics
 from .overview import overview, overview_json, queue_detail, queue_pause
@@ -33,8 +33,8 @@ __all__ = [
     "metrics",
     "overview",
     "overview_json",
-    "queue_detail",
     "queue_clear",
+    "queue_detail",
     "queue_pause",
     "ready_action",
     "retry_action",

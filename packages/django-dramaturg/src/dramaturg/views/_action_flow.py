@@ -68,13 +68,9 @@ ONE_BY_ONE = ("delete_delayed", "delete_ready")  # no "all matching" scope
 def _delete_texts(action: str, total: int) -> dict[str, str | SafeString]:
     counter = {"counter": total}
     if action == "delete_ready":
-        title = ngettext(
-            "Delete %(counter)s ready message?", "Delete %(counter)s ready messages?", total
-        ) % counter
+        title = ngettext("Delete %(counter)s ready message?", "Delete %(counter)s ready messages?", total) % counter
     else:
-        title = ngettext(
-            "Delete %(counter)s delayed message?", "Delete %(counter)s delayed messages?", total
-        ) % counter
+        title = ngettext("Delete %(counter)s delayed message?", "Delete %(counter)s delayed messages?", total) % counter
     return {
         "title": title,
         "covers": ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter,

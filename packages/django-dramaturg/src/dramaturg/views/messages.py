@@ -16,7 +16,6 @@ from ..masking import pretty
 from ..store import lookup, queues, search, stats
 from .dead_letters import bounded
 
-
 _NOT_SHOWN = ("traceback", "redis_message_id")  # the traceback has its own block
 
 

@@ -45,7 +45,9 @@ def _texts(op: str, actor: str) -> dict[str, str]:
     if op == AuditEntry.Action.DISABLE_PERIODIC:
         return {
             "title": gettext("Disable %(actor)s?") % values,
-            "covers": gettext("Every scheduled run, until it is enabled again (also after a restart of the scheduler)."),
+            "covers": gettext(
+                "Every scheduled run, until it is enabled again (also after a restart of the scheduler)."
+            ),
             "effect": gettext("The scheduler skips its runs; you can still run it now by hand."),
             "confirm_label": gettext("Yes, disable"),
         }

@@ -4,7 +4,7 @@ finished (dramaturg.store.search): a GET form with field errors, results linking
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import dramatiq
 from django import forms
@@ -42,13 +42,13 @@ class SearchForm(forms.Form):
     def __init__(self, *args: Any, queue_names: list[str], actor_names: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         any_ = ("", gettext_lazy("any"))
-        self.fields["queue"].choices = [any_, *((q, q) for q in queue_names)]
-        self.fields["actor"].choices = [any_, *((a, a) for a in actor_names)]
+        cast(forms.ChoiceField, self.fields["queue"]).choices = [any_, *((q, q) for q in queue_names)]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [any_, *((a, a) for a in actor_names)]
         for name in ("since", "until"):
             self.fields[name].widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         since, until = data.get("since"), data.get("until")
         if since and until and since > until:
             self.add_error("until", gettext_lazy("“Until” is before “From”."))
