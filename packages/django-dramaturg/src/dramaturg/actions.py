@@ -208,10 +208,8 @@ def outcome_text(entry: AuditEntry) -> str:
             "Cleared queue %(queue)s: %(count)s ready messages deleted.",
             entry.count,
         ) % {"queue": queue, "count": entry.count}
-    if entry.action in PERIODIC_ACTIONS:
-        return _periodic_outcome(entry)
-    if entry.action in WORKER_ACTIONS:
-        return _worker_outcome(entry)
+    if entry.action in _TOGGLED:
+        return _toggled_outcome(entry)
     text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
     if skipped and entry.action == AuditEntry.Action.DELETE_READY:
@@ -235,27 +233,28 @@ def outcome_text(entry: AuditEntry) -> str:
     return text
 
 
-def _periodic_outcome(entry: AuditEntry) -> str:
-    values = {"actor": entry.filters.get("actor", "")}
-    if entry.action == AuditEntry.Action.RUN_PERIODIC:
-        if entry.count:
-            return gettext("Sent %(actor)s now.") % values
-        return gettext("No periodic job %(actor)s.") % values
-    if entry.action == AuditEntry.Action.DISABLE_PERIODIC:
-        if entry.count:
-            return gettext("Disabled %(actor)s: the scheduler skips its runs until it is enabled.") % values
-        return gettext("%(actor)s was already disabled.") % values
-    if entry.count:
-        return gettext("Enabled %(actor)s: the scheduler sends it again.") % values
-    return gettext("%(actor)s was already enabled.") % values
+# An on/off action's outcome: (when it changed something, when it was so already), each taking its one value.
+_TOGGLED: dict[str, tuple[StrOrPromise, StrOrPromise]] = {
+    AuditEntry.Action.DISABLE_PERIODIC: (
+        gettext_lazy("Disabled %(actor)s: the scheduler skips its runs until it is enabled."),
+        gettext_lazy("%(actor)s was already disabled."),
+    ),
+    AuditEntry.Action.ENABLE_PERIODIC: (
+        gettext_lazy("Enabled %(actor)s: the scheduler sends it again."),
+        gettext_lazy("%(actor)s was already enabled."),
+    ),
+    AuditEntry.Action.RUN_PERIODIC: (gettext_lazy("Sent %(actor)s now."), gettext_lazy("No periodic job %(actor)s.")),
+    AuditEntry.Action.QUIET_WORKER: (
+        gettext_lazy("Worker %(worker)s takes no more work; what it runs now finishes."),
+        gettext_lazy("Worker %(worker)s was already taking no work."),
+    ),
+    AuditEntry.Action.WAKE_WORKER: (
+        gettext_lazy("Worker %(worker)s takes work again."),
+        gettext_lazy("Worker %(worker)s was already taking work."),
+    ),
+}
 
 
-def _worker_outcome(entry: AuditEntry) -> str:
-    values = {"worker": entry.filters.get("worker", "")}
-    if entry.action == AuditEntry.Action.QUIET_WORKER:
-        if entry.count:
-            return gettext("Worker %(worker)s takes no more work; what it runs now finishes.") % values
-        return gettext("Worker %(worker)s was already taking no work.") % values
-    if entry.count:
-        return gettext("Worker %(worker)s takes work again.") % values
-    return gettext("Worker %(worker)s was already taking work.") % values
+def _toggled_outcome(entry: AuditEntry) -> str:
+    done, already = _TOGGLED[entry.action]
+    return str(done if entry.count else already) % entry.filters

@@ -12,7 +12,6 @@ from typing import Any
 import dramatiq
 import pendulum
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from dramatiq import Message, get_broker
 
@@ -27,15 +26,6 @@ pytestmark = pytest.mark.django_db
 
 QUEUE = "emails"
 ACTOR = "send_health_alert"
-
-
-@pytest.fixture
-def staff(clean_redis) -> Client:
-    User: Any = get_user_model()  # the host's (mypy reads the reference project's)
-    user = User.objects.create_user("ops", "ops@example.com", "password", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _enqueue(*args: Any, delay: int | None = None, queue: str = QUEUE, **options: Any) -> Message:

@@ -7,8 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
 from dramatiq import Message, get_broker
 
 from dramaturg.models import AuditEntry
@@ -20,15 +18,6 @@ from harness.processes import wait_for
 pytestmark = pytest.mark.django_db
 
 QUEUE = "features-quiet"
-
-
-@pytest.fixture
-def staff(clean_redis) -> Client:
-    User: Any = get_user_model()  # the host's (mypy reads the reference project's)
-    user = User.objects.create_user("ops", "ops@example.com", "password", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _register(worker_id: str, running: dict[str, dict] | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext
 from dramaturg import conf
 
 from .. import actions, actors
+from ..models import AuditEntry
 from ..store import dead_letters
 from ..store.dead_letters import DeadLetterRef, InvalidReference
 from ._params import MALFORMED, safe_next
@@ -163,25 +164,20 @@ def confirm_then_perform(
     return redirect(form.next_url)
 
 
-def confirm_one(
+def confirm_then_record(
     request: HttpRequest,
     *,
     op: str,
-    fields: dict[str, str],
     texts: dict[str, str],
     danger: bool,
     next_url: str,
-) -> HttpResponse | None:
-    """The confirmation page of an action on one thing (a queue, a periodic job), or None once the
-    operator confirmed it: the caller then performs it and records it (dramaturg.actions)."""
-    if request.POST.get("confirm") == "yes":
-        return None
-    context = {
-        **texts,
-        "action_url": request.path,
-        "danger": danger,
-        "op": op,
-        "fields": fields,
-        "next": next_url,
-    }
-    return render(request, "dramaturg/confirm.html", context)
+    perform: Callable[[], AuditEntry],
+) -> HttpResponse:
+    """An action on one thing (a queue, a periodic job, a worker): its confirmation page first; once
+    confirmed, `perform` does it and records it (dramaturg.actions), and the operator is told the outcome."""
+    if request.POST.get("confirm") != "yes":
+        context = {**texts, "action_url": request.path, "danger": danger, "op": op, "next": next_url}
+        return render(request, "dramaturg/confirm.html", context)
+    entry = perform()
+    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
+    return redirect(next_url)

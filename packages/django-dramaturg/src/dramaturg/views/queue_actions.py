@@ -14,7 +14,7 @@ from .. import actions
 from ..decorators import staff_required
 from ..store import queues
 from ..store.filters import MessageFilter
-from ._action_flow import confirm_one, confirm_then_perform, parse_action
+from ._action_flow import confirm_then_perform, confirm_then_record, parse_action
 from ._params import safe_next
 
 
@@ -52,9 +52,11 @@ def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
         ),
         "confirm_label": gettext("Yes, clear the queue"),
     }
-    asked = confirm_one(request, op="clear", fields={}, texts=texts, danger=True, next_url=next_url)
-    if asked is not None:
-        return asked
-    entry = actions.clear_queue(request.user, queue)
-    messages.success(request, actions.outcome_text(entry))
-    return redirect(next_url)
+    return confirm_then_record(
+        request,
+        op="clear",
+        texts=texts,
+        danger=True,
+        next_url=next_url,
+        perform=lambda: actions.clear_queue(request.user, queue),
+    )

@@ -15,7 +15,7 @@ from .. import actions, periodic
 from ..decorators import staff_required
 from ..models import AuditEntry
 from ..store import control, stats
-from ._action_flow import confirm_one
+from ._action_flow import confirm_then_record
 from ._params import safe_next
 
 
@@ -69,10 +69,11 @@ def schedule_action(request: HttpRequest, actor: str) -> HttpResponse:
     if op not in actions.PERIODIC_ACTIONS or actor not in {a.actor_name for a in periodic.periodic_actors()}:
         messages.error(request, gettext("Unknown periodic job or action."))
         return redirect(next_url)
-    danger = op == AuditEntry.Action.DISABLE_PERIODIC
-    asked = confirm_one(request, op=op, fields={}, texts=_texts(op, actor), danger=danger, next_url=next_url)
-    if asked is not None:
-        return asked
-    entry = actions.periodic_action(request.user, op, actor)
-    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
-    return redirect(next_url)
+    return confirm_then_record(
+        request,
+        op=op,
+        texts=_texts(op, actor),
+        danger=op == AuditEntry.Action.DISABLE_PERIODIC,
+        next_url=next_url,
+        perform=lambda: actions.periodic_action(request.user, op, actor),
+    )

@@ -17,7 +17,7 @@ from .. import actions
 from ..decorators import staff_required
 from ..models import AuditEntry
 from ..store import control, stats
-from ._action_flow import confirm_one
+from ._action_flow import confirm_then_record
 from ._params import safe_next
 
 
@@ -68,10 +68,11 @@ def worker_action(request: HttpRequest, worker_id: str) -> HttpResponse:
     if op not in actions.WORKER_ACTIONS or worker_id not in known:
         messages.error(request, gettext("Unknown worker or action."))
         return redirect(next_url)
-    danger = op == AuditEntry.Action.QUIET_WORKER
-    asked = confirm_one(request, op=op, fields={}, texts=_texts(op, worker_id), danger=danger, next_url=next_url)
-    if asked is not None:
-        return asked
-    entry = actions.worker_action(request.user, op, worker_id)
-    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
-    return redirect(next_url)
+    return confirm_then_record(
+        request,
+        op=op,
+        texts=_texts(op, worker_id),
+        danger=op == AuditEntry.Action.QUIET_WORKER,
+        next_url=next_url,
+        perform=lambda: actions.worker_action(request.user, op, worker_id),
+    )
