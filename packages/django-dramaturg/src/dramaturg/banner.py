@@ -2,7 +2,8 @@
 linked to the page that shows what fails (internal).
 
 The checks themselves (dramaturg.health) speak English for machines (/jobs/health, alert mails); this
-module words the job platform's own checks for a person. An app's extra check is shown with its line.
+module words the job platform's own checks for a person. An app's extra check is shown with its own `text`
+and `url` when it gives them (else its English line, linked to /jobs/health).
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ def _worded(problem: Problem) -> tuple[str, str]:
             "Outbox of queue %(queue)s: rows pending for more than %(limit)s s (is the relay running and Redis reachable?)."
         ) % {"queue": queue, "limit": health.OUTBOX_AGE_S}
         return text, reverse("dramaturg:health")
-    return problem.line(), reverse("dramaturg:health")
+    return str(problem.text) or problem.line(), problem.url or reverse("dramaturg:health")
 
 
 def failing_checks() -> list[FailingCheck] | None:
