@@ -26,7 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_dramatiq",
-    "axes",
+    "project.apps.AxesConfig",  # django-axes, its admin section named in the page's language
     "dramaturg",
     "accounts",
     "reports",

@@ -1,6 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
-from django.views.generic import TemplateView
+from django.views.generic import RedirectView, TemplateView
 
 from .errors import API_PREFIX
 
@@ -12,6 +13,8 @@ urlpatterns = [
     path("reports/", include("reports.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),  # set_language: the language menu in the header
+    # Pages that name no icon (the admin's, a JSON answer) make browsers ask for /favicon.ico.
+    path("favicon.ico", RedirectView.as_view(url=static("dramaturg/favicon.svg"), permanent=True)),
 ]
 
 handler400 = "project.errors.bad_request"  # 413 for RequestDataTooBig; JSON under API_PREFIX

@@ -36,7 +36,7 @@ def bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
 @staff_required
 def dead_list(request: HttpRequest) -> HttpResponse:
     """The dead letters: filter, look-up by message id, keyset pages, and the forms of the action flow.
-    Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist."""
+    Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist (in the admin's page)."""
     filter = MessageFilter.from_params(request.GET)
     newer = request.GET.get("newer")
     listing = dead_letters.listing(
@@ -57,6 +57,8 @@ def dead_list(request: HttpRequest) -> HttpResponse:
             "lookup": lookup,
             "query": urlencode(filter.as_params()),
             "can_manage": request.user.has_perm(actions.PERMISSION),
+            # In the admin, the same list in the admin's own page (header, breadcrumbs, styles).
+            "base_template": "dramaturg/admin_page.html" if request.resolver_match.namespace == "admin" else None,
         },
     )
 
