@@ -18,8 +18,9 @@ from dramaturg.store import control, delayed, keys, queues, stats
 from dramaturg.store.connection import client as redis_client
 from dramaturg.timeutil import now_ms
 from harness.browser import browser_page, log_in, screenshot
+from harness.fixtures import FAKE_HOST
 
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+pytestmark = [pytest.mark.integration, pytest.mark.browser, pytest.mark.usefixtures("fake_workers")]
 
 IDLE = "features-idle"  # no worker consumes it: what is put there stays where the test put it
 ACTOR = "send_health_alert"
@@ -54,13 +55,15 @@ def _every_state() -> dict[str, str]:
     redis_client().lrem(keys.queue_key(IDLE), 1, running.options["redis_message_id"])  # taken by a worker
     job = {"message_id": running.message_id, "actor": ACTOR, "queue": IDLE, "started_ms": now_ms()}
     stats.publish_worker_stats(
-        "w-browser", {"host": "h", "pid": 1, "queues": [IDLE]}, {running.message_id: job}, {}, {}
+        "w-browser", {"host": FAKE_HOST, "pid": 1, "queues": [IDLE]}, {running.message_id: job}, {}, {}
     )
     redis_client().zadd(keys.heartbeats_key(), {"w-browser": now_ms()})
     finished: Message[Any] = Message(queue_name=IDLE, actor_name=ACTOR, args=(), kwargs={}, options={})
     at = now_ms()
     record = (finished.message_id, ACTOR, IDLE, "done", 1, at - 40, at, 40.0)
-    stats.publish_worker_stats("w-browser", {"host": "h", "pid": 1, "queues": [IDLE]}, None, {}, {}, finished=[record])
+    stats.publish_worker_stats(
+        "w-browser", {"host": FAKE_HOST, "pid": 1, "queues": [IDLE]}, None, {}, {}, finished=[record]
+    )
     return {
         "ready": ready.message_id,
         "delayed": later.message_id,
@@ -143,3 +146,29 @@ def test_a_periodic_job_disabled_run_now_and_a_queue_cleared(live, staff, width,
         "enable_periodic",
         "clear",
     ]
+
+
+def test_pages_update_live_without_a_reload(live, staff):
+    """A message's page follows the message (delayed, then ready once run now elsewhere), and the workers
+    page a worker that starts running a job, without a reload (static/dramaturg/live.js)."""
+    later = _enqueue("needle-live", delay=600_000)
+    with browser_page(live.url) as page:
+        log_in(page, "ops", PASSWORD, f"/jobs/messages/{later.message_id}/")
+        expect(page.locator("#message-state")).to_have_attribute("data-state", "delayed")
+        page.evaluate("window.loadedOnce = true")  # gone if the page reloads
+        delayed.take([delayed.MessageRef(IDLE, later.options["redis_message_id"])], delayed.RETRY)
+        expect(page.locator("#message-state")).to_have_attribute("data-state", "ready", timeout=15_000)
+        assert page.evaluate("window.loadedOnce") is True
+
+        page.goto("/jobs/workers/")
+        page.evaluate("window.loadedOnce = true")
+        job = {"message_id": later.message_id, "actor": ACTOR, "queue": IDLE, "started_ms": now_ms(), "thread": "T-1"}
+        stats.publish_worker_stats(
+            "w-live", {"host": FAKE_HOST, "pid": 3, "queues": [IDLE], "threads": 2}, {later.message_id: job}, {}, {}
+        )
+        redis_client().zadd(keys.heartbeats_key(), {"w-live": now_ms()})
+        expect(page.locator(f"section[data-worker='w-live'] tr[data-message-id='{later.message_id}']")).to_have_count(
+            1, timeout=15_000
+        )
+        assert page.evaluate("window.loadedOnce") is True
+        screenshot(page, "console-workers-1280-en")

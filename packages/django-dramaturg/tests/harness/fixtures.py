@@ -152,6 +152,20 @@ def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
     return dead
 
 
+FAKE_HOST = "fake-host"  # the host of worker registrations a test writes itself (no process behind them)
+
+
+@pytest.fixture
+def fake_workers(clean_redis) -> Iterator[str]:
+    """The host name for worker registrations the test publishes itself; they are dropped after the test,
+    so that no other test's worker list shows them (lost)."""
+    yield FAKE_HOST
+    conn = redis.Redis.from_url(settings.REDIS_URL)
+    for worker_id, info in conn.hgetall(keys.workers_key()).items():
+        if json.loads(info).get("host") == FAKE_HOST:
+            stats.unregister_worker(worker_id.decode())
+
+
 @pytest.fixture
 def clean_redis():
     """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""

@@ -21,8 +21,9 @@ from dramaturg.store import control, delayed, keys, lookup, queues, search, stat
 from dramaturg.store.connection import client as redis_client
 from dramaturg.store.search import SearchQuery
 from dramaturg.timeutil import now_ms
+from harness.fixtures import FAKE_HOST
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_workers")]
 
 QUEUE = "emails"
 ACTOR = "send_health_alert"
@@ -37,7 +38,7 @@ def _finished(message_id: str, *, at_ms: int) -> None:
     """A worker's publish that says `message_id` finished (store.recent), as JobStats writes it."""
     stats.publish_worker_stats(
         "w-test",
-        {"host": "h", "pid": 1, "queues": [QUEUE]},
+        {"host": FAKE_HOST, "pid": 1, "queues": [QUEUE]},
         None,
         {},
         {},
@@ -112,7 +113,7 @@ def _running(message: Message) -> None:
     redis_client().lrem(keys.queue_key(QUEUE), 1, message.options["redis_message_id"])
     stats.publish_worker_stats(
         "w-running",
-        {"host": "h", "pid": 2, "queues": [QUEUE]},
+        {"host": FAKE_HOST, "pid": 2, "queues": [QUEUE]},
         {
             message.message_id: {
                 "message_id": message.message_id,
@@ -155,7 +156,9 @@ def test_each_failed_attempt_and_its_error_are_on_the_message_page(staff, every_
     failures = [
         (message.message_id, n, now_ms(), f"SMTPServerDisconnected: attempt {n + 1} token=abc{n}") for n in range(2)
     ]
-    stats.publish_worker_stats("w-test", {"host": "h", "pid": 1, "queues": [QUEUE]}, None, {}, {}, failures=failures)
+    stats.publish_worker_stats(
+        "w-test", {"host": FAKE_HOST, "pid": 1, "queues": [QUEUE]}, None, {}, {}, failures=failures
+    )
     page = staff.get(f"/jobs/messages/{message.message_id}/").content.decode()
     attempts = page.split('id="attempts"')[1].split("</table>")[0]
     assert attempts.count('class="attempt failed"') == 2
@@ -260,7 +263,7 @@ def test_history_keeps_daily_figures_per_actor_and_queue_for_90_days(staff, clea
     day_ago = now_ms() - 86_400_000
     for minute, processed in ((day_ago // 60_000, 3), (now_ms() // 60_000, 2)):
         counts = ActorCounts(processed=processed, failed=1, runtime_sum_ms=40)
-        stats.publish_worker_stats("w-h", {"host": "h", "pid": 1}, None, {}, {}, actors={minute: {ACTOR: counts}})
+        stats.publish_worker_stats("w-h", {"host": FAKE_HOST, "pid": 1}, None, {}, {}, actors={minute: {ACTOR: counts}})
     today = actor_metrics.local_day(now_ms())
     ttl = redis_client().ttl(keys.actor_day_key(today))
     assert 90 * 86_400 < ttl <= actor_metrics.DAY_TTL_S

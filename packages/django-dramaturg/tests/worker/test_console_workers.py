@@ -13,16 +13,17 @@ from dramaturg.models import AuditEntry
 from dramaturg.store import control, keys, stats
 from dramaturg.store.connection import client as redis_client
 from dramaturg.timeutil import now_ms
+from harness.fixtures import FAKE_HOST
 from harness.processes import wait_for
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_workers")]
 
 QUEUE = "features-quiet"
 
 
 def _register(worker_id: str, running: dict[str, dict] | None = None) -> None:
     """A worker's publish (as JobStats sends it once a second): its registration, threads and running jobs."""
-    info = {"host": "h", "pid": 7, "queues": [QUEUE], "threads": 4, "version": "v1"}
+    info = {"host": FAKE_HOST, "pid": 7, "queues": [QUEUE], "threads": 4, "version": "v1"}
     stats.publish_worker_stats(worker_id, info, running or {}, {}, {})
     redis_client().zadd(keys.heartbeats_key(), {worker_id: now_ms()})
 
