@@ -31,7 +31,8 @@ def owed_emails() -> list[Problem]:
                 "owed_emails",
                 "emails",
                 f"{count} emails owed for more than {after_s} s",
-                text=gettext("%(count)s emails owed for more than %(seconds)s s.") % {"count": count, "seconds": after_s},
+                text=gettext("%(count)s emails owed for more than %(seconds)s s.")
+                % {"count": count, "seconds": after_s},
                 url=f"{deliveries}?status__in=pending,sending",
             )
         )
@@ -41,9 +42,11 @@ def owed_emails() -> list[Problem]:
             Problem(
                 "owed_emails",
                 "outcome unknown",
-                f"{unknown} emails handed to the mail server without an answer; each is sent once more {resend_s} s after",
+                f"{unknown} emails handed to the mail server without an answer; each is sent once more "
+                f"{resend_s} s after",
                 text=gettext(
-                    "%(count)s emails handed to the mail server without an answer; each is sent once more %(seconds)s s after."
+                    "%(count)s emails handed to the mail server without an answer; "
+                    "each is sent once more %(seconds)s s after."
                 )
                 % {"count": unknown, "seconds": resend_s},
                 url=f"{deliveries}?status__exact=unknown",

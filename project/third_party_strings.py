@@ -1,5 +1,5 @@
-"""Strings of installed apps that ship no Korean catalog (django-axes, a few of the admin's), listed so that `makemessages` keeps them
-in the project's catalog (locale/), which Django consults first for every app. Never imported."""
+"""Strings of installed apps that ship no Korean catalog (django-axes, a few of the admin's), listed so that
+`makemessages` keeps them in the project's catalog (locale/), which Django consults first. Never imported."""
 
 from django.utils.translation import gettext_noop as _
 

@@ -1,9 +1,12 @@
 from django.contrib import admin
 from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.generic import RedirectView, TemplateView
 
 from .errors import API_PREFIX
+
+admin.site.site_header = admin.site.site_title = _("Dramatiq Reference Project administration")
 
 urlpatterns = [
     path("", TemplateView.as_view(template_name="home.html"), name="home"),

@@ -131,7 +131,7 @@ def test_the_admin_has_one_job_section_and_read_only_audit_entries(live, staff, 
         expect(row).to_contain_text("emails/1-0")
         expect(row).to_contain_text("KST")
         expect(page.locator("select[name=action] option[value=delete_selected]")).to_have_count(0)
-        expect(page.locator(".addlink")).to_have_count(0)
+        expect(page.locator("#content .object-tools .addlink")).to_have_count(0)  # no "Add audit entry"
         page.goto(f"/admin/dramaturg/auditentry/{entry.pk}/delete/")
         assert "/delete/" not in page.url or page.locator("input[type=submit]").count() == 0
     assert AuditEntry.objects.filter(pk=entry.pk).exists()

@@ -55,7 +55,8 @@ def _worded(problem: Problem) -> tuple[str, str]:
         return text, f"{reverse('dramaturg:overview')}#workers"
     if problem.check == "outbox":
         text = gettext(
-            "Outbox of queue %(queue)s: rows pending for more than %(limit)s s (is the relay running and Redis reachable?)."
+            "Outbox of queue %(queue)s: rows pending for more than %(limit)s s "
+            "(is the relay running and Redis reachable?)."
         ) % {"queue": queue, "limit": health.OUTBOX_AGE_S}
         return text, reverse("dramaturg:health")
     return str(problem.text) or problem.line(), problem.url or reverse("dramaturg:health")

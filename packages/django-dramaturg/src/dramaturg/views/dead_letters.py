@@ -57,10 +57,19 @@ def dead_list(request: HttpRequest) -> HttpResponse:
             "lookup": lookup,
             "query": urlencode(filter.as_params()),
             "can_manage": request.user.has_perm(actions.PERMISSION),
-            # In the admin, the same list in the admin's own page (header, breadcrumbs, styles).
-            "base_template": "dramaturg/admin_page.html" if request.resolver_match.namespace == "admin" else None,
+            **_admin_page(request),
         },
     )
+
+
+def _admin_page(request: HttpRequest) -> dict[str, Any]:
+    """Served as the admin's "Failed messages": the admin's page around the list (its header, user links,
+    breadcrumbs and styles); at /jobs/dead/, nothing (the console's page)."""
+    if request.resolver_match is None or request.resolver_match.namespace != "admin":
+        return {}
+    from django.contrib import admin  # the admin that mounts this view
+
+    return {**admin.site.each_context(request), "base_template": "dramaturg/admin_page.html"}
 
 
 def _dead_letter(request: HttpRequest, queue: str, redis_id: str) -> tuple[DeadLetterRef | None, StoredMessage | None]:
