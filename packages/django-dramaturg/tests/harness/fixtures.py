@@ -160,10 +160,9 @@ def fake_workers(clean_redis) -> Iterator[str]:
     """The host name for worker registrations the test publishes itself; they are dropped after the test,
     so that no other test's worker list shows them (lost)."""
     yield FAKE_HOST
-    conn = redis.Redis.from_url(settings.REDIS_URL)
-    for worker_id, info in conn.hgetall(keys.workers_key()).items():
-        if json.loads(info).get("host") == FAKE_HOST:
-            stats.unregister_worker(worker_id.decode())
+    for worker in stats.workers(heartbeat_timeout_ms=0):
+        if worker.host == FAKE_HOST:
+            stats.unregister_worker(worker.worker_id)
 
 
 @pytest.fixture
