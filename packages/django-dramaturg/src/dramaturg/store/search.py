@@ -101,6 +101,14 @@ def _error_text(options: dict[str, Any]) -> str:
     return mask_text(str(options.get("traceback") or "") + "\n" + str(options.get("dead_letter_reason") or "")).lower()
 
 
+def _json(raw: bytes) -> Any:
+    """A stored preview or record, or {} if it is not JSON (a search shows what it can read)."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {}
+
+
 def _scan(key: str, scan_limit: int, result: SearchResult) -> Iterator[tuple[str, bytes]]:
     for n, (field_, raw) in enumerate(client().hscan_iter(key, count=1000)):
         if n >= scan_limit:
@@ -153,8 +161,8 @@ def _dead(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult)
     needle, error = query.args.lower(), query.error.lower()
     candidates = []
     for redis_id, raw in _scan(keys.preview_key(queue), scan_limit, result):
-        preview = json.loads(raw)
-        if query.actor and preview.get("actor") != query.actor:
+        preview = _json(raw)
+        if not isinstance(preview, dict) or (query.actor and preview.get("actor") != query.actor):
             continue
         if needle and not _contains(needle, str(preview.get("args", "")).lower()):
             continue
@@ -189,7 +197,10 @@ def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iter
     seen: set[str] = set()
     for slot in range(recent.SLOTS):
         for message_id, raw in _scan(keys.recent_slot_key(slot), scan_limit, result):
-            entry = recent.entry(message_id, json.loads(raw))
+            values = _json(raw)
+            if not isinstance(values, list):
+                continue
+            entry = recent.entry(message_id, values)
             if message_id in seen or (query.queue and q_name(entry.get("queue", "")) != query.queue):
                 continue
             if (query.actor and entry.get("actor") != query.actor) or not query.in_range(entry.get("finished_ms")):
