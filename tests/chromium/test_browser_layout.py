@@ -132,6 +132,8 @@ def test_the_admin_has_one_job_section_and_read_only_audit_entries(live, staff, 
         expect(row).to_contain_text("KST")
         expect(page.locator("select[name=action] option[value=delete_selected]")).to_have_count(0)
         expect(page.locator("#content .object-tools .addlink")).to_have_count(0)  # no "Add audit entry"
+        page.goto("/admin/accounts/user/")  # any date-time of the admin carries its zone (project/formats/)
+        expect(page.locator("#result_list tbody tr").first).to_contain_text("KST")
         page.goto(f"/admin/dramaturg/auditentry/{entry.pk}/delete/")
         assert "/delete/" not in page.url or page.locator("input[type=submit]").count() == 0
     assert AuditEntry.objects.filter(pk=entry.pk).exists()
