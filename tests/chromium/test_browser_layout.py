@@ -1,5 +1,6 @@
 """Every console page in a real browser at 1280 px and 390 px, in English and Korean: nothing is wider than the
-window, the health banner shows a failing check and links to what fails; a screenshot of each.
+window, the health banner shows a failing check and links to what fails; dark mode on every kind of page; the
+admin's one job section with read-only audit entries; a screenshot of each.
 
 `UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/chromium/test_browser_layout.py` writes the
 screenshots to docs/screenshots/console/ (committed); otherwise they go to test-artifacts/.
@@ -91,6 +92,15 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
                     if name.startswith("admin") and width_name == "phone":
                         continue  # the admin's own layout: one screenshot, wide
                     page.screenshot(path=str(out / f"{name}-{language}-{width_name}.png"))
+        # Dark everywhere: the console, the site's own pages and the admin follow the system's setting.
+        page.emulate_media(color_scheme="dark")
+        page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live.url}])
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for name, url in {"overview": "/jobs/", "home": "/", "admin": "/admin/"}.items():
+            page.goto(url)
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background not in ("rgb(255, 255, 255)", "rgb(246, 247, 249)"), (name, background)
+            page.screenshot(path=str(out / f"{name}-en-wide-dark.png"))
     assert not too_wide
 
 
@@ -132,6 +142,8 @@ def test_the_admin_has_one_job_section_and_read_only_audit_entries(live, staff, 
         expect(row).to_contain_text("KST")
         expect(page.locator("select[name=action] option[value=delete_selected]")).to_have_count(0)
         expect(page.locator("#content .object-tools .addlink")).to_have_count(0)  # no "Add audit entry"
+        icon = page.request.get(f"{live.url}/favicon.ico")  # the admin names no icon: browsers ask for this
+        assert icon.ok and icon.headers["content-type"] == "image/svg+xml"
         page.goto("/admin/accounts/user/")  # any date-time of the admin carries its zone (project/formats/)
         expect(page.locator("#result_list tbody tr").first).to_contain_text("KST")
         page.goto(f"/admin/dramaturg/auditentry/{entry.pk}/delete/")
