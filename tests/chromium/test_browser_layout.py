@@ -19,6 +19,7 @@ from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import queues
 from harness.browser import SCREENSHOTS, browser_page, log_in
 from harness.processes import wait_for
+from reports.models import Report
 from tests.chromium.conftest import PASSWORD
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.integration.test_operator import send_delayed_retry, welcome_users
@@ -36,8 +37,9 @@ def screenshot_dir() -> Path:
     return SCREENSHOTS / "console"
 
 
-def console_pages(page) -> dict[str, str]:
-    """name -> URL of every console page, with the ids of a real dead letter and message."""
+def console_pages(page, report: Report) -> dict[str, str]:
+    """name -> URL of every console page (and the reports pages in its layout), with the ids of a real dead
+    letter and message."""
     page.goto("/jobs/dead/")
     detail = page.locator("#dead-messages tbody tr[data-message-id] a").first
     message_id = page.locator("#dead-messages tbody tr[data-message-id]").first.get_attribute("data-message-id")
@@ -54,10 +56,12 @@ def console_pages(page) -> dict[str, str]:
         "schedules": "/jobs/schedules/",
         "bulk": f"/jobs/bulk/{bulk.pk}/",
         "reports": "/reports/",
+        "report": f"/reports/{report.pk}/",
+        "report-run": f"/reports/{report.pk}/run/",
     }
 
 
-def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, staff, worker, smtp):
+def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, staff, worker, smtp, done_report):
     failed_welcome_emails(smtp, ["layout-needle@example.com"])  # a dead letter: the health check fails
     poison(2)
     [waiting] = welcome_users("layout-retrying@example.com")
@@ -71,7 +75,7 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
     too_wide = []
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/jobs/")
-        pages = console_pages(page)
+        pages = console_pages(page, done_report)
         admin_pages = {
             "admin": "/admin/",
             "admin-failed-messages": "/admin/dramaturg/failedmessage/",
@@ -100,6 +104,7 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
             page.goto(url)
             background = page.evaluate("getComputedStyle(document.body).backgroundColor")
             assert background not in ("rgb(255, 255, 255)", "rgb(246, 247, 249)"), (name, background)
+            expect(page.locator("link[rel=icon]")).to_have_count(0 if name == "admin" else 1)  # admin: /favicon.ico
             page.screenshot(path=str(out / f"{name}-en-wide-dark.png"))
     assert not too_wide
 
