@@ -1,5 +1,6 @@
 """Every console page in a real browser at 1280 px and 390 px, in English and Korean: nothing is wider than the
-window, the health banner shows a failing check and links to what fails; a screenshot of each.
+window, the health banner shows a failing check and links to what fails; dark mode on every kind of page; the
+admin's one job section with read-only audit entries; a screenshot of each.
 
 `UPDATE_SCREENSHOTS=1 .venv/bin/python -m pytest tests/chromium/test_browser_layout.py` writes the
 screenshots to docs/screenshots/console/ (committed); otherwise they go to test-artifacts/.
@@ -18,6 +19,7 @@ from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import queues
 from harness.browser import SCREENSHOTS, browser_page, log_in
 from harness.processes import wait_for
+from reports.models import Report
 from tests.chromium.conftest import PASSWORD
 from tests.dead_letters import failed_welcome_emails, poison
 from tests.integration.test_operator import send_delayed_retry, welcome_users
@@ -35,8 +37,9 @@ def screenshot_dir() -> Path:
     return SCREENSHOTS / "console"
 
 
-def console_pages(page) -> dict[str, str]:
-    """name -> URL of every console page, with the ids of a real dead letter and message."""
+def console_pages(page, report: Report) -> dict[str, str]:
+    """name -> URL of every console page (and the reports pages in its layout), with the ids of a real dead
+    letter and message."""
     page.goto("/jobs/dead/")
     detail = page.locator("#dead-messages tbody tr[data-message-id] a").first
     message_id = page.locator("#dead-messages tbody tr[data-message-id]").first.get_attribute("data-message-id")
@@ -53,10 +56,12 @@ def console_pages(page) -> dict[str, str]:
         "schedules": "/jobs/schedules/",
         "bulk": f"/jobs/bulk/{bulk.pk}/",
         "reports": "/reports/",
+        "report": f"/reports/{report.pk}/",
+        "report-run": f"/reports/{report.pk}/run/",
     }
 
 
-def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, staff, worker, smtp):
+def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, staff, worker, smtp, done_report):
     failed_welcome_emails(smtp, ["layout-needle@example.com"])  # a dead letter: the health check fails
     poison(2)
     [waiting] = welcome_users("layout-retrying@example.com")
@@ -70,7 +75,7 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
     too_wide = []
     with browser_page(live.url) as page:
         log_in(page, staff.email, PASSWORD, "/jobs/")
-        pages = console_pages(page)
+        pages = console_pages(page, done_report)
         admin_pages = {
             "admin": "/admin/",
             "admin-failed-messages": "/admin/dramaturg/failedmessage/",
@@ -91,6 +96,16 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
                     if name.startswith("admin") and width_name == "phone":
                         continue  # the admin's own layout: one screenshot, wide
                     page.screenshot(path=str(out / f"{name}-{language}-{width_name}.png"))
+        # Dark everywhere: the console, the site's own pages and the admin follow the system's setting.
+        page.emulate_media(color_scheme="dark")
+        page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live.url}])
+        page.set_viewport_size({"width": 1280, "height": 800})
+        for name, url in {"overview": "/jobs/", "home": "/", "admin": "/admin/"}.items():
+            page.goto(url)
+            background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+            assert background not in ("rgb(255, 255, 255)", "rgb(246, 247, 249)"), (name, background)
+            expect(page.locator("link[rel=icon]")).to_have_count(0 if name == "admin" else 1)  # admin: /favicon.ico
+            page.screenshot(path=str(out / f"{name}-en-wide-dark.png"))
     assert not too_wide
 
 
@@ -132,6 +147,10 @@ def test_the_admin_has_one_job_section_and_read_only_audit_entries(live, staff, 
         expect(row).to_contain_text("KST")
         expect(page.locator("select[name=action] option[value=delete_selected]")).to_have_count(0)
         expect(page.locator("#content .object-tools .addlink")).to_have_count(0)  # no "Add audit entry"
+        icon = page.request.get(f"{live.url}/favicon.ico")  # the admin names no icon: browsers ask for this
+        assert icon.ok and icon.headers["content-type"] == "image/svg+xml"
+        page.goto("/admin/accounts/user/")  # any date-time of the admin carries its zone (project/formats/)
+        expect(page.locator("#result_list tbody tr").first).to_contain_text("KST")
         page.goto(f"/admin/dramaturg/auditentry/{entry.pk}/delete/")
         assert "/delete/" not in page.url or page.locator("input[type=submit]").count() == 0
     assert AuditEntry.objects.filter(pk=entry.pk).exists()

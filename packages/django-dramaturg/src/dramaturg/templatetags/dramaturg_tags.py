@@ -13,6 +13,7 @@ from django.utils.translation import gettext, gettext_lazy
 from dramaturg import banner, timeutil
 from dramaturg.charts import duration_label
 from dramaturg.masking import mask_text, pretty, preview
+from dramaturg.store import delayed
 
 register = template.Library()
 
@@ -95,6 +96,18 @@ STATE_LABELS = {
     "dead": gettext_lazy("dead"),
     "not found": gettext_lazy("not found"),
 }
+
+
+# Reasons the job system itself writes into a dead letter (kept in English in Redis), in the page's language.
+REASON_LABELS = {
+    delayed.KILLED_REASON: gettext_lazy("killed by an operator"),
+}
+
+
+@register.filter
+def reason_label(reason: str) -> str:
+    """A dead letter's reason as shown to a person: the job system's own reasons translated, others as they are."""
+    return str(REASON_LABELS.get(reason, reason))
 
 
 FIELD_LABELS = {
