@@ -72,10 +72,10 @@ def perform(
         }[AuditEntry.Action(action)]
         take = lambda batch: delayed.take(batch, how)  # noqa: E731
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, take, progress)
+    return record(user, action, scope, filter.as_params(), batches, take, progress)
 
 
-def _run(
+def record(
     user,
     action: str,
     scope: str,
@@ -84,6 +84,8 @@ def _run(
     take: Callable[[list[Any]], int],
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
+    """Do `take` on each batch of references and record it in the audit log: how many were asked for, how
+    many it handled (`take` returns that), the first references. Also the outbox emails' send again / cancel."""
     requested = count = 0
     handled: list[str] = []
     for batch in batches:
@@ -115,13 +117,13 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     """Pause or resume `queue` for every worker, and record it (also when nothing changed)."""
     changed = control.pause(queue) if paused else control.resume(queue)
     action = AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME
-    return _record(user, action, "queue", {"queue": queue}, count=int(changed))
+    return _record_one(user, action, "queue", {"queue": queue}, count=int(changed))
 
 
 def clear_queue(user, queue: str) -> AuditEntry:
     """Drop every ready message of `queue` (store.queues.clear_ready), and record how many."""
     dropped = queues.clear_ready(queue)
-    return _record(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
+    return _record_one(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
 
 
 def periodic_action(user, action: str, actor_name: str) -> AuditEntry:
@@ -137,7 +139,7 @@ def periodic_action(user, action: str, actor_name: str) -> AuditEntry:
         done = control.enable_periodic(actor_name)
     else:
         raise ValueError(f"unknown action {action!r}")
-    return _record(user, action, "periodic", {"actor": actor_name}, count=int(done), refs=ref)
+    return _record_one(user, action, "periodic", {"actor": actor_name}, count=int(done), refs=ref)
 
 
 def worker_action(user, action: str, worker_id: str) -> AuditEntry:
@@ -149,12 +151,14 @@ def worker_action(user, action: str, worker_id: str) -> AuditEntry:
         done = control.wake_worker(worker_id)
     else:
         raise ValueError(f"unknown action {action!r}")
-    return _record(user, action, "worker", {"worker": worker_id}, count=int(done))
+    return _record_one(user, action, "worker", {"worker": worker_id}, count=int(done))
 
 
-def _record(
+def _record_one(
     user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = ""
 ) -> AuditEntry:
+    """The audit entry of an action on one thing (a queue, a periodic job, a worker); `record` is the
+    runner of actions on batches of messages."""
     return AuditEntry.objects.create(
         user=user,
         user_email=_email(user),
