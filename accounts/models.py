@@ -57,6 +57,8 @@ class User(AbstractUser):
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]  # email, not username
 
     class Meta:
+        verbose_name = _("user")  # AbstractUser's names, in the page's language (Django's catalog has them)
+        verbose_name_plural = _("users")
         constraints = [
             # Guards raw inserts too: "Ann@x.org" and "ann@x.org" are one account.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),

@@ -26,7 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_dramatiq",
-    "axes",
+    "project.apps.AxesConfig",  # django-axes, its admin section named in the page's language
     "dramaturg",
     "accounts",
     "reports",
@@ -141,6 +141,7 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["project.formats"]  # date-times with their zone (project/formats/)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"

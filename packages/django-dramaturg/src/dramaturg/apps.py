@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
+from django.utils.translation import gettext_lazy as _
 
 
 class DramaturgConfig(AppConfig):
@@ -7,7 +8,7 @@ class DramaturgConfig(AppConfig):
 
     name = "dramaturg"
     label = "dramaturg"
-    verbose_name = "Background jobs"
+    verbose_name = _("Background jobs")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:

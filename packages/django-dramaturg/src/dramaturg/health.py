@@ -8,7 +8,7 @@ functions returning a list of Problem), so the job platform imports no app of it
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from django.utils.module_loading import import_string
@@ -24,7 +24,11 @@ from .timeutil import now_ms
 class Problem:
     check: str  # which check: dead_letters, oldest_ready, no_worker, outbox, or an app's own
     subject: str  # what it is about: a queue name, "outbox", ...
-    message: str  # one line for a person
+    message: str  # one line, in English: /jobs/health, check_jobs and the alert mails show it
+    # Optional, for the console's health banner: the line in the page's language (gettext) and the page that
+    # shows what fails. Without them the banner shows `line()` and links to /jobs/health.
+    text: str = ""
+    url: str = ""
 
     def line(self) -> str:
         return f"{self.check} {self.subject}: {self.message}"
@@ -107,7 +111,7 @@ class Report:
         return {
             "status": "ok" if self.healthy else "failing",
             "checks": self.checks,
-            "problems": [asdict(p) for p in self.problems],
+            "problems": [{"check": p.check, "subject": p.subject, "message": p.message} for p in self.problems],
         }
 
 
