@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes
@@ -47,15 +50,31 @@ def _context(delivery: EmailDelivery, user: User) -> dict[str, Any]:
     return context
 
 
+@cache
+def _template(name: str) -> Any:
+    """A template found and compiled once per process (each email of a kind renders the same three)."""
+    return get_template(name)
+
+
+@receiver(setting_changed)
+def _forget_templates(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TEMPLATES":
+        _template.cache_clear()
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    return _template(name).render(context)
+
+
 def build_email(delivery: EmailDelivery) -> EmailMultiAlternatives:
     """The email a delivery row owes, plain text with an HTML alternative, in the user's language."""
     user: User = delivery.user
     stem, prefix = _TEMPLATES[EmailDelivery.Kind(delivery.kind)]
     with translation.override(user.language or settings.LANGUAGE_CODE):
         context = _context(delivery, user)
-        subject = " ".join(render_to_string(f"accounts/email/{stem}_subject.txt", context).split())
-        text = render_to_string(f"accounts/email/{stem}.txt", context)
-        html = render_to_string(f"accounts/email/{stem}.html", context)
+        subject = " ".join(_render(f"accounts/email/{stem}_subject.txt", context).split())
+        text = _render(f"accounts/email/{stem}.txt", context)
+        html = _render(f"accounts/email/{stem}.html", context)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
