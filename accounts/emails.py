@@ -26,15 +26,21 @@ _TEMPLATES = {
 }
 
 
+@cache
+def _path(name: str) -> str:
+    """The path of a URL without arguments (no i18n_patterns: the same in every language), once per process."""
+    return reverse(name)
+
+
 def _context(delivery: EmailDelivery, user: User) -> dict[str, Any]:
     context: dict[str, Any] = {
         "user": user,
         "name": user.greeting_name,
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
-        "login_url": settings.SITE_URL + reverse("accounts:login"),
-        "account_url": settings.SITE_URL + reverse("accounts:account"),
-        "password_reset_url": settings.SITE_URL + reverse("accounts:password_reset"),
+        "login_url": settings.SITE_URL + _path("accounts:login"),
+        "account_url": settings.SITE_URL + _path("accounts:account"),
+        "password_reset_url": settings.SITE_URL + _path("accounts:password_reset"),
     }
     if delivery.kind == EmailDelivery.Kind.PASSWORD_RESET:
         # Made when the email is built (in the worker): valid PASSWORD_RESET_TIMEOUT from then, and void
@@ -60,6 +66,8 @@ def _template(name: str) -> Any:
 def _forget_templates(*, setting: str, **kwargs: Any) -> None:
     if setting == "TEMPLATES":
         _template.cache_clear()
+    elif setting == "ROOT_URLCONF":
+        _path.cache_clear()
 
 
 def _render(name: str, context: dict[str, Any]) -> str:

@@ -33,13 +33,16 @@ logger = logging.getLogger(__name__)
 EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
 
 
-def _send(delivery_id: int) -> None:
+def _deliver(delivery: EmailDelivery, user: User | None = None) -> None:
+    if user is not None:  # read with the row a moment ago (the welcome email's): no second query
+        delivery.user = user
+    build_email(delivery).send()
+
+
+def _send(delivery_id: int, user: User | None = None) -> None:
     """Claim, send and settle one delivery; a sent one is never sent again."""
     delivery = sendonce.send(
-        EmailDelivery.objects.select_related("user"),
-        delivery_id,
-        lambda delivery: build_email(delivery).send(),
-        what="Email delivery",
+        EmailDelivery.objects.select_related("user"), delivery_id, partial(_deliver, user=user), what="Email delivery"
     )
     if delivery is not None:
         logger.info(
@@ -50,11 +53,11 @@ def _send(delivery_id: int) -> None:
 @dramatiq.actor(**sendonce.email_actor_options())
 def send_welcome_email(user_id: int) -> None:
     try:
-        delivery_id = deliveries.welcome_delivery_id(user_id)
+        welcome = deliveries.welcome_delivery(user_id)
     except User.DoesNotExist:
         logger.info("User %s no longer exists; no welcome email to send", user_id)
         return
-    _send(delivery_id)
+    _send(welcome.pk, welcome.user)
 
 
 # A django.tasks task (dramaturg.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.

@@ -99,10 +99,25 @@ class _SmtpPolicy(EmailPolicy):
             return _parsed_header(self, name, value)
         return super().header_store_parse(name, value)
 
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if hasattr(value, "name"):  # a parsed header (one class per name: the same text folds the same way)
+            return _folded_header(self, name, value)
+        return super().fold_binary(name, value)
+
 
 @lru_cache(maxsize=1024)
 def _parsed_header(policy: EmailPolicy, name: str, value: str) -> tuple[str, Any]:
     return EmailPolicy.header_store_parse(policy, name, value)
+
+
+@lru_cache(maxsize=1024)
+def _folded_header(policy: EmailPolicy, name: str, value: str) -> bytes:
+    return EmailPolicy.fold_binary(policy, name, value)
+
+
+@lru_cache(maxsize=256)
+def _prepared_address(backend_class: type[DjangoSmtpBackend], address: str, force_ascii: bool) -> str:
+    return backend_class.prep_address(None, address, force_ascii)  # type: ignore[arg-type]  # uses no self
 
 
 # The policy dramaturg.mail.EmailBackend builds messages with: email.policy.SMTP's, parsed faster.
@@ -254,6 +269,12 @@ class EmailBackend(DjangoSmtpBackend):
                 raise OutcomeUnknown(f"no answer after the message was handed over: {error}") from error
             raise
 
+
+    def prep_address(self, address: Any, force_ascii: bool = True) -> str:
+        """Django's, remembered: most messages come from the same address (it parses it each time)."""
+        if type(address) is str:
+            return _prepared_address(DjangoSmtpBackend, address, force_ascii)
+        return super().prep_address(address, force_ascii)
 
     def _django_send(self, email_message: Any) -> bool:
         """Django 6.1's `_send`, the message built with SMTP_POLICY instead of email.policy.SMTP."""
