@@ -375,6 +375,7 @@ def main() -> None:
     try:
         run.setup_environment(servers[0].port, servers[1].port)
         os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{sink_port}"
+        os.environ["DEBUG"] = "0"  # as in production, for every system (DEBUG keeps every query in memory)
         os.environ.pop("EMAIL_RATE_PER_S", None)
         sink = run.Process([sys.executable, "bench/welcome_sink.py", str(sink_port)], "welcome-sink")
         run.manage("migrate")
