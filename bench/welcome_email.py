@@ -392,7 +392,7 @@ def main() -> None:
     text = "\n".join(report(results, args)) + "\n"
     (ROOT / "bench" / "results").mkdir(exist_ok=True)
     (ROOT / "bench" / "results" / "welcome_email.md").write_text(text)
-    (ROOT / "bench" / "results" / "welcome_email.json").write_text(json.dumps(results, indent=1))
+    (ROOT / "bench" / "results" / "welcome_email.json").write_text(json.dumps(results, indent=1, default=str))
     print(text)
 
 
