@@ -5,7 +5,7 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings_welcome_peer")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

@@ -1,6 +1,7 @@
 """The real job: welcome emails sent by each system, side by side in one run, and the failing-message drain.
 
-    python3 bench/welcome_email.py [--emails 2000] [--default-rate-emails 200] [--repeats 3] [--databases sqlite,postgresql]
+    python3 bench/welcome_email.py [--emails 2000] [--default-rate-emails 200] [--messages 2000] [--repeats 3]
+                                   [--databases sqlite,postgresql]
     python3 bench/run.py --only welcome     # the same, from the bench's runner (its counts)
 
 Runs in bench/run.py's virtualenv (var/bench-venv: Celery) and on its redis-servers of its own (the
@@ -101,7 +102,8 @@ class Project(System):
 
     def config(self) -> str:
         env = " ".join(f"{k}={v}" for k, v in self.env.items())
-        return f"{env} python {' '.join(self.args)}  # accounts.tasks.send_welcome_email, the project's broker and middleware"
+        args = " ".join(self.args)
+        return f"{env} python {args}  # accounts.tasks.send_welcome_email, the project's broker and middleware"
 
 
 class ProjectDefaultRate(Project):
@@ -190,8 +192,7 @@ def create_users(alias: str, tag: str, count: int) -> list[int]:
     from accounts.models import EmailDelivery, User
 
     users = User.objects.using(alias).bulk_create(
-        User(email=f"{tag}-{i}@example.com", password="!", language="ko" if i % 4 == 0 else "en")
-        for i in range(count)
+        User(email=f"{tag}-{i}@example.com", password="!", language="ko" if i % 4 == 0 else "en") for i in range(count)
     )
     EmailDelivery.objects.using(alias).bulk_create(
         EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME) for user in users
@@ -200,7 +201,9 @@ def create_users(alias: str, tag: str, count: int) -> list[int]:
 
 
 def mails(counter: Any) -> list[tuple[float, str]]:
-    return [(float(at), rcpt) for at, _, rcpt in (v.decode().partition(" ") for v in counter.lrange("bench:mail", 0, -1))]
+    return [
+        (float(at), rcpt) for at, _, rcpt in (v.decode().partition(" ") for v in counter.lrange("bench:mail", 0, -1))
+    ]
 
 
 def send_run(system: System, alias: str, database_url: str, count: int, tag: str) -> dict[str, float]:
@@ -253,7 +256,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
         settings.DATABASES[db] = {**environ.Env.db_url_config(url), "CONN_MAX_AGE": 0}
         if db == "sqlite":
-            settings.DATABASES[db] = {**settings.DATABASES["default"], "NAME": str(ROOT / "var" / "bench-welcome.sqlite3")}
+            settings.DATABASES[db] = {
+                **settings.DATABASES["default"],
+                "NAME": str(ROOT / "var" / "bench-welcome.sqlite3"),
+            }
     connections.__dict__.pop("settings", None)  # the aliases just added
 
     systems: list[System] = [Project(), ProjectDefaultRate(), CeleryThreads(), CelerySolo(), Stock()]
@@ -299,7 +305,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
     ]
     for db, by_system in results["figures"].items():
         lines += [
-            f"**{db}**, {args.emails:,} welcome emails per system ({args.default_rate_emails} at the default rate limit):",
+            f"**{db}**, {args.emails:,} welcome emails per system "
+            f"({args.default_rate_emails} at the default rate limit):",
             "",
             "| system | emails/s | worker CPU per email (ms) | worker's Redis round trips per email | "
             "producer's per email | duplicates | lost |",
@@ -322,12 +329,15 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
             "emails_s_vs_stock_dramatiq": statistics.median(
                 a["emails_s"] / b["emails_s"] for a, b in zip(ours, stock, strict=True)
             ),
-            "round_trips_per_email_default_rate": median(by_system[PROJECT_DEFAULT_RATE], "worker_round_trips_per_email"),
+            "round_trips_per_email_default_rate": median(
+                by_system[PROJECT_DEFAULT_RATE], "worker_round_trips_per_email"
+            ),
         }
         ratio = results["ratios"][db]
         lines += [
             "",
-            f"{db}: emails/s over the faster Celery ({celery}), pair by pair: {spread(pairs, 2)}×; over stock Dramatiq: "
+            f"{db}: emails/s over the faster Celery ({celery}), pair by pair: {spread(pairs, 2)}×; "
+            "over stock Dramatiq: "
             f"{ratio['emails_s_vs_stock_dramatiq']:.2f}×; the project's worker round trips per email at the default "
             f"rate limit: {ratio['round_trips_per_email_default_rate']:.2f}",
             "",
@@ -342,10 +352,12 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         ]
         results.setdefault("ratios", {})["failing_drain_vs_stock"] = statistics.median(pairs)
         lines += [
-            f"{args.messages:,} always-failing jobs (`max_retries=0`) drained to the dead letters, 1 process x 8 threads "
+            f"{args.messages:,} always-failing jobs (`max_retries=0`) drained to the dead letters, "
+            "1 process x 8 threads "
             "(bench/failing_drain.py):",
             "",
-            "| system | messages/s | worker's round trips per message | worker CPU per message (ms) | longest pause (s) |",
+            "| system | messages/s | worker's round trips per message | worker CPU per message (ms) "
+            "| longest pause (s) |",
             "|---|---|---|---|---|",
         ]
         for name, rows in drains.items():

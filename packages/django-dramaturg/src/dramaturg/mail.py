@@ -106,12 +106,12 @@ class _SmtpPolicy(EmailPolicy):
 
 
 @lru_cache(maxsize=1024)
-def _parsed_header(policy: EmailPolicy, name: str, value: str) -> tuple[str, Any]:
+def _parsed_header(policy: Any, name: str, value: str) -> tuple[str, Any]:
     return EmailPolicy.header_store_parse(policy, name, value)
 
 
 @lru_cache(maxsize=1024)
-def _folded_header(policy: EmailPolicy, name: str, value: str) -> bytes:
+def _folded_header(policy: Any, name: str, value: str) -> bytes:
     return EmailPolicy.fold_binary(policy, name, value)
 
 
@@ -194,9 +194,7 @@ class EmailBackend(DjangoSmtpBackend):
     long. One that failed is closed at once. One the server dropped meanwhile fails at MAIL FROM,
     before anything was handed over: the message is then sent once on a new connection."""
 
-    def __init__(
-        self, *args: Any, data_timeout: float | None = None, keep_alive_s: float = 30, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, data_timeout: float | None = None, keep_alive_s: float = 30, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data_timeout = data_timeout
         self.keep_alive_s = keep_alive_s
@@ -237,7 +235,7 @@ class EmailBackend(DjangoSmtpBackend):
         return super().open()
 
     def close(self) -> None:
-        if self.connection is not None and self._keeps and not self._broken and self._partial_connection is None:
+        if self.connection is not None and self._keeps and not self._broken and self._partial_connection is None:  # type: ignore[attr-defined]
             connection, self.connection = self.connection, None
             _kept_connections().put(self._key(), connection, self.keep_alive_s)
             return
@@ -269,7 +267,6 @@ class EmailBackend(DjangoSmtpBackend):
                 raise OutcomeUnknown(f"no answer after the message was handed over: {error}") from error
             raise
 
-
     def prep_address(self, address: Any, force_ascii: bool = True) -> str:
         """Django's, remembered: most messages come from the same address (it parses it each time)."""
         if type(address) is str:
@@ -283,6 +280,7 @@ class EmailBackend(DjangoSmtpBackend):
         from_email = self.prep_address(email_message.from_email)
         recipients = [self.prep_address(addr) for addr in email_message.recipients()]
         message = email_message.message(policy=SMTP_POLICY)
+        assert self.connection is not None  # send_messages opened it
         try:
             self.connection.sendmail(from_email, recipients, message.as_bytes())
         except smtplib.SMTPException:

@@ -102,7 +102,7 @@ def _take(rows: QuerySet[Any], pk: int, take: dict[str, Any]) -> Model | None:
     model = rows.model
     db = router.db_for_write(model)
     fields = model._meta.concrete_fields
-    query = rows.query.chain(UpdateQuery)
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
     query.add_update_values(take)
     query.clear_select_clause()
     with transaction.mark_for_rollback_on_error(using=db):
@@ -131,7 +131,9 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
         claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
         take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
         row: Any = _take(
-            claimable.exclude(status=SENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)), pk, take
+            claimable.exclude(status=SENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)),
+            pk,
+            take,
         )
         if row is not None:
             return row
