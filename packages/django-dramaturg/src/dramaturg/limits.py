@@ -53,9 +53,12 @@ class _Reserved:
     Redis): under load those come back for another as their sends end, one slot time apart, and find
     theirs here, so a process's threads share one call. A slot not claimed by the time it is due
     (its thread did not come back) is dropped, never sent on late next to another; the budget it
-    held is lost, never exceeded. At most `MAX_AHEAD` at once."""
+    held is lost, never exceeded. At most `MAX_AHEAD` at once. Only for buckets slower than
+    `SHARED_BELOW_RATE` a second: at higher rates a slot is stale before another thread could use it,
+    and the threads' calls must not wait in line for each other."""
 
     MAX_AHEAD = 8
+    SHARED_BELOW_RATE = 200
 
     def __init__(self) -> None:
         self.fetching = threading.Lock()  # one call to Redis at a time; the other waiters queue here
@@ -78,8 +81,13 @@ _reserved: defaultdict[str, _Reserved] = defaultdict(_Reserved)
 def acquire_within(bucket: TokenBucket, timeout_s: float) -> bool:
     """Take a slot due within `timeout_s` and sleep until it: a short burst waits in place instead
     of using up retries. At most one Redis round trip whatever the wait, fewer when threads of the
-    process wait together (they share one, `_Reserved`); False (nothing taken) at once when the
+    process wait together on a slow bucket (they share one, `_Reserved`); False (nothing taken) at once when the
     earliest slot is further away."""
+    if bucket.rate_per_s > _Reserved.SHARED_BELOW_RATE:
+        slot = take(bucket, timeout_s)
+        if slot.taken and slot.wait_us > 0:
+            time.sleep(slot.wait_us / 1e6)
+        return slot.taken
     reserved = _reserved[bucket.name]
     with reserved.lock:
         reserved.waiting += 1
