@@ -120,25 +120,9 @@ class CeleryThreads(System):
     pool = ["--pool", "threads", "--concurrency", "8"]
 
     def args(self, n: int) -> list[str]:
-        return [
-            "-m",
-            "celery",
-            "-A",
-            "bench.welcome_celery",
-            "worker",
-            *self.pool,
-            "--prefetch-multiplier",
-            "64",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-Q",
-            "welcome",
-            "-n",
-            f"welcome{n}@%h",
-            "--loglevel",
-            "WARNING",
-        ]
+        flags = "--prefetch-multiplier 64 --without-gossip --without-mingle --without-heartbeat --loglevel WARNING"
+        queue = ["-Q", "welcome", "-n", f"welcome{n}@%h"]
+        return ["-m", "celery", "-A", "bench.welcome_celery", "worker", *self.pool, *flags.split(), *queue]
 
     def worker(self, env: dict[str, str]) -> run.Process | run.Group:
         env = {**env, **self.env}

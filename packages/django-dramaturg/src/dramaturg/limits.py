@@ -51,9 +51,9 @@ class _Reserved:
     """Slots this process took ahead for its threads on one bucket. A thread that finds none takes one
     for each thread of the process then waiting on the bucket (asleep until its slot, or queued for
     Redis): under load those come back for another as their sends end, one slot time apart, and find
-    theirs here, so a process's threads share one call. A slot not claimed by the time it is due
-    (its thread did not come back) is dropped, never sent on late next to another; the budget it
-    held is lost, never exceeded. At most `MAX_AHEAD` at once. Only for buckets slower than
+    theirs here, so a process's threads share one call. A slot not claimed within an interval of its
+    time (its thread did not come back) is dropped, not sent on late next to the following one; the
+    budget it held is lost, never exceeded. At most `MAX_AHEAD` at once. Only for buckets slower than
     `SHARED_BELOW_RATE` a second: at higher rates a slot is stale before another thread could use it,
     and the threads' calls must not wait in line for each other."""
 
