@@ -44,7 +44,7 @@ def _send(delivery_id: int, user: User | None = None) -> None:
     delivery = sendonce.send(
         EmailDelivery.objects.select_related("user"), delivery_id, partial(_deliver, user=user), what="Email delivery"
     )
-    if delivery is not None:
+    if delivery is not None and logger.isEnabledFor(logging.INFO):  # its arguments cost a lookup each
         logger.info(
             "%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id
         )
