@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import smtplib
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ class _FinalReplyTimeout:
         if self.handed_over:  # a kept connection's next message: its commands get the short timeout again
             sock = getattr(self, "sock", None)
             if sock is not None:
-                sock.settimeout(self.timeout)  # type: ignore[attr-defined]
+                timeout = self.timeout  # type: ignore[attr-defined]
+                # smtplib's default is socket's "no timeout given" marker: the process-wide default then.
+                sock.settimeout(timeout if isinstance(timeout, int | float) else socket.getdefaulttimeout())
         self.handed_over = False  # MAIL FROM starts a new message on this connection
         return super().mail(*args, **kwargs)  # type: ignore[misc]
 
