@@ -4,7 +4,6 @@ and a mail server refusing for longer than a message's retries."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from django.test import Client
 
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
+from harness.database_outage import make_the_database_unavailable
 from harness.http import post_json
 from harness.processes import RedisServer, SchedulerProcess, wait_for
 from harness.processes import test_database_url as database_url
@@ -103,42 +103,6 @@ def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack,
     fault_summary("no final SMTP reply (outcome unknown), resent by the rule", 1, received)
     assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
     assert reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="0") == "Re-enqueued 0 owed email(s)."
-
-
-def make_the_database_unavailable(seconds: float, released: threading.Event) -> None:
-    """From this moment, for `seconds`, the workers cannot write: on SQLite another process (this one)
-    holds the write lock, longer than their busy timeout; on PostgreSQL their connections are ended and
-    new ones refused (the test's own server is shared, so no restart)."""
-    if connection.vendor == "sqlite":
-        conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-        conn.execute("BEGIN IMMEDIATE")  # the write lock
-
-        def release() -> None:
-            conn.execute("ROLLBACK")
-            conn.close()
-            released.set()
-
-    else:
-        import psycopg
-
-        admin = psycopg.connect(
-            host=connection.settings_dict["HOST"] or "127.0.0.1",
-            port=connection.settings_dict["PORT"] or 5432,
-            user=connection.settings_dict["USER"],
-            password=connection.settings_dict["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-        )
-        name = connection.settings_dict["NAME"]
-        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-
-        def release() -> None:
-            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-            admin.close()
-            released.set()
-
-    threading.Timer(seconds, release).start()
 
 
 def test_database_unavailable_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
