@@ -7,7 +7,9 @@ server refusing for longer than the retries: each email arrives exactly once and
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from dramaturg.mail.outbox import state_filter
 from dramaturg.models import OutboxEmail
 from harness.database_outage import make_the_database_unavailable
 from harness.http import post_json
-from harness.processes import ProcessStack, RedisServer, child_env, wait_for
+from harness.processes import ManagedProcess, ProcessStack, RedisServer, child_env, wait_for
 from harness.processes import test_database_url as database_url
 from harness.smtp_sink import SmtpSink
 
@@ -55,6 +57,19 @@ def notify(stack: ProcessStack, *addresses: str) -> None:
             f"http://127.0.0.1:{stack.port}/demo/notify/", {"subject": "Order shipped", "text": "On its way.", "to": to}
         )
         assert (status, body) == (200, {"sent": 1})
+
+
+@contextlib.contextmanager
+def workers_paused(*workers: ManagedProcess) -> Iterator[None]:
+    """Workers started (their system checks read the database before it goes away) and stopped until the
+    block ends: the jobs enqueued meanwhile wait in Redis."""
+    for worker in workers:
+        worker.signal(signal.SIGSTOP, group=True)
+    try:
+        yield
+    finally:
+        for worker in workers:
+            worker.signal(signal.SIGCONT, group=True)
 
 
 def copies(smtp: SmtpSink) -> Counter:
@@ -100,10 +115,9 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_outbox_
 
     stack.web()
     emails = [f"dbaway{n}@example.com" for n in range(4)]
-    notify(stack, *emails)  # all committed before the first send
-    smtp.handler.on_accepted = at_first_acceptance
-    stack.worker(threads=2)
-    stack.worker(threads=2)
+    with workers_paused(stack.worker(threads=2), stack.worker(threads=2)):
+        notify(stack, *emails)  # all committed before the first send
+        smtp.handler.on_accepted = at_first_acceptance
     wait_for(released.is_set, timeout=60, what="the database to go away and come back")
     connection.close()  # this process's connection may have been ended too
     wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every outbox email marked sent")
@@ -120,7 +134,10 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_outbox_
     stack.env.update(DATABASE_URL=url)
     overrides(stack, EMAIL={"MAX_RETRIES": 20}, SEND_ONCE={"LEASE_S": 3})
     migrate = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--no-input"], cwd=settings.BASE_DIR, env=stack.env, capture_output=True
+        [sys.executable, "-m", "django", "migrate", "--no-input"],
+        cwd=settings.BASE_DIR,
+        env=stack.env,
+        capture_output=True,
     )
     assert migrate.returncode == 0, migrate.stderr
     restarted = threading.Event()
@@ -140,10 +157,9 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_outbox_
 
     stack.web()
     emails = [f"pgrestart{n}@example.com" for n in range(4)]
-    notify(stack, *emails)
-    smtp.handler.on_accepted = restart_at_first_acceptance
-    stack.worker()
-    stack.worker()
+    with workers_paused(stack.worker(), stack.worker()):
+        notify(stack, *emails)
+        smtp.handler.on_accepted = restart_at_first_acceptance
     wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
     wait_for(lambda: pg_statuses() == ["sent"] * 4, timeout=90, what="every outbox email marked sent")
     assert copies(smtp) == dict.fromkeys(emails, 1)
