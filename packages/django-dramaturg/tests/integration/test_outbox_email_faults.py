@@ -16,14 +16,13 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from dramaturg.mail.outbox import state_filter
 from dramaturg.models import OutboxEmail
-from harness.database_outage import make_the_database_unavailable
+from harness.database_outage import column, make_the_database_unavailable, migrate, once, restart_postgres
 from harness.http import post_json
 from harness.processes import ManagedProcess, ProcessStack, RedisServer, child_env, wait_for
 from harness.processes import test_database_url as database_url
@@ -107,17 +106,11 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_outbox_
     if connection.vendor == "sqlite":
         stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
     released = threading.Event()
-    first = threading.Lock()  # acceptances come on several threads: one outage
-
-    def at_first_acceptance() -> None:
-        if first.acquire(blocking=False):
-            make_the_database_unavailable(8.0, released)
-
     stack.web()
     emails = [f"dbaway{n}@example.com" for n in range(4)]
     with workers_paused(stack.worker(threads=2), stack.worker(threads=2)):
         notify(stack, *emails)  # all committed before the first send
-        smtp.handler.on_accepted = at_first_acceptance
+        smtp.handler.on_accepted = once(lambda: make_the_database_unavailable(8.0, released))
     wait_for(released.is_set, timeout=60, what="the database to go away and come back")
     connection.close()  # this process's connection may have been ended too
     wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every outbox email marked sent")
@@ -133,35 +126,16 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_outbox_
     url = postgres_server.create_database("outbox_restart")
     stack.env.update(DATABASE_URL=url)
     overrides(stack, EMAIL={"MAX_RETRIES": 20}, SEND_ONCE={"LEASE_S": 3})
-    migrate = subprocess.run(
-        [sys.executable, "-m", "django", "migrate", "--no-input"],
-        cwd=settings.BASE_DIR,
-        env=stack.env,
-        capture_output=True,
-    )
-    assert migrate.returncode == 0, migrate.stderr
+    migrate(stack.env)
     restarted = threading.Event()
-    first = threading.Lock()  # acceptances come on several threads: one restart
-
-    def restart_at_first_acceptance() -> None:
-        if first.acquire(blocking=False):
-            postgres_server.stop()
-            threading.Timer(5.0, lambda: (postgres_server.start(), restarted.set())).start()
-
-    def pg_statuses() -> list[str]:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                return [s for (s,) in conn.execute("SELECT status FROM dramaturg_outboxemail ORDER BY id")]
-        except psycopg.OperationalError:
-            return []
-
     stack.web()
     emails = [f"pgrestart{n}@example.com" for n in range(4)]
     with workers_paused(stack.worker(), stack.worker()):
         notify(stack, *emails)
-        smtp.handler.on_accepted = restart_at_first_acceptance
+        smtp.handler.on_accepted = once(lambda: restart_postgres(postgres_server, 5.0, restarted))
     wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
-    wait_for(lambda: pg_statuses() == ["sent"] * 4, timeout=90, what="every outbox email marked sent")
+    statuses_there = "SELECT status FROM dramaturg_outboxemail ORDER BY id"
+    wait_for(lambda: column(url, statuses_there) == ["sent"] * 4, timeout=90, what="every outbox email marked sent")
     assert copies(smtp) == dict.fromkeys(emails, 1)
     assert "but the database did not take it" in logs(stack) and "(parked in Redis: True)" in logs(stack)
 
