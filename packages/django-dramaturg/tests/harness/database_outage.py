@@ -29,8 +29,13 @@ def once(action: Callable[[], None]) -> Callable[[], None]:
 
 def restart_postgres(server: PostgresServer, down_s: float, restarted: threading.Event) -> None:
     """Stop the server now (fast shutdown) and start it again `down_s` later, then set `restarted`."""
+
+    def start() -> None:
+        server.start()
+        restarted.set()
+
     server.stop()
-    threading.Timer(down_s, lambda: (server.start(), restarted.set())).start()
+    threading.Timer(down_s, start).start()
 
 
 def column(url: str, query: str) -> list[object]:
