@@ -311,7 +311,7 @@ def run_check_jobs() -> tuple[int, str]:
 
 def test_health_checks_name_each_problem(ops, worker, smtp, settings):
     set_dramaturg(settings, "CONSOLE", METRICS_TOKEN=TOKEN)
-    assert run_check_jobs() == (0, "OK: 5 checks passed\n")
+    assert run_check_jobs() == (0, "OK: 6 checks passed\n")
     health = Client().get("/jobs/health", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     assert health.status_code == 200 and health.json()["status"] == "ok"
 
