@@ -74,7 +74,7 @@ class OutboxEmailBackend(BaseEmailBackend):
             return 0
         with transaction.atomic():
             for email in owed:
-                record(email, self.mailer)
+                _record(email, self.mailer)
         return len(owed)
 
 
@@ -130,11 +130,16 @@ def _attachment(item: Any) -> _Attachment:
     if isinstance(item, MimeMessage):  # attach(part): kept whole
         return _Attachment("", item.get_content_type(), item.as_bytes(), is_mime_part=True)
     filename, content, mimetype = item
-    data = content.encode() if isinstance(content, str) else bytes(content)
+    if isinstance(content, EmailMessage):  # attach(name, message, "message/rfc822")
+        content = content.message()
+    if isinstance(content, MimeMessage):
+        data = content.as_bytes()
+    else:
+        data = content.encode() if isinstance(content, str) else bytes(content)
     return _Attachment(str(filename or ""), str(mimetype or ""), data)
 
 
-def record(email: _Owed, mailer: str) -> OutboxEmail:
+def _record(email: _Owed, mailer: str) -> OutboxEmail:
     """One email's rows and its job, in the current transaction."""
     row = OutboxEmail.objects.create(mailer=mailer, **email.fields)
     storage = conf.settings.OUTBOX_EMAIL.ATTACHMENT_STORAGE
