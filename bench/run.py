@@ -91,7 +91,7 @@ def ensure_bench_venv() -> None:
         )
         marker.write_text(digest)
     if Path(sys.prefix).resolve() != BENCH_VENV.resolve():
-        os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+        os.execv(str(python), [str(python), str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])  # the calling script
 
 
 # --- processes -----------------------------------------------------------------------------
