@@ -26,7 +26,7 @@ from dramaturg.store.filters import MessageFilter
 from harness import store_probe
 from harness.http import post_json
 from harness.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
-from tests.dead_letters import poison
+from harness.dead_letters import poison
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"

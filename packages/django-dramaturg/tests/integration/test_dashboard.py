@@ -28,7 +28,7 @@ from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
 from harness import store_probe
 from harness.processes import child_env, wait_for
-from tests.dead_letters import failed_welcome_emails, poison
+from harness.dead_letters import failed_welcome_emails, poison
 
 pytestmark = [pytest.mark.integration]
 

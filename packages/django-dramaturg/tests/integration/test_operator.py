@@ -24,7 +24,7 @@ from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
 from harness.dramaturg_settings import set_dramaturg
 from harness.processes import wait_for
-from tests.dead_letters import failed_welcome_emails, filed, poison
+from harness.dead_letters import failed_welcome_emails, filed, poison
 from tests.integration.test_dashboard import redis_monitor
 
 pytestmark = [pytest.mark.integration]

@@ -8,7 +8,7 @@ from harness import store_probe
 from harness.browser import browser_page, log_in, screenshot
 from harness.processes import wait_for
 from tests.chromium.conftest import PASSWORD
-from tests.dead_letters import failed_welcome_emails, poison
+from harness.dead_letters import failed_welcome_emails, poison
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

@@ -15,7 +15,7 @@ from harness.browser import browser_page, log_in, screenshot
 from harness.dramaturg_settings import set_dramaturg
 from harness.processes import wait_for
 from tests.chromium.conftest import PASSWORD
-from tests.dead_letters import poison
+from harness.dead_letters import poison
 from tests.integration.test_dashboard import redis_monitor
 from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
 
