@@ -24,9 +24,9 @@ from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from harness import store_probe
+from harness.dead_letters import poison
 from harness.http import post_json
 from harness.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
-from harness.dead_letters import poison
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"

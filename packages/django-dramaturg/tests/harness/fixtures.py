@@ -13,6 +13,7 @@ import dramatiq
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import translation
 
 from dramaturg import store
@@ -22,6 +23,9 @@ from harness.ports import reserve_port
 from harness.postgres_server import PostgresServer, unavailable_reason
 from harness.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from harness.smtp_sink import SmtpSink
+
+#: The password of the `staff` fixture's user, which the browser tests sign in with.
+STAFF_PASSWORD = "ops-password-123"
 
 TIERS = {
     "unit": "unit",
@@ -193,3 +197,17 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
     yield start
     stop_all(started)
     _unregister_dead_workers()
+
+
+@pytest.fixture
+def staff(live, monkeypatch):
+    """A superuser "ops@example.com" (the host's user model; signed in by the browser tests with
+    STAFF_PASSWORD), made with bulk_create: no signal of the host's runs for it (no welcome email)."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    User = get_user_model()
+    names = {"email": "ops@example.com", User.USERNAME_FIELD: "ops@example.com"}  # accounts.User: the same field
+    user = User(**names, is_staff=True, is_superuser=True)
+    user.set_password(STAFF_PASSWORD)
+    User.objects.bulk_create([user])
+    return user
