@@ -218,6 +218,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     assert queues.queue_counts("emails").in_progress == 0
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(
     live, worker, smtp, clean_redis, start_worker, fault_summary
 ):

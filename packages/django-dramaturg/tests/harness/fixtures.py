@@ -44,6 +44,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(item.path).resolve().relative_to(config.rootpath).parts
         if len(parts) > 2 and parts[0] == "tests" and parts[1] in TIERS:
             item.add_marker(TIERS[parts[1]])
+    items[:] = long_first(items, int(getattr(config, "workerinput", {}).get("workercount", 1)))
+
+
+def long_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests marked `long` (a minute or more) at the head of each xdist worker's first share.
+
+    pytest-xdist's worksteal hands each of `workers` a contiguous share of the collection, then moves
+    tests from the tail of a busy worker's queue to an idle one: a long test at the head of a share
+    starts at once, instead of last, on a worker the others cannot relieve of it. Every worker collects
+    the same order (it depends only on the collection and the number of workers)."""
+    long = [item for item in items if item.get_closest_marker("long")]
+    if not long:
+        return items
+    rest = iter([item for item in items if not item.get_closest_marker("long")])
+    starts, position, remaining = [], 0, len(items)
+    for k in range(workers):  # xdist's split: each idle worker gets len(pending) // workers_remaining
+        starts.append(position)
+        share = remaining // (workers - k)
+        position, remaining = position + share, remaining - share
+    slots: dict[int, pytest.Item] = {}
+    for n, item in enumerate(long):
+        slot = starts[n % workers] + n // workers
+        while slot in slots:  # more long tests than a share holds: the next free place
+            slot += 1
+        slots[slot] = item
+    return [slots[i] if i in slots else next(rest) for i in range(len(items))]
 
 
 def _unregister_dead_workers() -> None:
