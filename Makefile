@@ -110,8 +110,7 @@ test-postgres: $(INSTALLED) test-tools test-redis
 	exit $$status
 
 test-redis: $(INSTALLED)
-	@DJANGO_SETTINGS_MODULE=tests.settings PYTHONPATH=packages/django-dramaturg/tests$${PYTHONPATH:+:$$PYTHONPATH} \
-		$(PY) manage.py ensure_redis  # tests/settings.py uses the harness (pytest.ini puts it on the path)
+	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 
 ## package-test: the django-dramaturg wheel (pip wheel: PEP 517 with hatchling), installed in a fresh
 ## var/pkg-venv with the project's pinned versions, and the package's tests (packages/django-dramaturg/tests,

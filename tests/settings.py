@@ -1,8 +1,16 @@
 """Test settings: the project's settings on an isolated Redis database and namespace."""
 
 import os
+import sys
+from pathlib import Path
 
-from harness.xdist import XDIST_WORKER, per_xdist_worker
+# The package's test harness, on the path as pytest.ini puts it, for the commands and tools that load these
+# settings outside pytest (make test-redis's ensure_redis, mypy's Django plugin).
+HARNESS_ROOT = str(Path(__file__).resolve().parent.parent / "packages" / "django-dramaturg" / "tests")
+if HARNESS_ROOT not in sys.path:
+    sys.path.append(HARNESS_ROOT)
+
+from harness.xdist import XDIST_WORKER, per_xdist_worker  # noqa: E402
 
 # Set before project.settings reads them, so the broker is built against them. The xdist workers inherit
 # the environment of the controlling pytest process, which derived its own values: each worker derives
@@ -29,8 +37,8 @@ os.environ.setdefault("ADMINS", "ops@example.com")
 # Health alerts run when a test sends dramaturg.actors.check_health, not every minute under a test's scheduler.
 os.environ.setdefault("JOBS_HEALTH_ALERT_CRON", "0 0 1 1 *")
 
-from project.settings import *  # noqa: F403
-from project.settings import BASE_DIR, DATABASES
+from project.settings import *  # noqa: F403, E402
+from project.settings import BASE_DIR, DATABASES  # noqa: E402
 
 if DATABASES["default"]["ENGINE"] in ("django.db.backends.sqlite3", "project.sqlite3"):
     # A file, not memory: worker processes must open the same test database.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 from dramatiq import Message
 
@@ -12,6 +14,8 @@ class Notice(SendOnceRow):
     """One email owed to `address`, sent once by `demo.tasks.send_notice`."""
 
     address = models.EmailField()
+    # Declared for type checkers: the project's settings (which mypy's Django plugin loads) omit the host's app.
+    objects: ClassVar[models.Manager[Notice]]
 
     def send_message(self) -> Message:
         from .tasks import send_notice  # the actors import the models
