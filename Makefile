@@ -67,14 +67,15 @@ test-tools:
 ## runs: a tier's session fixtures (a real worker on the default queues) never run under another's tests.
 TEST_WORKERS ?= 4
 XDIST = -n $(TEST_WORKERS) --dist worksteal
-# $(call tiers,extra pytest arguments): the three runs, all of them even when one fails
+# $(call tiers,python): the three runs of ./tests (the project's, or the package's in its directory), all of
+# them even when one fails
 tiers = status=0; \
-	$(PY) -m pytest tests/unit $(1) $(ARGS) || status=1; \
-	$(PY) -m pytest tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
-	$(PY) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	$(1) -m pytest tests/unit $(ARGS) || status=1; \
+	$(1) -m pytest tests/worker $(XDIST) $(ARGS) || status=1; \
+	$(1) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(ARGS) || status=1; \
 	exit $$status
 test: $(INSTALLED) test-tools test-redis
-	@$(call tiers,)
+	@$(call tiers,$(PY))
 
 ## test-unit: tests/unit: no Redis, no process (a unit test that opens either fails), in seconds
 test-unit: $(INSTALLED)
@@ -115,8 +116,9 @@ test-redis: $(INSTALLED)
 ## package-test: the django-dramaturg wheel (pip wheel: PEP 517 with hatchling), installed in a fresh
 ## var/pkg-venv with the project's pinned versions, and the package's tests (packages/django-dramaturg/tests,
 ## in its host project) run against that install: its src layout keeps the source tree off the path.
-## In TEST_WORKERS pytest-xdist workers, each with its own Redis database and namespace and its own SQLite
-## file (tests/host/settings.py, harness/xdist.py); the browser tests drive Debian's chromium.
+## The same three runs as `make test` (unit; worker; integration, browser and upstream), in TEST_WORKERS
+## pytest-xdist workers, each with its own Redis database and namespace and its own SQLite file
+## (tests/host/settings.py, harness/xdist.py); the browser tests drive Debian's chromium.
 PKG := packages/django-dramaturg
 package-test: $(INSTALLED) test-tools test-redis
 	rm -rf var/dist var/pkg-venv
@@ -125,7 +127,7 @@ package-test: $(INSTALLED) test-tools test-redis
 	"$(PYTHON_EXE)" -m venv var/pkg-venv
 	var/pkg-venv/bin/python -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django pytest-xdist \
 		aiosmtpd "psycopg[binary]" playwright -c var/constraints.txt
-	cd $(PKG) && DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= ../../var/pkg-venv/bin/python -m pytest tests $(XDIST) $(ARGS)
+	cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && $(call tiers,../../var/pkg-venv/bin/python)
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(INSTALLED)
