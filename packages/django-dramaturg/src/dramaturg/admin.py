@@ -5,10 +5,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import path
+from django.utils.translation import gettext_lazy as _
 from django_dramatiq.models import Task
 
 from . import actions, views
-from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert
+from .masking import mask_address
+from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert, OutboxEmail
 
 
 @admin.register(FailedMessage)
@@ -88,6 +90,27 @@ class HealthAlertAdmin(admin.ModelAdmin):
     list_filter = ("state", "status", "failure", "check_name")
     search_fields = ("check_name", "subject", "message")
     readonly_fields = [f.name for f in HealthAlert._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(admin.ModelAdmin):
+    """The outbox emails, read-only, recipients masked (the console's Emails page requeues and cancels)."""
+
+    list_display = ("created_at", "recipients", "subject", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", "failure", "mailer")
+    search_fields = ("subject",)
+    fields = ("created_at", "recipients", "subject", "mailer", "status", "failure", "attempts", "sent_at", "last_error")
+    readonly_fields = fields
+
+    @admin.display(description=_("to"))
+    def recipients(self, email: OutboxEmail) -> str:
+        return ", ".join(mask_address(a) for a in [*email.to, *email.cc, *email.bcc])
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -16,6 +16,7 @@ class Notice(SendOnceRow):
     address = models.EmailField()
     # Declared for type checkers: the project's settings (which mypy's Django plugin loads) omit the host's app.
     objects: ClassVar[models.Manager[Notice]]
+    send_actors = ("send_notice",)
 
     def send_message(self) -> Message:
         from .tasks import send_notice  # the actors import the models
