@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dramaturg.conf import dramatiq_broker
-from harness.xdist import per_xdist_worker
+from harness.xdist import isolate_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # packages/django-dramaturg/tests: logs in test-artifacts/
 SECRET_KEY = "host-settings-for-tests-only"
@@ -44,9 +44,8 @@ TEMPLATES = [
     }
 ]
 # Under pytest-xdist each worker (and the processes its tests start) has its own Redis database and namespace.
-REDIS_URL, DRAMATIQ_NAMESPACE = per_xdist_worker(
-    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
-    os.environ.get("DRAMATIQ_NAMESPACE", "dramaturg-test"),
+REDIS_URL, DRAMATIQ_NAMESPACE = isolate_environment(
+    "TEST_REDIS_URL", "DRAMATIQ_NAMESPACE", "redis://127.0.0.1:6379/15", "dramaturg-test"
 )
 _db = urlsplit(os.environ.get("DATABASE_URL", "sqlite:///"))
 if _db.scheme.startswith("postgres"):
