@@ -14,5 +14,5 @@ def welcome_delivery_id(user_id: int) -> int:
     """
     with transaction.atomic():
         user = User.objects.get(pk=user_id)
-        delivery, _ = EmailDelivery.objects.get_or_create(user=user, kind=EmailDelivery.Kind.WELCOME)
+        delivery, _ = EmailDelivery.objects.get_or_create(user=user)
     return delivery.pk

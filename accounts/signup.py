@@ -6,9 +6,9 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
-from .models import EmailDelivery, User, normalize_email
-from .notices import owe_throttled
-from .tasks import send_existing_account_email
+from .emails import EXISTING_ACCOUNT
+from .models import User, normalize_email
+from .notices import send_throttled
 
 
 def sign_up(email: str, password: str, *, display_name: str = "", language: str = "") -> None:
@@ -46,11 +46,6 @@ def _supported(language: str) -> str:
 
 
 def _owe_existing_account_notice(user: User) -> None:
-    """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone."""
-    # A django.tasks task: enqueued inside this transaction, it goes through the outbox.
-    owe_throttled(
-        user,
-        EmailDelivery.Kind.EXISTING_ACCOUNT,
-        settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
-        send_existing_account_email.enqueue,
-    )
+    """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone.
+    Plain Django mail: the outbox backend records it in this transaction."""
+    send_throttled(user, EXISTING_ACCOUNT, "existing_account_notice_at", settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S)

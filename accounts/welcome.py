@@ -82,7 +82,7 @@ def _resend_after(delivery: EmailDelivery) -> datetime | None:
 
 def welcome_email(user: User) -> WelcomeEmail:
     """The state of the user's welcome email (State.NONE for accounts made without one, e.g. the dev admin)."""
-    delivery = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).first()
+    delivery = EmailDelivery.objects.filter(user=user).first()
     if delivery is None:
         return WelcomeEmail(State.NONE)
     unknown_resend_at = None
@@ -106,9 +106,7 @@ def send_again(user: User) -> bool:
     cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
     with transaction.atomic():
         updated = (
-            EmailDelivery.objects.filter(
-                user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.FAILED, sent_at__isnull=True
-            )
+            EmailDelivery.objects.filter(user=user, status=EmailDelivery.Status.FAILED, sent_at__isnull=True)
             .exclude(resend_requested_at__gt=cutoff)
             .update(status=EmailDelivery.Status.PENDING, resend_requested_at=now, claimed_until=None)
         )

@@ -146,17 +146,20 @@ FORMAT_MODULE_PATH = ["project.formats"]  # date-times with their zone (project/
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
-# --- Email: Django 6.1's MAILERS (no EMAIL_BACKEND/EMAIL_HOST/... settings), its "default" entry built from
-# EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py);
-# the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
+# --- Email: Django 6.1's MAILERS (no EMAIL_BACKEND/EMAIL_HOST/... settings). "default" is the outbox
+# (dramaturg.mail.OutboxEmailBackend): every send_mail, mail_admins and password reset email is an owed row and
+# its job in the caller's transaction, sent once by a worker through "smtp". "smtp" is built from EMAIL_URL
+# (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py); the EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
 # The development default is the local SMTP sink that `make run` starts.
 # A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT_S): connect,
 # greeting and each command. The reply to the end of DATA may take minutes (RFC 5321 §4.5.3.2.6: 10 min):
-# the server may be delivering; no answer by then is "outcome unknown" (jobs/smtp.py, jobs/sendonce.py).
+# the server may be delivering; no answer by then is "outcome unknown" (dramaturg/mail/smtp.py, sendonce.py).
 EMAIL_TIMEOUT_S = env.int("EMAIL_TIMEOUT_S", default=10)
 EMAIL_DATA_TIMEOUT_S = env.int("EMAIL_DATA_TIMEOUT_S", default=600)
 MAILERS = {
-    "default": mailer_from_url(
+    "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+    "smtp": mailer_from_url(
         env.str("EMAIL_URL", default="smtp://127.0.0.1:1025"),
         timeout=EMAIL_TIMEOUT_S,
         data_timeout=EMAIL_DATA_TIMEOUT_S,
@@ -164,7 +167,7 @@ MAILERS = {
         port=env.int("EMAIL_PORT", default=None),
         username=env.str("EMAIL_HOST_USER", default=None),
         password=env.str("EMAIL_HOST_PASSWORD", default=None),
-    )
+    ),
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")

@@ -321,7 +321,7 @@ def test_health_checks_name_each_problem(ops, worker, smtp, settings):
     merge_report.send(1, "nobody-consumes-reports-here")  # no live worker consumes `reports`
     set_dramaturg(settings, "HEALTH", OLDEST_READY_S=0)
     [stale] = welcome_users("owed@example.com")
-    owed = EmailDelivery.objects.create(user=stale, kind="welcome")  # owed, and its job lost
+    owed = EmailDelivery.objects.create(user=stale)  # owed, and its job lost
     EmailDelivery.objects.filter(pk=owed.pk).update(created_at=timezone.now() - timedelta(hours=1))
     code, out = run_check_jobs()
     lines = out.splitlines()

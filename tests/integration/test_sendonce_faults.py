@@ -34,7 +34,7 @@ def copies(smtp) -> Counter:
 
 
 def status(user_id: int) -> EmailDelivery:
-    return EmailDelivery.objects.get(user_id=user_id, kind="welcome")
+    return EmailDelivery.objects.get(user_id=user_id)
 
 
 def reconcile(stack, **env: str) -> str:

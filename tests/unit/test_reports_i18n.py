@@ -36,7 +36,7 @@ def test_admin_index_and_reports_changelist_in_korean(staff_client, done_report)
 
 def test_accounts_admin_in_korean(staff_client):
     user = User.objects.get()
-    EmailDelivery.objects.create(user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.SENT)
+    EmailDelivery.objects.create(user=user, status=EmailDelivery.Status.SENT)
     page = staff_client.get("/admin/accounts/emaildelivery/", **KO).content.decode()
     assert "이메일 발송" in page and "시도 횟수" in page and "보낸 시각" in page
     assert f"사용자 {user.pk}에게 보내는 환영 이메일 (보냄)" in page

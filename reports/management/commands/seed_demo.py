@@ -63,7 +63,7 @@ class Command(BaseCommand):
     @staticmethod
     def _delivery(rng: random.Random, user: User, now) -> EmailDelivery:
         roll = rng.random()
-        delivery = EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME, attempts=1)
+        delivery = EmailDelivery(user=user, attempts=1)
         if roll < 0.90:
             delivery.status = EmailDelivery.Status.SENT
             delivery.sent_at = min(user.date_joined + timedelta(seconds=int(rng.expovariate(1 / 20)) + 1), now)

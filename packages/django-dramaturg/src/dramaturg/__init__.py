@@ -43,6 +43,9 @@ PUBLIC_API = (
     "dramaturg.tasks_backend.task_message",  # the message a @task sends, for a row's send_message()
     "dramaturg.broker.RedisBroker",
     "dramaturg.mail.EmailBackend",
+    "dramaturg.mail.OutboxEmailBackend",  # every email through the outbox: MAILERS["default"]
+    "dramaturg.mail.AttachmentTooLarge",  # what send() raises past OUTBOX_EMAIL's attachment limit
+    "dramaturg.mail.sending_alias",  # the mailer a send-once actor sends through (not the outbox again)
     "dramaturg.unavailable.ServiceUnavailableMiddleware",
     "dramaturg.log.SecretMaskingFilter",
     "dramaturg.log.SkipServiceUnavailable",

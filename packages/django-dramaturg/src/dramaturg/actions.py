@@ -55,10 +55,10 @@ def perform(
         how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
         take = lambda batch: delayed.take(batch, how)  # noqa: E731
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, take, progress)
+    return record(user, action, scope, filter.as_params(), batches, take, progress)
 
 
-def _run(
+def record(
     user,
     action: str,
     scope: str,
@@ -67,6 +67,8 @@ def _run(
     take: Callable[[list[Any]], int],
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
+    """Do `take` on each batch of references and record it in the audit log: how many were asked for, how
+    many it handled (`take` returns that), the first references. Also the outbox emails' send again / cancel."""
     requested = count = 0
     handled: list[str] = []
     for batch in batches:

@@ -14,7 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from django_dramatiq.models import Task
 
 from . import actions, views
-from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert
+from .masking import mask_address
+from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert, OutboxEmail
 from .templatetags.dramaturg_tags import when
 
 
@@ -126,3 +127,18 @@ class HealthAlertAdmin(ReadOnlyAdmin):
     list_filter = ("state", "status", "failure", "check_name")
     search_fields = ("check_name", "subject", "message")
     readonly_fields = [f.name for f in HealthAlert._meta.fields]
+
+
+@admin.register(OutboxEmail)
+class OutboxEmailAdmin(ReadOnlyAdmin):
+    """The outbox emails, read-only, recipients masked (the console's Emails page requeues and cancels)."""
+
+    list_display = ("created", "recipients", "subject", "status", "attempts", "sent_at", "last_error")
+    list_filter = ("status", "failure", "mailer")
+    search_fields = ("subject",)
+    fields = ("created_at", "recipients", "subject", "mailer", "status", "failure", "attempts", "sent_at", "last_error")
+    readonly_fields = fields
+
+    @admin.display(description=_("to"))
+    def recipients(self, email: OutboxEmail) -> str:
+        return ", ".join(mask_address(a) for a in [*email.to, *email.cc, *email.bcc])

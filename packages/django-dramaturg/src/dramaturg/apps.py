@@ -15,5 +15,6 @@ class DramaturgConfig(AppConfig):
         # Every app's tasks module, so every process (web included) knows every actor
         # and queue, whatever it happened to import; declaring a queue registers it.
         from . import actors, checks  # noqa: F401  (its actors; its system checks register on import)
+        from .mail import outbox  # noqa: F401  (the outbox email actors)
 
         autodiscover_modules("tasks")

@@ -58,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
         "INTERVAL_S": 3600,  # an unchanged problem is mailed again after this long
         "BASE_URL": "",  # prefix of the links in alert mail ("" → the path only)
     },
+    "OUTBOX_EMAIL": {  # dramaturg.mail.OutboxEmailBackend
+        "MAX_ATTACHMENTS_BYTES": 10 * 1024 * 1024,  # one email's attachments together; more raises at send()
+        "ATTACHMENT_STORAGE": "",  # a STORAGES alias to keep attachments in; "": the database
+    },
     "ERROR_MAIL": {
         "INTERVAL_S": 600,  # at most MAX error mails to ADMINS per this window
         "MAX": 10,

@@ -6,8 +6,8 @@ of the mail to ADMINS; `AdminEmailHandler` is Django's, with the mail sent throu
 Django's AdminEmailHandler sends the mail inside the request that failed: a slow mail server makes
 that request slow, and any anonymous request that errs makes the site send mail. Ours formats the
 mail as Django does and hands it to one background thread per process, which records it
-(`dramaturg.errormail.record`: a row and its outbox job, throttled) on the thread's own database
-connection, so it works when the request's transaction is broken. The request never waits and
+(`dramaturg.errormail.record`: `mail_admins` through the outbox email backend, throttled) on the
+thread's own database connection, so it works when the request's transaction is broken. The request never waits and
 never sees an error from it: a full hand-over queue, or a database that refuses the row, drops the
 mail with a log line (the error itself is logged anyway).
 """
@@ -18,7 +18,6 @@ import contextlib
 import logging
 import queue
 import threading
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -35,13 +34,13 @@ class _Recorder:
     """One daemon thread per process (started again after a fork) that records the mails handed over."""
 
     def __init__(self) -> None:
-        self.queue: queue.Queue[tuple[str, str]] = queue.Queue(QUEUE_SIZE)
+        self.queue: queue.Queue[tuple[str, str, str | None]] = queue.Queue(QUEUE_SIZE)
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
 
-    def hand_over(self, subject: str, body: str) -> None:
+    def hand_over(self, subject: str, body: str, using: str | None) -> None:
         try:
-            self.queue.put_nowait((subject, body))
+            self.queue.put_nowait((subject, body, using))
         except queue.Full:
             logger.warning("Error mail to ADMINS dropped (too many at once): %s", subject)
             return
@@ -56,18 +55,16 @@ class _Recorder:
     def _run(self) -> None:
         from django.db import connection
 
-        from .actors import send_admin_error_mail
         from .errormail import record
-        from .outbox import enqueue_on_commit
 
         while True:
-            subject, body = self.queue.get()
+            subject, body, using = self.queue.get()
             try:
-                mail = record(subject, body, partial(enqueue_on_commit, send_admin_error_mail))
+                recorded = record(subject, body, using=using)
             except Exception as error:
                 logger.warning("Error mail to ADMINS dropped (the database refused it: %s): %s", error, subject)
             else:
-                if mail is None:
+                if not recorded:
                     logger.info("Error mail to ADMINS left out by the throttle: %s", subject)
             finally:
                 # Error mails are rare: no idle connection held between them, and a broken one is not reused.
@@ -96,7 +93,7 @@ class AdminEmailHandler(django_log.AdminEmailHandler):
             self.handleError(record)  # prints to stderr; never raises into the request
 
     def send_mail(self, subject: Any, message: Any, *args: Any, **kwargs: Any) -> None:
-        _recorder.hand_over(str(subject), str(message))
+        _recorder.hand_over(str(subject), str(message), getattr(self, "using", None))  # Django 6.1's; not in stubs
 
 
 class SecretMaskingFilter(logging.Filter):

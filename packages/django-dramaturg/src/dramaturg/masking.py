@@ -108,6 +108,16 @@ def mask_text(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)
 
 
+def mask_address(address: str) -> str:
+    """An email address an operator may see: its first character and its domain (`a***@example.com`);
+    a display name is dropped."""
+    _, _, addr = address.rpartition("<")
+    local, at, domain = addr.rstrip(">").strip().rpartition("@")
+    if not at:
+        return MASK
+    return f"{local[:1]}***@{domain}"
+
+
 def pretty(value: Any) -> str:
     """Masked, indented JSON for a detail page (escaped by the template)."""
     return json.dumps(mask_secrets(value), indent=2, sort_keys=True, default=str)

@@ -1,7 +1,7 @@
 """Rows owed one email, sent at most once: what makes the email actors idempotent.
 
-A row is a `dramaturg.models.SendOnceRow` (accounts' `EmailDelivery`, jobs' `HealthAlert` and
-`AdminErrorMail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
+A row is a `dramaturg.models.SendOnceRow` (accounts' `EmailDelivery`, the package's `HealthAlert` and
+`OutboxEmail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
 copies of a job exactly one sends; the database is the record of what is owed, so rows whose job
 Redis lost are found again (`owed`).
 
@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 Status, Failure = SendOnceRow.Status, SendOnceRow.Failure
 PENDING, SENDING, SENT, FAILED, UNKNOWN = Status.PENDING, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN
+NOT_CLAIMABLE = (UNKNOWN, Status.CANCELLED)  # only the reconciler's rule, or an operator's requeue, frees these
 PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be running through
 
 
@@ -91,7 +92,7 @@ def _table(row: Model) -> str:
 
 def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: timedelta = timedelta(0)) -> Row | None:
     """Take the right to send row `pk` of `rows`, or None if there is nothing to send (sent, parked
-    as sent, or its outcome unknown: only the reconciler's rule sends those again).
+    as sent, cancelled, or its outcome unknown: only the reconciler's rule sends those again).
 
     Raises DoesNotExist when the row is gone, and AlreadyClaimed when another worker still holds
     the lease after `wait`: a duplicate that arrives while the first copy sends usually learns
@@ -102,7 +103,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
     while True:
         # A conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
         now = timezone.now()
-        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
+        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status__in=NOT_CLAIMABLE)
         take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
         claimed = (
             claimable.exclude(status=SENDING)
@@ -119,7 +120,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
             return None
         if claimed or taken_over:
             return row
-        if row.sent_at is not None or row.status == UNKNOWN:
+        if row.sent_at is not None or row.status in NOT_CLAIMABLE:
             return None
         if time.monotonic() >= deadline:
             remaining = (row.claimed_until - now) if row.claimed_until else timedelta(0)
@@ -270,8 +271,11 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
     except AlreadyClaimed as busy:
         raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
     if row is None:
-        if rows.filter(pk=pk, status=UNKNOWN).exists():
+        status = rows.filter(pk=pk).values_list("status", flat=True).first()
+        if status == UNKNOWN:
             logger.info("%s %s has an unknown outcome; only the reconciler's rule sends it again", what, pk)
+        elif status == Status.CANCELLED:
+            logger.info("%s %s was cancelled; nothing to send", what, pk)
         else:
             logger.info("%s %s was already sent; nothing to do", what, pk)
         return None

@@ -116,6 +116,17 @@ def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     smtp_server.start()
 
 
+@pytest.fixture
+def outbox_mailers(settings, smtp: SmtpSink) -> SmtpSink:
+    """MAILERS as a project sending through the outbox has them, in this process (Django's test runner makes
+    every mailer locmem): "default" the outbox backend, handing to "smtp", the SMTP sink."""
+    settings.MAILERS = {
+        "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+        "smtp": {"BACKEND": "dramaturg.mail.EmailBackend", "OPTIONS": {"host": "127.0.0.1", "port": smtp.port}},
+    }
+    return smtp
+
+
 @pytest.fixture(scope="session")
 def postgres_server_session() -> Iterator[PostgresServer]:
     """The suite's own PostgreSQL server (harness.postgres_server), started on first use, stopped and removed

@@ -71,10 +71,12 @@ SERVER_EMAIL = "dramaturg@example.com"
 EMAIL_SUBJECT_PREFIX = "[host] "
 _mail = urlsplit(os.environ.get("EMAIL_URL", "smtp://127.0.0.1:1"))  # tests point it at their own SMTP server
 MAILERS = {
-    "default": {
+    # Every email through the outbox (send_mail, mail_admins, ...), sent once by a worker through "smtp".
+    "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+    "smtp": {
         "BACKEND": "dramaturg.mail.EmailBackend",
         "OPTIONS": {"host": _mail.hostname, "port": _mail.port, "timeout": 10, "data_timeout": 600},
-    }
+    },
 }
 LOGGING = {
     "version": 1,

@@ -8,6 +8,7 @@ admin, which mounts `dead_list` as its "Failed messages" changelist.
 from .actors import actor_detail, actor_list
 from .bulk import bulk_detail
 from .dead_letters import dead_action, dead_detail, dead_download, dead_list
+from .emails import email_action, email_list
 from .messages import message_lookup
 from .monitoring import health_json, metrics
 from .overview import overview, overview_json, queue_detail, queue_pause
@@ -22,6 +23,8 @@ __all__ = [
     "dead_detail",
     "dead_download",
     "dead_list",
+    "email_action",
+    "email_list",
     "health_json",
     "message_lookup",
     "metrics",

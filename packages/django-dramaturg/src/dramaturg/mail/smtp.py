@@ -1,4 +1,5 @@
-"""Django's SMTP backend with RFC 5321's timeouts, and what a failed send means for trying again.
+"""Django's SMTP backend with RFC 5321's timeouts, and what a failed send means for trying again
+(`dramaturg.mail.EmailBackend`, `OutcomeUnknown`, `is_transient`; also importable from `dramaturg.mail`).
 
 Written against Django 6.1 (django.core.mail.backends.smtp.EmailBackend: its `connection_class`
 property and `_send` method) and Python 3.12's smtplib (`SMTP.data` sends the message and its
