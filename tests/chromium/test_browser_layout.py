@@ -54,6 +54,7 @@ def console_pages(page, report: Report) -> dict[str, str]:
         "dead-letter": detail.get_attribute("href"),
         "message": f"/jobs/messages/?id={message_id}",
         "schedules": "/jobs/schedules/",
+        "emails": "/jobs/emails/",
         "bulk": f"/jobs/bulk/{bulk.pk}/",
         "reports": "/reports/",
         "report": f"/reports/{report.pk}/",
