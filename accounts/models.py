@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +109,19 @@ class EmailDelivery(SendOnceRow):
             "user": self.user_id,
             "status": self.get_status_display(),
         }
+
+    # The actor that sends it: an operator's kill or delete of one of its messages cancels the welcome
+    # email it owed (dramaturg.owed_rows).
+    send_actors = ("send_welcome_email",)
+
+    @classmethod
+    def rows_for_message(
+        cls, actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> QuerySet[EmailDelivery]:
+        """The welcome email's job takes the user's id, not the row's."""
+        if actor_name in cls.send_actors and args and isinstance(args[0], int):
+            return cls.objects.filter(user_id=args[0])
+        return cls.objects.none()
 
     def send_message(self) -> Message:
         """The job that sends this welcome email, which the reconciler enqueues again while it is owed."""

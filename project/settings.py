@@ -341,14 +341,13 @@ LOGGING = {
         "mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "skip_unavailable": {"()": "dramaturg.log.SkipServiceUnavailable"},
+        # An expected failure of a job (no connection, a timeout, a 4xx reply, a rate limit): one line, no traceback.
+        "expected_failures": {"()": "dramaturg.log.ExpectedFailuresOneLine"},
     },
+    # Every line's time with its offset, in TIME_ZONE (web, workers, scheduler and relay alike).
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "django.server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
+        "plain": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
@@ -370,6 +369,7 @@ LOGGING = {
         # Requests Django refuses as suspicious (too big, too many fields or files, a bad Host): a 400/413
         # any anonymous client can cause, so logged, never mailed.
         "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "dramatiq.worker.WorkerThread": {"filters": ["expected_failures"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

@@ -24,6 +24,7 @@ PUBLIC_API = (
     "dramaturg.sendonce.email_actor_options",
     "dramaturg.sendonce.OutcomeUnknown",
     "dramaturg.sendonce.enqueue_owed",  # the reconciler: each owed row's send_message() again
+    "dramaturg.owed_rows.owe_again",  # "send again": a failed or cancelled row owed anew, its job in the outbox
     # settings
     "dramaturg.conf.dramatiq_broker",
     "dramaturg.conf.MIDDLEWARE",
@@ -50,4 +51,6 @@ PUBLIC_API = (
     "dramaturg.log.SecretMaskingFilter",
     "dramaturg.log.SkipServiceUnavailable",
     "dramaturg.log.AdminEmailHandler",
+    "dramaturg.log.ExpectedFailuresOneLine",  # an expected job failure logged as one line
+    "dramaturg.log.ZonedFormatter",  # log times with their offset
 )

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
+from . import owed_rows
 from .models import AuditEntry
 from .store import control, dead_letters, delayed
 from .store.dead_letters import DeadLetterRef
@@ -47,15 +49,30 @@ def perform(
         raise ValueError(f"unknown scope {scope!r}")
     filter = filter or MessageFilter()
     batches: Iterable[list[Any]]
-    take: Callable[[list[Any]], int]
+    take_some: Callable[[list[Any]], list[dict[str, Any]]]
     if action in DEAD_ACTIONS:
-        take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
+        requeue, bodies_of = action == AuditEntry.Action.REQUEUE, owed_rows.sending_actors()
+        take_some = partial(dead_letters.take_dead, requeue=requeue, bodies_of=bodies_of)
         batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
     else:
-        how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
-        take = lambda batch: delayed.take(batch, how)  # noqa: E731
+        take_some = partial(
+            delayed.take_messages, action=delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
+        )
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
+    take = partial(_settle_owed, action, take_some)
     return record(user, action, scope, filter.as_params(), batches, take, progress)
+
+
+def _settle_owed(action: str, take: Callable[[list[Any]], list[dict[str, Any]]], batch: list[Any]) -> int:
+    """Take a batch, and make the operator's intent final for what its messages owed
+    (dramaturg.owed_rows): a kill or a delete cancels their send-once rows, a requeue owes them
+    again. Returns how many messages were taken."""
+    taken = take(batch)
+    if action in (AuditEntry.Action.KILL, AuditEntry.Action.DELETE):
+        owed_rows.cancel_for_messages(taken)
+    elif action == AuditEntry.Action.REQUEUE:
+        owed_rows.reopen_for_messages(taken)
+    return len(taken)
 
 
 def record(

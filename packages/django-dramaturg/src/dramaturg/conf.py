@@ -85,6 +85,7 @@ MIDDLEWARE: tuple[str, ...] = (
     "dramaturg.middleware.retries.ConfiguredRetries",
     "dramaturg.middleware.dead_letters.DeadLetterDetails",
     "dramaturg.middleware.stats.JobStats",
+    "dramaturg.middleware.stop_signal.OneStopPerSignalBurst",
     "dramaturg.middleware.delayed.HeldDelayedMessages",
     "dramaturg.middleware.maintenance.QueueMaintenance",
     "periodiq.PeriodiqMiddleware",

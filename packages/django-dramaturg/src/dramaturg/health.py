@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from dramaturg import conf
 
 from .monitoring import Snapshot, snapshot
-from .store import dead_letters
+from .store import dead_letters, delayed
 from .timeutil import now_ms
 
 
@@ -37,7 +37,10 @@ class Problem:
 def check_dead_letters(snap: Snapshot) -> list[Problem]:
     window_s = conf.settings.HEALTH.DEAD_LETTERS_WINDOW_S
     limit = conf.settings.HEALTH.DEAD_LETTERS_MAX
-    recent = dead_letters.count_dead_since([q.name for q in snap.queues], now_ms() - window_s * 1000)
+    # An operator's kill is an intent, not a failure: it is not counted.
+    recent = dead_letters.count_dead_since(
+        [q.name for q in snap.queues], now_ms() - window_s * 1000, except_exceptions=[delayed.KILLED]
+    )
     return [
         Problem("dead_letters", queue, f"{n} dead letters in the last {window_s // 60} min (more than {limit})")
         for queue, n in sorted(recent.items())

@@ -18,12 +18,14 @@ import contextlib
 import logging
 import queue
 import threading
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
 from django.utils import log as django_log
 
-from .masking import mask_text
+from .mail import is_transient
+from .masking import mask_text, one_line_error
 
 logger = logging.getLogger(__name__)
 
@@ -124,3 +126,33 @@ class SkipServiceUnavailable(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         return getattr(record, "status_code", None) != 503
+
+
+class ExpectedFailuresOneLine(logging.Filter):
+    """Dramatiq logs a traceback (~45 lines) for every exception a job raises. An expected one, worth
+    retrying (`dramaturg.mail.is_transient`: no connection, a timeout, a 4xx reply, a rate limit), is
+    one warning line instead: the error, masked, with the message; Dramatiq logs its retry (or that it gave
+    up) next, and
+    the traceback stays in the message (the console shows it). Attach it to the logger
+    `dramatiq.worker.WorkerThread` (a logger's filter sees each record once, before every handler)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is None or record.levelno < logging.ERROR or not is_transient(error):
+            return True
+        try:
+            subject = record.getMessage().split(" with unhandled exception", 1)[0]
+        except Exception:  # a broken format string: leave the record as it is
+            return True
+        record.msg, record.args = "%s: %s (an expected failure)", (subject, one_line_error(error))
+        record.exc_info, record.exc_text = None, None
+        record.levelno, record.levelname = logging.WARNING, logging.getLevelName(logging.WARNING)
+        return True
+
+
+class ZonedFormatter(logging.Formatter):
+    """Each line's time with its UTC offset (ISO 8601, to the millisecond, in the process's zone: Django
+    sets it to TIME_ZONE), so that lines of every process read in one zone and say which."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(sep=" ", timespec="milliseconds")

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.conf import settings
 from django.db import models
@@ -27,7 +28,8 @@ class SendOnceRow(models.Model):
         # Handed to the mail server, but its answer never came (timeout or dropped connection after the
         # end of DATA): maybe delivered. Sent once more only after EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S.
         UNKNOWN = "unknown", _("Outcome unknown")
-        # An operator called it off before it was sent: never claimed, never re-enqueued (until requeued).
+        # An operator called it off before it was sent (an outbox email cancelled, a message killed or
+        # deleted: dramaturg.owed_rows): never claimed, never re-enqueued (until requeued or owed again).
         CANCELLED = "cancelled", _("Cancelled")
 
     class Failure(models.TextChoices):
@@ -52,8 +54,22 @@ class SendOnceRow(models.Model):
     # When the reconciler last re-enqueued it.
     reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
+    # The names of the actors whose messages send rows of this model: when an operator kills or deletes
+    # one of their messages, `rows_for_message` finds the row it owed, which is then cancelled.
+    send_actors: ClassVar[tuple[str, ...]] = ()
+
     class Meta:
         abstract = True
+
+    @classmethod
+    def rows_for_message(cls, actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> models.QuerySet[Self]:
+        """The rows a message of one of `send_actors` sends (`dramaturg.owed_rows.cancel_for_messages`).
+        By default the row whose primary key is the message's first argument; override it when the
+        actor takes another id (e.g. a user's id for that user's welcome email)."""
+        manager = cls._default_manager
+        if actor_name not in cls.send_actors or not args or not isinstance(args[0], int):
+            return manager.none()
+        return manager.filter(pk=args[0])
 
     def send_message(self) -> Message:
         """The job that sends this row: its actor's message, taking the row's id. The reconciler
@@ -210,6 +226,8 @@ class HealthAlert(SendOnceRow):
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="jobs_healthalert_owed")]
 
+    send_actors = ("send_health_alert",)
+
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
 
@@ -244,6 +262,8 @@ class OutboxEmail(SendOnceRow):
         verbose_name = _("outbox email")
         verbose_name_plural = _("outbox emails")
         indexes = [models.Index(fields=["status", "created_at"], name="dramaturg_outboxemail_owed")]
+
+    send_actors = ("send_outbox_email",)
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.status})"

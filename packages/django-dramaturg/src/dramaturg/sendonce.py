@@ -140,8 +140,9 @@ def _error_text(error: BaseException) -> str:
 
 
 def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
-    """Release the lease so a retry can claim it; `final` when no retry will come."""
-    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+    """Release the lease so a retry can claim it; `final` when no retry will come. A row an operator
+    cancelled meanwhile stays cancelled."""
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).exclude(status=Status.CANCELLED).update(
         status=FAILED if final else PENDING,
         claimed_until=None,
         last_error=_error_text(error),

@@ -81,8 +81,15 @@ MAILERS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]}},
+    "filters": {
+        "mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"},
+        "expected_failures": {"()": "dramaturg.log.ExpectedFailuresOneLine"},
+    },
+    "formatters": {
+        "zoned": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "zoned", "filters": ["mask_secrets"]}},
+    "loggers": {"dramatiq.worker.WorkerThread": {"filters": ["expected_failures"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }
 

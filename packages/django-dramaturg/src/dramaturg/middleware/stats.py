@@ -16,6 +16,7 @@ from dramatiq.middleware import Middleware
 
 from dramaturg import conf
 from dramaturg.broker import message_of
+from dramaturg.masking import one_line_error
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -93,19 +94,24 @@ class JobStats(Middleware):
     def _publish_every_second(self) -> None:
         while not self._stop.wait(self.FLUSH_EVERY_S):
             try:
-                self.flush()
+                with self._publishing:
+                    if not self._stop.is_set():  # the shutdown's own publish and unregistering come last
+                        self._publish()
             except Exception:  # a bug, not Redis (flush keeps what it could not send): go on publishing
                 logger.exception("Job statistics not published")
 
-    def before_worker_shutdown(self, broker: Broker, worker) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker) -> None:
+        """The worker stopped cleanly, its jobs finished: their figures published, then it leaves the
+        console's list at once (a worker that vanished without this is "lost" after the heartbeat timeout)."""
         self._stop.set()
-        self.flush()
         if self._worker_id is None:
             return
-        try:
-            stats.unregister_worker(self._worker_id)
-        except Exception as error:
-            logger.warning("Worker not unregistered: %s", error)
+        with self._publishing:
+            self._publish()
+            try:
+                stats.unregister_worker(self._worker_id)
+            except Exception as error:
+                logger.warning("Worker not unregistered: %s", error)
 
     # --- a job's hooks: note, nothing more --------------------------------------------------
 
@@ -119,6 +125,8 @@ class JobStats(Middleware):
     ) -> None:
         m = message_of(message)
         run = self._ended(m, exception is not None, False)
+        if exception is not None:  # its error, one masked line, for the finished record (rare: no cost per job)
+            run = (*run, one_line_error(exception))
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
         else:
@@ -159,9 +167,9 @@ class JobStats(Middleware):
             message_id, actor, queue, retries, run, how = settled.popleft()
             if run is None:  # settled without a run seen ending (nacked before it ran): no runtime
                 started = ended = now
-                duration_ms, failed, skipped = 0.0, how == NACKED, True
+                duration_ms, failed, skipped, error = 0.0, how == NACKED, True, []
             else:
-                started, duration_ms, failed, skipped = run
+                started, duration_ms, failed, skipped, *error = run
                 if started is None:  # its start was not seen: no runtime
                     started = now
                 ended = started + duration_ms / 1000
@@ -194,6 +202,7 @@ class JobStats(Middleware):
                         int(started * 1000),
                         int(ended * 1000),
                         duration_ms,
+                        *error,  # a failed attempt's error, one masked line
                     )
                 )
         for (minute, actor, failed), ran in runtimes.items():

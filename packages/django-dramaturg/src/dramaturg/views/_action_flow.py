@@ -103,6 +103,11 @@ def _confirm_texts(action: str, scope: str, total: int, filter: Any) -> dict[str
             )
         )
         label = gettext("Yes, retry now") if action == "retry_now" else gettext("Yes, kill")
+    if action in ("delete", "kill"):  # an operator's intent is final for what they owed (dramaturg.owed_rows)
+        owed = gettext(
+            "What they still owed (an email, an alert) is cancelled and never sent; a requeue owes it again."
+        )
+        effect = f"{effect} {owed}"
     # The translated sentence holds markup (<b>); the operator's filter values are escaped into it.
     values = {"queue": escape(queue), "actor": escape(actor), "exception": escape(exception)}
     covers = mark_safe(matching % values) if scope == "matching" else selected
