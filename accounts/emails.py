@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from functools import cache
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
-from django.template.loader import render_to_string
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import translation
 from django.utils.encoding import force_bytes
@@ -20,15 +23,39 @@ WELCOME, EXISTING_ACCOUNT, PASSWORD_RESET = "welcome", "existing_account", "pass
 _MESSAGE_ID_PREFIXES = {WELCOME: "welcome", EXISTING_ACCOUNT: "account-notice", PASSWORD_RESET: "password-reset"}
 
 
+@cache
+def _path(name: str) -> str:
+    """The path of a URL without arguments (no i18n_patterns: the same in every language), once per process."""
+    return reverse(name)
+
+
+@cache
+def _template(name: str) -> Any:
+    """A template found (and compiled) once per process: each email of a kind renders the same three."""
+    return get_template(name)
+
+
+@receiver(setting_changed)
+def _forget(*, setting: str, **kwargs: Any) -> None:
+    if setting == "TEMPLATES":
+        _template.cache_clear()
+    elif setting == "ROOT_URLCONF":
+        _path.cache_clear()
+
+
+def _render(name: str, context: dict[str, Any]) -> str:
+    return str(_template(name).render(context))
+
+
 def _context(user: User, stem: str) -> dict[str, Any]:
     context: dict[str, Any] = {
         "user": user,
         "name": user.greeting_name,
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
-        "login_url": settings.SITE_URL + reverse("accounts:login"),
-        "account_url": settings.SITE_URL + reverse("accounts:account"),
-        "password_reset_url": settings.SITE_URL + reverse("accounts:password_reset"),
+        "login_url": settings.SITE_URL + _path("accounts:login"),
+        "account_url": settings.SITE_URL + _path("accounts:account"),
+        "password_reset_url": settings.SITE_URL + _path("accounts:password_reset"),
     }
     if stem == PASSWORD_RESET:
         # Made when the email is built (in the worker that decides the reset): valid PASSWORD_RESET_TIMEOUT
@@ -50,9 +77,9 @@ def build_email(user: User, stem: str, message_key: str = "") -> EmailMultiAlter
     that a resend after a crash that followed the server's acceptance is the same message to mail systems."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
         context = _context(user, stem)
-        subject = " ".join(render_to_string(f"accounts/email/{stem}_subject.txt", context).split())
-        text = render_to_string(f"accounts/email/{stem}.txt", context)
-        html = render_to_string(f"accounts/email/{stem}.html", context)
+        subject = " ".join(_render(f"accounts/email/{stem}_subject.txt", context).split())
+        text = _render(f"accounts/email/{stem}.txt", context)
+        html = _render(f"accounts/email/{stem}.html", context)
     key = message_key or uuid.uuid4().hex
     message = EmailMultiAlternatives(
         subject=subject,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 import dramatiq
 import redis
@@ -34,19 +35,24 @@ EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
 def send_welcome_email(user_id: int) -> None:
     """Claim, send and settle the user's welcome delivery; a sent one is never sent again."""
     try:
-        delivery_id = deliveries.welcome_delivery_id(user_id)
+        welcome = deliveries.welcome_delivery(user_id)
     except User.DoesNotExist:
         logger.info("User %s no longer exists; no welcome email to send", user_id)
         return
     delivery = sendonce.send(
-        EmailDelivery.objects.select_related("user"),
-        delivery_id,
+        EmailDelivery.objects.all(),
+        welcome.pk,
         # Straight to the mailer that sends: the delivery row is the owed record already.
-        lambda delivery: welcome_email(delivery).send(using=sending_alias()),
+        partial(_send_welcome, user=welcome.user),
         what="Welcome email",
     )
     if delivery is not None:
-        logger.info("Welcome email sent to user %s (delivery %s)", delivery.user_id, delivery_id)
+        logger.info("Welcome email sent to user %s (delivery %s)", user_id, welcome.pk)
+
+
+def _send_welcome(delivery: EmailDelivery, *, user: User) -> None:
+    delivery.user = user  # read with the row a moment before its claim: no second query
+    welcome_email(delivery).send(using=sending_alias())
 
 
 @dramatiq.actor(**sendonce.email_actor_options())

@@ -298,6 +298,8 @@ DRAMATURG = {
         "DEAD_LETTERS_WINDOW_S": env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900),  # ... in this window
         "OLDEST_READY_S": env.int("JOBS_HEALTH_OLDEST_READY_S", default=300),  # ... a ready message waits longer
         "OUTBOX_AGE_S": env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300),  # ... an outbox row is pending longer
+        # ... an email sent through the outbox backend is still owed this long after send()
+        "OUTBOX_EMAIL_OWED_S": env.int("JOBS_HEALTH_OUTBOX_EMAIL_OWED_S", default=1800),
         "EXTRA_CHECKS": env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"]),
     },
     "ALERTS": {  # mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED)

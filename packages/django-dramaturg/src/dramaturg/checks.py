@@ -31,6 +31,7 @@ MUST_BE_POSITIVE = {
     ("EMAIL", "TIMEOUT_S"),
     ("EMAIL", "DATA_TIMEOUT_S"),
     ("SEND_ONCE", "LEASE_S"),
+    ("HEALTH", "OUTBOX_EMAIL_OWED_S"),  # 0 would call every email not yet sent a problem
     ("CONSOLE", "RECENT_LIMIT"),
 }
 CRONS = {("ALERTS", "CRON"), ("SEND_ONCE", "RECONCILE_CRON")}

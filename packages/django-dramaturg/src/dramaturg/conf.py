@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "DEAD_LETTERS_WINDOW_S": 900,  # ... arrived in this window
         "OLDEST_READY_S": 300,  # unhealthy when a ready message waits longer
         "OUTBOX_AGE_S": 300,  # unhealthy when an outbox row is pending longer
+        "OUTBOX_EMAIL_OWED_S": 1800,  # unhealthy when an outbox email is still owed this long after send()
         "EXTRA_CHECKS": [],  # dotted paths of callables returning a list of `health.Problem`
     },
     "ALERTS": {

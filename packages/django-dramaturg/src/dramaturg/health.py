@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.db.models import Count, Min
 from django.utils.module_loading import import_string
 
 from dramaturg import conf
 
+from . import dbconnections
+from .mail import outbox as outbox_email
+from .models import OutboxEmail
 from .monitoring import Snapshot, snapshot
 from .store import dead_letters, delayed
 from .timeutil import now_ms
@@ -22,7 +27,7 @@ from .timeutil import now_ms
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # which check: dead_letters, oldest_ready, no_worker, outbox, or an app's own
+    check: str  # which check: dead_letters, oldest_ready, no_worker, outbox, outbox_emails, or an app's own
     subject: str  # what it is about: a queue name, "outbox", ...
     message: str  # one line, in English: /jobs/health, check_jobs and the alert mails show it
     # Optional, for the console's health banner: the line in the page's language (gettext) and the page that
@@ -90,11 +95,37 @@ def check_outbox(snap: Snapshot) -> list[Problem]:
     ]
 
 
+def check_outbox_emails(snap: Snapshot) -> list[Problem]:
+    """Outbox emails still owed (not sent, cancelled nor failed for good: owed, retrying or outcome unknown)
+    longer than HEALTH.OUTBOX_EMAIL_OWED_S after send(): a mail server down, no worker, or a job lost."""
+    limit = conf.settings.HEALTH.OUTBOX_EMAIL_OWED_S
+    owed = (
+        outbox_email.state_filter("owed") | outbox_email.state_filter("retrying") | outbox_email.state_filter("unknown")
+    )
+    try:
+        late = OutboxEmail.objects.filter(owed, created_at__lte=snap.taken_at - timedelta(seconds=limit))
+        found = late.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    except dbconnections.UNAVAILABLE_ERRORS as error:
+        return [Problem("outbox_emails", "database", f"the outbox emails could not be read: {error}")]
+    if not found["count"]:
+        return []
+    age_s = (snap.taken_at - found["oldest"]).total_seconds()
+    return [
+        Problem(
+            "outbox_emails",
+            "outbox emails",
+            f"{found['count']} outbox emails owed for more than {limit} s, the oldest for {age_s:.0f} s: "
+            "is the mail server refusing, or no worker consuming the email queue?",
+        )
+    ]
+
+
 CHECKS: list[Callable[[Snapshot], list[Problem]]] = [
     check_dead_letters,
     check_oldest_ready,
     check_workers,
     check_outbox,
+    check_outbox_emails,
 ]
 
 

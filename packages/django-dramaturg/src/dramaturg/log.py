@@ -26,6 +26,7 @@ from django.utils import log as django_log
 
 from .mail import is_transient
 from .masking import mask_text, one_line_error
+from .tracebacks import traceback_text
 
 logger = logging.getLogger(__name__)
 
@@ -98,10 +99,15 @@ class AdminEmailHandler(django_log.AdminEmailHandler):
         _recorder.hand_over(str(subject), str(message), getattr(self, "using", None))  # Django 6.1's; not in stubs
 
 
+_MASKED = "_dramaturg_masked"
+
+
 class SecretMaskingFilter(logging.Filter):
     """Masks secrets in each record's message and exception text (attach to handlers)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if getattr(record, _MASKED, False):  # masked by this filter on another handler already
+            return True
         try:
             message = record.getMessage()
         except Exception:  # a broken format string: leave it to the handler to report
@@ -110,11 +116,17 @@ class SecretMaskingFilter(logging.Filter):
         if masked != message or record.args:
             record.msg, record.args = masked, None
         if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
+            exc = record.exc_info[1]
+            record.exc_text = (
+                traceback_text(exc).removesuffix("\n")  # as Formatter.formatException has it, and formatted once
+                if exc is not None
+                else logging.Formatter().formatException(record.exc_info)
+            )
         if record.exc_text:
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
+        setattr(record, _MASKED, True)
         return True
 
 

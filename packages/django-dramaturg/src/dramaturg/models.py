@@ -80,7 +80,8 @@ class SendOnceRow(models.Model):
 
 class AuditEntry(models.Model):
     """Who did what to which messages or queues, when: requeued or deleted dead letters,
-    retried now or killed waiting retries, paused or resumed a queue."""
+    retried now, killed or deleted delayed messages, deleted ready ones, paused, resumed or cleared
+    a queue, ran, disabled or enabled a periodic job, told a worker to stop or resume taking work."""
 
     class Action(models.TextChoices):
         REQUEUE = "requeue", _("Requeue")
@@ -89,6 +90,14 @@ class AuditEntry(models.Model):
         KILL = "kill", _("Kill")
         PAUSE = "pause", _("Pause queue")
         RESUME = "resume", _("Resume queue")
+        DELETE_READY = "delete_ready", _("Delete ready job")
+        CLEAR = "clear", _("Clear queue")
+        DELETE_DELAYED = "delete_delayed", _("Delete delayed job")
+        RUN_PERIODIC = "run_periodic", _("Run periodic job now")
+        DISABLE_PERIODIC = "disable_periodic", _("Disable periodic job")
+        ENABLE_PERIODIC = "enable_periodic", _("Enable periodic job")
+        QUIET_WORKER = "quiet_worker", _("Stop worker taking work")
+        WAKE_WORKER = "wake_worker", _("Let worker take work")
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("user"))

@@ -163,6 +163,19 @@ def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
     return dead
 
 
+FAKE_HOST = "fake-host"  # the host of worker registrations a test writes itself (no process behind them)
+
+
+@pytest.fixture
+def fake_workers(clean_redis) -> Iterator[str]:
+    """The host name for worker registrations the test publishes itself; they are dropped after the test,
+    so that no other test's worker list shows them (lost)."""
+    yield FAKE_HOST
+    for worker in stats.workers(heartbeat_timeout_ms=0):
+        if worker.host == FAKE_HOST:
+            stats.unregister_worker(worker.worker_id)
+
+
 @pytest.fixture
 def clean_redis():
     """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""

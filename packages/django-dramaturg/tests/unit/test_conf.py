@@ -91,6 +91,8 @@ def test_negative_or_zero_where_positive_is_E004() -> None:
     assert msg == "DRAMATURG['EMAIL']['RATE_PER_S'] is 0; expected greater than 0."
     [(id_, msg)] = ids(DRAMATURG={"HEALTH": {"OUTBOX_AGE_S": -1}})
     assert (id_, msg) == ("dramaturg.E004", "DRAMATURG['HEALTH']['OUTBOX_AGE_S'] is -1; expected 0 or more.")
+    [(id_, msg)] = ids(DRAMATURG={"HEALTH": {"OUTBOX_EMAIL_OWED_S": 0}})
+    assert (id_, msg) == ("dramaturg.E004", "DRAMATURG['HEALTH']['OUTBOX_EMAIL_OWED_S'] is 0; expected greater than 0.")
 
 
 def test_min_backoff_above_max_is_E005() -> None:

@@ -4,12 +4,15 @@ no worker process; the actor's body is called as the worker would)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dramatiq
 import pytest
 import redis
 from django.core.mail import EmailMessage, EmailMultiAlternatives, send_mail
 from django.db import transaction
 
+from dramaturg.health import run_checks
 from dramaturg.mail import AttachmentTooLarge, sending_alias
 from dramaturg.mail.outbox import cancel, reconcile_outbox_emails, requeue, send_outbox_email
 from dramaturg.models import OutboxEmail, OutboxMessage
@@ -169,3 +172,25 @@ def test_no_final_reply_after_the_hand_over_is_outcome_unknown_not_a_resend(clea
         and "no answer after the message was handed over" in row.last_error
     )
     wait_for(lambda: len(outbox_mailers.received()) == 1, what="the server to have stored the one copy")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_outbox_email_owed_longer_than_the_setting_fails_the_health_check(clean_redis, outbox_mailers, settings):
+    set_dramaturg(settings, "HEALTH", OUTBOX_EMAIL_OWED_S=60)
+    send_mail("Hello", "Body", "from@example.com", ["ann@example.com"])
+    row = OutboxEmail.objects.get()
+    assert outbox_email_problems() == []  # owed for less than a minute: healthy
+    OutboxEmail.objects.filter(pk=row.pk).update(created_at=row.created_at - timedelta(seconds=61))
+    [problem] = outbox_email_problems()
+    assert problem.message.startswith("1 outbox emails owed for more than 60 s, the oldest for 61 s")
+    OutboxEmail.objects.filter(pk=row.pk).update(status="failed", failure="transient", last_error="refused")
+    assert len(outbox_email_problems()) == 1  # failed for now, but the reconciler still owes it
+    OutboxEmail.objects.filter(pk=row.pk).update(status="pending", failure="", last_error="")
+    send_outbox_email(row.pk)  # sent by the worker's actor: healthy again
+    assert OutboxEmail.objects.get().status == "sent" and outbox_email_problems() == []
+
+
+def outbox_email_problems() -> list:
+    report = run_checks()
+    assert "outbox_emails" in report.checks
+    return [p for p in report.problems if p.check == "outbox_emails"]

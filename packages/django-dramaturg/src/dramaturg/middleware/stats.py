@@ -61,7 +61,8 @@ class JobStats(Middleware):
         self._worker_id: str | None = None
         self._info: dict = {}
         # Written by worker and consumer threads (dict and deque operations are atomic), read by the publish.
-        self._running: dict[str, tuple[Message, float, float]] = {}  # id -> (message, epoch s, monotonic s)
+        # id -> (message, epoch s, monotonic s, the worker thread's name)
+        self._running: dict[str, tuple[Message, float, float, str]] = {}
         self._running_changed = False
         # (message id, actor, queue, retries, its _RUN, ACKED/NACKED): plain values, so that the message
         # itself is freed at once (a queue of messages kept for a second would cost the garbage collector).
@@ -72,6 +73,8 @@ class JobStats(Middleware):
         self._actors: dict[int, dict[str, ActorCounts]] = defaultdict(lambda: defaultdict(ActorCounts))
         self._finished_records: list[tuple] = []  # recent.FIELDS, less the worker's
         self._is_periodic: dict[str, bool] = {}
+        # (message id, retries, ended ms, error line) of each attempt that raised: its detail page lists them.
+        self._failures: deque[tuple[str, int, int, str]] = deque()
 
     def after_worker_boot(self, broker: Broker, worker) -> None:
         self._broker = broker
@@ -83,6 +86,7 @@ class JobStats(Middleware):
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             "started_ms": started,
             "version": code_version(),
+            "threads": getattr(worker, "worker_threads", None),
         }
         try:
             actor_metrics.record_version(self._info["version"], started)
@@ -117,7 +121,7 @@ class JobStats(Middleware):
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         m = message_of(message)  # the message itself: each attribute through the proxy costs a __getattr__
-        self._running[m.message_id] = (m, time.time(), time.monotonic())
+        self._running[m.message_id] = (m, time.time(), time.monotonic(), threading.current_thread().name)
         self._running_changed = True
 
     def after_process_message(
@@ -125,8 +129,11 @@ class JobStats(Middleware):
     ) -> None:
         m = message_of(message)
         run = self._ended(m, exception is not None, False)
-        if exception is not None:  # its error, one masked line, for the finished record (rare: no cost per job)
-            run = (*run, one_line_error(exception))
+        if exception is not None:  # its error, one masked line, for the finished record and the attempt log (rare)
+            error = one_line_error(exception)
+            run = (*run, error)
+            retries = m.options.get("retries", 0)
+            self._failures.append((m.message_id, retries if type(retries) is int else 0, now_ms(), error))
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
         else:
@@ -225,6 +232,7 @@ class JobStats(Middleware):
     def _publish(self) -> None:
         assert self._worker_id is not None
         self._take_settled()
+        failures = [self._failures.popleft() for _ in range(len(self._failures))]
         running = None
         if self._running_changed:
             self._running_changed = False  # before the copy: a change made after it is published next time
@@ -234,8 +242,9 @@ class JobStats(Middleware):
                     "actor": m.actor_name,
                     "queue": m.queue_name,
                     "started_ms": int(started * 1000),
+                    "thread": thread,
                 }
-                for message_id, (m, started, _) in self._running.copy().items()
+                for message_id, (m, started, _, thread) in self._running.copy().items()
             }
         try:
             stats.publish_worker_stats(
@@ -248,9 +257,11 @@ class JobStats(Middleware):
                 finished=self._finished_records,
                 recent_limit=conf.settings.CONSOLE.RECENT_LIMIT,
                 recent_max_age_ms=conf.settings.CONSOLE.RECENT_MAX_AGE_S * 1000,
+                failures=failures,
             )
         except Exception as error:  # kept, and added to, for the next publish
             logger.warning("Job statistics not published (kept for the next try): %s", error)
+            self._failures.extendleft(reversed(failures))
             if running is not None:
                 self._running_changed = True
             return

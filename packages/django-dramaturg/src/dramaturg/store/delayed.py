@@ -34,6 +34,7 @@ KILLED_REASON = "killed by an operator"
 TAKE_BATCH = 50
 RETRY = "retry"
 KILL = "kill"
+DELETE = "delete"
 
 # The option naming the delay-queue id of a delayed message a worker holds in memory until due
 # (set by dramaturg.middleware.delayed, read by dramaturg.broker; never stored with the message).
@@ -152,6 +153,8 @@ def _take_batch(refs: list[MessageRef], action: str) -> list[dict[str, Any]]:
         group = keys.group_field(ref.queue, actor, KILLED)
         if action == RETRY:
             body, preview = retried_now_body(data, now), ""
+        elif action == DELETE:
+            body, preview = b"", ""
         else:
             body = killed_body(data, now)
             preview = json.dumps(preview_of(json.loads(body), len(body)), separators=(",", ":"))
@@ -179,9 +182,9 @@ def _take_batch(refs: list[MessageRef], action: str) -> list[dict[str, Any]]:
 
 def take_messages(refs: Iterable[MessageRef], action: str) -> list[dict[str, Any]]:
     """'retry': to the front of its queue now; 'kill': to the dead letters with the reason
-    "killed by an operator". Returns the decoded bodies of the messages this call handled (others
-    had left the delay queue)."""
-    if action not in (RETRY, KILL):
+    "killed by an operator"; 'delete': dropped. Returns the decoded bodies of the messages this call
+    handled (others had left the delay queue)."""
+    if action not in (RETRY, KILL, DELETE):
         raise ValueError(f"unknown action {action!r}")
     refs = list(refs)
     return [data for i in range(0, len(refs), TAKE_BATCH) for data in _take_batch(refs[i : i + TAKE_BATCH], action)]

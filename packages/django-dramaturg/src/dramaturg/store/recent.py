@@ -84,14 +84,13 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
         pipe.hget(keys.recent_slot_key(slot), message_id)
     oldest = now_ms() - max_age_ms
     ends = [
-        entry
-        for raw in pipe.execute()
-        if raw and (entry := _entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
+        end for raw in pipe.execute() if raw and (end := entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
     ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
 
 
-def _entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+def entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+    """A stored record (the JSON array of a slot's field `message_id`) as a dict of FIELDS."""
     # An entry written before the id was left out of the value (until it expires) starts with the id.
     entry = dict(zip(FIELDS, values if values[:1] == [message_id] else [message_id, *values], strict=False))
     entry.setdefault("error", "")

@@ -12,7 +12,7 @@ from django.utils.translation import gettext, gettext_lazy
 
 from dramaturg import banner, timeutil
 from dramaturg.charts import duration_label
-from dramaturg.masking import pretty, preview
+from dramaturg.masking import mask_text, pretty, preview
 from dramaturg.store import delayed
 
 register = template.Library()
@@ -132,6 +132,12 @@ def state_label(state: str) -> str:
 @register.filter
 def as_json(value: Any) -> str:
     return pretty(value)
+
+
+@register.filter
+def masked(text: str) -> str:
+    """Free text (a traceback, an error line) with secrets masked (dramaturg.masking.mask_text)."""
+    return mask_text(str(text or ""))
 
 
 @register.filter

@@ -27,7 +27,8 @@ from ._params import MALFORMED, PAGE_SIZE
 DETAIL_CHARS = 20_000  # of each argument block on the detail page; the download has everything
 
 
-def _bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
+def bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
+    """The first `limit` characters of a detail page's text block, and how many were left out."""
     return {"text": text[:limit], "cut": max(len(text) - limit, 0)}
 
 
@@ -101,8 +102,8 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
             "message": message,
             "ref": ref,
             "can_manage": request.user.has_perm(actions.PERMISSION),
-            "args": _bounded(pretty(message.args)),
-            "kwargs": _bounded(pretty(message.kwargs)) if message.kwargs else None,
+            "args": bounded(pretty(message.args)),
+            "kwargs": bounded(pretty(message.kwargs)) if message.kwargs else None,
         },
     )
 
