@@ -1,6 +1,6 @@
-"""The health banner on every console page: nothing while the checks pass; a real failing check (a queue with
-a waiting message and no worker) named in the page's language and linked to what fails; an app's own check
-with its own words and page."""
+"""The health banner on every console page: nothing while the checks pass; a real failing check (an outbox row
+the relay has not sent for longer than allowed) named in the page's language and linked to what fails; an app's
+own check with its own words and page."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
-from dramatiq import Message, get_broker
+from django.utils import timezone
 
+from dramaturg import conf
 from dramaturg.health import Problem
+from dramaturg.models import OutboxMessage
 from harness.dramaturg_settings import set_dramaturg
 
 pytestmark = pytest.mark.django_db
@@ -25,8 +27,11 @@ def staff(clean_redis) -> Client:
     return client
 
 
-def a_message_nobody_consumes() -> None:
-    get_broker().enqueue(Message(queue_name="emails", actor_name="no_such_actor", args=(), kwargs={}, options={}))
+def an_outbox_row_stuck_for_too_long() -> None:
+    """A row no relay has dispatched, older than HEALTH["OUTBOX_AGE_S"] (a worker cannot mend this one)."""
+    row = OutboxMessage.objects.create(queue_name="emails", actor_name="no_such_actor")
+    age = timezone.timedelta(seconds=conf.settings.HEALTH.OUTBOX_AGE_S + 60)
+    OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
 
 
 def app_check() -> list[Problem]:
@@ -39,14 +44,15 @@ def test_no_banner_while_every_check_passes(staff):
 
 
 def test_a_failing_check_shows_on_every_page_linked_to_what_fails(staff):
-    a_message_nobody_consumes()  # no worker runs in this tier: the no_worker check fails
+    an_outbox_row_stuck_for_too_long()  # the outbox check fails
+    limit = conf.settings.HEALTH.OUTBOX_AGE_S
     for url in ("/jobs/", "/jobs/dead/", "/jobs/actors/", "/jobs/schedules/"):
         html = staff.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
         assert 'id="health-banner"' in html, url
-        assert "Queue emails: messages are waiting and no live worker consumes the queue." in html
-        assert 'href="/jobs/#workers"' in html
+        assert '<a href="/jobs/health" title="outbox emails: 1 outbox rows pending' in html
+        assert f"Outbox of queue emails: rows pending for more than {limit} s" in html
     korean = staff.get("/jobs/retries/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
-    assert "실패하는 상태 점검 1건:" in korean and "emails 큐: 메시지가 기다리는데" in korean
+    assert "실패하는 상태 점검 1건:" in korean and "emails 큐의 아웃박스:" in korean
 
 
 def test_an_apps_check_shows_its_own_words_and_page(staff, settings):
