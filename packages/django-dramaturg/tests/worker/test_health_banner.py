@@ -4,6 +4,7 @@ own check with its own words and page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +31,7 @@ def staff(clean_redis) -> Client:
 def an_outbox_row_stuck_for_too_long() -> None:
     """A row no relay has dispatched, older than HEALTH["OUTBOX_AGE_S"] (a worker cannot mend this one)."""
     row = OutboxMessage.objects.create(queue_name="emails", actor_name="no_such_actor")
-    age = timezone.timedelta(seconds=conf.settings.HEALTH.OUTBOX_AGE_S + 60)
+    age = timedelta(seconds=conf.settings.HEALTH.OUTBOX_AGE_S + 60)
     OutboxMessage.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
 
 
