@@ -275,3 +275,19 @@ def test_history_keeps_daily_figures_per_actor_and_queue_for_90_days(staff, clea
     assert page.count("<tr data-day=") == 90
     korean = staff.get("/jobs/history/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "액터별" in korean
+
+
+def test_a_finished_attempt_that_failed_is_found_by_its_error_and_shows_it(clean_redis, staff):
+    message_id, at = "f-failed-0001", now_ms()
+    stats.publish_worker_stats(
+        "w-test",
+        {"host": FAKE_HOST, "pid": 1, "queues": [QUEUE]},
+        None,
+        {},
+        {},
+        finished=[(message_id, ACTOR, QUEUE, "failed", 1, at - 5, at, 5.0, "SMTPServerDisconnected: gone away")],
+    )
+    assert _found(SearchQuery(error="GONE AWAY", states=(search.FINISHED,))) == {message_id: "finished"}
+    assert _found(SearchQuery(error="no such text", states=(search.FINISHED,))) == {}
+    page = staff.get("/jobs/search/", {"error": "gone away", "states": "finished"}).content.decode()
+    assert "SMTPServerDisconnected: gone away" in page

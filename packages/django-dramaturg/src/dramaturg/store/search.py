@@ -184,8 +184,8 @@ def _dead(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult)
 
 
 def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iterator[Hit]:
-    if query.args or query.error:
-        return  # the record keeps neither arguments nor errors
+    if query.args:
+        return  # the record keeps no arguments
     seen: set[str] = set()
     for slot in range(recent.SLOTS):
         for message_id, raw in _scan(keys.recent_slot_key(slot), scan_limit, result):
@@ -197,6 +197,9 @@ def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iter
                 continue
             if (query.actor and entry.get("actor") != query.actor) or not query.in_range(entry.get("finished_ms")):
                 continue
+            error = str(entry.get("error") or "")  # a failed attempt's, one masked line
+            if query.error and query.error.lower() not in error.lower():
+                continue
             seen.add(message_id)
             yield Hit(
                 FINISHED,
@@ -204,7 +207,7 @@ def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iter
                 message_id,
                 entry.get("actor", ""),
                 "",
-                "",
+                error,
                 entry.get("finished_ms"),
                 outcome=str(entry.get("outcome", "")),
             )
