@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
+from dramaturg.bounded import bounded
+
 from .models import EmailDelivery, User, normalize_email
 from .notices import owe_throttled
 from .tasks import send_existing_account_email
@@ -23,7 +25,10 @@ def sign_up(email: str, password: str, *, display_name: str = "", language: str 
     user's notice goes out in the language stored with their account.
     """
     email = normalize_email(email)
-    encoded = make_password(password)
+    # At most WEB.BOUNDED_SLOTS["signup-hash"] hashes per process: past capacity, dramaturg.bounded.Overloaded
+    # (a 503 with Retry-After, by ServiceUnavailableMiddleware) before anything is written.
+    with bounded("signup-hash"):
+        encoded = make_password(password)
     try:
         with transaction.atomic():
             # FOR UPDATE (PostgreSQL): notices to one user are decided one at a time.
