@@ -45,7 +45,8 @@ manage: setup
 ## run: web (http://127.0.0.1:8000), worker, scheduler, outbox relay and a local SMTP sink, together
 run: setup
 	$(PY) manage.py ensure_dev_admin
-	honcho start -f Procfile
+	@# honcho's line prefixes in the project's TIME_ZONE, as the processes' own lines (dramaturg.log.ZonedFormatter)
+	TZ="$$($(PY) manage.py diffsettings | sed -n "s/^TIME_ZONE = '\(.*\)'.*/\1/p")" honcho start -f Procfile
 
 ## serve: the site under gunicorn (gunicorn.conf.py: gthread, 2 x cores + 1 processes); DEBUG off,
 ## so set SECRET_KEY and ALLOWED_HOSTS; static files are for the reverse proxy (collectstatic)

@@ -22,8 +22,8 @@ class UserAdmin(BaseUserAdmin):
 
 @admin.register(EmailDelivery)
 class EmailDeliveryAdmin(admin.ModelAdmin):
-    list_display = ("user", "kind", "status", "failure", "attempts", "created_at", "sent_at", "last_error")
-    list_filter = ("kind", "status", "failure")
+    list_display = ("user", "status", "failure", "attempts", "created_at", "sent_at", "last_error")
+    list_filter = ("status", "failure")
     search_fields = ("user__email",)
     raw_id_fields = ("user",)
     readonly_fields = (

@@ -122,9 +122,9 @@ class AccountForm(Utf8TextMixin, forms.ModelForm):
 class OutboxPasswordResetForm(Utf8TextMixin, PasswordResetForm):
     """Django's password reset form, but the request only records the address: one outbox row for the
     `decide_password_reset` actor, whatever the address, so that the answer and its time say nothing about
-    it. The worker owes the email (at most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S) and the
-    idempotent `send_password_reset_email` actor sends it, never the request. An address no mail server
-    should be given is a field error, as at signup (the same for every such address: it says nothing)."""
+    it. The worker sends the email (at most one per user per PASSWORD_RESET_EMAIL_INTERVAL_S) as plain Django
+    mail through the outbox backend, never the request. An address no mail server should be given is a field
+    error, as at signup (the same for every such address: it says nothing)."""
 
     email = _email_field(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
 

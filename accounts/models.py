@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.db.models import QuerySet
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
@@ -55,6 +57,8 @@ class User(AbstractUser):
     objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]  # email, not username
 
     class Meta:
+        verbose_name = _("user")  # AbstractUser's names, in the page's language (Django's catalog has them)
+        verbose_name_plural = _("users")
         constraints = [
             # Guards raw inserts too: "Ann@x.org" and "ann@x.org" are one account.
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
@@ -64,6 +68,10 @@ class User(AbstractUser):
     display_name = models.CharField(_("display name"), max_length=150, blank=True)
     # The language of the emails sent to the user: chosen at signup (form, or Accept-Language for the API).
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE)
+    # When the last "you already have an account" email and password reset email were sent (accounts.notices:
+    # at most one of each per interval, so nobody can be mail-bombed through the forms).
+    existing_account_notice_at = models.DateTimeField(_("existing account notice sent at"), null=True, editable=False)
+    password_reset_email_at = models.DateTimeField(_("password reset email sent at"), null=True, editable=False)
 
     def save(self, *args, **kwargs) -> None:
         self.email = normalize_email(self.email)
@@ -79,48 +87,47 @@ class User(AbstractUser):
 
 
 class EmailDelivery(SendOnceRow):
-    """One email owed to one user: the idempotency record of the sending actor.
+    """A user's welcome email: the idempotency record of `send_welcome_email`.
 
-    Created in the transaction that owes it, claimed atomically by the worker that
-    sends, so a redelivered or duplicated message never sends a second email. The
-    table is the source of truth for owed email: `reconcile_deliveries` re-enqueues
-    what Redis lost.
+    Created in the signup's transaction (the post_save signal), claimed atomically by the worker that
+    sends, so a redelivered or duplicated message never sends a second email. The table is the source of
+    truth for owed welcome emails: `reconcile_deliveries` re-enqueues what Redis lost. The app's other
+    emails are plain Django mail through the outbox backend (dramaturg.mail.OutboxEmailBackend).
     """
 
-    class Kind(models.TextChoices):
-        WELCOME = "welcome", _("Welcome")
-        # "You already have an account": a signup attempt with a registered address.
-        EXISTING_ACCOUNT = "existing_account", _("Existing account notice")
-        # A password reset link asked for on /accounts/password-reset/.
-        PASSWORD_RESET = "password_reset", _("Password reset")
-
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_deliveries", verbose_name=_("user"))
-    kind = models.CharField(_("kind"), max_length=32, choices=Kind.choices)
     # When its owner last asked to have a failed email sent again (throttled: WELCOME_EMAIL_RESEND_INTERVAL_S).
     resend_requested_at = models.DateTimeField(_("sending again asked at"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("email delivery")
         verbose_name_plural = _("email deliveries")
-        constraints = [
-            # One welcome email per user; notices are one row each (throttled in accounts.signup).
-            models.UniqueConstraint(
-                fields=["user", "kind"], condition=models.Q(kind="welcome"), name="accounts_one_welcome_per_user"
-            ),
-        ]
+        constraints = [models.UniqueConstraint(fields=["user"], name="accounts_one_welcome_per_user")]
 
     def __str__(self) -> str:
-        return _("%(kind)s email to user %(user)s (%(status)s)") % {
-            "kind": self.get_kind_display(),
+        return _("Welcome email to user %(user)s (%(status)s)") % {
             "user": self.user_id,
             "status": self.get_status_display(),
         }
 
-    def send_message(self) -> Message:
-        """The job that sends this delivery, which the reconciler enqueues again while it is owed."""
-        from .tasks import message_for  # the actors import the models
+    # The actor that sends it: an operator's kill or delete of one of its messages cancels the welcome
+    # email it owed (dramaturg.owed_rows).
+    send_actors = ("send_welcome_email",)
 
-        return message_for(self)
+    @classmethod
+    def rows_for_message(
+        cls, actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+    ) -> QuerySet[EmailDelivery]:
+        """The welcome email's job takes the user's id, not the row's."""
+        if actor_name in cls.send_actors and args and isinstance(args[0], int):
+            return cls.objects.filter(user_id=args[0])
+        return cls.objects.none()
+
+    def send_message(self) -> Message:
+        """The job that sends this welcome email, which the reconciler enqueues again while it is owed."""
+        from .tasks import send_welcome_email  # the actors import the models
+
+        return send_welcome_email.message(self.user_id)
 
 
 class LoginEvent(models.Model):

@@ -2,30 +2,28 @@
 
 "You already have an account" (a signup with a registered address) and password reset links can be
 requested by anyone who knows an address: the per-user interval keeps that from mail-bombing its owner.
+They are plain Django mail: the outbox backend (MAILERS["default"], dramaturg.mail.OutboxEmailBackend)
+records each with its job in the caller's transaction, and a worker sends it once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from django.utils import timezone
 
-from .models import EmailDelivery, User
+from .emails import build_email
+from .models import User
 
 
-def owe_throttled(
-    user: User, kind: EmailDelivery.Kind, interval_s: int, enqueue: Callable[[int], object]
-) -> EmailDelivery | None:
-    """Record an owed email and, through `enqueue(delivery_id)`, its job in the outbox, unless one of
-    this kind was recorded for the user within `interval_s`. Returns the new delivery, or None when throttled.
-
-    Call inside a transaction that holds the user's row (select_for_update), so that two requests
-    for one user are decided one at a time (PostgreSQL; SQLite serialises writers anyway).
-    """
-    since = timezone.now() - timedelta(seconds=interval_s)
-    if EmailDelivery.objects.filter(user=user, kind=kind, created_at__gt=since).exists():
-        return None
-    delivery = EmailDelivery.objects.create(user=user, kind=kind)
-    enqueue(delivery.pk)  # inside the caller's transaction: an outbox row
-    return delivery
+def send_throttled(user: User, stem: str, last_sent_field: str, interval_s: int) -> bool:
+    """Send email `stem` to `user` unless one was sent within `interval_s` (`last_sent_field` of the user
+    says when); returns whether it was sent. Call inside the transaction the email belongs to: the
+    conditional UPDATE that takes the slot locks the user's row, so two requests for one user are
+    decided one at a time, and a rollback gives the slot back with the email."""
+    now = timezone.now()
+    recent = {f"{last_sent_field}__gt": now - timedelta(seconds=interval_s)}
+    if not User.objects.filter(pk=user.pk).exclude(**recent).update(**{last_sent_field: now}):
+        return False
+    build_email(user, stem).send()
+    return True

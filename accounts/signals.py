@@ -22,7 +22,7 @@ def queue_welcome_email(sender, instance, created: bool, raw: bool = False, **kw
     # Both rows belong to the signup's own transaction: a rolled-back signup owes
     # nothing; a committed one always carries its email job, even if Redis is
     # down or this process dies right after the commit (the outbox relay sends it).
-    EmailDelivery.objects.create(user=instance, kind=EmailDelivery.Kind.WELCOME)  # a new user has none yet
+    EmailDelivery.objects.create(user=instance)  # a new user has none yet
     outbox.enqueue_on_commit(send_welcome_email, instance.pk)
 
 

@@ -8,9 +8,9 @@ from django.db import IntegrityError, transaction
 
 from dramaturg.bounded import bounded
 
-from .models import EmailDelivery, User, normalize_email
-from .notices import owe_throttled
-from .tasks import send_existing_account_email
+from .emails import EXISTING_ACCOUNT
+from .models import User, normalize_email
+from .notices import send_throttled
 
 
 def sign_up(email: str, password: str, *, display_name: str = "", language: str = "") -> None:
@@ -19,7 +19,9 @@ def sign_up(email: str, password: str, *, display_name: str = "", language: str 
 
     The password is hashed first, outside any transaction (the hash is the slow
     step: no database write lock is held during it), and on both paths, so both
-    take the same time. Each path then commits one short transaction that records
+    take the same time. Past the web process's hashing capacity it raises
+    dramaturg.bounded.Overloaded (answered 503 with Retry-After) and writes nothing.
+    Each path then commits one short transaction that records
     the email owed and its outbox row (the welcome email through the post_save signal).
     `language` (one of LANGUAGES) is the language of the new user's emails; a registered
     user's notice goes out in the language stored with their account.
@@ -51,11 +53,6 @@ def _supported(language: str) -> str:
 
 
 def _owe_existing_account_notice(user: User) -> None:
-    """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone."""
-    # A django.tasks task: enqueued inside this transaction, it goes through the outbox.
-    owe_throttled(
-        user,
-        EmailDelivery.Kind.EXISTING_ACCOUNT,
-        settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S,
-        send_existing_account_email.enqueue,
-    )
+    """At most one notice per user per EXISTING_ACCOUNT_NOTICE_INTERVAL_S, so signups cannot mail-bomb anyone.
+    Plain Django mail: the outbox backend records it in this transaction."""
+    send_throttled(user, EXISTING_ACCOUNT, "existing_account_notice_at", settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S)

@@ -1,108 +1,79 @@
-"""Actors of the accounts app. They take ids, never objects, and are safe to run twice."""
+"""Actors of the accounts app. They take ids, never objects, and are safe to run twice.
+
+The welcome email is a dedicated actor with its own send-once row (EmailDelivery), triggered by the
+post_save signal; every other email of the app is plain Django mail through the outbox backend.
+"""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.db import InterfaceError, OperationalError, transaction
-from django.tasks import task
-from dramatiq import Message
 from dramatiq.errors import BrokerConnectionError
 from periodiq import cron
 
-from dramaturg import conf, outbox, sendonce
-from dramaturg.tasks_backend import task_message
+from dramaturg import conf, sendonce
+from dramaturg.mail import sending_alias
 
 from . import deliveries
-from .emails import build_email
+from .emails import PASSWORD_RESET, welcome_email
 from .models import EmailDelivery, User
-from .notices import owe_throttled
-
-if TYPE_CHECKING:
-    pass
+from .notices import send_throttled
 
 logger = logging.getLogger(__name__)
 
 EMAILS = settings.DRAMATIQ_QUEUE_EMAILS
 
 
-def _send(delivery_id: int) -> None:
-    """Claim, send and settle one delivery; a sent one is never sent again."""
-    delivery = sendonce.send(
-        EmailDelivery.objects.select_related("user"),
-        delivery_id,
-        lambda delivery: build_email(delivery).send(),
-        what="Email delivery",
-    )
-    if delivery is not None:
-        logger.info(
-            "%s email sent to user %s (delivery %s)", delivery.get_kind_display(), delivery.user_id, delivery_id
-        )
-
-
 @dramatiq.actor(**sendonce.email_actor_options())
 def send_welcome_email(user_id: int) -> None:
+    """Claim, send and settle the user's welcome delivery; a sent one is never sent again."""
     try:
-        delivery_id = deliveries.welcome_delivery_id(user_id)
+        welcome = deliveries.welcome_delivery(user_id)
     except User.DoesNotExist:
         logger.info("User %s no longer exists; no welcome email to send", user_id)
         return
-    _send(delivery_id)
+    delivery = sendonce.send(
+        EmailDelivery.objects.all(),
+        welcome.pk,
+        # Straight to the mailer that sends: the delivery row is the owed record already.
+        partial(_send_welcome, user=welcome.user),
+        what="Welcome email",
+    )
+    if delivery is not None:
+        logger.info("Welcome email sent to user %s (delivery %s)", user_id, welcome.pk)
 
 
-# A django.tasks task (dramaturg.tasks_backend): a Dramatiq actor named accounts.tasks.send_existing_account_email.
-@task(**sendonce.email_actor_options())
-def send_existing_account_email(delivery_id: int) -> None:
-    """'You already have an account', sent instead of a welcome email when a signup names a registered address."""
-    _send(delivery_id)
-
-
-@dramatiq.actor(**sendonce.email_actor_options())
-def send_password_reset_email(delivery_id: int) -> None:
-    """A password reset link, asked for on /accounts/password-reset/ (the link is made when the email is built)."""
-    _send(delivery_id)
+def _send_welcome(delivery: EmailDelivery, *, user: User) -> None:
+    delivery.user = user  # read with the row a moment before its claim: no second query
+    welcome_email(delivery).send(using=sending_alias())
 
 
 @dramatiq.actor(**sendonce.email_actor_options())
 def decide_password_reset(email: str) -> None:
-    """A reset asked for on /accounts/password-reset/ for this normalised address: a reset email owed to each
+    """A reset asked for on /accounts/password-reset/ for this normalised address: a reset email to each
     active user of it with a usable password (Django's PasswordResetForm.get_users), nothing for an unknown
     address. Decided here, not in the request, so that the request does the same work whatever the address.
-    Running twice owes nothing more (one email per user per PASSWORD_RESET_EMAIL_INTERVAL_S)."""
+    Running twice sends nothing more (one email per user per PASSWORD_RESET_EMAIL_INTERVAL_S)."""
     for user in PasswordResetForm().get_users(email):
-        owe_password_reset(user.pk)
+        send_password_reset(user.pk)
 
 
-def owe_password_reset(user_id: int) -> EmailDelivery | None:
-    """A password reset email for this user through the outbox (None when one was owed recently)."""
+def send_password_reset(user_id: int) -> bool:
+    """A password reset email for this user through the outbox backend; False when one went recently."""
     with transaction.atomic():
-        user = User.objects.select_for_update().get(pk=user_id)
-        return owe_throttled(
-            user,
-            EmailDelivery.Kind.PASSWORD_RESET,
-            settings.PASSWORD_RESET_EMAIL_INTERVAL_S,
-            partial(outbox.enqueue_on_commit, send_password_reset_email),
-        )
-
-
-def message_for(delivery: EmailDelivery) -> Message:
-    """The job that sends an owed delivery."""
-    if delivery.kind == EmailDelivery.Kind.WELCOME:
-        return send_welcome_email.message(delivery.user_id)
-    if delivery.kind == EmailDelivery.Kind.PASSWORD_RESET:
-        return send_password_reset_email.message(delivery.pk)
-    return task_message(send_existing_account_email, delivery.pk)
+        user = User.objects.get(pk=user_id)
+        return send_throttled(user, PASSWORD_RESET, "password_reset_email_at", settings.PASSWORD_RESET_EMAIL_INTERVAL_S)
 
 
 def enqueue_owed(older_than: timedelta) -> int:
-    """Re-enqueue every owed delivery older than `older_than`; returns how many (dramaturg.sendonce.enqueue_owed).
+    """Re-enqueue every owed welcome email older than `older_than`; returns how many (dramaturg.sendonce.enqueue_owed).
     Raises the broker's error if Redis is unreachable."""
     return sendonce.enqueue_owed(EmailDelivery.objects.all(), older_than)
 

@@ -7,14 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from dramaturg import conf, outbox
+from dramaturg import conf, owed_rows
 
 from .models import EmailDelivery, User
-from .tasks import send_welcome_email
 
 
 class State(enum.Enum):
@@ -24,6 +22,7 @@ class State(enum.Enum):
     SENT = "sent"
     FAILED = "failed"
     UNKNOWN = "unknown"  # handed to the mail server, no answer: maybe delivered
+    CANCELLED = "cancelled"  # an operator stopped it (killed or deleted its job)
     NONE = "none"
 
 
@@ -34,6 +33,7 @@ LABELS = {
     State.SENT: _("Sent"),
     State.FAILED: _("Could not be delivered"),
     State.UNKNOWN: _("Handed to the mail server, which did not confirm it"),
+    State.CANCELLED: _("Cancelled: it will not be sent unless you ask for it again"),
     State.NONE: _("No welcome email"),
 }
 
@@ -54,7 +54,7 @@ class WelcomeEmail:
 
     @property
     def can_resend(self) -> bool:
-        return self.state is State.FAILED and self.resend_after is None
+        return self.state in (State.FAILED, State.CANCELLED) and self.resend_after is None
 
 
 def _state(delivery: EmailDelivery) -> State:
@@ -62,6 +62,8 @@ def _state(delivery: EmailDelivery) -> State:
         return State.SENT
     if delivery.status == EmailDelivery.Status.UNKNOWN:
         return State.UNKNOWN
+    if delivery.status == EmailDelivery.Status.CANCELLED:
+        return State.CANCELLED
     if delivery.status == EmailDelivery.Status.FAILED:
         retried_until = delivery.created_at + timedelta(seconds=conf.settings.SEND_ONCE.RETRY_FAILED_FOR_S)
         if delivery.failure == EmailDelivery.Failure.TRANSIENT and retried_until > timezone.now():
@@ -82,7 +84,7 @@ def _resend_after(delivery: EmailDelivery) -> datetime | None:
 
 def welcome_email(user: User) -> WelcomeEmail:
     """The state of the user's welcome email (State.NONE for accounts made without one, e.g. the dev admin)."""
-    delivery = EmailDelivery.objects.filter(user=user, kind=EmailDelivery.Kind.WELCOME).first()
+    delivery = EmailDelivery.objects.filter(user=user).first()
     if delivery is None:
         return WelcomeEmail(State.NONE)
     unknown_resend_at = None
@@ -96,22 +98,14 @@ def welcome_email(user: User) -> WelcomeEmail:
 
 
 def send_again(user: User) -> bool:
-    """Owe a failed welcome email again: back to pending, with a new job through the outbox, in one transaction.
+    """Owe a failed or cancelled welcome email again: back to pending, with a new job through the outbox, in one
+    transaction (dramaturg.owed_rows.owe_again).
 
-    Only a failed one (a sent email is never sent twice: the actor finds it sent), and at most once per
-    WELCOME_EMAIL_RESEND_INTERVAL_S: the conditional UPDATE decides, so a double click sends one job.
+    Only a failed or cancelled one (a sent email is never sent twice: the actor finds it sent), and at most once
+    per WELCOME_EMAIL_RESEND_INTERVAL_S: the conditional UPDATE decides, so a double click sends one job.
     Returns whether a new job was recorded.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.WELCOME_EMAIL_RESEND_INTERVAL_S)
-    with transaction.atomic():
-        updated = (
-            EmailDelivery.objects.filter(
-                user=user, kind=EmailDelivery.Kind.WELCOME, status=EmailDelivery.Status.FAILED, sent_at__isnull=True
-            )
-            .exclude(resend_requested_at__gt=cutoff)
-            .update(status=EmailDelivery.Status.PENDING, resend_requested_at=now, claimed_until=None)
-        )
-        if updated:
-            outbox.enqueue_on_commit(send_welcome_email, user.pk)
-    return bool(updated)
+    rows = EmailDelivery.objects.filter(user=user).exclude(resend_requested_at__gt=cutoff)
+    return bool(owed_rows.owe_again(rows, resend_requested_at=now))

@@ -894,8 +894,7 @@ class Soak:
         details: list[str] = []
         users = {u.email: u for u in User.objects.filter(email__endswith=f"-{self.run_id}@{EMAIL_DOMAIN}")}
         deliveries = {
-            d.user.pk: d
-            for d in EmailDelivery.objects.select_related("user").filter(user__in=list(users.values()), kind="welcome")
+            d.user.pk: d for d in EmailDelivery.objects.select_related("user").filter(user__in=list(users.values()))
         }
         outbox = {
             row.args[0]: row

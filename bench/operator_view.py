@@ -137,7 +137,7 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     User.objects.filter(email__startswith="bench-owed").delete()
     OutboxMessage.objects.all().delete()
     users = User.objects.bulk_create([User(email=f"bench-owed{n}@example.com") for n in range(200)])
-    EmailDelivery.objects.bulk_create([EmailDelivery(user=u, kind="welcome") for u in users])
+    EmailDelivery.objects.bulk_create([EmailDelivery(user=u) for u in users])
     OutboxMessage.objects.bulk_create(
         [OutboxMessage(actor_name=ACTORS[n % 20], queue_name=queues[n % queue_count], args=[n]) for n in range(500)]
     )

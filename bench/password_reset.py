@@ -49,11 +49,11 @@ def probability_slower(a: list[float], b: list[float]) -> float:
 def decided_in_the_request() -> Iterator[None]:
     """The form's save() as it was before the worker decided: the look-up and the rows in the request."""
     from accounts.forms import OutboxPasswordResetForm
-    from accounts.tasks import owe_password_reset
+    from accounts.tasks import send_password_reset
 
     def save(self, *args, **kwargs) -> None:
         for user in self.get_users(self.cleaned_data["email"]):
-            owe_password_reset(user.pk)
+            send_password_reset(user.pk)
 
     project_save = OutboxPasswordResetForm.save
     OutboxPasswordResetForm.save = save  # type: ignore[method-assign]

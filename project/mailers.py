@@ -1,4 +1,5 @@
-"""A Django 6.1 MAILERS entry from an email URL: EMAIL_URL stays the deployment's one email variable."""
+"""A Django 6.1 MAILERS entry (the "smtp" one, which the outbox hands to) from an email URL: EMAIL_URL stays the
+deployment's one email variable."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 import environ
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-# Ours for SMTP: Django's with a long wait for the reply to the end of DATA (jobs/smtp.py).
+# Ours for SMTP: Django's with a long wait for the reply to the end of DATA (dramaturg/mail/smtp.py).
 OUR_SMTP_BACKEND = "dramaturg.mail.EmailBackend"
 FILE_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
 

@@ -26,7 +26,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_dramatiq",
-    "axes",
+    "project.apps.AxesConfig",  # django-axes, its admin section named in the page's language
     "dramaturg",
     "accounts",
     "reports",
@@ -141,21 +141,25 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env.str("TIME_ZONE", default="Asia/Seoul")
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["project.formats"]  # date-times with their zone (project/formats/)
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "var" / "static"
 
-# --- Email: Django 6.1's MAILERS (no EMAIL_BACKEND/EMAIL_HOST/... settings), its "default" entry built from
-# EMAIL_URL (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py);
-# the EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
+# --- Email: Django 6.1's MAILERS (no EMAIL_BACKEND/EMAIL_HOST/... settings). "default" is the outbox
+# (dramaturg.mail.OutboxEmailBackend): every send_mail, mail_admins and password reset email is an owed row and
+# its job in the caller's transaction, sent once by a worker through "smtp". "smtp" is built from EMAIL_URL
+# (smtp://user:pass@host:port, smtp+tls://, smtp+ssl://, consolemail://, ...: project/mailers.py); the EMAIL_HOST,
+# EMAIL_PORT, EMAIL_HOST_USER and EMAIL_HOST_PASSWORD variables, when set, override its parts.
 # The development default is the local SMTP sink that `make run` starts.
 # A mail server that hangs must not hold a worker thread forever (env EMAIL_TIMEOUT_S): connect,
 # greeting and each command. The reply to the end of DATA may take minutes (RFC 5321 §4.5.3.2.6: 10 min):
-# the server may be delivering; no answer by then is "outcome unknown" (jobs/smtp.py, jobs/sendonce.py).
+# the server may be delivering; no answer by then is "outcome unknown" (dramaturg/mail/smtp.py, sendonce.py).
 EMAIL_TIMEOUT_S = env.int("EMAIL_TIMEOUT_S", default=10)
 EMAIL_DATA_TIMEOUT_S = env.int("EMAIL_DATA_TIMEOUT_S", default=600)
 MAILERS = {
-    "default": mailer_from_url(
+    "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+    "smtp": mailer_from_url(
         env.str("EMAIL_URL", default="smtp://127.0.0.1:1025"),
         timeout=EMAIL_TIMEOUT_S,
         data_timeout=EMAIL_DATA_TIMEOUT_S,
@@ -163,7 +167,7 @@ MAILERS = {
         port=env.int("EMAIL_PORT", default=None),
         username=env.str("EMAIL_HOST_USER", default=None),
         password=env.str("EMAIL_HOST_PASSWORD", default=None),
-    )
+    ),
 }
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Welcome Team <welcome@example.com>")
 SITE_NAME = env.str("SITE_NAME", default="Dramatiq Reference Project")
@@ -294,6 +298,8 @@ DRAMATURG = {
         "DEAD_LETTERS_WINDOW_S": env.int("JOBS_HEALTH_DEAD_LETTERS_WINDOW_S", default=900),  # ... in this window
         "OLDEST_READY_S": env.int("JOBS_HEALTH_OLDEST_READY_S", default=300),  # ... a ready message waits longer
         "OUTBOX_AGE_S": env.int("JOBS_HEALTH_OUTBOX_AGE_S", default=300),  # ... an outbox row is pending longer
+        # ... an email sent through the outbox backend is still owed this long after send()
+        "OUTBOX_EMAIL_OWED_S": env.int("JOBS_HEALTH_OUTBOX_EMAIL_OWED_S", default=1800),
         "EXTRA_CHECKS": env.list("JOBS_HEALTH_EXTRA_CHECKS", default=["accounts.health.owed_emails"]),
     },
     "ALERTS": {  # mail ADMINS when a check's problem appears (FAILING) or clears (RECOVERED)
@@ -346,14 +352,13 @@ LOGGING = {
         "mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"},
         "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
         "skip_unavailable": {"()": "dramaturg.log.SkipServiceUnavailable"},
+        # An expected failure of a job (no connection, a timeout, a 4xx reply, a rate limit): one line, no traceback.
+        "expected_failures": {"()": "dramaturg.log.ExpectedFailuresOneLine"},
     },
+    # Every line's time with its offset, in TIME_ZONE (web, workers, scheduler and relay alike).
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "django.server": {
-            "()": "django.utils.log.ServerFormatter",
-            "format": "[{server_time}] {message}",
-            "style": "{",
-        },
+        "plain": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "django.server": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["mask_secrets"]},
@@ -375,6 +380,7 @@ LOGGING = {
         # Requests Django refuses as suspicious (too big, too many fields or files, a bad Host): a 400/413
         # any anonymous client can cause, so logged, never mailed.
         "django.security": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "dramatiq.worker.WorkerThread": {"filters": ["expected_failures"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }

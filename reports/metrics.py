@@ -73,7 +73,6 @@ def chunk_metrics(day: date, first_user_id: int, end_user_id: int) -> dict[str, 
     signup_count = signups.count()
 
     deliveries = EmailDelivery.objects.filter(
-        kind=EmailDelivery.Kind.WELCOME,
         user_id__gte=first_user_id,
         user_id__lt=end_user_id,
         user__date_joined__gte=start,

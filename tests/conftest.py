@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-pytest_plugins = ["harness.fixtures"]
+pytest_plugins = ["harness.fixtures", "tests.report_fixtures"]
 
 FAULT_ROWS: list[tuple[str, int, int, int, int]] = []
 

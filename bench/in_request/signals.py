@@ -8,5 +8,5 @@ def send_welcome_email_now(sender, instance, created: bool, raw: bool = False, *
     """The same delivery row and actor body, run synchronously once the signup commits."""
     if not created or raw:
         return
-    EmailDelivery.objects.create(user=instance, kind=EmailDelivery.Kind.WELCOME)
+    EmailDelivery.objects.create(user=instance)
     transaction.on_commit(lambda: send_welcome_email.fn(instance.pk))

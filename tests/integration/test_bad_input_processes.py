@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 
 from accounts.models import User
-from dramaturg.models import AdminErrorMail, OutboxMessage
+from dramaturg.models import OutboxEmail, OutboxMessage
 from dramaturg.store import queues
 from harness.http import post_json
 from harness.processes import ManagedProcess, child_env, wait_for
@@ -91,7 +91,7 @@ def test_bad_input_rows_are_4xx_and_send_no_mail(web, smtp):
     print("\n" + ", ".join(f"{row}: {status} in {s * 1000:.0f} ms" for row, (status, _, s) in oversize.items()))
     assert [status for status, _, _ in oversize.values()] == [400, 413, 400, 413]
     # Nothing was owed: no account, no outbox row, no error mail; the mail server was never called.
-    assert not User.objects.exists() and not OutboxMessage.objects.exists() and not AdminErrorMail.objects.exists()
+    assert not User.objects.exists() and not OutboxMessage.objects.exists() and not OutboxEmail.objects.exists()
     assert smtp.handler.rcpts == 0 and smtp.received() == []
     assert "Internal Server Error" not in web.log_text()
 
@@ -115,4 +115,4 @@ def test_a_server_errors_mail_leaves_the_request_at_once_and_arrives_once_throug
         "[Dramatiq Reference Project] ERROR (EXTERNAL IP): Internal Server Error: /test/broken/",
     ], subjects
     assert {m["To"] for m in smtp.received()} == {"ops@example.com"}
-    assert set(AdminErrorMail.objects.values_list("status", flat=True)) == {"sent"}
+    assert set(OutboxEmail.objects.values_list("status", flat=True)) == {"sent"}

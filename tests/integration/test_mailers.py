@@ -19,6 +19,8 @@ from harness.processes import wait_for
 from project.mailers import mailer_from_url
 
 SMTP = "dramaturg.mail.EmailBackend"  # Django's, with RFC 5321's wait for the final reply
+# Every email through the outbox, handed to "smtp" by a worker.
+OUTBOX = {"default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}}}
 
 
 def smtp_options(**options: object) -> dict[str, object]:
@@ -128,7 +130,7 @@ def _settings_in_a_fresh_process(**env: str) -> dict:
 def test_settings_default_to_the_local_smtp_sink():
     loaded = _settings_in_a_fresh_process()
     options = smtp_options(host="127.0.0.1", port=1025, timeout=10, data_timeout=600)
-    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 10}
+    assert loaded == {"MAILERS": {**OUTBOX, "smtp": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 10}
 
 
 def test_settings_read_email_url_email_timeout_and_the_usual_overrides():
@@ -136,7 +138,7 @@ def test_settings_read_email_url_email_timeout_and_the_usual_overrides():
         EMAIL_URL="smtp+ssl://ann:secret@mail.example.com:465", EMAIL_TIMEOUT_S="3", EMAIL_HOST_PASSWORD="rotated"
     )
     options = smtp_options(port=465, username="ann", password="rotated", use_ssl=True, timeout=3, data_timeout=600)
-    assert loaded == {"MAILERS": {"default": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 3}
+    assert loaded == {"MAILERS": {**OUTBOX, "smtp": {"BACKEND": SMTP, "OPTIONS": options}}, "EMAIL_TIMEOUT_S": 3}
 
 
 @pytest.mark.integration

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts import tasks
 from accounts.models import EmailDelivery, User
 from dramaturg import conf
-from dramaturg.models import OutboxMessage
+from dramaturg.models import OutboxEmail, OutboxMessage
 from dramaturg.store import queues
 from harness.http import post_json
 from harness.processes import ManagedProcess, RedisServer, WorkerProcess, child_env, stop_all, wait_for
@@ -33,10 +33,10 @@ def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
-def owe(email: str, kind: str = EmailDelivery.Kind.WELCOME, age: timedelta = timedelta(hours=1), **fields):
+def owe(email: str, age: timedelta = timedelta(hours=1), **fields):
     """A user and an owed delivery created `age` ago, without the signal's job: as if Redis had lost it."""
     [user] = User.objects.bulk_create([User(email=email)])
-    delivery = EmailDelivery.objects.create(user=user, kind=kind, **fields)
+    delivery = EmailDelivery.objects.create(user=user, **fields)
     EmailDelivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - age)
     return delivery
 
@@ -46,7 +46,6 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
     now = timezone.now()
     owed = [
         owe("old@example.com"),
-        owe("notice@example.com", EmailDelivery.Kind.EXISTING_ACCOUNT),
         owe("lease-expired@example.com", status="sending", claimed_until=now - timedelta(seconds=1)),
     ]
     owe("fresh@example.com", age=timedelta(seconds=30))
@@ -55,20 +54,14 @@ def test_owed_emails_older_than_the_threshold_are_reenqueued_once_per_period(cle
     owe("being-sent@example.com", status="sending", claimed_until=now + timedelta(minutes=1))
 
     tasks.reconcile_deliveries.fn()  # what the scheduler runs, with SEND_ONCE_RECONCILE_AFTER_S (600)
-    assert queues.queue_counts("emails").ready == 3
+    assert queues.queue_counts("emails").ready == 2
     queued = sorted((m.data["actor_name"], m.data["args"][0]) for m in queues.page_ready("emails"))
-    assert queued == sorted(
-        [
-            ("send_welcome_email", owed[0].user_id),
-            ("accounts.tasks.send_existing_account_email", owed[1].pk),  # a django.tasks task
-            ("send_welcome_email", owed[2].user_id),
-        ]
-    )
+    assert queued == sorted([("send_welcome_email", owed[0].user_id), ("send_welcome_email", owed[1].user_id)])
     assert set(EmailDelivery.objects.filter(reconciled_at__isnull=False).values_list("pk", flat=True)) == {
         d.pk for d in owed
     }
     tasks.reconcile_deliveries.fn()  # just reconciled: not again before another period
-    assert queues.queue_counts("emails").ready == 3
+    assert queues.queue_counts("emails").ready == 2
 
 
 def test_the_reconciler_is_scheduled_on_the_emails_queue():
@@ -107,24 +100,26 @@ def test_redis_loses_its_queue_the_reconciler_restores_it_every_email_arrives_on
         redis_server.start()
 
         assert manage(env, "reconcile_deliveries").stdout.strip() == "Re-enqueued 0 owed email(s)."  # too fresh
-        first = manage(env, "reconcile_deliveries", "--older-than", "0")
-        assert (first.returncode, first.stdout.strip()) == (0, "Re-enqueued 6 owed email(s)."), first.stderr
-        again = manage(env, "reconcile_deliveries", "--older-than", "0")  # an extra enqueue is harmless
-        assert again.stdout.strip() == "Re-enqueued 6 owed email(s)."
+        first = manage(env, "reconcile_deliveries", "--older-than", "0")  # the welcome emails
+        assert (first.returncode, first.stdout.strip()) == (0, "Re-enqueued 5 owed email(s)."), first.stderr
+        # Every send-once row, the notice (an outbox email: plain Django mail) included; an extra enqueue is harmless.
+        again = manage(env, "reconcile_send_once", "--older-than", "0")
+        assert again.stdout.strip() == "Re-enqueued 6 owed row(s).", again.stderr
 
         worker_process = WorkerProcess(env, queues=["emails"])
         processes.append(worker_process)
         worker_process.start()
         wait_for(lambda: len(smtp.received()) >= 6, timeout=60, what="six emails")
-        # Positive evidence that the six duplicates ran too: each found its email sent.
+        # Positive evidence that the five duplicates (welcome emails enqueued by both commands) ran too.
         wait_for(
-            lambda: worker_process.log_text().count("was already sent; nothing to do") >= 6,
+            lambda: worker_process.log_text().count("was already sent; nothing to do") >= 5,
             timeout=60,
             what="the duplicate jobs to find their emails sent",
         )
         received = Counter((m["To"], m["Subject"].split(" ")[0]) for m in smtp.received())
         assert received == {**{(e, "Welcome"): 1 for e in emails}, ("lost0@example.com", "You"): 1}
-        assert EmailDelivery.objects.filter(status="sent").count() == 6
+        assert EmailDelivery.objects.filter(status="sent").count() == 5
+        assert OutboxEmail.objects.get().status == "sent"
     finally:
         stop_all(processes)
         redis_server.kill()

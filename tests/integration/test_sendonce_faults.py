@@ -4,7 +4,6 @@ and a mail server refusing for longer than a message's retries."""
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from django.test import Client
 
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
+from harness.database_outage import column, make_the_database_unavailable, migrate, once, restart_postgres
 from harness.http import post_json
 from harness.processes import RedisServer, SchedulerProcess, wait_for
 from harness.processes import test_database_url as database_url
@@ -34,7 +34,7 @@ def copies(smtp) -> Counter:
 
 
 def status(user_id: int) -> EmailDelivery:
-    return EmailDelivery.objects.get(user_id=user_id, kind="welcome")
+    return EmailDelivery.objects.get(user_id=user_id)
 
 
 def reconcile(stack, **env: str) -> str:
@@ -105,42 +105,6 @@ def test_no_final_reply_is_outcome_unknown_then_one_more_send_by_the_rule(stack,
     assert reconcile(stack, EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S="0") == "Re-enqueued 0 owed email(s)."
 
 
-def make_the_database_unavailable(seconds: float, released: threading.Event) -> None:
-    """From this moment, for `seconds`, the workers cannot write: on SQLite another process (this one)
-    holds the write lock, longer than their busy timeout; on PostgreSQL their connections are ended and
-    new ones refused (the test's own server is shared, so no restart)."""
-    if connection.vendor == "sqlite":
-        conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, check_same_thread=False)
-        conn.execute("BEGIN IMMEDIATE")  # the write lock
-
-        def release() -> None:
-            conn.execute("ROLLBACK")
-            conn.close()
-            released.set()
-
-    else:
-        import psycopg
-
-        admin = psycopg.connect(
-            host=connection.settings_dict["HOST"] or "127.0.0.1",
-            port=connection.settings_dict["PORT"] or 5432,
-            user=connection.settings_dict["USER"],
-            password=connection.settings_dict["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-        )
-        name = connection.settings_dict["NAME"]
-        admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
-        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-
-        def release() -> None:
-            admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
-            admin.close()
-            released.set()
-
-    threading.Timer(seconds, release).start()
-
-
 def test_database_unavailable_right_after_the_server_accepted_sends_each_email_once(stack, smtp, fault_summary):
     """The database is unavailable for 8 s, longer than the workers' busy timeout (SQLite: 1 s) and the
     lease (3 s), from the moment the mail server accepted the first email: the outcome is parked and the
@@ -149,13 +113,7 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_email_o
     if connection.vendor == "sqlite":
         stack.env.update(DATABASE_URL=database_url() + "?timeout=1")
     released = threading.Event()
-    first = threading.Lock()  # acceptances come on several threads: one outage
-
-    def at_first_acceptance() -> None:
-        if first.acquire(blocking=False):
-            make_the_database_unavailable(8.0, released)
-
-    smtp.handler.on_accepted = at_first_acceptance
+    smtp.handler.on_accepted = once(lambda: make_the_database_unavailable(8.0, released))
     stack.web()
     stack.relay()
     emails = [f"dbaway{n}@example.com" for n in range(4)]
@@ -259,34 +217,12 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
 ):
     """The suite's own PostgreSQL server restarted (fast shutdown, back 5 s later) the moment the mail
     server accepted the first email: the outcome is parked, the worker keeps trying, nothing is sent twice."""
-    import psycopg
-
     url = postgres_server.create_database("sendonce_restart")
     redis_server = RedisServer(tmp_path / "redis").start()
     stack = test_faults.Stack(redis_server, smtp)
     stack.env.update(DATABASE_URL=url, EMAIL_MAX_RETRIES="20")
-    migrate = subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--no-input"],
-        cwd=settings.BASE_DIR,
-        env=stack.env,
-        capture_output=True,
-    )
-    assert migrate.returncode == 0, migrate.stderr
+    migrate(stack.env)
     restarted = threading.Event()
-    first = threading.Lock()  # acceptances come on several threads: one restart, one server
-
-    def restart_at_first_acceptance() -> None:
-        if first.acquire(blocking=False):
-            postgres_server.stop()
-            threading.Timer(5.0, lambda: (postgres_server.start(), restarted.set())).start()
-
-    def statuses() -> list[str]:
-        try:
-            with psycopg.connect(url, connect_timeout=2) as conn:
-                return [s for (s,) in conn.execute("SELECT status FROM accounts_emaildelivery")]
-        except psycopg.OperationalError:
-            return []
-
     try:
         stack.web()
         emails = [f"pgrestart{n}@example.com" for n in range(4)]
@@ -295,11 +231,12 @@ def test_postgresql_restarted_right_after_the_server_accepted_sends_each_email_o
                 f"http://127.0.0.1:{stack.port}/api/signup/", {"email": email, "password": PASSWORD}
             )
             assert answer == 202, body
-        smtp.handler.on_accepted = restart_at_first_acceptance
+        smtp.handler.on_accepted = once(lambda: restart_postgres(postgres_server, 5.0, restarted))
         stack.worker()
         stack.worker()
         wait_for(restarted.is_set, timeout=60, what="PostgreSQL to restart")
-        wait_for(lambda: statuses() == ["sent"] * 4, timeout=90, what="every row marked sent")
+        statuses = "SELECT status FROM accounts_emaildelivery"
+        wait_for(lambda: column(url, statuses) == ["sent"] * 4, timeout=90, what="every row marked sent")
         logs = "".join(p.log_text() for p in stack.processes)
         fault_summary("PostgreSQL restarted right after acceptance", 4, smtp.received())
         assert copies(smtp) == dict.fromkeys(emails, 1)

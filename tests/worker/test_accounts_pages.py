@@ -10,9 +10,9 @@ from django.template import Context, Template
 from django.test import Client
 from django.utils import timezone
 
-from accounts.emails import build_email
 from accounts.models import EmailDelivery, LoginEvent, User
-from dramaturg.models import OutboxMessage
+from dramaturg.mail.outbox import build
+from dramaturg.models import OutboxEmail, OutboxMessage
 from reports.admin import format_duration
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,7 @@ def sign_in(client: Client, email: str, password: str = PASSWORD, **extra):
 
 
 def welcome_of(user: User) -> EmailDelivery:
-    return EmailDelivery.objects.get(user=user, kind=EmailDelivery.Kind.WELCOME)
+    return EmailDelivery.objects.get(user=user)
 
 
 # --- signing in and out ---------------------------------------------------------------------------
@@ -143,42 +143,42 @@ def decide_resets() -> None:
     OutboxMessage.objects.filter(actor_name="decide_password_reset").delete()
 
 
-def test_password_reset_is_decided_by_a_worker_and_owed_through_the_outbox(client, ann, mailoutbox, settings):
+def test_password_reset_is_decided_by_a_worker_and_owed_through_the_outbox(client, ann, settings, outbox_mailers):
     settings.PASSWORD_RESET_EMAIL_INTERVAL_S = 300
     known = client.post("/accounts/password-reset/", {"email": "Ann@Example.com"})
     unknown = client.post("/accounts/password-reset/", {"email": "nobody@example.com"})
     assert (known.status_code, known["Location"]) == (unknown.status_code, unknown["Location"])
     assert known["Location"] == "/accounts/password-reset/sent/"
-    assert mailoutbox == []  # nothing sent in the request
+    assert outbox_mailers.received() == []  # nothing sent in the request
     # The same work in the request for both: one job carrying the normalised address, nothing else.
     jobs = OutboxMessage.objects.filter(actor_name="decide_password_reset").order_by("id")
     assert [row.args for row in jobs] == [["ann@example.com"], ["nobody@example.com"]]
-    assert not EmailDelivery.objects.filter(kind="password_reset").exists()
+    assert not OutboxEmail.objects.exists()
     decide_resets()
-    [delivery] = EmailDelivery.objects.filter(kind="password_reset")
-    assert delivery.user == ann and delivery.status == "pending"
-    assert OutboxMessage.objects.filter(actor_name="send_password_reset_email", args=[delivery.pk]).count() == 1
+    [email] = OutboxEmail.objects.all()  # plain Django mail, recorded by the outbox backend with its job
+    assert email.to == ["ann@example.com"] and email.status == "pending"
+    assert OutboxMessage.objects.filter(actor_name="send_outbox_email", args=[email.pk]).count() == 1
     for _ in range(3):  # throttled per user: nobody can mail-bomb the owner through the form
         client.post("/accounts/password-reset/", {"email": "ann@example.com"})
     decide_resets()
-    assert EmailDelivery.objects.filter(kind="password_reset").count() == 1
+    assert OutboxEmail.objects.count() == 1
 
 
-def test_no_reset_email_for_inactive_accounts_or_accounts_without_a_password(client, clean_redis):
+def test_no_reset_email_for_inactive_accounts_or_accounts_without_a_password(client, clean_redis, outbox_mailers):
     User.objects.create_user("gone@example.com", PASSWORD, is_active=False)
     User.objects.create_user("nopass@example.com", None)
     for email in ("gone@example.com", "nopass@example.com"):
         assert client.post("/accounts/password-reset/", {"email": email}).status_code == 302
     decide_resets()
-    assert not EmailDelivery.objects.filter(kind="password_reset").exists()
+    assert not OutboxEmail.objects.exists()
 
 
-def test_the_reset_link_in_the_email_sets_a_new_password_once(client, ann, settings):
+def test_the_reset_link_in_the_email_sets_a_new_password_once(client, ann, settings, outbox_mailers):
     settings.SITE_URL = "https://accounts.example.org"
     settings.ALLOWED_HOSTS = ["*"]  # even a site that accepts any Host header builds no link from it
     client.post("/accounts/password-reset/", {"email": "ann@example.com"}, HTTP_HOST="evil.example.net")
     decide_resets()
-    email = build_email(EmailDelivery.objects.get(kind="password_reset"))
+    email = build(OutboxEmail.objects.get())  # the message as the worker will send it
     assert email.subject == "Reset your password at Dramatiq Reference Project"
     assert "Hello Ann," in email.body and "evil" not in email.body  # links from SITE_URL, not the Host header
     link = re.search(r"https://accounts\.example\.org(/accounts/password-reset/\S+/)", email.body).group(1)
@@ -291,11 +291,10 @@ def test_durations_are_formatted_in_the_admin(seconds, text):
     assert format_duration(seconds) == text
 
 
-def test_the_reconciler_re_enqueues_owed_password_reset_emails_with_their_actor(ann):
-    from accounts.tasks import owe_password_reset
+def test_a_password_reset_email_is_sent_at_most_once_per_interval(ann, outbox_mailers):
+    from accounts.tasks import send_password_reset
 
-    delivery = owe_password_reset(ann.pk)
-    assert delivery is not None
-    message = delivery.send_message()
-    assert (message.actor_name, message.args) == ("send_password_reset_email", (delivery.pk,))
-    assert owe_password_reset(ann.pk) is None  # within PASSWORD_RESET_EMAIL_INTERVAL_S
+    assert send_password_reset(ann.pk) is True
+    assert send_password_reset(ann.pk) is False  # within PASSWORD_RESET_EMAIL_INTERVAL_S
+    [email] = OutboxEmail.objects.all()
+    assert email.headers["Message-ID"].startswith("<password-reset-")

@@ -10,7 +10,7 @@ from django.test import Client
 from django.utils import translation
 
 from accounts.models import EmailDelivery, User
-from dramaturg.models import AdminErrorMail, OutboxMessage
+from dramaturg.models import OutboxEmail, OutboxMessage
 from dramaturg.params import MAX_PAGE
 from tests.bad_input import LONE_SURROGATE, UNDELIVERABLE
 
@@ -79,7 +79,7 @@ def test_a_lone_surrogate_in_any_api_field_is_a_400_naming_the_field(client, cle
     assert response.status_code == 400
     assert list(response.json()["errors"]) == [field]
     assert not User.objects.exists() and not OutboxMessage.objects.exists()
-    assert mail.outbox == [] and not AdminErrorMail.objects.exists()
+    assert mail.outbox == [] and not OutboxEmail.objects.exists()
 
 
 @pytest.mark.parametrize("charset", ["utf-7", "unicode_escape", "raw_unicode_escape", "utf-16"])
@@ -116,7 +116,7 @@ def test_the_api_refuses_an_undeliverable_address_with_a_field_error_and_owes_no
 
 
 @pytest.mark.parametrize("address", ['"a\x0bb"@example.com', "x@[127.0.0.1]", "x@localhost"])
-def test_the_signup_and_reset_forms_refuse_them_in_english_and_korean(client, clean_redis, address):
+def test_the_signup_and_reset_forms_refuse_them_in_english_and_korean(client, clean_redis, address, outbox_mailers):
     User.objects.create_user("x@localhost", GOOD_PASSWORD)  # even a registered one gets no reset mail
     signup = {"email": address, "password1": GOOD_PASSWORD, "password2": GOOD_PASSWORD}
     for language, text in [("en", "can receive mail"), ("ko", "메일을 받을 수 있는")]:
@@ -125,7 +125,7 @@ def test_the_signup_and_reset_forms_refuse_them_in_english_and_korean(client, cl
         response = client.post("/accounts/password-reset/", {"email": address}, HTTP_ACCEPT_LANGUAGE=language)
         assert response.status_code == 200 and text in response.content.decode()
     translation.deactivate()
-    assert User.objects.count() == 1 and not EmailDelivery.objects.filter(kind="password_reset").exists()
+    assert User.objects.count() == 1 and not OutboxEmail.objects.exists()
 
 
 # --- bodies Django refuses: too many fields, too big ------------------------------------------
@@ -136,7 +136,7 @@ def test_too_many_fields_is_a_400_page_and_no_mail(client, clean_redis, settings
     body = "&".join(f"f{n}=x" for n in range(2000))
     response = client.post("/accounts/signup/", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 400 and b"Bad request" in response.content
-    assert mail.outbox == [] and not AdminErrorMail.objects.exists()
+    assert mail.outbox == [] and not OutboxEmail.objects.exists()
 
 
 def test_a_body_over_the_upload_limit_is_a_413_and_no_mail(client, clean_redis, settings):
@@ -144,7 +144,7 @@ def test_a_body_over_the_upload_limit_is_a_413_and_no_mail(client, clean_redis, 
     body = "email=" + "x" * 3_000_000
     response = client.post("/accounts/login/", data=body, content_type="application/x-www-form-urlencoded")
     assert response.status_code == 413
-    assert mail.outbox == [] and not AdminErrorMail.objects.exists()
+    assert mail.outbox == [] and not OutboxEmail.objects.exists()
 
 
 def test_too_many_files_is_a_400_and_no_mail(client, clean_redis, settings):
@@ -154,4 +154,4 @@ def test_too_many_files_is_a_400_and_no_mail(client, clean_redis, settings):
     files = {f"f{n}": SimpleUploadedFile(f"{n}.txt", b"x") for n in range(120)}
     response = client.post("/accounts/signup/", files)
     assert response.status_code == 400
-    assert mail.outbox == [] and not AdminErrorMail.objects.exists()
+    assert mail.outbox == [] and not OutboxEmail.objects.exists()

@@ -12,7 +12,7 @@ from accounts import views
 from accounts.models import EmailDelivery, User
 from accounts.throttle import client_address
 from dramaturg import limits
-from dramaturg.models import OutboxMessage
+from dramaturg.models import OutboxEmail, OutboxMessage
 from dramaturg.store import queues, rate_limits
 
 pytestmark = pytest.mark.django_db
@@ -54,13 +54,13 @@ def test_form_signup_creates_user_and_redirects(client, clean_redis):
     assert "Check your email" in client.get(response["Location"]).content.decode()
 
 
-def test_form_answers_a_registered_address_exactly_like_a_new_one(client, clean_redis):
+def test_form_answers_a_registered_address_exactly_like_a_new_one(client, clean_redis, outbox_mailers):
     User.objects.create_user("taken@example.com", GOOD_PASSWORD)
     new, taken = form(client, "new@example.com"), form(client, "TAKEN@example.com", "other-horse-9", "other-horse-9")
     assert (new.status_code, new["Location"]) == (taken.status_code, taken["Location"])
     assert (new.status_code, new["Location"]) == (302, "/accounts/signup/done/")
     assert User.objects.count() == 2
-    assert EmailDelivery.objects.filter(user__email="taken@example.com", kind="existing_account").count() == 1
+    assert list(OutboxEmail.objects.values_list("to", flat=True)) == [["taken@example.com"]]
 
 
 # --- the API: success, and no enumeration ---------------------------------------
@@ -74,36 +74,35 @@ def test_api_signup_answers_202_without_an_id(client, clean_redis):
     assert User.objects.filter(email="bob@example.com").exists()
 
 
-def test_api_answers_a_registered_address_exactly_like_a_new_one(client, clean_redis):
+def test_api_answers_a_registered_address_exactly_like_a_new_one(client, clean_redis, outbox_mailers):
     """Same status and body; the owner gets a "you already have an account" email instead of a welcome."""
     first = api(client, {"email": "carol@example.com", "password": GOOD_PASSWORD})
     again = api(client, {"email": "CAROL@example.COM", "password": "another-horse-battery-7"})
     assert (first.status_code, first.json()) == (again.status_code, again.json())
     user = User.objects.get()
     assert user.check_password(GOOD_PASSWORD)  # the second attempt changed nothing
-    kinds = sorted(EmailDelivery.objects.filter(user=user).values_list("kind", flat=True))
-    assert kinds == ["existing_account", "welcome"]
-    notice = EmailDelivery.objects.get(kind="existing_account")
-    notices = OutboxMessage.objects.filter(actor_name="accounts.tasks.send_existing_account_email", args=[notice.pk])
-    assert notices.count() == 1
+    assert EmailDelivery.objects.filter(user=user).count() == 1  # the welcome email's row
+    [notice] = OutboxEmail.objects.all()  # plain Django mail, recorded by the outbox backend with its job
+    assert notice.to == ["carol@example.com"] and notice.headers["Message-ID"].startswith("<account-notice-")
+    assert OutboxMessage.objects.filter(actor_name="send_outbox_email", args=[notice.pk]).count() == 1
 
 
-def test_existing_account_notices_are_throttled_per_user(client, clean_redis, settings):
+def test_existing_account_notices_are_throttled_per_user(client, clean_redis, settings, outbox_mailers):
     settings.EXISTING_ACCOUNT_NOTICE_INTERVAL_S = 3600
     User.objects.create_user("dora@example.com", GOOD_PASSWORD)
     for _ in range(5):
         assert api(client, {"email": "dora@example.com", "password": GOOD_PASSWORD}).status_code == 202
-    assert EmailDelivery.objects.filter(kind="existing_account").count() == 1
-    EmailDelivery.objects.filter(kind="existing_account").update(created_at="2000-01-01T00:00:00Z")
+    assert OutboxEmail.objects.count() == 1
+    User.objects.update(existing_account_notice_at="2000-01-01T00:00:00Z")
     api(client, {"email": "dora@example.com", "password": GOOD_PASSWORD})
-    assert EmailDelivery.objects.filter(kind="existing_account").count() == 2  # an hour later: one more
+    assert OutboxEmail.objects.count() == 2  # an hour later: one more
 
 
-def test_weak_password_is_the_same_error_for_a_registered_address(client, clean_redis):
+def test_weak_password_is_the_same_error_for_a_registered_address(client, clean_redis, outbox_mailers):
     User.objects.create_user("erin@example.com", GOOD_PASSWORD)
     new, taken = (api(client, {"email": e, "password": "123"}) for e in ("fresh@example.com", "erin@example.com"))
     assert new.status_code == taken.status_code == 400 and new.json() == taken.json()
-    assert not EmailDelivery.objects.filter(kind="existing_account").exists()
+    assert not OutboxEmail.objects.exists()
 
 
 # --- the API: bad input is a JSON 4xx of one shape, never a 500 ------------------

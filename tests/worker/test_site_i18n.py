@@ -40,7 +40,7 @@ def test_the_admin_index_and_the_report_workflow_in_korean_and_english(staff):
     ReportChunk.objects.create(report=report, run_id=run_id, index=0, first_user_id=1, end_user_id=41, done=True)
     ReportChunk.objects.create(report=report, run_id=run_id, index=1, first_user_id=41, end_user_id=81)
     for url, korean, english in [
-        ("/admin/", "작업 시스템", "Job system"),
+        ("/admin/", "백그라운드 작업", "Background jobs"),
         (f"/reports/{report.pk}/run/", "청크 상태:", "Chunk states:"),
     ]:
         ko = staff.get(url, HTTP_ACCEPT_LANGUAGE="ko-KR,ko;q=0.9,en;q=0.5").content.decode()

@@ -62,13 +62,20 @@ class Command(BaseCommand):
 
     @staticmethod
     def _delivery(rng: random.Random, user: User, now) -> EmailDelivery:
+        """A settled welcome email, as the worker would have left it: sent (most in seconds, some after a
+        few retries in minutes) or failed for good. None is owed: the reconciler sends nothing for demo users
+        (dramaturg.sendonce.owed), and the reports' delays stay those of a working mail server."""
         roll = rng.random()
-        delivery = EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME, attempts=1)
-        if roll < 0.90:
+        delivery = EmailDelivery(user=user, attempts=1, created_at=user.date_joined)
+        if roll < 0.97:
+            if roll < 0.91:
+                delay = rng.expovariate(1 / 4) + 1  # the first attempt: a few seconds
+            else:
+                delivery.attempts = rng.randint(2, 4)  # retried with backoff: minutes
+                delay = rng.uniform(30, 15 * 60)
             delivery.status = EmailDelivery.Status.SENT
-            delivery.sent_at = min(user.date_joined + timedelta(seconds=int(rng.expovariate(1 / 20)) + 1), now)
-        elif roll < 0.93:
-            delivery.status, delivery.attempts, delivery.last_error = EmailDelivery.Status.FAILED, 9, "SMTPDataError"
-        else:
-            delivery.attempts = 0
+            delivery.sent_at = min(user.date_joined + timedelta(seconds=int(delay)), now)
+        else:  # an address no server takes: failed for good, never retried
+            delivery.status, delivery.failure = EmailDelivery.Status.FAILED, EmailDelivery.Failure.PERMANENT
+            delivery.last_error = "SMTPRecipientsRefused: 550 5.1.1 mailbox unavailable"
         return delivery

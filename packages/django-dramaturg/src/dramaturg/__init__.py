@@ -24,6 +24,7 @@ PUBLIC_API = (
     "dramaturg.sendonce.email_actor_options",
     "dramaturg.sendonce.OutcomeUnknown",
     "dramaturg.sendonce.enqueue_owed",  # the reconciler: each owed row's send_message() again
+    "dramaturg.owed_rows.owe_again",  # "send again": a failed or cancelled row owed anew, its job in the outbox
     # settings
     "dramaturg.conf.dramatiq_broker",
     "dramaturg.conf.MIDDLEWARE",
@@ -45,8 +46,13 @@ PUBLIC_API = (
     "dramaturg.tasks_backend.task_message",  # the message a @task sends, for a row's send_message()
     "dramaturg.broker.RedisBroker",
     "dramaturg.mail.EmailBackend",
+    "dramaturg.mail.OutboxEmailBackend",  # every email through the outbox: MAILERS["default"]
+    "dramaturg.mail.AttachmentTooLarge",  # what send() raises past OUTBOX_EMAIL's attachment limit
+    "dramaturg.mail.sending_alias",  # the mailer a send-once actor sends through (not the outbox again)
     "dramaturg.unavailable.ServiceUnavailableMiddleware",
     "dramaturg.log.SecretMaskingFilter",
     "dramaturg.log.SkipServiceUnavailable",
     "dramaturg.log.AdminEmailHandler",
+    "dramaturg.log.ExpectedFailuresOneLine",  # an expected job failure logged as one line
+    "dramaturg.log.ZonedFormatter",  # log times with their offset
 )

@@ -1,17 +1,20 @@
 """The operator's actions, each audited: requeue and delete of dead letters (the one action flow of
-the dead-letter UI), retry now and kill of waiting retries, pause and resume of a queue."""
+the dead-letter UI), retry now, kill and delete of delayed messages, delete of ready ones, pause,
+resume and clear of a queue, and run now, disable and enable of a periodic job."""
 
 from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterable
+from functools import partial
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
+from . import owed_rows, periodic
 from .models import AuditEntry
-from .store import control, dead_letters, delayed
+from .store import control, dead_letters, delayed, queues
 from .store.dead_letters import DeadLetterRef
 from .store.delayed import MessageRef
 from .store.filters import MessageFilter
@@ -25,6 +28,21 @@ AUDIT_REFS = 200
 SCOPES = ("one", "selected", "matching")
 DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
 RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
+DELAYED_ACTIONS = (*RETRY_ACTIONS, AuditEntry.Action.DELETE_DELAYED)  # on any delayed message, one or selected
+READY_ACTIONS = (AuditEntry.Action.DELETE_READY,)
+# An operator's kill or delete is final for what the message owed: its send-once rows are cancelled.
+CANCELLING_ACTIONS = (
+    AuditEntry.Action.KILL,
+    AuditEntry.Action.DELETE,
+    AuditEntry.Action.DELETE_DELAYED,
+    AuditEntry.Action.DELETE_READY,
+)
+WORKER_ACTIONS = (AuditEntry.Action.QUIET_WORKER, AuditEntry.Action.WAKE_WORKER)
+PERIODIC_ACTIONS = (
+    AuditEntry.Action.RUN_PERIODIC,
+    AuditEntry.Action.DISABLE_PERIODIC,
+    AuditEntry.Action.ENABLE_PERIODIC,
+)
 
 
 def perform(
@@ -39,26 +57,47 @@ def perform(
     """Run one of the operator's message actions on the given messages (scope one/selected) or on
     all that match `filter` (scope matching), and record it: requeue or delete dead letters, retry
     now (to the front of its queue) or kill (to the dead letters, "killed by an operator") waiting
-    retries. Messages another operator handled first are skipped and show as the difference
-    between `requested` and `count`."""
-    if action not in DEAD_ACTIONS + RETRY_ACTIONS:
+    retries; delete delayed or ready messages (one or selected only). Messages another operator
+    (or a worker) handled first are skipped and show as the difference between `requested` and `count`."""
+    if action not in DEAD_ACTIONS + DELAYED_ACTIONS + READY_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
-    if scope not in SCOPES:
+    if scope not in SCOPES or (scope == "matching" and action not in DEAD_ACTIONS + RETRY_ACTIONS):
         raise ValueError(f"unknown scope {scope!r}")
     filter = filter or MessageFilter()
     batches: Iterable[list[Any]]
-    take: Callable[[list[Any]], int]
+    take_some: Callable[[list[Any]], list[dict[str, Any]]]
     if action in DEAD_ACTIONS:
-        take = dead_letters.requeue_dead if action == AuditEntry.Action.REQUEUE else dead_letters.delete_dead
+        requeue, bodies_of = action == AuditEntry.Action.REQUEUE, owed_rows.sending_actors()
+        take_some = partial(dead_letters.take_dead, requeue=requeue, bodies_of=bodies_of)
         batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
+    elif action == AuditEntry.Action.DELETE_READY:
+        take_some = lambda batch: queues.delete_ready((r.queue, r.redis_id) for r in batch)  # noqa: E731
+        batches = [list(refs)]
     else:
-        how = delayed.RETRY if action == AuditEntry.Action.RETRY_NOW else delayed.KILL
-        take = lambda batch: delayed.take(batch, how)  # noqa: E731
+        how = {  # keyed by the action's value
+            AuditEntry.Action.RETRY_NOW: delayed.RETRY,
+            AuditEntry.Action.KILL: delayed.KILL,
+            AuditEntry.Action.DELETE_DELAYED: delayed.DELETE,
+        }[AuditEntry.Action(action)]
+        take_some = partial(delayed.take_messages, action=how)
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    return _run(user, action, scope, filter.as_params(), batches, take, progress)
+    take = partial(_settle_owed, action, take_some)
+    return record(user, action, scope, filter.as_params(), batches, take, progress)
 
 
-def _run(
+def _settle_owed(action: str, take: Callable[[list[Any]], list[dict[str, Any]]], batch: list[Any]) -> int:
+    """Take a batch, and make the operator's intent final for what its messages owed
+    (dramaturg.owed_rows): a kill or a delete cancels their send-once rows, a requeue owes them
+    again. Returns how many messages were taken."""
+    taken = take(batch)
+    if action in CANCELLING_ACTIONS:
+        owed_rows.cancel_for_messages(taken)
+    elif action == AuditEntry.Action.REQUEUE:
+        owed_rows.reopen_for_messages(taken)
+    return len(taken)
+
+
+def record(
     user,
     action: str,
     scope: str,
@@ -67,6 +106,8 @@ def _run(
     take: Callable[[list[Any]], int],
     progress: Callable[[int, int], None] | None = None,
 ) -> AuditEntry:
+    """Do `take` on each batch of references and record it in the audit log: how many were asked for, how
+    many it handled (`take` returns that), the first references. Also the outbox emails' send again / cancel."""
     requested = count = 0
     handled: list[str] = []
     for batch in batches:
@@ -97,14 +138,62 @@ def _email(user) -> str:
 def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     """Pause or resume `queue` for every worker, and record it (also when nothing changed)."""
     changed = control.pause(queue) if paused else control.resume(queue)
+    action = AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME
+    return _record_one(user, action, "queue", {"queue": queue}, count=int(changed))
+
+
+def clear_queue(user, queue: str) -> AuditEntry:
+    """Drop every ready message of `queue` (store.queues.clear_ready), cancel what they owed
+    (dramaturg.owed_rows), and record how many."""
+    dropped = 0
+    for bodies in queues.clear_ready(queue):
+        owed_rows.cancel_for_messages(bodies)
+        dropped += len(bodies)
+    return _record_one(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
+
+
+def periodic_action(user, action: str, actor_name: str) -> AuditEntry:
+    """Run a periodic job now, or disable or enable its schedule (held in Redis, honoured by the
+    scheduler across restarts), and record it; count 0 when nothing changed (or no such job)."""
+    ref = ""
+    if action == AuditEntry.Action.RUN_PERIODIC:
+        ref = periodic.run_now(actor_name) or ""
+        done = bool(ref)
+    elif action == AuditEntry.Action.DISABLE_PERIODIC:
+        done = control.disable_periodic(actor_name)
+    elif action == AuditEntry.Action.ENABLE_PERIODIC:
+        done = control.enable_periodic(actor_name)
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return _record_one(user, action, "periodic", {"actor": actor_name}, count=int(done), refs=ref)
+
+
+def worker_action(user, action: str, worker_id: str) -> AuditEntry:
+    """Tell a worker to stop taking work (its consumers fetch nothing more; what it runs finishes) or to
+    take work again, and record it; count 0 when nothing changed."""
+    if action == AuditEntry.Action.QUIET_WORKER:
+        done = control.quiet_worker(worker_id)
+    elif action == AuditEntry.Action.WAKE_WORKER:
+        done = control.wake_worker(worker_id)
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    return _record_one(user, action, "worker", {"worker": worker_id}, count=int(done))
+
+
+def _record_one(
+    user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = ""
+) -> AuditEntry:
+    """The audit entry of an action on one thing (a queue, a periodic job, a worker); `record` is the
+    runner of actions on batches of messages."""
     return AuditEntry.objects.create(
         user=user,
         user_email=_email(user),
-        action=AuditEntry.Action.PAUSE if paused else AuditEntry.Action.RESUME,
-        scope="queue",
-        filters={"queue": queue},
-        requested=1,
-        count=int(changed),
+        action=action,
+        scope=scope,
+        filters=filters,
+        requested=requested,
+        count=count,
+        refs=refs,
     )
 
 
@@ -113,6 +202,8 @@ VERBS: dict[str, StrOrPromise] = {
     AuditEntry.Action.DELETE: gettext_lazy("Deleted"),
     AuditEntry.Action.RETRY_NOW: gettext_lazy("Retried now"),
     AuditEntry.Action.KILL: gettext_lazy("Killed"),
+    AuditEntry.Action.DELETE_READY: gettext_lazy("Deleted"),
+    AuditEntry.Action.DELETE_DELAYED: gettext_lazy("Deleted"),
 }
 
 # Whole sentences per action, so that each language can word and pluralise them its own way.
@@ -123,6 +214,10 @@ _DONE: dict[str, StrOrPromise] = {
         "Retried now %(count)s message.", "Retried now %(count)s messages.", "count"
     ),
     AuditEntry.Action.KILL: ngettext_lazy("Killed %(count)s message.", "Killed %(count)s messages.", "count"),
+    AuditEntry.Action.DELETE_READY: ngettext_lazy("Deleted %(count)s message.", "Deleted %(count)s messages.", "count"),
+    AuditEntry.Action.DELETE_DELAYED: ngettext_lazy(
+        "Deleted %(count)s message.", "Deleted %(count)s messages.", "count"
+    ),
 }
 
 
@@ -137,9 +232,23 @@ def outcome_text(entry: AuditEntry) -> str:
         if entry.count:
             return gettext("Resumed queue %(queue)s.") % {"queue": queue}
         return gettext("Queue %(queue)s was already resumed.") % {"queue": queue}
+    if entry.action == AuditEntry.Action.CLEAR:
+        return ngettext(
+            "Cleared queue %(queue)s: %(count)s ready message deleted.",
+            "Cleared queue %(queue)s: %(count)s ready messages deleted.",
+            entry.count,
+        ) % {"queue": queue, "count": entry.count}
+    if entry.action in _TOGGLED:
+        return _toggled_outcome(entry)
     text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
-    if skipped and entry.action in DEAD_ACTIONS:
+    if skipped and entry.action == AuditEntry.Action.DELETE_READY:
+        text += " " + ngettext(
+            "%(count)s had already been taken by a worker (or deleted by someone else).",
+            "%(count)s had already been taken by a worker (or deleted by someone else).",
+            skipped,
+        ) % {"count": skipped}
+    elif skipped and entry.action in DEAD_ACTIONS:
         text += " " + ngettext(
             "%(count)s had already been requeued or deleted by someone else.",
             "%(count)s had already been requeued or deleted by someone else.",
@@ -152,3 +261,30 @@ def outcome_text(entry: AuditEntry) -> str:
             skipped,
         ) % {"count": skipped}
     return text
+
+
+# An on/off action's outcome: (when it changed something, when it was so already), each taking its one value.
+_TOGGLED: dict[str, tuple[StrOrPromise, StrOrPromise]] = {
+    AuditEntry.Action.DISABLE_PERIODIC: (
+        gettext_lazy("Disabled %(actor)s: the scheduler skips its runs until it is enabled."),
+        gettext_lazy("%(actor)s was already disabled."),
+    ),
+    AuditEntry.Action.ENABLE_PERIODIC: (
+        gettext_lazy("Enabled %(actor)s: the scheduler sends it again."),
+        gettext_lazy("%(actor)s was already enabled."),
+    ),
+    AuditEntry.Action.RUN_PERIODIC: (gettext_lazy("Sent %(actor)s now."), gettext_lazy("No periodic job %(actor)s.")),
+    AuditEntry.Action.QUIET_WORKER: (
+        gettext_lazy("Worker %(worker)s takes no more work; what it runs now finishes."),
+        gettext_lazy("Worker %(worker)s was already taking no work."),
+    ),
+    AuditEntry.Action.WAKE_WORKER: (
+        gettext_lazy("Worker %(worker)s takes work again."),
+        gettext_lazy("Worker %(worker)s was already taking work."),
+    ),
+}
+
+
+def _toggled_outcome(entry: AuditEntry) -> str:
+    done, already = _TOGGLED[entry.action]
+    return str(done if entry.count else already) % entry.filters

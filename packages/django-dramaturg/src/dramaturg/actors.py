@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
-from typing import TYPE_CHECKING
 
 import dramatiq
 import redis
@@ -19,13 +18,12 @@ from periodiq import cron
 
 from dramaturg import conf
 
-from . import actions, alerts, bulk, dbconnections, errormail, health, sendonce
-from .models import AdminErrorMail, BulkAction, HealthAlert
+from . import actions, alerts, bulk, dbconnections, health, sendonce
+from .mail import outbox as outbox_email
+from .mail import sending_alias
+from .models import BulkAction, HealthAlert
 from .outbox import enqueue_on_commit
 from .store import dead_letters, stats
-
-if TYPE_CHECKING:
-    pass
 
 logger = logging.getLogger(__name__)
 
@@ -33,15 +31,15 @@ logger = logging.getLogger(__name__)
 @dramatiq.actor(queue_name="default", max_retries=3, time_limit=10 * 60_000, periodic=cron("17 * * * *"))
 def prune_job_store() -> None:
     """Hourly: drop index entries of dead letters the broker expired, forget workers gone for an hour,
-    forget health alerts and error mails settled long ago."""
+    forget health alerts and outbox emails settled long ago."""
     pruned = dead_letters.prune_expired(conf.dead_message_ttl_ms())
     forgotten = stats.forget_silent_workers()
     old_alerts = alerts.prune()
-    old_mails = errormail.prune()
+    old_mails = outbox_email.prune()
     if pruned or forgotten or old_alerts or old_mails:
         logger.info(
             "Pruned %d expired dead-letter index entries; forgot %d silent workers, %d old health alerts "
-            "and %d old error mails",
+            "and %d old outbox emails",
             pruned,
             forgotten,
             old_alerts,
@@ -102,12 +100,10 @@ def _check_health() -> None:
 
 
 def _enqueue_owed_alerts() -> int:
-    """The database is the record of owed alerts and error mails: re-enqueue those whose job Redis may
-    have lost (an extra job for one that was not lost finds it sent or claimed, and does nothing)."""
+    """The database is the record of owed alerts: re-enqueue those whose job Redis may have lost (an
+    extra job for one that was not lost finds it sent or claimed, and does nothing)."""
     try:
-        return sendonce.enqueue_owed(HealthAlert.objects.all(), ALERT_RESEND_AFTER) + sendonce.enqueue_owed(
-            AdminErrorMail.objects.all(), ALERT_RESEND_AFTER
-        )
+        return sendonce.enqueue_owed(HealthAlert.objects.all(), ALERT_RESEND_AFTER)
     except (redis.RedisError, BrokerConnectionError) as error:
         logger.warning("Owed health alerts could not be re-enqueued; the next run retries: %s", error)
         return 0
@@ -119,21 +115,9 @@ def send_health_alert(alert_id: int) -> None:
     alert = sendonce.send(
         HealthAlert.objects.all(),
         alert_id,
-        lambda alert: mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert)),
+        # Straight to the mailer that sends: this row is the owed record already (not the outbox backend's).
+        lambda alert: mail_admins(alerts.mail_subject(alert), alerts.mail_body(alert), using=sending_alias()),
         what="Health alert",
     )
     if alert is not None:
         logger.info("Health alert %s mailed to ADMINS: %s", alert_id, alerts.mail_subject(alert))
-
-
-@dramatiq.actor(**sendonce.email_actor_options())
-def send_admin_error_mail(mail_id: int) -> None:
-    """Send one of Django's error mails to ADMINS (recorded by dramaturg.log), once."""
-    mail = sendonce.send(
-        AdminErrorMail.objects.all(),
-        mail_id,
-        lambda mail: mail_admins(mail.subject, mail.body),
-        what="Error mail",
-    )
-    if mail is not None:
-        logger.info("Error mail %s sent to ADMINS: %s", mail_id, mail.subject)

@@ -214,7 +214,7 @@ class _Consumer(_RedisConsumer):
                 if self._strays_due():
                     self._put_back_strays()
                 if self._queue_paused():
-                    # Paused by an operator: fetch nothing, look again within a second.
+                    # Paused, or the worker quieted, by an operator: fetch nothing, look again within a second.
                     self._flush_acks()
                     time.sleep(min(self.PAUSE_CHECK_S, self.timeout / 1000))
                     return None
@@ -230,14 +230,13 @@ class _Consumer(_RedisConsumer):
     _paused_checked_at = float("-inf")
 
     def _queue_paused(self) -> bool:
-        """Whether an operator paused this queue (dramaturg.store.control), asked Redis at most once a
-        second: a paused queue is not fetched from. Its delay queue still is, so due retries land
-        in the paused queue and wait there with everything else."""
-        if self.queue_name.endswith(".DQ"):
-            return False
+        """Whether an operator paused this queue or told this worker to stop taking work
+        (dramaturg.store.control), asked Redis at most once a second: nothing is fetched then. A paused
+        queue's delay queue still is fetched from, so due retries land in the paused queue and wait
+        there with everything else; a quiet worker fetches from neither."""
         now = time.monotonic()
         if now - self._paused_checked_at >= self.PAUSE_CHECK_S:
-            self._paused = control.is_paused(self.queue_name, self.broker.client)
+            self._paused = control.fetch_stopped(self.queue_name, self.broker.broker_id, self.broker.client)
             self._paused_checked_at = now
         return self._paused
 

@@ -31,10 +31,16 @@ MUST_BE_POSITIVE = {
     ("EMAIL", "TIMEOUT_S"),
     ("EMAIL", "DATA_TIMEOUT_S"),
     ("SEND_ONCE", "LEASE_S"),
+    ("HEALTH", "OUTBOX_EMAIL_OWED_S"),  # 0 would call every email not yet sent a problem
     ("CONSOLE", "RECENT_LIMIT"),
 }
 CRONS = {("ALERTS", "CRON"), ("SEND_ONCE", "RECONCILE_CRON")}
-STRINGS = {("EMAIL", "QUEUE"), ("CONSOLE", "METRICS_TOKEN"), ("ALERTS", "BASE_URL")}
+STRINGS = {
+    ("EMAIL", "QUEUE"),
+    ("CONSOLE", "METRICS_TOKEN"),
+    ("ALERTS", "BASE_URL"),
+    ("OUTBOX_EMAIL", "ATTACHMENT_STORAGE"),
+}
 
 
 def _path(*keys: str) -> str:
@@ -226,18 +232,64 @@ def _warnings(values: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     mailers = getattr(django_settings, "MAILERS", None)
-    default = mailers.get("default") if isinstance(mailers, dict) else None
-    options = default.get("OPTIONS") if isinstance(default, dict) else None
+    alias = _sending_alias(mailers)
+    sending = mailers.get(alias) if isinstance(mailers, dict) else None
+    options = sending.get("OPTIONS") if isinstance(sending, dict) else None
     timeout = options.get("timeout") if isinstance(options, dict) else None
     if timeout is not None and timeout != email["TIMEOUT_S"]:
         warnings.append(
             checks.Warning(
-                f"MAILERS['default']['OPTIONS']['timeout'] is {timeout!r} but {_path('EMAIL', 'TIMEOUT_S')} is "
+                f"MAILERS[{alias!r}]['OPTIONS']['timeout'] is {timeout!r} but {_path('EMAIL', 'TIMEOUT_S')} is "
                 f"{email['TIMEOUT_S']!r}; expected the same value (claims wait for one send's timeout).",
                 id="dramaturg.W003",
             )
         )
     return warnings
+
+
+def _sending_alias(mailers: Any) -> str:
+    if not isinstance(mailers, dict):
+        return "default"
+    from .mail.outbox import sending_alias
+
+    return sending_alias()
+
+
+def _outbox_email_errors(values: dict[str, Any]) -> list[checks.CheckMessage]:
+    """E010 (attachment storage) and E011 (what an OutboxEmailBackend mailer hands to)."""
+    from .mail.outbox import DEFAULT_MAILER, is_outbox_backend
+
+    errors: list[checks.CheckMessage] = []
+    storage = values["OUTBOX_EMAIL"]["ATTACHMENT_STORAGE"]
+    known_storages = getattr(django_settings, "STORAGES", {})
+    if isinstance(storage, str) and storage and storage not in known_storages:
+        errors.append(
+            checks.Error(
+                f"{_path('OUTBOX_EMAIL', 'ATTACHMENT_STORAGE')} is {storage!r}, which is not a key of STORAGES; "
+                f"expected one of {sorted(known_storages)} or '' (the database).",
+                id="dramaturg.E010",
+            )
+        )
+    mailers = getattr(django_settings, "MAILERS", {})
+    if not isinstance(mailers, dict):
+        return errors
+    for alias, config in mailers.items():
+        if not (isinstance(config, dict) and is_outbox_backend(config.get("BACKEND", ""))):
+            continue
+        options = config.get("OPTIONS")
+        target = options.get("mailer", DEFAULT_MAILER) if isinstance(options, dict) else DEFAULT_MAILER
+        target_config = mailers.get(target)
+        if not isinstance(target_config, dict) or is_outbox_backend(target_config.get("BACKEND", "")):
+            errors.append(
+                checks.Error(
+                    f"MAILERS[{alias!r}] is an outbox backend that hands its emails to MAILERS[{target!r}], "
+                    f"which is {'another outbox backend' if isinstance(target_config, dict) else 'not defined'}; "
+                    "expected the alias of a mailer that sends (e.g. 'smtp': dramaturg.mail.EmailBackend).",
+                    hint="OPTIONS {'mailer': '<alias>'} names it (default 'smtp')",
+                    id="dramaturg.E011",
+                )
+            )
+    return errors
 
 
 @checks.register("dramaturg")
@@ -259,4 +311,4 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="dramaturg.E005",
             )
         )
-    return errors + _broker_errors() + _warnings(values)
+    return errors + _outbox_email_errors(values) + _broker_errors() + _warnings(values)

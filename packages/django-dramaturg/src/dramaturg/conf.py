@@ -50,6 +50,7 @@ DEFAULTS: dict[str, Any] = {
         "DEAD_LETTERS_WINDOW_S": 900,  # ... arrived in this window
         "OLDEST_READY_S": 300,  # unhealthy when a ready message waits longer
         "OUTBOX_AGE_S": 300,  # unhealthy when an outbox row is pending longer
+        "OUTBOX_EMAIL_OWED_S": 1800,  # unhealthy when an outbox email is still owed this long after send()
         "EXTRA_CHECKS": [],  # dotted paths of callables returning a list of `health.Problem`
     },
     "ALERTS": {
@@ -57,6 +58,10 @@ DEFAULTS: dict[str, Any] = {
         "CRON": "* * * * *",  # how often the health checks run for alerts
         "INTERVAL_S": 3600,  # an unchanged problem is mailed again after this long
         "BASE_URL": "",  # prefix of the links in alert mail ("" → the path only)
+    },
+    "OUTBOX_EMAIL": {  # dramaturg.mail.OutboxEmailBackend
+        "MAX_ATTACHMENTS_BYTES": 10 * 1024 * 1024,  # one email's attachments together; more raises at send()
+        "ATTACHMENT_STORAGE": "",  # a STORAGES alias to keep attachments in; "": the database
     },
     "ERROR_MAIL": {
         "INTERVAL_S": 600,  # at most MAX error mails to ADMINS per this window
@@ -84,6 +89,7 @@ MIDDLEWARE: tuple[str, ...] = (
     "dramaturg.middleware.retries.ConfiguredRetries",
     "dramaturg.middleware.dead_letters.DeadLetterDetails",
     "dramaturg.middleware.stats.JobStats",
+    "dramaturg.middleware.stop_signal.OneStopPerSignalBurst",
     "dramaturg.middleware.delayed.HeldDelayedMessages",
     "dramaturg.middleware.maintenance.QueueMaintenance",
     "periodiq.PeriodiqMiddleware",

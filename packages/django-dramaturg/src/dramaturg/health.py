@@ -8,23 +8,32 @@ functions returning a list of Problem), so the job platform imports no app of it
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.db.models import Count, Min
 from django.utils.module_loading import import_string
 
 from dramaturg import conf
 
+from . import dbconnections
+from .mail import outbox as outbox_email
+from .models import OutboxEmail
 from .monitoring import Snapshot, snapshot
-from .store import dead_letters
+from .store import dead_letters, delayed
 from .timeutil import now_ms
 
 
 @dataclass(frozen=True)
 class Problem:
-    check: str  # which check: dead_letters, oldest_ready, no_worker, outbox, or an app's own
+    check: str  # which check: dead_letters, oldest_ready, no_worker, outbox, outbox_emails, or an app's own
     subject: str  # what it is about: a queue name, "outbox", ...
-    message: str  # one line for a person
+    message: str  # one line, in English: /jobs/health, check_jobs and the alert mails show it
+    # Optional, for the console's health banner: the line in the page's language (gettext) and the page that
+    # shows what fails. Without them the banner shows `line()` and links to /jobs/health.
+    text: str = ""
+    url: str = ""
 
     def line(self) -> str:
         return f"{self.check} {self.subject}: {self.message}"
@@ -33,7 +42,10 @@ class Problem:
 def check_dead_letters(snap: Snapshot) -> list[Problem]:
     window_s = conf.settings.HEALTH.DEAD_LETTERS_WINDOW_S
     limit = conf.settings.HEALTH.DEAD_LETTERS_MAX
-    recent = dead_letters.count_dead_since([q.name for q in snap.queues], now_ms() - window_s * 1000)
+    # An operator's kill is an intent, not a failure: it is not counted.
+    recent = dead_letters.count_dead_since(
+        [q.name for q in snap.queues], now_ms() - window_s * 1000, except_exceptions=[delayed.KILLED]
+    )
     return [
         Problem("dead_letters", queue, f"{n} dead letters in the last {window_s // 60} min (more than {limit})")
         for queue, n in sorted(recent.items())
@@ -83,11 +95,37 @@ def check_outbox(snap: Snapshot) -> list[Problem]:
     ]
 
 
+def check_outbox_emails(snap: Snapshot) -> list[Problem]:
+    """Outbox emails still owed (not sent, cancelled nor failed for good: owed, retrying or outcome unknown)
+    longer than HEALTH.OUTBOX_EMAIL_OWED_S after send(): a mail server down, no worker, or a job lost."""
+    limit = conf.settings.HEALTH.OUTBOX_EMAIL_OWED_S
+    owed = (
+        outbox_email.state_filter("owed") | outbox_email.state_filter("retrying") | outbox_email.state_filter("unknown")
+    )
+    try:
+        late = OutboxEmail.objects.filter(owed, created_at__lte=snap.taken_at - timedelta(seconds=limit))
+        found = late.aggregate(count=Count("pk"), oldest=Min("created_at"))
+    except dbconnections.UNAVAILABLE_ERRORS as error:
+        return [Problem("outbox_emails", "database", f"the outbox emails could not be read: {error}")]
+    if not found["count"]:
+        return []
+    age_s = (snap.taken_at - found["oldest"]).total_seconds()
+    return [
+        Problem(
+            "outbox_emails",
+            "outbox emails",
+            f"{found['count']} outbox emails owed for more than {limit} s, the oldest for {age_s:.0f} s: "
+            "is the mail server refusing, or no worker consuming the email queue?",
+        )
+    ]
+
+
 CHECKS: list[Callable[[Snapshot], list[Problem]]] = [
     check_dead_letters,
     check_oldest_ready,
     check_workers,
     check_outbox,
+    check_outbox_emails,
 ]
 
 
@@ -104,7 +142,7 @@ class Report:
         return {
             "status": "ok" if self.healthy else "failing",
             "checks": self.checks,
-            "problems": [asdict(p) for p in self.problems],
+            "problems": [{"check": p.check, "subject": p.subject, "message": p.message} for p in self.problems],
         }
 
 

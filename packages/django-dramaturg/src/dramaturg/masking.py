@@ -108,6 +108,16 @@ def mask_text(text: str) -> str:
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)
 
 
+def mask_address(address: str) -> str:
+    """An email address an operator may see: its first character and its domain (`a***@example.com`);
+    a display name is dropped."""
+    _, _, addr = address.rpartition("<")
+    local, at, domain = addr.rstrip(">").strip().rpartition("@")
+    if not at:
+        return MASK
+    return f"{local[:1]}***@{domain}"
+
+
 def pretty(value: Any) -> str:
     """Masked, indented JSON for a detail page (escaped by the template)."""
     return json.dumps(mask_secrets(value), indent=2, sort_keys=True, default=str)
@@ -119,3 +129,17 @@ def preview(args: Any, kwargs: Any, limit: int = 80) -> str:
     parts += [f"{k}={json.dumps(v, default=str)}" for k, v in mask_secrets(dict(kwargs or {})).items()]
     text = "(" + ", ".join(parts) + ")"
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+ERROR_LINE_CHARS = 300
+
+
+def one_line(text: str, limit: int = ERROR_LINE_CHARS) -> str:
+    """`text` masked, its lines joined into one, cut to `limit` characters."""
+    line = " ".join(part.strip() for part in mask_text(text or "").splitlines() if part.strip())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def one_line_error(error: BaseException) -> str:
+    """An exception as one masked line: `TimeoutError: timed out`."""
+    return one_line(f"{type(error).__name__}: {error}")

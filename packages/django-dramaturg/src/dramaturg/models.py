@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from django.conf import settings
 from django.db import models
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 class SendOnceRow(models.Model):
     """The fields of a row owed one email, which `dramaturg.sendonce` claims, sends once and settles.
 
-    Subclassed by every model that owes mail (accounts.EmailDelivery, jobs.HealthAlert, jobs.AdminErrorMail), like
+    Subclassed by every model that owes mail (accounts.EmailDelivery, HealthAlert, OutboxEmail), like
     Django's AbstractBaseSession: the send-once machinery reads and writes only these fields.
     """
 
@@ -27,6 +28,9 @@ class SendOnceRow(models.Model):
         # Handed to the mail server, but its answer never came (timeout or dropped connection after the
         # end of DATA): maybe delivered. Sent once more only after EMAIL_OUTCOME_UNKNOWN_RESEND_AFTER_S.
         UNKNOWN = "unknown", _("Outcome unknown")
+        # An operator called it off before it was sent (an outbox email cancelled, a message killed or
+        # deleted: dramaturg.owed_rows): never claimed, never re-enqueued (until requeued or owed again).
+        CANCELLED = "cancelled", _("Cancelled")
 
     class Failure(models.TextChoices):
         NONE = "", _("None")
@@ -50,8 +54,22 @@ class SendOnceRow(models.Model):
     # When the reconciler last re-enqueued it.
     reconciled_at = models.DateTimeField(_("re-enqueued at"), null=True, blank=True)
 
+    # The names of the actors whose messages send rows of this model: when an operator kills or deletes
+    # one of their messages, `rows_for_message` finds the row it owed, which is then cancelled.
+    send_actors: ClassVar[tuple[str, ...]] = ()
+
     class Meta:
         abstract = True
+
+    @classmethod
+    def rows_for_message(cls, actor_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> models.QuerySet[Self]:
+        """The rows a message of one of `send_actors` sends (`dramaturg.owed_rows.cancel_for_messages`).
+        By default the row whose primary key is the message's first argument; override it when the
+        actor takes another id (e.g. a user's id for that user's welcome email)."""
+        manager = cls._default_manager
+        if actor_name not in cls.send_actors or not args or not isinstance(args[0], int):
+            return manager.none()
+        return manager.filter(pk=args[0])
 
     def send_message(self) -> Message:
         """The job that sends this row: its actor's message, taking the row's id. The reconciler
@@ -62,7 +80,8 @@ class SendOnceRow(models.Model):
 
 class AuditEntry(models.Model):
     """Who did what to which messages or queues, when: requeued or deleted dead letters,
-    retried now or killed waiting retries, paused or resumed a queue."""
+    retried now, killed or deleted delayed messages, deleted ready ones, paused, resumed or cleared
+    a queue, ran, disabled or enabled a periodic job, told a worker to stop or resume taking work."""
 
     class Action(models.TextChoices):
         REQUEUE = "requeue", _("Requeue")
@@ -71,6 +90,14 @@ class AuditEntry(models.Model):
         KILL = "kill", _("Kill")
         PAUSE = "pause", _("Pause queue")
         RESUME = "resume", _("Resume queue")
+        DELETE_READY = "delete_ready", _("Delete ready job")
+        CLEAR = "clear", _("Clear queue")
+        DELETE_DELAYED = "delete_delayed", _("Delete delayed job")
+        RUN_PERIODIC = "run_periodic", _("Run periodic job now")
+        DISABLE_PERIODIC = "disable_periodic", _("Disable periodic job")
+        ENABLE_PERIODIC = "enable_periodic", _("Enable periodic job")
+        QUIET_WORKER = "quiet_worker", _("Stop worker taking work")
+        WAKE_WORKER = "wake_worker", _("Let worker take work")
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("user"))
@@ -208,6 +235,8 @@ class HealthAlert(SendOnceRow):
         ]
         indexes = [models.Index(fields=["status", "created_at"], name="jobs_healthalert_owed")]
 
+    send_actors = ("send_health_alert",)
+
     def __str__(self) -> str:
         return f"{self.state.upper()}: {self.check_name} {self.subject} ({self.status})"
 
@@ -217,23 +246,60 @@ class HealthAlert(SendOnceRow):
         return send_health_alert.message(self.pk)
 
 
-class AdminErrorMail(SendOnceRow):
-    """One of Django's error mails to ADMINS (a server error), recorded by `dramaturg.log` instead
-    of sent inside the request, and sent once by `dramaturg.actors.send_admin_error_mail` through the outbox.
-    Throttled when recorded (`dramaturg.errormail`): a flood of errors is a few mails."""
+class OutboxEmail(SendOnceRow):
+    """One email handed to `dramaturg.mail.OutboxEmailBackend` (Django's `send_mail`, `EmailMessage.send()`,
+    `mail_admins`, ...): the whole message, recorded with its job in the caller's transaction and sent once
+    by `dramaturg.mail.outbox.send_outbox_email` through the MAILERS alias `mailer` (a name, never a secret).
+    Its attachments are `OutboxEmailAttachment` rows; the job carries only this row's id."""
 
-    subject = models.CharField(_("subject"), max_length=255)
-    body = models.TextField(_("message"))
+    mailer = models.CharField(_("mailer"), max_length=100)  # the MAILERS alias that talks to the mail server
+    from_email = models.TextField(_("from"))
+    to = models.JSONField(_("to"), default=list, blank=True)
+    cc = models.JSONField(_("cc"), default=list, blank=True)
+    bcc = models.JSONField(_("bcc"), default=list, blank=True)
+    reply_to = models.JSONField(_("reply to"), default=list, blank=True)
+    subject = models.TextField(_("subject"), blank=True)
+    body = models.TextField(_("body"), blank=True)
+    content_subtype = models.CharField(_("body subtype"), max_length=32, default="plain")  # text/<this>
+    encoding = models.CharField(_("encoding"), max_length=32, blank=True)  # "": DEFAULT_CHARSET
+    alternatives = models.JSONField(_("alternatives"), default=list, blank=True)  # [[content, mimetype], ...]
+    # Extra headers, the Message-ID fixed when recorded included: every attempt sends the same message.
+    headers = models.JSONField(_("headers"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        verbose_name = _("error mail to admins")
-        verbose_name_plural = _("error mails to admins")
+        verbose_name = _("outbox email")
+        verbose_name_plural = _("outbox emails")
+        indexes = [models.Index(fields=["status", "created_at"], name="dramaturg_outboxemail_owed")]
+
+    send_actors = ("send_outbox_email",)
 
     def __str__(self) -> str:
         return f"{self.subject} ({self.status})"
 
     def send_message(self) -> Message:
-        from .actors import send_admin_error_mail  # the actors import the models
+        from .mail.outbox import send_outbox_email  # the actor imports the models
 
-        return send_admin_error_mail.message(self.pk)
+        return send_outbox_email.message(self.pk)
+
+
+class OutboxEmailAttachment(models.Model):
+    """One attachment of an `OutboxEmail`: its bytes in `content`, or in the storage named by
+    `DRAMATURG["OUTBOX_EMAIL"]["ATTACHMENT_STORAGE"]` under `stored_name`. A MIME part attached
+    as such (`EmailMessage.attach(part)`) is kept whole, as bytes, with `is_mime_part`."""
+
+    email = models.ForeignKey(OutboxEmail, on_delete=models.CASCADE, related_name="attachments")
+    filename = models.TextField(_("file name"), blank=True)
+    mimetype = models.CharField(_("type"), max_length=255, blank=True)
+    size = models.PositiveBigIntegerField(_("size"), default=0)
+    is_mime_part = models.BooleanField(default=False)
+    content = models.BinaryField(null=True, blank=True)
+    storage = models.CharField(max_length=100, blank=True)  # a STORAGES alias; "": the bytes are in `content`
+    stored_name = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = _("outbox email attachment")
+        verbose_name_plural = _("outbox email attachments")
+
+    def __str__(self) -> str:
+        return f"{self.filename or self.mimetype} ({self.size} bytes)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,8 @@ import pendulum
 import periodiq
 import redis
 from django.conf import settings
+
+from .store import control
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +38,22 @@ class ResilientScheduler(periodiq.Scheduler):
     are reconciled from the database)."""
 
     def send_actors(self, actors: list[Any], now: Any) -> None:
+        disabled = disabled_now()
         for actor in actors:
+            if actor.actor_name in disabled:
+                logger.info("%s not sent at %s: disabled by an operator.", actor, now)
+                continue
             send_when_possible(actor, str(now))
+
+
+def disabled_now() -> set[str]:
+    """The actors an operator disabled (dramaturg.store.control), read at each tick, so that the choice
+    holds across restarts of the scheduler; with Redis down, none (the send retries and logs anyway)."""
+    try:
+        return control.disabled_periodic()
+    except redis.RedisError as error:
+        logger.warning("Disabled periodic actors not read (%s); sending every due one", error)
+        return set()
 
 
 def send_when_possible(
@@ -90,6 +106,7 @@ class Schedule:
     next_run: datetime
     last_run_ms: int | None
     last_outcome: str | None
+    enabled: bool = True
 
 
 def periodic_actors() -> list[dramatiq.Actor]:
@@ -105,7 +122,18 @@ def next_run(actor: dramatiq.Actor, after: datetime | None = None) -> datetime:
     return actor.options["periodic"].next_valid_date(start)
 
 
-def schedules(last_runs: dict[str, dict[str, Any]]) -> list[Schedule]:
+def run_now(actor_name: str) -> str | None:
+    """Send periodic actor `actor_name` now, as the scheduler would (an operator's "run now");
+    its message id, or None if there is no such periodic actor."""
+    actor = next((a for a in periodic_actors() if a.actor_name == actor_name), None)
+    if actor is None:
+        return None
+    zone = pendulum.timezone(settings.TIME_ZONE)
+    return str(actor.send_with_options(scheduled_at=str(pendulum.now(zone))).message_id)
+
+
+def schedules(last_runs: dict[str, dict[str, Any]], disabled: Collection[str] = ()) -> list[Schedule]:
+    """Each periodic actor's schedule, next and last run, and whether an operator disabled it."""
     return [
         Schedule(
             actor.actor_name,
@@ -114,6 +142,7 @@ def schedules(last_runs: dict[str, dict[str, Any]]) -> list[Schedule]:
             next_run(actor),
             last_runs.get(actor.actor_name, {}).get("last_run_ms"),
             last_runs.get(actor.actor_name, {}).get("outcome"),
+            actor.actor_name not in disabled,
         )
         for actor in periodic_actors()
     ]

@@ -1,7 +1,7 @@
 """Rows owed one email, sent at most once: what makes the email actors idempotent.
 
-A row is a `dramaturg.models.SendOnceRow` (accounts' `EmailDelivery`, jobs' `HealthAlert` and
-`AdminErrorMail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
+A row is a `dramaturg.models.SendOnceRow` (accounts' `EmailDelivery`, the package's `HealthAlert` and
+`OutboxEmail`). A worker claims it by a conditional UPDATE with a lease before it sends, so of two
 copies of a job exactly one sends; the database is the record of what is owed, so rows whose job
 Redis lost are found again (`owed`).
 
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,8 +43,9 @@ from typing import TYPE_CHECKING, Any, cast
 import dramatiq
 import redis
 from django.db import Error as DatabaseError
-from django.db import connections
+from django.db import connections, router, transaction
 from django.db.models import F, Model, Q, QuerySet
+from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from dramatiq.common import compute_backoff
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -64,6 +66,7 @@ logger = logging.getLogger(__name__)
 
 Status, Failure = SendOnceRow.Status, SendOnceRow.Failure
 PENDING, SENDING, SENT, FAILED, UNKNOWN = Status.PENDING, Status.SENDING, Status.SENT, Status.FAILED, Status.UNKNOWN
+NOT_CLAIMABLE = (UNKNOWN, Status.CANCELLED)  # only the reconciler's rule, or an operator's requeue, frees these
 PARKED_TTL_S = 7 * 86_400  # longer than any database outage we would still be running through
 
 
@@ -89,37 +92,63 @@ def _table(row: Model) -> str:
     return row._meta.label_lower
 
 
+def _take(rows: QuerySet[Any], pk: int, take: dict[str, Any]) -> Model | None:
+    """UPDATE row `pk`, the one `rows` selects, with `take` and read it back in the same statement
+    (UPDATE ... RETURNING): the row as it now is, or None when the conditions matched nothing.
+
+    Written against Django 6.1's SQLUpdateCompiler.execute_returning_sql (what Model.save() uses to
+    read back generated fields). A backend that cannot return rows from an UPDATE (MySQL) makes it
+    return one empty tuple per row updated: the row is then read with a SELECT.
+    """
+    model = rows.model
+    db = router.db_for_write(model)
+    fields = model._meta.concrete_fields
+    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
+    query.add_update_values(take)
+    query.clear_select_clause()
+    with transaction.mark_for_rollback_on_error(using=db):
+        returned = query.get_compiler(db).execute_returning_sql(fields)
+    if not returned:
+        return None
+    if not returned[0]:  # no RETURNING on this backend
+        return model._default_manager.get(pk=pk)
+    return model.from_db(db, [f.attname for f in fields], returned[0])
+
+
 def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: timedelta = timedelta(0)) -> Row | None:
     """Take the right to send row `pk` of `rows`, or None if there is nothing to send (sent, parked
-    as sent, or its outcome unknown: only the reconciler's rule sends those again).
+    as sent, cancelled, or its outcome unknown: only the reconciler's rule sends those again).
 
-    Raises DoesNotExist when the row is gone, and AlreadyClaimed when another worker still holds
-    the lease after `wait`: a duplicate that arrives while the first copy sends usually learns
-    within a second that it has nothing to do.
+    The claim and the read of the row are one statement (UPDATE ... RETURNING); the row's related
+    objects (`rows`' select_related) load when first used. Raises DoesNotExist when the row is
+    gone, and AlreadyClaimed when another worker still holds the lease after `wait`: a duplicate
+    that arrives while the first copy sends usually learns within a second that it has nothing to do.
     """
     deadline = time.monotonic() + wait.total_seconds()
     manager = rows.model._default_manager
     while True:
-        # A conditional UPDATE is the claim: of two racing workers exactly one sees a row count of 1.
+        # A conditional UPDATE is the claim: of two racing workers exactly one sees a row come back.
         now = timezone.now()
-        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status=UNKNOWN)
+        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status__in=NOT_CLAIMABLE)
         take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
-        claimed = (
-            claimable.exclude(status=SENDING)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .update(**take)
+        row: Any = _take(
+            claimable.exclude(status=SENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)),
+            pk,
+            take,
         )
-        # Taking over a row whose sender's lease ran out: that sender may have been accepted, its outcome parked.
-        taken_over = not claimed and claimable.filter(status=SENDING, claimed_until__lte=now).update(**take)
-        row: Any = rows.get(pk=pk)
-        if taken_over and parked.is_parked(_table(row), pk):
-            _settle(row, partial(mark_sent, row), "was accepted before")
-            with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
-                parked.unpark(_table(row), pk)
-            return None
-        if claimed or taken_over:
+        if row is not None:
             return row
-        if row.sent_at is not None or row.status == UNKNOWN:
+        # Taking over a row whose sender's lease ran out: that sender may have been accepted, its outcome parked.
+        row = _take(claimable.filter(status=SENDING, claimed_until__lte=now), pk, take)
+        if row is not None:
+            if parked.is_parked(_table(row), pk):
+                _settle(row, partial(mark_sent, row), "was accepted before")
+                with contextlib.suppress(redis.RedisError):  # it expires by itself otherwise
+                    parked.unpark(_table(row), pk)
+                return None
+            return row
+        row = manager.get(pk=pk)
+        if row.sent_at is not None or row.status in NOT_CLAIMABLE:
             return None
         if time.monotonic() >= deadline:
             remaining = (row.claimed_until - now) if row.claimed_until else timedelta(0)
@@ -139,8 +168,9 @@ def _error_text(error: BaseException) -> str:
 
 
 def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
-    """Release the lease so a retry can claim it; `final` when no retry will come."""
-    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+    """Release the lease so a retry can claim it; `final` when no retry will come. A row an operator
+    cancelled meanwhile stays cancelled."""
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).exclude(status=Status.CANCELLED).update(
         status=FAILED if final else PENDING,
         claimed_until=None,
         last_error=_error_text(error),
@@ -213,40 +243,96 @@ def _settle(row: Model, mark: Callable[[], None], what: str) -> None:
 
 
 class _LeaseKeeper:
-    """Renews the claim on a row every third of the lease while its send is under way, from a thread of
-    its own (so a long wait for the server's final reply keeps it); stops renewing when the process is
-    killed or paused, which frees the row one lease after the last renewal."""
+    """Renews the claim on a row every third of the lease while its send is under way (so a long wait
+    for the server's final reply keeps it), from the process's one renewal thread (`_Renewer`: a send
+    starts no thread of its own); stops renewing when the process is killed or paused, which frees the
+    row one lease after the last renewal. No renewal runs after the `with` block ends."""
 
     def __init__(self, row: Model, lease: timedelta) -> None:
         self.row, self.lease = row, lease
         self.until = getattr(row, "claimed_until", None)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"lease-{_table(row)}-{row.pk}", daemon=True)
+        self.due = time.monotonic() + lease.total_seconds() / 3
+        self._lock = threading.Lock()  # held by a renewal; taken by __exit__, after which none runs
+        self._done = False
 
     def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
+        _Renewer.of_this_process().add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        _Renewer.of_this_process().remove(self)
+        with self._lock:
+            self._done = True
+
+    def renew(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            until = timezone.now() + self.lease
+            try:
+                # Only our own claim: a worker that took over after a pause keeps its own.
+                if (
+                    type(self.row)
+                    ._default_manager.filter(pk=self.row.pk, status=SENDING, claimed_until=self.until)
+                    .update(claimed_until=until)
+                ):
+                    self.until = until
+            except DatabaseError as error:
+                logger.warning("Could not renew the claim on %s %s: %s", _table(self.row), self.row.pk, error)
+            finally:
+                _reset_connection(self.row)  # the renewal thread's own connection: renewals are rare
+            self.due = time.monotonic() + self.lease.total_seconds() / 3
+
+
+class _Renewer:
+    """The thread that renews the claims of one process's sends when they come due (sends that
+    last longer than a third of the lease: rare). Adding a claim wakes it only when it sleeps past
+    the new claim's due time (when it had none), so a short send costs it nothing."""
+
+    _lock = threading.Lock()
+    _instance: _Renewer | None = None
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.keepers: set[_LeaseKeeper] = set()
+        self.wake_at = float("inf")
+        self.changed = threading.Condition()
+        threading.Thread(target=self._run, name="sendonce-leases", daemon=True).start()
+
+    @classmethod
+    def of_this_process(cls) -> _Renewer:
+        renewer = cls._instance
+        if renewer is None or renewer.pid != os.getpid():  # none yet, or the parent's (a fork has no thread)
+            with cls._lock:
+                if cls._instance is None or cls._instance.pid != os.getpid():
+                    cls._instance = cls()
+                renewer = cls._instance
+        return renewer
+
+    def add(self, keeper: _LeaseKeeper) -> None:
+        with self.changed:
+            self.keepers.add(keeper)
+            if keeper.due < self.wake_at:
+                self.changed.notify()
+
+    def remove(self, keeper: _LeaseKeeper) -> None:
+        with self.changed:
+            self.keepers.discard(keeper)
 
     def _run(self) -> None:
-        manager = type(self.row)._default_manager
-        try:
-            while not self._stop.wait(self.lease.total_seconds() / 3):
-                until = timezone.now() + self.lease
+        while True:
+            with self.changed:
+                now = time.monotonic()
+                due = [keeper for keeper in self.keepers if keeper.due <= now]
+                if not due:
+                    self.wake_at = min((keeper.due for keeper in self.keepers), default=float("inf"))
+                    self.changed.wait(None if self.wake_at == float("inf") else self.wake_at - now)
+                    continue
+            for keeper in due:
                 try:
-                    # Only our own claim: a worker that took over after a pause keeps its own.
-                    if manager.filter(pk=self.row.pk, status=SENDING, claimed_until=self.until).update(
-                        claimed_until=until
-                    ):
-                        self.until = until
-                except DatabaseError as error:
-                    logger.warning("Could not renew the claim on %s %s: %s", _table(self.row), self.row.pk, error)
-                    _reset_connection(self.row)
-        finally:
-            _reset_connection(self.row)  # this thread's own connection
+                    keeper.renew()
+                except Exception:  # a bug: the other claims are still renewed
+                    logger.exception("Claim on %s %s not renewed", _table(keeper.row), keeper.row.pk)
 
 
 def email_actor_options() -> dict[str, Any]:
@@ -270,8 +356,11 @@ def send[Row: Model](rows: QuerySet[Row], pk: int, deliver: Callable[[Row], obje
     except AlreadyClaimed as busy:
         raise dramatiq.Retry(str(busy), delay=busy.retry_in_ms) from None
     if row is None:
-        if rows.filter(pk=pk, status=UNKNOWN).exists():
+        status = rows.filter(pk=pk).values_list("status", flat=True).first()
+        if status == UNKNOWN:
             logger.info("%s %s has an unknown outcome; only the reconciler's rule sends it again", what, pk)
+        elif status == Status.CANCELLED:
+            logger.info("%s %s was cancelled; nothing to send", what, pk)
         else:
             logger.info("%s %s was already sent; nothing to do", what, pk)
         return None

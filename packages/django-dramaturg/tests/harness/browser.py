@@ -30,14 +30,15 @@ def chromium_path() -> str:
 
 
 @contextmanager
-def browser_page(base_url: str) -> Iterator:
+def browser_page(base_url: str, *, width: int = 1280, height: int = 900, locale: str | None = None) -> Iterator:
+    """A page of headless Chromium at `width` x `height` px; `locale` ("ko-KR") sets its Accept-Language."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(base_url=base_url, viewport={"width": 1280, "height": 900})
+            page = browser.new_page(base_url=base_url, viewport={"width": width, "height": height}, locale=locale)
             page.set_default_timeout(15_000)
             yield page
         finally:

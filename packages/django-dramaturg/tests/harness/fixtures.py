@@ -116,6 +116,17 @@ def smtp(smtp_server: SmtpSink) -> Iterator[SmtpSink]:
     smtp_server.start()
 
 
+@pytest.fixture
+def outbox_mailers(settings, smtp: SmtpSink) -> SmtpSink:
+    """MAILERS as a project sending through the outbox has them, in this process (Django's test runner makes
+    every mailer locmem): "default" the outbox backend, handing to "smtp", the SMTP sink."""
+    settings.MAILERS = {
+        "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+        "smtp": {"BACKEND": "dramaturg.mail.EmailBackend", "OPTIONS": {"host": "127.0.0.1", "port": smtp.port}},
+    }
+    return smtp
+
+
 @pytest.fixture(scope="session")
 def postgres_server_session() -> Iterator[PostgresServer]:
     """The suite's own PostgreSQL server (harness.postgres_server), started on first use, stopped and removed
@@ -150,6 +161,19 @@ def redis_down(monkeypatch: pytest.MonkeyPatch) -> redis.Redis:
     dead = redis.Redis(host="127.0.0.1", port=reserve_port(), socket_connect_timeout=1, socket_timeout=1)
     monkeypatch.setattr(dramatiq.get_broker(), "client", dead)
     return dead
+
+
+FAKE_HOST = "fake-host"  # the host of worker registrations a test writes itself (no process behind them)
+
+
+@pytest.fixture
+def fake_workers(clean_redis) -> Iterator[str]:
+    """The host name for worker registrations the test publishes itself; they are dropped after the test,
+    so that no other test's worker list shows them (lost)."""
+    yield FAKE_HOST
+    for worker in stats.workers(heartbeat_timeout_ms=0):
+        if worker.host == FAKE_HOST:
+            stats.unregister_worker(worker.worker_id)
 
 
 @pytest.fixture

@@ -3,11 +3,12 @@ test-only values. A host settings file may read the environment (the package doe
 namespace come from TEST_REDIS_URL / DRAMATIQ_NAMESPACE, the database from DATABASE_URL (set by the
 harness for the processes a test starts), the mail server from EMAIL_URL (a test's SMTP sink)."""
 
+import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from dramaturg.conf import dramatiq_broker
 
@@ -56,7 +57,11 @@ else:  # a file, not memory: the worker processes a test starts open the same te
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": _db.path[1:] or _test,
             "TEST": {"NAME": _test},
-            "OPTIONS": {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL;"},
+            "OPTIONS": {
+                "timeout": float(parse_qs(_db.query).get("timeout", ["20"])[0]),  # busy timeout; a test shortens it
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL;",
+            },
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -71,16 +76,30 @@ SERVER_EMAIL = "dramaturg@example.com"
 EMAIL_SUBJECT_PREFIX = "[host] "
 _mail = urlsplit(os.environ.get("EMAIL_URL", "smtp://127.0.0.1:1"))  # tests point it at their own SMTP server
 MAILERS = {
-    "default": {
+    # Every email through the outbox (send_mail, mail_admins, ...), sent once by a worker through "smtp".
+    "default": {"BACKEND": "dramaturg.mail.OutboxEmailBackend", "OPTIONS": {"mailer": "smtp"}},
+    "smtp": {
         "BACKEND": "dramaturg.mail.EmailBackend",
-        "OPTIONS": {"host": _mail.hostname, "port": _mail.port, "timeout": 10, "data_timeout": 600},
-    }
+        "OPTIONS": {
+            "host": _mail.hostname,
+            "port": _mail.port,
+            "timeout": float(os.environ.get("EMAIL_TIMEOUT_S", 10)),  # a test shortens the command timeout
+            "data_timeout": 600,
+        },
+    },
 }
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["mask_secrets"]}},
+    "filters": {
+        "mask_secrets": {"()": "dramaturg.log.SecretMaskingFilter"},
+        "expected_failures": {"()": "dramaturg.log.ExpectedFailuresOneLine"},
+    },
+    "formatters": {
+        "zoned": {"()": "dramaturg.log.ZonedFormatter", "format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "zoned", "filters": ["mask_secrets"]}},
+    "loggers": {"dramatiq.worker.WorkerThread": {"filters": ["expected_failures"]}},
     "root": {"handlers": ["console"], "level": "INFO"},
 }
 
@@ -97,9 +116,12 @@ TASKS = {
 }
 
 # Every key has a default (docs/settings.md); tests want retries short, the SMTP budget large, alerts on.
-DRAMATURG = {
+DRAMATURG: dict[str, Any] = {
     "EMAIL": {"RATE_PER_S": 100, "QUEUE": "emails"},
     "RETRIES": {"MIN_BACKOFF_MS": 200, "MAX_BACKOFF_MS": 1000},
     "ALERTS": {"ENABLED": True, "CRON": "0 0 1 1 *"},  # alerts run when a test sends check_health
     "CODE_VERSION": "host",
 }
+# A test's child processes lay groups over these: DRAMATURG_OVERRIDES='{"EMAIL": {"MAX_RETRIES": 1}}'.
+for _group, _values in json.loads(os.environ.get("DRAMATURG_OVERRIDES", "{}")).items():
+    DRAMATURG[_group] = {**DRAMATURG.get(_group, {}), **_values}

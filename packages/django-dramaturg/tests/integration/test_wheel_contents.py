@@ -22,6 +22,7 @@ DATA_FILES = [
     "templates/dramaturg/overview.html",
     "locale/ko/LC_MESSAGES/django.mo",
     "static/dramaturg/refresh.js",
+    "static/dramaturg/console.css",
     "migrations/0001_initial.py",
 ]
 

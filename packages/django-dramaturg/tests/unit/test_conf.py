@@ -43,7 +43,8 @@ def test_every_duration_key_names_its_unit() -> None:
     for group in conf.DEFAULTS.values():
         if isinstance(group, dict):
             for key, value in group.items():
-                if "TIMEOUT" in key or "INTERVAL" in key or "AFTER" in key or "AGE" in key:
+                words = set(key.split("_"))
+                if words & {"TIMEOUT", "INTERVAL", "AFTER", "AGE"}:
                     assert key.endswith(("_S", "_MS")), key
                 if isinstance(value, int) and "RATE" in key:
                     assert key.endswith("_PER_S"), key
@@ -93,6 +94,8 @@ def test_negative_or_zero_where_positive_is_E004() -> None:
     assert msg == "DRAMATURG['EMAIL']['RATE_PER_S'] is 0; expected greater than 0."
     [(id_, msg)] = ids(DRAMATURG={"HEALTH": {"OUTBOX_AGE_S": -1}})
     assert (id_, msg) == ("dramaturg.E004", "DRAMATURG['HEALTH']['OUTBOX_AGE_S'] is -1; expected 0 or more.")
+    [(id_, msg)] = ids(DRAMATURG={"HEALTH": {"OUTBOX_EMAIL_OWED_S": 0}})
+    assert (id_, msg) == ("dramaturg.E004", "DRAMATURG['HEALTH']['OUTBOX_EMAIL_OWED_S'] is 0; expected greater than 0.")
 
 
 def test_min_backoff_above_max_is_E005() -> None:
@@ -142,6 +145,39 @@ def test_mailer_timeout_other_than_email_timeout_is_W003() -> None:
     mailers = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend", "OPTIONS": {"timeout": 3}}}
     [(id_, msg)] = ids(MAILERS=mailers)
     assert id_ == "dramaturg.W003" and "is 3 but DRAMATURG['EMAIL']['TIMEOUT_S'] is 10" in msg
+
+
+OUTBOX = "dramaturg.mail.OutboxEmailBackend"
+LOCMEM = "django.core.mail.backends.locmem.EmailBackend"
+
+
+def test_an_attachment_storage_not_in_storages_is_E010() -> None:
+    [(id_, msg)] = ids(DRAMATURG={"OUTBOX_EMAIL": {"ATTACHMENT_STORAGE": "s3"}})
+    assert id_ == "dramaturg.E010" and "'s3', which is not a key of STORAGES" in msg
+    assert ids(DRAMATURG={"OUTBOX_EMAIL": {"ATTACHMENT_STORAGE": "default"}}) == []
+
+
+def test_an_attachment_limit_that_is_not_an_integer_is_E003() -> None:
+    [(id_, _)] = ids(DRAMATURG={"OUTBOX_EMAIL": {"MAX_ATTACHMENTS_BYTES": "10MB"}})
+    assert id_ == "dramaturg.E003"
+
+
+@pytest.mark.parametrize(
+    "mailers, named",
+    [
+        ({"default": {"BACKEND": OUTBOX}}, "MAILERS['smtp'], which is not defined"),  # the default alias, "smtp"
+        ({"default": {"BACKEND": OUTBOX, "OPTIONS": {"mailer": "x"}}, "x": {"BACKEND": OUTBOX}}, "another outbox"),
+    ],
+)
+def test_an_outbox_mailer_that_hands_to_no_sending_mailer_is_E011(mailers: dict, named: str) -> None:
+    found = ids(MAILERS=mailers)
+    assert {id_ for id_, _ in found} == {"dramaturg.E011"} and any(named in msg for _, msg in found)
+
+
+def test_W003_looks_at_the_mailer_the_outbox_hands_to() -> None:
+    smtp = {"BACKEND": LOCMEM, "OPTIONS": {"timeout": 3}}
+    [(id_, msg)] = ids(MAILERS={"default": {"BACKEND": OUTBOX}, "smtp": smtp})
+    assert id_ == "dramaturg.W003" and msg.startswith("MAILERS['smtp']['OPTIONS']['timeout'] is 3")
 
 
 def test_email_actor_options_follow_the_email_group() -> None:

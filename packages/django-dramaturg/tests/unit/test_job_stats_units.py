@@ -98,8 +98,9 @@ def test_done_retried_and_dead_attempts_are_counted_and_recorded(job_stats, publ
     assert (counts.processed, counts.failed, counts.retried, counts.dead, counts.finished) == (1, 2, 1, 1, 3)
     records = {r[0]: r for r in published.last["finished"]}
     assert [records[m.message_id][3] for m in (done, retried, dead)] == [recent.DONE, recent.RETRIED, recent.DEAD]
-    _, actor, queue, _, retries, started_ms, finished_ms, duration_ms = records[dead.message_id]
-    assert (actor, queue, retries) == ("send", "emails", 3)
+    _, actor, queue, _, retries, started_ms, finished_ms, duration_ms, error = records[dead.message_id]
+    assert (actor, queue, retries, error) == ("send", "emails", 3, "ValueError: no")
+    assert len(records[done.message_id]) == 8  # no error
     assert 2 <= duration_ms < 1000 and abs(finished_ms - started_ms - duration_ms) <= 1
     assert abs(finished_ms - time.time() * 1000) < 5000
 

@@ -76,3 +76,54 @@ def test_a_refusal_of_the_message_is_an_answer_not_an_unknown_outcome(smtp):
 )
 def test_transient_and_permanent_failures(error, transient):
     assert is_transient(error) is transient
+
+
+def test_a_threads_connection_is_kept_between_sends_and_one_the_server_dropped_is_opened_again(smtp):
+    first = backend(smtp, timeout=2, data_timeout=2)
+    assert first.send_messages([message("ann@example.com")]) == 1
+    assert first.connection is None  # handed back for this thread's next send, not closed
+    kept = backend(smtp, timeout=2, data_timeout=2)
+    assert kept.open() is True and kept.connection is not None  # the same mailer's next send takes it
+    kept.close()
+
+    smtp.stop()  # the server goes away, and with it the kept connection
+    smtp.start()
+    # The dropped connection fails at MAIL FROM, before anything was handed over: sent once, on a new one.
+    assert backend(smtp, timeout=2, data_timeout=2).send_messages([message("bob@example.com")]) == 1
+    assert [m["To"] for m in smtp.received()] == ["ann@example.com", "bob@example.com"]
+
+
+def test_a_connection_whose_send_failed_is_not_kept(smtp):
+    smtp.handler.reply = "554 5.7.1 Rejected"
+    failing = backend(smtp, timeout=2, data_timeout=2, keep_alive_s=30)
+    with pytest.raises(smtplib.SMTPDataError):
+        failing.send_messages([message()])
+    smtp.handler.reply = None
+    again = backend(smtp, timeout=2, data_timeout=2, keep_alive_s=30)
+    again.open()
+    assert again._reused is False  # a new connection: the failed one was closed
+    again.close()
+
+
+def test_messages_built_with_the_faster_policy_are_the_bytes_the_standard_one_builds():
+    import email.policy
+    import re
+
+    from django.core.mail import EmailMultiAlternatives
+
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    def built(policy) -> bytes:
+        # The boundary and the date differ per build whatever the policy: left out.
+        return re.sub(rb'(boundary="|--=+|Date: )[^"\r]*', b"", alternative.message(policy=policy).as_bytes())
+
+    for _ in range(2):  # the second build reads the cached headers
+        for subject, to in (
+            ("Welcome, Ann", "ann@example.com"),
+            ("환영합니다, 김철수님", "Kim 철수 <kim@example.com>"),
+        ):
+            alternative = EmailMultiAlternatives(
+                subject, "Body é\n" * 40, "Welcome Team <welcome@example.com>", [to], headers={"Message-ID": "<1@x>"}
+            )
+            alternative.attach_alternative("<p>Body é</p>", "text/html")
+            assert built(SMTP_POLICY) == built(email.policy.SMTP)

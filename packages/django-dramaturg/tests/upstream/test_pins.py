@@ -53,6 +53,18 @@ PINS = {
         "0b2f5cefec475f123a42b0870af68a6c513597416381e6b03d938bbb6bf0abf4",
         "dramaturg.mail.EmailBackend._send (overrides it)",
     ),
+    "django.core.mail.backends.smtp:EmailBackend.send_messages": (
+        "7cc6dda1bec99c4d84c3df702e051ea349554b9618cce8508c582cd169a2947b",
+        "dramaturg.mail.EmailBackend.open/close (a connection it opened is closed after the send: kept)",
+    ),
+    "django.core.mail.backends.smtp:EmailBackend.open": (
+        "4542d3e51cbaf6c06b0c400b2b1b2cecc404d6618084de602f579bec1e90ba91",
+        "dramaturg.mail.EmailBackend.open (a kept connection instead, when there is one)",
+    ),
+    "django.core.mail.backends.smtp:EmailBackend.prep_address": (
+        "4c4d247c057b8312d3337ef6f3ef8b8f409e4ce946385a484d8b69fcac9045c8",
+        "dramaturg.mail.EmailBackend.prep_address (remembers its answers: it must not use self)",
+    ),
     "django.core.mail.backends.smtp:EmailBackend.connection_class": (
         "bf9a4567d310e22abb680dfdd685306ee85a29a66bb0dd8db958245f5805e0d9",
         "dramaturg.mail.EmailBackend.connection_class (overrides it)",

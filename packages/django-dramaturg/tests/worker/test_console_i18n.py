@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from dramatiq import Message, get_broker
 
 from dramaturg.models import BulkAction
@@ -15,15 +14,6 @@ from dramaturg.store import dead_letters, delayed
 from dramaturg.store.filters import MessageFilter
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff(clean_redis) -> Client:
-    User: Any = get_user_model()  # the host's (mypy reads the reference project's)
-    user = User.objects.create_user("ops", "ops@example.com", "password", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _waiting_retry(user_id: int, retries: int = 2) -> Message:

@@ -105,6 +105,37 @@ def test_many_concurrent_takers_never_exceed_the_rate_over_any_window(clean_redi
     assert len(waited) > 100 and all(later - earlier == interval_us for earlier, later in waited)
 
 
+def test_a_take_of_several_slots_reserves_consecutive_ones_within_the_wait(clean_redis):
+    bucket = limits.TokenBucket("several", rate_per_s=10)  # a slot every 100 ms
+    slot = limits.take(bucket, within_s=0.25, count=5)
+    assert slot.taken and slot.wait_us == 0
+    assert len(slot.more_us) == 2  # at ~100 and ~200 ms; the 4th and 5th would be further than 250 ms
+    assert 0 < slot.more_us[0] < slot.more_us[1] <= 200_000
+    assert limits.take(bucket, within_s=1).at_us == slot.at_us + 300_000  # the next caller's is after them
+
+
+def test_threads_waiting_at_once_share_their_calls_to_redis(clean_redis):
+    bucket = limits.TokenBucket("shared", rate_per_s=50)
+    calls = lambda: client().info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)  # noqa: E731
+    before, start = calls(), threading.Barrier(8)
+    acquired: list[bool] = []
+
+    def sender() -> None:
+        start.wait()
+        for _ in range(5):
+            acquired.append(limits.acquire_within(bucket, timeout_s=10))
+
+    threads = [threading.Thread(target=sender) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert acquired == [True] * 40
+    assert calls() - before < 40  # one call per slot without the sharing
+    # And none was lost or left over: the 40 taken are the bucket's first 40, the next caller's is the 41st.
+    assert limits.take(bucket, within_s=0).wait_us > 0
+
+
 def test_a_bucket_needs_a_rate_and_a_burst():
     with pytest.raises(ValueError, match="rate above 0"):
         limits.TokenBucket("none", rate_per_s=0)

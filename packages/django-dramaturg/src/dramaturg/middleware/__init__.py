@@ -9,6 +9,7 @@ from .delayed import HeldDelayedMessages
 from .maintenance import QueueMaintenance
 from .retries import ConfiguredRetries
 from .stats import JobStats
+from .stop_signal import OneStopPerSignalBurst
 from .validation import ValidateArguments
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "DeadLetterDetails",
     "HeldDelayedMessages",
     "JobStats",
+    "OneStopPerSignalBurst",
     "QueueMaintenance",
     "ValidateArguments",
 ]

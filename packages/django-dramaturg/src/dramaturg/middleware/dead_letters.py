@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 from dramatiq.broker import Broker, MessageProxy
@@ -13,6 +12,7 @@ from dramaturg.broker import exception_of, file_with_nack, filed_with_nack, mess
 from dramaturg.store import dead_letters
 from dramaturg.store.messages import NO_EXCEPTION
 from dramaturg.timeutil import now_ms
+from dramaturg.tracebacks import traceback_text
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ class DeadLetterDetails(Middleware):
         if isinstance(exc, SkipMessage) and options.get("dead_letter_reason"):
             pass  # rejected before it ran (ValidateArguments): the reason is already set
         elif exc is not None:
-            details["traceback"] = "".join(traceback.format_exception(exc, limit=30))
+            details["traceback"] = traceback_text(exc)  # formatted once: the failure's log line has it too
             details["dead_letter_reason"] = f"{type(exc).__name__}: {exc}"[:500]
             details["exception_type"] = type(exc).__name__
         else:

@@ -16,6 +16,7 @@ from dramatiq.middleware import Middleware
 
 from dramaturg import conf
 from dramaturg.broker import message_of
+from dramaturg.masking import one_line_error
 from dramaturg.store import actor_metrics, recent, stats
 from dramaturg.store.actor_metrics import ActorCounts
 from dramaturg.timeutil import now_ms
@@ -60,7 +61,8 @@ class JobStats(Middleware):
         self._worker_id: str | None = None
         self._info: dict = {}
         # Written by worker and consumer threads (dict and deque operations are atomic), read by the publish.
-        self._running: dict[str, tuple[Message, float, float]] = {}  # id -> (message, epoch s, monotonic s)
+        # id -> (message, epoch s, monotonic s, the worker thread's name)
+        self._running: dict[str, tuple[Message, float, float, str]] = {}
         self._running_changed = False
         # (message id, actor, queue, retries, its _RUN, ACKED/NACKED): plain values, so that the message
         # itself is freed at once (a queue of messages kept for a second would cost the garbage collector).
@@ -71,6 +73,8 @@ class JobStats(Middleware):
         self._actors: dict[int, dict[str, ActorCounts]] = defaultdict(lambda: defaultdict(ActorCounts))
         self._finished_records: list[tuple] = []  # recent.FIELDS, less the worker's
         self._is_periodic: dict[str, bool] = {}
+        # (message id, retries, ended ms, error line) of each attempt that raised: its detail page lists them.
+        self._failures: deque[tuple[str, int, int, str]] = deque()
 
     def after_worker_boot(self, broker: Broker, worker) -> None:
         self._broker = broker
@@ -82,6 +86,7 @@ class JobStats(Middleware):
             "queues": sorted(worker.consumer_whitelist or broker.get_declared_queues()),
             "started_ms": started,
             "version": code_version(),
+            "threads": getattr(worker, "worker_threads", None),
         }
         try:
             actor_metrics.record_version(self._info["version"], started)
@@ -93,25 +98,30 @@ class JobStats(Middleware):
     def _publish_every_second(self) -> None:
         while not self._stop.wait(self.FLUSH_EVERY_S):
             try:
-                self.flush()
+                with self._publishing:
+                    if not self._stop.is_set():  # the shutdown's own publish and unregistering come last
+                        self._publish()
             except Exception:  # a bug, not Redis (flush keeps what it could not send): go on publishing
                 logger.exception("Job statistics not published")
 
-    def before_worker_shutdown(self, broker: Broker, worker) -> None:
+    def after_worker_shutdown(self, broker: Broker, worker) -> None:
+        """The worker stopped cleanly, its jobs finished: their figures published, then it leaves the
+        console's list at once (a worker that vanished without this is "lost" after the heartbeat timeout)."""
         self._stop.set()
-        self.flush()
         if self._worker_id is None:
             return
-        try:
-            stats.unregister_worker(self._worker_id)
-        except Exception as error:
-            logger.warning("Worker not unregistered: %s", error)
+        with self._publishing:
+            self._publish()
+            try:
+                stats.unregister_worker(self._worker_id)
+            except Exception as error:
+                logger.warning("Worker not unregistered: %s", error)
 
     # --- a job's hooks: note, nothing more --------------------------------------------------
 
     def before_process_message(self, broker: Broker, message: MessageProxy) -> None:
         m = message_of(message)  # the message itself: each attribute through the proxy costs a __getattr__
-        self._running[m.message_id] = (m, time.time(), time.monotonic())
+        self._running[m.message_id] = (m, time.time(), time.monotonic(), threading.current_thread().name)
         self._running_changed = True
 
     def after_process_message(
@@ -119,6 +129,11 @@ class JobStats(Middleware):
     ) -> None:
         m = message_of(message)
         run = self._ended(m, exception is not None, False)
+        if exception is not None:  # its error, one masked line, for the finished record and the attempt log (rare)
+            error = one_line_error(exception)
+            run = (*run, error)
+            retries = m.options.get("retries", 0)
+            self._failures.append((m.message_id, retries if type(retries) is int else 0, now_ms(), error))
         if exception is None and not message.failed:  # done, to be acked: settled now, the common case
             self._settled.append((m.message_id, m.actor_name, m.queue_name, m.options.get("retries", 0), run, ACKED))
         else:
@@ -159,9 +174,9 @@ class JobStats(Middleware):
             message_id, actor, queue, retries, run, how = settled.popleft()
             if run is None:  # settled without a run seen ending (nacked before it ran): no runtime
                 started = ended = now
-                duration_ms, failed, skipped = 0.0, how == NACKED, True
+                duration_ms, failed, skipped, error = 0.0, how == NACKED, True, []
             else:
-                started, duration_ms, failed, skipped = run
+                started, duration_ms, failed, skipped, *error = run
                 if started is None:  # its start was not seen: no runtime
                     started = now
                 ended = started + duration_ms / 1000
@@ -194,6 +209,7 @@ class JobStats(Middleware):
                         int(started * 1000),
                         int(ended * 1000),
                         duration_ms,
+                        *error,  # a failed attempt's error, one masked line
                     )
                 )
         for (minute, actor, failed), ran in runtimes.items():
@@ -216,6 +232,7 @@ class JobStats(Middleware):
     def _publish(self) -> None:
         assert self._worker_id is not None
         self._take_settled()
+        failures = [self._failures.popleft() for _ in range(len(self._failures))]
         running = None
         if self._running_changed:
             self._running_changed = False  # before the copy: a change made after it is published next time
@@ -225,8 +242,9 @@ class JobStats(Middleware):
                     "actor": m.actor_name,
                     "queue": m.queue_name,
                     "started_ms": int(started * 1000),
+                    "thread": thread,
                 }
-                for message_id, (m, started, _) in self._running.copy().items()
+                for message_id, (m, started, _, thread) in self._running.copy().items()
             }
         try:
             stats.publish_worker_stats(
@@ -239,9 +257,11 @@ class JobStats(Middleware):
                 finished=self._finished_records,
                 recent_limit=conf.settings.CONSOLE.RECENT_LIMIT,
                 recent_max_age_ms=conf.settings.CONSOLE.RECENT_MAX_AGE_S * 1000,
+                failures=failures,
             )
         except Exception as error:  # kept, and added to, for the next publish
             logger.warning("Job statistics not published (kept for the next try): %s", error)
+            self._failures.extendleft(reversed(failures))
             if running is not None:
                 self._running_changed = True
             return

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import traceback
 from typing import Any
 
 from django.tasks import Task, task_backends
@@ -17,6 +16,7 @@ from dramaturg.store import task_results
 from dramaturg.tasks_backend.registry import RETURN_JSON, registered
 from dramaturg.tasks_backend.results import DEFAULT_RESULT_TTL_S, identity_of, ready_result, task_result
 from dramaturg.timeutil import now_ms
+from dramaturg.tracebacks import traceback_text
 
 logger = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ _ERROR_RECORDED = "_jobs_task_error_recorded"
 
 def _error(exception: BaseException, note: str = "") -> dict[str, str]:
     kind = type(exception)
-    text = "".join(traceback.format_exception(exception, limit=30))
+    text = traceback_text(exception)
     return {
         "exception_class_path": f"{kind.__module__}.{kind.__qualname__}",
         "traceback": f"{text}{note}" if note else text,

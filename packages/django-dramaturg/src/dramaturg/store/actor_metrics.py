@@ -1,6 +1,7 @@
 """Per-actor metrics: processed, failed, retried and dead counts and a runtime histogram per
-actor, by minute (kept two hours), by hour (kept two days) and since the start; and the code
-versions workers booted with (deploy markers).
+actor, by minute (kept two hours), by hour (kept two days) and since the start; the counts and
+runtime sums by day of the project's time zone (kept DAY_KEEP_DAYS: the history page, per actor and,
+through each actor's queue, per queue); and the code versions workers booted with (deploy markers).
 
 Workers add their counts in memory (dramaturg.middleware.stats.JobStats) and this module writes
 them with the once-a-second publish, in the same pipeline: no Redis round trip per job.
@@ -15,11 +16,12 @@ import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, cast
 
 import redis
 
-from dramaturg.timeutil import now_ms
+from dramaturg.timeutil import from_ms, now_ms
 
 from . import keys
 from .connection import client, text
@@ -29,6 +31,9 @@ BUCKETS_MS: tuple[int, ...] = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1_000, 2_500,
 COUNTS = ("p", "f", "r", "d")  # processed, failed, retried, dead
 MINUTE_TTL_S = 2 * 3600
 HOUR_TTL_S = 2 * 86_400
+DAY_KEEP_DAYS = 90
+DAY_TTL_S = (DAY_KEEP_DAYS + 1) * 86_400
+DAY_FIELDS = (*COUNTS, "s")  # counts and runtime sum; the histogram stays hourly
 SEP = "|"
 
 
@@ -134,19 +139,44 @@ def add_to_pipeline(pipe: redis.client.Pipeline, by_minute: Mapping[int, Mapping
     """Queue on `pipe` the counts of each (minute, actor): into the minute, the hour and the totals."""
     touched_minutes: set[int] = set()
     touched_hours: set[int] = set()
+    touched_days: set[int] = set()
     for minute, actors in by_minute.items():
+        day = local_day(minute * 60_000)
         for actor, counts in actors.items():
             for name, value in counts.fields().items():
                 field_name = f"{actor}{SEP}{name}"
                 pipe.hincrby(keys.actor_minute_key(minute), field_name, value)
                 pipe.hincrby(keys.actor_hour_key(minute // 60), field_name, value)
                 pipe.hincrby(keys.actor_totals_key(), field_name, value)
+                if name in DAY_FIELDS:
+                    pipe.hincrby(keys.actor_day_key(day), field_name, value)
             touched_minutes.add(minute)
             touched_hours.add(minute // 60)
+            touched_days.add(day)
     for minute in touched_minutes:
         pipe.expire(keys.actor_minute_key(minute), MINUTE_TTL_S)
     for hour in touched_hours:
         pipe.expire(keys.actor_hour_key(hour), HOUR_TTL_S)
+    for day in touched_days:
+        pipe.expire(keys.actor_day_key(day), DAY_TTL_S)
+
+
+def local_day(at_ms: int) -> int:
+    """The day (its proleptic ordinal, date.toordinal()) `at_ms` falls on in the project's time zone."""
+    local = from_ms(at_ms)
+    assert local is not None
+    return local.date().toordinal()
+
+
+def days(n: int = DAY_KEEP_DAYS, *, now: int | None = None) -> list[tuple[date, dict[str, ActorCounts]]]:
+    """The last `n` days, oldest first, each with its counts per actor (runtime sums, no histogram).
+    One pipelined round trip."""
+    today = local_day(now if now is not None else now_ms())
+    span = range(today - n + 1, today + 1)
+    pipe = client().pipeline(transaction=False)
+    for day in span:
+        pipe.hgetall(keys.actor_day_key(day))
+    return [(date.fromordinal(day), parse(raw)) for day, raw in zip(span, pipe.execute(), strict=True)]
 
 
 def record_version(version: str, at_ms: int | None = None, pipe: redis.client.Pipeline | None = None) -> None:

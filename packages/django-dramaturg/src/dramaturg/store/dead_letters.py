@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from dramatiq.common import q_name
 
+from dramaturg.masking import one_line
 from dramaturg.masking import preview as call_preview
 from dramaturg.params import MAX_SCORE_MS, is_natural, natural
 from dramaturg.timeutil import now_ms
@@ -135,7 +136,7 @@ def preview_of(data: dict[str, Any], size: int) -> dict[str, Any]:
         "actor": data.get("actor_name", ""),
         "args": call_preview(data.get("args"), data.get("kwargs"), limit=PREVIEW_ARGS_CHARS),
         "exception": exception_type_of(data),
-        "reason": str(options.get("dead_letter_reason", ""))[:PREVIEW_REASON_CHARS],
+        "reason": one_line(str(options.get("dead_letter_reason", "")), PREVIEW_REASON_CHARS),
         "retries": options.get("retries", 0),
         "size": size,
     }
@@ -149,7 +150,7 @@ def _summary(ref: DeadLetterRef, dead_at_ms: int | None, preview: dict[str, Any]
         actor_name=preview.get("actor", ""),
         args_preview=preview.get("args", ""),
         exception_type=preview.get("exception", NO_EXCEPTION),
-        reason=preview.get("reason", ""),
+        reason=one_line(preview.get("reason", ""), PREVIEW_REASON_CHARS),  # previews filed before it was one line
         retries=int(preview.get("retries") or 0),
         dead_at_ms=dead_at_ms,
         size=int(preview.get("size") or 0),
@@ -426,13 +427,29 @@ def get_dead(ref: DeadLetterRef) -> StoredMessage | None:
     return StoredMessage(ref.redis_id, ref.queue, data, int(score), size=len(body))
 
 
-def count_dead_since(queues: Iterable[str], since_ms: int) -> dict[str, int]:
-    """Dead letters filed at or after `since_ms`, per queue (one pipelined ZCOUNT each)."""
+def count_dead_since(
+    queues: Iterable[str], since_ms: int, *, except_exceptions: Collection[str] = ()
+) -> dict[str, int]:
+    """Dead letters filed at or after `since_ms`, per queue (one pipelined ZCOUNT each), less those
+    filed under one of `except_exceptions` (from their group indexes: e.g. an operator's kills)."""
     names = list(queues)
+    if not names:
+        return {}
+    excepted = [g for g in dead_groups() if g.queue_name in names and g.exception_type in except_exceptions]
     pipe = client().pipeline(transaction=False)
     for queue in names:
         pipe.zcount(keys.dead_key(queue), since_ms, "+inf")
-    return dict(zip(names, pipe.execute(), strict=True)) if names else {}
+    for group in excepted:
+        pipe.zcount(
+            keys.group_index_key(keys.group_field(group.queue_name, group.actor_name, group.exception_type)),
+            since_ms,
+            "+inf",
+        )
+    counts = pipe.execute()
+    recent = dict(zip(names, counts[: len(names)], strict=True))
+    for group, n in zip(excepted, counts[len(names) :], strict=True):
+        recent[group.queue_name] = max(recent[group.queue_name] - n, 0)
+    return recent
 
 
 # --- requeue and delete --------------------------------------------------------
@@ -462,51 +479,65 @@ def _take_keys(ref: DeadLetterRef, group: str) -> list[str]:
     ]
 
 
-def _take(refs: list[DeadLetterRef], *, requeue: bool) -> int:
-    """Requeue (or delete) a batch of letters; returns how many this call handled.
-    The group of each comes from its preview; the body is read to requeue it, or to
-    delete a letter filed without a preview."""
+def _take(refs: list[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Requeue (or delete) a batch of letters; returns the decoded bodies of those this call handled
+    (an empty dict for a deleted letter whose body was not read). The group of each comes from its
+    preview; the body is read to requeue it, to delete a letter filed without a preview, or to
+    delete a letter of one of the actors `bodies_of`."""
     conn = client()
     pipe = conn.pipeline(transaction=False)
     for ref in refs:
         pipe.hget(keys.preview_key(ref.queue), ref.redis_id)
-    previews = dict(zip(refs, pipe.execute(), strict=True))
-    need_body = [ref for ref in refs if requeue or previews[ref] is None]
+    previews = {
+        ref: json.loads(raw) if raw is not None else None for ref, raw in zip(refs, pipe.execute(), strict=True)
+    }
+    need_body = [
+        ref for ref in refs if requeue or previews[ref] is None or (previews[ref] or {}).get("actor") in bodies_of
+    ]
     pipe = conn.pipeline(transaction=False)
     for ref in need_body:
         pipe.hget(keys.dead_messages_key(ref.queue), ref.redis_id)
     bodies = dict(zip(need_body, pipe.execute() if need_body else [], strict=True))
     take = script("take_dead", conn)
     pipe = conn.pipeline(transaction=False)
+    tried: list[dict[str, Any]] = []
     for ref in refs:
         data = decode(bodies.get(ref)) or {}
         if requeue and (not data or "undecodable" in data):
             continue  # nothing a worker could run: it stays where it is, for deletion
-        if (raw := previews[ref]) is not None:
-            preview = json.loads(raw)
+        if (preview := previews[ref]) is not None:
             group = keys.group_field(ref.queue, preview.get("actor", ""), preview.get("exception", NO_EXCEPTION))
         else:
             group = keys.group_field(ref.queue, data.get("actor_name", ""), exception_type_of(data))
         body = requeued_body(data) if requeue else b""
         take(keys=_take_keys(ref, group), args=[ref.redis_id, group, body, WAKE_LIST_CAP], client=pipe)
-    return sum(pipe.execute()) if len(pipe) else 0
+        tried.append(data)
+    results = pipe.execute() if len(pipe) else []
+    return [data for data, done in zip(tried, results, strict=True) if done]
 
 
-def _take_all(refs: Iterable[DeadLetterRef], *, requeue: bool) -> int:
+def take_dead(refs: Iterable[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = ()) -> list[dict[str, Any]]:
+    """Requeue (to the front of their queues, same message id, retries reset) or delete dead letters;
+    returns the decoded bodies of the letters this call handled: letters already handled elsewhere are
+    skipped, not errors, and an undecodable body is never requeued (nothing a worker could run). A
+    deleted letter's body is read only when filed without a preview or of one of the actors `bodies_of`
+    (else an empty dict stands for it)."""
     refs = list(refs)
-    return sum(_take(refs[i : i + TAKE_BATCH], requeue=requeue) for i in range(0, len(refs), TAKE_BATCH))
+    return [
+        data
+        for i in range(0, len(refs), TAKE_BATCH)
+        for data in _take(refs[i : i + TAKE_BATCH], requeue=requeue, bodies_of=bodies_of)
+    ]
 
 
 def requeue_dead(refs: Iterable[DeadLetterRef]) -> int:
-    """Put dead letters back at the front of their queues, same message id, retries reset.
-    Returns how many this call requeued: letters already handled elsewhere are skipped, not errors,
-    and an undecodable body stays (nothing a worker could run)."""
-    return _take_all(refs, requeue=True)
+    """Put dead letters back at the front of their queues (see `take_dead`); returns how many."""
+    return len(take_dead(refs, requeue=True))
 
 
 def delete_dead(refs: Iterable[DeadLetterRef]) -> int:
     """Delete dead letters for good; returns how many this call deleted (others were already gone)."""
-    return _take_all(refs, requeue=False)
+    return len(take_dead(refs, requeue=False))
 
 
 def refs_matching(filter: MessageFilter, *, batch: int = 500) -> Iterator[list[DeadLetterRef]]:

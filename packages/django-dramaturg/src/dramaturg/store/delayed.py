@@ -34,6 +34,7 @@ KILLED_REASON = "killed by an operator"
 TAKE_BATCH = 50
 RETRY = "retry"
 KILL = "kill"
+DELETE = "delete"
 
 # The option naming the delay-queue id of a delayed message a worker holds in memory until due
 # (set by dramaturg.middleware.delayed, read by dramaturg.broker; never stored with the message).
@@ -134,7 +135,7 @@ def killed_body(data: dict[str, Any], now: int) -> bytes:
     ).encode()
 
 
-def _take_batch(refs: list[MessageRef], action: str) -> int:
+def _take_batch(refs: list[MessageRef], action: str) -> list[dict[str, Any]]:
     conn = client()
     pipe = conn.pipeline(transaction=False)
     for ref in refs:
@@ -143,6 +144,7 @@ def _take_batch(refs: list[MessageRef], action: str) -> int:
     take = script("take_delayed", conn)
     now = now_ms()
     pipe = conn.pipeline(transaction=False)
+    tried: list[dict[str, Any]] = []
     for ref, raw in zip(refs, bodies, strict=True):
         data = decode(raw)
         if data is None or "undecodable" in data:
@@ -151,6 +153,8 @@ def _take_batch(refs: list[MessageRef], action: str) -> int:
         group = keys.group_field(ref.queue, actor, KILLED)
         if action == RETRY:
             body, preview = retried_now_body(data, now), ""
+        elif action == DELETE:
+            body, preview = b"", ""
         else:
             body = killed_body(data, now)
             preview = json.dumps(preview_of(json.loads(body), len(body)), separators=(",", ":"))
@@ -171,16 +175,24 @@ def _take_batch(refs: list[MessageRef], action: str) -> int:
             args=[ref.redis_id, action, body, group, preview, now, WAKE_LIST_CAP],
             client=pipe,
         )
-    return sum(pipe.execute()) if len(pipe) else 0
+        tried.append(data)
+    results = pipe.execute() if len(pipe) else []
+    return [data for data, done in zip(tried, results, strict=True) if done]
+
+
+def take_messages(refs: Iterable[MessageRef], action: str) -> list[dict[str, Any]]:
+    """'retry': to the front of its queue now; 'kill': to the dead letters with the reason
+    "killed by an operator"; 'delete': dropped. Returns the decoded bodies of the messages this call
+    handled (others had left the delay queue)."""
+    if action not in (RETRY, KILL, DELETE):
+        raise ValueError(f"unknown action {action!r}")
+    refs = list(refs)
+    return [data for i in range(0, len(refs), TAKE_BATCH) for data in _take_batch(refs[i : i + TAKE_BATCH], action)]
 
 
 def take(refs: Iterable[MessageRef], action: str) -> int:
-    """'retry': to the front of its queue now; 'kill': to the dead letters with the reason
-    "killed by an operator". Returns how many this call handled (others had left the delay queue)."""
-    if action not in (RETRY, KILL):
-        raise ValueError(f"unknown action {action!r}")
-    refs = list(refs)
-    return sum(_take_batch(refs[i : i + TAKE_BATCH], action) for i in range(0, len(refs), TAKE_BATCH))
+    """`take_messages`, counted: how many this call handled."""
+    return len(take_messages(refs, action))
 
 
 # --- the worker's side ---------------------------------------------------------

@@ -23,6 +23,7 @@ Ours, under <ns>:__jobs__: (kept by dramaturg.middleware, dramaturg.broker and t
   paused                       set of paused queue names (consumers do not fetch from them)
   actors:m:<epoch minute>      hash "<actor>|<field>" -> count, kept two hours (per-actor metrics)
   actors:h:<epoch hour>        the same per hour, kept two days
+  actors:d:<day ordinal>       hash "<actor>|<p,f,r,d,s>" -> count, by day of TIME_ZONE, kept 91 days (history)
   actors:total                 the same since the start (Prometheus counters)
   versions                     zset code version -> when a worker first booted with it (deploy markers)
   recent:meta                  hash: the record of finished messages' current slot and its count
@@ -30,6 +31,9 @@ Ours, under <ns>:__jobs__: (kept by dramaturg.middleware, dramaturg.broker and t
   task:<result id>             hash: a django.tasks result (status, times, task, args, return value); TTL
   task:<result id>:workers     list of the worker ids that ran it, one per attempt; same TTL
   task:<result id>:errors      list of JSON errors (exception class path, traceback), one per failed attempt
+  attempts:<message id>        list of JSON [retries, at ms, error line, worker], one per failed attempt
+  periodic:disabled            set of periodic actors the scheduler skips (an operator disabled them)
+  quiet                        set of worker ids told to stop taking work
   wake:<queue as consumed>     list of wake-up tokens: each enqueue/requeue onto the queue pushes one
                                (bounded), an idle consumer BLPOPs it instead of polling
 
@@ -181,6 +185,11 @@ def actor_hour_key(hour: int) -> str:
     return jobs_key("actors", "h", str(hour))
 
 
+def actor_day_key(day: int) -> str:
+    """A day's per-actor counts; `day` is the date's ordinal (datetime.date.toordinal) in TIME_ZONE."""
+    return jobs_key("actors", "d", str(day))
+
+
 def actor_totals_key() -> str:
     return jobs_key("actors", "total")
 
@@ -216,3 +225,16 @@ def task_workers_key(result_id: str) -> str:
 
 def task_errors_key(result_id: str) -> str:
     return jobs_key("task", result_id, "errors")
+
+
+def attempts_key(message_id: str) -> str:
+    return jobs_key("attempts", message_id)
+
+
+def periodic_disabled_key() -> str:
+    return jobs_key("periodic", "disabled")
+
+
+def quiet_workers_key(ns: str | None = None) -> str:
+    """Workers told to stop taking work (a graceful stop); `ns` for a broker that is not the global one."""
+    return f"{ns if ns is not None else namespace()}:__jobs__:quiet"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dramatiq.common import q_name
 
-from . import keys, recent
+from . import attempt_log, keys, recent
 from .connection import client
-from .dead_letters import DeadLetterRef, DeadLetterSummary, find_dead, load_summaries
+from .dead_letters import DeadLetterRef, DeadLetterSummary, find_dead, get_dead, load_summaries
 from .messages import StoredMessage, decode
 
 SCAN_LIMIT = 5_000  # entries looked at per hash when the id is a message id (not a redis id)
@@ -75,12 +75,14 @@ def locate(
     done = recent.finished(message_id, max_age_ms=recent_max_age_ms)
     # A message that ran lately can only be queued, retrying or dead on its own queue: scan that one only.
     names = [q_name(done["queue"])] if done and done.get("queue") else [q_name(q) for q in queues]
-    running = {s.details.get("message_id") for s in found}
+    running = {s.details.get("message_id"): n for n, s in enumerate(found)}
     for queue in names:
         hit = _in_hash(keys.messages_key(queue), message_id, scan_limit)
         if hit:
             message = StoredMessage(hit[0], queue, hit[1])
-            if message.message_id not in running:
+            if message.message_id in running:  # its body, for the running job's detail page
+                found[running[message.message_id]] = replace(found[running[message.message_id]], message=message)
+            else:
                 found.append(Sighting("ready", queue, message))
         hit = _in_hash(keys.delayed_messages_key(queue), message_id, scan_limit)
         if hit:
@@ -146,3 +148,30 @@ def running_message_ids(worker_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         for message_id, raw in jobs.items():
             result[message_id.decode()] = {**json.loads(raw), "worker": worker_id}
     return result
+
+
+@dataclass(frozen=True)
+class MessageDetail:
+    """Everything known of one message, for its detail page."""
+
+    message_id: str
+    sightings: list[Sighting]
+    message: StoredMessage | None  # its whole body, from the first place that holds one
+    failed_attempts: list[dict[str, Any]]  # store.attempt_log: retries, at_ms, error, worker
+
+    @property
+    def state(self) -> str:
+        """Where it is now: the first sighting's state ('' when unknown)."""
+        return self.sightings[0].state if self.sightings else ""
+
+
+def detail(message_id: str, queues: Iterable[str], worker_ids: Iterable[str], **locate_options: Any) -> MessageDetail:
+    """`locate` the message, read its whole body (a dead letter's too) and its failed attempts."""
+    sightings = locate(message_id, queues, worker_ids, **locate_options)
+    message = next((s.message for s in sightings if s.message is not None), None)
+    if message is None:
+        for s in sightings:
+            if s.dead is not None and (message := get_dead(DeadLetterRef(s.dead.queue_name, s.dead.redis_id))):
+                break
+    known_id = message.message_id if message is not None else message_id.strip()
+    return MessageDetail(known_id, sightings, message, attempt_log.failed_attempts(known_id) if known_id else [])

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from dramaturg.masking import one_line
+
 # A dead letter with no recorded exception (e.g. expired by AgeLimit) files under this name.
 NO_EXCEPTION = "Rejected"
 # A body that is not a Dramatiq message at all files under this name.
@@ -21,6 +23,22 @@ def exception_type_of(data: dict[str, Any]) -> str:
     last_line = str(options.get("traceback") or "").strip().rsplit("\n", 1)[-1]
     name = last_line.split(":", 1)[0].rsplit(".", 1)[-1].strip()
     return name if name.isidentifier() else NO_EXCEPTION
+
+
+def last_error_of(data: dict[str, Any]) -> str:
+    """Why a message last failed, as one masked line: its dead-letter reason, else the last line of
+    the traceback Dramatiq keeps with a message it retries (`ValueError: ...`); '' if it never failed."""
+    options = data.get("options") or {}
+    reason = str(options.get("dead_letter_reason") or "")
+    if not reason:
+        lines = [line for line in str(options.get("traceback") or "").splitlines() if line.strip()]
+        reason = lines[-1] if lines else ""
+    return one_line(reason)
+
+
+def failed_attempts_of(data: dict[str, Any]) -> int:
+    """How many of the message's attempts failed so far (Dramatiq counts them in `retries`)."""
+    return int((data.get("options") or {}).get("retries") or 0)
 
 
 def decode(raw: bytes | str | None) -> dict[str, Any] | None:
@@ -90,6 +108,16 @@ class StoredMessage:
     @property
     def reason(self) -> str:
         return self.options.get("dead_letter_reason", "")
+
+    @property
+    def last_error(self) -> str:
+        """See `last_error_of`."""
+        return last_error_of(self.data)
+
+    @property
+    def failed_attempts(self) -> int:
+        """See `failed_attempts_of`."""
+        return failed_attempts_of(self.data)
 
     @property
     def exception_type(self) -> str:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import dramatiq
 import redis
 from dramatiq.common import q_name
 
 from . import keys
-from .connection import client, run_readonly, text
+from .connection import client, run_readonly, script, text
 from .messages import StoredMessage, decode
 
 logger = logging.getLogger(__name__)
@@ -149,3 +150,35 @@ def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> tu
             if needle in body.replace(b" ", b"") and (data := decode(body)):
                 return state, StoredMessage(redis_id.decode(), q_name(queue), data)
     return None
+
+
+# --- the operator's actions ------------------------------------------------------
+
+CLEAR_BATCH = 500
+
+
+def delete_ready(refs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Delete ready messages, given as (queue, redis id): each only while still in its queue's list
+    (one a worker fetched already is running and stays). Returns the decoded bodies of those deleted."""
+    by_queue: dict[str, list[str]] = {}
+    for queue, redis_id in refs:
+        by_queue.setdefault(q_name(queue), []).append(redis_id)
+    conn = client()
+    deleted: list[dict[str, Any]] = []
+    for queue, ids in by_queue.items():
+        bodies = script("delete_ready", conn)(keys=[keys.queue_key(queue), keys.messages_key(queue)], args=ids)
+        deleted.extend(decode(body) or {} for body in bodies)
+    return deleted
+
+
+def clear_ready(queue: str, *, batch: int = CLEAR_BATCH) -> Iterator[list[dict[str, Any]]]:
+    """Drop every ready message of `queue`, a batch at a time from the front (messages running on a
+    worker finish; delayed and dead ones stay). Yields the decoded bodies of each batch dropped."""
+    conn = client()
+    clear = script("clear_ready", conn)
+    while True:
+        bodies = clear(keys=[keys.queue_key(queue), keys.messages_key(queue)], args=[batch])
+        if bodies:
+            yield [decode(body) or {} for body in bodies]
+        if len(bodies) < batch:
+            return

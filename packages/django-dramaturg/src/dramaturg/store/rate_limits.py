@@ -27,13 +27,17 @@ class Slot(NamedTuple):
     taken: bool  # reserved for the caller; False: the earliest slot is further away than it would wait
     wait_us: int  # µs from now until that slot (0: now)
     at_us: int  # its time on Redis' clock (µs since the epoch)
+    more_us: tuple[int, ...] = ()  # µs from now until each further slot taken with it (`count` > 1)
 
 
-def take_token(name: str, interval_us: float, burst: int, max_wait_us: int) -> Slot:
+def take_token(name: str, interval_us: float, burst: int, max_wait_us: int, count: int = 1) -> Slot:
     """Take the next slot of bucket `name` (one every `interval_us`, up to `burst` at once) if it is
-    due within `max_wait_us`. One round trip (lua/token_bucket.lua)."""
+    due within `max_wait_us`, and up to `count - 1` more after it within that wait. One round trip
+    (lua/token_bucket.lua)."""
     conn = client()
-    taken, wait_us, at_us = script("token_bucket", conn)(
-        keys=[rate_limit_key(f"bucket:{name}")], args=[repr(float(interval_us)), burst, max_wait_us], client=conn
+    taken, wait_us, at_us, *more_us = script("token_bucket", conn)(
+        keys=[rate_limit_key(f"bucket:{name}")],
+        args=[repr(float(interval_us)), burst, max_wait_us, count],
+        client=conn,
     )
-    return Slot(bool(taken), int(wait_us), int(at_us))
+    return Slot(bool(taken), int(wait_us), int(at_us), tuple(int(us) for us in more_us))

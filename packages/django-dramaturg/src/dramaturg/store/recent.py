@@ -37,6 +37,7 @@ FIELDS = (
     "worker",
     "host",
     "pid",
+    "error",  # a failed attempt's error, one masked line ("" when it did not fail)
 )
 DONE, RETRIED, DEAD = "done", "failed, retry enqueued", "dead"
 _json = json.JSONEncoder(separators=(",", ":")).encode
@@ -51,18 +52,20 @@ def add_to_pipeline(
     max_age_ms: int,
 ) -> None:
     """Queue on `pipe` the record of `finished` messages: each the first 8 FIELDS (message id ...
-    duration; retries and the times in ms integers), `worker` the last 3 (worker id, host, pid),
-    the same for all."""
+    duration; retries and the times in ms integers), then, for a failed attempt, its error;
+    `worker` the 3 after them (worker id, host, pid), the same for all."""
     if not finished or limit <= 0:
         return
     tail = "," + _json(list(worker))[1:]
     heads: dict[tuple[str, str, str], str] = {}  # (actor, queue, outcome) -> its JSON, the array left open
     pieces: list[str] = []  # id, value, id, value, ...
-    for message_id, actor, queue, outcome, retries, started_ms, finished_ms, duration_ms in finished:
+    for message_id, actor, queue, outcome, retries, started_ms, finished_ms, duration_ms, *error in finished:
         head = heads.get((actor, queue, outcome))
         if head is None:
             head = heads[actor, queue, outcome] = _json([actor, queue, outcome])[:-1]
         value = "%s,%d,%d,%d,%.1f%s" % (head, retries, started_ms, finished_ms, duration_ms, tail)  # noqa: UP031  # faster than an f-string
+        if error:  # rare: only a failed attempt's record carries one, after the worker's fields
+            value = f"{value[:-1]},{_json(error[0])}]"
         pieces += (message_id, value)
     joined = "".join(pieces)
     sizes = map(len, pieces) if joined.isascii() else (len(p.encode()) for p in pieces)  # UTF-8 bytes
@@ -81,16 +84,17 @@ def finished(message_id: str, *, max_age_ms: int = 86_400_000) -> dict[str, Any]
         pipe.hget(keys.recent_slot_key(slot), message_id)
     oldest = now_ms() - max_age_ms
     ends = [
-        entry
-        for raw in pipe.execute()
-        if raw and (entry := _entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
+        end for raw in pipe.execute() if raw and (end := entry(message_id, json.loads(raw)))["finished_ms"] >= oldest
     ]
     return max(ends, key=lambda e: e["finished_ms"]) if ends else None
 
 
-def _entry(message_id: str, values: list[Any]) -> dict[str, Any]:
-    # An entry written before the id was left out of the value (until it expires) holds all FIELDS.
-    return dict(zip(FIELDS, values if len(values) == len(FIELDS) else [message_id, *values], strict=False))
+def entry(message_id: str, values: list[Any]) -> dict[str, Any]:
+    """A stored record (the JSON array of a slot's field `message_id`) as a dict of FIELDS."""
+    # An entry written before the id was left out of the value (until it expires) starts with the id.
+    entry = dict(zip(FIELDS, values if values[:1] == [message_id] else [message_id, *values], strict=False))
+    entry.setdefault("error", "")
+    return entry
 
 
 def count() -> int:

@@ -12,7 +12,7 @@ from dramatiq.common import q_name
 
 from dramaturg.timeutil import now_ms
 
-from . import actor_metrics, keys, recent
+from . import actor_metrics, attempt_log, keys, recent
 from .actor_metrics import ActorCounts
 from .connection import client, text
 
@@ -31,6 +31,7 @@ class WorkerInfo:
     alive: bool  # heartbeat within the broker's heartbeat timeout
     running: list[dict[str, Any]]  # empty for a lost worker: what it ran is not running any more
     version: str = "unknown"  # the code version it booted with
+    threads: int | None = None  # its worker threads (None: registered before workers said)
 
     @property
     def state(self) -> str:
@@ -49,11 +50,12 @@ def publish_worker_stats(
     finished: Sequence[Sequence[Any]] = (),
     recent_limit: int = 10_000,
     recent_max_age_ms: int = 86_400_000,
+    failures: Sequence[tuple[str, int, int, str]] = (),
 ) -> None:
     """One pipeline with what a worker process did since its last publish: its
     registration (`seen_ms` doubles as a heartbeat), the jobs it runs now (None:
     unchanged), processed/failed counts by epoch minute, periodic last runs,
-    per-actor counts and runtimes by minute, and the messages it finished."""
+    per-actor counts and runtimes by minute, the messages it finished, and its failed attempts."""
     pipe = client().pipeline(transaction=False)
     pipe.hset(keys.workers_key(), worker_id, json.dumps({**info, "seen_ms": now_ms()}))
     if info.get("queues"):  # the registry, again: a declaration made while Redis was down missed it
@@ -81,6 +83,7 @@ def publish_worker_stats(
         limit=recent_limit,
         max_age_ms=recent_max_age_ms,
     )
+    attempt_log.add_to_pipeline(pipe, failures, worker_id, recent_max_age_ms // 1000)
     pipe.execute()
 
 
@@ -89,6 +92,7 @@ def unregister_worker(worker_id: str) -> None:
     pipe = client().pipeline(transaction=False)
     pipe.hdel(keys.workers_key(), worker_id)
     pipe.delete(keys.running_key(worker_id))
+    pipe.srem(keys.quiet_workers_key(), worker_id)
     pipe.execute()
 
 
@@ -157,6 +161,7 @@ def workers(heartbeat_timeout_ms: int, forget_after_ms: int = FORGET_AFTER_MS) -
                 alive=alive[worker_id],
                 running=sorted((json.loads(j) for j in jobs), key=lambda j: j.get("started_ms", 0)),
                 version=info.get("version", "unknown"),
+                threads=info.get("threads"),
             )
         )
     return result

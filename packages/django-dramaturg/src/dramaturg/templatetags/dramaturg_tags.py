@@ -6,11 +6,14 @@ from typing import Any
 from django import template
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext, gettext_lazy
 
-from dramaturg import timeutil
+from dramaturg import banner, timeutil
 from dramaturg.charts import duration_label
-from dramaturg.masking import pretty, preview
+from dramaturg.masking import mask_text, pretty, preview
+from dramaturg.store import delayed
 
 register = template.Library()
 
@@ -27,6 +30,50 @@ def with_zone(value: datetime | None, fmt: str = "Y-m-d H:i:s") -> str:
         return str(value)
     local = timezone.localtime(value) if timezone.is_aware(value) else timezone.make_aware(value)
     return f"{date_format(local, fmt)} {local.tzname() or date_format(local, 'O')}"
+
+
+def _aware(value: datetime | int | str | None) -> datetime | None:
+    """A datetime, or epoch milliseconds (what the store keeps), as an aware datetime; None for nothing."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else timezone.make_aware(value)
+    return timeutil.from_ms(value)
+
+
+@register.filter(expects_localtime=False)
+def relative(value: datetime | int | str | None) -> str:
+    """How long ago (or how far ahead) a time is, in the page's language: "3 min ago", "in 45 s"; "" for none.
+    Takes a datetime or epoch milliseconds."""
+    moment = _aware(value)
+    if moment is None:
+        return ""
+    delta_s = (timezone.now() - moment).total_seconds()
+    if abs(delta_s) < 1:
+        return gettext("just now")
+    age = seconds_label(abs(delta_s))
+    return (gettext("%(age)s ago") if delta_s > 0 else gettext("in %(age)s")) % {"age": age}
+
+
+@register.filter(expects_localtime=False)
+def when(value: datetime | int | str | None, fmt: str = "Y-m-d H:i:s") -> SafeString | str:
+    """A time as the console shows it: with its zone, then how long ago, in a <time> element
+    ("2026-11-25 16:20:01 KST · 3 min ago"). Takes a datetime or epoch milliseconds; "" for none."""
+    moment = _aware(value)
+    if moment is None:
+        return ""
+    return format_html(
+        '<time datetime="{}">{}</time> <span class="muted ago">· {}</span>',
+        moment.isoformat(timespec="seconds"),
+        with_zone(moment, fmt),
+        relative(moment),
+    )
+
+
+@register.inclusion_tag("dramaturg/_health_banner.html")
+def health_banner() -> dict[str, Any]:
+    """The banner of failing health checks, each linked to what fails (nothing when all pass)."""
+    return {"failing": banner.failing_checks()}
 
 
 # What the store and the workers call a state or an outcome (kept as data-state attributes and in
@@ -51,6 +98,18 @@ STATE_LABELS = {
 }
 
 
+# Reasons the job system itself writes into a dead letter (kept in English in Redis), in the page's language.
+REASON_LABELS = {
+    delayed.KILLED_REASON: gettext_lazy("killed by an operator"),
+}
+
+
+@register.filter
+def reason_label(reason: str) -> str:
+    """A dead letter's reason as shown to a person: the job system's own reasons translated, others as they are."""
+    return str(REASON_LABELS.get(reason, reason))
+
+
 FIELD_LABELS = {
     "queue": gettext_lazy("queue"),
     "actor": gettext_lazy("actor"),
@@ -73,6 +132,12 @@ def state_label(state: str) -> str:
 @register.filter
 def as_json(value: Any) -> str:
     return pretty(value)
+
+
+@register.filter
+def masked(text: str) -> str:
+    """Free text (a traceback, an error line) with secrets masked (dramaturg.masking.mask_text)."""
+    return mask_text(str(text or ""))
 
 
 @register.filter

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from django.utils.translation import gettext, ngettext
 from dramaturg import conf
 
 from .. import actions, actors
+from ..models import AuditEntry
 from ..store import dead_letters
 from ..store.dead_letters import DeadLetterRef, InvalidReference
 from ._params import MALFORMED, safe_next
@@ -44,6 +45,9 @@ def parse_action(request: HttpRequest, allowed: Collection[str], default_next: s
     except InvalidReference:
         messages.error(request, MALFORMED)
         return redirect(next_url)
+    if scope == "matching" and action in ONE_BY_ONE:
+        messages.error(request, gettext("Unknown action."))
+        return redirect(next_url)
     if scope != "matching" and not refs:
         messages.warning(request, gettext("Select at least one message first."))
         return redirect(next_url)
@@ -56,11 +60,30 @@ _ACTIONS = {
     "delete": ("dramaturg:dead_action", True),
     "retry_now": ("dramaturg:retry_action", False),
     "kill": ("dramaturg:retry_action", True),
+    "delete_delayed": ("dramaturg:retry_action", True),
+    "delete_ready": ("dramaturg:ready_action", True),
 }
+ONE_BY_ONE = ("delete_delayed", "delete_ready")  # no "all matching" scope
+
+
+def _delete_texts(action: str, total: int) -> dict[str, str | SafeString]:
+    counter = {"counter": total}
+    if action == "delete_ready":
+        title = ngettext("Delete %(counter)s ready message?", "Delete %(counter)s ready messages?", total) % counter
+    else:
+        title = ngettext("Delete %(counter)s delayed message?", "Delete %(counter)s delayed messages?", total) % counter
+    return {
+        "title": title,
+        "covers": ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter,
+        "effect": gettext("No worker will run it. This cannot be undone."),
+        "confirm_label": gettext("Yes, delete"),
+    }
 
 
 def _confirm_texts(action: str, scope: str, total: int, filter: Any) -> dict[str, str | SafeString]:
     """The confirmation page's heading, what it covers and does, and its button, for one action."""
+    if action in ONE_BY_ONE:
+        return _delete_texts(action, total)
     counter = {"counter": total}
     selected = ngettext("The %(counter)s selected message.", "The %(counter)s selected messages.", total) % counter
     anything = gettext("any")
@@ -103,6 +126,11 @@ def _confirm_texts(action: str, scope: str, total: int, filter: Any) -> dict[str
             )
         )
         label = gettext("Yes, retry now") if action == "retry_now" else gettext("Yes, kill")
+    if action in ("delete", "kill"):  # an operator's intent is final for what they owed (dramaturg.owed_rows)
+        owed = gettext(
+            "What they still owed (an email, an alert) is cancelled and never sent; a requeue owes it again."
+        )
+        effect = f"{effect} {owed}"
     # The translated sentence holds markup (<b>); the operator's filter values are escaped into it.
     values = {"queue": escape(queue), "actor": escape(actor), "exception": escape(exception)}
     covers = mark_safe(matching % values) if scope == "matching" else selected
@@ -139,3 +167,22 @@ def confirm_then_perform(
     entry = actions.perform(request.user, form.action, form.scope, refs=form.refs, filter=filter)
     (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(form.next_url)
+
+
+def confirm_then_record(
+    request: HttpRequest,
+    *,
+    op: str,
+    texts: dict[str, str],
+    danger: bool,
+    next_url: str,
+    perform: Callable[[], AuditEntry],
+) -> HttpResponse:
+    """An action on one thing (a queue, a periodic job, a worker): its confirmation page first; once
+    confirmed, `perform` does it and records it (dramaturg.actions), and the operator is told the outcome."""
+    if request.POST.get("confirm") != "yes":
+        context = {**texts, "action_url": request.path, "danger": danger, "op": op, "next": next_url}
+        return render(request, "dramaturg/confirm.html", context)
+    entry = perform()
+    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
+    return redirect(next_url)

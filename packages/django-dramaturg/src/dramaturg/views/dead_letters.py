@@ -27,7 +27,8 @@ from ._params import MALFORMED, PAGE_SIZE
 DETAIL_CHARS = 20_000  # of each argument block on the detail page; the download has everything
 
 
-def _bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
+def bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
+    """The first `limit` characters of a detail page's text block, and how many were left out."""
     return {"text": text[:limit], "cut": max(len(text) - limit, 0)}
 
 
@@ -35,7 +36,7 @@ def _bounded(text: str, limit: int = DETAIL_CHARS) -> dict[str, Any]:
 @staff_required
 def dead_list(request: HttpRequest) -> HttpResponse:
     """The dead letters: filter, look-up by message id, keyset pages, and the forms of the action flow.
-    Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist."""
+    Mounted twice: at /jobs/dead/ and as the admin's "Failed messages" changelist (in the admin's page)."""
     filter = MessageFilter.from_params(request.GET)
     newer = request.GET.get("newer")
     listing = dead_letters.listing(
@@ -56,8 +57,19 @@ def dead_list(request: HttpRequest) -> HttpResponse:
             "lookup": lookup,
             "query": urlencode(filter.as_params()),
             "can_manage": request.user.has_perm(actions.PERMISSION),
+            **_admin_page(request),
         },
     )
+
+
+def _admin_page(request: HttpRequest) -> dict[str, Any]:
+    """Served as the admin's "Failed messages": the admin's page around the list (its header, user links,
+    breadcrumbs and styles); at /jobs/dead/, nothing (the console's page)."""
+    if request.resolver_match is None or request.resolver_match.namespace != "admin":
+        return {}
+    from django.contrib import admin  # the admin that mounts this view
+
+    return {**admin.site.each_context(request), "base_template": "dramaturg/admin_page.html"}
 
 
 def _dead_letter(request: HttpRequest, queue: str, redis_id: str) -> tuple[DeadLetterRef | None, StoredMessage | None]:
@@ -90,8 +102,8 @@ def dead_detail(request: HttpRequest, queue: str, redis_id: str) -> HttpResponse
             "message": message,
             "ref": ref,
             "can_manage": request.user.has_perm(actions.PERMISSION),
-            "args": _bounded(pretty(message.args)),
-            "kwargs": _bounded(pretty(message.kwargs)) if message.kwargs else None,
+            "args": bounded(pretty(message.args)),
+            "kwargs": bounded(pretty(message.kwargs)) if message.kwargs else None,
         },
     )
 

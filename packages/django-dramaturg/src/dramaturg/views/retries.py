@@ -44,8 +44,9 @@ def retry_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 @permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def retry_action(request: HttpRequest) -> HttpResponse:
-    """Retry now / kill one, the selected, or all matching: a confirmation page first, then the action."""
-    form = parse_action(request, actions.RETRY_ACTIONS, reverse("dramaturg:retries"))
+    """Retry now (run now) / kill one, the selected, or all matching waiting retries, or delete delayed
+    messages: a confirmation page first, then the action."""
+    form = parse_action(request, actions.DELAYED_ACTIONS, reverse("dramaturg:retries"))
     if isinstance(form, HttpResponse):
         return form
     filter = MessageFilter.from_params(request.POST)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dramatiq
 from django.tasks import TaskContext, task
 
 
@@ -45,3 +46,19 @@ def add_on_reports(a: int, b: int) -> int:
 @task
 def returns_a_set() -> object:
     return {1, 2}
+
+
+@task(queue_name="reports")
+def nap_then_touch(path: str, seconds: float) -> str:
+    """A job that takes a while, then leaves a file: a graceful shutdown lets it finish."""
+    import time
+
+    time.sleep(seconds)
+    Path(path).touch()
+    return path
+
+
+@dramatiq.actor(queue_name="reports", max_retries=1, min_backoff=10, max_backoff=100)
+def times_out(label: str) -> None:
+    """An expected failure (a timeout, as an SMTP server's), retried once, then a dead letter."""
+    raise TimeoutError(f"{label}: the server did not answer")

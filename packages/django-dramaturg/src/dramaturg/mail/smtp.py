@@ -1,0 +1,304 @@
+"""Django's SMTP backend with RFC 5321's timeouts, and what a failed send means for trying again
+(`dramaturg.mail.EmailBackend`, `OutcomeUnknown`, `is_transient`; also importable from `dramaturg.mail`).
+
+Written against Django 6.1 (django.core.mail.backends.smtp.EmailBackend: its `connection_class`
+property and `_send` method) and Python 3.12's smtplib (`SMTP.data` sends the message and its
+terminating "." in one `send` call, then reads the final reply with `getreply`);
+tests/unit/test_smtp_backend.py fails loudly if either changes.
+
+RFC 5321 §4.5.3.2 gives a client minutes for each step and 10 minutes for the reply to the end
+of DATA, because the server may be delivering the message before it answers. Django has one
+timeout for every step. Here the connection, the greeting and the commands keep `timeout` (short:
+a dead server is noticed quickly), and only the final reply waits `data_timeout`. A timeout or a
+dropped connection after the whole message was handed over raises OutcomeUnknown: the server may
+have delivered it, so the caller must not treat it as "not sent".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import smtplib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from email.headerregistry import HeaderRegistry
+from email.policy import EmailPolicy
+from functools import lru_cache, partial
+from typing import Any
+
+from django.core.mail.backends.smtp import EmailBackend as DjangoSmtpBackend
+from dramatiq.rate_limits import RateLimitExceeded
+
+logger = logging.getLogger(__name__)
+
+END_OF_DATA = b"\r\n.\r\n"
+
+
+class OutcomeUnknown(Exception):
+    """The message was handed over (end of DATA sent) but the server's answer never came."""
+
+
+class _FinalReplyTimeout:
+    """smtplib.SMTP (or SMTP_SSL) that waits `data_timeout` for the reply to the end of DATA."""
+
+    handed_over = False  # the current message's end of DATA went out
+
+    def __init__(self, *args: Any, data_timeout: float | None = None, **kwargs: Any) -> None:
+        self.data_timeout = data_timeout
+        super().__init__(*args, **kwargs)  # connects
+
+    def mail(self, *args: Any, **kwargs: Any) -> Any:
+        if self.handed_over:  # a kept connection's next message: its commands get the short timeout again
+            sock = getattr(self, "sock", None)
+            if sock is not None:
+                timeout = self.timeout  # type: ignore[attr-defined]
+                # smtplib's default is socket's "no timeout given" marker: the process-wide default then.
+                sock.settimeout(timeout if isinstance(timeout, int | float) else socket.getdefaulttimeout())
+        self.handed_over = False  # MAIL FROM starts a new message on this connection
+        return super().mail(*args, **kwargs)  # type: ignore[misc]
+
+    def send(self, s: Any) -> None:
+        super().send(s)  # type: ignore[misc]
+        if isinstance(s, bytes) and s.endswith(END_OF_DATA):
+            # Only the message's final "." line ends so (dot-stuffing escapes any other).
+            self.handed_over = True
+            sock = getattr(self, "sock", None)
+            if sock is not None and self.data_timeout is not None:
+                sock.settimeout(self.data_timeout)
+
+
+class SMTP(_FinalReplyTimeout, smtplib.SMTP):
+    pass
+
+
+class SMTP_SSL(_FinalReplyTimeout, smtplib.SMTP_SSL):
+    pass
+
+
+class _HeaderClasses(HeaderRegistry):
+    """The standard library's header registry, less a new class made for every header it parses
+    (`type(...)` per call: a third of the time Django takes to build a message): one per name."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        made = self._classes.get(key)
+        if made is None:
+            made = self._classes[key] = super().__getitem__(name)
+        return made
+
+
+class _SmtpPolicy(EmailPolicy):
+    """email.policy.SMTP that parses a header value it has parsed before only once (From, the MIME
+    headers, a subject: most of each message's headers are the same as the last one's). A parsed
+    header is an immutable str; the same one may be in any number of messages."""
+
+    def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if type(value) is str:
+            return _parsed_header(self, name, value)
+        return super().header_store_parse(name, value)
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if hasattr(value, "name"):  # a parsed header (one class per name: the same text folds the same way)
+            return _folded_header(self, name, value)
+        return super().fold_binary(name, value)
+
+
+@lru_cache(maxsize=1024)
+def _parsed_header(policy: Any, name: str, value: str) -> tuple[str, Any]:
+    return EmailPolicy.header_store_parse(policy, name, value)
+
+
+@lru_cache(maxsize=1024)
+def _folded_header(policy: Any, name: str, value: str) -> bytes:
+    return EmailPolicy.fold_binary(policy, name, value)
+
+
+@lru_cache(maxsize=256)
+def _prepared_address(backend_class: type[DjangoSmtpBackend], address: str, force_ascii: bool) -> str:
+    return backend_class.prep_address(None, address, force_ascii)  # type: ignore[arg-type]  # uses no self
+
+
+# The policy dramaturg.mail.EmailBackend builds messages with: email.policy.SMTP's, parsed faster.
+SMTP_POLICY = _SmtpPolicy(linesep="\r\n", header_factory=_HeaderClasses())
+
+
+class _KeptConnections:
+    """Open SMTP connections between sends, one per worker thread and mailer, closed by a thread of
+    their own once idle for their `keep_alive_s`. A connection is here only while nobody uses it."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.idle: dict[tuple, tuple[smtplib.SMTP, float]] = {}  # (thread, mailer) -> (connection, closes at)
+        self.changed = threading.Condition()
+        self.wake_at = float("inf")
+        self.closer: threading.Thread | None = None
+
+    def take(self, key: tuple) -> smtplib.SMTP | None:
+        with self.changed:
+            kept = self.idle.pop((threading.get_ident(), key), None)
+        return kept[0] if kept else None
+
+    def put(self, key: tuple, connection: smtplib.SMTP, keep_alive_s: float) -> None:
+        closes_at = time.monotonic() + keep_alive_s
+        with self.changed:
+            self.idle[(threading.get_ident(), key)] = (connection, closes_at)
+            if self.closer is None:
+                self.closer = threading.Thread(target=self._close_idle, name="smtp-idle", daemon=True)
+                self.closer.start()
+            elif closes_at < self.wake_at:
+                self.changed.notify()
+
+    def _close_idle(self) -> None:
+        while True:
+            with self.changed:
+                now = time.monotonic()
+                expired = [k for k, (_, closes_at) in self.idle.items() if closes_at <= now]
+                idle = [self.idle.pop(k)[0] for k in expired]
+                if not idle:
+                    self.wake_at = min((at for _, at in self.idle.values()), default=now + 60)
+                    self.changed.wait(self.wake_at - now)
+                    continue
+            for connection in idle:
+                _quit(connection)
+
+
+def _quit(connection: smtplib.SMTP) -> None:
+    try:
+        connection.quit()
+    except (OSError, smtplib.SMTPException):  # gone already, or not answering: the socket is closed either way
+        connection.close()
+
+
+_kept_lock = threading.Lock()
+_kept: _KeptConnections | None = None
+
+
+def _kept_connections() -> _KeptConnections:
+    """This process's kept connections (a forked child starts with none: its parent's are its parent's)."""
+    global _kept
+    if _kept is None or _kept.pid != os.getpid():
+        with _kept_lock:
+            if _kept is None or _kept.pid != os.getpid():
+                _kept = _KeptConnections()
+    return _kept
+
+
+class EmailBackend(DjangoSmtpBackend):
+    """Django's SMTP backend plus OPTIONS `data_timeout` (seconds to wait for the reply to the end of
+    DATA; `timeout` covers the rest) and OutcomeUnknown for an answer lost after the hand-over.
+
+    OPTIONS `keep_alive_s` (default 30; 0: a connection per `send_messages`, as Django's): the
+    connection stays open after a send for the same thread's next one, and is closed once idle that
+    long. One that failed is closed at once. One the server dropped meanwhile fails at MAIL FROM,
+    before anything was handed over: the message is then sent once on a new connection."""
+
+    def __init__(self, *args: Any, data_timeout: float | None = None, keep_alive_s: float = 30, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data_timeout = data_timeout
+        self.keep_alive_s = keep_alive_s
+        self._reused = False  # the open connection was kept from an earlier send
+        self._broken = False  # a send failed on it: not kept
+
+    @property
+    def connection_class(self) -> Callable[..., smtplib.SMTP]:  # type: ignore[override]  # stubs: type[SMTP]
+        data_timeout = self.data_timeout if self.data_timeout is not None else self.timeout
+        return partial(SMTP_SSL if self.use_ssl else SMTP, data_timeout=data_timeout)
+
+    @property
+    def _keeps(self) -> bool:
+        # Not with fail_silently: a dropped kept connection would then lose the message without a word.
+        return bool(self.keep_alive_s) and not self.fail_silently
+
+    def _key(self) -> tuple:
+        return (
+            self.host,
+            self.port,
+            self.username,
+            self.password,
+            self.use_tls,
+            self.use_ssl,
+            self.timeout,
+            self.data_timeout,
+            self.ssl_keyfile,
+            self.ssl_certfile,
+        )
+
+    def open(self) -> bool | None:
+        if self.connection is None and self._keeps:
+            kept = _kept_connections().take(self._key())
+            if kept is not None:
+                self.connection, self._reused, self._broken = kept, True, False
+                return True  # send_messages closes it when done, which keeps it again
+        self._reused, self._broken = False, False
+        return super().open()
+
+    def close(self) -> None:
+        if self.connection is not None and self._keeps and not self._broken and self._partial_connection is None:  # type: ignore[attr-defined]
+            connection, self.connection = self.connection, None
+            _kept_connections().put(self._key(), connection, self.keep_alive_s)
+            return
+        super().close()
+
+    def _send(self, email_message: Any) -> bool:
+        try:
+            try:
+                return self._send_once(email_message)
+            except (smtplib.SMTPServerDisconnected, ConnectionError) as error:
+                if not self._reused or getattr(self.connection, "handed_over", False):
+                    raise
+                # The kept connection was dropped while idle; nothing of this message went out on it.
+                logger.info("The kept SMTP connection to %s was closed (%s); sending on a new one", self.host, error)
+                dropped, self.connection, self._reused = self.connection, None, False
+                if dropped is not None:
+                    dropped.close()
+                DjangoSmtpBackend.open(self)
+                return self._send_once(email_message)
+        except BaseException:
+            self._broken = True  # its state is unknown: closed, never kept
+            raise
+
+    def _send_once(self, email_message: Any) -> bool:
+        try:
+            return self._django_send(email_message)
+        except OSError as error:  # timeouts, resets and SMTPServerDisconnected (an SMTPException)
+            if getattr(self.connection, "handed_over", False) and not isinstance(error, smtplib.SMTPResponseException):
+                raise OutcomeUnknown(f"no answer after the message was handed over: {error}") from error
+            raise
+
+    def prep_address(self, address: Any, force_ascii: bool = True) -> str:
+        """Django's, remembered: most messages come from the same address (it parses it each time)."""
+        if type(address) is str:
+            return _prepared_address(DjangoSmtpBackend, address, force_ascii)
+        return super().prep_address(address, force_ascii)
+
+    def _django_send(self, email_message: Any) -> bool:
+        """Django 6.1's `_send`, the message built with SMTP_POLICY instead of email.policy.SMTP."""
+        if not email_message.recipients():
+            return False
+        from_email = self.prep_address(email_message.from_email)
+        recipients = [self.prep_address(addr) for addr in email_message.recipients()]
+        message = email_message.message(policy=SMTP_POLICY)
+        assert self.connection is not None  # send_messages opened it
+        try:
+            self.connection.sendmail(from_email, recipients, message.as_bytes())
+        except smtplib.SMTPException:
+            if not self.fail_silently:
+                raise
+            return False
+        return True
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a failed send is worth trying again later: no connection, a timeout, a 4xx reply,
+    our own rate limit. A 5xx reply, an address no server takes, or a bug is permanent."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _ in error.recipients.values())
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code < 500
+    return isinstance(error, OSError | RateLimitExceeded)

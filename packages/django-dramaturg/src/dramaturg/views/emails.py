@@ -1,0 +1,144 @@
+"""The outbox emails (dramaturg.mail.OutboxEmailBackend) by state, and requeue / cancel with the console's
+confirm-then-perform flow and its audit log (dramaturg.actions)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext, gettext_lazy, ngettext
+from django.views.decorators.http import require_POST, require_safe
+
+from .. import actions
+from ..decorators import staff_required
+from ..mail import outbox
+from ..masking import mask_address
+from ..models import AuditEntry, OutboxEmail
+from ..params import natural
+from ._params import PAGE_SIZE, safe_next
+
+STATE_LABELS = {
+    "owed": gettext_lazy("Owed"),
+    "retrying": gettext_lazy("Retrying"),
+    "sent": gettext_lazy("Sent"),
+    "failed": gettext_lazy("Failed"),
+    "unknown": gettext_lazy("Outcome unknown"),
+    "cancelled": gettext_lazy("Cancelled"),
+}
+# The form's op -> the audited action and what it does to the rows.
+EMAIL_ACTIONS = {
+    "requeue": (AuditEntry.Action.REQUEUE, outbox.requeue),
+    "kill": (AuditEntry.Action.KILL, outbox.cancel),
+}
+
+
+@dataclass(frozen=True)
+class EmailRow:
+    """One outbox email as the list shows it: recipients masked, never the body."""
+
+    pk: int
+    created_at: object
+    recipients: str
+    subject: str
+    status: str
+    attempts: int
+    sent_at: object
+    last_error: str
+
+
+def _row(email: OutboxEmail) -> EmailRow:
+    recipients = ", ".join(mask_address(a) for a in [*email.to, *email.cc, *email.bcc])
+    return EmailRow(
+        email.pk,
+        email.created_at,
+        recipients,
+        email.subject,
+        email.get_status_display(),
+        email.attempts,
+        email.sent_at,
+        email.last_error,
+    )
+
+
+@require_safe
+@staff_required
+def email_list(request: HttpRequest) -> HttpResponse:
+    """Outbox emails in one state (owed by default), newest first, PAGE_SIZE at a time (`before` an id)."""
+    state = request.GET.get("state", "owed")
+    if state not in outbox.STATES:
+        state = "owed"
+    rows = OutboxEmail.objects.filter(outbox.state_filter(state)).order_by("-pk")
+    before = natural(request.GET.get("before"), maximum=2**63 - 1)
+    if before:
+        rows = rows.filter(pk__lt=before)
+    page = list(rows.only("pk", "created_at", "to", "cc", "bcc", "subject", "status", "attempts", "sent_at",
+                          "last_error")[: PAGE_SIZE + 1])  # fmt: skip
+    counts = {s: OutboxEmail.objects.filter(outbox.state_filter(s)).count() for s in outbox.STATES}
+    return render(
+        request,
+        "dramaturg/emails.html",
+        {
+            "state": state,
+            "states": [(s, STATE_LABELS[s], counts[s]) for s in outbox.STATES],
+            "emails": [_row(e) for e in page[:PAGE_SIZE]],
+            "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
+            "can_manage": request.user.has_perm(actions.PERMISSION),
+        },
+    )
+
+
+@require_POST
+@staff_required
+@permission_required(actions.PERMISSION, raise_exception=True)
+def email_action(request: HttpRequest) -> HttpResponse:
+    """Requeue (failed, cancelled, outcome unknown) or cancel (owed, retrying) one or the selected emails:
+    a confirmation page first, then the action, recorded in the audit log."""
+    next_url = safe_next(request, reverse("dramaturg:emails"))
+    op, _, scope = request.POST.get("op", "").partition(":")
+    if op not in EMAIL_ACTIONS or scope not in ("one", "selected"):
+        messages.error(request, gettext("Unknown action."))
+        return redirect(next_url)
+    ids = sorted({n for n in (natural(v, maximum=2**63 - 1) for v in request.POST.getlist("refs")) if n})
+    if not ids:
+        messages.warning(request, gettext("Select at least one email first."))
+        return redirect(next_url)
+    action, take = EMAIL_ACTIONS[op]
+    if request.POST.get("confirm") != "yes":
+        counter = {"counter": len(ids)}
+        if op == "requeue":
+            title = ngettext("Send %(counter)s email again?", "Send %(counter)s emails again?", len(ids)) % counter
+            effect, label = (
+                gettext("Each is owed again, with a new job; a sent email is never sent twice."),
+                gettext("Yes, send again"),
+            )
+        else:
+            title = ngettext("Cancel %(counter)s email?", "Cancel %(counter)s emails?", len(ids)) % counter
+            effect, label = (
+                gettext("A worker that gets its job later sends nothing; you can send it again."),
+                gettext("Yes, cancel"),
+            )
+        context = {
+            "title": title,
+            "covers": "",
+            "effect": effect,
+            "confirm_label": label,
+            "action_url": reverse("dramaturg:email_action"),
+            "danger": op == "kill",
+            "action": op,
+            "scope": scope,
+            "refs": [str(pk) for pk in ids],
+            "next": next_url,
+        }
+        return render(request, "dramaturg/confirm.html", context)
+    entry = actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take)
+    done = (
+        ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count)
+        if op == "requeue"
+        else ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count)
+    ) % {"count": entry.count}
+    (messages.success if entry.count else messages.warning)(request, done)
+    return redirect(next_url)

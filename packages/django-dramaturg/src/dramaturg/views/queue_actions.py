@@ -1,0 +1,62 @@
+"""An operator's actions on a queue's messages: delete ready ones, clear the queue (each confirmed and audited)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils.translation import gettext, ngettext
+from django.views.decorators.http import require_POST
+
+from .. import actions
+from ..decorators import staff_required
+from ..store import queues
+from ..store.filters import MessageFilter
+from ._action_flow import confirm_then_perform, confirm_then_record, parse_action
+from ._params import safe_next
+
+
+@require_POST
+@staff_required
+@permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
+def ready_action(request: HttpRequest) -> HttpResponse:
+    """Delete one or the selected ready messages: a confirmation page first, then the action."""
+    form = parse_action(request, actions.READY_ACTIONS, reverse("dramaturg:overview"))
+    if isinstance(form, HttpResponse):
+        return form
+    return confirm_then_perform(request, form, MessageFilter.from_params(request.POST), len(form.refs))
+
+
+@require_POST
+@staff_required
+@permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
+def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
+    """Drop every ready message of a queue, after a confirmation page that says how many; audited."""
+    next_url = safe_next(request, reverse("dramaturg:queue", args=[queue]))
+    if queue not in queues.queue_names():
+        messages.error(request, gettext("Unknown queue or action."))
+        return redirect(next_url)
+    ready = queues.queue_counts(queue).ready
+    texts = {
+        "title": gettext("Clear queue %(queue)s?") % {"queue": queue},
+        "covers": ngettext(
+            "Its %(counter)s ready message (and any that arrives before you confirm).",
+            "Its %(counter)s ready messages (and any that arrive before you confirm).",
+            ready,
+        )
+        % {"counter": ready},
+        "effect": gettext(
+            "They are deleted and never run; running, delayed and dead messages stay. This cannot be undone."
+        ),
+        "confirm_label": gettext("Yes, clear the queue"),
+    }
+    return confirm_then_record(
+        request,
+        op="clear",
+        texts=texts,
+        danger=True,
+        next_url=next_url,
+        perform=lambda: actions.clear_queue(request.user, queue),
+    )

@@ -1,0 +1,1 @@
+DATETIME_FORMAT = "Y-m-d H:i:s T"  # 2026-11-25 16:20:01 KST

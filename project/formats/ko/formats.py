@@ -1,0 +1,1 @@
+DATETIME_FORMAT = "Y년 n월 j일 H:i:s T"  # 2026년 11월 25일 16:20:01 KST
