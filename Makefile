@@ -68,14 +68,15 @@ test-tools:
 ## runs: a tier's session fixtures (a real worker on the default queues) never run under another's tests.
 TEST_WORKERS ?= 4
 XDIST = -n $(TEST_WORKERS) --dist worksteal
-# $(call tiers,extra pytest arguments): the three runs, all of them even when one fails
+# $(call tiers,python): the three runs of ./tests (the project's, or the package's in its directory), all of
+# them even when one fails
 tiers = status=0; \
-	$(PY) -m pytest tests/unit $(1) $(ARGS) || status=1; \
-	$(PY) -m pytest tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
-	$(PY) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(1) $(ARGS) || status=1; \
+	$(1) -m pytest tests/unit $(ARGS) || status=1; \
+	$(1) -m pytest tests/worker $(XDIST) $(ARGS) || status=1; \
+	$(1) -m pytest tests --ignore=tests/unit --ignore=tests/worker $(XDIST) $(ARGS) || status=1; \
 	exit $$status
 test: $(INSTALLED) test-tools test-redis
-	@$(call tiers,)
+	@$(call tiers,$(PY))
 
 ## test-unit: tests/unit: no Redis, no process (a unit test that opens either fails), in seconds
 test-unit: $(INSTALLED)
@@ -93,28 +94,41 @@ test-integration: $(INSTALLED) test-tools test-redis
 test-browser: $(INSTALLED) test-tools test-redis
 	$(PY) -m pytest tests/chromium $(XDIST) $(ARGS)
 
-## test-postgres: the tiers again on PostgreSQL at DATABASE_URL, but for the files that never touch the
-## database (.ci/run starts a server when none answers)
-NO_DATABASE = tests/integration/test_netns.py  # (the broker-only tests are the package's: make package-test)
+## test-postgres: the tiers that touch the database, again on PostgreSQL at DATABASE_URL (.ci/run starts
+## a server when none answers): tests/worker and tests/integration. Not run twice, because they ran in
+## `make test` and would run the same whatever DATABASE_URL says: tests/unit (no database, by rule);
+## tests/chromium (the pages in a browser: the database under them is the other tiers' subject); and
+## the files that never use the test database: test_netns (Redis and processes only), test_database_faults
+## (each test on a database of its own, SQLite and the suite's own PostgreSQL server, in both runs alike),
+## test_readme_commands (the READMEs, and ensure_database against 127.0.0.1:5432 itself).
+## The broker-only tests are the package's (make package-test).
+NO_DATABASE = tests/unit tests/chromium tests/integration/test_netns.py tests/integration/test_database_faults.py \
+	tests/integration/test_readme_commands.py
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
-	@$(call tiers,$(addprefix --ignore=,$(NO_DATABASE)))
+	@status=0; \
+	$(PY) -m pytest tests/worker $(XDIST) $(ARGS) || status=1; \
+	$(PY) -m pytest tests --ignore=tests/worker $(addprefix --ignore=,$(NO_DATABASE)) $(XDIST) $(ARGS) || status=1; \
+	exit $$status
 
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
 
 ## package-test: the django-dramaturg wheel (pip wheel: PEP 517 with hatchling), installed in a fresh
 ## var/pkg-venv with the project's pinned versions, and the package's tests (packages/django-dramaturg/tests,
-## in its host project) run against that install: its src layout keeps the source tree off the path
+## in its host project) run against that install: its src layout keeps the source tree off the path.
+## The same three runs as `make test` (unit; worker; integration, browser and upstream), in TEST_WORKERS
+## pytest-xdist workers, each with its own Redis database and namespace and its own SQLite file
+## (tests/host/settings.py, harness/xdist.py); the browser tests drive Debian's chromium.
 PKG := packages/django-dramaturg
-package-test: $(INSTALLED) test-redis
+package-test: $(INSTALLED) test-tools test-redis
 	rm -rf var/dist var/pkg-venv
 	$(PY) -m pip wheel -q --no-deps -w var/dist $(PKG)
 	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt  # pip refuses extras here
 	"$(PYTHON_EXE)" -m venv var/pkg-venv
-	var/pkg-venv/bin/python -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django aiosmtpd "psycopg[binary]" \
-		-c var/constraints.txt
-	cd $(PKG) && DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= ../../var/pkg-venv/bin/python -m pytest tests $(ARGS)
+	var/pkg-venv/bin/python -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django pytest-xdist \
+		aiosmtpd "psycopg[binary]" playwright -c var/constraints.txt
+	cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && $(call tiers,../../var/pkg-venv/bin/python)
 
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(INSTALLED)

@@ -1,24 +1,16 @@
 """Test settings: the project's settings on an isolated Redis database and namespace."""
 
 import os
-import re
+import sys
+from pathlib import Path
 
-# pytest-xdist names each of its workers (gw0, gw1, ...) in PYTEST_XDIST_WORKER before Django is set
-# up; its processes get environments of their own, and the children they start inherit them.
-XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+# The package's test harness, on the path as pytest.ini puts it, for the commands and tools that load these
+# settings outside pytest (make test-redis's ensure_redis, mypy's Django plugin).
+HARNESS_ROOT = str(Path(__file__).resolve().parent.parent / "packages" / "django-dramaturg" / "tests")
+if HARNESS_ROOT not in sys.path:
+    sys.path.append(HARNESS_ROOT)
 
-
-def _per_xdist_worker(redis_url: str, namespace: str) -> tuple[str, str]:
-    """Worker gwN's Redis database is the given one minus N, its namespace gets "-gwN"; the sessions
-    of one run share nothing in Redis (the test database is suffixed by pytest-django)."""
-    if not XDIST_WORKER:
-        return redis_url, namespace
-    n = int(XDIST_WORKER.removeprefix("gw"))
-    match = re.fullmatch(r"(.*/)(\d+)(\?.*)?", redis_url)
-    if not match or int(match[2]) < n:
-        raise RuntimeError(f"TEST_REDIS_URL {redis_url!r} names no database >= {n} for xdist worker {XDIST_WORKER}")
-    return f"{match[1]}{int(match[2]) - n}{match[3] or ''}", f"{namespace}-{XDIST_WORKER}"
-
+from harness.xdist import XDIST_WORKER, per_xdist_worker  # noqa: E402
 
 # Set before project.settings reads them, so the broker is built against them. The xdist workers inherit
 # the environment of the controlling pytest process, which derived its own values: each worker derives
@@ -28,7 +20,7 @@ if os.environ.get("TESTS_DERIVED_FOR", XDIST_WORKER) != XDIST_WORKER:
     os.environ["DRAMATIQ_NAMESPACE"] = os.environ["TESTS_BASE_NAMESPACE"]
 if "REDIS_URL" not in os.environ:
     os.environ["TESTS_BASE_NAMESPACE"] = os.environ.get("DRAMATIQ_NAMESPACE", "dramatiq-test")
-    os.environ["REDIS_URL"], os.environ["DRAMATIQ_NAMESPACE"] = _per_xdist_worker(
+    os.environ["REDIS_URL"], os.environ["DRAMATIQ_NAMESPACE"] = per_xdist_worker(
         os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"), os.environ["TESTS_BASE_NAMESPACE"]
     )
     os.environ["TESTS_DERIVED_FOR"] = XDIST_WORKER

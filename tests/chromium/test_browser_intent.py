@@ -15,8 +15,8 @@ from accounts.models import EmailDelivery, User
 from accounts.tasks import reconcile_deliveries
 from dramaturg.store import recent
 from harness.browser import browser_page, log_in, screenshot
+from harness.fixtures import STAFF_PASSWORD as PASSWORD
 from harness.processes import wait_for
-from tests.chromium.conftest import PASSWORD
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 

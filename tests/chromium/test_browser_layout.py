@@ -41,8 +41,9 @@ def console_pages(page, report: Report) -> dict[str, str]:
     """name -> URL of every console page (and the reports pages in its layout), with the ids of a real dead
     letter and message."""
     page.goto("/jobs/dead/")
-    detail = page.locator("#dead-messages tbody tr[data-message-id] a").first
-    message_id = page.locator("#dead-messages tbody tr[data-message-id]").first.get_attribute("data-message-id")
+    row = page.locator("#dead-messages tbody tr[data-message-id]").first
+    message_id = row.get_attribute("data-message-id")
+    ref = row.locator("input[name=refs]").get_attribute("value")  # <queue>/<redis id>: the old letter page
     bulk = BulkAction.objects.create(action="requeue", status="running", total=400, requested=120, count=118)
     return {
         "overview": "/jobs/",
@@ -51,9 +52,13 @@ def console_pages(page, report: Report) -> dict[str, str]:
         "actor": "/jobs/actors/send_welcome_email/",
         "retries": "/jobs/retries/",
         "dead-letters": "/jobs/dead/",
-        "dead-letter": detail.get_attribute("href"),
-        "message": f"/jobs/messages/?id={message_id}",
+        "dead-letter": f"/jobs/dead/{ref}/",
+        "message": f"/jobs/messages/{message_id}/",
+        "search": "/jobs/search/?error=SMTPDataError",
+        "workers": "/jobs/workers/",
+        "history": "/jobs/history/",
         "schedules": "/jobs/schedules/",
+        "emails": "/jobs/emails/",
         "bulk": f"/jobs/bulk/{bulk.pk}/",
         "reports": "/reports/",
         "report": f"/reports/{report.pk}/",
@@ -95,6 +100,8 @@ def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, 
                         expect(page.locator("#health-banner")).to_be_visible()
                     if name.startswith("admin") and width_name == "phone":
                         continue  # the admin's own layout: one screenshot, wide
+                    if name in ("actor", "report") and width_name == "phone":
+                        page.locator("svg.chart").first.scroll_into_view_if_needed()  # show how a chart fits
                     page.screenshot(path=str(out / f"{name}-{language}-{width_name}.png"))
         # Dark everywhere: the console, the site's own pages and the admin follow the system's setting.
         page.emulate_media(color_scheme="dark")

@@ -50,6 +50,7 @@ def run_soak(run_dir: Path) -> tuple[int, str]:
     return soak.returncode, output
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_chaos_soak_loses_nothing_sends_nothing_twice_and_hides_no_failure(capsys):
     run_dir = Path(settings.BASE_DIR) / "test-artifacts" / f"chaos-seed{SEED}-{os.getpid()}"
     code, output = run_soak(run_dir)

@@ -24,9 +24,9 @@ from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from harness import store_probe
+from harness.dead_letters import poison
 from harness.http import post_json
 from harness.processes import ManagedProcess, ProcessStack, RedisServer, WorkerProcess, child_env, wait_for
-from tests.dead_letters import poison
 
 pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
@@ -218,6 +218,7 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     assert queues.queue_counts("emails").in_progress == 0
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(
     live, worker, smtp, clean_redis, start_worker, fault_summary
 ):

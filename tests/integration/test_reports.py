@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import call_command
 from django.http import HttpRequest
+from django.test import Client
 
 from accounts.models import EmailDelivery, LoginEvent, User
 from dramaturg.periodic import next_run
@@ -254,3 +255,20 @@ def test_admin_run_again_recomputes_a_done_report(seeded, start_worker, clean_re
     report = wait_done(report)
     assert report.status == "done" and report.run_id != first_run and report.merge_runs == 2
     assert_figures(report, seeded)
+
+
+def test_report_workflow_shows_chunks_states_and_dead_letters(staff, start_worker, clean_redis, smtp):
+    """A report run's workflow page (the console's dead letters linked from it), for a staff user."""
+    User.objects.bulk_create([User(email=f"wf{n}@example.com") for n in range(100)])  # 3 chunks of 40
+    start_worker(["reports"], TEST_FAIL_CHUNKS="1")
+    report, _ = request_report(Report.Kind.DAILY, today() - timedelta(days=1))
+    wait_for(lambda: Report.objects.get(pk=report.pk).status == "failed", timeout=60, what="the report to fail")
+    ops = Client()
+    ops.force_login(staff)
+    html = ops.get(f"/reports/{report.pk}/run/").content.decode()
+    assert 'id="chunks-done">2<' in html and 'id="chunks-total">3<' in html
+    assert 'data-chunk="0" data-state="done"' in html and 'data-chunk="2" data-state="done"' in html
+    assert 'data-chunk="1" data-state="dead"' in html and "dead letter</a>" in html
+    assert ops.get("/reports/999999/run/").status_code == 404
+    assert f"/reports/{report.pk}/run/" in ops.get(f"/reports/{report.pk}/").content.decode()  # linked from the report
+    assert stats.totals().get("dead", 0) >= 1

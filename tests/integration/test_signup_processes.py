@@ -58,6 +58,7 @@ def drained() -> bool:
     return queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0)
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each(web, smtp):
     emails = [f"crowd{n}@example.com" for n in range(200)]
     started = time.perf_counter()
@@ -78,6 +79,7 @@ def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each
     assert EmailDelivery.objects.filter(status="sent").count() == 200
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_a_registered_address_gets_the_same_answer_in_the_same_time(web, smtp):
     """Same status and body whichever the address, and the same time: each kind's median answer time
     within a factor of 3 of a new address's. Skipping the password hash for a registered address

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django_dramatiq.models import Task
 
 from . import actions, views
-from .masking import mask_address
+from .masking import mask_address, mask_error
 from .models import AuditEntry, BulkAction, FailedMessage, HealthAlert, OutboxEmail
 from .templatetags.dramaturg_tags import when
 
@@ -133,11 +133,15 @@ class HealthAlertAdmin(ReadOnlyAdmin):
 class OutboxEmailAdmin(ReadOnlyAdmin):
     """The outbox emails, read-only, recipients masked (the console's Emails page requeues and cancels)."""
 
-    list_display = ("created", "recipients", "subject", "status", "attempts", "sent_at", "last_error")
+    list_display = ("created", "recipients", "subject", "status", "attempts", "sent_at", "error")
     list_filter = ("status", "failure", "mailer")
     search_fields = ("subject",)
-    fields = ("created_at", "recipients", "subject", "mailer", "status", "failure", "attempts", "sent_at", "last_error")
+    fields = ("created_at", "recipients", "subject", "mailer", "status", "failure", "attempts", "sent_at", "error")
     readonly_fields = fields
+
+    @admin.display(description=_("last error"))
+    def error(self, email: OutboxEmail) -> str:
+        return mask_error(email.last_error)
 
     @admin.display(description=_("to"))
     def recipients(self, email: OutboxEmail) -> str:

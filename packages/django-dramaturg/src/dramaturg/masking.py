@@ -118,6 +118,14 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
+_ADDRESS = re.compile(r"[^\s<>()\[\],;:\"']+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def mask_error(text: str) -> str:
+    """An error an operator may see (an SMTP reply quotes the recipient): secrets and addresses masked."""
+    return _ADDRESS.sub(lambda m: mask_address(m[0]), mask_text(text or ""))
+
+
 def pretty(value: Any) -> str:
     """Masked, indented JSON for a detail page (escaped by the template)."""
     return json.dumps(mask_secrets(value), indent=2, sort_keys=True, default=str)

@@ -179,8 +179,9 @@ def mark_failed(row: Model, error: BaseException, *, final: bool) -> None:
 
 
 def mark_unknown(row: Model, error: BaseException) -> None:
-    """No answer after the hand-over: maybe delivered. Kept out of every retry until the rule's wait."""
-    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).update(
+    """No answer after the hand-over: maybe delivered. Kept out of every retry until the rule's wait. A row
+    an operator cancelled meanwhile stays cancelled (never resent)."""
+    type(row)._default_manager.filter(pk=row.pk, sent_at__isnull=True).exclude(status=Status.CANCELLED).update(
         status=UNKNOWN,
         claimed_until=None,
         outcome_unknown_at=timezone.now(),

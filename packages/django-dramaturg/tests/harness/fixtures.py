@@ -13,6 +13,7 @@ import dramatiq
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import translation
 
 from dramaturg import store
@@ -22,6 +23,9 @@ from harness.ports import reserve_port
 from harness.postgres_server import PostgresServer, unavailable_reason
 from harness.processes import ManagedProcess, WorkerProcess, child_env, stop_all, wait_for
 from harness.smtp_sink import SmtpSink
+
+#: The password of the `staff` fixture's user, which the browser tests sign in with.
+STAFF_PASSWORD = "ops-password-123"
 
 TIERS = {
     "unit": "unit",
@@ -40,6 +44,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         parts = Path(item.path).resolve().relative_to(config.rootpath).parts
         if len(parts) > 2 and parts[0] == "tests" and parts[1] in TIERS:
             item.add_marker(TIERS[parts[1]])
+    items[:] = long_first(items, int(getattr(config, "workerinput", {}).get("workercount", 1)))
+
+
+def long_first(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    """The tests marked `long` (a minute or more) at the head of each xdist worker's first share.
+
+    pytest-xdist's worksteal hands each of `workers` a contiguous share of the collection, then moves
+    tests from the tail of a busy worker's queue to an idle one: a long test at the head of a share
+    starts at once, instead of last, on a worker the others cannot relieve of it. Every worker collects
+    the same order (it depends only on the collection and the number of workers)."""
+    long = [item for item in items if item.get_closest_marker("long")]
+    if not long:
+        return items
+    rest = iter([item for item in items if not item.get_closest_marker("long")])
+    starts, position, remaining = [], 0, len(items)
+    for k in range(workers):  # xdist's split: each idle worker gets len(pending) // workers_remaining
+        starts.append(position)
+        share = remaining // (workers - k)
+        position, remaining = position + share, remaining - share
+    slots: dict[int, pytest.Item] = {}
+    for n, item in enumerate(long):
+        slot = starts[n % workers] + n // workers
+        while slot in slots:  # more long tests than a share holds: the next free place
+            slot += 1
+        slots[slot] = item
+    return [slots[i] if i in slots else next(rest) for i in range(len(items))]
 
 
 def _unregister_dead_workers() -> None:
@@ -95,7 +125,10 @@ def settled_worker_stats(live) -> None:
 
     live = [w for w, at in seen().items() if at > since - 3_000]
     if live:
-        wait_for(lambda: all(seen().get(w, 0) > since for w in live), timeout=10, what="the workers' next publish")
+        # A worker that stopped cleanly meanwhile has left the list (its last figures published as it left).
+        wait_for(
+            lambda: all(seen().get(w, since + 1) > since for w in live), timeout=10, what="the workers' next publish"
+        )
     _clear_namespace()
 
 
@@ -217,3 +250,17 @@ def start_worker(django_db_blocker, smtp_server: SmtpSink):
     yield start
     stop_all(started)
     _unregister_dead_workers()
+
+
+@pytest.fixture
+def staff(live, monkeypatch):
+    """A superuser "ops@example.com" (the host's user model; signed in by the browser tests with
+    STAFF_PASSWORD), made with bulk_create: no signal of the host's runs for it (no welcome email)."""
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the test makes are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    User = get_user_model()
+    names = {"email": "ops@example.com", User.USERNAME_FIELD: "ops@example.com"}  # accounts.User: the same field
+    user = User(**names, is_staff=True, is_superuser=True)
+    user.set_password(STAFF_PASSWORD)
+    User.objects.bulk_create([user])
+    return user

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from dramaturg.conf import dramatiq_broker
+from harness.xdist import isolate_environment
 
 BASE_DIR = Path(__file__).resolve().parent.parent  # packages/django-dramaturg/tests: logs in test-artifacts/
 SECRET_KEY = "host-settings-for-tests-only"
@@ -43,6 +44,10 @@ TEMPLATES = [
         },
     }
 ]
+# Under pytest-xdist each worker (and the processes its tests start) has its own Redis database and namespace.
+REDIS_URL, DRAMATIQ_NAMESPACE = isolate_environment(
+    "TEST_REDIS_URL", "DRAMATIQ_NAMESPACE", "redis://127.0.0.1:6379/15", "dramaturg-test"
+)
 _db = urlsplit(os.environ.get("DATABASE_URL", "sqlite:///"))
 if _db.scheme.startswith("postgres"):
     _pg = {"HOST": _db.hostname, "PORT": _db.port or 5432, "USER": _db.username, "PASSWORD": _db.password or ""}
@@ -50,8 +55,7 @@ if _db.scheme.startswith("postgres"):
         "default": {"ENGINE": "django.db.backends.postgresql", "NAME": _db.path[1:], **_pg}
     }
 else:  # a file, not memory: the worker processes a test starts open the same test database
-    _name = os.environ.get("DRAMATIQ_NAMESPACE", "dramaturg-host")
-    _test = os.environ.get("TEST_SQLITE_NAME", str(Path(tempfile.gettempdir()) / f"{_name}-test.sqlite3"))
+    _test = os.environ.get("TEST_SQLITE_NAME", str(Path(tempfile.gettempdir()) / f"{DRAMATIQ_NAMESPACE}-test.sqlite3"))
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -103,8 +107,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": "INFO"},
 }
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-DRAMATIQ_NAMESPACE = os.environ.get("DRAMATIQ_NAMESPACE", "dramaturg-test")
 DRAMATIQ_ENCODER = "dramatiq.encoder.JSONEncoder"
 DRAMATIQ_BROKER = dramatiq_broker(REDIS_URL, namespace=DRAMATIQ_NAMESPACE)
 TASKS = {
@@ -120,7 +122,7 @@ DRAMATURG: dict[str, Any] = {
     "EMAIL": {"RATE_PER_S": 100, "QUEUE": "emails"},
     "RETRIES": {"MIN_BACKOFF_MS": 200, "MAX_BACKOFF_MS": 1000},
     "ALERTS": {"ENABLED": True, "CRON": "0 0 1 1 *"},  # alerts run when a test sends check_health
-    "CODE_VERSION": "host",
+    "CODE_VERSION": os.environ.get("APP_VERSION", "host"),  # a test starts a worker of a "new deploy"
 }
 # A test's child processes lay groups over these: DRAMATURG_OVERRIDES='{"EMAIL": {"MAX_RETRIES": 1}}'.
 for _group, _values in json.loads(os.environ.get("DRAMATURG_OVERRIDES", "{}")).items():

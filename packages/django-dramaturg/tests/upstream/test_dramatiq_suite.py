@@ -16,6 +16,7 @@ from harness.ports import reserve_port
 from upstream.dramatiq_suite.run import SDIST_UNAVAILABLE
 
 
+@pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
 def test_dramatiqs_own_redis_broker_tests_pass_against_the_package_broker():
     run = subprocess.run(
         [sys.executable, "-m", "upstream.dramatiq_suite.run", "-q", "-rp", "-p", "no:logging"],

@@ -59,8 +59,12 @@ def idle_worker(broker: RedisBroker) -> Iterator[Callable[..., Worker]]:
         return worker
 
     yield start
-    for worker in workers:
-        worker.stop(timeout=IDLE_TIMEOUT_MS)
+    # Stopped together: each stop waits out its consumers' idle wait (up to IDLE_TIMEOUT_MS).
+    stopping = [threading.Thread(target=worker.stop, kwargs={"timeout": IDLE_TIMEOUT_MS}) for worker in workers]
+    for thread in stopping:
+        thread.start()
+    for thread in stopping:
+        thread.join()
 
 
 @pytest.fixture

@@ -64,7 +64,7 @@ def when(value: datetime | int | str | None, fmt: str = "Y-m-d H:i:s") -> SafeSt
         return ""
     return format_html(
         '<time datetime="{}">{}</time> <span class="muted ago">· {}</span>',
-        moment.isoformat(timespec="seconds"),
+        timezone.localtime(moment).isoformat(timespec="seconds"),
         with_zone(moment, fmt),
         relative(moment),
     )

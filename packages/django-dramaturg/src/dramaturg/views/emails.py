@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST, require_safe
 from .. import actions
 from ..decorators import staff_required
 from ..mail import outbox
-from ..masking import mask_address
+from ..masking import mask_address, mask_error
 from ..models import AuditEntry, OutboxEmail
 from ..params import natural
 from ._params import PAGE_SIZE, safe_next
@@ -60,7 +60,7 @@ def _row(email: OutboxEmail) -> EmailRow:
         email.get_status_display(),
         email.attempts,
         email.sent_at,
-        email.last_error,
+        mask_error(email.last_error),
     )
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import dramatiq
+from django.core.mail import EmailMessage
+from django.db import transaction
 from django.tasks import TaskContext, task
+from periodiq import cron
+
+from dramaturg import outbox, sendonce
+from dramaturg.mail import sending_alias
+
+from .models import Notice
 
 
 @task
@@ -46,6 +54,38 @@ def add_on_reports(a: int, b: int) -> int:
 @task
 def returns_a_set() -> object:
     return {1, 2}
+
+
+@dramatiq.actor(**sendonce.email_actor_options())
+def send_notice(notice_id: int) -> None:
+    """Send notice `notice_id` once (claimed, settled, retried on failure like every email actor)."""
+    sendonce.send(
+        Notice.objects.all(),
+        notice_id,
+        # Through the mailer that talks to the server: the notice is owed work already, not an outbox email.
+        lambda notice: EmailMessage("Notice", "A notice from the host.", to=[notice.address]).send(
+            using=sending_alias()
+        ),
+        what="Notice",
+    )
+
+
+def notify(address: str) -> Notice:
+    """Owe `address` a notice and enqueue its job when the transaction commits (the outbox)."""
+    with transaction.atomic():
+        notice = Notice.objects.create(address=address)
+        outbox.enqueue_on_commit(send_notice, notice.pk)
+    return notice
+
+
+@dramatiq.actor(queue_name="reports")
+def hold(number: int, label: str) -> None:
+    """A job on `reports`, which the session worker does not consume: its messages wait there."""
+
+
+@dramatiq.actor(queue_name="reports", periodic=cron("0 2 * * *"))
+def nightly_digest() -> None:
+    """A periodic actor for the schedules page."""
 
 
 @task(queue_name="reports")

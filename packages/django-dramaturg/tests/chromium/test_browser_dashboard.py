@@ -1,23 +1,25 @@
-"""A staff user in a real browser: find a failed email among many, read it, requeue it, see it delivered."""
+"""A staff user in a real browser: find a failed email (a host's notice) among many, read it, requeue it,
+see it delivered."""
 
 import pytest
 from playwright.sync_api import expect
 
-from accounts.models import EmailDelivery
 from harness import store_probe
 from harness.browser import browser_page, log_in, screenshot
+from harness.dead_letters import failed_emails, poison
+from harness.fixtures import STAFF_PASSWORD
 from harness.processes import wait_for
-from tests.chromium.conftest import PASSWORD
-from tests.dead_letters import failed_welcome_emails, poison
+from host.demo.models import Notice
+from host.demo.tasks import notify
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smtp):
-    [user_id] = failed_welcome_emails(smtp, ["needle@example.com"])
+    [notice] = failed_emails(smtp, notify, ["needle@example.com"])
     poison(60)
     with browser_page(live.url) as page:
-        log_in(page, staff.email, PASSWORD, "/jobs/")
+        log_in(page, staff.email, STAFF_PASSWORD, "/jobs/")
         page.wait_for_selector('tr[data-queue="emails"]')
         assert page.inner_text('tr[data-queue="emails"] td:nth-child(6)') == "61"  # the dead column
         page.wait_for_function("document.getElementById('live').dataset.refreshedAt", timeout=10_000)
@@ -43,7 +45,7 @@ def test_find_read_requeue_and_deliver_in_the_dashboard(live, staff, worker, smt
         expect(page.locator("select[name=exception] option", has_text="SMTPDataError")).to_have_count(0)
         screenshot(page, "dead-letters-after-requeue")
     wait_for(lambda: smtp.received("needle@example.com"), what="the requeued email")
-    wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
+    wait_for(lambda: Notice.objects.get(pk=notice.pk).status == "sent", what="the notice sent")
 
 
 def run_action(page, tick: str, button: str, outcome: str) -> None:
@@ -57,11 +59,11 @@ def run_action(page, tick: str, button: str, outcome: str) -> None:
 
 def test_requeue_and_delete_from_the_django_admin(live, staff, worker, smtp):
     """The admin's "Failed messages" is the same list, with the same confirmation and action."""
-    failed_welcome_emails(smtp, ["admin-needle@example.com"])
+    failed_emails(smtp, notify, ["admin-needle@example.com"])
     poison(3)
     smtp.handler.reply = None
     with browser_page(live.url) as page:
-        log_in(page, staff.email, PASSWORD, "/admin/")
+        log_in(page, staff.email, STAFF_PASSWORD, "/admin/")
         page.click("a:text-is('Failed messages')")
         page.wait_for_url("**/admin/dramaturg/failedmessage/")
         expect(page.locator("#dead-messages tbody tr[data-message-id]")).to_have_count(4)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from dramatiq import Message, get_broker
 
-from accounts.models import User
 from dramaturg.store import dead_letters
 from dramaturg.store.filters import MessageFilter
 from harness.processes import wait_for
@@ -32,10 +32,13 @@ def poison(count: int = 1, queue: str = "emails", args: tuple = (), kwargs: dict
     return [m.message_id for m in messages]
 
 
-def failed_welcome_emails(smtp, emails: list[str], reply: str = "554 5.7.1 Rejected by test policy") -> list[int]:
-    """Sign users up while the SMTP server refuses mail; wait for their messages to die."""
+def failed_emails[Row](
+    smtp, owe: Callable[[str], Row], addresses: list[str], reply: str = "554 5.7.1 Rejected by test policy"
+) -> list[Row]:
+    """Owe each address an email with `owe` (its row and job, e.g. the host's demo.tasks.notify) while the
+    SMTP server refuses mail; wait for their messages to die (on the emails queue)."""
     smtp.handler.reply = reply
     before = filed("emails")
-    users = [User.objects.create_user(email, "correct-horse-battery-staple") for email in emails]
-    wait_for(lambda: filed("emails") >= before + len(users), timeout=40, what="the welcome emails to be dead-lettered")
-    return [u.pk for u in users]
+    rows = [owe(address) for address in addresses]
+    wait_for(lambda: filed("emails") >= before + len(rows), timeout=60, what="the emails to be dead-lettered")
+    return rows

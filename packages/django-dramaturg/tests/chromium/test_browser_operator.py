@@ -1,23 +1,20 @@
 """An operator in a real browser: finds the slowest actor and when it became slow, pauses the emails
 queue during an SMTP incident, sees jobs wait, resumes, retries the waiting retries now, kills one;
-plus the bulk-action progress bar and a report run's workflow; a staff user who switches to Korean and
-pauses and resumes a queue there. Screenshots of each page."""
-
-from datetime import date, timedelta
+plus the bulk-action progress bar. Screenshots of each page. (The host's notices are the emails.)"""
 
 import pytest
+from integration.test_operator import owed_notices, send_delayed_retry
 from playwright.sync_api import expect
 
-from accounts.models import User
 from dramaturg.store import keys
 from dramaturg.store.connection import client as redis_client
 from harness.browser import browser_page, log_in, screenshot
+from harness.dead_letters import poison
 from harness.dramaturg_settings import set_dramaturg
+from harness.fixtures import STAFF_PASSWORD
 from harness.processes import wait_for
-from tests.chromium.conftest import PASSWORD
-from tests.dead_letters import poison
-from tests.integration.test_dashboard import redis_monitor
-from tests.integration.test_operator import paused_checks, send_delayed_retry, welcome_users
+from harness.redis_monitor import paused_checks, redis_monitor
+from host.demo.tasks import notify
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -26,17 +23,17 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
     start_worker(["emails"], APP_VERSION="v2.0-slow-smtp")  # the deploy that made emails slow
     smtp.handler.delay = 0.4
     for n in range(3):
-        User.objects.create_user(f"slow{n}@example.com", "correct-horse-battery-staple")
+        notify(f"slow{n}@example.com")
     wait_for(lambda: len(smtp.received()) >= 3, what="three slow emails")
     poison(2)
     with browser_page(live.url) as page:
-        log_in(page, staff.email, PASSWORD, "/jobs/actors/")
+        log_in(page, staff.email, STAFF_PASSWORD, "/jobs/actors/")
         wait_for(
-            lambda: page.reload() or page.locator("tr[data-actor='send_welcome_email']").count(),
+            lambda: page.reload() or page.locator("tr[data-actor='send_notice']").count(),
             what="the actor's published metrics",
         )
         first = page.locator("#actors tbody tr").first
-        assert first.get_attribute("data-actor") == "send_welcome_email"  # the slowest p95 comes first
+        assert first.get_attribute("data-actor") == "send_notice"  # the slowest p95 comes first
         assert "ms" in first.locator("td.p95").inner_text()
         screenshot(page, "actors")
         first.locator("a").first.click()
@@ -52,7 +49,7 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
             since = len(commands)
             wait_for(lambda: paused_checks(commands, "emails", since) >= 2, what="the consumers to see the pause")
         expect(page.locator("tr[data-queue='emails'] .pill")).to_have_text("paused")
-        User.objects.create_user("during-incident@example.com", "correct-horse-battery-staple")
+        notify("during-incident@example.com")
         expect(page.locator("tr[data-queue='emails'] td:nth-child(2)")).to_have_text("1", timeout=10_000)
         screenshot(page, "overview-paused")
         assert not smtp.received("during-incident@example.com")
@@ -63,19 +60,19 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
         wait_for(lambda: smtp.received("during-incident@example.com"), what="the email after resume")
 
         # Retries that failed during the incident wait for their backoff: retry one now, kill another.
-        now_user, kill_user = welcome_users("retry-me@example.com", "kill-me@example.com")
-        send_delayed_retry(now_user, delay_ms=600_000)
-        send_delayed_retry(kill_user, delay_ms=600_000, retries=5)
+        now_notice, kill_notice = owed_notices("retry-me@example.com", "kill-me@example.com")
+        send_delayed_retry(now_notice, delay_ms=600_000)
+        send_delayed_retry(kill_notice, delay_ms=600_000, retries=5)
         wait_for(lambda: redis_client().llen(keys.delayed_queue_key("emails")) == 0, what="the worker to hold them")
         page.click("header >> text=Retries")
         expect(page.locator("#retry-messages tbody tr[data-message-id]")).to_have_count(2)
         screenshot(page, "retries")
-        row = page.locator("#retry-messages tbody tr[data-message-id]", has_text=f"({now_user.pk})")
+        row = page.locator("#retry-messages tbody tr[data-message-id]", has_text=f"({now_notice.pk})")
         row.locator("button[value='retry_now:one']").click()
         page.click("#confirm")
         page.wait_for_selector("text=Retried now 1 message.")
         wait_for(lambda: smtp.received("retry-me@example.com"), what="the email retried now")
-        row = page.locator("#retry-messages tbody tr[data-message-id]", has_text=f"({kill_user.pk})")
+        row = page.locator("#retry-messages tbody tr[data-message-id]", has_text=f"({kill_notice.pk})")
         row.locator("button[value='kill:one']").click()
         page.click("#confirm")
         page.wait_for_selector("text=Killed 1 message.")
@@ -100,17 +97,11 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
     assert not smtp.received("kill-me@example.com")
 
 
-def test_bulk_progress_and_report_workflow_pages(live, staff, worker, smtp, start_worker, settings):
-    from reports.models import Report
-    from reports.tasks import request_report
-
+def test_bulk_progress_page(live, staff, worker, smtp, settings):
     set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=10)
     poison(40)
-    User.objects.bulk_create([User(email=f"wf{n}@example.com") for n in range(100)])
-    start_worker(["reports"], TEST_FAIL_CHUNKS="1")
-    report, _ = request_report(Report.Kind.DAILY, date.today() - timedelta(days=1))
     with browser_page(live.url) as page:
-        log_in(page, staff.email, PASSWORD, "/jobs/dead/?actor=no_such_actor")
+        log_in(page, staff.email, STAFF_PASSWORD, "/jobs/dead/?actor=no_such_actor")
         page.click("button[value='delete:matching']")
         expect(page.locator("main")).to_contain_text("runs as a background job")
         page.click("#confirm")
@@ -119,43 +110,3 @@ def test_bulk_progress_and_report_workflow_pages(live, staff, worker, smtp, star
         expect(page.locator("#count")).to_have_text("40")
         assert page.get_attribute("[role=progressbar]", "aria-valuenow") == "100"
         screenshot(page, "bulk")
-
-        wait_for(lambda: Report.objects.get(pk=report.pk).status == "failed", timeout=60, what="the report to fail")
-        page.goto(f"/reports/{report.pk}/run/")
-        expect(page.locator("#chunks tr[data-state='dead']")).to_have_count(1)
-        expect(page.locator("#chunks tr[data-state='done']")).to_have_count(2)
-        screenshot(page, "workflow")
-        page.click("#chunks tr[data-state='dead'] a.dead")
-        expect(page.locator("#reason")).to_contain_text("chunk 1 fails on purpose")
-
-
-def test_staff_switch_to_korean_and_pause_and_resume_a_queue(live, staff, worker):
-    with browser_page(live.url) as page:
-        log_in(page, staff.email, PASSWORD, "/jobs/")
-        expect(page.locator("html")).to_have_attribute("lang", "en")
-        page.select_option("#language-form select[name=language]", "ko")  # the site's language menu
-        expect(page.locator("html")).to_have_attribute("lang", "ko")
-        assert page.url.endswith("/jobs/")
-        expect(page.locator("main h1")).to_have_text("작업")
-        expect(page.locator("header")).to_contain_text("데드 레터")
-        row = page.locator("tr[data-queue='emails']")
-        expect(row.locator("button[value=pause]")).to_have_text("일시 중지")
-        expect(row.locator(".pill")).to_have_text("실행 중")
-
-        row.locator("button[value=pause]").click()
-        page.wait_for_selector("text=emails 큐를 일시 중지했습니다.")
-        expect(row).to_have_attribute("data-paused", "yes")
-        expect(row.locator(".pill")).to_have_text("일시 중지됨")
-        expect(row.locator("button[value=resume]")).to_have_text("재개")
-        # The figures refresh in place every 3 s: the fragment speaks Korean too.
-        page.evaluate("delete document.getElementById('live').dataset.refreshedAt")
-        page.wait_for_function("document.getElementById('live').dataset.refreshedAt", timeout=10_000)
-        expect(row.locator(".pill")).to_have_text("일시 중지됨")
-        expect(page.locator("#live h2").first).to_have_text("큐")
-        screenshot(page, "overview-ko")
-
-        row.locator("button[value=resume]").click()
-        page.wait_for_selector("text=emails 큐를 재개했습니다.")
-        expect(row).to_have_attribute("data-paused", "no")
-        expect(row.locator(".pill")).to_have_text("실행 중")
-        expect(row.locator("button[value=pause]")).to_have_text("일시 중지")

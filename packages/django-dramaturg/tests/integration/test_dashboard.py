@@ -1,4 +1,4 @@
-"""The operator's view over real Redis, with dead letters made by a real worker."""
+"""The operator's view over real Redis, with dead letters made by a real worker from the host's notices."""
 
 import io
 import itertools
@@ -6,20 +6,16 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
-import uuid
-from contextlib import contextmanager
 
 import pytest
 import redis
 from django.conf import settings
-from django.conf import settings as django_settings
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 from dramatiq import Message, get_broker
 
-from accounts.models import EmailDelivery, User
 from dramaturg.models import AuditEntry
 from dramaturg.store import dead_letters, keys, queues, stats
 from dramaturg.store.connection import client as stats_client
@@ -27,20 +23,32 @@ from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from dramaturg.timeutil import now_ms
 from harness import store_probe
+from harness.dead_letters import failed_emails, poison
 from harness.processes import child_env, wait_for
-from tests.dead_letters import failed_welcome_emails, poison
+from harness.redis_monitor import redis_monitor
+from host.demo.models import Notice
+from host.demo.tasks import hold, nightly_digest, notify
 
 pytestmark = [pytest.mark.integration]
 
 
 @pytest.fixture
 def ops(live):
-    """A logged-in superuser (staff, with the manage permission); made without the
-    signal, so no welcome email of its own runs during the test."""
-    [user] = User.objects.bulk_create([User(email="ops@example.com", is_staff=True, is_superuser=True)])
+    """A logged-in superuser (staff, with the manage permission)."""
+    user = User.objects.create_superuser("ops@example.com", "ops@example.com")
     client = Client()
     client.force_login(user)
     return client
+
+
+def member(email: str, **extra) -> User:
+    """A user signed in with the address as the username, with a password."""
+    return User.objects.create_user(email, email, "member-password-123", **extra)
+
+
+def failed_notices(smtp, addresses: list[str]) -> list[Notice]:
+    """Notices owed while the SMTP server refuses mail: their send_notice jobs die (SMTPDataError)."""
+    return failed_emails(smtp, notify, addresses)
 
 
 def dead_rows(client: Client, **params) -> str:
@@ -72,21 +80,21 @@ def test_overview_shows_queues_workers_and_totals(ops, worker, smtp):
 
 def test_overview_shows_the_job_a_worker_is_running(ops, worker, smtp):
     smtp.handler.delay = 2.0
-    User.objects.create_user("busy@example.com", "correct-horse-battery-staple")
+    notify("busy@example.com")
     wait_for(lambda: any(w.running for w in stats.workers(60_000)), what="a running job")
     figures = ops.get("/jobs/overview.json").json()
     [job] = [j for w in figures["workers"] for j in w["running"]]
-    assert job["actor"] == "send_welcome_email" and job["queue"] == "emails"
+    assert job["actor"] == "send_notice" and job["queue"] == "emails"
     assert queues.queue_counts("emails").in_progress == 1
 
 
 def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
-    failed_welcome_emails(smtp, ["a@example.com", "b@example.com"])
+    failed_notices(smtp, ["a@example.com", "b@example.com"])
     poison(55)
     groups = {
         (g.actor_name, g.exception_type): g.count for g in dead_letters.dead_groups(MessageFilter(queue="emails"))
     }
-    assert groups == {("send_welcome_email", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
+    assert groups == {("send_notice", "SMTPDataError"): 2, ("no_such_actor", "ActorNotFound"): 55}
 
     first = dead_letters.page_dead(MessageFilter(queue="emails"), limit=50)
     assert first.total == 57 and len(first.messages) == 50 and first.newer is None
@@ -105,7 +113,7 @@ def test_dead_letters_grouped_filtered_and_paginated(ops, worker, smtp):
 
 
 def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
-    [user_id] = failed_welcome_emails(smtp, ["fixme@example.com"])
+    [notice] = failed_notices(smtp, ["fixme@example.com"])
     [dead] = dead_letters.page_dead(MessageFilter(exception="SMTPDataError")).messages
     detail = ops.get(f"/jobs/dead/emails/{dead.redis_id}/").content.decode()
     assert "SMTPDataError" in detail and "Traceback (most recent call last)" in detail
@@ -113,7 +121,7 @@ def test_requeue_after_fixing_smtp_delivers_the_email(ops, worker, smtp):
     result = confirm(ops, "requeue:one", refs=dead.ref, next="/jobs/dead/")
     assert b"Requeued 1 message." in result.content
     wait_for(lambda: smtp.received("fixme@example.com"), what="the requeued email")
-    wait_for(lambda: EmailDelivery.objects.get(user_id=user_id).status == "sent", what="delivery sent")
+    wait_for(lambda: Notice.objects.get(pk=notice.pk).status == "sent", what="the notice sent")
     assert store_probe.count_dead("emails") == 0
     entry = AuditEntry.objects.get()
     assert (entry.user_email, entry.action, entry.scope, entry.count) == ("ops@example.com", "requeue", "one", 1)
@@ -143,14 +151,14 @@ def test_delete_and_a_second_operator_gets_a_clear_message(ops, worker, smtp):
 
 
 def test_bulk_actions_on_selected_and_all_matching(ops, worker, smtp):
-    failed_welcome_emails(smtp, ["keep@example.com"])
+    failed_notices(smtp, ["keep@example.com"])
     poison(7)
     refs = [m.ref for m in dead_letters.page_dead(MessageFilter(actor="no_such_actor"), limit=3).messages]
     assert b"Deleted 3 messages." in confirm(ops, "delete:selected", refs=refs).content
     result = confirm(ops, "delete:matching", queue="emails", actor="no_such_actor")
     assert b"Deleted 4 messages." in result.content
     [left] = dead_letters.dead_groups()
-    assert (left.actor_name, left.count) == ("send_welcome_email", 1)
+    assert (left.actor_name, left.count) == ("send_notice", 1)
     assert AuditEntry.objects.filter(scope="matching").get().filters == {"queue": "emails", "actor": "no_such_actor"}
 
 
@@ -161,16 +169,16 @@ def test_permissions_and_csrf(live, worker, smtp):
     for url in ("/jobs/", "/jobs/dead/", "/jobs/overview.json", "/jobs/schedules/", "/admin/dramaturg/failedmessage/"):
         response = anonymous.get(url)
         assert response.status_code == 302 and "/admin/login/" in response["Location"], url
-    member = Client()
-    member.force_login(User.objects.create_user("member@example.com", "member-password-123"))
-    assert member.get("/jobs/").status_code == 403
+    signed_in = Client()
+    signed_in.force_login(member("member@example.com"))
+    assert signed_in.get("/jobs/").status_code == 403
     viewer = Client()
-    viewer.force_login(User.objects.create_user("viewer@example.com", "viewer-password-123", is_staff=True))
+    viewer.force_login(member("viewer@example.com", is_staff=True))
     assert viewer.get("/jobs/dead/").status_code == 200
     assert b'name="refs"' not in viewer.get("/jobs/dead/").content  # no action buttons without the permission
     assert viewer.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref}).status_code == 403
     strict = Client(enforce_csrf_checks=True)
-    strict.force_login(User.objects.create_superuser("root@example.com", "root-password-123"))
+    strict.force_login(User.objects.create_superuser("root@example.com", "root@example.com", "root-password-123"))
     refused = strict.post("/jobs/dead/action/", {"op": "delete:one", "refs": dead.ref, "confirm": "yes"})
     assert refused.status_code == 403
     assert store_probe.count_dead("emails") == 1
@@ -187,7 +195,7 @@ def test_args_are_escaped_and_secrets_masked(ops, worker, smtp):
 
 
 def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(ops, worker, smtp):
-    failed_welcome_emails(smtp, ["admin-a@example.com"])
+    failed_notices(smtp, ["admin-a@example.com"])
     [poison_id] = poison(1)
     index = ops.get("/admin/").content.decode()
     assert "Failed messages" in index and "/admin/dramaturg/failedmessage/" in index
@@ -204,22 +212,21 @@ def test_admin_failed_messages_is_the_dashboard_list_with_its_one_action_flow(op
     done = ops.post("/jobs/dead/action/", {"op": "delete:selected", "refs": dead.ref, "next": back, "confirm": "yes"})
     assert done.status_code == 302 and done["Location"] == back
     assert b"Deleted 1 message." in ops.get(back).content
-    assert [g.actor_name for g in dead_letters.dead_groups()] == ["send_welcome_email"]
+    assert [g.actor_name for g in dead_letters.dead_groups()] == ["send_notice"]
     assert AuditEntry.objects.get().user_email == "ops@example.com"
 
 
 def test_admin_mount_requires_staff_and_logs_in_through_the_admin(live, worker, smtp):
     assert Client().get("/admin/dramaturg/failedmessage/")["Location"].startswith("/admin/login/")
-    member = Client()
-    member.force_login(User.objects.create_user("member2@example.com", "member-password-123"))
-    response = member.get("/admin/dramaturg/failedmessage/")
+    signed_in = Client()
+    signed_in.force_login(member("member2@example.com"))
+    response = signed_in.get("/admin/dramaturg/failedmessage/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
 
 def test_schedules_page_lists_periodic_actors(ops, worker, smtp):
     html = ops.get("/jobs/schedules/").content.decode()
-    assert "schedule_daily_report" in html and "0 2 * * *" in html and "Asia/Seoul" in html
-    assert "schedule_weekly_report" in html and "0 3 * * mon" in html
+    assert "nightly_digest" in html and "0 2 * * *" in html and "Asia/Seoul" in html
 
 
 def test_dashboard_says_so_when_redis_is_down(ops, redis_down):
@@ -245,7 +252,7 @@ def test_overview_json_is_valid_for_monitors(ops, worker, smtp):
 def test_reindex_rebuilds_the_same_groups(ops, worker, smtp):
     from django.core.management import call_command
 
-    failed_welcome_emails(smtp, ["reindex@example.com"])
+    failed_notices(smtp, ["reindex@example.com"])
     poison(3)
     before = dead_letters.dead_groups()
     call_command("reindex_dead_letters")
@@ -265,14 +272,12 @@ def test_tampered_references_are_refused_clearly(ops, worker, smtp):
 
 
 def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
-    from reports.tasks import merge_report, schedule_daily_report
-
     # The session worker does not consume `reports`: these messages wait there.
-    ready = [merge_report.send(n, "run-<b>") for n in range(3)] + [schedule_daily_report.send()]
-    delayed = merge_report.send_with_options(args=(99, "later"), delay=600_000)
+    ready = [hold.send(n, "run-<b>") for n in range(3)] + [nightly_digest.send()]
+    delayed = hold.send_with_options(args=(99, "later"), delay=600_000)
     page = ops.get("/jobs/queues/reports/").content.decode()
     assert page.count("<tr data-message-id=") == 4 and "run-&lt;b&gt;" in page and "run-<b>" not in page
-    filtered = ops.get("/jobs/queues/reports/", {"actor": "schedule_daily_report"}).content.decode()
+    filtered = ops.get("/jobs/queues/reports/", {"actor": "nightly_digest"}).content.decode()
     assert filtered.count("<tr data-message-id=") == 1 and ready[3].message_id in filtered
     found = ops.get("/jobs/queues/reports/", {"id": ready[1].message_id}).content.decode()
     assert "State: <b>ready/in progress</b>" in found
@@ -293,12 +298,10 @@ def test_queue_detail_lists_filters_and_finds_messages(ops, worker, smtp):
     ],
 )
 def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url):
-    from reports.tasks import merge_report
-
     poison(1)
     # The session worker does not consume `reports`: these wait there, one ready and one delayed.
-    ready = merge_report.send(1, "ready-one")
-    delayed = merge_report.send_with_options(args=(2, "delayed-one"), delay=600_000)
+    ready = hold.send(1, "ready-one")
+    delayed = hold.send_with_options(args=(2, "delayed-one"), delay=600_000)
     response = ops.get(url)
     assert response.status_code == 200
     html = response.content.decode()
@@ -307,35 +310,6 @@ def test_malformed_paging_parameters_show_the_first_page(ops, worker, smtp, url)
         assert expected.message_id in html and html.count("<tr data-message-id=") == 1
     else:
         assert "no_such_actor" in html and html.count('name="refs"') == 1 and "Newer" not in html
-
-
-@contextmanager
-def redis_monitor():
-    """Every command Redis runs meanwhile on the test's database (a real MONITOR, which sees the whole
-    server: other sessions' databases are left out), as redis-py parses them."""
-    seen: list[dict] = []
-    sentinel = f"monitor-stop-{uuid.uuid4()}"
-    conn = redis.Redis.from_url(settings.REDIS_URL)
-    db = conn.connection_pool.connection_kwargs.get("db", 0)
-
-    def listen(monitor) -> None:
-        while True:
-            command = monitor.next_command()
-            if sentinel in command["command"]:
-                return
-            if command["db"] == db:
-                seen.append(command)
-
-    with conn.monitor() as monitor:
-        thread = threading.Thread(target=listen, args=(monitor,), daemon=True)
-        thread.start()
-        conn.ping()  # MONITOR is on once it relays our own commands
-        wait_for(lambda: any(c["command"] == "PING" for c in seen), what="MONITOR to relay commands")
-        try:
-            yield seen
-        finally:
-            conn.echo(sentinel)
-            thread.join(10)
 
 
 def this_process_ports() -> set[str]:
@@ -363,7 +337,7 @@ def writes_among(commands: list[dict], ports: set[str]) -> list[str]:
 
 
 def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
-    failed_welcome_emails(smtp, ["readonly@example.com"])
+    failed_notices(smtp, ["readonly@example.com"])
     poison(2)
     [stale, kept] = dead_letters.page_dead(MessageFilter(actor="no_such_actor")).messages
     conn = stats_client()
@@ -393,7 +367,7 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
         "/admin/dramaturg/failedmessage/?exception=ActorNotFound",
         "/jobs/actors/",
         "/jobs/actors/?window=day",
-        "/jobs/actors/send_welcome_email/",
+        "/jobs/actors/send_notice/",
         "/jobs/retries/",
         f"/jobs/messages/?id={kept.message_id}",
         "/jobs/metrics",
@@ -418,11 +392,11 @@ def test_dashboard_gets_never_write_to_redis(ops, worker, smtp, monkeypatch):
 def test_queues_come_from_the_registry_that_any_process_writes(ops, worker, smtp):
     shell = "import dramatiq; dramatiq.get_broker().declare_queue('declared_elsewhere')"
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", shell],
+        [sys.executable, "-m", "django", "shell", "-c", shell],
         env=child_env(),
         check=True,
         timeout=60,
-        cwd=django_settings.BASE_DIR,
+        cwd=settings.BASE_DIR,
         capture_output=True,
     )
     names = [q["name"] for q in ops.get("/jobs/overview.json").json()["queues"]]
@@ -459,11 +433,11 @@ def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, s
     # The dashboard's view of "dead" (the worker keeps its own).
     monkeypatch.setattr(get_broker(), "heartbeat_timeout", 2_000)
     smtp.handler.delay = 30.0
-    [user] = User.objects.bulk_create([User(email="slow@example.com")])
+    notice = Notice.objects.create(address="slow@example.com")
     victim = start_worker(["reports"])
-    # The welcome email on `reports`, which only this worker consumes, so it is the one running it.
+    # The notice's job on `reports`, which only this worker consumes, so it is the one running it.
     get_broker().enqueue(
-        Message(queue_name="reports", actor_name="send_welcome_email", args=(user.pk,), kwargs={}, options={})
+        Message(queue_name="reports", actor_name="send_notice", args=(notice.pk,), kwargs={}, options={})
     )
 
     def reports_worker() -> dict | None:
@@ -471,7 +445,7 @@ def test_a_killed_worker_shows_as_lost_without_running_jobs(ops, worker, smtp, s
         return next((w for w in workers if w["queues"] == ["reports"]), None)
 
     running = wait_for(lambda: (w := reports_worker()) and w["running"] and w, what="the job to run")
-    assert running["state"] == "alive" and running["running"][0]["actor"] == "send_welcome_email"
+    assert running["state"] == "alive" and running["running"][0]["actor"] == "send_notice"
     victim.signal(signal.SIGKILL, group=True)
     lost = wait_for(
         lambda: (w := reports_worker()) and w["state"] == "lost" and w,
