@@ -6,6 +6,8 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 
+from dramaturg.bounded import bounded
+
 from .emails import EXISTING_ACCOUNT
 from .models import User, normalize_email
 from .notices import send_throttled
@@ -17,13 +19,18 @@ def sign_up(email: str, password: str, *, display_name: str = "", language: str 
 
     The password is hashed first, outside any transaction (the hash is the slow
     step: no database write lock is held during it), and on both paths, so both
-    take the same time. Each path then commits one short transaction that records
+    take the same time. Past the web process's hashing capacity it raises
+    dramaturg.bounded.Overloaded (answered 503 with Retry-After) and writes nothing.
+    Each path then commits one short transaction that records
     the email owed and its outbox row (the welcome email through the post_save signal).
     `language` (one of LANGUAGES) is the language of the new user's emails; a registered
     user's notice goes out in the language stored with their account.
     """
     email = normalize_email(email)
-    encoded = make_password(password)
+    # At most WEB.BOUNDED_SLOTS["signup-hash"] hashes per process: past capacity, dramaturg.bounded.Overloaded
+    # (a 503 with Retry-After, by ServiceUnavailableMiddleware) before anything is written.
+    with bounded("signup-hash"):
+        encoded = make_password(password)
     try:
         with transaction.atomic():
             # FOR UPDATE (PostgreSQL): notices to one user are decided one at a time.

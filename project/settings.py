@@ -314,8 +314,17 @@ DRAMATURG = {
         "INTERVAL_S": env.int("ADMIN_ERROR_MAIL_INTERVAL_S", default=600),
         "MAX": env.int("ADMIN_ERROR_MAIL_MAX", default=10),
     },
-    # Retry-After of the 503 answered while Redis or the database is unavailable (dramaturg.unavailable).
-    "WEB": {"RETRY_AFTER_S": env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5)},
+    "WEB": {
+        # Retry-After of the 503 answered while Redis or the database is unavailable (dramaturg.unavailable).
+        "RETRY_AFTER_S": env.int("SERVICE_UNAVAILABLE_RETRY_AFTER_S", default=5),
+        # Signup's password hash (accounts.signup, ~250 ms of CPU) runs in at most this many requests of a web
+        # process at once (gunicorn: 2 x cores + 1 processes, so ~2.5 per core); past that a request waits
+        # OVERLOAD_WAIT_S for a slot, then is shed: 503 with Retry-After OVERLOAD_RETRY_AFTER_S, answered at
+        # once instead of queued until the client gives up.
+        "BOUNDED_SLOTS": {"signup-hash": env.int("SIGNUP_HASH_SLOTS", default=1)},
+        "BOUNDED_WAIT_S": env.float("OVERLOAD_WAIT_S", default=0.2),
+        "OVERLOADED_RETRY_AFTER_S": env.int("OVERLOAD_RETRY_AFTER_S", default=1),
+    },
     # The code version workers record at boot (deploy markers on the charts); unset: `git describe --always`.
     "CODE_VERSION": env.str("APP_VERSION", default="") or git_describe(BASE_DIR),
 }

@@ -1,11 +1,15 @@
-"""Signup through a real web process with Django's real password hasher: concurrency and enumeration.
+"""Signup through a real web process with Django's real password hasher: concurrency, enumeration, overload.
 
 The web process is `manage.py runserver` (threaded) on the test database, with
 tests.settings_real_hasher (PBKDF2, as in production); the session's worker sends the email.
 """
 
+import http.client
+import json
+import re
 import statistics
 import time
+import urllib.parse
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
@@ -23,16 +27,30 @@ pytestmark = [pytest.mark.integration]
 PASSWORD = "correct-horse-battery-staple"
 
 
-@pytest.fixture
-def web(worker, clean_redis, smtp, transactional_db):
+def real_hasher_web(smtp, **env: str):
     port = free_port()
     process = ManagedProcess(
         ["runserver", f"127.0.0.1:{port}", "--noreload"],
-        child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url),
+        child_env(DJANGO_SETTINGS_MODULE="tests.settings_real_hasher", EMAIL_URL=smtp.url, **env),
         b"Quit the server",
         "web-real-hasher",
     ).start()
-    yield SimpleNamespace(url=f"http://127.0.0.1:{port}/api/signup/", log_text=process.log_text)
+    return process, SimpleNamespace(port=port, url=f"http://127.0.0.1:{port}/api/signup/", log_text=process.log_text)
+
+
+@pytest.fixture
+def web(worker, clean_redis, smtp, transactional_db):
+    # These tests are about the database under concurrent signups: as many hashing slots as clients, none shed.
+    process, web = real_hasher_web(smtp, SIGNUP_HASH_SLOTS="50")
+    yield web
+    process.kill()
+
+
+@pytest.fixture
+def one_slot_web(worker, clean_redis, smtp, transactional_db):
+    """One hash at a time and no wait for a slot: every signup that finds the hash busy is shed."""
+    process, web = real_hasher_web(smtp, SIGNUP_HASH_SLOTS="1", OVERLOAD_WAIT_S="0", OVERLOAD_RETRY_AFTER_S="3")
+    yield web
     process.kill()
 
 
@@ -118,3 +136,76 @@ def test_one_address_signed_up_20_times_at_once_is_one_account_one_welcome_one_n
     wait_for(lambda: len(smtp.received()) >= 2, timeout=60, what="the welcome email and the notice")
     wait_for(drained, timeout=60, what="the queue to be drained")
     assert sorted(m["Subject"].split(" ")[0] for m in smtp.received()) == ["Welcome", "You"]
+
+
+def request(port: int, method: str, path: str, body: bytes = b"", headers: dict | None = None):
+    """(status, headers, body text) of one request to the web process."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        conn.close()
+
+
+def test_past_capacity_signups_are_shed_with_a_503_and_retry_after_and_leave_nothing_behind(one_slot_web, smtp):
+    """40 API signups (half in Korean) and 10 form signups at once against one hashing slot: each answer is
+    a 202 (a 302 for the form) or a 503 with Retry-After and, on the API, its JSON error shape, in the
+    client's language; only the accepted ones are users, each with one welcome email."""
+    port = one_slot_web.port
+    api = [(f"api{n}@example.com", "ko" if n % 2 else "en") for n in range(40)]
+    forms = []
+    for n in range(10):  # each form from its own page: its CSRF cookie and token
+        status, headers, page = request(port, "GET", "/accounts/signup/", headers={"Accept-Language": "ko"})
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert status == 200 and token, page
+        forms.append((f"form{n}@example.com", headers["Set-Cookie"].split(";", 1)[0], token.group(1)))
+
+    def api_signup(email: str, language: str):
+        body = json.dumps({"email": email, "password": PASSWORD}).encode()
+        headers = {"Content-Type": "application/json", "Accept-Language": language}
+        return email, language, *request(port, "POST", "/api/signup/", body, headers)
+
+    def form_signup(email: str, cookie: str, token: str):
+        fields = {
+            "csrfmiddlewaretoken": token,
+            "email": email,
+            "language": "ko",
+            "password1": PASSWORD,
+            "password2": PASSWORD,
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie, "Accept-Language": "ko"}
+        return email, *request(port, "POST", "/accounts/signup/", urllib.parse.urlencode(fields).encode(), headers)
+
+    with ThreadPoolExecutor(len(api) + len(forms)) as pool:
+        api_futures = [pool.submit(api_signup, *a) for a in api]
+        form_futures = [pool.submit(form_signup, *f) for f in forms]
+        api_answers = [f.result() for f in api_futures]
+        form_answers = [f.result() for f in form_futures]
+
+    accepted = set()
+    for email, language, status, headers, body in api_answers:
+        assert status in (202, 503), body
+        assert headers["Content-Type"] == "application/json"
+        if status == 202:
+            accepted.add(email)
+            assert json.loads(body)["email"] == email
+        else:
+            assert headers["Retry-After"] == "3"
+            [message] = json.loads(body)["errors"]["__all__"]
+            assert ("잠시 후" in message) if language == "ko" else ("try again" in message)
+    for email, status, headers, page in form_answers:
+        assert status in (302, 503), page
+        if status == 302:
+            accepted.add(email)
+        else:
+            assert headers["Retry-After"] == "3" and "잠시 후" in page
+    shed = len(api_answers) + len(form_answers) - len(accepted)
+    print(f"\n50 signups at once, one hashing slot: {len(accepted)} accepted, {shed} shed (503)")
+    assert shed > 0 and accepted, "one slot and no wait: some signups are shed, the first is not"
+    assert "Traceback" not in one_slot_web.log_text()
+    wait_for(lambda: len(smtp.received()) >= len(accepted), timeout=180, interval=0.5, what="the welcome emails")
+    wait_for(drained, timeout=60, what="the queue to be drained")
+    assert set(User.objects.values_list("email", flat=True)) == accepted
+    assert sorted(m["To"] for m in smtp.received()) == sorted(accepted)

@@ -38,6 +38,8 @@ PUBLIC_API = (
     "dramaturg.limits.Verdict",
     "dramaturg.decorators.staff_required",
     "dramaturg.charts.bar_chart",
+    "dramaturg.bounded.bounded",  # a CPU-heavy step of a view, shed past capacity (503 + Retry-After)
+    "dramaturg.bounded.Overloaded",
     "dramaturg.templatetags.dramaturg_tags.with_zone",  # times shown with their zone
     # classes named in settings (TASKS, DRAMATIQ_BROKER, MAILERS, MIDDLEWARE, LOGGING)
     "dramaturg.tasks_backend.DramatiqBackend",

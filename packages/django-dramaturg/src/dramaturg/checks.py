@@ -97,6 +97,15 @@ def _value_errors(values: dict[str, Any]) -> list[checks.CheckMessage]:
                     errors.append(_type_error(where, value, "True, False or None (on iff ADMINS is set)"))
             elif where == ("HEALTH", "EXTRA_CHECKS"):
                 errors.extend(_extra_check_errors(value))
+            elif where == ("WEB", "BOUNDED_SLOTS"):
+                if not isinstance(value, dict) or not all(
+                    isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) and n > 0
+                    for k, n in value.items()
+                ):
+                    errors.append(_type_error(where, value, "a dict of names to slots per process (integers > 0)"))
+            elif where == ("WEB", "BOUNDED_WAIT_S"):
+                if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+                    errors.append(_type_error(where, value, "seconds, 0 or more (a float is fine)"))
             elif where in STRINGS or where in CRONS:
                 if not isinstance(value, str):
                     errors.append(_type_error(where, value, "a string"))

@@ -69,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     },
     "WEB": {
         "RETRY_AFTER_S": 5,  # Retry-After of the 503 page when Redis or the database is down
+        "BOUNDED_SLOTS": {},  # {name: slots per process} of the steps run under dramaturg.bounded.bounded(name)
+        "BOUNDED_WAIT_S": 0.2,  # how long a request waits for a slot before it is shed (503)
+        "OVERLOADED_RETRY_AFTER_S": 1,  # Retry-After of that 503
     },
     "CODE_VERSION": "",  # shown in the console and alerts; "" → "unknown"
 }

@@ -2,9 +2,10 @@
 
 The operator's pages answer Redis outages themselves (dramaturg.decorators); this middleware answers the database
 going away under any view (a lost PostgreSQL connection, SQLite's write lock not granted within its busy
-timeout). The request's transaction has rolled back by then, so nothing of it is written (a signup is committed
-with its welcome-email outbox row or not at all); the broken connection is closed so the next request connects
-again. dramaturg.log.SkipServiceUnavailable keeps these 503s out of Django's error mail to ADMINS."""
+timeout), and a request shed past capacity by dramaturg.bounded. The request's transaction has rolled back by
+then, so nothing of it is written (a signup is committed with its welcome-email outbox row or not at all); the
+broken connection is closed so the next request connects again. dramaturg.log.SkipServiceUnavailable keeps
+these 503s out of Django's error mail to ADMINS."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from django.utils.translation import gettext as _
 from dramaturg import conf
 
 from . import dbconnections
+from .bounded import Overloaded
 
 logger = logging.getLogger(__name__)
 
@@ -32,11 +34,12 @@ def wants_json(request: HttpRequest) -> bool:
     )
 
 
-def unavailable_response(request: HttpRequest) -> HttpResponse:
-    """503 with `Retry-After: SERVICE_UNAVAILABLE_RETRY_AFTER_S`: the API's error shape
+def unavailable_response(request: HttpRequest, retry_after_s: int | None = None) -> HttpResponse:
+    """503 with `Retry-After` (`retry_after_s`, else `WEB.RETRY_AFTER_S`): the API's error shape
     ({"errors": {"__all__": [...]}}) or a page that says to try again."""
     message = _("The service is briefly unavailable; nothing was saved. Please try again in a moment.")
-    headers = {"Retry-After": str(conf.settings.WEB.RETRY_AFTER_S)}
+    retry_after = conf.settings.WEB.RETRY_AFTER_S if retry_after_s is None else retry_after_s
+    headers = {"Retry-After": str(retry_after)}
     if wants_json(request):
         return JsonResponse({"errors": {"__all__": [message]}}, status=503, headers=headers)
     # Rendered without a request context (no user, no session): nothing on this page needs the database.
@@ -45,7 +48,8 @@ def unavailable_response(request: HttpRequest) -> HttpResponse:
 
 
 class ServiceUnavailableMiddleware:
-    """Turns a view's database-unavailable error (dramaturg.dbconnections.is_unavailable) into a 503.
+    """Turns a view's database-unavailable error (dramaturg.dbconnections.is_unavailable) into a 503, and a
+    request shed by dramaturg.bounded (`Overloaded`) into a 503 with `Retry-After: WEB.OVERLOADED_RETRY_AFTER_S`.
 
     Integrity and programming errors are not outages and stay errors (a 500 that is reported)."""
 
@@ -56,6 +60,10 @@ class ServiceUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Overloaded):
+            # Past capacity every shed request would log a line: at INFO, out of the error log's way.
+            logger.info("Overloaded (%s) for %s %s, answered 503", exception.name, request.method, request.path)
+            return unavailable_response(request, conf.settings.WEB.OVERLOADED_RETRY_AFTER_S)
         if not dbconnections.is_unavailable(exception):
             return None
         logger.warning("Database unavailable for %s %s, answered 503: %s", request.method, request.path, exception)

@@ -83,6 +83,9 @@ def test_wrong_type_is_E003() -> None:
     assert msg == "DRAMATURG['CONSOLE']['RECENT_LIMIT'] is '100' (str); expected an integer."
     assert [i for i, _ in ids(DRAMATURG={"ALERTS": {"ENABLED": "yes"}})] == ["dramaturg.E003"]
     assert [i for i, _ in ids(DRAMATURG={"HEALTH": {"EXTRA_CHECKS": "a.b"}})] == ["dramaturg.E003"]
+    assert [i for i, _ in ids(DRAMATURG={"WEB": {"BOUNDED_SLOTS": {"hash": 0}}})] == ["dramaturg.E003"]
+    assert [i for i, _ in ids(DRAMATURG={"WEB": {"BOUNDED_WAIT_S": -0.5}})] == ["dramaturg.E003"]
+    assert ids(DRAMATURG={"WEB": {"BOUNDED_SLOTS": {"hash": 2}, "BOUNDED_WAIT_S": 0.25}}) == []
 
 
 def test_negative_or_zero_where_positive_is_E004() -> None:
