@@ -5,6 +5,7 @@ resume and clear of a queue, and run now, disable and enable of a periodic job."
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Callable, Iterable
 from functools import partial
 from itertools import islice
@@ -12,15 +13,18 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
-from . import owed_rows, periodic
+from . import dbconnections, owed_rows, periodic
 from .models import AuditEntry
 from .store import control, dead_letters, delayed, queues
 from .store.dead_letters import DeadLetterRef
 from .store.delayed import MessageRef
 from .store.filters import MessageFilter
+from .store.queues import Before
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+logger = logging.getLogger(__name__)
 
 PERMISSION = "dramaturg.manage_dead_letters"
 QUEUE_PERMISSION = "dramaturg.manage_queues"
@@ -65,13 +69,15 @@ def perform(
         raise ValueError(f"unknown scope {scope!r}")
     filter = filter or MessageFilter()
     batches: Iterable[list[Any]]
-    take_some: Callable[[list[Any]], list[dict[str, Any]]]
+    take_some: Callable[[list[Any], Before], list[dict[str, Any]]]
     if action in DEAD_ACTIONS:
         requeue, bodies_of = action == AuditEntry.Action.REQUEUE, owed_rows.sending_actors()
-        take_some = partial(dead_letters.take_dead, requeue=requeue, bodies_of=bodies_of)
+        take_some = lambda batch, before: dead_letters.take_dead(  # noqa: E731
+            batch, requeue=requeue, bodies_of=bodies_of, before=before
+        )
         batches = dead_letters.refs_matching(filter) if scope == "matching" else [list(refs)]
     elif action == AuditEntry.Action.DELETE_READY:
-        take_some = lambda batch: queues.delete_ready((r.queue, r.redis_id) for r in batch)  # noqa: E731
+        take_some = lambda batch, before: queues.delete_ready(((r.queue, r.redis_id) for r in batch), before)  # noqa: E731
         batches = [list(refs)]
     else:
         how = {  # keyed by the action's value
@@ -79,22 +85,54 @@ def perform(
             AuditEntry.Action.KILL: delayed.KILL,
             AuditEntry.Action.DELETE_DELAYED: delayed.DELETE,
         }[AuditEntry.Action(action)]
-        take_some = partial(delayed.take_messages, action=how)
+        take_some = lambda batch, before: delayed.take_messages(batch, how, before)  # noqa: E731
         batches = delayed.refs_matching(filter) if scope == "matching" else [list(refs)]
-    take = partial(_settle_owed, action, take_some)
-    return record(user, action, scope, filter.as_params(), batches, take, progress)
+    return record(user, action, scope, filter.as_params(), batches, partial(_settle_owed, action, take_some), progress)
 
 
-def _settle_owed(action: str, take: Callable[[list[Any]], list[dict[str, Any]]], batch: list[Any]) -> int:
+def _settle_owed(action: str, take: Callable[[list[Any], Before], list[dict[str, Any]]], batch: list[Any]) -> int:
     """Take a batch, and make the operator's intent final for what its messages owed
     (dramaturg.owed_rows): a kill or a delete cancels their send-once rows, a requeue owes them
-    again. Returns how many messages were taken."""
-    taken = take(batch)
-    if action in CANCELLING_ACTIONS:
-        owed_rows.cancel_for_messages(taken)
-    elif action == AuditEntry.Action.REQUEUE:
-        owed_rows.reopen_for_messages(taken)
-    return len(taken)
+    again. Returns how many messages were taken. The rows change first, from the bodies about to be
+    taken: a database error then leaves the messages in Redis (the view answers 503), and a requeued
+    message never reaches a worker before its row is owed again."""
+    settle = {
+        AuditEntry.Action.REQUEUE: owed_rows.reopen_for_messages,
+        **dict.fromkeys(CANCELLING_ACTIONS, owed_rows.cancel_for_messages),
+    }.get(AuditEntry.Action(action))
+    settling = _Settling(settle)
+    return len(settling.after(take(batch, settling.before)))
+
+
+class _Settling:
+    """Settles what messages owed around their take: `before` (the store calls it with the bodies about to be
+    taken, before Redis changes) runs `settle` on them; `after` (with the bodies taken) gives the rows of
+    the messages not taken after all (another operator or a worker was first) back the status they had."""
+
+    def __init__(self, settle: Callable[[list[dict[str, Any]]], owed_rows.Changed] | None) -> None:
+        self.settle = settle
+        self.tried: list[dict[str, Any]] = []
+        self.changed: owed_rows.Changed = {}
+
+    def before(self, bodies: list[dict[str, Any]]) -> None:
+        if self.settle is None:
+            return
+        self.tried.extend(bodies)
+        for model, rows in self.settle(bodies).items():
+            self.changed.setdefault(model, {}).update(rows)
+
+    def after(self, taken: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        taken_ids = {body.get("message_id") for body in taken}
+        missed = [body for body in self.tried if body.get("message_id") not in taken_ids]
+        if self.changed and missed:
+            # The messages' fate is decided in Redis already: a database error now is logged, not raised
+            # (those rows stay as the action set them).
+            try:
+                owed_rows.undo(self.changed, missed)
+            except dbconnections.UNAVAILABLE_ERRORS as error:
+                logger.warning("Rows of %d message(s) not taken could not be put back: %s", len(missed), error)
+        self.tried, self.changed = [], {}
+        return taken
 
 
 def record(
@@ -146,9 +184,9 @@ def clear_queue(user, queue: str) -> AuditEntry:
     """Drop every ready message of `queue` (store.queues.clear_ready), cancel what they owed
     (dramaturg.owed_rows), and record how many."""
     dropped = 0
-    for bodies in queues.clear_ready(queue):
-        owed_rows.cancel_for_messages(bodies)
-        dropped += len(bodies)
+    settling = _Settling(owed_rows.cancel_for_messages)
+    for bodies in queues.clear_ready(queue, before=settling.before):
+        dropped += len(settling.after(bodies))
     return _record_one(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
 
 

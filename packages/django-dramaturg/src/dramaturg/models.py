@@ -71,6 +71,23 @@ class SendOnceRow(models.Model):
             return manager.none()
         return manager.filter(pk=args[0])
 
+    @classmethod
+    def rows_for_messages(
+        cls, actor_name: str, calls: Sequence[tuple[Sequence[Any], Mapping[str, Any]]]
+    ) -> models.QuerySet[Self]:
+        """The rows a batch of messages of one of `send_actors` send, given as their (args, kwargs): one
+        query for the batch. By default the rows whose primary keys are the messages' first arguments; a
+        model that overrides `rows_for_message` alone gets the union of its per-message rows."""
+        manager = cls._default_manager
+        if actor_name not in cls.send_actors:
+            return manager.none()
+        if cls.rows_for_message.__func__ is not SendOnceRow.rows_for_message.__func__:  # type: ignore[attr-defined]
+            rows = manager.none()
+            for args, kwargs in calls:
+                rows = rows | cls.rows_for_message(actor_name, args, kwargs)
+            return rows
+        return manager.filter(pk__in=[args[0] for args, _kwargs in calls if args and isinstance(args[0], int)])
+
     def send_message(self) -> Message:
         """The job that sends this row: its actor's message, taking the row's id. The reconciler
         (`dramaturg.sendonce.enqueue_owed`) enqueues it again for a row still owed, so it needs no

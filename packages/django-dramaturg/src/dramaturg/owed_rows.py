@@ -21,9 +21,13 @@ from .models import SendOnceRow
 from .outbox import enqueue_message_on_commit
 
 Status = SendOnceRow.Status
-# What an operator's kill or delete may still cancel: not sent, not being sent by a live claim's holder
-# (a sender that is accepted marks the row sent regardless), not already settled as unknown.
-_CANCELLABLE = (Status.PENDING, Status.SENDING, Status.FAILED)
+# What an operator's kill, delete or cancel may cancel: every row not sent and not cancelled already. A row a
+# live claim is sending right now is cancelled too: the send's outcome then wins (`sendonce.mark_sent` records
+# it sent; `mark_failed` and `mark_unknown` leave it cancelled), and no later job or reconciler run sends it.
+_CANCELLABLE = (Status.PENDING, Status.SENDING, Status.FAILED, Status.UNKNOWN)
+
+# The rows one action changed: by model, each row's primary key and the status it had before.
+Changed = dict[type[SendOnceRow], dict[Any, str]]
 
 
 @cache
@@ -41,33 +45,63 @@ def sending_actors() -> frozenset[str]:
     return frozenset(_models_by_actor())
 
 
-def _rows(message: Mapping[str, Any]) -> Iterable[QuerySet[SendOnceRow]]:
-    actor = str(message.get("actor_name", ""))
-    args, kwargs = message.get("args") or [], message.get("kwargs") or {}
-    for model in _models_by_actor().get(actor, ()):
-        yield model.rows_for_message(actor, args, kwargs)
+def _rows(messages: Iterable[Mapping[str, Any]]) -> dict[type[SendOnceRow], QuerySet[SendOnceRow]]:
+    """The rows these messages (decoded bodies) owe, one queryset per model (`rows_for_messages`)."""
+    calls: dict[str, list[tuple[Any, Any]]] = {}
+    for message in messages:
+        actor = str(message.get("actor_name", ""))
+        if actor in _models_by_actor():
+            calls.setdefault(actor, []).append((message.get("args") or [], message.get("kwargs") or {}))
+    found: dict[type[SendOnceRow], QuerySet[SendOnceRow]] = {}
+    for actor, actor_calls in calls.items():
+        for model in _models_by_actor()[actor]:
+            rows = model.rows_for_messages(actor, actor_calls)
+            found[model] = found[model] | rows if model in found else rows
+    return found
 
 
-def cancel_for_messages(messages: Iterable[Mapping[str, Any]]) -> int:
+def _set_status(rows: QuerySet[SendOnceRow], status: str) -> dict[Any, str]:
+    """Set `status` on `rows` (locked first); returns each changed row's primary key and former status."""
+    with transaction.atomic():
+        before = dict(rows.select_for_update().values_list("pk", "status"))
+        if before:
+            rows.model._default_manager.filter(pk__in=list(before)).update(status=status)
+    return before
+
+
+def cancel_rows(rows: QuerySet[Any]) -> dict[Any, str]:
+    """Cancel those of `rows` not sent (the one rule of an operator's kill or delete and of the outbox's
+    cancel, see `_CANCELLABLE`); returns each cancelled row's primary key and former status."""
+    return _set_status(rows.filter(sent_at__isnull=True, status__in=_CANCELLABLE), Status.CANCELLED)
+
+
+def cancel_for_messages(messages: Iterable[Mapping[str, Any]]) -> Changed:
     """Cancel the rows these messages (decoded bodies: actor_name, args, kwargs) owed and had not sent:
-    an operator killed or deleted them. Returns how many rows were cancelled."""
-    cancelled = 0
-    for message in messages:
-        for rows in _rows(message):
-            cancelled += rows.filter(sent_at__isnull=True, status__in=_CANCELLABLE).update(
-                status=Status.CANCELLED, claimed_until=None
-            )
-    return cancelled
+    an operator kills or deletes them. One UPDATE per model. Returns the rows cancelled (for `undo`)."""
+    return {model: done for model, rows in _rows(messages).items() if (done := cancel_rows(rows))}
 
 
-def reopen_for_messages(messages: Iterable[Mapping[str, Any]]) -> int:
-    """Owe again the cancelled rows of messages an operator requeued (their job runs again, and sends
-    them). Returns how many rows were reopened."""
-    reopened = 0
-    for message in messages:
-        for rows in _rows(message):
-            reopened += rows.filter(sent_at__isnull=True, status=Status.CANCELLED).update(status=Status.PENDING)
-    return reopened
+def reopen_for_messages(messages: Iterable[Mapping[str, Any]]) -> Changed:
+    """Owe again the cancelled rows of messages an operator requeues (their job runs again, and sends
+    them). One UPDATE per model. Returns the rows reopened (for `undo`)."""
+    return {
+        model: done
+        for model, rows in _rows(messages).items()
+        if (done := _set_status(rows.filter(sent_at__isnull=True, status=Status.CANCELLED), Status.PENDING))
+    }
+
+
+def undo(changed: Changed, messages: Iterable[Mapping[str, Any]]) -> None:
+    """Put back the status the rows of `messages` had before this action changed them (`changed`): the
+    messages were not taken after all (another operator or a worker was first). Rows the action did not
+    change, or that moved on since (a send recorded them sent), are left alone."""
+    for model, rows in _rows(messages).items():
+        former = changed.get(model, {})
+        for status in set(former.values()):
+            # A reopen set a cancelled row pending; a cancel set every other row cancelled.
+            set_then = Status.PENDING if status == Status.CANCELLED else Status.CANCELLED
+            pks = [pk for pk, was in former.items() if was == status]
+            rows.filter(pk__in=pks, status=set_then, sent_at__isnull=True).update(status=status)
 
 
 def owe_again[Row: SendOnceRow](rows: QuerySet[Row], **also: Any) -> list[Row]:

@@ -42,7 +42,7 @@ from periodiq import cron
 
 from dramaturg import conf
 
-from .. import dbconnections, outbox, sendonce
+from .. import dbconnections, outbox, owed_rows, sendonce
 from ..models import OutboxEmail, OutboxEmailAttachment
 
 logger = logging.getLogger(__name__)
@@ -270,29 +270,16 @@ STATES = ("owed", "retrying", "sent", "failed", "unknown", "cancelled")
 
 
 def requeue(ids: list[int]) -> int:
-    """Owe these failed, cancelled or outcome-unknown emails again, each with a new job; returns how many.
-    A sent one is never sent again; one still owed keeps its own job."""
-    with transaction.atomic():
-        rows = OutboxEmail.objects.filter(
-            pk__in=ids, sent_at__isnull=True, status__in=[Status.FAILED, Status.CANCELLED, Status.UNKNOWN]
-        )
-        taken = list(rows.select_for_update().values_list("pk", flat=True))
-        OutboxEmail.objects.filter(pk__in=taken).update(status=Status.PENDING, claimed_until=None)
-        for pk in taken:
-            outbox.enqueue_on_commit(send_outbox_email, pk)
-    return len(taken)
+    """Owe these failed or cancelled emails again, each with a new job (`owed_rows.owe_again`); returns how
+    many. A sent one is never sent again, nor one whose outcome is unknown (it may have been delivered; the
+    reconciler's rule sends it once more); one still owed keeps its own job."""
+    return len(owed_rows.owe_again(OutboxEmail.objects.filter(pk__in=ids)))
 
 
 def cancel(ids: list[int]) -> int:
-    """Call off these emails if no worker is sending them now; returns how many. A job that comes
-    later finds the row cancelled and sends nothing."""
-    now = timezone.now()
-    return (
-        OutboxEmail.objects.filter(pk__in=ids, sent_at__isnull=True)
-        .exclude(status__in=[Status.SENT, Status.CANCELLED])
-        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-        .update(status=Status.CANCELLED, claimed_until=None)
-    )
+    """Call off these emails (`owed_rows.cancel_rows`, the rule of an operator's kill); returns how many. A
+    job that comes later finds the row cancelled and sends nothing; a send under way right now wins."""
+    return len(owed_rows.cancel_rows(OutboxEmail.objects.filter(pk__in=ids)))
 
 
 def prune(older_than: timedelta = timedelta(days=30)) -> int:

@@ -29,7 +29,7 @@ from .connection import client, script, text
 from .filters import EVERYTHING, MessageFilter
 from .handoff import WAKE_LIST_CAP
 from .messages import NO_EXCEPTION, StoredMessage, decode, exception_type_of
-from .queues import all_queue_counts, queue_names
+from .queues import Before, all_queue_counts, queue_names
 
 # Dramatiq's own rule for queue names; a redis id is a uuid (or any token without '/' or blanks).
 _REDIS_ID_RE = re.compile(r"[^\s/]{1,200}")
@@ -479,7 +479,9 @@ def _take_keys(ref: DeadLetterRef, group: str) -> list[str]:
     ]
 
 
-def _take(refs: list[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = ()) -> list[dict[str, Any]]:
+def _take(
+    refs: list[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = (), before: Before | None = None
+) -> list[dict[str, Any]]:
     """Requeue (or delete) a batch of letters; returns the decoded bodies of those this call handled
     (an empty dict for a deleted letter whose body was not read). The group of each comes from its
     preview; the body is read to requeue it, to delete a letter filed without a preview, or to
@@ -512,21 +514,26 @@ def _take(refs: list[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str
         body = requeued_body(data) if requeue else b""
         take(keys=_take_keys(ref, group), args=[ref.redis_id, group, body, WAKE_LIST_CAP], client=pipe)
         tried.append(data)
+    if before:
+        before(tried)
     results = pipe.execute() if len(pipe) else []
     return [data for data, done in zip(tried, results, strict=True) if done]
 
 
-def take_dead(refs: Iterable[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = ()) -> list[dict[str, Any]]:
+def take_dead(
+    refs: Iterable[DeadLetterRef], *, requeue: bool, bodies_of: Collection[str] = (), before: Before | None = None
+) -> list[dict[str, Any]]:
     """Requeue (to the front of their queues, same message id, retries reset) or delete dead letters;
     returns the decoded bodies of the letters this call handled: letters already handled elsewhere are
     skipped, not errors, and an undecodable body is never requeued (nothing a worker could run). A
     deleted letter's body is read only when filed without a preview or of one of the actors `bodies_of`
-    (else an empty dict stands for it)."""
+    (else an empty dict stands for it). `before` is called with the bodies of each batch about to be
+    taken, before Redis changes (an error it raises leaves the batch where it is)."""
     refs = list(refs)
     return [
         data
         for i in range(0, len(refs), TAKE_BATCH)
-        for data in _take(refs[i : i + TAKE_BATCH], requeue=requeue, bodies_of=bodies_of)
+        for data in _take(refs[i : i + TAKE_BATCH], requeue=requeue, bodies_of=bodies_of, before=before)
     ]
 
 

@@ -27,7 +27,7 @@ from .dead_letters import DeadLetterRef, preview_of
 from .filters import EVERYTHING, MessageFilter
 from .handoff import WAKE_LIST_CAP
 from .messages import StoredMessage, decode
-from .queues import queue_names
+from .queues import Before, queue_names
 
 KILLED = "KilledByOperator"
 KILLED_REASON = "killed by an operator"
@@ -135,7 +135,7 @@ def killed_body(data: dict[str, Any], now: int) -> bytes:
     ).encode()
 
 
-def _take_batch(refs: list[MessageRef], action: str) -> list[dict[str, Any]]:
+def _take_batch(refs: list[MessageRef], action: str, before: Before | None = None) -> list[dict[str, Any]]:
     conn = client()
     pipe = conn.pipeline(transaction=False)
     for ref in refs:
@@ -176,18 +176,23 @@ def _take_batch(refs: list[MessageRef], action: str) -> list[dict[str, Any]]:
             client=pipe,
         )
         tried.append(data)
+    if before:
+        before(tried)
     results = pipe.execute() if len(pipe) else []
     return [data for data, done in zip(tried, results, strict=True) if done]
 
 
-def take_messages(refs: Iterable[MessageRef], action: str) -> list[dict[str, Any]]:
+def take_messages(refs: Iterable[MessageRef], action: str, before: Before | None = None) -> list[dict[str, Any]]:
     """'retry': to the front of its queue now; 'kill': to the dead letters with the reason
     "killed by an operator"; 'delete': dropped. Returns the decoded bodies of the messages this call
-    handled (others had left the delay queue)."""
+    handled (others had left the delay queue). `before` is called with the bodies of each batch about to
+    be taken, before Redis changes (an error it raises leaves the batch where it is)."""
     if action not in (RETRY, KILL, DELETE):
         raise ValueError(f"unknown action {action!r}")
     refs = list(refs)
-    return [data for i in range(0, len(refs), TAKE_BATCH) for data in _take_batch(refs[i : i + TAKE_BATCH], action)]
+    return [
+        data for i in range(0, len(refs), TAKE_BATCH) for data in _take_batch(refs[i : i + TAKE_BATCH], action, before)
+    ]
 
 
 def take(refs: Iterable[MessageRef], action: str) -> int:

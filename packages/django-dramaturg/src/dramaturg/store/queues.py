@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,10 @@ from .connection import client, run_readonly, script, text
 from .messages import StoredMessage, decode
 
 logger = logging.getLogger(__name__)
+
+# Called by an operator's action with the decoded bodies it is about to take, before Redis changes: what they
+# owed is settled first (dramaturg.actions), so an error there leaves the messages where they are.
+type Before = Callable[[list[dict[str, Any]]], None]
 
 READY_SCAN_CHUNK = 500
 OLDEST_READY_DEPTH = 5  # ready ids looked at per queue for the oldest one (the front; requeues go there too)
@@ -157,28 +161,37 @@ def find_message(queue: str, message_id: str, *, scan_limit: int = 20_000) -> tu
 CLEAR_BATCH = 500
 
 
-def delete_ready(refs: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+def delete_ready(refs: Iterable[tuple[str, str]], before: Before | None = None) -> list[dict[str, Any]]:
     """Delete ready messages, given as (queue, redis id): each only while still in its queue's list
-    (one a worker fetched already is running and stays). Returns the decoded bodies of those deleted."""
+    (one a worker fetched already is running and stays). `before` is called with the decoded bodies of
+    those about to be deleted, before Redis changes. Returns the decoded bodies of those deleted."""
     by_queue: dict[str, list[str]] = {}
     for queue, redis_id in refs:
         by_queue.setdefault(q_name(queue), []).append(redis_id)
     conn = client()
     deleted: list[dict[str, Any]] = []
     for queue, ids in by_queue.items():
-        bodies = script("delete_ready", conn)(keys=[keys.queue_key(queue), keys.messages_key(queue)], args=ids)
-        deleted.extend(decode(body) or {} for body in bodies)
+        deleted.extend(_delete_ready(conn, queue, ids, before))
     return deleted
 
 
-def clear_ready(queue: str, *, batch: int = CLEAR_BATCH) -> Iterator[list[dict[str, Any]]]:
+def _delete_ready(conn: redis.Redis, queue: str, ids: list[str], before: Before | None) -> list[dict[str, Any]]:
+    bodies = conn.hmget(keys.messages_key(queue), ids)
+    found = [(i, data) for i, body in zip(ids, bodies, strict=True) if (data := decode(body)) is not None]
+    if before:
+        before([data for _, data in found])
+    kept = script("delete_ready", conn)(keys=[keys.queue_key(queue), keys.messages_key(queue)], args=ids)
+    return [decode(body) or {} for body in kept]
+
+
+def clear_ready(
+    queue: str, *, batch: int = CLEAR_BATCH, before: Before | None = None
+) -> Iterator[list[dict[str, Any]]]:
     """Drop every ready message of `queue`, a batch at a time from the front (messages running on a
-    worker finish; delayed and dead ones stay). Yields the decoded bodies of each batch dropped."""
+    worker finish; delayed and dead ones stay). `before` is called with each batch's decoded bodies
+    before Redis changes. Yields the decoded bodies of each batch dropped (a worker may have taken some
+    of those read first)."""
     conn = client()
-    clear = script("clear_ready", conn)
-    while True:
-        bodies = clear(keys=[keys.queue_key(queue), keys.messages_key(queue)], args=[batch])
-        if bodies:
-            yield [decode(body) or {} for body in bodies]
-        if len(bodies) < batch:
-            return
+    queue = q_name(queue)
+    while ids := [text(i) for i in conn.lrange(keys.queue_key(queue), 0, batch - 1)]:
+        yield _delete_ready(conn, queue, ids, before)
