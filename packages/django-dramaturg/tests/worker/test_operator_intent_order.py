@@ -12,8 +12,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from host.demo.models import Notice
-from host.demo.tasks import send_notice
 from django.db import connection
 from dramatiq import Message, get_broker
 
@@ -21,6 +19,8 @@ from dramaturg import actions, owed_rows
 from dramaturg.models import AuditEntry
 from dramaturg.store import dead_letters, delayed, queues
 from dramaturg.store.filters import MessageFilter
+from host.demo.models import Notice
+from host.demo.tasks import send_notice
 
 QUEUE = send_notice.queue_name
 PENDING, CANCELLED = Notice.Status.PENDING, Notice.Status.CANCELLED
@@ -77,7 +77,9 @@ def host_middleware(settings) -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_delete_the_database_refuses_leaves_the_message_in_redis_the_row_owed_and_answers_503(clean_redis, staff, host_middleware):
+def test_a_delete_the_database_refuses_leaves_the_message_in_redis_the_row_owed_and_answers_503(
+    clean_redis, staff, host_middleware
+):
     notice = _notice()
     ref = f"{QUEUE}/{_enqueued(notice).options['redis_message_id']}"
     data = {"op": "delete_ready:one", "refs": ref}
@@ -100,3 +102,69 @@ def test_a_clear_the_database_refuses_leaves_the_queue_whole_and_answers_503(cle
     assert response.status_code == 503
     assert len(_ready_ids()) == 3
     assert [_status(n) for n in notices] == [PENDING] * 3
+
+
+@pytest.mark.django_db
+def test_a_requeued_letter_s_row_is_pending_before_the_message_is_back_in_its_queue(clean_redis, monkeypatch):
+    notice = _notice(CANCELLED)
+    ref = _dead_letter_of(notice)
+    seen: list[tuple[str, list[str]]] = []
+    reopen = owed_rows.reopen_for_messages
+
+    def reopen_then_look(messages: list[dict[str, Any]]) -> owed_rows.Changed:
+        changed = reopen(messages)
+        seen.append((_status(notice), _ready_ids()))
+        return changed
+
+    monkeypatch.setattr(owed_rows, "reopen_for_messages", reopen_then_look)
+    assert actions.perform(None, AuditEntry.Action.REQUEUE, "one", refs=[ref]).count == 1
+    assert seen == [(PENDING, [])]  # owed again while the letter was still dead
+    assert _ready_ids() == [ref.redis_id] and _status(notice) == PENDING
+
+
+@pytest.mark.django_db
+def test_a_requeue_another_operator_beat_leaves_the_row_cancelled(clean_redis, monkeypatch):
+    notice = _notice(CANCELLED)
+    ref = _dead_letter_of(notice)
+    reopen = owed_rows.reopen_for_messages
+
+    def reopen_then_lose_the_race(messages: list[dict[str, Any]]) -> owed_rows.Changed:
+        changed = reopen(messages)
+        dead_letters.take_dead([ref], requeue=False)  # another operator deletes the letter first
+        return changed
+
+    monkeypatch.setattr(owed_rows, "reopen_for_messages", reopen_then_lose_the_race)
+    assert actions.perform(None, AuditEntry.Action.REQUEUE, "one", refs=[ref]).count == 0
+    assert _status(notice) == CANCELLED and _ready_ids() == []
+
+
+@pytest.mark.django_db
+def test_a_kill_a_worker_beat_gives_the_row_back_its_status_and_leaves_other_rows_alone(clean_redis, monkeypatch):
+    failed, cancelled_before = _notice(Notice.Status.FAILED), _notice(CANCELLED)
+    refs = [
+        delayed.MessageRef(QUEUE, _enqueued(n, delay=600_000).options["redis_message_id"])
+        for n in (failed, cancelled_before)
+    ]
+    cancel = owed_rows.cancel_for_messages
+
+    def cancel_then_lose_the_race(messages: list[dict[str, Any]]) -> owed_rows.Changed:
+        changed = cancel(messages)
+        delayed.take_messages(refs, delayed.RETRY)  # their time came: back in the queue, for a worker
+        return changed
+
+    monkeypatch.setattr(owed_rows, "cancel_for_messages", cancel_then_lose_the_race)
+    assert actions.perform(None, AuditEntry.Action.KILL, "selected", refs=refs).count == 0
+    assert (_status(failed), _status(cancelled_before)) == (Notice.Status.FAILED, CANCELLED)
+
+
+@pytest.mark.django_db
+def test_clearing_a_queue_of_notices_cancels_every_row_with_a_bounded_number_of_queries(
+    clean_redis, django_assert_max_num_queries
+):
+    notices = [_notice() for _ in range(60)]
+    for notice in notices:
+        _enqueued(notice)
+    with django_assert_max_num_queries(12):  # per batch: read and cancel the rows; then the audit entry
+        entry = actions.clear_queue(None, QUEUE)
+    assert entry.count == 60 and _ready_ids() == []
+    assert set(Notice.objects.values_list("status", flat=True)) == {CANCELLED}
