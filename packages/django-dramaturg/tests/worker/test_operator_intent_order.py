@@ -9,14 +9,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.mail import send_mail
 from django.db import connection
+from django.utils import timezone
 from dramatiq import Message, get_broker
 
-from dramaturg import actions, owed_rows
-from dramaturg.models import AuditEntry
+from dramaturg import actions, owed_rows, sendonce
+from dramaturg.mail import outbox
+from dramaturg.models import AuditEntry, OutboxEmail
 from dramaturg.store import dead_letters, delayed, queues
 from dramaturg.store.filters import MessageFilter
 from host.demo.models import Notice
@@ -168,3 +172,32 @@ def test_clearing_a_queue_of_notices_cancels_every_row_with_a_bounded_number_of_
         entry = actions.clear_queue(None, QUEUE)
     assert entry.count == 60 and _ready_ids() == []
     assert set(Notice.objects.values_list("status", flat=True)) == {CANCELLED}
+
+
+def _outbox_email(**fields: Any) -> OutboxEmail:
+    send_mail("Invoice 44", "Body", "shop@example.com", ["cy@example.com"])
+    row = OutboxEmail.objects.latest("pk")
+    OutboxEmail.objects.filter(pk=row.pk).update(**fields)
+    return OutboxEmail.objects.get(pk=row.pk)
+
+
+@pytest.mark.django_db
+def test_the_outbox_s_send_again_does_not_owe_an_email_whose_outcome_is_unknown(clean_redis, outbox_mailers):
+    unknown = _outbox_email(status=OutboxEmail.Status.UNKNOWN)
+    failed = _outbox_email(status=OutboxEmail.Status.FAILED)
+    assert outbox.requeue([unknown.pk, failed.pk]) == 1
+    assert OutboxEmail.objects.get(pk=unknown.pk).status == OutboxEmail.Status.UNKNOWN
+    assert OutboxEmail.objects.get(pk=failed.pk).status == PENDING
+
+
+@pytest.mark.django_db
+def test_the_outbox_s_cancel_of_an_email_being_sent_cancels_it_and_the_send_s_outcome_wins(clean_redis, outbox_mailers):
+    sending, failing = (
+        _outbox_email(status=OutboxEmail.Status.SENDING, claimed_until=timezone.now() + timedelta(minutes=5))
+        for _ in range(2)
+    )
+    assert outbox.cancel([sending.pk, failing.pk]) == 2
+    sendonce.mark_sent(sending)  # the send under way was accepted: it is sent
+    sendonce.mark_failed(failing, TimeoutError("timed out"), final=False)  # it failed: it stays cancelled
+    assert OutboxEmail.objects.get(pk=sending.pk).status == OutboxEmail.Status.SENT
+    assert OutboxEmail.objects.get(pk=failing.pk).status == CANCELLED
