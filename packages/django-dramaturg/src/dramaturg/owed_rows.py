@@ -4,7 +4,11 @@ An operator's kill (a waiting retry) or delete (a dead letter) cancels the row t
 sent, in the same action, so neither the reconciler nor a copy of the job sends it; a requeue owes it
 again. The package finds the row without knowing the host's models: every concrete `SendOnceRow`
 names the actors that send it (`send_actors`) and maps a message's arguments to its rows
-(`rows_for_message`). A user's "Send again" owes a failed or cancelled row anew (`owe_again`).
+(`rows_for_message`, `rows_for_messages` for a batch). A user's "Send again" owes a failed or cancelled row
+anew (`owe_again`), and the console's outbox cancel is `cancel_rows`: one road, one rule.
+
+The rows change before Redis does (dramaturg.actions): cancelled, or reopened for a requeue, from the bodies
+about to be taken; `undo` gives the rows of messages not taken after all the status they had.
 """
 
 from __future__ import annotations
