@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from dramatiq import Message, get_broker
 
-from dramaturg import periodic
+from dramaturg import actions, periodic
 from dramaturg.models import AuditEntry
 from dramaturg.store import control, delayed, keys, lookup, queues, search, stats
 from dramaturg.store.connection import client as redis_client
@@ -55,7 +55,9 @@ def every_state(clean_redis) -> dict[str, Message]:
         "needle-retrying", delay=600_000, retries=2, traceback="Traceback ...\nSMTPServerDisconnected: smtp went away"
     )
     dead = _enqueue("needle-dead", delay=600_000, retries=5)
-    delayed.take([delayed.MessageRef(QUEUE, dead.options["redis_message_id"])], delayed.KILL)
+    actions.perform(
+        None, AuditEntry.Action.KILL, "one", refs=[delayed.MessageRef(QUEUE, dead.options["redis_message_id"])]
+    )
     finished: Message[Any] = Message(
         queue_name=QUEUE, actor_name=ACTOR, args=("needle-finished",), kwargs={}, options={}
     )

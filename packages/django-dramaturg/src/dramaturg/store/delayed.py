@@ -190,11 +190,6 @@ def take_messages(refs: Iterable[MessageRef], action: str) -> list[dict[str, Any
     return [data for i in range(0, len(refs), TAKE_BATCH) for data in _take_batch(refs[i : i + TAKE_BATCH], action)]
 
 
-def take(refs: Iterable[MessageRef], action: str) -> int:
-    """`take_messages`, counted: how many this call handled."""
-    return len(take_messages(refs, action))
-
-
 # --- the worker's side ---------------------------------------------------------
 
 
