@@ -64,6 +64,11 @@ def _row(email: OutboxEmail) -> EmailRow:
     )
 
 
+def _shown(count: int) -> str:
+    """A capped state count as the page shows it: "1000+" above outbox.COUNT_CAP."""
+    return f"{outbox.COUNT_CAP}+" if count > outbox.COUNT_CAP else str(count)
+
+
 @require_safe
 @staff_required
 def email_list(request: HttpRequest) -> HttpResponse:
@@ -71,19 +76,14 @@ def email_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "owed")
     if state not in outbox.STATES:
         state = "owed"
-    rows = OutboxEmail.objects.filter(outbox.state_filter(state)).order_by("-pk")
-    before = natural(request.GET.get("before"), maximum=2**63 - 1)
-    if before:
-        rows = rows.filter(pk__lt=before)
-    page = list(rows.only("pk", "created_at", "to", "cc", "bcc", "subject", "status", "attempts", "sent_at",
-                          "last_error")[: PAGE_SIZE + 1])  # fmt: skip
-    counts = {s: OutboxEmail.objects.filter(outbox.state_filter(s)).count() for s in outbox.STATES}
+    page = outbox.page(state, natural(request.GET.get("before"), maximum=2**63 - 1), PAGE_SIZE)
+    counts = outbox.state_counts()
     return render(
         request,
         "dramaturg/emails.html",
         {
             "state": state,
-            "states": [(s, STATE_LABELS[s], counts[s]) for s in outbox.STATES],
+            "states": [(s, STATE_LABELS[s], _shown(counts[s])) for s in outbox.STATES],
             "emails": [_row(e) for e in page[:PAGE_SIZE]],
             "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
             "can_manage": request.user.has_perm(actions.PERMISSION),
