@@ -97,6 +97,13 @@ def test_search_by_time_range_and_state(every_state):
     assert _found(SearchQuery(since_ms=now + 3_600_000)) == {}
 
 
+def test_a_search_keeps_the_newest_hits_within_one_total_scan_budget(every_state):
+    newest = search.search(SearchQuery(), queues.queue_names(), limit=2)
+    assert newest.limited and {h.state for h in newest.hits} == {"delayed", "retrying"}  # due in 10 min
+    budget = search.search(SearchQuery(), queues.queue_names(), total_scan_limit=3)
+    assert budget.scanned == 3 and budget.cut_short
+
+
 def test_search_page_shows_results_and_field_errors(staff, every_state):
     page = staff.get("/jobs/search/", {"args": "needle-retrying"}).content.decode()
     assert f'data-message-id="{every_state["retrying"].message_id}"' in page
