@@ -4,6 +4,7 @@ confirm-then-perform flow and its audit log (dramaturg.actions)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -19,6 +20,7 @@ from ..mail import outbox
 from ..masking import mask_address, mask_error
 from ..models import AuditEntry, OutboxEmail
 from ..params import natural
+from ._action_flow import confirm_then_record
 from ._params import PAGE_SIZE, safe_next
 
 STATE_LABELS = {
@@ -107,38 +109,37 @@ def email_action(request: HttpRequest) -> HttpResponse:
         messages.warning(request, gettext("Select at least one email first."))
         return redirect(next_url)
     action, take = EMAIL_ACTIONS[op]
-    if request.POST.get("confirm") != "yes":
-        counter = {"counter": len(ids)}
-        if op == "requeue":
-            title = ngettext("Send %(counter)s email again?", "Send %(counter)s emails again?", len(ids)) % counter
-            effect, label = (
-                gettext("Each is owed again, with a new job; a sent email is never sent twice."),
-                gettext("Yes, send again"),
-            )
-        else:
-            title = ngettext("Cancel %(counter)s email?", "Cancel %(counter)s emails?", len(ids)) % counter
-            effect, label = (
-                gettext("A worker that gets its job later sends nothing; you can send it again."),
-                gettext("Yes, cancel"),
-            )
-        context = {
-            "title": title,
+    return confirm_then_record(
+        request,
+        op=f"{op}:{scope}",
+        texts=_texts(op, len(ids)),
+        danger=op == "kill",
+        next_url=next_url,
+        perform=lambda: actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take),
+        refs=[str(pk) for pk in ids],
+        outcome=partial(_outcome, op),
+    )
+
+
+def _texts(op: str, count: int) -> dict[str, str]:
+    counter = {"counter": count}
+    if op == "requeue":
+        return {
+            "title": ngettext("Send %(counter)s email again?", "Send %(counter)s emails again?", count) % counter,
             "covers": "",
-            "effect": effect,
-            "confirm_label": label,
-            "action_url": reverse("dramaturg:email_action"),
-            "danger": op == "kill",
-            "action": op,
-            "scope": scope,
-            "refs": [str(pk) for pk in ids],
-            "next": next_url,
+            "effect": gettext("Each is owed again, with a new job; a sent email is never sent twice."),
+            "confirm_label": gettext("Yes, send again"),
         }
-        return render(request, "dramaturg/confirm.html", context)
-    entry = actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take)
-    done = (
-        ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count)
-        if op == "requeue"
-        else ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count)
-    ) % {"count": entry.count}
-    (messages.success if entry.count else messages.warning)(request, done)
-    return redirect(next_url)
+    return {
+        "title": ngettext("Cancel %(counter)s email?", "Cancel %(counter)s emails?", count) % counter,
+        "covers": "",
+        "effect": gettext("A worker that gets its job later sends nothing; you can send it again."),
+        "confirm_label": gettext("Yes, cancel"),
+    }
+
+
+def _outcome(op: str, entry: AuditEntry) -> str:
+    count = {"count": entry.count}
+    if op == "requeue":
+        return ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count) % count
+    return ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count) % count
