@@ -10,22 +10,38 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
+from dramatiq import Message, get_broker
 from playwright.sync_api import expect
 
+from accounts.models import User
 from dramaturg.banner import KEEP_S
 from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import queues
 from harness.browser import SCREENSHOTS, browser_page, log_in
+from harness.dead_letters import failed_emails, poison
+from harness.fixtures import STAFF_PASSWORD as PASSWORD
 from harness.processes import wait_for
 from reports.models import Report
-from tests.chromium.conftest import PASSWORD
-from tests.dead_letters import failed_welcome_emails, poison
-from tests.integration.test_operator import send_delayed_retry, welcome_users
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
+
+
+def failed_welcome_emails(smtp, emails: list[str]) -> list[User]:
+    """Sign users up while the SMTP server refuses mail; their welcome emails die."""
+    return failed_emails(smtp, lambda email: User.objects.create_user(email, PASSWORD), emails)
+
+
+def send_delayed_retry(user: User, delay_ms: int, retries: int = 2) -> Message:
+    """A welcome email that failed `retries` times and waits `delay_ms` for its next attempt."""
+    message: Message[Any] = Message(
+        queue_name="emails", actor_name="send_welcome_email", args=(user.pk,), kwargs={}, options={"retries": retries}
+    )
+    return get_broker().enqueue(message, delay=delay_ms)
+
 
 WIDTHS = {"wide": (1280, 800), "phone": (390, 844)}
 LANGUAGES = ("en", "ko")
@@ -70,7 +86,7 @@ def console_pages(page, report: Report) -> dict[str, str]:
 def test_every_console_page_fits_at_1280_and_390_px_in_english_and_korean(live, staff, worker, smtp, done_report):
     failed_welcome_emails(smtp, ["layout-needle@example.com"])  # a dead letter: the health check fails
     poison(2)
-    [waiting] = welcome_users("layout-retrying@example.com")
+    [waiting] = User.objects.bulk_create([User(email="layout-retrying@example.com")])  # no signal: no email yet
     send_delayed_retry(waiting, delay_ms=3_600_000)
     wait_for(lambda: queues.queue_counts("emails").delayed == 1, what="the waiting retry")
     AuditEntry.objects.create(

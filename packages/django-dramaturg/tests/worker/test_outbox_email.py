@@ -15,7 +15,7 @@ from django.db import transaction
 from dramaturg.health import run_checks
 from dramaturg.mail import AttachmentTooLarge, sending_alias
 from dramaturg.mail.outbox import cancel, reconcile_outbox_emails, requeue, send_outbox_email
-from dramaturg.models import OutboxEmail, OutboxMessage
+from dramaturg.models import OutboxEmail, OutboxEmailAttachment, OutboxMessage
 from dramaturg.store import queues
 from harness.dramaturg_settings import set_dramaturg
 from harness.ports import reserve_port
@@ -72,6 +72,9 @@ def test_the_actor_sends_the_message_as_given_once_with_its_fixed_message_id(cle
     assert parts["text/csv"].get_filename() == "report.csv"
     row.refresh_from_db()
     assert row.status == "sent" and row.attempts == 1
+    # sent: the envelope and subject stay (the console shows them), the content is forgotten
+    assert (row.subject, row.to, row.body, row.alternatives) == ("Report", ["ann@example.com"], "", [])
+    assert not OutboxEmailAttachment.objects.filter(email=row).exists()
 
 
 @pytest.mark.django_db

@@ -224,6 +224,20 @@ def send_outbox_email(email_id: int) -> None:
     )
     if row is not None:
         logger.info("Outbox email %s sent through mailer %r", email_id, row.mailer)
+        try:
+            forget_content(row.pk)
+        except dbconnections.UNAVAILABLE_ERRORS as error:  # sent all the same; `prune` forgets it later
+            logger.warning("Outbox email %s: its content not yet forgotten: %s", email_id, error)
+
+
+def forget_content(email_id: int) -> None:
+    """A sent email keeps its envelope and subject (what the console shows), not its content: a body may
+    hold a secret its reader needs once (a password-reset link), and the database outlives the need."""
+    sent = OutboxEmail.objects.filter(pk=email_id, status=Status.SENT)
+    sent.update(body="", alternatives=[])
+    for attachment in OutboxEmailAttachment.objects.filter(email__in=sent).exclude(storage=""):
+        storages[attachment.storage].delete(attachment.stored_name)
+    OutboxEmailAttachment.objects.filter(email__in=sent).delete()
 
 
 @dramatiq.actor(
