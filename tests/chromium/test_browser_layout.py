@@ -18,6 +18,7 @@ from dramatiq import Message, get_broker
 from playwright.sync_api import expect
 
 from accounts.models import User
+from dramaturg.banner import KEEP_S
 from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import queues
 from harness.browser import SCREENSHOTS, browser_page, log_in
@@ -138,8 +139,12 @@ def test_the_health_banner_names_a_failing_check_and_links_to_it(live, staff, wo
         expect(page.locator("#health-banner")).to_have_count(0)  # all checks pass
 
         failed_welcome_emails(smtp, ["banner@example.com"])  # one dead letter in the window: dead_letters fails
-        page.goto("/jobs/schedules/")
         banner = page.locator("#health-banner")
+        wait_for(  # the checks are kept for banner.KEEP_S per process
+            lambda: page.goto("/jobs/schedules/") and banner.count() == 1,
+            timeout=KEEP_S + 10,
+            what="the banner to name the failing check",
+        )
         expect(banner).to_contain_text("Queue emails: more than 0 dead letters in the last 15 min.")
         banner.locator("a", has_text="Queue emails").click()
         page.wait_for_url("**/jobs/dead/?queue=emails")

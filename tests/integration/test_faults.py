@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from dramatiq import Message, get_broker
 
 from accounts.models import EmailDelivery, User
-from dramaturg import conf
-from dramaturg.models import OutboxMessage
+from dramaturg import actions, conf
+from dramaturg.models import AuditEntry, OutboxMessage
 from dramaturg.store import dead_letters, keys, queues
 from dramaturg.store.connection import client
 from dramaturg.store.dead_letters import DeadLetterRef
@@ -204,9 +204,12 @@ def test_poison_messages_are_dead_lettered_and_the_worker_stays_healthy(live, wo
     }
     assert bodies == {"{this is not json", '{"hello": "not a message"}'}
     assert (
-        dead_letters.requeue_dead(
-            [DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(MessageFilter(queue="emails")).messages]
-        )
+        actions.perform(
+            None,
+            AuditEntry.Action.REQUEUE,
+            "selected",
+            refs=[DeadLetterRef.parse(m.ref) for m in dead_letters.page_dead(MessageFilter(queue="emails")).messages],
+        ).count
         == 2
     )  # not the raw
 

@@ -9,7 +9,10 @@ and `url` when it gives them (else its English line, linked to /jobs/health).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from django.db import DatabaseError
 from django.urls import reverse
@@ -19,7 +22,7 @@ from redis.exceptions import RedisError
 
 from dramaturg import conf
 
-from .health import Problem, run_checks
+from .health import Problem, Report, run_checks
 
 logger = logging.getLogger(__name__)
 
@@ -62,13 +65,48 @@ def _worded(problem: Problem) -> tuple[str, str]:
     return str(problem.text) or problem.line(), problem.url or reverse("dramaturg:health")
 
 
-def failing_checks() -> list[FailingCheck] | None:
-    """What the health checks find failing now ([] when healthy); None when they cannot run (Redis or the
-    database unreachable: the page itself says so, the banner stays away)."""
+# Every console page shows the banner and live.js re-reads a page every few seconds per open tab: the checks
+# (a snapshot of every queue, database aggregates, the apps' checks) run at most once per this many seconds
+# per process, so a check that starts failing shows within it.
+KEEP_S = 10.0
+
+
+@dataclass
+class Kept[T]:
+    """The last value of `compute`, kept per process for `seconds`; one caller at a time computes it."""
+
+    compute: Callable[[], T]
+    seconds: float
+    _at: float | None = None
+    _value: T | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, now: float | None = None) -> T:
+        """The kept value, computed again once it is `seconds` old (`now` is time.monotonic())."""
+        with self._lock:
+            now = time.monotonic() if now is None else now
+            if self._at is None or now - self._at >= self.seconds:
+                self._value, self._at = self.compute(), now
+            return self._value  # type: ignore[return-value]  # set above
+
+
+def _checked() -> Report | None:
+    """The checks' report; None when they cannot run (Redis or the database unreachable)."""
     try:
-        report = run_checks()
+        return run_checks()
     except (RedisError, DatabaseError) as exc:
         logger.warning("health banner: the checks could not run: %s", exc)
+        return None
+
+
+REPORT = Kept(_checked, KEEP_S)
+
+
+def failing_checks() -> list[FailingCheck] | None:
+    """What the health checks find failing ([] when healthy), at most KEEP_S old; None when they cannot run
+    (Redis or the database unreachable: the page itself says so, the banner stays away)."""
+    report = REPORT.get()
+    if report is None:
         return None
     failing = []
     for problem in report.problems:

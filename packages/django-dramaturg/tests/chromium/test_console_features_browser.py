@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from dramatiq import Message, get_broker
 from playwright.sync_api import expect
 
+from dramaturg import actions
 from dramaturg.models import AuditEntry
 from dramaturg.store import control, delayed, keys, queues, stats
 from dramaturg.store.connection import client as redis_client
@@ -50,7 +51,9 @@ def _every_state() -> dict[str, str]:
         "needle-retrying", delay=600_000, retries=2, traceback="Traceback\nSMTPServerDisconnected: gone"
     )
     dead = _enqueue("needle-dead", delay=600_000, retries=5)
-    delayed.take([delayed.MessageRef(IDLE, dead.options["redis_message_id"])], delayed.KILL)
+    actions.perform(
+        None, AuditEntry.Action.KILL, "one", refs=[delayed.MessageRef(IDLE, dead.options["redis_message_id"])]
+    )
     running = _enqueue("needle-running")
     redis_client().lrem(keys.queue_key(IDLE), 1, running.options["redis_message_id"])  # taken by a worker
     job = {"message_id": running.message_id, "actor": ACTOR, "queue": IDLE, "started_ms": now_ms()}
@@ -156,7 +159,8 @@ def test_pages_update_live_without_a_reload(live, staff):
         log_in(page, "ops", PASSWORD, f"/jobs/messages/{later.message_id}/")
         expect(page.locator("#message-state")).to_have_attribute("data-state", "delayed")
         page.evaluate("window.loadedOnce = true")  # gone if the page reloads
-        delayed.take([delayed.MessageRef(IDLE, later.options["redis_message_id"])], delayed.RETRY)
+        ref = delayed.MessageRef(IDLE, later.options["redis_message_id"])
+        actions.perform(None, AuditEntry.Action.RETRY_NOW, "one", refs=[ref])
         expect(page.locator("#message-state")).to_have_attribute("data-state", "ready", timeout=15_000)
         assert page.evaluate("window.loadedOnce") is True
 

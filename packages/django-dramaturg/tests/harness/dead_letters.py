@@ -7,7 +7,7 @@ from typing import Any
 
 from dramatiq import Message, get_broker
 
-from dramaturg.store import dead_letters
+from dramaturg.store import dead_letters, delayed
 from dramaturg.store.filters import MessageFilter
 from harness.processes import wait_for
 
@@ -42,3 +42,15 @@ def failed_emails[Row](
     rows = [owe(address) for address in addresses]
     wait_for(lambda: filed("emails") >= before + len(rows), timeout=60, what="the emails to be dead-lettered")
     return rows
+
+
+def requeue_in_redis_only(refs: list[dead_letters.DeadLetterRef]) -> int:
+    """Requeue dead letters in Redis alone, as `actions.perform` does but without its audit entry or
+    owed rows: for tests that run without a database. Returns how many were requeued."""
+    return len(dead_letters.take_dead(refs, requeue=True))
+
+
+def kill_in_redis_only(refs: list[delayed.MessageRef]) -> int:
+    """Kill waiting retries in Redis alone, leaving what they owed still owed (no `actions.perform`):
+    a dead letter whose row is pending, as a crash between the two would leave it."""
+    return len(delayed.take_messages(refs, delayed.KILL))

@@ -209,6 +209,15 @@ def fake_workers(clean_redis) -> Iterator[str]:
             stats.unregister_worker(worker.worker_id)
 
 
+@pytest.fixture(autouse=True)
+def fresh_health_banner(monkeypatch):
+    """Each test starts with nothing kept of the banner's checks (dramaturg.banner.KEEP_S, per process, so
+    shared with an in-process live server): the first page a test renders runs them."""
+    from dramaturg import banner  # after Django's set-up
+
+    monkeypatch.setattr(banner, "REPORT", banner.Kept(banner.REPORT.compute, banner.KEEP_S))
+
+
 @pytest.fixture
 def clean_redis():
     """An empty test namespace (its own Redis database and key prefix; dev data is untouched)."""

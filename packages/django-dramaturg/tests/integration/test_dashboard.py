@@ -16,6 +16,7 @@ from django.core.management import call_command
 from django.test import Client
 from dramatiq import Message, get_broker
 
+from dramaturg import actions
 from dramaturg.models import AuditEntry
 from dramaturg.store import dead_letters, keys, queues, stats
 from dramaturg.store.connection import client as stats_client
@@ -132,7 +133,7 @@ def test_requeued_message_keeps_its_id_with_retries_reset(ops, worker, smtp):
     [message_id] = poison(1)
     [dead] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     assert dead.message_id == message_id
-    assert dead_letters.requeue_dead([DeadLetterRef.parse(dead.ref)]) == 1
+    assert actions.perform(None, AuditEntry.Action.REQUEUE, "one", refs=[DeadLetterRef.parse(dead.ref)]).count == 1
     wait_for(lambda: store_probe.count_dead("emails") == 1, what="the poison letter to die again")
     [again] = dead_letters.page_dead(MessageFilter(queue="emails")).messages
     full = dead_letters.get_dead(DeadLetterRef.parse(again.ref))

@@ -16,7 +16,7 @@ from django.utils import timezone
 from dramatiq import Message, get_broker
 from prometheus_client.parser import text_string_to_metric_families
 
-from dramaturg import conf
+from dramaturg import actions, conf
 from dramaturg.models import AuditEntry, BulkAction, OutboxMessage
 from dramaturg.store import actor_metrics, control, delayed, keys, queues
 from dramaturg.store.connection import client as redis_client
@@ -354,7 +354,9 @@ def test_any_message_by_id_running_retrying_dead_and_finished(ops, worker, smtp)
     assert 'data-state="dead"' in html and 'id="reason"' in html  # its own page: the reason it died
     missing = ops.get("/jobs/messages/", {"id": "no-such-message"}).content.decode()
     assert 'id="not-found"' in missing
-    delayed.take([delayed.MessageRef("emails", retry.options["redis_message_id"])], delayed.KILL)
+    actions.perform(
+        None, AuditEntry.Action.KILL, "one", refs=[delayed.MessageRef("emails", retry.options["redis_message_id"])]
+    )
 
 
 def test_big_bulk_action_runs_as_a_job_with_progress(ops, worker, smtp, settings):

@@ -10,7 +10,7 @@ from dramatiq.rate_limits import RateLimitExceeded
 
 from dramaturg import owed_rows
 from dramaturg.log import ExpectedFailuresOneLine, ZonedFormatter
-from dramaturg.store.messages import failed_attempts_of, last_error_of
+from dramaturg.store.messages import last_error_of
 
 
 def _failed_job_record(error: BaseException) -> logging.LogRecord:
@@ -62,7 +62,6 @@ def test_the_last_error_is_one_masked_line():
     )
     assert last_error_of({"options": {"dead_letter_reason": "ValueError: one\ntwo"}}) == "ValueError: one two"
     assert last_error_of({"options": {}}) == ""
-    assert failed_attempts_of({"options": {"retries": 3}}) == 3
 
 
 def test_the_actors_whose_messages_owe_rows_are_the_models_send_actors():

@@ -7,6 +7,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from dramaturg.banner import Kept
 from dramaturg.charts import _nice_ticks, duration_label, line_chart, sparkline
 from dramaturg.decorators import bearer_token_matches
 from dramaturg.health import Problem
@@ -139,3 +140,15 @@ def test_prometheus_text_of_a_snapshot_parses_and_labels_every_series():
 
 def test_problems_print_one_line_each():
     assert Problem("no_worker", "reports", "3 ready").line() == "no_worker reports: 3 ready"
+
+
+def test_the_banners_checks_are_kept_for_their_time_then_run_again():
+    runs: list[int] = []
+
+    def run() -> int:
+        runs.append(len(runs))
+        return len(runs)
+
+    kept = Kept(run, 10.0)
+    assert [kept.get(now=100.0), kept.get(now=105.0), kept.get(now=109.9)] == [1, 1, 1]
+    assert kept.get(now=110.0) == 2 and len(runs) == 2

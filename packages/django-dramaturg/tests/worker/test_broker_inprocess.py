@@ -25,6 +25,7 @@ from dramaturg.store import dead_letters, keys, queues
 from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from harness import store_probe
+from harness.dead_letters import requeue_in_redis_only
 from harness.processes import RedisServer, wait_for
 
 QUEUE = "inproc"
@@ -204,7 +205,7 @@ def test_messages_that_cannot_be_run_are_dead_lettered_and_nothing_stays_in_prog
     assert (counts.ready, counts.in_progress, counts.dead) == (0, 0, 5)
 
     # Only a missing redis id is repairable: requeued, it runs (with the id it was filed under).
-    assert dead_letters.requeue_dead([DeadLetterRef.parse(letters[i].ref) for i in ids.values()]) == 1
+    assert requeue_in_redis_only([DeadLetterRef.parse(letters[i].ref) for i in ids.values()]) == 1
     wait_for(lambda: "ran-without-redis-id" in done, what="the repaired message to run")
     wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="it to be acked")
     assert store_probe.count_dead(QUEUE) == 4

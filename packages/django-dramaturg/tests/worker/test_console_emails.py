@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.test import Client
 
+from dramaturg.mail import outbox
 from dramaturg.models import AuditEntry, OutboxEmail, OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,15 @@ def test_the_emails_page_lists_each_state_with_recipients_masked(operator, langu
     assert "a***@example.com" in owed and "ann.lee" not in owed and "Invoice 42" in owed and "Invoice 43" not in owed
     failed = operator.get("/jobs/emails/?state=failed", HTTP_ACCEPT_LANGUAGE=language).content.decode()
     assert "b***@example.org" in failed and "550 no such user" in failed
+
+
+def test_state_counts_stop_at_the_cap_and_the_page_says_more(operator, monkeypatch):
+    monkeypatch.setattr(outbox, "COUNT_CAP", 2)
+    for n in range(4):
+        send_mail(f"Receipt {n}", "Body", "shop@example.com", ["ann.lee@example.com"])
+    OutboxEmail.objects.update(status="sent")
+    assert outbox.state_counts(cap=2)["sent"] == 3 and outbox.state_counts(cap=10)["sent"] == 4
+    assert "Sent (2+)" in operator.get("/jobs/emails/?state=sent").content.decode()
 
 
 def test_cancel_and_send_again_confirm_first_and_are_audited(operator):

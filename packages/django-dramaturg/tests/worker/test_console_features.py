@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from dramatiq import Message, get_broker
 
-from dramaturg import periodic
+from dramaturg import actions, periodic
 from dramaturg.models import AuditEntry
 from dramaturg.store import control, delayed, keys, lookup, queues, search, stats
 from dramaturg.store.connection import client as redis_client
@@ -55,7 +55,9 @@ def every_state(clean_redis) -> dict[str, Message]:
         "needle-retrying", delay=600_000, retries=2, traceback="Traceback ...\nSMTPServerDisconnected: smtp went away"
     )
     dead = _enqueue("needle-dead", delay=600_000, retries=5)
-    delayed.take([delayed.MessageRef(QUEUE, dead.options["redis_message_id"])], delayed.KILL)
+    actions.perform(
+        None, AuditEntry.Action.KILL, "one", refs=[delayed.MessageRef(QUEUE, dead.options["redis_message_id"])]
+    )
     finished: Message[Any] = Message(
         queue_name=QUEUE, actor_name=ACTOR, args=("needle-finished",), kwargs={}, options={}
     )
@@ -93,6 +95,13 @@ def test_search_by_time_range_and_state(every_state):
     soon = _found(SearchQuery(since_ms=now - 60_000, until_ms=now + 60_000, states=(search.READY, search.DELAYED)))
     assert soon == {every_state["ready"].message_id: "ready"}
     assert _found(SearchQuery(since_ms=now + 3_600_000)) == {}
+
+
+def test_a_search_keeps_the_newest_hits_within_one_total_scan_budget(every_state):
+    newest = search.search(SearchQuery(), queues.queue_names(), limit=2)
+    assert newest.limited and {h.state for h in newest.hits} == {"delayed", "retrying"}  # due in 10 min
+    budget = search.search(SearchQuery(), queues.queue_names(), total_scan_limit=3)
+    assert budget.scanned == 3 and budget.cut_short
 
 
 def test_search_page_shows_results_and_field_errors(staff, every_state):

@@ -9,7 +9,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from dramatiq import Message, get_broker
 
-from dramaturg.models import BulkAction
+from dramaturg import actions
+from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import dead_letters, delayed
 from dramaturg.store.filters import MessageFilter
 
@@ -28,7 +29,9 @@ def jobs_data(staff) -> dict[str, str]:
     """A waiting retry, a dead letter (a killed retry) and a bulk action: something on every page."""
     retry = _waiting_retry(1)
     killed = _waiting_retry(2, retries=5)
-    delayed.take([delayed.MessageRef("emails", killed.options["redis_message_id"])], delayed.KILL)
+    actions.perform(
+        None, AuditEntry.Action.KILL, "one", refs=[delayed.MessageRef("emails", killed.options["redis_message_id"])]
+    )
     [letter] = dead_letters.page_dead(MessageFilter(queue="emails"), limit=5).messages
     staff_user = get_user_model().objects.get(email="ops@example.com")
     bulk = BulkAction.objects.create(user=staff_user, user_email=staff_user.email, action="delete", total=40)

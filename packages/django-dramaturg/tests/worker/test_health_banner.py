@@ -12,10 +12,11 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from dramaturg import conf
+from dramaturg import banner, conf
 from dramaturg.health import Problem
 from dramaturg.models import OutboxMessage
 from harness.dramaturg_settings import set_dramaturg
+from harness.processes import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +55,21 @@ def test_a_failing_check_shows_on_every_page_linked_to_what_fails(staff):
         assert f"Outbox of queue emails: rows pending for more than {limit} s" in html
     korean = staff.get("/jobs/retries/", HTTP_ACCEPT_LANGUAGE="ko").content.decode()
     assert "실패하는 상태 점검 1건:" in korean and "emails 큐의 아웃박스:" in korean
+
+
+def test_a_check_that_starts_failing_shows_once_the_kept_checks_are_older_than_keep_s(staff, monkeypatch):
+    monkeypatch.setattr(banner, "REPORT", banner.Kept(banner.REPORT.compute, 2.0))  # KEEP_S, shorter
+    assert 'id="health-banner"' not in staff.get("/jobs/schedules/").content.decode()  # healthy, kept
+    an_outbox_row_stuck_for_too_long()
+    wait_for(lambda: 'id="health-banner"' in staff.get("/jobs/schedules/").content.decode(), timeout=15,
+             what="the banner to show the failing check")  # fmt: skip
+
+
+def test_live_re_reads_of_a_page_run_no_checks(staff):
+    an_outbox_row_stuck_for_too_long()
+    assert 'id="health-banner"' not in staff.get("/jobs/", HTTP_X_REQUESTED_WITH="fetch").content.decode()
+    assert banner.REPORT._at is None  # nothing ran
+    assert 'id="health-banner"' in staff.get("/jobs/").content.decode()
 
 
 def test_an_apps_check_shows_its_own_words_and_page(staff, settings):

@@ -17,6 +17,7 @@ from dramaturg.models import AuditEntry, BulkAction, HealthAlert, OutboxMessage
 from dramaturg.monitoring import snapshot
 from dramaturg.store import dead_letters, delayed
 from dramaturg.store.filters import MessageFilter
+from harness.dead_letters import kill_in_redis_only
 from harness.dramaturg_settings import set_dramaturg
 
 pytestmark = pytest.mark.django_db
@@ -66,7 +67,7 @@ def test_a_requeue_of_the_killed_message_owes_the_row_again(clean_redis, setting
 
 def test_a_delete_of_a_dead_letter_cancels_its_row(clean_redis, settings):
     alert, ref = _retrying_alert(settings)
-    delayed.take([ref], delayed.KILL)  # dead without the operator's action flow: the row is still owed
+    kill_in_redis_only([ref])  # dead without the operator's action flow: the row is still owed
     HealthAlert.objects.filter(pk=alert.pk).update(status=HealthAlert.Status.FAILED, failure="transient")
     assert actions.perform(None, AuditEntry.Action.DELETE, "selected", refs=[_dead_ref()]).count == 1
     assert _status(alert) == CANCELLED

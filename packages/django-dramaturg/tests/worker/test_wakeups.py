@@ -21,6 +21,7 @@ from dramaturg.store.dead_letters import DeadLetterRef
 from dramaturg.store.filters import MessageFilter
 from dramaturg.store.handoff import WAKE_LIST_CAP
 from harness import store_probe
+from harness.dead_letters import requeue_in_redis_only
 from harness.processes import RedisServer, wait_for
 from worker.test_broker_inprocess import project_middleware
 
@@ -123,7 +124,7 @@ def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, 
     done.clear()
     (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
     with pushed(waits, done, "fails"):
-        assert dead_letters.requeue_dead([DeadLetterRef.parse(letter.ref)]) == 1
+        assert requeue_in_redis_only([DeadLetterRef.parse(letter.ref)]) == 1
 
 
 def test_a_message_a_consumer_fetched_and_put_back_wakes_an_idle_worker(broker, idle_worker, waits):

@@ -305,3 +305,23 @@ def prune(older_than: timedelta = timedelta(days=30)) -> int:
         storages[attachment.storage].delete(attachment.stored_name)
     deleted, _ = old.delete()
     return deleted
+
+
+COUNT_CAP = 1_000  # the console counts each state up to this (+1 says "more"), never a month of sent rows
+_LISTED = ("pk", "created_at", "to", "cc", "bcc", "subject", "status", "attempts", "sent_at", "last_error")
+
+
+def page(state: str, before: int | None, size: int) -> list[OutboxEmail]:
+    """Up to `size` + 1 emails in one of the console's STATES, newest first, with ids below `before` (if
+    given); the extra one says there is a next page. Only the listed fields, never the body."""
+    rows = OutboxEmail.objects.filter(state_filter(state)).order_by("-pk")
+    if before:
+        rows = rows.filter(pk__lt=before)
+    return list(rows.only(*_LISTED)[: size + 1])
+
+
+def state_counts(cap: int | None = None) -> dict[str, int]:
+    """How many emails each of the console's STATES holds, each counted up to `cap` + 1 (a bounded
+    scan, however many sent rows are kept; COUNT_CAP by default): a count above `cap` means "more than `cap`"."""
+    cap = COUNT_CAP if cap is None else cap
+    return {state: OutboxEmail.objects.filter(state_filter(state))[: cap + 1].count() for state in STATES}

@@ -537,16 +537,6 @@ def take_dead(
     ]
 
 
-def requeue_dead(refs: Iterable[DeadLetterRef]) -> int:
-    """Put dead letters back at the front of their queues (see `take_dead`); returns how many."""
-    return len(take_dead(refs, requeue=True))
-
-
-def delete_dead(refs: Iterable[DeadLetterRef]) -> int:
-    """Delete dead letters for good; returns how many this call deleted (others were already gone)."""
-    return len(take_dead(refs, requeue=False))
-
-
 def refs_matching(filter: MessageFilter, *, batch: int = 500) -> Iterator[list[DeadLetterRef]]:
     """Every dead letter matching a filter, in batches (for 'requeue/delete all matching')."""
     cursor = None

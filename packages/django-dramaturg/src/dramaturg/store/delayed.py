@@ -195,11 +195,6 @@ def take_messages(refs: Iterable[MessageRef], action: str, before: Before | None
     ]
 
 
-def take(refs: Iterable[MessageRef], action: str) -> int:
-    """`take_messages`, counted: how many this call handled."""
-    return len(take_messages(refs, action))
-
-
 # --- the worker's side ---------------------------------------------------------
 
 

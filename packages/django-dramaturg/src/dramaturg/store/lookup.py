@@ -11,7 +11,7 @@ from dramatiq.common import q_name
 
 from . import attempt_log, keys, recent
 from .connection import client
-from .dead_letters import DeadLetterRef, DeadLetterSummary, find_dead, get_dead, load_summaries
+from .dead_letters import DeadLetterRef, DeadLetterSummary, find_dead, get_dead
 from .messages import StoredMessage, decode
 
 SCAN_LIMIT = 5_000  # entries looked at per hash when the id is a message id (not a redis id)
@@ -95,46 +95,6 @@ def locate(
     if done:
         found.append(Sighting("finished", done.get("queue", ""), details=done))
     return found
-
-
-@dataclass(frozen=True)
-class RunMessages:
-    """Messages of one queue whose body mentions a needle (a workflow's run id)."""
-
-    queued: list[StoredMessage]  # in the queue's hash: ready, or fetched/running (see running ids)
-    delayed: list[StoredMessage]
-    dead: list[DeadLetterSummary]
-    scanned: int
-
-
-def messages_mentioning(queue: str, needle: str, *, scan_limit: int = 20_000) -> RunMessages:
-    """Ready/in-flight, delayed and dead messages of `queue` whose body (or dead letter's preview)
-    contains `needle`: at most `scan_limit` entries looked at per hash."""
-    conn = client()
-    token = needle.encode()
-    found: dict[str, list[StoredMessage]] = {"queued": [], "delayed": []}
-    scanned = 0
-    for state, key in (("queued", keys.messages_key(queue)), ("delayed", keys.delayed_messages_key(queue))):
-        for n, (redis_id, raw) in enumerate(conn.hscan_iter(key, count=1000)):
-            if n >= scan_limit:
-                break
-            scanned += 1
-            if token in raw and (data := decode(raw)) is not None:
-                found[state].append(StoredMessage(redis_id.decode(), q_name(queue), data))
-    dead_ids = []
-    for n, (redis_id, raw) in enumerate(conn.hscan_iter(keys.preview_key(queue), count=1000)):
-        if n >= scan_limit:
-            break
-        scanned += 1
-        if token in raw:
-            dead_ids.append(redis_id.decode())
-    refs = [DeadLetterRef(q_name(queue), i) for i in dead_ids]
-    pipe = conn.pipeline(transaction=False)
-    for ref in refs:
-        pipe.zscore(keys.dead_key(ref.queue), ref.redis_id)
-    scores = {ref: int(s) for ref, s in zip(refs, pipe.execute() if refs else [], strict=True) if s is not None}
-    dead = load_summaries([r for r in refs if r in scores], scores)
-    return RunMessages(found["queued"], found["delayed"], dead, scanned)
 
 
 def running_message_ids(worker_ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -36,11 +36,6 @@ def last_error_of(data: dict[str, Any]) -> str:
     return one_line(reason)
 
 
-def failed_attempts_of(data: dict[str, Any]) -> int:
-    """How many of the message's attempts failed so far (Dramatiq counts them in `retries`)."""
-    return int((data.get("options") or {}).get("retries") or 0)
-
-
 def decode(raw: bytes | str | None) -> dict[str, Any] | None:
     """A stored body as a dict; a body that is not a JSON object keeps its first 2,000 characters
     under 'undecodable'. None for a missing body."""
@@ -113,11 +108,6 @@ class StoredMessage:
     def last_error(self) -> str:
         """See `last_error_of`."""
         return last_error_of(self.data)
-
-    @property
-    def failed_attempts(self) -> int:
-        """See `failed_attempts_of`."""
-        return failed_attempts_of(self.data)
 
     @property
     def exception_type(self) -> str:

@@ -3,9 +3,10 @@ can be in: ready, delayed, retrying, dead and finished (Sidekiq Web's and Oban W
 
 Arguments and errors are matched as an operator sees them: masked (dramaturg.masking), so a search
 cannot probe a secret. Each hash is scanned (HSCAN) for at most `scan_limit` entries, so a search
-costs a bounded number of entries looked at whatever the queue holds; the result says when it stopped
-short. Dead letters are matched on their stored preview (arguments cut to 200 characters, the reason
-to 300), never on their bodies. The record of finished messages keeps no arguments: a search with
+costs a bounded number of entries looked at whatever the queue holds, and at most `total_scan_limit`
+in all; the result says when it stopped short. Only the newest `limit` hits are kept while scanning.
+Dead letters are matched on their stored preview (arguments cut to 200 characters, the reason to 300),
+never on their bodies. The record of finished messages keeps no arguments: a search with
 argument text skips that state.
 
 The time a message is matched on is the time of its state: enqueued (ready), due (delayed, retrying),
@@ -14,9 +15,11 @@ died (dead), finished (finished).
 
 from __future__ import annotations
 
+import heapq
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 from dramatiq.common import q_name
@@ -31,6 +34,7 @@ from .messages import StoredMessage, decode
 READY, DELAYED, RETRYING, DEAD, FINISHED = "ready", "delayed", "retrying", "dead", "finished"
 STATES = (READY, DELAYED, RETRYING, DEAD, FINISHED)
 SCAN_LIMIT = 20_000  # entries looked at per hash
+TOTAL_SCAN_LIMIT = 200_000  # entries looked at in all, whatever the number of queues
 
 
 @dataclass(frozen=True)
@@ -101,16 +105,24 @@ def _json(raw: bytes) -> Any:
         return {}
 
 
-def _scan(key: str, scan_limit: int, result: SearchResult) -> Iterator[tuple[str, bytes]]:
-    for n, (field_, raw) in enumerate(client().hscan_iter(key, count=1000)):
-        if n >= scan_limit:
-            result.cut_short = True
-            return
-        result.scanned += 1
-        yield text(field_), raw
+@dataclass
+class _Scanner:
+    """The scans of one search: at most `per_hash` entries of each hash, `total` in all (counted in `result`)."""
+
+    result: SearchResult
+    per_hash: int
+    total: int
+
+    def scan(self, key: str) -> Iterator[tuple[str, bytes]]:
+        for n, (field_, raw) in enumerate(client().hscan_iter(key, count=1000)):
+            if n >= self.per_hash or self.result.scanned >= self.total:
+                self.result.cut_short = True
+                return
+            self.result.scanned += 1
+            yield text(field_), raw
 
 
-def _stored(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult, running: set[str]) -> Iterator[Hit]:
+def _stored(query: SearchQuery, queue: str, scanner: _Scanner, running: set[str]) -> Iterator[Hit]:
     """Ready messages (in the queue's hash, not running on a worker) and delayed or retrying ones."""
     needle, error = query.args.lower(), query.error.lower()
     raw_needle = needle.encode() if needle.isascii() else b""  # a cheap first test on the stored JSON
@@ -118,7 +130,7 @@ def _stored(query: SearchQuery, queue: str, scan_limit: int, result: SearchResul
     for state, key in ((READY, keys.messages_key(queue)), (DELAYED, keys.delayed_messages_key(queue))):
         if (state == READY and READY not in wanted) or (state == DELAYED and not wanted & {DELAYED, RETRYING}):
             continue
-        for redis_id, raw in _scan(key, scan_limit, result):
+        for redis_id, raw in scanner.scan(key):
             if raw_needle and raw_needle not in raw.lower():
                 continue
             data = decode(raw)
@@ -149,10 +161,10 @@ def _stored(query: SearchQuery, queue: str, scan_limit: int, result: SearchResul
             )
 
 
-def _dead(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult) -> Iterator[Hit]:
+def _dead(query: SearchQuery, queue: str, scanner: _Scanner) -> Iterator[Hit]:
     needle, error = query.args.lower(), query.error.lower()
     candidates = []
-    for redis_id, raw in _scan(keys.preview_key(queue), scan_limit, result):
+    for redis_id, raw in scanner.scan(keys.preview_key(queue)):
         preview = _json(raw)
         if not isinstance(preview, dict) or (query.actor and preview.get("actor") != query.actor):
             continue
@@ -183,12 +195,12 @@ def _dead(query: SearchQuery, queue: str, scan_limit: int, result: SearchResult)
         )
 
 
-def _finished(query: SearchQuery, scan_limit: int, result: SearchResult) -> Iterator[Hit]:
+def _finished(query: SearchQuery, scanner: _Scanner) -> Iterator[Hit]:
     if query.args:
         return  # the record keeps no arguments
     seen: set[str] = set()
     for slot in range(recent.SLOTS):
-        for message_id, raw in _scan(keys.recent_slot_key(slot), scan_limit, result):
+        for message_id, raw in scanner.scan(keys.recent_slot_key(slot)):
             values = _json(raw)
             if not isinstance(values, list):
                 continue
@@ -220,20 +232,21 @@ def search(
     running: Iterable[str] = (),
     limit: int = 200,
     scan_limit: int = SCAN_LIMIT,
+    total_scan_limit: int = TOTAL_SCAN_LIMIT,
 ) -> SearchResult:
     """Messages matching `query` in `queues` (or only `query.queue`), newest first, at most `limit`.
     `running`: ids of messages running on a worker now (listed as in progress elsewhere, not as ready)."""
     result = SearchResult()
+    scanner = _Scanner(result, scan_limit, total_scan_limit)
     names = [q_name(query.queue)] if query.queue else [q_name(q) for q in queues]
     running_ids = set(running)
-    hits: list[Hit] = []
-    for queue in names:
-        hits.extend(_stored(query, queue, scan_limit, result, running_ids))
-        if DEAD in query.states:
-            hits.extend(_dead(query, queue, scan_limit, result))
-    if FINISHED in query.states:
-        hits.extend(_finished(query, scan_limit, result))
-    hits.sort(key=lambda h: -(h.at_ms or 0))
-    result.limited = len(hits) > limit
-    result.hits = hits[:limit]
+    per_queue = (
+        chain(_stored(query, queue, scanner, running_ids), _dead(query, queue, scanner) if DEAD in query.states else ())
+        for queue in names
+    )
+    finished = _finished(query, scanner) if FINISHED in query.states else iter(())
+    # heapq.nlargest is a stable sort cut short: hits of the same time keep their scan order.
+    newest = heapq.nlargest(limit + 1, chain(chain.from_iterable(per_queue), finished), key=lambda h: h.at_ms or 0)
+    result.limited = len(newest) > limit
+    result.hits = newest[:limit]
     return result

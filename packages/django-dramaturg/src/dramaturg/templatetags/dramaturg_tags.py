@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from django import template
+from django.template import Context
 from django.utils import timezone
 from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
@@ -70,9 +71,13 @@ def when(value: datetime | int | str | None, fmt: str = "Y-m-d H:i:s") -> SafeSt
     )
 
 
-@register.inclusion_tag("dramaturg/_health_banner.html")
-def health_banner() -> dict[str, Any]:
-    """The banner of failing health checks, each linked to what fails (nothing when all pass)."""
+@register.inclusion_tag("dramaturg/_health_banner.html", takes_context=True)
+def health_banner(context: Context) -> dict[str, Any]:
+    """The banner of failing health checks, each linked to what fails (nothing when all pass). Not on
+    live.js's re-reads (X-Requested-With: fetch): they replace only the page's [data-live] blocks."""
+    request = context.get("request")
+    if request is not None and request.headers.get("X-Requested-With") == "fetch":
+        return {"failing": None}
     return {"failing": banner.failing_checks()}
 
 

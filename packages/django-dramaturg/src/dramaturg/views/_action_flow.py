@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,12 +177,15 @@ def confirm_then_record(
     danger: bool,
     next_url: str,
     perform: Callable[[], AuditEntry],
+    refs: Sequence[str] = (),
+    outcome: Callable[[AuditEntry], str] = actions.outcome_text,
 ) -> HttpResponse:
-    """An action on one thing (a queue, a periodic job, a worker): its confirmation page first; once
-    confirmed, `perform` does it and records it (dramaturg.actions), and the operator is told the outcome."""
+    """An action on one thing (a queue, a periodic job, a worker) or on the `refs` the form carries (outbox
+    emails): its confirmation page first; once confirmed, `perform` does it and records it (dramaturg.actions),
+    and the operator is told the `outcome`."""
     if request.POST.get("confirm") != "yes":
-        context = {**texts, "action_url": request.path, "danger": danger, "op": op, "next": next_url}
+        context = {**texts, "action_url": request.path, "danger": danger, "op": op, "next": next_url, "refs": refs}
         return render(request, "dramaturg/confirm.html", context)
     entry = perform()
-    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
+    (messages.success if entry.count else messages.warning)(request, outcome(entry))
     return redirect(next_url)

@@ -4,6 +4,7 @@ confirm-then-perform flow and its audit log (dramaturg.actions)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -19,6 +20,7 @@ from ..mail import outbox
 from ..masking import mask_address, mask_error
 from ..models import AuditEntry, OutboxEmail
 from ..params import natural
+from ._action_flow import confirm_then_record
 from ._params import PAGE_SIZE, safe_next
 
 STATE_LABELS = {
@@ -64,6 +66,11 @@ def _row(email: OutboxEmail) -> EmailRow:
     )
 
 
+def _shown(count: int) -> str:
+    """A capped state count as the page shows it: "1000+" above outbox.COUNT_CAP."""
+    return f"{outbox.COUNT_CAP}+" if count > outbox.COUNT_CAP else str(count)
+
+
 @require_safe
 @staff_required
 def email_list(request: HttpRequest) -> HttpResponse:
@@ -71,19 +78,14 @@ def email_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "owed")
     if state not in outbox.STATES:
         state = "owed"
-    rows = OutboxEmail.objects.filter(outbox.state_filter(state)).order_by("-pk")
-    before = natural(request.GET.get("before"), maximum=2**63 - 1)
-    if before:
-        rows = rows.filter(pk__lt=before)
-    page = list(rows.only("pk", "created_at", "to", "cc", "bcc", "subject", "status", "attempts", "sent_at",
-                          "last_error")[: PAGE_SIZE + 1])  # fmt: skip
-    counts = {s: OutboxEmail.objects.filter(outbox.state_filter(s)).count() for s in outbox.STATES}
+    page = outbox.page(state, natural(request.GET.get("before"), maximum=2**63 - 1), PAGE_SIZE)
+    counts = outbox.state_counts()
     return render(
         request,
         "dramaturg/emails.html",
         {
             "state": state,
-            "states": [(s, STATE_LABELS[s], counts[s]) for s in outbox.STATES],
+            "states": [(s, STATE_LABELS[s], _shown(counts[s])) for s in outbox.STATES],
             "emails": [_row(e) for e in page[:PAGE_SIZE]],
             "next_before": page[PAGE_SIZE - 1].pk if len(page) > PAGE_SIZE else None,
             "can_manage": request.user.has_perm(actions.PERMISSION),
@@ -107,38 +109,37 @@ def email_action(request: HttpRequest) -> HttpResponse:
         messages.warning(request, gettext("Select at least one email first."))
         return redirect(next_url)
     action, take = EMAIL_ACTIONS[op]
-    if request.POST.get("confirm") != "yes":
-        counter = {"counter": len(ids)}
-        if op == "requeue":
-            title = ngettext("Send %(counter)s email again?", "Send %(counter)s emails again?", len(ids)) % counter
-            effect, label = (
-                gettext("Each is owed again, with a new job; a sent email is never sent twice."),
-                gettext("Yes, send again"),
-            )
-        else:
-            title = ngettext("Cancel %(counter)s email?", "Cancel %(counter)s emails?", len(ids)) % counter
-            effect, label = (
-                gettext("A worker that gets its job later sends nothing; you can send it again."),
-                gettext("Yes, cancel"),
-            )
-        context = {
-            "title": title,
+    return confirm_then_record(
+        request,
+        op=f"{op}:{scope}",
+        texts=_texts(op, len(ids)),
+        danger=op == "kill",
+        next_url=next_url,
+        perform=lambda: actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take),
+        refs=[str(pk) for pk in ids],
+        outcome=partial(_outcome, op),
+    )
+
+
+def _texts(op: str, count: int) -> dict[str, str]:
+    counter = {"counter": count}
+    if op == "requeue":
+        return {
+            "title": ngettext("Send %(counter)s email again?", "Send %(counter)s emails again?", count) % counter,
             "covers": "",
-            "effect": effect,
-            "confirm_label": label,
-            "action_url": reverse("dramaturg:email_action"),
-            "danger": op == "kill",
-            "action": op,
-            "scope": scope,
-            "refs": [str(pk) for pk in ids],
-            "next": next_url,
+            "effect": gettext("Each is owed again, with a new job; a sent email is never sent twice."),
+            "confirm_label": gettext("Yes, send again"),
         }
-        return render(request, "dramaturg/confirm.html", context)
-    entry = actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take)
-    done = (
-        ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count)
-        if op == "requeue"
-        else ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count)
-    ) % {"count": entry.count}
-    (messages.success if entry.count else messages.warning)(request, done)
-    return redirect(next_url)
+    return {
+        "title": ngettext("Cancel %(counter)s email?", "Cancel %(counter)s emails?", count) % counter,
+        "covers": "",
+        "effect": gettext("A worker that gets its job later sends nothing; you can send it again."),
+        "confirm_label": gettext("Yes, cancel"),
+    }
+
+
+def _outcome(op: str, entry: AuditEntry) -> str:
+    count = {"count": entry.count}
+    if op == "requeue":
+        return ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count) % count
+    return ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count) % count
