@@ -18,11 +18,13 @@ from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 from django.tasks.signals import task_enqueued
 from django.utils import timezone
 
+from dramaturg.middleware.task_results import TaskResults
 from dramaturg.models import OutboxMessage
-from dramaturg.store import dead_letters, queues
+from dramaturg.store import dead_letters, queues, task_results
 from dramaturg.store.connection import client
 from dramaturg.store.filters import MessageFilter
 from dramaturg.tasks_backend import DramatiqBackend
+from dramaturg.tasks_backend.results import identity_of
 from harness.processes import ManagedProcess, child_env, wait_for
 from host.demo import tasks
 
@@ -175,6 +177,31 @@ def test_arguments_that_do_not_fit_fail_the_task_before_it_runs(tasks_worker):
     assert done.status == TaskResultStatus.FAILED and done.attempts == 0 and done.started_at is None
     assert "Arguments do not fit host.demo.tasks.add" in done.errors[0].traceback
     wait_for(lambda: dead_letters.find_dead(done.id, ["default"]), what="the dead letter")
+
+
+@pytest.mark.integration
+def test_a_rejection_faster_than_the_enqueuers_record_still_fails_the_task(tasks_worker, monkeypatch):
+    """The worker rejects the message before the enqueuing process has recorded it READY (this process's
+    record held back: as if it were slow): FAILED all the same, and the late READY does not overwrite it."""
+    broker = dramatiq.get_broker()
+    [recorder] = [m for m in broker.middleware if isinstance(m, TaskResults)]
+    monkeypatch.setattr(recorder, "after_enqueue", lambda *args, **kwargs: None)
+    message = dramatiq.Message(
+        queue_name="default",
+        actor_name="host.demo.tasks.add",
+        args=(1,),
+        kwargs={},
+        options={"task_backend": "default"},
+    )
+    broker.enqueue(message)
+    wait_for(lambda: task_results.get(message.message_id), what="the worker's record of the rejection")
+    done = finished(message.message_id)
+    assert (
+        done.status == TaskResultStatus.FAILED
+        and "Arguments do not fit host.demo.tasks.add" in done.errors[0].traceback
+    )
+    assert task_results.record_enqueued(message.message_id, identity_of(message, "default"), 60)  # the late enqueuer
+    assert default_task_backend.get_result(message.message_id).status == TaskResultStatus.FAILED
 
 
 @pytest.mark.integration

@@ -11,7 +11,7 @@ from dramatiq.broker import Broker, MessageProxy
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
-from dramaturg.broker import exception_of
+from dramaturg.broker import exception_of, message_of
 from dramaturg.store import task_results
 from dramaturg.tasks_backend.registry import RETURN_JSON, registered
 from dramaturg.tasks_backend.results import DEFAULT_RESULT_TTL_S, identity_of, ready_result, task_result
@@ -96,6 +96,12 @@ class TaskResults(Middleware):
                 if exception is not None
                 else {"exception_class_path": "dramatiq.middleware.SkipMessage", "traceback": reason}
             )
+        alias, backend = self._backend(message, task)
+        try:  # rejected before it ran: its record may not exist yet (see record_identity)
+            task_results.record_identity(message.message_id, identity_of(message_of(message), alias), _ttl(backend))
+        except Exception as failure:
+            logger.warning("Result of task %s (%s) not recorded: %s", message.message_id, message.actor_name, failure)
+            return
         self._settle(message, task, task_results.FAILED, error=error, only_if_unfinished=True)
 
     def _settle(

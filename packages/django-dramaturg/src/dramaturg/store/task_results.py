@@ -98,6 +98,18 @@ def record_enqueued(result_id: str, identity: TaskIdentity, ttl_s: int) -> bool:
     return bool(pipe.execute()[0])
 
 
+def record_identity(result_id: str, identity: TaskIdentity, ttl_s: int) -> None:
+    """What the message says was enqueued, where it is not known yet: a worker that rejects a message
+    (its arguments do not fit) can be faster than the enqueuing process's `record_enqueued`, and its
+    FAILED must land on a record that `record_enqueued` then completes (its READY never overwrites)."""
+    hash_key = keys.task_result_key(result_id)
+    pipe = client().pipeline(transaction=True)
+    for field, value in identity.fields().items():
+        pipe.hsetnx(hash_key, field, value)
+    pipe.expire(hash_key, ttl_s)
+    pipe.execute()
+
+
 def record_started(result_id: str, identity: TaskIdentity, worker_id: str, now_ms: int, ttl_s: int) -> TaskRecord:
     """Mark an attempt started by `worker_id`, in one transaction, and return the record as it now is."""
     hash_key, workers_key, errors_key = all_keys = _keys(result_id)
