@@ -154,16 +154,7 @@ def record(
         handled.extend(str(ref) for ref in islice(batch, max(AUDIT_REFS - len(handled), 0)))
         if progress:
             progress(requested, count)
-    return AuditEntry.objects.create(
-        user=user,
-        user_email=_email(user),
-        action=action,
-        scope=scope,
-        filters=filters,
-        requested=requested,
-        count=count,
-        refs="\n".join(handled),
-    )
+    return _record_one(user, action, scope, filters, count=count, requested=requested, refs="\n".join(handled))
 
 
 def _email(user) -> str:
