@@ -228,11 +228,20 @@ def test_a_burst_of_1000_signups_sends_1000_emails_within_the_rate_limit(
 ):
     start_worker(["emails"], processes=2, threads=4)
     emails = [f"burst{n}@example.com" for n in range(1000)]
+    shed = Counter[str]()
+
+    def sign_up(email: str) -> int:
+        # A loaded server sheds a signup past its hashing slots with a 503 that wrote nothing; a client tries again.
+        for _ in range(50):
+            status = post_json(f"{live.url}/api/signup/", {"email": email, "password": PASSWORD})[0]
+            if status != 503:
+                return status
+            shed[email] += 1
+        return status
+
     with ThreadPoolExecutor(8) as pool:
-        statuses = list(
-            pool.map(lambda e: post_json(f"{live.url}/api/signup/", {"email": e, "password": PASSWORD})[0], emails)
-        )
-    assert Counter(statuses) == {202: 1000}
+        statuses = list(pool.map(sign_up, emails))
+    assert Counter(statuses) == {202: 1000}, f"shed with 503: {sum(shed.values())}"
     wait_for(lambda: len(smtp.received()) >= 1000, timeout=180, interval=0.5, what="1000 emails")
     wait_for(
         lambda: queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0),
