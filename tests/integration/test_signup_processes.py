@@ -59,8 +59,8 @@ def drained() -> bool:
 
 
 @pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
-def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each(web, smtp):
-    emails = [f"crowd{n}@example.com" for n in range(200)]
+def test_100_signups_50_at_once_with_the_real_hasher_no_5xx_100_emails_once_each(web, smtp):
+    emails = [f"crowd{n}@example.com" for n in range(100)]
     started = time.perf_counter()
     with ThreadPoolExecutor(50) as pool:
         results = list(pool.map(lambda e: post_json(web.url, {"email": e, "password": PASSWORD}, timeout=300), emails))
@@ -68,15 +68,15 @@ def test_200_concurrent_signups_with_the_real_hasher_no_5xx_200_emails_once_each
     statuses = Counter(status for status, _, _ in results)
     seconds = sorted(s for _, _, s in results)
     print(
-        f"\n200 signups, 50 concurrent, PBKDF2: {elapsed:.1f} s, statuses {dict(statuses)}, "
-        f"p50 {seconds[99]:.2f} s, max {seconds[-1]:.2f} s"
+        f"\n100 signups, 50 concurrent, PBKDF2: {elapsed:.1f} s, statuses {dict(statuses)}, "
+        f"p50 {seconds[49]:.2f} s, max {seconds[-1]:.2f} s"
     )
-    assert statuses == {202: 200}, [body for status, body, _ in results if status != 202][:3]
+    assert statuses == {202: 100}, [body for status, body, _ in results if status != 202][:3]
     assert "database is locked" not in web.log_text()
-    wait_for(lambda: len(smtp.received()) >= 200, timeout=180, interval=0.5, what="200 emails")
+    wait_for(lambda: len(smtp.received()) >= 100, timeout=180, interval=0.5, what="100 emails")
     wait_for(drained, timeout=60, what="the queue to be drained")
     assert sorted(m["To"] for m in smtp.received()) == sorted(emails)
-    assert EmailDelivery.objects.filter(status="sent").count() == 200
+    assert EmailDelivery.objects.filter(status="sent").count() == 100
 
 
 @pytest.mark.long  # started first on an xdist worker (harness.fixtures.long_first)
