@@ -1,55 +1,61 @@
-"""Every benchmark in one run, each system at its best, against Redis servers of its own.
+"""The package's job benchmarks in one run, each system at its best, against Redis servers of its own:
+no-op (and 10 ms) jobs enqueued, drained and started by this package's Dramatiq, stock Dramatiq, Celery and RQ.
 
-    python3 bench/run.py [--repeats 3] [--quick] [--only drain,latency,...] [--large]
+    python3 packages/django-dramaturg/bench/run.py [--repeats 3] [--quick] [--only drain,latency,...] [--large]
 
 The first run creates a virtualenv of its own, var/bench-venv, with requirements.txt and
 bench/requirements.txt (Celery, RQ: never installed into the project's .venv), and re-runs
 itself there; later runs reuse it (re-installed when a requirements file changes).
 
+This package's workers run on the host project of its tests (bench/settings.py over tests/host/settings.py).
 It starts two redis-servers (ports 6390 and 6391, or free ones if those are taken): one for the
 systems under test, one for the jobs' own counters, so what is measured on the first is only what
 each system does. Runs are interleaved (A B C, A B C, ...) since the machine is shared; each
 figure is the median of the runs with min-max. Round trips are counted by the client (a redis-py
 hook, bench/roundtrips/, in every process); Redis CPU is the `INFO cpu` delta over the run.
 
---quick: one interleaved run with smaller counts (under 5 minutes), written to
-bench/results/quick.json (figures, each system's exact worker command, and the headline ratios).
-Otherwise: bench/results/results.{json,md}. --large adds bench/dashboard.py and bench/reports.py.
+--quick: one interleaved run with smaller counts, written to bench/results/quick.{json,md}
+(figures, each system's exact worker command, and the headline ratios).
+Otherwise: bench/results/results.{json,md}. --large adds bench/dashboard.py.
+The reference project's web tier, signups and welcome emails: /bench/run.py.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
-import contextlib
-import hashlib
-import importlib.util
-import json
 import os
 import random
-import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "packages" / "django-dramaturg" / "tests"))  # harness.*, the shared test parts
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
 
-from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
+from bench._setup import (
+    BENCH,
+    Group,
+    Process,
+    RedisServer,
+    booted,
+    clients,
+    ensure_bench_venv,
+    fmt,
+    free_port,
+    manage,
+    percentile,
+    processes_cpu_s,
+    reset,
+    round_trips,
+    runner_arguments,
+    setup_environment,
+    spread,
+    wait_until,
+    write_results,
+)
 
-RESULTS = ROOT / "bench" / "results"
-BENCH_VENV = ROOT / "var" / "bench-venv"
-REQUIREMENTS = [ROOT / "requirements.txt", ROOT / "bench" / "requirements.txt"]
-ROUNDTRIPS = ROOT / "bench" / "roundtrips"
-NAMESPACE = "bench-run"
+RESULTS = BENCH / "results"
 DRAMATIQ, DRAMATIQ_STOCK, CELERY, CELERY_EARLY, RQ, RQ_FORK = (
     "Dramatiq (this project)",
     "Dramatiq, stock",
@@ -60,136 +66,6 @@ DRAMATIQ, DRAMATIQ_STOCK, CELERY, CELERY_EARLY, RQ, RQ_FORK = (
 )
 AT_BEST = [DRAMATIQ, CELERY, RQ]
 LATENCY = [DRAMATIQ, DRAMATIQ_STOCK, CELERY, RQ]
-
-
-# --- the bench's own virtualenv ------------------------------------------------------------
-
-
-def base_python() -> str:
-    """A Python >= 3.12 (Django 6.1 needs it) to build the bench's virtualenv with: this one, else the
-    first of python3.13 / python3.12 / pyenv's installs that runs (as the Makefile chooses)."""
-    if sys.version_info >= (3, 12):  # noqa: UP036 (run by any python3; the venv it builds needs 3.12)
-        return sys.executable
-    home = Path.home() / ".pyenv" / "versions"
-    candidates = [shutil.which(name) for name in ("python3.13", "python3.12")]
-    candidates += [str(p) for p in sorted(home.glob("3.1[23]*/bin/python3.1[23]"))]
-    for candidate in filter(None, candidates):
-        check = [candidate, "-c", "import sys; sys.exit(sys.version_info < (3, 12))"]
-        if subprocess.run(check, capture_output=True).returncode == 0:
-            return candidate
-    sys.exit(f"No Python >= 3.12 found (this is {sys.version.split()[0]}); install python3.12 or newer")
-
-
-def ensure_bench_venv() -> None:
-    """Re-run this script in var/bench-venv (created or refreshed from the requirements files)."""
-    python = BENCH_VENV / "bin" / "python"
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in REQUIREMENTS)).hexdigest()
-    marker = BENCH_VENV / ".installed"
-    if not (marker.exists() and marker.read_text() == digest):
-        print(f"Installing the bench's virtualenv in {BENCH_VENV} ...", flush=True)
-        subprocess.run([base_python(), "-m", "venv", "--clear", str(BENCH_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *[a for p in REQUIREMENTS for a in ("-r", str(p))]], check=True
-        )
-        marker.write_text(digest)
-    if Path(sys.prefix).resolve() != BENCH_VENV.resolve():
-        os.execv(str(python), [str(python), str(Path(sys.argv[0]).resolve()), *sys.argv[1:]])  # the calling script
-
-
-# --- processes -----------------------------------------------------------------------------
-
-
-class Process:
-    def __init__(self, args: list[str], name: str, env: dict | None = None):
-        (ROOT / "var").mkdir(exist_ok=True)
-        self.log = open(ROOT / "var" / f"bench-{name}.log", "w")  # noqa: SIM115  # closed by stop()
-        self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env or os.environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(20)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait()
-        self.log.close()
-
-
-class Group:
-    """Several processes started and stopped together (Celery's two workers)."""
-
-    def __init__(self, processes: list[Process]):
-        self.processes = processes
-
-    def alive(self) -> bool:
-        return all(p.alive() for p in self.processes)
-
-    def stop(self) -> None:
-        for p in self.processes:
-            p.stop()
-
-
-class RedisServer(Process):
-    def __init__(self, port: int, name: str):
-        self.port = port
-        self.dir = tempfile.mkdtemp(prefix=f"bench-{name}-")
-        super().__init__(redis_command(port, self.dir, "--appendonly", "no"), f"redis-{name}")
-        wait_for_redis(port)
-
-
-def setup_environment(system_port: int, counter_port: int) -> None:
-    system_url = f"redis://127.0.0.1:{system_port}"
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
-        REDIS_URL=f"{system_url}/0",
-        DRAMATIQ_NAMESPACE=NAMESPACE,
-        BENCH_SYSTEM_URL=system_url,
-        BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_port}/0",
-        BENCH_CELERY_URL=f"{system_url}/1",
-        BENCH_RQ_URL=f"{system_url}/2",
-        LOG_LEVEL="WARNING",
-        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-run.sqlite3'}",
-        PYTHONUNBUFFERED="1",
-        # Every process the bench starts counts its round trips to the system's Redis.
-        PYTHONPATH=os.pathsep.join([str(ROUNDTRIPS), str(ROOT)]),
-        BENCH_COUNT_PORT=str(system_port),
-        BENCH_COUNT_ROLE="worker",
-    )
-    # This process is the producer: its round trips are counted under another role.
-    spec = importlib.util.spec_from_file_location("bench_roundtrips", ROUNDTRIPS / "sitecustomize.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    os.environ["BENCH_COUNT_ROLE"] = "producer"
-    spec.loader.exec_module(module)
-    module.install()
-    module.count(0)  # starts its flusher as "producer"
-    os.environ["BENCH_COUNT_ROLE"] = "worker"
-
-
-def manage(*args: str, env: dict | None = None) -> str:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env or os.environ,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
-def spread(samples: list[float]) -> dict:
-    return {"median": statistics.median(samples), "min": min(samples), "max": max(samples), "runs": samples}
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(round(p / 100 * (len(ordered) - 1)), len(ordered) - 1)]
 
 
 # --- the systems, each at its best for many short jobs ----------------------------------------
@@ -213,7 +89,7 @@ class Dramatiq:
     def variants(self, job: str) -> list[str]:
         return [self.variant]
 
-    # The Procfile's worker (prefetch tuned), with the benchmark's actors instead of the project's.
+    # The reference project's Procfile worker (prefetch tuned), with the benchmark's actors, on the host's settings.
     env = {"dramatiq_queue_prefetch": "64"}
     args = [
         "-m",
@@ -242,7 +118,7 @@ class Dramatiq:
             "note_start": jobs_dramatiq.bench_note_start,
         }
 
-    note = "  # the project's RedisBroker and middleware (settings.DRAMATIQ_BROKER)"
+    note = "  # the package's RedisBroker and middleware (the host's settings.DRAMATIQ_BROKER)"
 
     def config(self) -> str:
         return " ".join([*(f"{k}={v}" for k, v in self.env.items()), PY, *self.args]) + self.note
@@ -411,31 +287,10 @@ class RQForking(RQSystem):
 # --- measurements --------------------------------------------------------------------------------
 
 
-def clients() -> tuple[Any, Any]:
-    import redis
-
-    return (
-        redis.Redis.from_url(f"{os.environ['BENCH_SYSTEM_URL']}/0"),
-        redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"]),
-    )
-
-
-def reset() -> None:
-    system, counter = clients()
-    system.flushall()
-    counter.flushall()
-
-
 def redis_cpu_s() -> float:
     system, _ = clients()
     info = system.info("cpu")
     return float(info["used_cpu_sys"]) + float(info["used_cpu_user"])
-
-
-def round_trips(role: str) -> int:
-    time.sleep(0.15)  # the counting threads flush every 50 ms
-    _, counter = clients()
-    return int(counter.get(f"bench:rt:{role}") or 0)
 
 
 def enqueue(system, count: int, bulk: bool) -> tuple[float, float]:
@@ -452,46 +307,9 @@ def enqueue(system, count: int, bulk: bool) -> tuple[float, float]:
     return count / seconds, (round_trips("producer") - before) / count
 
 
-def wait_until(predicate: Callable[[], bool], worker, what: str, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline or not worker.alive():
-            raise RuntimeError(f"{what}: gave up; see var/bench-*.log")
-        time.sleep(0.002)
-
-
 def redis_commands() -> int:
     system, _ = clients()
     return int(system.info("stats")["total_commands_processed"])
-
-
-def processes_cpu_s(worker: Process | Group) -> float:
-    """User + system CPU seconds of the worker's processes and their children (each worker runs in a
-    session of its own, so its process group is its tree), including children already reaped."""
-    groups = {p.proc.pid for p in (worker.processes if isinstance(worker, Group) else [worker])}
-    ticks = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue  # exited meanwhile (its parent's cutime has it once reaped)
-        if int(fields[2]) in groups:  # pgrp; then utime, stime, cutime, cstime
-            ticks += sum(int(f) for f in fields[11:15])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def booted(worker: Process | Group, quiet_s: float = 0.3, timeout: float = 120) -> None:
-    """Wait until the worker's processes have booted and sit idle (no CPU used for `quiet_s`)."""
-    deadline = time.monotonic() + timeout
-    used = processes_cpu_s(worker)
-    while True:
-        time.sleep(quiet_s)
-        now = processes_cpu_s(worker)
-        if now - used < 0.02:
-            return
-        if time.monotonic() > deadline or not worker.alive():
-            raise RuntimeError("the workers did not settle; see var/bench-*.log")
-        used = now
 
 
 def drain(system, job: str, count: int, gate: tuple[Callable[[], Any], Callable[[], Any]] | None = None) -> dict:
@@ -568,173 +386,6 @@ def redis_ceiling(port: int) -> dict:
     return figures
 
 
-# --- the web tier ----------------------------------------------------------------------------------
-
-GUNICORN = ["-m", "gunicorn", "-c", "gunicorn.conf.py"]
-
-
-def web_env(database_url: str, port: int, settings_module: str = "tests.settings", **extra: str) -> dict:
-    # tests.settings: the project's settings with the tests' fast password hasher, so the figures show
-    # the request path, not PBKDF2 (which adds ~250 ms of CPU per signup, the same in every mode).
-    return {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": settings_module,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": f"{os.environ['BENCH_SYSTEM_URL']}/3",
-        "SIGNUP_RATE_PER_MINUTE": "100000000",
-        "DEBUG": "0",
-        "SECURE_SSL_REDIRECT": "0",
-        "BIND": f"127.0.0.1:{port}",
-        "BENCH_COUNT_PORT": "0",
-        **extra,
-    }
-
-
-def wait_http(port: int, proc) -> None:
-    for _ in range(300):
-        if not proc.alive():
-            raise RuntimeError("the web server exited; see var/bench-web*.log")
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("the web server did not answer")
-
-
-async def _post(port: int, body: bytes) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(
-        b"POST /api/signup/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
-    )
-    await writer.drain()
-    status_line = await reader.readline()
-    await reader.read()
-    writer.close()
-    return int(status_line.split()[1])
-
-
-async def _load(port: int, clients_n: int, seconds: float, tag: str) -> tuple[list[float], int, int]:
-    times: list[float] = []
-    errors = 0
-    end = time.monotonic() + seconds
-    counter = iter(range(10**9))
-
-    async def client(n: int) -> None:
-        nonlocal errors
-        while time.monotonic() < end:
-            body = json.dumps(
-                {"email": f"{tag}-{n}-{next(counter)}@example.com", "password": "correct-horse-battery-staple"}
-            ).encode()
-            started = time.perf_counter()
-            try:
-                status = await asyncio.wait_for(_post(port, body), 30)
-            except (TimeoutError, OSError, ValueError, IndexError):
-                status = 0
-            if status == 202:
-                times.append((time.perf_counter() - started) * 1000)
-            else:
-                errors += 1
-
-    await asyncio.gather(*(client(n) for n in range(clients_n)))
-    return times, len(times), errors
-
-
-def web_load(database: str, clients_n: int, seconds: float) -> dict:
-    """`clients_n` concurrent clients signing up through the API for `seconds`, against gunicorn."""
-    name = f"bench_web_{os.getpid()}"
-    if database == "postgresql":
-        import psycopg
-
-        admin = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name}")
-            conn.execute(f"CREATE DATABASE {name}")
-        url = admin.rsplit("/", 1)[0] + f"/{name}?conn_max_age=600"
-    else:
-        db = ROOT / "var" / "bench-web.sqlite3"
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{db}{suffix}").unlink(missing_ok=True)
-        url = f"sqlite:///{db}?conn_max_age=600"
-    port = free_port()
-    env = web_env(url, port)
-    try:
-        manage("migrate", env=env)
-        web = Process([sys.executable, *GUNICORN], f"web-{database}", env)
-        try:
-            wait_http(port, web)
-            asyncio.run(_load(port, 10, 1, "warm"))
-            times, ok, errors = asyncio.run(_load(port, clients_n, seconds, "load"))
-        finally:
-            web.stop()
-    finally:
-        if database == "postgresql":
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    return {
-        "p50_ms": percentile(times, 50),
-        "p99_ms": percentile(times, 99),
-        "requests": ok,
-        "errors": errors,
-        "requests_s": ok / seconds,
-        "clients": clients_n,
-        "seconds": seconds,
-    }
-
-
-def signup_modes(repeats: int) -> dict:
-    """One client, sequential signups, the SMTP server taking 500 ms per message: the email sent in the
-    request vs through Dramatiq (the outbox)."""
-    from harness.http import post_json
-    from harness.smtp_sink import SmtpSink
-
-    sink = SmtpSink()
-    sink.handler.delay = 0.5
-    sink.start()
-    runs: dict[str, list[tuple[float, float]]] = {"async": [], "sync": []}
-    counts = {"async": 200, "sync": 12}
-    try:
-        for repeat in range(repeats):
-            for mode, count in counts.items():
-                db = ROOT / "var" / "bench-signup.sqlite3"
-                db.unlink(missing_ok=True)
-                module = "bench.settings_in_request" if mode == "sync" else "tests.settings"
-                port = free_port()
-                env = web_env(f"sqlite:///{db}", port, module, EMAIL_URL=sink.url)
-                manage("migrate", env=env)
-                web = Process([sys.executable, *GUNICORN], f"web-{mode}", env)
-                try:
-                    wait_http(port, web)
-                    url = f"http://127.0.0.1:{port}/api/signup/"
-                    post_json(
-                        url, {"email": f"warm-{mode}{repeat}@example.com", "password": "correct-horse-battery-staple"}
-                    )
-                    times = []
-                    for n in range(count):
-                        status, body, seconds = post_json(
-                            url,
-                            {"email": f"{mode}{repeat}-{n}@example.com", "password": "correct-horse-battery-staple"},
-                        )
-                        assert status == 202, body
-                        times.append(seconds * 1000)
-                finally:
-                    web.stop()
-                runs[mode].append((percentile(times, 50), percentile(times, 99)))
-    finally:
-        sink.stop()
-    result: dict = {
-        mode: {
-            "p50_ms": spread([a for a, _ in v]),
-            "p99_ms": spread([b for _, b in v]),
-            "requests_per_run": counts[mode],
-        }
-        for mode, v in runs.items()
-    }
-    result["p99_ratio"] = result["sync"]["p99_ms"]["median"] / result["async"]["p99_ms"]["median"]
-    return result
-
-
 # --- the run -------------------------------------------------------------------------------------------
 
 FULL = {
@@ -743,8 +394,6 @@ FULL = {
     "noop": 20000,
     "sleep10": 2000,
     "latency_jobs": 60,
-    "web_clients": 200,
-    "web_seconds": 30,
 }
 QUICK = {
     "enqueue": 1000,
@@ -752,22 +401,15 @@ QUICK = {
     "noop": 8000,
     "sleep10": 1000,
     "latency_jobs": 150,  # one run: the p99 of 150 samples
-    "web_clients": 200,
-    "web_seconds": 30,
 }
 # RQ runs one to two orders of magnitude fewer jobs per second: fewer jobs, the same rate.
 SHARE = {"RQ": 0.1, "RQ, forking worker": 0.02}
-ALL_PARTS = ["ceiling", "enqueue", "drain", "latency", "web", "signup", "welcome"]
+ALL_PARTS = ["ceiling", "enqueue", "drain", "latency"]
 QUICK_PARTS = ["enqueue", "drain", "latency"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--quick", action="store_true", help="one run, smaller counts: bench/results/quick.json")
-    parser.add_argument("--large", action="store_true")
-    parser.add_argument("--only", help="comma list of: " + ",".join(ALL_PARTS))
-    args = parser.parse_args()
+    args = runner_arguments(__doc__ or "", ALL_PARTS)
     ensure_bench_venv()
     counts = QUICK if args.quick else FULL
     repeats = 1 if args.quick else args.repeats
@@ -781,18 +423,12 @@ def main() -> None:
     finally:
         for server in servers:
             server.stop()
-    if "welcome" in only:  # the real job, on redis-servers and a mail server of its own (bench/welcome_email.py)
-        quick = ["--emails", "500", "--default-rate-emails", "60", "--repeats", "1", "--databases", "sqlite"]
-        subprocess.run([sys.executable, "bench/welcome_email.py", *(quick if args.quick else [])], cwd=ROOT, check=True)
-        welcome = json.loads((RESULTS / "welcome_email.json").read_text())
-        results["welcome_email"] = {"ratios": welcome["ratios"], "table": (RESULTS / "welcome_email.md").read_text()}
-    results.update(command="python3 bench/run.py" + (" --quick" if args.quick else ""), counts=counts, repeats=repeats)
+    command = "python3 packages/django-dramaturg/bench/run.py" + (" --quick" if args.quick else "")
+    results.update(command=command, counts=counts, repeats=repeats)
     if args.large:
-        for script, key in (("dashboard", "dashboard_1m"), ("reports", "reports_1m")):
-            results[key] = subprocess.run(
-                [sys.executable, f"bench/{script}.py"], cwd=ROOT, text=True, capture_output=True
-            ).stdout
-    write(results, quick=args.quick, merge=bool(args.only))
+        dashboard = [sys.executable, str(BENCH / "dashboard.py")]
+        results["dashboard_1m"] = subprocess.run(dashboard, text=True, capture_output=True).stdout
+    write_results(RESULTS, "quick" if args.quick else "results", results, table, merge=bool(args.only))
 
 
 def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
@@ -863,13 +499,6 @@ def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
             {n: (round(v["p50"], 1), round(v["p99"], 1), v["samples"]) for n, v in results["start_latency_ms"].items()},
             flush=True,
         )
-    if "web" in only:
-        results["web_load"] = {
-            db: web_load(db, counts["web_clients"], counts["web_seconds"]) for db in ("sqlite", "postgresql")
-        }
-        print("web:", results["web_load"], flush=True)
-    if "signup" in only:
-        results["signup_modes"] = signup_modes(repeats)
     results["load_average_at_end"] = os.getloadavg()[0]
     results["ratios"] = ratios(results)
     return results
@@ -939,12 +568,6 @@ def ratios(results: dict) -> dict:
 
 
 # --- output ----------------------------------------------------------------------------------------------
-
-
-def fmt(d: dict, digits: int = 0) -> str:
-    if d["min"] == d["max"]:
-        return f"{d['median']:,.{digits}f}"
-    return f"{d['median']:,.{digits}f} ({d['min']:,.{digits}f}–{d['max']:,.{digits}f})"
 
 
 def table(results: dict) -> list[str]:
@@ -1045,52 +668,7 @@ def table(results: dict) -> list[str]:
     ]
     lines += ["", "Each configuration's exact worker command:", ""]
     lines += [f"- {n}, {label}: `{c}`" for n, cs in results["configs"].items() for label, c in cs.items()]
-    if "web_load" in results:
-        w = results["web_load"]
-        first = next(iter(w.values()))
-        lines += [
-            "",
-            f"Web tier: {first['clients']} concurrent clients signing up through `POST /api/signup/` for "
-            f"{first['seconds']:.0f} s against `make serve` (gunicorn, gunicorn.conf.py; `conn_max_age=600` "
-            "in `DATABASE_URL`), each request a new connection, the load generator on the same cores "
-            "(closed loop: latency ≈ clients / throughput):",
-            "",
-            "| database | p50 (ms) | p99 (ms) | signups/s | errors |",
-            "|---|---|---|---|---|",
-        ]
-        lines += [
-            f"| {db} | {v['p50_ms']:.1f} | {v['p99_ms']:.1f} | {v['requests_s']:,.0f} | {v['errors']} |"
-            for db, v in w.items()
-        ]
-    if "signup_modes" in results:
-        s = results["signup_modes"]
-        lines += [
-            "",
-            "One client, `POST /api/signup/`, SMTP server taking 500 ms per message:",
-            "",
-            "| mode | p50 (ms) | p99 (ms) | requests per run |",
-            "|---|---|---|---|",
-            f"| email sent in the request | {fmt(s['sync']['p50_ms'], 1)} | {fmt(s['sync']['p99_ms'], 1)} | "
-            f"{s['sync']['requests_per_run']} |",
-            f"| email through Dramatiq (outbox) | {fmt(s['async']['p50_ms'], 1)} | "
-            f"{fmt(s['async']['p99_ms'], 1)} | {s['async']['requests_per_run']} |",
-        ]
     return lines
-
-
-def write(results: dict, *, quick: bool, merge: bool) -> None:
-    """Write the results; with --only, the parts measured replace those parts of the last results."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    stem = "quick" if quick else "results"
-    path = RESULTS / f"{stem}.json"
-    if merge and path.exists():
-        previous = json.loads(path.read_text())
-        measured = {k: v for k, v in results.items() if k not in ("ratios", "command")}
-        results = {**previous, **measured, "ratios": {**previous.get("ratios", {}), **results["ratios"]}}
-    (RESULTS / f"{stem}.json").write_text(json.dumps(results, indent=2))
-    lines = table(results)
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
-"""The project's settings without JobStats (per-actor metrics, runtime histograms, recent completions,
-worker bookkeeping): the baseline bench/operator_view.py --drain measures the cost of metrics against."""
+"""The bench's settings (bench/settings.py) without JobStats (per-actor metrics, runtime histograms, recent
+completions, worker bookkeeping): the baseline bench/operator_view.py --drain measures the cost of metrics against."""
 
-from project.settings import *  # noqa: F403
-from project.settings import DRAMATIQ_BROKER
+from bench.settings import *  # noqa: F403
+from bench.settings import DRAMATIQ_BROKER
 
 DRAMATIQ_BROKER = {
     **DRAMATIQ_BROKER,
