@@ -62,23 +62,11 @@ class Server:
 
 def worker(env: dict[str, str]) -> subprocess.Popen:
     # What the reference project's Procfile (`manage.py rundramatiq`) execs (same idle poll bound), plus the
-    # benchmark's actors.
+    # benchmark's actors: bench/run.py's worker.
+    from bench.run import Dramatiq
+
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramatiq",
-            "--path",
-            ".",
-            "--processes",
-            "2",
-            "--threads",
-            "8",
-            "django_dramatiq.setup",
-            "bench.jobs_dramatiq",
-            "--queues",
-            "bench",
-        ],
+        [sys.executable, *Dramatiq.args],
         cwd=PACKAGE,
         env=env,
         stdout=subprocess.DEVNULL,
