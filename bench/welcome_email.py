@@ -181,9 +181,7 @@ def create_users(alias: str, tag: str, count: int) -> list[int]:
     users = User.objects.using(alias).bulk_create(
         User(email=f"{tag}-{i}@example.com", password="!", language="ko" if i % 4 == 0 else "en") for i in range(count)
     )
-    EmailDelivery.objects.using(alias).bulk_create(
-        EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME) for user in users
-    )
+    EmailDelivery.objects.using(alias).bulk_create(EmailDelivery(user=user) for user in users)
     return [user.pk for user in users]
 
 

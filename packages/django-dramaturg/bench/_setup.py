@@ -286,6 +286,7 @@ def setup_environment(
     import importlib.util
 
     use_paths(paths)
+    database = VAR / f"bench-run-{settings.partition('.')[0]}.sqlite3"  # one per project (the host's, the reference's)
     system_url = f"redis://127.0.0.1:{system_port}"
     os.environ.update(
         DJANGO_SETTINGS_MODULE=settings,
@@ -297,7 +298,7 @@ def setup_environment(
         BENCH_CELERY_URL=f"{system_url}/1",
         BENCH_RQ_URL=f"{system_url}/2",
         LOG_LEVEL="WARNING",
-        DATABASE_URL=f"sqlite:///{VAR / 'bench-run.sqlite3'}",
+        DATABASE_URL=f"sqlite:///{database}",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=os.pathsep.join([str(ROUNDTRIPS), *map(str, paths)]),
         BENCH_COUNT_PORT=str(system_port),
