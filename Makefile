@@ -17,7 +17,7 @@ PY_VERSION := $(if $(PYTHON_EXE),$(shell "$(PYTHON_EXE)" -c 'import sys; print("
 # Named for the Python it was built with: another Python (or a venv of an older one) rebuilds it.
 INSTALLED = $(VENV)/.installed-py$(or $(PY_VERSION),none)
 
-.PHONY: run serve test package-test test-unit test-worker test-integration test-browser test-postgres test-redis lint setup manage test-tools clean python
+.PHONY: run serve venv test package-test package-venv package-test-postgres test-unit test-worker test-integration test-browser test-postgres test-redis lint setup manage test-tools clean python
 
 ## python: fail with one line unless a Python >= 3.12 was found
 python:
@@ -32,6 +32,8 @@ $(VENV)/.installed-py%: requirements.txt | python
 	rm -f $(VENV)/.installed*
 	touch $@
 
+## venv: the project's virtualenv with requirements.txt (.venv), built when missing or stale
+venv: $(INSTALLED)
 ## setup: virtualenv, requirements, a Redis server if none answers, the database (created if missing), migrations
 setup: $(INSTALLED)
 	$(PY) manage.py ensure_redis
@@ -121,15 +123,29 @@ test-redis: $(INSTALLED)
 ## pytest-xdist workers, each with its own Redis database and namespace and its own SQLite file
 ## (tests/host/settings.py, harness/xdist.py); the browser tests drive Debian's chromium.
 PKG := packages/django-dramaturg
-package-test: $(INSTALLED) test-tools test-redis
+PKG_PY := var/pkg-venv/bin/python
+package-test: package-venv test-tools test-redis
+	cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && $(call tiers,../../$(PKG_PY))
+## package-venv: the wheel built afresh and installed in a fresh var/pkg-venv (what package-test runs against)
+package-venv: $(INSTALLED)
 	rm -rf var/dist var/pkg-venv
 	$(PY) -m pip wheel -q --no-deps -w var/dist $(PKG)
 	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt  # pip refuses extras here
 	"$(PYTHON_EXE)" -m venv var/pkg-venv
-	var/pkg-venv/bin/python -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django pytest-xdist \
+	$(PKG_PY) -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django pytest-xdist \
 		aiosmtpd "psycopg[binary]" playwright -c var/constraints.txt
-	cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && $(call tiers,../../var/pkg-venv/bin/python)
-
+## package-test-postgres: the package's tiers that touch the database (tests/worker, tests/integration), again
+## against the installed wheel on PostgreSQL at DATABASE_URL, in the var/pkg-venv of an earlier package-venv.
+## Not run twice: tests/unit (no database), tests/chromium and tests/upstream (Dramatiq's own suite: the broker
+## only), and the files that never use the test database.
+PKG_NO_DATABASE = tests/integration/test_postgres_server.py tests/integration/test_wheel_contents.py
+package-test-postgres: test-tools test-redis
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "package-test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
+	@test -x $(PKG_PY) || { echo "package-test-postgres: run make package-venv (or package-test) first" >&2; exit 1; }
+	@cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && status=0; \
+	../../$(PKG_PY) -m pytest tests/worker $(XDIST) $(ARGS) || status=1; \
+	../../$(PKG_PY) -m pytest tests/integration $(addprefix --ignore=,$(PKG_NO_DATABASE)) $(XDIST) $(ARGS) || status=1; \
+	exit $$status
 ## lint: ruff (lint and format check) and mypy with django-stubs
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
