@@ -62,10 +62,12 @@ from pathlib import Path
 from typing import Any, cast
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # bench.*
+sys.path.insert(1, str(ROOT / "packages" / "django-dramaturg" / "bench"))  # the shared _setup
 sys.path.insert(0, str(ROOT / "packages" / "django-dramaturg" / "tests"))  # harness.*, the shared test parts
 
-from bench._setup import free_port, redis_answers, redis_command  # noqa: E402
+from _setup import free_port, redis_answers, redis_command  # noqa: E402
+
 from bench.chaos_processes import Proc, StartFailed, kill_all, manage, port_answers, run_once  # noqa: E402
 from bench.chaos_smtp import AttributingHandler  # noqa: E402
 from harness.smtp_sink import SmtpSink  # noqa: E402

@@ -28,10 +28,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # bench.*
+sys.path.insert(1, str(ROOT / "packages" / "django-dramaturg" / "bench"))  # the shared _setup
+
+from _setup import RedisServer, free_port, percentile  # noqa: E402
 
 import bench.run as run  # noqa: E402
-from bench._setup import free_port  # noqa: E402
 
 MODES = {
     "bounded (the defaults: 1 hash per process, 0.2 s wait)": {},
@@ -102,7 +104,7 @@ def one_run(mode: str, clients: int, seconds: float, timeout: float) -> dict:
         **MODES[mode],
     )
     run.manage("migrate", env=env)
-    web = run.Process([sys.executable, *run.GUNICORN], "web-overload", env)
+    web = run.process([sys.executable, *run.GUNICORN], "web-overload", env)
     try:
         run.wait_http(port, web)
         asyncio.run(_load(port, 4, 2, timeout, "warm"))
@@ -120,10 +122,10 @@ def one_run(mode: str, clients: int, seconds: float, timeout: float) -> dict:
         **{k: len(v) for k, v in by_kind.items()},
         "signups_s": len(by_kind["202"]) / elapsed,
         "users_created": users,
-        "p50_s": run.percentile(times, 50),
-        "p99_s": run.percentile(times, 99),
+        "p50_s": percentile(times, 50),
+        "p99_s": percentile(times, 99),
         "max_s": max(times),
-        "p99_503_s": run.percentile(by_kind["503"], 99) if by_kind["503"] else None,
+        "p99_503_s": percentile(by_kind["503"], 99) if by_kind["503"] else None,
         "within_1s": sum(s <= 1 for s in times) / len(times),
         "within_5s": sum(s <= 5 for s in times) / len(times),
     }
@@ -136,7 +138,7 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30, help="seconds a client waits for an answer")
     parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
-    redis_server = run.RedisServer(free_port(), "overload")
+    redis_server = RedisServer(free_port(), "overload")
     os.environ.update(BENCH_SYSTEM_URL=f"redis://127.0.0.1:{redis_server.port}", LOG_LEVEL="WARNING")
     load_at_start = os.getloadavg()[0]
     results: dict[str, list[dict]] = {mode: [] for mode in MODES}

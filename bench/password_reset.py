@@ -4,9 +4,9 @@
 
 Times whole requests through Django's test client (middleware to response: the form, one short transaction
 with its outbox row, the after-commit dispatch to Redis) on a SQLite file and a Redis database of its own
-(bench/_setup.py, namespace "bench-reset"), registered and unknown addresses interleaved (ABBA). Each
-registered request is the most expensive kind (PASSWORD_RESET_EMAIL_INTERVAL_S=0: it owes an email every
-time). Two modes, interleaved repeat by repeat:
+(packages/django-dramaturg/bench/_setup.py, namespace "bench-reset"), registered and unknown addresses
+interleaved (ABBA). Each registered request is the most expensive kind (PASSWORD_RESET_EMAIL_INTERVAL_S=0:
+it owes an email every time). Two modes, interleaved repeat by repeat:
 
 - "worker decides": the project's code: every request records one `decide_password_reset(address)` job;
 - "decided in the request": the code before, for comparison: the request looks the address up and, for a
@@ -22,10 +22,16 @@ import argparse
 import contextlib
 import os
 import statistics
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
-from _setup import clear_namespace, setup_django
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.*
+sys.path.insert(1, str(ROOT / "packages" / "django-dramaturg" / "bench"))  # the shared _setup
+
+from _setup import clear_namespace, setup_django  # noqa: E402
 
 NAMESPACE = "bench-reset"
 USERS = 10
@@ -94,7 +100,7 @@ def main() -> None:
 
     os.environ["PASSWORD_RESET_RATE_PER_MINUTE"] = "100000000"  # the per-client throttle is not measured here
     os.environ["PASSWORD_RESET_EMAIL_INTERVAL_S"] = "0"
-    setup_django(NAMESPACE)
+    setup_django(NAMESPACE, "project.settings", [ROOT])
     from django.contrib.auth.hashers import make_password
 
     from accounts.models import EmailDelivery, User

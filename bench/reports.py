@@ -17,7 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from _setup import ROOT, clear_namespace
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.*
+sys.path.insert(1, str(ROOT / "packages" / "django-dramaturg" / "bench"))  # the shared _setup
+
+from _setup import clear_namespace  # noqa: E402
 
 NAMESPACE = "bench-reports"
 

@@ -1,10 +1,10 @@
-"""The real job: welcome emails sent by each system, side by side in one run, and the failing-message drain.
+"""The real job: welcome emails sent by each system, side by side in one run.
 
-    python3 bench/welcome_email.py [--emails 2000] [--default-rate-emails 200] [--messages 2000] [--repeats 3]
+    python3 bench/welcome_email.py [--emails 2000] [--default-rate-emails 200] [--repeats 3]
                                    [--databases sqlite,postgresql]
     python3 bench/run.py --only welcome     # the same, from the bench's runner (its counts)
 
-Runs in bench/run.py's virtualenv (var/bench-venv: Celery) and on its redis-servers of its own (the
+Runs in the benches' virtualenv (var/bench-venv: Celery) and on redis-servers of its own (the
 systems under test; the counters). For each database (a SQLite file; PostgreSQL at DATABASE_URL_PG,
 default postgres://postgres@127.0.0.1:5432/bench_welcome, created if missing; `conn_max_age=600` for
 every system) and each repeat, the systems run interleaved, each on `--emails` users created for it:
@@ -24,8 +24,8 @@ The mail server is aiosmtpd in a process of its own (bench/welcome_sink.py), not
 arrival and recipient. Per run: emails/s from the first email's arrival to the last; the worker
 processes' CPU per email (from the enqueue to the last email; the workers booted and idle before);
 their Redis round trips per email (bench/roundtrips/); duplicates (a recipient mailed twice) and lost
-(a user never mailed, after the others arrived and 2 s more). Then `--messages` always-failing jobs
-drained to the dead letters, this project against stock Dramatiq (bench/failing_drain.py's drain).
+(a user never mailed, after the others arrived and 2 s more). Always-failing jobs drained to the dead
+letters, the package against stock Dramatiq: packages/django-dramaturg/bench/failing_drain.py.
 
 Prints the table and the ratios, and writes them to bench/results/welcome_email.{md,json}.
 """
@@ -43,9 +43,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # bench.*
+sys.path.insert(1, str(ROOT / "packages" / "django-dramaturg" / "bench"))  # the shared _setup
 
-import bench.run as run  # noqa: E402
+import _setup  # noqa: E402
+
+from bench.run import PATHS, manage, process  # noqa: E402
 
 PROJECT, PROJECT_DEFAULT_RATE, CELERY_THREADS, CELERY_SOLO, STOCK = (
     "this project, rate limit raised",
@@ -75,7 +78,7 @@ class System:
     name: str
     env: dict[str, str] = {}
 
-    def worker(self, env: dict[str, str]) -> run.Process | run.Group:
+    def worker(self, env: dict[str, str]) -> _setup.Process | _setup.Group:
         raise NotImplementedError
 
     def send(self, user_ids: list[int]) -> None:
@@ -90,8 +93,8 @@ class Project(System):
     env = {**PREFETCH, "EMAIL_RATE_PER_S": RAISED_RATE}
     args = [*DRAMATIQ_ARGS, "django_dramatiq.setup", "accounts.tasks", "--queues", "emails"]
 
-    def worker(self, env: dict[str, str]) -> run.Process | run.Group:
-        return run.Process([sys.executable, *self.args], "welcome-project", {**env, **self.env})
+    def worker(self, env: dict[str, str]) -> _setup.Process | _setup.Group:
+        return process([sys.executable, *self.args], "welcome-project", {**env, **self.env})
 
     def send(self, user_ids: list[int]) -> None:
         from accounts.tasks import send_welcome_email
@@ -124,9 +127,9 @@ class CeleryThreads(System):
         queue = ["-Q", "welcome", "-n", f"welcome{n}@%h"]
         return ["-m", "celery", "-A", "bench.welcome_celery", "worker", *self.pool, *flags.split(), *queue]
 
-    def worker(self, env: dict[str, str]) -> run.Process | run.Group:
+    def worker(self, env: dict[str, str]) -> _setup.Process | _setup.Group:
         env = {**env, **self.env}
-        return run.Group([run.Process([sys.executable, *self.args(n)], f"welcome-celery{n}", env) for n in (1, 2)])
+        return _setup.Group([process([sys.executable, *self.args(n)], f"welcome-celery{n}", env) for n in (1, 2)])
 
     def send(self, user_ids: list[int]) -> None:
         from bench.welcome_celery import send_welcome_email
@@ -148,8 +151,8 @@ class Stock(System):
     env = {**PREFETCH, **PEER_SETTINGS}
     args = [*DRAMATIQ_ARGS, "bench.welcome_stock", "--queues", "welcome"]
 
-    def worker(self, env: dict[str, str]) -> run.Process | run.Group:
-        return run.Process([sys.executable, *self.args], "welcome-stock", {**env, **self.env})
+    def worker(self, env: dict[str, str]) -> _setup.Process | _setup.Group:
+        return process([sys.executable, *self.args], "welcome-stock", {**env, **self.env})
 
     def send(self, user_ids: list[int]) -> None:
         from dramatiq import Message
@@ -178,9 +181,7 @@ def create_users(alias: str, tag: str, count: int) -> list[int]:
     users = User.objects.using(alias).bulk_create(
         User(email=f"{tag}-{i}@example.com", password="!", language="ko" if i % 4 == 0 else "en") for i in range(count)
     )
-    EmailDelivery.objects.using(alias).bulk_create(
-        EmailDelivery(user=user, kind=EmailDelivery.Kind.WELCOME) for user in users
-    )
+    EmailDelivery.objects.using(alias).bulk_create(EmailDelivery(user=user) for user in users)
     return [user.pk for user in users]
 
 
@@ -191,19 +192,20 @@ def mails(counter: Any) -> list[tuple[float, str]]:
 
 
 def send_run(system: System, alias: str, database_url: str, count: int, tag: str) -> dict[str, float]:
-    run.reset()
-    _, counter = run.clients()
+    _setup.reset()
+    _, counter = _setup.clients()
     user_ids = create_users(alias, tag, count)
     expected = {f"{tag}-{i}@example.com" for i in range(count)}
     worker = system.worker({**os.environ, "DATABASE_URL": database_url})
     try:
-        run.booted(worker)
-        cpu, trips, producer = run.processes_cpu_s(worker), run.round_trips("worker"), run.round_trips("producer")
+        _setup.booted(worker)
+        cpu, trips = _setup.processes_cpu_s(worker), _setup.round_trips("worker")
+        producer = _setup.round_trips("producer")
         system.send(user_ids)
-        producer = run.round_trips("producer") - producer
-        run.wait_until(lambda: counter.llen("bench:mail") >= count, worker, f"{system.name} send", timeout=900)
-        cpu = run.processes_cpu_s(worker) - cpu
-        trips = run.round_trips("worker") - trips
+        producer = _setup.round_trips("producer") - producer
+        _setup.wait_until(lambda: counter.llen("bench:mail") >= count, worker, f"{system.name} send", timeout=900)
+        cpu = _setup.processes_cpu_s(worker) - cpu
+        trips = _setup.round_trips("worker") - trips
         time.sleep(2)  # a late duplicate would arrive now
         received = mails(counter)
     finally:
@@ -228,14 +230,14 @@ def spread(values: list[float], digits: int = 0) -> str:
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
-    """Every system on every database, interleaved; then the failing drain. Figures per (database, system)."""
+    """Every system on every database, interleaved. Figures per (database, system)."""
     from django.conf import settings
     from django.db import connections
 
     urls = {db: url for db, url in database_urls().items() if db in args.databases}
     for db, url in urls.items():
-        run.manage("ensure_database", env={**os.environ, "DATABASE_URL": url})
-        run.manage("migrate", env={**os.environ, "DATABASE_URL": url})
+        manage("ensure_database", env={**os.environ, "DATABASE_URL": url})
+        manage("migrate", env={**os.environ, "DATABASE_URL": url})
         import environ
 
         settings.DATABASES[db] = {**environ.Env.db_url_config(url), "CONN_MAX_AGE": 0}
@@ -263,16 +265,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 results["figures"][db][system.name].append(figures)
                 print(f"  {db}, {system.name}: {figures}", flush=True)
         results["load_average"].append(os.getloadavg()[0])
-    if args.messages:
-        import bench.failing_drain as failing
-
-        drains: dict[str, list[dict[str, float]]] = {failing.PROJECT: [], failing.STOCK: []}
-        for repeat in range(args.repeats):
-            pair = [failing.Project(), failing.Stock()]
-            for system in pair[:: 1 if repeat % 2 == 0 else -1]:
-                drains[system.name].append(result := failing.drain(system, args.messages))
-                print(f"  failing drain, {system.name}: {result}", flush=True)
-        results["failing_drain"] = drains
     return results
 
 
@@ -326,32 +318,6 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
             f"rate limit: {ratio['round_trips_per_email_default_rate']:.2f}",
             "",
         ]
-    if "failing_drain" in results:
-        import bench.failing_drain as failing
-
-        drains = results["failing_drain"]
-        pairs = [
-            a["messages_s"] / b["messages_s"]
-            for a, b in zip(drains[failing.PROJECT], drains[failing.STOCK], strict=True)
-        ]
-        results.setdefault("ratios", {})["failing_drain_vs_stock"] = statistics.median(pairs)
-        lines += [
-            f"{args.messages:,} always-failing jobs (`max_retries=0`) drained to the dead letters, "
-            "1 process x 8 threads "
-            "(bench/failing_drain.py):",
-            "",
-            "| system | messages/s | worker's round trips per message | worker CPU per message (ms) "
-            "| longest pause (s) |",
-            "|---|---|---|---|---|",
-        ]
-        for name, rows in drains.items():
-            lines.append(
-                f"| {name} | {spread([r['messages_s'] for r in rows])} | "
-                f"{spread([r['round_trips_per_message'] for r in rows], 2)} | "
-                f"{spread([r['worker_cpu_ms_per_message'] for r in rows], 2)} | "
-                f"{spread([r['longest_pause_s'] for r in rows], 2)} |"
-            )
-        lines += ["", f"failing drain, messages/s over stock Dramatiq's, pair by pair: {spread(pairs, 2)}×"]
     return lines
 
 
@@ -359,22 +325,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--emails", type=int, default=2000)
     parser.add_argument("--default-rate-emails", type=int, default=200)
-    parser.add_argument("--messages", type=int, default=2000, help="always-failing jobs drained (0: skip)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--databases", default="sqlite,postgresql")
     args = parser.parse_args()
     args.databases = args.databases.split(",")
-    run.ensure_bench_venv()
-    servers = [run.RedisServer(run.free_port(6390), "system"), run.RedisServer(run.free_port(6391), "counter")]
-    sink_port = run.free_port(2525)
+    _setup.ensure_bench_venv()
+    servers = [_setup.RedisServer(_setup.free_port(6390), "system")]
+    servers.append(_setup.RedisServer(_setup.free_port(6391), "counter"))
+    sink_port = _setup.free_port(2525)
     sink = None
     try:
-        run.setup_environment(servers[0].port, servers[1].port)
+        _setup.setup_environment(servers[0].port, servers[1].port, "project.settings", PATHS)
         os.environ["EMAIL_URL"] = f"smtp://127.0.0.1:{sink_port}"
         os.environ["DEBUG"] = "0"  # as in production, for every system (DEBUG keeps every query in memory)
         os.environ.pop("EMAIL_RATE_PER_S", None)
-        sink = run.Process([sys.executable, "bench/welcome_sink.py", str(sink_port)], "welcome-sink")
-        run.manage("migrate")
+        sink = process([sys.executable, "bench/welcome_sink.py", str(sink_port)], "welcome-sink")
+        manage("migrate")
         import django
 
         django.setup()

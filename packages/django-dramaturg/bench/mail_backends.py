@@ -1,14 +1,15 @@
 """Every email through a queue: delay from commit to the SMTP server, and emails/s, for plain `send_mail`
-calls inside transactions in the reference project, sent by
+calls inside transactions in the host project of the package's tests (bench/settings.py), sent by
 
-- dramaturg's `OutboxEmailBackend` (the project's MAILERS["default"]), with the Procfile's worker and relay;
+- dramaturg's `OutboxEmailBackend` (the host's MAILERS["default"]), with a worker and relay as the reference
+  project's Procfile runs them;
 - django-mailer's `DbBackend`, with `runmailer` (SQLite) or `runmailer_pg` (PostgreSQL), as its docs advise
   instead of a once-a-minute cron `send_mail` (polling every MAILER_EMPTY_QUEUE_SLEEP = 30 s by default);
 - django-post-office's backend, with `send_queued_mail --processes=1` run every minute as its README's cron
   line does (`* * * * *`; --cron-period changes it), its Celery-free mode.
 
-    python3 bench/mail_backends.py [--emails 1000] [--paced 30] [--databases sqlite,postgresql]
-                                   [--systems outbox,mailer,post_office] [--cron-period 60]
+    python3 packages/django-dramaturg/bench/mail_backends.py [--emails 1000] [--paced 30] \
+        [--databases sqlite,postgresql] [--systems outbox,mailer,post_office] [--cron-period 60]
 
 It runs in the bench's own virtualenv (var/bench-venv, bench/requirements.txt: django-mailer and
 django-post-office are never installed into the project's .venv), with a redis-server of its own and the test
@@ -41,14 +42,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "packages" / "django-dramaturg" / "tests"))  # harness.smtp_sink
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
 
-from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
-from bench.run import Process, ensure_bench_venv, percentile  # noqa: E402
+from bench._setup import (
+    BENCH,
+    PACKAGE,
+    PACKAGE_PATHS,
+    VAR,
+    Process,
+    ensure_bench_venv,
+    free_port,
+    percentile,
+    redis_command,
+    use_paths,
+    wait_for_redis,
+)
 
-RESULTS = ROOT / "bench" / "results"
+RESULTS = BENCH / "results"
 NAMESPACE = "mail-bench"
 PG_URL = "postgres://postgres@127.0.0.1:5432"
 OUTBOX, OUTBOX_UNLIMITED, MAILER, POST_OFFICE = "outbox", "outbox_no_rate_limit", "mailer", "post_office"
@@ -83,7 +93,8 @@ def senders(system: str, database: str, cron_period: int) -> list[Sender]:
     """Each system's senders, as its docs (or, for ours, the Procfile) run them."""
     if system in OURS:
         worker = [
-            "manage.py",
+            "-m",
+            "django",
             "rundramatiq",
             "--processes",
             "2",
@@ -94,12 +105,12 @@ def senders(system: str, database: str, cron_period: int) -> list[Sender]:
         ]
         return [
             Sender("worker", [PY, *worker], b"is ready for action", 2, {"dramatiq_queue_prefetch": "64"}),
-            Sender("relay", [PY, "manage.py", "run_outbox_relay"]),
+            Sender("relay", [PY, "-m", "django", "run_outbox_relay"]),
         ]
     if system == MAILER:
         command = "runmailer_pg" if database == "postgresql" else "runmailer"
-        return [Sender(command, [PY, "manage.py", command], b"Starting django-mailer send loop")]
-    send = f"{PY} manage.py send_queued_mail --processes=1"
+        return [Sender(command, [PY, "-m", "django", command], b"Starting django-mailer send loop")]
+    send = f"{PY} -m django send_queued_mail --processes=1"
     cron = f"while :; do {send} & sleep {cron_period}; done"  # cron's `* * * * *`: a new run every period
     return [Sender("send_queued_mail-cron", ["sh", "-c", cron])]
 
@@ -107,22 +118,22 @@ def senders(system: str, database: str, cron_period: int) -> list[Sender]:
 def environment(system: str, database: str, redis_url: str, smtp_url: str, locks: str) -> dict[str, str]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(map(str, PACKAGE_PATHS)),
         "PYTHONUNBUFFERED": "1",
-        "REDIS_URL": redis_url,
+        "TEST_REDIS_URL": redis_url,
         "DRAMATIQ_NAMESPACE": NAMESPACE,
         "EMAIL_URL": smtp_url,
         "LOG_LEVEL": "INFO",
-        "DJANGO_SETTINGS_MODULE": "project.settings" if system in OURS else "bench.settings_mail_peers",
+        "DJANGO_SETTINGS_MODULE": "bench.settings" if system in OURS else "bench.settings_mail_peers",
         "BENCH_MAIL_PEER": system,
         "BENCH_MAIL_LOCK_DIR": locks,
     }
-    if system == OUTBOX_UNLIMITED:  # the project's SMTP token bucket (default 20/s across all workers) out of the way
+    if system == OUTBOX_UNLIMITED:  # the package's SMTP token bucket (default 20/s across all workers) out of the way
         env["EMAIL_RATE_PER_S"] = "100000"
     if database == "postgresql":
         env["DATABASE_URL"] = f"{PG_URL}/mail_bench_{system}"
     else:
-        env["DATABASE_URL"] = f"sqlite:///{ROOT / 'var' / f'mail-bench-{system}.sqlite3'}"
+        env["DATABASE_URL"] = f"sqlite:///{VAR / f'mail-bench-{system}.sqlite3'}"
     return env
 
 
@@ -135,7 +146,7 @@ def fresh_database(system: str, database: str) -> None:
             conn.execute(f"CREATE DATABASE mail_bench_{system}")
     else:
         for suffix in ("", "-wal", "-shm"):
-            (ROOT / "var" / f"mail-bench-{system}.sqlite3{suffix}").unlink(missing_ok=True)
+            (VAR / f"mail-bench-{system}.sqlite3{suffix}").unlink(missing_ok=True)
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -168,8 +179,8 @@ def produce(env: dict[str, str], prefix: str, count: int, paced: bool) -> dict:
     """Send `count` emails through the producer: when each committed, and each transaction's time."""
     with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as out:
         path = out.name
-    command = [sys.executable, str(ROOT / "bench" / "mail_producer.py"), path, prefix, str(count)]
-    subprocess.run([*command, *(["--paced"] if paced else [])], cwd=ROOT, env=env, check=True)
+    command = [sys.executable, str(BENCH / "mail_producer.py"), path, prefix, str(count)]
+    subprocess.run([*command, *(["--paced"] if paced else [])], cwd=PACKAGE, env=env, check=True)
     produced = json.loads(Path(path).read_text())
     os.unlink(path)
     return produced
@@ -212,12 +223,12 @@ class Senders:
 
     def start(self) -> None:
         for sender in self.plan:
-            argv = [a.replace(f"{PY} manage.py", f"{sys.executable} manage.py") for a in sender.args]
+            argv = [a.replace(f"{PY} -m django", f"{sys.executable} -m django") for a in sender.args]
             argv = [sys.executable if a == PY else a for a in argv]
             process = Process(argv, f"mail-{self.system}-{sender.name}", {**self.env, **sender.env})
             self.processes.append(process)
             if sender.ready:
-                log = ROOT / "var" / f"bench-mail-{self.system}-{sender.name}.log"
+                log = VAR / f"bench-mail-{self.system}-{sender.name}.log"
                 wait_until(
                     lambda: log.read_bytes().count(sender.ready) >= sender.ready_count or not process.alive(),  # noqa: B023
                     60,
@@ -238,7 +249,7 @@ def run_system(system: str, database: str, args: argparse.Namespace, sink: Sink,
     locks = tempfile.mkdtemp(prefix="mail-bench-locks-")
     env = environment(system, database, redis_url, sink.smtp.url, locks)
     fresh_database(system, database)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "django", "migrate", "-v", "0"], cwd=PACKAGE, env=env, check=True)
     plan = senders(system, database, args.cron_period)
     running = Senders(system, plan, env)
     timeout = 2 * args.cron_period + 60 + args.emails * 0.2
@@ -318,9 +329,10 @@ def main() -> None:
     parser.add_argument("--cron-period", type=int, default=60, help="seconds between send_queued_mail runs")
     args = parser.parse_args()
     ensure_bench_venv()
+    use_paths(PACKAGE_PATHS)  # the harness's SMTP sink
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the senders and Redis are stopped too
     systems, databases = args.systems.split(","), args.databases.split(",")
-    (ROOT / "var").mkdir(exist_ok=True)
+    VAR.mkdir(exist_ok=True)
 
     port = free_port(6392)
     redis_dir = tempfile.mkdtemp(prefix="mail-bench-redis-")
@@ -341,7 +353,8 @@ def main() -> None:
 
     lines = [
         f"Measured {started_at} on {os.cpu_count()} cores (load average {load_start:.1f} at the start, "
-        f"{os.getloadavg()[0]:.1f} at the end); one run. Command: `python3 bench/mail_backends.py "
+        f"{os.getloadavg()[0]:.1f} at the end); one run. "
+        "Command: `python3 packages/django-dramaturg/bench/mail_backends.py "
         f"--emails {args.emails} --paced {args.paced} --databases {args.databases} --cron-period {args.cron_period}`.",
         "",
     ]

@@ -1,18 +1,20 @@
 """The operator's pages at scale, and what metrics collection costs the workers.
 
-    .venv/bin/python bench/operator_view.py [--letters 1000000] [--queues 100] [--workers 50] [--repeat 15]
-    .venv/bin/python bench/operator_view.py --drain [--drain-repeats 6]
+    .venv/bin/python packages/django-dramaturg/bench/operator_view.py [--letters 1000000] [--queues 100] \
+        [--workers 50] [--repeat 15]
+    .venv/bin/python packages/django-dramaturg/bench/operator_view.py --drain [--drain-repeats 6]
 
-Pages: fills a Redis of its own (BENCH_REDIS_URL, default a redis-server on 127.0.0.1:6393 that
-`ensure_redis` starts; namespace "bench-ops") with `--queues` queues, `--workers` live worker
-registrations (5 queues and 2 running jobs each), `--letters` dead letters spread over the queues,
-ready messages, an hour and a day of per-actor metrics for 20 actors, recent completions and
-pending outbox rows, then times whole requests through Django's test client: view, Redis reads,
+On the host project of the package's tests (bench/settings.py). Pages: fills a Redis of its own
+(BENCH_REDIS_URL, default a redis-server on 127.0.0.1:6393, started if none answers; namespace
+"bench-ops") with `--queues` queues, `--workers` live worker registrations (5 queues and 2 running
+jobs each), `--letters` dead letters spread over the queues, ready messages, an hour and a day of
+per-actor metrics for 20 actors, recent completions, pending outbox rows and owed emails (the host's
+Notice rows), then times whole requests through Django's test client: view, Redis reads,
 the outbox query and rendering.
 
 --drain: what metrics collection (the JobStats middleware) costs the workers. 20,000 no-op jobs
 drained by 2 worker processes (as bench/run.py, against its Redis servers on 6390/6391) with the
-project's middleware; without the record of finished messages (JOBS_RECENT_LIMIT=0); with no
+package's middleware; without the record of finished messages (RECENT_LIMIT=0); with no
 JobStats at all; and with JobStats timing its own CPU (bench/jobstats_timed.py). The queue is
 paused until the workers have booted, so that their CPU per job (user + system of their processes,
 from the resume to the last job) leaves their boot out. Interleaved, the order reversed every
@@ -34,14 +36,16 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
+
+from bench import _setup
+
 NAMESPACE = "bench-ops"
 ACTORS = [f"actor_{i:02d}" for i in range(20)]
 
 
 def seed(letters: int, queue_count: int, worker_count: int) -> None:
-    from dashboard import add_dead_letter, letter
-
+    from bench.dashboard import add_dead_letter, letter
     from dramaturg.store import actor_metrics, keys, recent, stats
     from dramaturg.store.actor_metrics import ActorCounts
     from dramaturg.store.connection import client
@@ -131,43 +135,37 @@ def seed(letters: int, queue_count: int, worker_count: int) -> None:
     )
     pipe.execute()
 
-    from accounts.models import EmailDelivery, User
     from dramaturg.models import OutboxMessage
+    from host.demo.models import Notice
 
-    User.objects.filter(email__startswith="bench-owed").delete()
+    Notice.objects.filter(address__startswith="bench-owed").delete()
     OutboxMessage.objects.all().delete()
-    users = User.objects.bulk_create([User(email=f"bench-owed{n}@example.com") for n in range(200)])
-    EmailDelivery.objects.bulk_create([EmailDelivery(user=u) for u in users])
+    Notice.objects.bulk_create([Notice(address=f"bench-owed{n}@example.com") for n in range(200)])  # owed emails
     OutboxMessage.objects.bulk_create(
         [OutboxMessage(actor_name=ACTORS[n % 20], queue_name=queues[n % queue_count], args=[n]) for n in range(500)]
     )
 
 
 def pages(args) -> None:
-    sys.path.insert(0, str(ROOT / "bench"))
     os.environ.setdefault("BENCH_REDIS_URL", "redis://127.0.0.1:6393/0")
-    from _setup import clear_namespace, setup_django, timed
-
-    setup_django(NAMESPACE)
+    _setup.setup_django(NAMESPACE)
     from django.conf import settings
     from django.test import Client
 
-    from accounts.models import User
     from dramaturg import conf
     from dramaturg.store import keys
     from dramaturg.store.connection import client as redis_client
 
-    console = {**settings.DRAMATURG["CONSOLE"], "METRICS_TOKEN": "bench-token"}
+    console = {**settings.DRAMATURG.get("CONSOLE", {}), "METRICS_TOKEN": "bench-token"}
     settings.DRAMATURG = {**settings.DRAMATURG, "CONSOLE": console}
     conf.settings.reload()
     conn = redis_client()
     if conn.zcard(keys.dead_key("queue_000")) * args.queues != args.letters or args.fresh:
-        clear_namespace(NAMESPACE)
+        _setup.clear_namespace(NAMESPACE)
         seed(args.letters, args.queues, args.workers)
     print(f"Redis used_memory: {conn.info('memory')['used_memory_human']}", flush=True)
-    user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
+    client.force_login(_setup.superuser())
     scraper = Client(HTTP_HOST="127.0.0.1", HTTP_AUTHORIZATION="Bearer bench-token")
     recent_id = next(iter(conn.hkeys(keys.recent_slot_key(0)))).decode()
     targets = {
@@ -191,21 +189,21 @@ def pages(args) -> None:
     for name, (who, url) in targets.items():
         response = who.get(url)
         assert response.status_code in (200, 503), (url, response.status_code)
-        median, low, high = timed(lambda who=who, url=url: who.get(url), args.repeat)
+        median, low, high = _setup.timed(lambda who=who, url=url: who.get(url), args.repeat)
         print(f"{name:34} {median:8.1f} {low:8.1f} {high:8.1f} {len(response.content):9,}", flush=True)
     if not args.keep:
-        clear_namespace(NAMESPACE)
+        _setup.clear_namespace(NAMESPACE)
 
 
 def drain_overhead(repeats: int) -> None:
-    sys.path.insert(0, str(ROOT))
     import bench.run as run
 
     # bench/run.py's own Redis servers and environment (the system's Redis and the drain counter).
-    servers = [run.RedisServer(run.free_port(6390), "system"), run.RedisServer(run.free_port(6391), "counter")]
+    servers = [_setup.RedisServer(_setup.free_port(6390), "system")]
+    servers.append(_setup.RedisServer(_setup.free_port(6391), "counter"))
     try:
-        run.setup_environment(servers[0].port, servers[1].port)
-        run.manage("migrate")
+        _setup.setup_environment(servers[0].port, servers[1].port)
+        _setup.manage("migrate")
         import django
 
         django.setup()
@@ -222,7 +220,7 @@ ON, NO_RECORD, NONE, TIMED = (
     "JobStats timing itself",
 )
 VARIANTS = {
-    ON: "project.settings",
+    ON: "bench.settings",
     NO_RECORD: "bench.settings_no_recent",
     NONE: "bench.settings_no_jobstats",
     TIMED: "bench.settings_jobstats_timed",
@@ -264,7 +262,7 @@ def _drain_variants(run: Any, repeats: int) -> None:
                 f"{result['redis_commands_per_job']:.2f} Redis commands/job (load average {loads[-1]:.1f})"
             )
             if name == TIMED:
-                _, counter = run.clients()
+                _, counter = _setup.clients()
                 hooks.append(int(counter.get("bench:jobstats:hooks_ns") or 0) / 20_000 / 1000)
                 publish.append(int(counter.get("bench:jobstats:publish_ns") or 0) / 20_000 / 1000)
                 line += f"; JobStats' own CPU: hooks {hooks[-1]:.1f} µs/job, publish {publish[-1]:.1f} µs/job"

@@ -1,6 +1,8 @@
-"""Redis CPU per job: what one Redis core carries with this project's broker, middleware and worker.
+"""Redis CPU per job: what one Redis core carries with this package's broker, middleware and worker.
 
-    .venv/bin/python bench/redis_cpu.py [--jobs 20000] [--repeats 3]
+    .venv/bin/python packages/django-dramaturg/bench/redis_cpu.py [--jobs 20000] [--repeats 3]
+
+On the host project of the package's tests (bench/settings.py).
 
 Starts a redis-server of its own (the system under test) and a second one for the jobs' counters
 (so the job bodies' own INCR is not counted), then for each persistence setting (no AOF, AOF
@@ -27,10 +29,9 @@ from typing import Any
 
 import redis
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
 
-from bench._setup import free_port, redis_command, wait_for_redis  # noqa: E402
+from bench._setup import PACKAGE, PACKAGE_PATHS, VAR, free_port, redis_command, use_paths, wait_for_redis
 
 NAMESPACE = "bench-cpu"
 PERSISTENCE = {
@@ -60,24 +61,13 @@ class Server:
 
 
 def worker(env: dict[str, str]) -> subprocess.Popen:
-    # What the Procfile's `manage.py rundramatiq` execs (same idle poll bound), plus the benchmark's actors.
+    # What the reference project's Procfile (`manage.py rundramatiq`) execs (same idle poll bound), plus the
+    # benchmark's actors: bench/run.py's worker.
+    from bench.run import Dramatiq
+
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "dramatiq",
-            "--path",
-            ".",
-            "--processes",
-            "2",
-            "--threads",
-            "8",
-            "django_dramatiq.setup",
-            "bench.jobs_dramatiq",
-            "--queues",
-            "bench",
-        ],
-        cwd=ROOT,
+        [sys.executable, *Dramatiq.args],
+        cwd=PACKAGE,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -105,7 +95,7 @@ def one_run(directory: Path, persistence: list[str], jobs: int, counter: redis.R
         broker.client = redis.Redis(port=system.port)  # this run's server, same broker and scripts
         broker.scripts = {name: broker.client.register_script(s.script) for name, s in broker.scripts.items()}
         counter.delete("bench:done")
-        env = {**os.environ, "REDIS_URL": f"redis://127.0.0.1:{system.port}/0", "dramatiq_worker_timeout": "100"}
+        env = {**os.environ, "TEST_REDIS_URL": f"redis://127.0.0.1:{system.port}/0", "dramatiq_worker_timeout": "100"}
 
         before = system.cpu_s()
         for start in range(0, jobs, 1000):
@@ -149,14 +139,16 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="redis-cpu-"))
     counter_server = Server(work / "counter", ["--appendonly", "no"])
+    use_paths(PACKAGE_PATHS)
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="project.settings",
+        DJANGO_SETTINGS_MODULE="bench.settings",
         DRAMATIQ_NAMESPACE=NAMESPACE,
         LOG_LEVEL="WARNING",
-        REDIS_URL=f"redis://127.0.0.1:{counter_server.port}/1",  # replaced per run; never the counters' db
+        TEST_REDIS_URL=f"redis://127.0.0.1:{counter_server.port}/1",  # replaced per run; never the counters' db
         BENCH_COUNTER_URL=f"redis://127.0.0.1:{counter_server.port}/0",
         PYTHONUNBUFFERED="1",
-        DATABASE_URL=f"sqlite:///{ROOT / 'var' / 'bench-cpu.sqlite3'}",
+        PYTHONPATH=os.pathsep.join(map(str, PACKAGE_PATHS)),
+        DATABASE_URL=f"sqlite:///{VAR / 'bench-cpu.sqlite3'}",
     )
     import django
 
@@ -178,7 +170,8 @@ def main() -> None:
 
     print(
         f"\nRedis CPU per job, {options.jobs:,} no-op jobs, median (min–max) of {options.repeats} runs; "
-        f"worker: 2 processes x 8 threads. Command: .venv/bin/python bench/redis_cpu.py --jobs {options.jobs} "
+        "worker: 2 processes x 8 threads. Command: .venv/bin/python packages/django-dramaturg/bench/redis_cpu.py "
+        f"--jobs {options.jobs} "
         f"--repeats {options.repeats}\n"
     )
     print(

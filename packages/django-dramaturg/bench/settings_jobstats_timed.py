@@ -1,8 +1,8 @@
-"""The project's settings with JobStats measuring its own CPU time (bench/jobstats_timed.py):
+"""The bench's settings (bench/settings.py) with JobStats measuring its own CPU time (bench/jobstats_timed.py):
 bench/operator_view.py --drain reports what JobStats costs inside a draining worker."""
 
-from project.settings import *  # noqa: F403
-from project.settings import DRAMATIQ_BROKER
+from bench.settings import *  # noqa: F403
+from bench.settings import DRAMATIQ_BROKER
 
 DRAMATIQ_BROKER = {
     **DRAMATIQ_BROKER,

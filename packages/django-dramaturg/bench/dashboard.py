@@ -1,11 +1,11 @@
 """Dashboard and admin page times with 1,000,000 dead letters, and with 50 letters of 2 MB.
 
-    .venv/bin/python bench/dashboard.py [--messages 1000000] [--repeat 15] [--large-mb 2]
+    .venv/bin/python packages/django-dramaturg/bench/dashboard.py [--messages 1000000] [--repeat 15] [--large-mb 2]
 
-Fills a Redis database of its own (BENCH_REDIS_URL, default db 14, namespace
-"bench") as the broker's nack and dramaturg.store.dead_letters.record_dead_letter
-would, then times whole requests through Django's test client: view, Redis
-reads and template rendering. The large letters go to a queue of their own
+On the host project of the package's tests (bench/settings.py). Fills a Redis database of its own
+(BENCH_REDIS_URL, default db 14, namespace "bench") as the broker's nack and
+dramaturg.store.dead_letters.record_dead_letter would, then times whole requests through Django's
+test client: view, Redis reads and template rendering. The large letters go to a queue of their own
 ("large"); their list page must render in well under 100 ms (it reads previews,
 never the bodies).
 """
@@ -15,11 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any, cast
 
-from _setup import clear_namespace, setup_django, timed
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
+
+from bench._setup import clear_namespace, setup_django, superuser, timed
 
 NAMESPACE = "bench"
 ACTORS = ["send_welcome_email", "build_report_chunk", "sync_crm_contact"]
@@ -142,7 +146,6 @@ def main() -> None:
 
     from django.test import Client
 
-    from accounts.models import User
     from dramaturg.store import dead_letters, keys
     from dramaturg.store.connection import client as redis_client
     from dramaturg.store.connection import text
@@ -156,9 +159,8 @@ def main() -> None:
     memory = redis_client().info("memory")["used_memory_human"]
     print(f"Redis used_memory: {memory}")
 
-    user, _ = User.objects.get_or_create(email="bench@example.com", defaults={"is_staff": True, "is_superuser": True})
     client = Client(HTTP_HOST="127.0.0.1")
-    client.force_login(user)
+    client.force_login(superuser())
     deep = redis_client().zrevrange(keys.dead_key("emails"), args.messages // 2, args.messages // 2, withscores=True)[0]
     deep_cursor = f"{int(deep[1])}:emails/{text(cast(bytes, deep[0]))}"
     one = dead_letters.page_dead(MessageFilter(queue="emails"), limit=1).messages[0]

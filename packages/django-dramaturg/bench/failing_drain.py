@@ -1,22 +1,22 @@
 """Failing jobs at full speed, and the SMTP rate limiter's cost per email, side by side in one run.
 
-    .venv/bin/python bench/failing_drain.py [--messages 2000] [--emails 100] [--repeats 3]
+    .venv/bin/python packages/django-dramaturg/bench/failing_drain.py [--messages 2000] [--emails 100] [--repeats 3]
 
 1. Drain: `--messages` jobs that always fail (`max_retries=0`) drained to the dead letters by one
    worker process x 8 threads (`dramatiq_queue_prefetch=64`, the Procfile's; one process, so that
-   no second one still booting skews a drain this short), this project (its broker and middleware)
-   and its broker under Dramatiq's default middleware against stock Dramatiq's RedisBroker with its
-   default middleware, the runs interleaved. Messages/s from the first dead letter to the last, the
-   worker's Redis round trips per message (bench/roundtrips/), its CPU per message over the same
-   window, and the longest pause in the dead letters' growth (a consumer waiting out its worker
-   timeout shows here).
+   no second one still booting skews a drain this short), this package (its broker and middleware, on the
+   host project's settings: bench/settings.py) and its broker under Dramatiq's default middleware against
+   stock Dramatiq's RedisBroker with its default middleware, the runs interleaved. Messages/s from the
+   first dead letter to the last, the worker's Redis round trips per message (bench/roundtrips/), its
+   CPU per message over the same window, and the longest pause in the dead letters' growth (a consumer
+   waiting out its worker timeout shows here).
 2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_S` by 16 threads
    (2 workers x 8 threads' worth), the way `dramaturg.sendonce` takes them (`acquire_within`, 10 s), with
    the token bucket (jobs/limits.py) and with the limiter it replaced (Dramatiq's WindowRateLimiter
    polled every 50 ms): Redis round trips per email, emails/s, and the most in any one second.
 
-Uses bench/run.py's redis-servers of its own (the system under test; the counters) and round-trip
-hook. Prints a table and writes it to bench/results/failing_drain.md.
+Uses redis-servers of its own (the system under test; the counters) and the round-trip hook
+(bench/_setup.py). Prints a table and writes it to bench/results/failing_drain.md.
 """
 
 from __future__ import annotations
@@ -32,15 +32,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench.*
 
-import bench.run as run  # noqa: E402
+from bench import _setup
 
 QUEUE = "bench-fail"
 PROJECT, BROKER_ONLY, STOCK = (
-    "this project (its broker and middleware)",
-    "this project's broker, Dramatiq's default middleware",
+    "this package (its broker and middleware)",
+    "this package's broker, Dramatiq's default middleware",
     "stock Dramatiq (RedisBroker, default middleware)",
 )
 WORKER_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "1", "--threads", "8"]
@@ -49,7 +48,7 @@ PREFETCH = {"dramatiq_queue_prefetch": "64"}
 
 class Project:
     name = PROJECT
-    namespace = run.NAMESPACE
+    namespace = _setup.NAMESPACE
     args = [*WORKER_ARGS, "django_dramatiq.setup", "bench.jobs_dramatiq", "--queues", QUEUE]
     env: dict[str, str] = {}
 
@@ -62,7 +61,7 @@ class Project:
 
 
 class BrokerOnly(Project):
-    """The project's broker under Dramatiq's default middleware (bench/settings_dramatiq_middleware.py)."""
+    """The package's broker under Dramatiq's default middleware (bench/settings_dramatiq_middleware.py)."""
 
     name = BROKER_ONLY
     env = {"DJANGO_SETTINGS_MODULE": "bench.settings_dramatiq_middleware"}
@@ -87,14 +86,14 @@ class Stock:
 
 def drain(system: Project | Stock, count: int) -> dict[str, float]:
     """Enqueue `count` failing jobs, start the workers, and time them to the dead letters."""
-    run.reset()
+    _setup.reset()
     system.send(count)
-    conn, _ = run.clients()
+    conn, _ = _setup.clients()
     dead_key = f"{system.namespace}:{QUEUE}.XQ"
-    worker = run.Process([sys.executable, *system.args], "failing", {**os.environ, **PREFETCH, **system.env})
+    worker = _setup.Process([sys.executable, *system.args], "failing", {**os.environ, **PREFETCH, **system.env})
     try:
-        run.wait_until(lambda: conn.zcard(dead_key) >= 1, worker, f"{system.name} start")
-        started, first, cpu = time.perf_counter(), conn.zcard(dead_key), run.processes_cpu_s(worker)
+        _setup.wait_until(lambda: conn.zcard(dead_key) >= 1, worker, f"{system.name} start")
+        started, first, cpu = time.perf_counter(), conn.zcard(dead_key), _setup.processes_cpu_s(worker)
         seen, seen_at, longest_pause = first, started, 0.0
         while seen < count:
             if not worker.alive():
@@ -106,8 +105,8 @@ def drain(system: Project | Stock, count: int) -> dict[str, float]:
             elif now - started > 600:
                 raise RuntimeError(f"{system.name}: gave up with {seen} of {count} dead")
         seconds = seen_at - started
-        cpu = run.processes_cpu_s(worker) - cpu
-        trips = run.round_trips("worker")
+        cpu = _setup.processes_cpu_s(worker) - cpu
+        trips = _setup.round_trips("worker")
     finally:
         worker.stop()
     return {
@@ -159,7 +158,7 @@ def limiter_cost(kind: str, emails: int, threads: int = 16) -> dict[str, float]:
     per email (this process's, as the hook counts them), emails/s, the most sent in one second."""
     from dramaturg import conf
 
-    run.reset()
+    _setup.reset()
     acquire = acquirer(kind, "smtp")
     # Each sender warms up first (its connection open, the script loaded) on a limiter of its own, as
     # in a worker that has sent before: the count is the steady state's.
@@ -187,11 +186,11 @@ def limiter_cost(kind: str, emails: int, threads: int = 16) -> dict[str, float]:
     for thread in pool:
         thread.start()
     warmed.wait()
-    before = run.round_trips("producer")
+    before = _setup.round_trips("producer")
     go.set()
     for thread in pool:
         thread.join()
-    trips = run.round_trips("producer") - before
+    trips = _setup.round_trips("producer") - before
     sent.sort()
     most = max(sum(1 for t in sent[i:] if t < start + 1.0) for i, start in enumerate(sent))
     return {
@@ -218,11 +217,12 @@ def main() -> None:
     parser.add_argument("--emails", type=int, default=100)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    servers = [run.RedisServer(run.free_port(6390), "system"), run.RedisServer(run.free_port(6391), "counter")]
+    servers = [_setup.RedisServer(_setup.free_port(6390), "system")]
+    servers.append(_setup.RedisServer(_setup.free_port(6391), "counter"))
     try:
-        run.setup_environment(servers[0].port, servers[1].port)
-        os.environ.pop("EMAIL_RATE_PER_S", None)  # the project's default
-        run.manage("migrate")
+        _setup.setup_environment(servers[0].port, servers[1].port)
+        os.environ.pop("EMAIL_RATE_PER_S", None)  # the package's default
+        _setup.manage("migrate")
         import django
 
         django.setup()
@@ -231,8 +231,8 @@ def main() -> None:
         for server in servers:
             server.stop()
     text = "\n".join(lines) + "\n"
-    (ROOT / "bench" / "results").mkdir(exist_ok=True)
-    (ROOT / "bench" / "results" / "failing_drain.md").write_text(text)
+    (_setup.BENCH / "results").mkdir(exist_ok=True)
+    (_setup.BENCH / "results" / "failing_drain.md").write_text(text)
     print(text)
 
 
@@ -258,7 +258,8 @@ def measure(args: argparse.Namespace) -> list[str]:
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {os.cpu_count()} cores "
         f"(load average {min(loads):.1f}–{max(loads):.1f}); median (min–max) of {args.repeats} interleaved runs. "
-        f"Command: `.venv/bin/python bench/failing_drain.py --messages {args.messages} --emails {args.emails} "
+        "Command: `.venv/bin/python packages/django-dramaturg/bench/failing_drain.py "
+        f"--messages {args.messages} --emails {args.emails} "
         f"--repeats {args.repeats}`.",
         "",
         f"{args.messages:,} jobs that always fail (`max_retries=0`) drained to the dead letters, "
@@ -276,7 +277,7 @@ def measure(args: argparse.Namespace) -> list[str]:
         )
     lines += [
         "",
-        f"messages/s over stock Dramatiq's, pair by pair: this project {paired(PROJECT)}×, "
+        f"messages/s over stock Dramatiq's, pair by pair: this package {paired(PROJECT)}×, "
         f"its broker alone {paired(BROKER_ONLY)}×",
         "",
         f"SMTP rate limiter at the default `EMAIL_RATE_PER_S={rate}`, {args.emails} slots taken by 16 threads:",

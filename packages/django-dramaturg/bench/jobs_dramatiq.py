@@ -1,4 +1,4 @@
-"""The benchmark jobs as Dramatiq actors on the project's broker and middleware."""
+"""The benchmark jobs as Dramatiq actors on the package's broker and middleware (the settings' DRAMATIQ_BROKER)."""
 
 import dramatiq
 

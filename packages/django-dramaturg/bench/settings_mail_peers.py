@@ -1,21 +1,20 @@
-"""The reference project's settings for bench/mail_backends.py's database-queue peers: django-mailer's DbBackend
-(BENCH_MAIL_PEER=mailer) or django-post-office's backend (BENCH_MAIL_PEER=post_office) as EMAIL_BACKEND, each as
-its docs set it up, sending to EMAIL_URL's server with Django's SMTP backend.
+"""The bench's settings (bench/settings.py, the host project's) for bench/mail_backends.py's database-queue peers:
+django-mailer's DbBackend (BENCH_MAIL_PEER=mailer) or django-post-office's backend (BENCH_MAIL_PEER=post_office) as
+EMAIL_BACKEND, each as its docs set it up, sending to EMAIL_URL's server with Django's SMTP backend.
 
 Both peers build their sending connection with `get_connection(backend=...)`, which Django 6.1 refuses when
 MAILERS is set: these settings use the older EMAIL_* settings instead (what those libraries document)."""
 
 import os
+from urllib.parse import urlsplit
 
-import environ
-
-from project.settings import *  # noqa: F403
-from project.settings import INSTALLED_APPS
+from bench.settings import *  # noqa: F403
+from bench.settings import INSTALLED_APPS
 
 del MAILERS  # noqa: F821 (from the star import)
 
-_smtp = environ.Env.email_url_config(os.environ["EMAIL_URL"])
-EMAIL_HOST, EMAIL_PORT = _smtp["EMAIL_HOST"], _smtp["EMAIL_PORT"]
+_smtp = urlsplit(os.environ["EMAIL_URL"])
+EMAIL_HOST, EMAIL_PORT = _smtp.hostname, _smtp.port
 PEER = os.environ["BENCH_MAIL_PEER"]
 _locks = os.environ.get("BENCH_MAIL_LOCK_DIR", "/tmp")
 
