@@ -36,7 +36,7 @@ def run_soak(run_dir: Path) -> tuple[int, str]:
         "--seed",
         SEED,
         "--quiet-timeout",
-        "45",
+        "90",  # the bench's default: a starved machine drains the backlog slower (quiet as soon as drained)
         "--run-dir",
         str(run_dir),
         *(["--own-postgres"] if own_postgres else []),
