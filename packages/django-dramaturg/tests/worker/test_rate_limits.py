@@ -45,7 +45,8 @@ def test_a_bucket_gives_its_burst_at_once_then_one_slot_per_interval(clean_redis
 
 
 def test_a_bucket_refills_at_its_rate_up_to_its_burst(clean_redis):
-    bucket = limits.TokenBucket("refill", rate_per_s=20, burst=4)  # a slot every 50 ms
+    # A slot every 500 ms: a loaded machine's pause between two takes stays well inside one interval.
+    bucket = limits.TokenBucket("refill", rate_per_s=2, burst=4)
     for _ in range(4):
         assert limits.take(bucket, within_s=0).taken
     earliest = limits.take(bucket, within_s=0)
@@ -55,7 +56,7 @@ def test_a_bucket_refills_at_its_rate_up_to_its_burst(clean_redis):
     assert redis_now_us() >= earliest.at_us  # not before the time it was promised
 
     # Idle for the whole burst's worth of intervals: the burst is back, and no more than that.
-    full_at = earliest.at_us + 4 * 50_000
+    full_at = earliest.at_us + 4 * 500_000
     wait_for(lambda: redis_now_us() >= full_at, interval=0.01, what="the bucket to refill")
     taken = [limits.take(bucket, within_s=0).taken for _ in range(5)]
     assert taken == [True] * 4 + [False]
