@@ -108,12 +108,13 @@ def test_many_concurrent_takers_never_exceed_the_rate_over_any_window(clean_redi
 
 
 def test_a_take_of_several_slots_reserves_consecutive_ones_within_the_wait(clean_redis):
-    bucket = limits.TokenBucket("several", rate_per_s=10)  # a slot every 100 ms
-    slot = limits.take(bucket, within_s=0.25, count=5)
+    # A slot every 500 ms: a loaded machine's pause before the next caller stays inside the reserved ones.
+    bucket = limits.TokenBucket("several", rate_per_s=2)
+    slot = limits.take(bucket, within_s=1.25, count=5)
     assert slot.taken and slot.wait_us == 0
-    assert len(slot.more_us) == 2  # at ~100 and ~200 ms; the 4th and 5th would be further than 250 ms
-    assert 0 < slot.more_us[0] < slot.more_us[1] <= 200_000
-    assert limits.take(bucket, within_s=1).at_us == slot.at_us + 300_000  # the next caller's is after them
+    assert len(slot.more_us) == 2  # at ~500 and ~1000 ms; the 4th and 5th would be further than 1.25 s
+    assert 0 < slot.more_us[0] < slot.more_us[1] <= 1_000_000
+    assert limits.take(bucket, within_s=3).at_us == slot.at_us + 1_500_000  # the next caller's is after them
 
 
 def test_threads_waiting_at_once_share_their_calls_to_redis(clean_redis, monkeypatch):
