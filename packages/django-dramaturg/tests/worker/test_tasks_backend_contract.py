@@ -12,6 +12,7 @@ from django.tasks import TaskResultStatus, default_task_backend, task_backends
 from django.tasks.exceptions import InvalidTask
 from django.tasks.signals import task_enqueued
 
+from dramaturg import outbox
 from dramaturg.models import OutboxMessage
 from dramaturg.store import queues
 from host.demo import tasks
@@ -56,6 +57,24 @@ def test_enqueue_in_a_transaction_returns_what_get_result_gives_before_and_after
     assert queues.queue_counts("reports").ready == 1
     assert default_task_backend.get_result(result.id) == result  # now Redis's record
     assert enqueued_signals == [result]
+
+
+def test_a_task_the_relay_dispatches_between_get_results_two_reads_is_still_found(clean_redis, monkeypatch):
+    """get_result reads Redis's record, then the outbox row; the relay records READY in Redis before it marks
+    the row dispatched. A dispatch between the two reads leaves no waiting row, and the record in Redis."""
+    with monkeypatch.context() as patched:
+        patched.setattr(outbox, "dispatch_now", lambda row: None)  # the web process dies before its dispatch
+        with transaction.atomic():
+            result = IDLE.enqueue(7, 8)
+    backend = task_backends["default"]
+    waiting_in_outbox = type(backend)._waiting_in_outbox
+
+    def relay_in_between(self, result_id: str):
+        outbox.dispatch(OutboxMessage.objects.filter(message_id=result_id))
+        return waiting_in_outbox(self, result_id)
+
+    monkeypatch.setattr(type(backend), "_waiting_in_outbox", relay_in_between)
+    assert backend.get_result(result.id) == result
 
 
 def test_an_empty_queues_setting_means_no_queue_name_validation(clean_redis, settings):

@@ -122,9 +122,12 @@ class DramatiqBackend(BaseTaskBackend):
         record = task_results.get(result_id)
         if record is None:
             pending = self._waiting_in_outbox(result_id)
-            if pending is None:
+            if pending is not None:
+                return pending
+            # Dispatched between the two reads: the relay records READY in Redis before it marks the row.
+            record = task_results.get(result_id)
+            if record is None:
                 raise TaskResultDoesNotExist(result_id)
-            return pending
         return task_result(record, self._task(record.identity.task_path, result_id))
 
     def _task(self, path: str, result_id: str) -> Task:
