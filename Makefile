@@ -126,11 +126,14 @@ PKG := packages/django-dramaturg
 PKG_PY := var/pkg-venv/bin/python
 package-test: package-venv test-tools test-redis
 	cd $(PKG) && export DRAMATURG_TESTS_EXPECT_WHEEL=1 PYTHONPATH= && $(call tiers,../../$(PKG_PY))
-## package-venv: the wheel built afresh and installed in a fresh var/pkg-venv (what package-test runs against)
-package-venv: $(INSTALLED)
-	rm -rf var/dist var/pkg-venv
-	$(PY) -m pip wheel -q --no-deps -w var/dist $(PKG)
+## package-wheel: the wheel built afresh in var/dist, and var/constraints.txt (the project's pinned versions)
+.PHONY: package-wheel
+package-wheel: $(INSTALLED)
+	rm -rf var/dist && $(PY) -m pip wheel -q --no-deps -w var/dist $(PKG)
 	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt  # pip refuses extras here
+## package-venv: that wheel installed in a fresh var/pkg-venv (what package-test runs against)
+package-venv: package-wheel
+	rm -rf var/pkg-venv
 	"$(PYTHON_EXE)" -m venv var/pkg-venv
 	$(PKG_PY) -m pip install -q var/dist/django_dramaturg-*.whl pytest pytest-django pytest-xdist \
 		aiosmtpd "psycopg[binary]" playwright -c var/constraints.txt
@@ -159,8 +162,6 @@ clean:
 ## quick start (packages/django-dramaturg/ci/smoke_startproject.sh): check, migrate, a @task run by
 ## rundramatiq (none for a rolled-back transaction), its result, the console for staff only
 .PHONY: package-smoke
-package-smoke: $(INSTALLED) test-redis
-	rm -rf var/dist && $(PY) -m pip wheel -q --no-deps -w var/dist packages/django-dramaturg
-	sed -E -e '/^-e /d' -e 's/\[[a-z,]+\]//' requirements.txt > var/constraints.txt
+package-smoke: package-wheel test-redis
 	PYTHON="$(PYTHON_EXE)" SMOKE_REDIS_URL=$${TEST_REDIS_URL:-redis://127.0.0.1:6379/15} \
 		packages/django-dramaturg/ci/smoke_startproject.sh var/dist/django_dramaturg-*.whl var/constraints.txt

@@ -2,7 +2,7 @@
 settings it is started with (DJANGO_SETTINGS_MODULE). Writes, as JSON to the file given, when each email's
 transaction committed (its first on-commit callback) and how long each transaction took (the request's share).
 
-    python bench/mail_producer.py OUT.json PREFIX COUNT [--paced]
+    python packages/django-dramaturg/bench/mail_producer.py OUT.json PREFIX COUNT [--paced]
 
 --paced: a random gap of 0.2-1 s before each email (idle senders); otherwise back to back (a burst).
 """
