@@ -14,6 +14,9 @@ import pytest
 import redis
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.db import OperationalError
+from django.test import TransactionTestCase
 from django.utils import translation
 
 from dramaturg import store
@@ -102,6 +105,29 @@ def _clear_namespace() -> None:
     keys = [k for k in conn.scan_iter(match=f"{settings.DRAMATIQ_NAMESPACE}:*", count=1000) if not k.endswith(keep)]
     if keys:
         conn.delete(*keys)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_again_after_a_deadlock() -> Iterator[None]:
+    """A transactional test ends with one TRUNCATE of every table. On PostgreSQL it can deadlock with a write a
+    worker process still makes after the test's condition was met (a failed job's error mail: an outbox email
+    and its outbox row, in one transaction); PostgreSQL aborts the TRUNCATE, the write commits, and the
+    flush, tried again, goes through. (Django's TransactionTestCase._fixture_teardown, as of Django 6.1.)"""
+    flush = TransactionTestCase._fixture_teardown  # type: ignore[attr-defined]  # not in django-stubs
+
+    def flush_until_no_deadlock(self: TransactionTestCase) -> None:
+        for attempt in range(3):
+            try:
+                return flush(self)
+            except CommandError as error:
+                if attempt == 2 or not (
+                    isinstance(error.__cause__, OperationalError) and "deadlock detected" in str(error.__cause__)
+                ):
+                    raise
+
+    TransactionTestCase._fixture_teardown = flush_until_no_deadlock  # type: ignore[attr-defined]
+    yield
+    TransactionTestCase._fixture_teardown = flush  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)
