@@ -66,7 +66,8 @@ def put_back_instead_of_ack(message: MessageProxy, reason: str) -> None:
 
 # Set on a MessageProxy (by DeadLetterDetails, before its nack): the message as its dead letter is to
 # be filed (its reason and traceback in its options). The consumer then nacks and files it in one
-# round trip, and sets _FILED; a nack without it (or retried after a connection error) is Dramatiq's.
+# round trip, and sets _FILED; a nack without it is Dramatiq's. A nack retried after a connection error
+# is set again (before_nack runs again) and files nothing twice: the script files only a held message.
 _FILE_WITH_NACK = "_jobs_file_with_nack"
 _FILED = "_jobs_dead_letter_filed"
 
@@ -165,7 +166,7 @@ class _Consumer(_RedisConsumer):
 
     def nack(self, message: MessageProxy) -> None:
         redis_id = message.options["redis_message_id"]
-        dead_letter = vars(message).pop(_FILE_WITH_NACK, None)  # once: a retried nack is Dramatiq's
+        dead_letter = vars(message).pop(_FILE_WITH_NACK, None)
         try:
             if dead_letter is None:
                 self.broker.do_nack(self.queue_name, redis_id)

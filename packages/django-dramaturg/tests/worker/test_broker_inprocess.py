@@ -402,3 +402,38 @@ def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_b
     stored = dead_letters.get_dead(DeadLetterRef.parse(letter.ref))
     assert stored is not None and 'raise ValueError("no good")' in stored.traceback
     assert queues.queue_counts(QUEUE).in_progress == 0
+
+
+def test_a_nack_that_meets_a_connection_error_is_retried_and_the_letter_filed_once(make_broker, monkeypatch):
+    """Dramatiq's own test of this (test_redis_consumer_nack_can_retry_on_connection_error) patches the
+    nack after sending, which our woken consumer often beats; here the first nack fails before it can.
+    Dramatiq's worker tries again (5 s later): the message leaves the ack set and is dead once, with
+    its reason."""
+    broker = make_broker()
+    nack_and_file = broker.nack_and_file
+    calls: list[str] = []
+
+    def fails_once(queue_name: str, redis_id: str, dead_letter: Message) -> bool:
+        calls.append(redis_id)
+        if len(calls) == 1:
+            raise redis.ConnectionError("Redis went away during the nack")
+        return nack_and_file(queue_name, redis_id, dead_letter)
+
+    monkeypatch.setattr(broker, "nack_and_file", fails_once)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def fails() -> None:
+        raise ValueError("no good")
+
+    fails.send()
+    worker = Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        wait_for(lambda: store_probe.count_dead(QUEUE) == 1, timeout=30, what="the retried nack to file the letter")
+        wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="nothing left in progress")
+    finally:
+        worker.stop(timeout=10_000)
+    assert len(calls) == 2  # the retry files with its nack again (before_nack runs again): one letter
+    (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
+    assert letter.reason == "ValueError: no good"
+    assert store_probe.unacked_by_any_worker(QUEUE) == set()

@@ -120,6 +120,11 @@ def main(pytest_args: list[str]) -> int:
                 # batched-ack flush (tests/worker/test_wakeups.py covers acks left unsent by a consumer).
                 "--deselect",
                 "tests/test_redis.py::test_redis_consumer_ack_can_retry_on_connection_error",
+                # The same race with `do_nack` (seen on a loaded CI machine: call_count 0). Ours patches
+                # before it sends: tests/worker/test_broker_inprocess.py's nack retried after a
+                # connection error.
+                "--deselect",
+                "tests/test_redis.py::test_redis_consumer_nack_can_retry_on_connection_error",
                 *pytest_args,
             ],
             cwd=suite,
