@@ -61,9 +61,12 @@ MASK = "********"
 # key<sep>value in free text. The key may be quoted; the value is a quoted string,
 # an auth scheme and its credential, or a bare word up to a separator. The value
 # is a lookahead, so a pair that is not secret consumes only its key and the scan
-# goes on inside its value ("url=https://h/?token=x").
+# goes on inside its value ("url=https://h/?token=x"). A key starts where no letter
+# precedes it: a match inside a word would start earlier, so the lookbehind finds the
+# same pairs, and spares re-reading each word from each of its letters (half of what
+# masking a traceback cost).
 _PAIR = re.compile(
-    r"""(?P<q>['"]?)(?P<name>[A-Za-z_][\w.-]*)(?P=q)\s*[:=]\s*"""
+    r"""(?P<q>['"]?)(?<![A-Za-z_])(?P<name>[A-Za-z_][\w.-]*)(?P=q)\s*[:=]\s*"""
     r"""(?=(?P<value>b?'(?:[^'\\]|\\.)*'|b?"(?:[^"\\]|\\.)*"|(?:Bearer|Basic|Token|Digest)\s+[^\s,;'"]+"""
     r"""|[^\s,;&)}\]'"]+))""",
 )
@@ -105,6 +108,8 @@ def mask_text(text: str) -> str:
         parts += [text[pos : match.end()], _masked_value(match["value"])]
         pos = match.end() + len(match["value"])
     text = "".join(parts) + text[pos:] if parts else text
+    if "://" not in text:  # no URL, no password in one: most log lines and tracebacks
+        return text
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)
 
 

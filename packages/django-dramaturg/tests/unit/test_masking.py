@@ -107,6 +107,9 @@ def test_mask_secrets_at_any_depth():
         ("redis://:s3cret@127.0.0.1:6379/0", "redis://:********@127.0.0.1:6379/0"),
         ("postgres://app:pw@db/app?sslmode=require", "postgres://app:********@db/app?sslmode=require"),
         ("user_id=42 passenger=ok author='me'", "user_id=42 passenger=ok author='me'"),
+        # A key right after a dash, a digit, a dot or a quote; a non-secret word ending in one is not a key.
+        ("--password=hunter2 2fa_token=77 x.secret=s", "--password=******** 2fa_token=******** x.secret=********"),
+        ("x'token'=abc bypass=1 xpwd=2", "x'token'=******** bypass=1 xpwd=********"),
         ("", ""),
     ],
 )
