@@ -12,9 +12,10 @@ after `--timeout` s.
 Three modes, interleaved: the project's defaults (signup's hash bounded: `SIGNUP_HASH_SLOTS=1` per process,
 `OVERLOAD_WAIT_S=0.2`, then 503 with `Retry-After`); the same with 4 threads per process (`WEB_THREADS=4`,
 gunicorn.conf.py's default before: the 503s queued behind each other); and the hash unbounded
-(`SIGNUP_HASH_SLOTS=1000`, as before dramaturg.bounded). Per mode: answers by kind (202, 503 with Retry-After, client timeouts, other),
-signups/s, how long the answers took (p50, p99, max) and the share answered within 1 s and 5 s, and the users
-the database holds afterwards (each 202 is one; a 503 writes nothing). Writes bench/results/overload.md.
+(`SIGNUP_HASH_SLOTS=1000`, as before dramaturg.bounded). Per mode: answers by kind (202, 503 with
+Retry-After, client timeouts, other), signups/s, how long the answers took (p50, p99, max) and the share
+answered within 1 s and 5 s, and the users the database holds afterwards (each 202 is one; a 503 writes
+nothing). Writes bench/results/overload.md.
 """
 
 from __future__ import annotations
