@@ -372,6 +372,24 @@ def test_failing_messages_free_their_slots_and_a_full_window_is_refilled_at_once
     assert store_probe.unacked_by_any_worker(QUEUE) == set()
 
 
+def fail_one_job(broker: dramatiq.Broker, *until: tuple[Callable[[], object], str]) -> None:
+    """Send one job that raises ValueError("no good"), with no retries, and run a worker of one thread
+    until each (condition, what) holds in turn (30 s each: a retried nack waits 5 s)."""
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def fails() -> None:
+        raise ValueError("no good")
+
+    fails.send()
+    worker = Worker(broker, worker_timeout=100, worker_threads=1)
+    worker.start()
+    try:
+        for condition, what in until:
+            wait_for(condition, timeout=30, what=what)
+    finally:
+        worker.stop(timeout=10_000)
+
+
 @pytest.mark.parametrize("project_broker", [True, False], ids=["filed-with-the-nack", "filed-after-the-nack"])
 def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_broker, project_broker):
     """The project's consumer nacks and files a dead letter in one script call; another Redis broker's
@@ -384,17 +402,7 @@ def test_a_dead_letter_is_filed_with_its_reason_whichever_broker_nacks_it(make_b
         )
         dramatiq.set_broker(broker)
 
-    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
-    def fails() -> None:
-        raise ValueError("no good")
-
-    fails.send()
-    worker = Worker(broker, worker_timeout=100, worker_threads=1)
-    worker.start()
-    try:
-        wait_for(lambda: dead_letters.dead_groups(MessageFilter(queue=QUEUE)), what="the letter to be filed")
-    finally:
-        worker.stop(timeout=10_000)
+    fail_one_job(broker, (lambda: dead_letters.dead_groups(MessageFilter(queue=QUEUE)), "the letter to be filed"))
     (group,) = dead_letters.dead_groups(MessageFilter(queue=QUEUE))
     assert (group.actor_name, group.exception_type, group.count) == ("fails", "ValueError", 1)
     (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
@@ -421,18 +429,11 @@ def test_a_nack_that_meets_a_connection_error_is_retried_and_the_letter_filed_on
 
     monkeypatch.setattr(broker, "nack_and_file", fails_once)
 
-    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
-    def fails() -> None:
-        raise ValueError("no good")
-
-    fails.send()
-    worker = Worker(broker, worker_timeout=100, worker_threads=1)
-    worker.start()
-    try:
-        wait_for(lambda: store_probe.count_dead(QUEUE) == 1, timeout=30, what="the retried nack to file the letter")
-        wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="nothing left in progress")
-    finally:
-        worker.stop(timeout=10_000)
+    fail_one_job(
+        broker,
+        (lambda: store_probe.count_dead(QUEUE) == 1, "the retried nack to file the letter"),
+        (lambda: queues.queue_counts(QUEUE).in_progress == 0, "nothing left in progress"),
+    )
     assert len(calls) == 2  # the retry files with its nack again (before_nack runs again): one letter
     (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
     assert letter.reason == "ValueError: no good"
