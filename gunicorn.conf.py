@@ -7,9 +7,9 @@ import os
 bind = os.environ.get("BIND", f"127.0.0.1:{os.environ.get('PORT', '8000')}")
 wsgi_app = "project.wsgi:application"
 # Threads per process: requests wait on the database and Redis, and past capacity a thread spends up to
-# OVERLOAD_WAIT_S (0.2 s) shedding a signup with a 503. With 4 a flood's 503s queued for ~10 s behind each
-# other (bench/overload.py: p99 9.9 s, 29% within 1 s); with 16, p99 2.1 s, 95% within 1 s. Each thread
-# may hold a database connection: 5 processes x 16 = 80 on 2 cores, under PostgreSQL's default 100.
+# OVERLOAD_WAIT_S (0.2 s) shedding a signup with a 503. With 4 a flood's 503s queued behind each other
+# (bench/overload.py, 200 clients: p99 11.3 s, 34% answered within 1 s); with 16, p99 2.4 s, 95%. Each
+# thread may hold a database connection: 5 processes x 16 = 80 on 2 cores, under PostgreSQL's default 100.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 threads = int(os.environ.get("WEB_THREADS", "16"))

@@ -62,7 +62,7 @@ MASK = "********"
 # an auth scheme and its credential, or a bare word up to a separator. The value
 # is a lookahead, so a pair that is not secret consumes only its key and the scan
 # goes on inside its value ("url=https://h/?token=x"). A key starts where no letter
-# precedes it: a match inside a word would start earlier, so the lookbehind finds the
+# or underscore precedes it: a match inside a word would start earlier, so the lookbehind finds the
 # same pairs, and spares re-reading each word from each of its letters (half of what
 # masking a traceback cost).
 _PAIR = re.compile(
