@@ -200,7 +200,7 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     wait_for(lambda: status(short).status == "sent", timeout=30, what="the short-pause email marked sent")
     assert len(smtp.received("short-pause@example.com")) == 1
 
-    # A long pause (until the copy below, ~5-10 s): another worker gets the message back after the
+    # A long pause (until the copy below, 3-5 s here): another worker gets the message back after the
     # heartbeat timeout, claims the row once the lease ran out, and sends it again: the stated window's
     # one extra copy.
     second = stack.worker(threads=1)
