@@ -85,9 +85,7 @@ def bury_fetched(
     if redis_id is None:
         return None
     envelope = _envelope(queue, redis_id, raw, data, reason, exception_type)
-    bury_keys = [keys.acks_key(worker_id, queue), stored, keys.dead_key(queue), keys.dead_messages_key(queue)]
-    if script("bury_fetched", conn)(keys=bury_keys, args=[redis_id, envelope, now_ms()]):
-        record_dead_letter(queue, redis_id, envelope, json.loads(envelope)["actor_name"], exception_type)
+    if _bury("bury_fetched", worker_id, queue, redis_id, envelope, json.loads(envelope)["actor_name"], exception_type):
         return redis_id
     return None
 
@@ -104,8 +102,23 @@ def bury_bodiless(worker_id: str, queue: str, reason: str) -> list[str]:
             continue
         redis_id = text(raw_id)
         envelope = _envelope(queue, redis_id, None, None, reason, MISSING_BODY)
-        bury_keys = [keys.acks_key(worker_id, queue), stored, keys.dead_key(queue), keys.dead_messages_key(queue)]
-        if script("bury_bodiless", conn)(keys=bury_keys, args=[redis_id, envelope, now_ms()]):
-            record_dead_letter(queue, redis_id, envelope, "", MISSING_BODY)
+        if _bury("bury_bodiless", worker_id, queue, redis_id, envelope, "", MISSING_BODY):
             buried.append(redis_id)
     return buried
+
+
+def _bury(
+    name: str, worker_id: str, queue: str, redis_id: str, envelope: bytes, actor: str, exception_type: str
+) -> bool:
+    """Run script `name` (out of the worker's ack set, into the dead letters) and file the letter in its
+    group, in one MULTI/EXEC: no reader sees a letter counted but not yet in its group, and a worker that
+    dies between the two leaves neither. False if the worker no longer held it: the filing then finds no
+    letter (requeued) or one filed already (its group is not counted twice)."""
+    conn = client()
+    stored = keys.consumed_messages_key(queue)
+    bury_keys = [keys.acks_key(worker_id, queue), stored, keys.dead_key(queue), keys.dead_messages_key(queue)]
+    pipe = conn.pipeline(transaction=True)
+    script(name, conn)(keys=bury_keys, args=[redis_id, envelope, now_ms()], client=pipe)
+    record_dead_letter(queue, redis_id, envelope, actor, exception_type, pipe=pipe)
+    buried, _ = pipe.execute()
+    return bool(buried)
