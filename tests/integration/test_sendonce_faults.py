@@ -187,11 +187,12 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
         stop_holding_no_write_lock(pid)
         stopped_at = time.monotonic()
         if not standby:  # a short pause, the fault itself: 1 s
-            resumes.append(threading.Timer(1.0, lambda: os.killpg(pid, signal.SIGCONT)))
+            resume: threading.Thread = threading.Timer(1.0, lambda: os.killpg(pid, signal.SIGCONT))
         else:  # the second worker waited, stopped, so that the paused one took the message
-            resumes.append(threading.Thread(target=resume_after_the_extra_copy))
+            resume = threading.Thread(target=resume_after_the_extra_copy)
             standby[0].signal(signal.SIGCONT, group=True)
-        resumes[-1].start()
+        resume.start()
+        resumes.append(resume)  # started: the test may join it from now on
 
     smtp.handler.on_accepted = pause
     # A short pause (1 s, under the 3 s lease): the worker resumes and marks it; no other worker ran.

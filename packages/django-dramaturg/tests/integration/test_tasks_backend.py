@@ -139,10 +139,11 @@ def test_a_value_comes_back(tasks_worker):
     assert done.args == [2, 3] and done.attempts == 1 and len(done.worker_ids) == 1
     assert done.enqueued_at <= done.started_at <= done.finished_at and done.errors == []
     assert tasks.add.get_result(result.id).return_value == 5  # through the Task, as Django documents
-    # The worker sent task_started and task_finished (Django's own receivers log them).
-    log = tasks_worker.log_text()
-    assert f"Task id={result.id} path=host.demo.tasks.add state=RUNNING" in log
-    assert f"Task id={result.id} path=host.demo.tasks.add state=SUCCESSFUL" in log
+    # The worker sent task_started and task_finished (Django's own receivers log them; the lines reach the
+    # log file through the worker's parent process, so they may come a moment after the result).
+    for state in ("RUNNING", "SUCCESSFUL"):
+        line = f"Task id={result.id} path=host.demo.tasks.add state={state}"
+        wait_for(lambda line=line: line in tasks_worker.log_text(), what=f"the worker to log {line!r}")
 
 
 @pytest.mark.integration
