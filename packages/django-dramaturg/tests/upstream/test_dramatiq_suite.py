@@ -1,7 +1,8 @@
 """Dramatiq's own Redis broker tests (tests/test_redis.py of the pinned Dramatiq) pass against the
 package's broker: run by tests/upstream/dramatiq_suite/run.py on a redis-server of its own. All but the
-three races the runner names, `test_redis_dead_lettered_messages_are_cleaned_up` included (16,000 jobs failed on purpose: it took
-~4 minutes while a nack left a consumer with a full prefetch window waiting the worker timeout)."""
+three races the runner names, `test_redis_dead_lettered_messages_are_cleaned_up` included (16,000 jobs
+failed on purpose: it took ~4 minutes while a nack left a consumer with a full prefetch window waiting the
+worker timeout)."""
 
 from __future__ import annotations
 
