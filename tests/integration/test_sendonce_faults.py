@@ -5,7 +5,6 @@ and a mail server refusing for longer than a message's retries."""
 import contextlib
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,7 +18,7 @@ from django.test import Client
 
 from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
-from harness.database_outage import column, make_the_database_unavailable, migrate, once, restart_postgres
+from harness.database_outage import column, make_the_database_unavailable, migrate, once, restart_postgres, writable
 from harness.http import post_json
 from harness.processes import RedisServer, SchedulerProcess, wait_for
 from harness.processes import test_database_url as database_url
@@ -131,22 +130,6 @@ def test_database_unavailable_right_after_the_server_accepted_sends_each_email_o
     assert copies(smtp) == dict.fromkeys(emails, 1)
     logs = "".join(p.log_text() for p in stack.processes)
     assert "but the database did not take it" in logs and "(parked in Redis: True)" in logs
-
-
-def writable() -> bool:
-    """Another process may write to the test database now (SQLite: no process holds its write lock; a
-    PostgreSQL transaction holds no lock once its statement ended, paused client or not)."""
-    if connection.vendor != "sqlite":
-        return True
-    conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=0.2)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-        return True
-    except sqlite3.OperationalError:
-        return False
-    finally:
-        conn.close()
 
 
 def stop_holding_no_write_lock(pid: int) -> None:

@@ -57,6 +57,23 @@ def migrate(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def writable() -> bool:
+    """Another process may write to the test database now (SQLite: no process holds its write lock, the one
+    `make_the_database_unavailable` takes; a PostgreSQL transaction holds no lock once its statement ended,
+    paused client or not)."""
+    if connection.vendor != "sqlite":
+        return True
+    conn = sqlite3.connect(connection.settings_dict["NAME"], isolation_level=None, timeout=0.2)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
 def make_the_database_unavailable(seconds: float, released: threading.Event) -> None:
     """From this moment, for `seconds`, the workers cannot write: on SQLite another process (this one)
     holds the write lock, longer than their busy timeout; on PostgreSQL their connections are ended and
