@@ -24,6 +24,7 @@ from dramatiq.common import current_millis
 from dramatiq.errors import BrokerConnectionError, ConnectionClosed, DecodeError
 from dramatiq.message import Message
 
+from .hook_dispatch import HookDispatch
 from .store import control, dead_letters, delayed, fetched, handoff, queues
 from .store.delayed import HELD_DELAYED
 from .store.messages import UNDECODABLE
@@ -457,8 +458,9 @@ class _Consumer(_RedisConsumer):
             logger.error("Dead-lettered message %s on %r: %s", redis_id, self.queue_name, reason)
 
 
-class RedisBroker(DramatiqRedisBroker):
-    """Dramatiq's Redis broker with push wake-ups for idle consumers and batched acks.
+class RedisBroker(HookDispatch, DramatiqRedisBroker):
+    """Dramatiq's Redis broker with push wake-ups for idle consumers and batched acks; its middleware
+    hooks are called only where a middleware defines them (`dramaturg.hook_dispatch`).
 
     `ack_batch` / `ack_flush_ms`: a consumer sends acks (and fetches) in batches of this many,
     or after this long; `heartbeat_interval_ms`: how often acks also record the worker's heartbeat;

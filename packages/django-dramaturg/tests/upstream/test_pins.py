@@ -29,6 +29,14 @@ PINS = {
         "f5bb0f17925f821afee3e6ba4f1401da3956623d2e9b66116f3ebe662641400f",
         "dramaturg.broker (attributes scripts, namespace, heartbeat_timeout, dead_message_ttl)",
     ),
+    "dramatiq.broker:Broker.emit_before": (
+        "583dfd2a7233ae1aeb0b5f254c7c16f99f927de87382779ee827731f2ce75781",
+        "dramaturg.hook_dispatch.HookDispatch.emit_before (the same calls, without the no-op hooks)",
+    ),
+    "dramatiq.broker:Broker.emit_after": (
+        "5cdc14acc687e8c7849129e29df2bb8ff3331a1c91687948499e3f55f09fa274",
+        "dramaturg.hook_dispatch.HookDispatch.emit_after (the same calls, without the no-op hooks)",
+    ),
     "dramatiq.broker:MessageProxy.__init__": (
         "44448f8c777cb8f39211642d376428b905331d347ff7da038551a1208d01da64",
         "dramaturg.broker.message_of / exception_of (MessageProxy._message, ._exception)",
