@@ -28,12 +28,12 @@ class HookDispatch:
     logger: Any
     # (the middleware list it was worked out for, {hook: the middleware that define it}), replaced whole
     # when the list changes, so that a thread never reads one list's hooks under another's.
-    _hooks: tuple[tuple[Middleware, ...], dict[str, tuple[Middleware, ...]]] = ((), {})
+    _hooks: tuple[tuple[Middleware, ...], dict[str, tuple[Middleware, ...]]] | None = None
 
     def _defining(self, hook: str) -> tuple[Middleware, ...]:
         current = tuple(self.middleware)
         hooks = self._hooks
-        if hooks[0] != current:
+        if hooks is None or hooks[0] != current:
             hooks = self._hooks = (current, {})
         defining = hooks[1].get(hook)
         if defining is None:
