@@ -438,3 +438,43 @@ def test_a_nack_that_meets_a_connection_error_is_retried_and_the_letter_filed_on
     (letter,) = dead_letters.page_dead(MessageFilter(queue=QUEUE)).messages
     assert letter.reason == "ValueError: no good"
     assert store_probe.unacked_by_any_worker(QUEUE) == set()
+
+
+class _Counting(dramatiq.Middleware):
+    """Counts the hooks it defines as a running worker sends them."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def before_process_message(self, broker: dramatiq.Broker, message: object) -> None:
+        self.calls.append("before_process_message")
+
+    def after_ack(self, broker: dramatiq.Broker, message: object) -> None:
+        self.calls.append("after_ack")
+
+
+def test_a_running_worker_calls_each_defined_hook_once_per_job_middleware_added_at_run_time_included(
+    make_broker, start_worker
+):
+    """The package's broker calls only the hooks a middleware defines (dramaturg.hook_dispatch), over real
+    Redis with a real worker and the project's middleware: a middleware added while the worker runs gets
+    each hook it defines once per job from the next job on, and is not asked for the hooks it lacks."""
+    broker = make_broker()
+    done: list[int] = []
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def note(n: int) -> None:
+        done.append(n)
+
+    start_worker(broker)
+    note.send(1)
+    wait_for(lambda: done == [1], what="the first job")
+    wait_for(lambda: queues.queue_counts(QUEUE).in_progress == 0, what="the first job acked (acks are batched)")
+    counting = _Counting()
+    broker.add_middleware(counting)
+    for n in range(2, 5):
+        note.send(n)
+    wait_for(lambda: counting.calls.count("after_ack") == 3, what="three acks seen by the added middleware")
+    assert sorted(done) == [1, 2, 3, 4]
+    assert counting.calls.count("before_process_message") == 3
+    assert counting in broker._defining("after_ack") and counting not in broker._defining("before_enqueue")
