@@ -116,13 +116,26 @@ NOT_AGAIN = $(addprefix tests/integration/test_signup_processes.py::, \
 	test_a_registered_address_gets_the_same_answer_in_the_same_time \
 	test_100_signups_50_at_once_with_the_real_hasher_no_5xx_100_emails_once_each) \
 	tests/integration/test_sendonce_faults.py::test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_window
+## The chaos soak is part of it; `make test-postgres SOAK=separate` leaves it out, for a run that has it in
+## `make test-postgres-soak` beside (.ci/run: the soak mostly waits out its 1.5 minutes, so it runs beside the
+## CPU-bound runs rather than at the end of the chain, alone).
+SOAK ?= included
+CHAOS_SOAK := tests/integration/test_chaos.py
 test-postgres: $(INSTALLED) test-tools test-redis
 	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
+	@case "$(SOAK)" in included|separate) ;; *) echo "test-postgres: SOAK is included or separate" >&2; exit 1;; esac
 	@status=0; \
 	$(PY) -m pytest tests/worker $(XDIST) $(ARGS) || status=1; \
 	$(PY) -m pytest tests --ignore=tests/worker $(addprefix --ignore=,$(NO_DATABASE)) $(addprefix --deselect=,$(NOT_AGAIN)) \
-		$(XDIST) $(ARGS) || status=1; \
+		$(if $(filter separate,$(SOAK)),--ignore=$(CHAOS_SOAK)) $(XDIST) $(ARGS) || status=1; \
 	exit $$status
+
+## test-postgres-soak: the chaos soak alone on PostgreSQL at DATABASE_URL (one pytest process: the soak starts
+## its own server, which its database faults restart)
+.PHONY: test-postgres-soak
+test-postgres-soak: $(INSTALLED) test-tools test-redis
+	@case "$$DATABASE_URL" in postgres*) ;; *) echo "test-postgres-soak: set DATABASE_URL=postgres://..." >&2; exit 1;; esac
+	$(PY) -m pytest $(CHAOS_SOAK) $(ARGS)
 
 test-redis: $(INSTALLED)
 	@DJANGO_SETTINGS_MODULE=tests.settings $(PY) manage.py ensure_redis
