@@ -194,7 +194,7 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     long = stack.signup(long_address)
     wait_for(lambda: len(resumes) == 2, timeout=60, what="the worker paused after the server accepted")
     resumes[-1].join()  # it resumes the paused worker once the copy came, or after 90 s without one
-    assert len(smtp.received(long_address)) == 2, f"no extra copy; the second worker's log:\n{second.log_tail()}"
+    assert len(smtp.received(long_address)) == 2, no_copy_report(stack, {"short": short, "long": long})
     wait_for(lambda: status(long).status == "sent", timeout=60, what="the long-pause email marked sent")
     # The paused worker resumed: it marks the row, or its retry (on either worker) finds it sent.
     wait_for(
@@ -209,6 +209,21 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     fault_summary(f"worker SIGSTOPped {pauses['seconds']:.1f} s after acceptance (lease 3 s)", 1, received)
     assert len(received) == 2 and received[0]["Message-ID"] == received[1]["Message-ID"]
     assert status(long).attempts == 2
+
+
+def no_copy_report(stack, user_ids: dict[str, int]) -> str:
+    """What the window test needs to say when no extra copy came: each row, the stack's Redis, every log."""
+    rows = {
+        name: EmailDelivery.objects.filter(user_id=pk).values("pk", "status", "attempts", "claimed_until").first()
+        for name, pk in user_ids.items()
+    }
+    conn = stack.redis.client()
+    try:
+        keys = sorted(k.decode() for k in conn.keys("*"))
+    finally:
+        conn.close()
+    logs = "\n".join(f"--- {p.log_path.name} ---\n{p.log_tail(40)}" for p in stack.processes)
+    return f"no extra copy; rows {rows}; Redis keys {keys}\n{logs}"
 
 
 def test_after_a_long_mail_outage_the_reconciler_sends_every_email_once_and_a_refused_one_stays_failed(
