@@ -15,12 +15,12 @@ from django.db import connection
 from harness.postgres_server import PostgresServer
 
 
-def once(action: Callable[[], None]) -> Callable[[], None]:
-    """A hook that runs `action` the first time it is called, on whichever thread (the SMTP sink accepts on
-    several): one outage, not one per email."""
+def once(action: Callable[[], None]) -> Callable[[object], None]:
+    """An SMTP sink's `on_accepted` hook that runs `action` at the first message accepted, on whichever
+    thread (the sink accepts on several): one outage, not one per email."""
     first = threading.Lock()
 
-    def run() -> None:
+    def run(_message: object) -> None:
         if first.acquire(blocking=False):
             action()
 

@@ -27,9 +27,10 @@ class RecordingHandler:
         self.rcpts = 0
         self.reply: str | None = None  # an SMTP error reply to give instead of accepting
         # After the message is stored: seconds to wait before the "250" (it is delivered either way), and a
-        # function run (in a thread) before replying, e.g. to make the database unavailable at that moment.
+        # function of the message run (in a thread) before replying, e.g. to make the database unavailable at
+        # that moment. The sink is the session's: a test that acts on its own message checks which it is.
         self.final_reply_delay = 0.0
-        self.on_accepted: Callable[[], None] | None = None
+        self.on_accepted: Callable[[Message], None] | None = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         self.rcpts += 1
@@ -43,11 +44,12 @@ class RecordingHandler:
             await asyncio.sleep(self.delay)
         if self.reply:
             return self.reply
+        message = email.message_from_bytes(envelope.original_content or envelope.content)
         with self.lock:
-            self.messages.append(email.message_from_bytes(envelope.original_content or envelope.content))
+            self.messages.append(message)
             self.times.append(time.time())
         if self.on_accepted is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self.on_accepted)
+            await asyncio.get_running_loop().run_in_executor(None, self.on_accepted, message)
         if self.final_reply_delay:
             await asyncio.sleep(self.final_reply_delay)
         return "250 Message accepted for delivery"
