@@ -9,6 +9,7 @@ bench/settings.py); the project's pass its settings module and directory instead
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import hashlib
 import json
@@ -232,7 +233,8 @@ def ensure_bench_venv() -> None:
 
 class Process:
     """A command in a session of its own, logging to var/bench-<name>.log; run from `cwd`, the package's
-    directory unless told (`python -m dramatiq bench.jobs_dramatiq` finds this bench from there)."""
+    directory unless told (`python -m dramatiq bench.jobs_dramatiq` finds this bench from there). Stopped at
+    the bench's exit if still running: a bench ended by an error or Ctrl-C leaves no redis-server or worker."""
 
     def __init__(self, args: list[str], name: str, env: dict | None = None, cwd: Path = PACKAGE):
         VAR.mkdir(exist_ok=True)
@@ -240,11 +242,14 @@ class Process:
         self.proc = subprocess.Popen(
             args, cwd=cwd, env=env or os.environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        atexit.register(self.stop)  # after an explicit stop() it does nothing
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
     def stop(self) -> None:
+        if self.log.closed:  # stopped already: its group id may since belong to another process
+            return
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
