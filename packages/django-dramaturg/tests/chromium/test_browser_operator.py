@@ -2,6 +2,8 @@
 queue during an SMTP incident, sees jobs wait, resumes, retries the waiting retries now, kills one;
 plus the bulk-action progress bar. Screenshots of each page. (The host's notices are the emails.)"""
 
+import re
+
 import pytest
 from integration.test_operator import owed_notices, send_delayed_retry
 from playwright.sync_api import expect
@@ -34,7 +36,8 @@ def test_slowest_actor_pause_resume_retry_now_and_kill_in_the_browser(live, staf
         )
         first = page.locator("#actors tbody tr").first
         assert first.get_attribute("data-actor") == "send_notice"  # the slowest p95 comes first
-        assert "ms" in first.locator("td.p95").inner_text()
+        # Each send waits 0.4 s for the mail server: a duration of that order (2.4 s on a loaded machine).
+        assert re.fullmatch(r"[4-9]\d\d ms|\d+\.\d s", first.locator("td.p95").inner_text())
         screenshot(page, "actors")
         first.locator("a").first.click()
         expect(page.locator("#runtime-chart .deploy-marker", has_text="v2.0-slow-smtp")).to_have_count(1)
