@@ -106,17 +106,13 @@ test-browser: $(INSTALLED) test-tools test-redis
 ## the real password hasher (~70 s of CPU between them), whose subject is not PostgreSQL: a registered address
 ## answered in the same time as a new one (the request's time), and 100 signups, 50 at once, on the embedded
 ## SQLite's one write lock (PostgreSQL's concurrent signups: the 1,000-signup burst, and 20 at once on one
-## address, both run here). And, for now, the paused-worker window test: on PostgreSQL its second worker has twice
-## found the row "already sent" and sent no extra copy, then waited 90 s; it runs on SQLite (make test). One
-## cause fits: the session's SMTP sink accepting another message first (its hook paused on any message; now only
-## on the test's own, and a failure prints every row, mail, Redis key and log). Back here once seen green.
+## address, both run here).
 ## The broker-only tests are the package's (make package-test).
 NO_DATABASE = tests/unit tests/chromium tests/integration/test_netns.py tests/integration/test_database_faults.py \
 	tests/integration/test_readme_commands.py
 NOT_AGAIN = $(addprefix tests/integration/test_signup_processes.py::, \
 	test_a_registered_address_gets_the_same_answer_in_the_same_time \
-	test_100_signups_50_at_once_with_the_real_hasher_no_5xx_100_emails_once_each) \
-	tests/integration/test_sendonce_faults.py::test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_window
+	test_100_signups_50_at_once_with_the_real_hasher_no_5xx_100_emails_once_each)
 ## The chaos soak is part of it; `make test-postgres SOAK=separate` leaves it out, for a run that has it in
 ## `make test-postgres-soak` beside (.ci/run: the soak mostly waits out its 1.5 minutes, so it runs beside the
 ## CPU-bound runs rather than at the end of the chain, alone).

@@ -20,7 +20,7 @@ from accounts.health import owed_emails
 from accounts.models import EmailDelivery, User
 from harness.database_outage import column, make_the_database_unavailable, migrate, once, restart_postgres, writable
 from harness.http import post_json
-from harness.processes import RedisServer, SchedulerProcess, wait_for
+from harness.processes import RedisServer, SchedulerProcess, stop_and_wait, wait_for
 from harness.processes import test_database_url as database_url
 from tests.integration import test_faults
 from tests.integration.test_faults import PASSWORD
@@ -136,7 +136,7 @@ def stop_holding_no_write_lock(pid: int) -> None:
     """SIGSTOP process group `pid` at a moment it holds no write lock on the database: a worker stopped
     inside its lease renewal's write would stall every other writer on SQLite for the whole pause."""
     while True:
-        os.killpg(pid, signal.SIGSTOP)
+        stop_and_wait(pid, group=True)  # stopped before the sink's reply goes out, not on its way to stopping
         if writable():
             return
         os.killpg(pid, signal.SIGCONT)

@@ -35,6 +35,40 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, interval: f
         time.sleep(interval)
 
 
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rpartition(")")[2].split()[2]) == pgid:
+                members.append(int(stat.parent.name))
+    return members
+
+
+def _all_threads_stopped(pids: Sequence[int]) -> bool:
+    for pid in pids:
+        for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+            with contextlib.suppress(OSError, IndexError):  # a thread or process that ended meanwhile
+                if stat.read_text().rpartition(")")[2].split()[0] not in "TtZX":
+                    return False
+    return True
+
+
+def stop_and_wait(pid: int, *, group: bool = False) -> None:
+    """SIGSTOP process `pid` (or its whole process group) and return once every thread of it is stopped.
+
+    kill() only queues the signal: one thread is woken to stop the others, and until it gets a CPU, a
+    thread woken by I/O (a worker's SMTP reply) may run on. A loaded machine made that a window of
+    milliseconds in which a "paused" worker marked its email sent."""
+    (os.killpg if group else os.kill)(pid, signal.SIGSTOP)
+    members = _group_members(pid) if group else [pid]
+    wait_for(
+        lambda: _all_threads_stopped(members),
+        timeout=10,
+        interval=0.001,
+        what=f"every thread of {'group ' if group else ''}{pid} to stop",
+    )
+
+
 def test_database_url() -> str:
     """A DATABASE_URL that points a child process at the test database."""
     db = connection.settings_dict
@@ -105,7 +139,10 @@ class ManagedProcess:
         goes to the main process only.
         """
         if self.proc and self.proc.poll() is None:
-            (os.killpg if group else os.kill)(self.proc.pid, sig)
+            if sig == signal.SIGSTOP:
+                stop_and_wait(self.proc.pid, group=group)
+            else:
+                (os.killpg if group else os.kill)(self.proc.pid, sig)
 
     def stop(self, timeout: float = 20) -> int | None:
         """A graceful stop (SIGTERM), killed after `timeout` seconds."""
@@ -281,7 +318,10 @@ class RedisServer:
 
     def signal(self, sig: int) -> None:
         if self.proc and self.alive:
-            self.proc.send_signal(sig)
+            if sig == signal.SIGSTOP:
+                stop_and_wait(self.proc.pid)
+            else:
+                self.proc.send_signal(sig)
 
     def kill(self) -> None:
         if self.proc and self.alive:
