@@ -41,11 +41,15 @@ def socket_owner(client_port: int, server_port: int, groups: dict[int, str]) -> 
             pgid = int(stat.rsplit(")", 1)[1].split()[2])
             if pgid not in groups:
                 continue
-            for fd in os.scandir(Path(entry.path, "fd")):
-                if os.readlink(fd.path) == target:
-                    return groups[pgid]
+            fds = list(os.scandir(Path(entry.path, "fd")))
         except OSError:  # the process ended meanwhile
             continue
+        for fd in fds:
+            try:
+                if os.readlink(fd.path) == target:
+                    return groups[pgid]
+            except OSError:  # this descriptor was closed meanwhile: not the socket, which is still open
+                continue
     return None
 
 
@@ -57,10 +61,22 @@ class AttributingHandler(RecordingHandler):
         self.server_port = server_port
         self.groups = groups
         self.senders: list[str | None] = []
+        self.session_senders: dict[tuple, str | None] = {}  # (host, port) of a session -> who sent its MAIL FROM
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options) -> str:
+        # Look while the client waits for this answer: by the time its DATA is read (the server may be
+        # busy with other sessions) it may have exited, its socket closed, the data still in the buffer.
+        self.session_senders[session.peer] = socket_owner(session.peer[1], self.server_port, self.groups())
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        # Look before any delay: a client killed while the server is slow is gone afterwards.
-        sender = socket_owner(session.peer[1], self.server_port, self.groups())
+        # Who sent MAIL FROM; looked up again if unknown then (before any delay: a client killed while
+        # the server is slow is gone afterwards).
+        sender = self.session_senders.pop(session.peer, None) or socket_owner(
+            session.peer[1], self.server_port, self.groups()
+        )
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.reply:

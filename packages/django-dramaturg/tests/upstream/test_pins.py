@@ -37,6 +37,14 @@ PINS = {
         "5cdc14acc687e8c7849129e29df2bb8ff3331a1c91687948499e3f55f09fa274",
         "dramaturg.hook_dispatch.HookDispatch.emit_after (the same calls, without the no-op hooks)",
     ),
+    "dramatiq.common:join_all": (
+        "6cbfed86aeea160c16247d098815f7b6e22bef3eb42916a19e93a7ab9acb3f45",
+        "dramaturg.shutdown_budget.join_all (one deadline for all the threads, in its place)",
+    ),
+    "dramatiq.worker:Worker.stop": (
+        "b07f970155fef59e8ba9f4cc9e86a5c77897f2de4e1bffff271709a97c05d28b",
+        "dramaturg.shutdown_budget.install (Worker.stop joins its threads through dramatiq.worker.join_all)",
+    ),
     "dramatiq.broker:MessageProxy.__init__": (
         "44448f8c777cb8f39211642d376428b905331d347ff7da038551a1208d01da64",
         "dramaturg.broker.message_of / exception_of (MessageProxy._message, ._exception)",

@@ -1,4 +1,5 @@
-"""One stop per signal burst: a worker process signalled twice at once still shuts down gracefully."""
+"""A worker process's graceful stop: one stop per signal burst (signalled twice at once, it still shuts
+down gracefully), and the whole shutdown timeout given to the jobs in progress."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from typing import Any
 from dramatiq.broker import Broker
 from dramatiq.middleware import Middleware
 
+from dramaturg import shutdown_budget
+
 logger = logging.getLogger(__name__)
 
 
@@ -24,9 +27,16 @@ class OneStopPerSignalBurst(Middleware):
     A repeat within `REPEAT_WITHIN_S` of the first signal is the same stop and is ignored; a later
     one still kills at once, as Dramatiq's own handler decides. Installed in each worker process's
     main thread at boot, over the handler Dramatiq set there.
+
+    At the process's boot it also gives the stop its whole `--worker-shutdown-timeout` for the jobs in
+    progress (`dramaturg.shutdown_budget`).
     """
 
     REPEAT_WITHIN_S = 2.0
+
+    def after_process_boot(self, broker: Broker) -> None:
+        # Dramatiq's worker process: its Worker.stop gave up on running jobs before the timeout it was given.
+        shutdown_budget.install()
 
     def after_worker_boot(self, broker: Broker, worker: Any) -> None:
         if threading.current_thread() is not threading.main_thread():
