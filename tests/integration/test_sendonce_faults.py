@@ -216,6 +216,35 @@ def test_a_worker_paused_after_acceptance_longer_than_the_lease_is_the_one_windo
     assert status(long).attempts == 2
 
 
+def test_sigterm_gives_every_running_send_the_whole_shutdown_timeout(stack, smtp, fault_summary):
+    """Four emails handed over when SIGTERM comes, the server's final replies 2-8 s after it, all
+    within the worker's 10 s shutdown timeout: each is answered and marked sent before the worker exits,
+    and the next worker sends none again. (Dramatiq's own stop took the time spent off the timeout again
+    at each thread it joined: it gave up on the last of these after ~6 s.)"""
+    ends = {f"stagger{n}@example.com": end for n, end in enumerate((2.0, 4.0, 6.0, 8.0))}
+    stopping = threading.Event()
+
+    def slow_final_reply(message) -> None:  # the fault: a server that answers each in its own time
+        end = ends.get(message["To"])
+        if end is not None and stopping.wait(60):
+            time.sleep(end)
+
+    smtp.handler.on_accepted = slow_final_reply
+    stack.env.update(EMAIL_TIME_LIMIT_MS="30000")  # the stack's 5 s would end the slowest sends itself
+    stack.web()
+    worker = stack.worker(threads=len(ends))
+    user_ids = [stack.signup(address) for address in ends]
+    wait_for(lambda: sum(copies(smtp)[a] for a in ends) == len(ends), timeout=60, what="every email handed over")
+    worker.signal(signal.SIGTERM)
+    stopping.set()
+    worker.proc.wait(30)
+    assert [status(u).status for u in user_ids] == ["sent"] * len(ends), worker.log_tail()
+    stack.worker()
+    stack.wait_quiet()
+    fault_summary("SIGTERM with 4 sends awaiting their final reply (2-8 s)", len(ends), smtp.received())
+    assert copies(smtp) == dict.fromkeys(ends, 1)
+
+
 def no_copy_report(stack, smtp, user_ids: dict[str, int]) -> str:
     """What the window test needs to say when no extra copy came: each row, the mail received, the stack's
     Redis, every log."""
