@@ -63,15 +63,17 @@ def test_a_bucket_refills_at_its_rate_up_to_its_burst(clean_redis):
 
 
 def test_acquire_within_sleeps_until_its_slot_or_refuses_at_once(clean_redis):
-    bucket = limits.TokenBucket("acquire", rate_per_s=5)  # a slot every 200 ms, no burst
+    # A slot every second, no burst: a loaded machine took over 200 ms between two calls, so the next
+    # slot came due between them when the rate was 5 a second.
+    bucket = limits.TokenBucket("acquire", rate_per_s=1)
     assert limits.acquire_within(bucket, timeout_s=0)
     promised = limits.take(bucket, within_s=0)
     assert not promised.taken
 
-    assert not limits.acquire_within(bucket, timeout_s=0.01)  # the slot is ~200 ms away
-    assert limits.acquire_within(bucket, timeout_s=1)
+    assert not limits.acquire_within(bucket, timeout_s=0.01)  # the slot is ~1 s away
+    assert limits.acquire_within(bucket, timeout_s=3)
     assert redis_now_us() >= promised.at_us  # it returned once its slot, the one promised, was due
-    assert limits.take(bucket, within_s=1).at_us == promised.at_us + 200_000
+    assert limits.take(bucket, within_s=3).at_us == promised.at_us + 1_000_000
 
 
 def test_many_concurrent_takers_never_exceed_the_rate_over_any_window(clean_redis):
