@@ -962,7 +962,8 @@ class Soak:
         # A request shed under overload (dramaturg.bounded: a fast 503 with Retry-After, logged "Overloaded (")
         # is the answer the site promises past its capacity, retried as asked: not a server error.
         shed = sum(1 for a in self.attempts if a.outcome == "5xx" and a.status == 503)
-        overloaded = min(shed, self.log_signals().get(f"web: {OVERLOADED_LABEL}", 0))
+        log_signals = self.log_signals()  # every log read once: here and in the result
+        overloaded = min(shed, log_signals.get(f"web: {OVERLOADED_LABEL}", 0))
         server_errors = outcomes["5xx"] - overloaded
         if server_errors:
             failures.append(f"{server_errors} responses 5xx")
@@ -1095,7 +1096,7 @@ class Soak:
             details.append(f"{kind}: {what}")
 
         return {
-            "log_signals": self.log_signals(),
+            "log_signals": log_signals,
             "seed": self.seed,
             "minutes": self.args.minutes,
             "run_dir": str(self.run_dir),
