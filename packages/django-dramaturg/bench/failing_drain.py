@@ -9,7 +9,9 @@
    stock Dramatiq's RedisBroker with its default middleware, the runs interleaved. Messages/s from the
    first dead letter to the last, the worker's Redis round trips per message (bench/roundtrips/), its
    CPU per message over the same window, and the longest pause in the dead letters' growth (a consumer
-   waiting out its worker timeout shows here).
+   waiting out its worker timeout shows here). The jobs all fail alike (one error, as when a service they
+   need is down: a failure that repeats is formatted once per process, dramaturg/tracebacks.py), and then,
+   this package against stock Dramatiq again, with no two failures alike (each error names its job).
 2. Rate limiter: `--emails` SMTP slots taken at the default `EMAIL_RATE_PER_S` by 16 threads
    (2 workers x 8 threads' worth), the way `dramaturg.sendonce` takes them (`acquire_within`, 10 s), with
    the token bucket (jobs/limits.py) and with the limiter it replaced (Dramatiq's WindowRateLimiter
@@ -42,6 +44,10 @@ PROJECT, BROKER_ONLY, STOCK = (
     "this package's broker, Dramatiq's default middleware",
     "stock Dramatiq (RedisBroker, default middleware)",
 )
+PROJECT_DIFFERENT, STOCK_DIFFERENT = (
+    "this package, no two failures alike",
+    "stock Dramatiq, no two failures alike",
+)
 WORKER_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "1", "--threads", "8"]
 PREFETCH = {"dramatiq_queue_prefetch": "64"}
 
@@ -51,13 +57,22 @@ class Project:
     namespace = _setup.NAMESPACE
     args = [*WORKER_ARGS, "django_dramatiq.setup", "bench.jobs_dramatiq", "--queues", QUEUE]
     env: dict[str, str] = {}
+    different = False  # each job fails with a message of its own (bench_fails_differently)
 
     def send(self, count: int) -> None:
-        from bench.jobs_dramatiq import bench_fails
+        from bench.jobs_dramatiq import bench_fails, bench_fails_differently
 
         broker = bench_fails.broker
         for start in range(0, count, 1000):
-            broker.enqueue_many(bench_fails.message() for _ in range(min(1000, count - start)))  # type: ignore[attr-defined]
+            broker.enqueue_many(  # type: ignore[attr-defined]
+                bench_fails_differently.message(n) if self.different else bench_fails.message()
+                for n in range(start, min(start + 1000, count))
+            )
+
+
+class ProjectDifferent(Project):
+    name = PROJECT_DIFFERENT
+    different = True
 
 
 class BrokerOnly(Project):
@@ -72,6 +87,7 @@ class Stock:
     namespace = "dramatiq"
     args = [*WORKER_ARGS, "bench.jobs_dramatiq_stock", "--queues", QUEUE]
     env: dict[str, str] = {}
+    different = False
 
     def send(self, count: int) -> None:
         from dramatiq import Message
@@ -79,9 +95,15 @@ class Stock:
 
         broker = RedisBroker(url=f"{os.environ['BENCH_SYSTEM_URL']}/0", middleware=[])
         broker.declare_queue(QUEUE)
-        for _ in range(count):
-            broker.enqueue(Message(queue_name=QUEUE, actor_name="bench_fails", args=(), kwargs={}, options={}))
+        for n in range(count):
+            actor, args = ("bench_fails_differently", (n,)) if self.different else ("bench_fails", ())
+            broker.enqueue(Message(queue_name=QUEUE, actor_name=actor, args=args, kwargs={}, options={}))
         broker.close()
+
+
+class StockDifferent(Stock):
+    name = STOCK_DIFFERENT
+    different = True
 
 
 def drain(system: Project | Stock, count: int) -> dict[str, float]:
@@ -238,10 +260,12 @@ def main() -> None:
 
 def measure(args: argparse.Namespace) -> list[str]:
     loads = [os.getloadavg()[0]]
-    drains: dict[str, list[dict[str, float]]] = {PROJECT: [], BROKER_ONLY: [], STOCK: []}
+    drains: dict[str, list[dict[str, float]]] = {
+        name: [] for name in (PROJECT, BROKER_ONLY, STOCK, PROJECT_DIFFERENT, STOCK_DIFFERENT)
+    }
     limiter: dict[str, list[dict[str, float]]] = {WINDOW: [], TOKEN_BUCKET: []}
     for repeat in range(args.repeats):
-        systems: list[Project | Stock] = [Project(), BrokerOnly(), Stock()]
+        systems: list[Project | Stock] = [Project(), BrokerOnly(), Stock(), ProjectDifferent(), StockDifferent()]
         for system in systems[:: 1 if repeat % 2 == 0 else -1]:
             drains[system.name].append(result := drain(system, args.messages))
             print(f"  drain, {system.name}: {result}", flush=True)
@@ -250,9 +274,9 @@ def measure(args: argparse.Namespace) -> list[str]:
             print(f"  limiter, {kind}: {result}", flush=True)
         loads.append(os.getloadavg()[0])
 
-    def paired(name: str) -> str:
-        """messages/s of `name` over stock Dramatiq's in the same repeat: median (min-max) of the pairs."""
-        return spread([a["messages_s"] / b["messages_s"] for a, b in zip(drains[name], drains[STOCK], strict=True)], 2)
+    def paired(name: str, peer: str = STOCK) -> str:
+        """messages/s of `name` over `peer`'s in the same repeat: median (min-max) of the pairs."""
+        return spread([a["messages_s"] / b["messages_s"] for a, b in zip(drains[name], drains[peer], strict=True)], 2)
 
     rate = int(limiter[TOKEN_BUCKET][0]["rate"])
     lines = [
@@ -278,7 +302,8 @@ def measure(args: argparse.Namespace) -> list[str]:
     lines += [
         "",
         f"messages/s over stock Dramatiq's, pair by pair: this package {paired(PROJECT)}×, "
-        f"its broker alone {paired(BROKER_ONLY)}×",
+        f"its broker alone {paired(BROKER_ONLY)}×; no two failures alike, this package over stock Dramatiq "
+        f"{paired(PROJECT_DIFFERENT, STOCK_DIFFERENT)}×",
         "",
         f"SMTP rate limiter at the default `EMAIL_RATE_PER_S={rate}`, {args.emails} slots taken by 16 threads:",
         "",

@@ -28,3 +28,8 @@ FAILING_QUEUE = "bench-fail"
 @dramatiq.actor(queue_name=FAILING_QUEUE, max_retries=0)
 def bench_fails() -> None:
     raise RuntimeError("fails on purpose")
+
+
+@dramatiq.actor(queue_name="bench-fail", max_retries=0)
+def bench_fails_differently(n: int) -> None:
+    raise RuntimeError(f"fails on purpose, number {n}")  # no two failures alike

@@ -16,6 +16,11 @@ def bench_fails() -> None:
     raise RuntimeError("fails on purpose")
 
 
+@dramatiq.actor(queue_name="bench-fail", max_retries=0)
+def bench_fails_differently(n: int) -> None:
+    raise RuntimeError(f"fails on purpose, number {n}")  # no two failures alike
+
+
 # bench/run.py's no-op table: the jobs every system runs (bench.jobs_common needs no Django).
 
 

@@ -26,7 +26,7 @@ from django.utils import log as django_log
 
 from .mail import is_transient
 from .masking import mask_text, one_line_error
-from .tracebacks import traceback_text
+from .tracebacks import masked_traceback_text
 
 logger = logging.getLogger(__name__)
 
@@ -115,15 +115,14 @@ class SecretMaskingFilter(logging.Filter):
         masked = mask_text(message)
         if masked != message or record.args:
             record.msg, record.args = masked, None
-        if record.exc_info and not record.exc_text:
-            exc = record.exc_info[1]
-            record.exc_text = (
-                traceback_text(exc).removesuffix("\n")  # as Formatter.formatException has it, and formatted once
-                if exc is not None
-                else logging.Formatter().formatException(record.exc_info)
-            )
-        if record.exc_text:
-            record.exc_text = mask_text(record.exc_text)
+        exc = record.exc_info[1] if record.exc_info and not record.exc_text else None
+        if exc is not None:  # formatted and masked once (dramaturg.tracebacks); as Formatter.formatException has it
+            record.exc_text = masked_traceback_text(exc).removesuffix("\n")
+        else:
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            if record.exc_text:
+                record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
         setattr(record, _MASKED, True)

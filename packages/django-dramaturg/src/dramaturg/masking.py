@@ -25,6 +25,7 @@ the log handlers, so Dramatiq's own lines (which print arguments) are covered.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -111,6 +112,13 @@ def mask_text(text: str) -> str:
     if "://" not in text:  # no URL, no password in one: most log lines and tracebacks
         return text
     return _URL_PASSWORD.sub(lambda m: m["head"] + MASK + m["at"], text)
+
+
+@functools.lru_cache(maxsize=256)
+def mask_traceback(text: str) -> str:
+    """`mask_text` of a traceback, kept for the tracebacks that repeat (a failure that repeats has the
+    same text: `dramaturg.tracebacks`)."""
+    return mask_text(text)
 
 
 def mask_address(address: str) -> str:

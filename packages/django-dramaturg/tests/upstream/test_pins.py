@@ -49,6 +49,10 @@ PINS = {
         "44448f8c777cb8f39211642d376428b905331d347ff7da038551a1208d01da64",
         "dramaturg.broker.message_of / exception_of (MessageProxy._message, ._exception)",
     ),
+    "dramatiq.middleware.retries:Retries.after_process_message": (
+        "54139ce3ab7792bdb9a3d8a75516236667e0727956c9e02e0c763aaeb18cf73c",
+        "dramaturg.middleware.retries.ConfiguredRetries._decide (decides a failure as it does)",
+    ),
     "periodiq:main": (
         "b43d9b731a686d23e517e5e7fcfaa4f2ef216aa652713b439f5297522d34d1cd",
         "dramaturg.periodic.run (does what main does after argument parsing)",

@@ -6,7 +6,8 @@ from __future__ import annotations
 import dramatiq
 from dramatiq import Worker, get_broker
 
-from dramaturg.store import attempt_log, lookup
+from dramaturg.store import attempt_log, keys, lookup
+from dramaturg.store.connection import client
 from harness.processes import wait_for
 
 FAILS = {"left": 2}
@@ -36,3 +37,16 @@ def test_each_failed_attempt_and_its_masked_error_are_recorded_by_a_worker(clean
     assert [a["retries"] for a in attempts] == [0, 1]
     assert {a["error"] for a in attempts} == {"ConnectionError: attempt failed for abc password=********"}
     assert all(a["worker"] and a["at_ms"] for a in attempts)
+
+
+def test_a_publish_records_each_message_s_attempts_keeping_the_newest_and_expiring(clean_redis):
+    pipe = client().pipeline(transaction=False)
+    failures = [("m1", retries, 1_000 + retries, f"Error {retries}") for retries in range(attempt_log.MAX_ATTEMPTS + 5)]
+    attempt_log.add_to_pipeline(pipe, [*failures, ("m2", 0, 7, "Other: once")], "worker-1", ttl_s=60)
+    pipe.execute()
+    kept = attempt_log.failed_attempts("m1")
+    assert [a["retries"] for a in kept] == list(range(5, attempt_log.MAX_ATTEMPTS + 5))  # the newest, oldest first
+    assert attempt_log.failed_attempts("m2") == [
+        {"retries": 0, "at_ms": 7, "error": "Other: once", "worker": "worker-1"}
+    ]
+    assert 0 < client().ttl(keys.attempts_key("m1")) <= 60

@@ -7,11 +7,15 @@ from typing import Any
 
 import redis
 from dramatiq.broker import Broker, MessageProxy
-from dramatiq.errors import BrokerConnectionError
+from dramatiq.common import compute_backoff
+from dramatiq.errors import BrokerConnectionError, Retry
 from dramatiq.middleware import Retries
+from dramatiq.middleware.retries import DEFAULT_MAX_BACKOFF
 
 from dramaturg import conf
 from dramaturg.broker import put_back_instead_of_ack
+from dramaturg.timeutil import now_ms
+from dramaturg.tracebacks import retry_traceback_text
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +32,10 @@ class ConfiguredRetries(Retries):
     Dramatiq retries every few seconds until Redis answers. The same holds when a
     message out of retries cannot send its ``on_retry_exhausted`` callback: it is
     put back and runs out of retries again later, rather than dying silently.
+
+    A failure is decided as Dramatiq 2.2.1's Retries decides it (pinned in tests/upstream/test_pins.py),
+    with the traceback a retry keeps taken from `dramaturg.tracebacks`: the one the failure's log line
+    and dead letter show, formatted once, where Dramatiq formats it again.
     """
 
     def __init__(self) -> None:
@@ -40,8 +48,10 @@ class ConfiguredRetries(Retries):
     def after_process_message(
         self, broker: Broker, message: MessageProxy, *, result: Any = None, exception: BaseException | None = None
     ) -> None:
+        if exception is None:
+            return
         try:
-            super().after_process_message(broker, message, result=result, exception=exception)
+            self._decide(broker, message, exception)
         except (redis.RedisError, BrokerConnectionError) as error:
             what = "on_retry_exhausted callback" if message.failed else "retry"
             message.failed = False  # not to the dead-letter set: back to the queue, to be decided again
@@ -54,3 +64,42 @@ class ConfiguredRetries(Retries):
                 type(error).__name__,
                 error,
             )
+
+    def _decide(self, broker: Broker, message: MessageProxy, exception: BaseException) -> None:
+        """Dramatiq's Retries.after_process_message for a failure: fail it (an expected exception, or out
+        of retries, then its `on_retry_exhausted` callback) or enqueue it again after its backoff."""
+        actor = broker.get_actor(message.actor_name)
+        options = message.options
+
+        def option(name: str, default: Any = None) -> Any:
+            return options.get(name, actor.options.get(name, default))
+
+        throws = options.get("throws") or actor.options.get("throws")
+        if throws and isinstance(exception, throws):
+            self.logger.info("Aborting message %r.", message.message_id)
+            message.fail()
+            return
+        retries = options.setdefault("retries", 0)
+        options["retries"] = retries + 1
+        options["traceback"] = retry_traceback_text(exception)
+        options["requeue_timestamp"] = now_ms()
+        max_retries = option("max_retries", self.max_retries)
+        retry_when = actor.options.get("retry_when", self.retry_when)
+        if retry_when is not None:
+            exhausted = not retry_when(retries, exception)
+        else:
+            exhausted = max_retries is not None and retries >= max_retries
+        if exhausted:
+            self.logger.warning("Retries exceeded for message %r.", message.message_id)
+            message.fail()
+            callback = options.get("on_retry_exhausted") or actor.options.get("on_retry_exhausted")
+            if callback:
+                broker.get_actor(callback).send(message.asdict(), {"retries": retries, "max_retries": max_retries})
+            return
+        if isinstance(exception, Retry) and exception.delay is not None:
+            delay = exception.delay
+        else:
+            max_backoff = min(option("max_backoff", self.max_backoff), DEFAULT_MAX_BACKOFF)
+            _, delay = compute_backoff(retries, factor=option("min_backoff", self.min_backoff), max_backoff=max_backoff)
+        self.logger.info("Retrying message %r in %d milliseconds.", message.message_id, delay)
+        broker.enqueue(message, delay=delay)  # type: ignore[arg-type]  # the proxy, as Dramatiq enqueues it

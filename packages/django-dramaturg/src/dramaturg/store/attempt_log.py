@@ -15,7 +15,7 @@ from typing import Any
 import redis
 
 from . import keys
-from .connection import client
+from .connection import client, script
 
 MAX_ATTEMPTS = 50
 FIELDS = ("retries", "at_ms", "error", "worker")
@@ -26,11 +26,20 @@ def add_to_pipeline(
 ) -> None:
     """Queue on `pipe` the record of failed attempts: (message id, its retries before it, when it
     ended (ms), its error line) each."""
-    for message_id, retries, at_ms, error in failures:
-        key = keys.attempts_key(message_id)
-        pipe.rpush(key, json.dumps([retries, at_ms, error, worker], separators=(",", ":")))
-        pipe.ltrim(key, -MAX_ATTEMPTS, -1)
-        pipe.expire(key, max(ttl_s, 1))
+    if not failures:
+        return
+    script("record_attempts")(
+        keys=[keys.attempts_key(message_id) for message_id, *_ in failures],
+        args=[
+            MAX_ATTEMPTS,
+            max(ttl_s, 1),
+            *(
+                json.dumps([retries, at_ms, error, worker], separators=(",", ":"))
+                for _, retries, at_ms, error in failures
+            ),
+        ],
+        client=pipe,
+    )
 
 
 def failed_attempts(message_id: str) -> list[dict[str, Any]]:
