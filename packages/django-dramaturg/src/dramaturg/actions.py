@@ -42,6 +42,7 @@ CANCELLING_ACTIONS = (
     AuditEntry.Action.DELETE_READY,
 )
 WORKER_ACTIONS = (AuditEntry.Action.QUIET_WORKER, AuditEntry.Action.WAKE_WORKER)
+BULK_ACTIONS = (*DEAD_ACTIONS, *RETRY_ACTIONS, AuditEntry.Action.CLEAR)  # what runs as a bulk job when big
 PERIODIC_ACTIONS = (
     AuditEntry.Action.RUN_PERIODIC,
     AuditEntry.Action.DISABLE_PERIODIC,
@@ -171,13 +172,15 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     return _record_one(user, action, "queue", {"queue": queue}, count=int(changed))
 
 
-def clear_queue(user, queue: str) -> AuditEntry:
+def clear_queue(user, queue: str, progress: Callable[[int, int], None] | None = None) -> AuditEntry:
     """Drop every ready message of `queue` (store.queues.clear_ready), cancel what they owed
-    (dramaturg.owed_rows), and record how many."""
+    (dramaturg.owed_rows), and record how many; `progress(dropped, dropped)` after each batch (a bulk job's)."""
     dropped = 0
     settling = _Settling(owed_rows.cancel_for_messages)
     for bodies in queues.clear_ready(queue, before=settling.before):
         dropped += len(settling.after(bodies))
+        if progress is not None:
+            progress(dropped, dropped)
     return _record_one(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
 
 
@@ -233,6 +236,7 @@ VERBS: dict[str, StrOrPromise] = {
     AuditEntry.Action.KILL: gettext_lazy("Killed"),
     AuditEntry.Action.DELETE_READY: gettext_lazy("Deleted"),
     AuditEntry.Action.DELETE_DELAYED: gettext_lazy("Deleted"),
+    AuditEntry.Action.CLEAR: gettext_lazy("Cleared"),
 }
 
 # Whole sentences per action, so that each language can word and pluralise them its own way.

@@ -49,13 +49,14 @@ def prune_job_store() -> None:
 
 @dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
 def run_bulk_action(bulk_id: int) -> None:
-    """A big bulk action on dead letters or waiting retries, with its progress in the database (dramaturg.bulk)."""
+    """A big bulk action on dead letters, waiting retries or a queue's ready messages, with its progress in the
+    database (dramaturg.bulk)."""
     bulk.run(bulk_id)
 
 
 def start_bulk_action(user, action: str, filters: dict[str, str], total: int) -> BulkAction:
-    """Record a bulk action on everything matching `filters` and send its job."""
-    if action not in actions.DEAD_ACTIONS + actions.RETRY_ACTIONS:
+    """Record a bulk action on everything matching `filters` (a clear: `{"queue": name}`) and send its job."""
+    if action not in actions.BULK_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     with transaction.atomic():
         job = BulkAction.objects.create(

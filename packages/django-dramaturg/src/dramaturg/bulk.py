@@ -1,4 +1,5 @@
-"""Big bulk actions ("requeue all 300,000 matching") run as a job, with progress in the database.
+"""Big bulk actions ("requeue all 300,000 matching", clear a queue of a million) run as a job, with
+progress in the database.
 
 The request records a BulkAction and sends `dramaturg.actors.run_bulk_action` through the outbox
 (`dramaturg.actors.start_bulk_action`: sent after commit, or by the relay); the page polls the row's
@@ -32,9 +33,12 @@ def run(bulk_id: int) -> None:
         BulkAction.objects.filter(pk=bulk.pk).update(requested=done_before + requested, count=count_before + count)
 
     try:
-        entry = actions.perform(
-            bulk.user, bulk.action, "matching", filter=MessageFilter.from_params(bulk.filters), progress=progress
-        )
+        if bulk.action == AuditEntry.Action.CLEAR:
+            entry = actions.clear_queue(bulk.user, bulk.filters["queue"], progress=progress)
+        else:
+            entry = actions.perform(
+                bulk.user, bulk.action, "matching", filter=MessageFilter.from_params(bulk.filters), progress=progress
+            )
     except Exception as error:
         BulkAction.objects.filter(pk=bulk.pk).update(error=f"{type(error).__name__}: {error}"[:2000])
         raise  # retried by the actor: it goes on with what still matches

@@ -13,15 +13,18 @@ import dramatiq
 import pendulum
 import pytest
 from django.test import Client
-from dramatiq import Message, get_broker
+from dramatiq import Message, Worker, get_broker
 
 from dramaturg import actions, periodic
-from dramaturg.models import AuditEntry
+from dramaturg.actors import run_bulk_action
+from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import control, delayed, keys, lookup, queues, search, stats
 from dramaturg.store.connection import client as redis_client
 from dramaturg.store.search import SearchQuery
 from dramaturg.timeutil import now_ms
+from harness.dramaturg_settings import set_dramaturg
 from harness.fixtures import FAKE_HOST
+from harness.processes import wait_for
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fake_workers")]
 
@@ -205,6 +208,40 @@ def test_clearing_a_queue_is_confirmed_and_audited(staff, clean_redis):
     assert lookup.locate(later.message_id, [QUEUE], [])[0].state == "delayed"
     entry = AuditEntry.objects.get(action=AuditEntry.Action.CLEAR)
     assert (entry.count, entry.filters) == (3, {"queue": QUEUE})
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs on a worker thread, with a connection of its own
+def test_clearing_a_big_queue_runs_as_a_job_with_progress(
+    staff, clean_redis, settings, django_capture_on_commit_callbacks
+):
+    set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=2)
+    for n in range(5):
+        _enqueue(f"clear-{n}")
+    asked = staff.post(f"/jobs/queues/{QUEUE}/clear/", {"op": "clear"}).content.decode()
+    assert "Its 5 ready messages" in asked and "This runs as a background job" in asked
+    with django_capture_on_commit_callbacks(execute=True):  # the job's message, sent at the request's commit
+        response = staff.post(f"/jobs/queues/{QUEUE}/clear/", {"op": "clear", "confirm": "yes"})
+    job = BulkAction.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/bulk/{job.pk}/"
+    assert (job.action, job.filters, job.total) == ("clear", {"queue": QUEUE}, 5)
+    page = staff.get(response["Location"]).content.decode()
+    assert "<h1>Cleared" in page, page[page.find("<h1>") : page.find("</h1>")]
+    worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={run_bulk_action.queue_name})
+    worker.start()
+    try:
+        wait_for(lambda: _bulk_json(staff, job)["status"] == "done", timeout=20, what="the clearing job to finish")
+    finally:
+        worker.stop(timeout=10_000)
+    done = _bulk_json(staff, job)
+    assert (done["count"], done["percent"]) == (5, 100)
+    assert done["outcome"] == "Cleared queue emails: 5 ready messages deleted."
+    assert queues.queue_counts(QUEUE).ready == 0
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.CLEAR)
+    assert (entry.count, entry.filters, entry.user_email) == (5, {"queue": QUEUE}, "ops@example.com")
+
+
+def _bulk_json(client: Client, job: BulkAction) -> dict[str, Any]:
+    return client.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
 
 
 def test_a_delayed_job_is_run_now_or_deleted(staff, every_state):

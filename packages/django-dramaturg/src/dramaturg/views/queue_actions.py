@@ -10,8 +10,9 @@ from django.urls import reverse
 from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_POST
 
-from .. import actions
+from .. import actions, actors, conf
 from ..decorators import staff_required
+from ..models import AuditEntry
 from ..store import queues
 from ..store.filters import MessageFilter
 from ._action_flow import confirm_then_perform, confirm_then_record, parse_action
@@ -33,7 +34,8 @@ def ready_action(request: HttpRequest) -> HttpResponse:
 @staff_required
 @permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
-    """Drop every ready message of a queue, after a confirmation page that says how many; audited."""
+    """Drop every ready message of a queue, after a confirmation page that says how many; audited. More than
+    CONSOLE.BULK_INLINE_MAX of them are dropped by a bulk job, whose progress page the operator is sent to."""
     next_url = safe_next(request, reverse("dramaturg:queue", args=[queue]))
     if queue not in queues.queue_names():
         messages.error(request, gettext("Unknown queue or action."))
@@ -52,6 +54,11 @@ def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
         ),
         "confirm_label": gettext("Yes, clear the queue"),
     }
+    if ready > conf.settings.CONSOLE.BULK_INLINE_MAX:  # too many to clear within a request: a job clears them
+        if request.POST.get("confirm") == "yes":
+            job = actors.start_bulk_action(request.user, AuditEntry.Action.CLEAR, {"queue": queue}, ready)
+            return redirect("dramaturg:bulk", job.pk)
+        texts["effect"] += " " + gettext("This runs as a background job; a page shows its progress.")
     return confirm_then_record(
         request,
         op="clear",
