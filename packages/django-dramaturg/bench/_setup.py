@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -231,12 +232,21 @@ def ensure_bench_venv() -> None:
 # --- processes -----------------------------------------------------------------------------
 
 
+def _exit_on_sigterm() -> None:
+    """A bench stopped by SIGTERM (`kill`, a CI's time limit) exits as after Ctrl-C, through its `finally`
+    blocks and `atexit`, instead of dying with its servers left running."""
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 class Process:
     """A command in a session of its own, logging to var/bench-<name>.log; run from `cwd`, the package's
     directory unless told (`python -m dramatiq bench.jobs_dramatiq` finds this bench from there). Stopped at
-    the bench's exit if still running: a bench ended by an error or Ctrl-C leaves no redis-server or worker."""
+    the bench's exit if still running: a bench ended by an error, Ctrl-C or SIGTERM leaves no redis-server or
+    worker."""
 
     def __init__(self, args: list[str], name: str, env: dict | None = None, cwd: Path = PACKAGE):
+        _exit_on_sigterm()
         VAR.mkdir(exist_ok=True)
         self.log = open(VAR / f"bench-{name}.log", "w")  # noqa: SIM115  # closed by stop()
         self.proc = subprocess.Popen(
