@@ -42,6 +42,7 @@ CANCELLING_ACTIONS = (
     AuditEntry.Action.DELETE_READY,
 )
 WORKER_ACTIONS = (AuditEntry.Action.QUIET_WORKER, AuditEntry.Action.WAKE_WORKER)
+EMAIL_ACTIONS = (AuditEntry.Action.SEND_AGAIN, AuditEntry.Action.CANCEL_EMAIL)  # on outbox emails' rows
 BULK_ACTIONS = (*DEAD_ACTIONS, *RETRY_ACTIONS, AuditEntry.Action.CLEAR)  # what runs as a bulk job when big
 PERIODIC_ACTIONS = (
     AuditEntry.Action.RUN_PERIODIC,
@@ -251,6 +252,8 @@ _DONE: dict[str, StrOrPromise] = {
     AuditEntry.Action.DELETE_DELAYED: ngettext_lazy(
         "Deleted %(count)s message.", "Deleted %(count)s messages.", "count"
     ),
+    AuditEntry.Action.SEND_AGAIN: ngettext_lazy("Sent again %(count)s email.", "Sent again %(count)s emails.", "count"),
+    AuditEntry.Action.CANCEL_EMAIL: ngettext_lazy("Cancelled %(count)s email.", "Cancelled %(count)s emails.", "count"),
 }
 
 
@@ -275,6 +278,8 @@ def outcome_text(entry: AuditEntry) -> str:
         return _toggled_outcome(entry)
     text = _DONE[entry.action] % {"count": entry.count}
     skipped = entry.requested - entry.count
+    if entry.action in EMAIL_ACTIONS:
+        return text  # an email not in a state the action applies to is left as it is, not taken by someone
     if skipped and entry.action == AuditEntry.Action.DELETE_READY:
         text += " " + ngettext(
             "%(count)s had already been taken by a worker (or deleted by someone else).",

@@ -98,7 +98,8 @@ class SendOnceRow(models.Model):
 class AuditEntry(models.Model):
     """Who did what to which messages or queues, when: requeued or deleted dead letters,
     retried now, killed or deleted delayed messages, deleted ready ones, paused, resumed or cleared
-    a queue, ran, disabled or enabled a periodic job, told a worker to stop or resume taking work."""
+    a queue, ran, disabled or enabled a periodic job, told a worker to stop or resume taking work, sent an
+    outbox email again or cancelled it."""
 
     class Action(models.TextChoices):
         REQUEUE = "requeue", _("Requeue")
@@ -115,6 +116,8 @@ class AuditEntry(models.Model):
         ENABLE_PERIODIC = "enable_periodic", _("Enable periodic job")
         QUIET_WORKER = "quiet_worker", _("Stop worker taking work")
         WAKE_WORKER = "wake_worker", _("Let worker take work")
+        SEND_AGAIN = "send_again", _("Send email again")  # an outbox email (the console's Emails page)
+        CANCEL_EMAIL = "cancel_email", _("Cancel email")
 
     created_at = models.DateTimeField(_("created at"), auto_now_add=True, db_index=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, verbose_name=_("user"))

@@ -61,12 +61,18 @@ def test_cancel_and_send_again_confirm_first_and_are_audited(operator):
     confirm = operator.post("/jobs/emails/action/", {"op": "kill:selected", "refs": [owed.pk]})
     assert confirm.status_code == 200 and "Cancel 1 email?" in confirm.content.decode()
     assert OutboxEmail.objects.get(pk=owed.pk).status == "pending"  # nothing done before the confirmation
-    operator.post("/jobs/emails/action/", {"op": "kill:selected", "refs": [owed.pk], "confirm": "yes"})
-    assert OutboxEmail.objects.get(pk=owed.pk).status == "cancelled"
-    operator.post("/jobs/emails/action/", {"op": "requeue:selected", "refs": [owed.pk, failed.pk], "confirm": "yes"})
+    done = operator.post(
+        "/jobs/emails/action/", {"op": "kill:selected", "refs": [owed.pk], "confirm": "yes"}, follow=True
+    )
+    assert OutboxEmail.objects.get(pk=owed.pk).status == "cancelled" and "Cancelled 1 email." in done.content.decode()
+    fields = {"op": "requeue:selected", "refs": [owed.pk, failed.pk], "confirm": "yes"}
+    assert "Sent again 2 emails." in operator.post("/jobs/emails/action/", fields, follow=True).content.decode()
     assert set(OutboxEmail.objects.values_list("status", flat=True)) == {"pending"}
     assert OutboxMessage.objects.filter(actor_name="send_outbox_email", args=[failed.pk]).count() == 2
-    assert list(AuditEntry.objects.order_by("pk").values_list("action", "count")) == [("kill", 1), ("requeue", 2)]
+    assert list(AuditEntry.objects.order_by("pk").values_list("action", "count")) == [
+        ("cancel_email", 1),
+        ("send_again", 2),
+    ]
 
 
 def test_the_admin_lists_them_read_only_with_recipients_masked(operator):

@@ -178,14 +178,13 @@ def confirm_then_record(
     next_url: str,
     perform: Callable[[], AuditEntry],
     refs: Sequence[str] = (),
-    outcome: Callable[[AuditEntry], str] = actions.outcome_text,
 ) -> HttpResponse:
     """An action on one thing (a queue, a periodic job, a worker) or on the `refs` the form carries (outbox
     emails): its confirmation page first; once confirmed, `perform` does it and records it (dramaturg.actions),
-    and the operator is told the `outcome`."""
+    and the operator is told its outcome."""
     if request.POST.get("confirm") != "yes":
         context = {**texts, "action_url": request.path, "danger": danger, "op": op, "next": next_url, "refs": refs}
         return render(request, "dramaturg/confirm.html", context)
     entry = perform()
-    (messages.success if entry.count else messages.warning)(request, outcome(entry))
+    (messages.success if entry.count else messages.warning)(request, actions.outcome_text(entry))
     return redirect(next_url)

@@ -4,7 +4,6 @@ confirm-then-perform flow and its audit log (dramaturg.actions)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -33,8 +32,8 @@ STATE_LABELS = {
 }
 # The form's op -> the audited action and what it does to the rows.
 EMAIL_ACTIONS = {
-    "requeue": (AuditEntry.Action.REQUEUE, outbox.requeue),
-    "kill": (AuditEntry.Action.KILL, outbox.cancel),
+    "requeue": (AuditEntry.Action.SEND_AGAIN, outbox.requeue),
+    "kill": (AuditEntry.Action.CANCEL_EMAIL, outbox.cancel),
 }
 
 
@@ -117,7 +116,6 @@ def email_action(request: HttpRequest) -> HttpResponse:
         next_url=next_url,
         perform=lambda: actions.record(request.user, action, scope, {"emails": "outbox"}, [ids], take),
         refs=[str(pk) for pk in ids],
-        outcome=partial(_outcome, op),
     )
 
 
@@ -136,10 +134,3 @@ def _texts(op: str, count: int) -> dict[str, str]:
         "effect": gettext("A worker that gets its job later sends nothing; you can send it again."),
         "confirm_label": gettext("Yes, cancel"),
     }
-
-
-def _outcome(op: str, entry: AuditEntry) -> str:
-    count = {"count": entry.count}
-    if op == "requeue":
-        return ngettext("Sent again %(count)s email.", "Sent again %(count)s emails.", entry.count) % count
-    return ngettext("Cancelled %(count)s email.", "Cancelled %(count)s emails.", entry.count) % count
