@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 # Set on a MessageProxy once its attempt's error is recorded, so the nack that follows a final
 # failure does not record it twice, whichever order the middleware runs in.
 _ERROR_RECORDED = "_jobs_task_error_recorded"
+# Set once its FAILED is recorded: the nack that dead-letters it then has nothing to add (no round trip).
+_FAILED_RECORDED = "_jobs_task_failed_recorded"
 
 
 def _error(exception: BaseException, note: str = "") -> dict[str, str]:
@@ -78,14 +80,14 @@ class TaskResults(Middleware):
             self._settle(message, task, task_results.SUCCESSFUL, return_json=vars(message).get(RETURN_JSON, "null"))
         else:
             setattr(message, _ERROR_RECORDED, True)
-            self._settle(
-                message, task, task_results.FAILED if message.failed else task_results.READY, error=_error(exception)
-            )
+            status = task_results.FAILED if message.failed else task_results.READY
+            if self._settle(message, task, status, error=_error(exception)) and status == task_results.FAILED:
+                setattr(message, _FAILED_RECORDED, True)
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """Dead-lettered: FAILED, if the attempt did not say so already (e.g. skipped before it ran)."""
         task = registered(message.actor_name)
-        if task is None:
+        if task is None or vars(message).get(_FAILED_RECORDED):
             return
         error = None
         if not vars(message).get(_ERROR_RECORDED):
@@ -113,7 +115,8 @@ class TaskResults(Middleware):
         error: dict[str, str] | None = None,
         return_json: str = "",
         only_if_unfinished: bool = False,
-    ) -> None:
+    ) -> bool:
+        """Record the attempt's end as `status`; False if Redis did not take it (logged)."""
         _, backend = self._backend(message, task)
         try:
             finished = task_results.settle(
@@ -130,9 +133,10 @@ class TaskResults(Middleware):
             logger.warning(
                 "Result of task %s (%s) not recorded as %s: %s", message.message_id, message.actor_name, status, failure
             )
-            return
+            return False
         if record is not None:
             task_finished.send(type(backend), task_result=task_result(record, task))
+        return True
 
     @staticmethod
     def _backend(message: Message | MessageProxy, task: Task) -> tuple[str, Any]:
