@@ -169,17 +169,33 @@ def write_results(
     directory: Path, stem: str, results: dict, table: Callable[[dict], list[str]], *, merge: bool
 ) -> None:
     """Write `results` to directory/stem.json and its table to stem.md, and print the table; with `merge`
-    (a run of some parts only), the parts measured replace those parts of the last results."""
+    (a run of some parts only), the parts measured replace those parts of the last results, each part keeping
+    when it was measured (`"parts_at"`), and the table ends with those dates when they differ."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stem}.json"
+    results = {**results, "parts_at": {k: results.get("at", "") for k in results if k not in _NOT_PARTS}}
     if merge and path.exists():
         previous = json.loads(path.read_text())
-        measured = {k: v for k, v in results.items() if k not in ("ratios", "command")}
-        results = {**previous, **measured, "ratios": {**previous.get("ratios", {}), **results.get("ratios", {})}}
+        measured = {k: v for k, v in results.items() if k not in ("ratios", "command", "parts_at")}
+        parts_at = {k: previous.get("at", "") for k in previous if k not in _NOT_PARTS}
+        results = {
+            **previous,
+            **measured,
+            "ratios": {**previous.get("ratios", {}), **results.get("ratios", {})},
+            "parts_at": {**parts_at, **previous.get("parts_at", {}), **results["parts_at"]},
+        }
     path.write_text(json.dumps(results, indent=2))
     lines = table(results)
+    if len(set(results["parts_at"].values())) > 1:
+        dates = "; ".join(f"{part}: {at}" for part, at in sorted(results["parts_at"].items()))
+        lines += ["", f"Parts measured in separate runs (`--only`), each when: {dates}."]
     (directory / f"{stem}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+# What a results file holds beside the parts measured: when, where, how, and the ratios worked out of them.
+_NOT_PARTS = {"at", "machine", "load_average_at_start", "load_average_at_end", "load_average", "configs", "command"}
+_NOT_PARTS |= {"counts", "repeats", "ratios", "parts_at"}
 
 
 def runner_arguments(doc: str, parts: list[str]) -> argparse.Namespace:
