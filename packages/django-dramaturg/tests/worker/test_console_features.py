@@ -240,6 +240,18 @@ def test_clearing_a_big_queue_runs_as_a_job_with_progress(
     assert (entry.count, entry.filters, entry.user_email) == (5, {"queue": QUEUE}, "ops@example.com")
 
 
+def test_a_big_clear_of_the_bulk_jobs_own_queue_is_done_in_the_request(staff, clean_redis, settings):
+    """The job would wait behind the very messages it is to clear."""
+    set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=2)
+    own = run_bulk_action.queue_name
+    for n in range(5):
+        _enqueue(f"clear-{n}", queue=own)
+    asked, done = _post(staff, f"/jobs/queues/{own}/clear/", {"op": "clear"})
+    assert "This runs as a background job" not in asked
+    assert f"Cleared queue {own}: 5 ready messages deleted." in done
+    assert queues.queue_counts(own).ready == 0 and not BulkAction.objects.exists()
+
+
 def _bulk_json(client: Client, job: BulkAction) -> dict[str, Any]:
     return client.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
 

@@ -35,7 +35,8 @@ def ready_action(request: HttpRequest) -> HttpResponse:
 @permission_required(actions.QUEUE_PERMISSION, raise_exception=True)
 def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
     """Drop every ready message of a queue, after a confirmation page that says how many; audited. More than
-    CONSOLE.BULK_INLINE_MAX of them are dropped by a bulk job, whose progress page the operator is sent to."""
+    CONSOLE.BULK_INLINE_MAX of them are dropped by a bulk job, whose progress page the operator is sent to
+    (except on the bulk job's own queue, where the job would wait behind them: cleared in the request)."""
     next_url = safe_next(request, reverse("dramaturg:queue", args=[queue]))
     if queue not in queues.queue_names():
         messages.error(request, gettext("Unknown queue or action."))
@@ -54,7 +55,8 @@ def queue_clear(request: HttpRequest, queue: str) -> HttpResponse:
         ),
         "confirm_label": gettext("Yes, clear the queue"),
     }
-    if ready > conf.settings.CONSOLE.BULK_INLINE_MAX:  # too many to clear within a request: a job clears them
+    # Too many to clear within a request: a job clears them, unless it would wait behind them on this very queue.
+    if ready > conf.settings.CONSOLE.BULK_INLINE_MAX and queue != actors.run_bulk_action.queue_name:
         if request.POST.get("confirm") == "yes":
             job = actors.start_bulk_action(request.user, AuditEntry.Action.CLEAR, {"queue": queue}, ready)
             return redirect("dramaturg:bulk", job.pk)
