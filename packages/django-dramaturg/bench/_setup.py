@@ -252,7 +252,12 @@ def _exit_on_sigterm() -> None:
     """A bench stopped by SIGTERM (`kill`, a CI's time limit) exits as after Ctrl-C, through its `finally`
     blocks and `atexit`, instead of dying with its servers left running."""
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+        signal.signal(signal.SIGTERM, _exit)
+
+
+def _exit(signum: int, frame: object) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM does not cut the clean-up short
+    sys.exit(128 + signum)
 
 
 class Process:

@@ -204,7 +204,7 @@ def limiter_cost(kind: str, emails: int, threads: int = 16) -> dict[str, float]:
             with lock:
                 sent.append(time.monotonic())
 
-    pool = [threading.Thread(target=sender) for _ in range(threads)]
+    pool = [threading.Thread(target=sender, daemon=True) for _ in range(threads)]  # (a SIGTERM exits at once)
     for thread in pool:
         thread.start()
     warmed.wait()

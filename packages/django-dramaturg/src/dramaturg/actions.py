@@ -173,12 +173,14 @@ def set_paused(user, queue: str, paused: bool) -> AuditEntry:
     return _record_one(user, action, "queue", {"queue": queue}, count=int(changed))
 
 
-def clear_queue(user, queue: str, progress: Callable[[int, int], None] | None = None) -> AuditEntry:
-    """Drop every ready message of `queue` (store.queues.clear_ready), cancel what they owed
-    (dramaturg.owed_rows), and record how many; `progress(dropped, dropped)` after each batch (a bulk job's)."""
+def clear_queue(
+    user, queue: str, progress: Callable[[int, int], None] | None = None, limit: int | None = None
+) -> AuditEntry:
+    """Drop every ready message of `queue` (store.queues.clear_ready), or the first `limit`, cancel what they
+    owed (dramaturg.owed_rows), and record how many; `progress(dropped, dropped)` after each batch (a bulk job's)."""
     dropped = 0
     settling = _Settling(owed_rows.cancel_for_messages)
-    for bodies in queues.clear_ready(queue, before=settling.before):
+    for bodies in queues.clear_ready(queue, before=settling.before, limit=limit):
         dropped += len(settling.after(bodies))
         if progress is not None:
             progress(dropped, dropped)

@@ -33,8 +33,9 @@ def run(bulk_id: int) -> None:
         BulkAction.objects.filter(pk=bulk.pk).update(requested=done_before + requested, count=count_before + count)
 
     try:
-        if bulk.action == AuditEntry.Action.CLEAR:
-            entry = actions.clear_queue(bulk.user, bulk.filters["queue"], progress=progress)
+        if bulk.action == AuditEntry.Action.CLEAR:  # what was ready when it was confirmed, not what came since
+            left = max(bulk.total - done_before, 0)
+            entry = actions.clear_queue(bulk.user, bulk.filters["queue"], progress=progress, limit=left)
         else:
             entry = actions.perform(
                 bulk.user, bulk.action, "matching", filter=MessageFilter.from_params(bulk.filters), progress=progress

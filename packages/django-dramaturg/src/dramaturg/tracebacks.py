@@ -2,19 +2,20 @@
 
 A job that fails is logged (with its traceback), its retry or dead letter keeps the traceback, and a
 task's result records it: formatting it is most of what a failing job costs the worker, so it is done
-once per exception and kept on it. Failures that repeat cost less again, per process:
+once per exception and kept on it (formatted again if the exception was raised on since). Failures
+that repeat cost less again, per process:
 
 - a failure like an earlier one (the same type, message and code positions: every job of a queue
   failing the same way while a service is down) reuses its text;
 - a failure at the same code positions with another message (each error naming its job) reuses the
-  formatted stack, the costly part, and formats only its last line.
+  formatted stack, the costly part (Python 3.12 parses each source line for its `^^^` marks), and
+  formats only its last line.
 
 The masked text (what a log line shows) is kept the same way: `masked_traceback_text`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import traceback
 from types import TracebackType
@@ -22,11 +23,12 @@ from typing import Any
 
 from dramaturg.masking import mask_text, mask_traceback
 
-_TEXTS = "_dramaturg_traceback_texts"  # on an exception: (its stack's text, the rest)
-_MASKED = "_dramaturg_masked_traceback"
+_TEXT = "_dramaturg_traceback_text"  # on an exception: (what its text depends on, its text)
+_MASKED = "_dramaturg_masked_traceback"  # the same, masked
 _KEPT = 256  # texts kept per kind, for failures that repeat
+_KEPT_CHARS = 16_384  # a longer text (a message that quotes a payload) is not kept
 _lock = threading.Lock()
-_failures: dict[tuple[Any, ...], tuple[str, str]] = {}  # a failure's key -> its texts
+_failures: dict[tuple[Any, ...], str] = {}  # a failure's key -> its text
 _stacks: dict[tuple[Any, ...], str] = {}  # code positions -> "Traceback (most recent call last):" and the frames
 # Their last line depends on more than the exception's message (a "Did you mean" from the failing frame).
 _UNKEYED = (SyntaxError, BaseExceptionGroup, NameError, AttributeError, ImportError)
@@ -37,17 +39,20 @@ RETRY_TRACEBACK_FRAMES = 30
 def traceback_text(exc: BaseException) -> str:
     """`traceback.format_exception(exc)`, joined (ends with a newline); formatted once per exception,
     and in part or whole once per process for failures that repeat."""
-    stack, rest = _texts(exc)
-    return stack + rest
+    text = _kept(exc, _TEXT)
+    if text is None:
+        text = _text(exc)
+        _keep(exc, _TEXT, text)
+    return text
 
 
 def masked_traceback_text(exc: BaseException) -> str:
-    """`mask_text(traceback_text(exc))`, with the masked stack of failures that repeat kept: the stack
-    and the rest masked apart (a secret-looking key and its value are on one line of a traceback)."""
+    """`mask_text(traceback_text(exc))`, masked once per exception and once per process for a text that
+    repeats (`dramaturg.masking.mask_traceback`)."""
     masked = _kept(exc, _MASKED)
     if masked is None:
-        stack, rest = _texts(exc)
-        masked = mask_traceback(stack) + mask_text(rest)
+        text = traceback_text(exc)
+        masked = mask_traceback(text) if len(text) <= _KEPT_CHARS else mask_text(text)
         _keep(exc, _MASKED, masked)
     return masked
 
@@ -55,58 +60,64 @@ def masked_traceback_text(exc: BaseException) -> str:
 def retry_traceback_text(exc: BaseException) -> str:
     """The traceback a retried message keeps: Dramatiq's `format_exc(limit=30)`, which is
     `traceback_text` whenever no traceback in the chain is deeper than that."""
-    if _deepest(exc, set()) <= RETRY_TRACEBACK_FRAMES:
+    if _deepest(exc) <= RETRY_TRACEBACK_FRAMES:
         return traceback_text(exc)
     return "".join(traceback.format_exception(exc, limit=RETRY_TRACEBACK_FRAMES))
 
 
-def _texts(exc: BaseException) -> tuple[str, str]:
-    texts = _kept(exc, _TEXTS)
-    if texts is not None:
-        return texts
-    key = _failure_key(exc, set())
-    texts = _failures.get(key) if key is not None else None
-    if texts is None:
-        texts = _format(exc, key)
-        if key is not None:
-            _remember(_failures, key, texts)
-    _keep(exc, _TEXTS, texts)
-    return texts
-
-
-def _format(exc: BaseException, key: tuple[Any, ...] | None) -> tuple[str, str]:
-    """(the part failures alike share, the rest): the stack (from the kept ones) and the exception's line
-    when `exc` is keyed and has no chain; else the whole text, and nothing."""
+def _text(exc: BaseException) -> str:
+    key = _failure_key(exc)
+    text = _failures.get(key) if key is not None else None
+    if text is not None:
+        return text
     if key is None or _chained(exc) is not None:
-        return "".join(traceback.format_exception(exc)), ""
-    frames = key[2]
-    stack = _stacks.get(frames)
-    if stack is None:
-        stack = "".join(traceback.format_exception(exc)[:-1])  # all but the exception's own line
-        _remember(_stacks, frames, stack)
-    return stack, "".join(traceback.format_exception_only(exc))
+        text = "".join(traceback.format_exception(exc))
+    else:  # one exception: its stack from the kept ones, then its own line
+        frames = key[0][2]
+        stack = _stacks.get(frames)
+        if stack is None:
+            lines = traceback.format_exception(exc)
+            stack, text = "".join(lines[:-1]), "".join(lines)  # all but the exception's own line, and all
+            if len(stack) <= _KEPT_CHARS:
+                _remember(_stacks, frames, stack)
+        else:
+            text = stack + "".join(traceback.format_exception_only(exc))
+    if key is not None and len(text) <= _KEPT_CHARS and key[0][1] in text:  # (a __str__ that answers alike)
+        _remember(_failures, key, text)
+    return text
 
 
-def _remember(kept: dict[tuple[Any, ...], Any], key: tuple[Any, ...], value: Any) -> None:
+def _remember(kept: dict[tuple[Any, ...], str], key: tuple[Any, ...], value: str) -> None:
     with _lock:
-        if len(kept) >= _KEPT:
-            del kept[next(iter(kept))]  # the oldest
+        oldest = kept.pop(next(iter(kept))) if len(kept) >= _KEPT else None
         kept[key] = value
+    del oldest  # freed outside the lock
+
+
+def _stamp(exc: BaseException) -> tuple[Any, ...]:
+    """What an exception's text depends on that changes when it is raised on, chained or noted after."""
+    notes = getattr(exc, "__notes__", None)
+    notes_count = len(notes) if isinstance(notes, list) else -1
+    return (exc.__traceback__, exc.__cause__, exc.__context__, exc.__suppress_context__, notes_count)
 
 
 def _kept(exc: BaseException, name: str) -> Any:
-    return vars(exc).get(name) if hasattr(exc, "__dict__") else None
+    kept = vars(exc).get(name) if hasattr(exc, "__dict__") else None
+    if kept is None or any(a is not b for a, b in zip(kept[0], _stamp(exc), strict=True)):
+        return None
+    return kept[1]
 
 
-def _keep(exc: BaseException, name: str, value: Any) -> None:
-    with contextlib.suppress(AttributeError):  # an exception class with __slots__: not kept
-        setattr(exc, name, value)
+def _keep(exc: BaseException, name: str, value: str) -> None:
+    if hasattr(exc, "__dict__"):  # (an exception class with __slots__: not kept)
+        setattr(exc, name, (_stamp(exc), value))
 
 
-def _frames(tb: TracebackType | None) -> tuple[tuple[Any, int], ...]:
+def _frames(tb: TracebackType | None) -> tuple[tuple[Any, ...], ...]:
     frames = []
     while tb is not None:
-        frames.append((tb.tb_frame.f_code, tb.tb_lasti))
+        code = tb.tb_frame.f_code
+        frames.append((code.co_filename, code, tb.tb_lasti))  # (code objects compare equal across files)
         tb = tb.tb_next
     return tuple(frames)
 
@@ -118,32 +129,35 @@ def _chained(exc: BaseException) -> BaseException | None:
     return None if exc.__suppress_context__ else exc.__context__
 
 
-def _failure_key(exc: BaseException, seen: set[int]) -> tuple[Any, ...] | None:
-    """What `exc`'s formatted traceback depends on (the source lines aside): its type, message and code
-    positions, and its chain's; None when more than that counts (`_UNKEYED`, notes, a cycle, a failing str)."""
-    if isinstance(exc, _UNKEYED) or hasattr(exc, "__notes__") or id(exc) in seen:
-        return None
-    seen.add(id(exc))
-    try:
-        message = str(exc)
-    except Exception:
-        return None
-    chained = _chained(exc)
-    before = None
-    if chained is not None:
-        before = _failure_key(chained, seen)
-        if before is None:
+def _failure_key(exc: BaseException) -> tuple[Any, ...] | None:
+    """What `exc`'s formatted traceback depends on (the source lines aside): for it and each exception of its
+    chain, its type, message, code positions and how it is chained; None when more than that counts
+    (`_UNKEYED`, notes, a cycle, a failing str)."""
+    links: list[tuple[Any, ...]] = []
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None:
+        if isinstance(link, _UNKEYED) or hasattr(link, "__notes__") or id(link) in seen:
             return None
-    return (type(exc), message, _frames(exc.__traceback__), exc.__cause__ is not None, before)
+        seen.add(id(link))
+        try:
+            message = str(link)
+        except Exception:
+            return None
+        links.append((type(link), message, _frames(link.__traceback__), link.__cause__ is not None))
+        link = _chained(link)
+    return tuple(links)
 
 
-def _deepest(exc: BaseException | None, seen: set[int]) -> int:
-    """The most frames of any traceback in `exc`'s chain."""
-    depth = 0
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        depth = max(depth, len(_frames(exc.__traceback__)))
-        if isinstance(exc, BaseExceptionGroup):
-            depth = max([depth, *(_deepest(inner, seen) for inner in exc.exceptions)])
-        exc = _chained(exc)
+def _deepest(exc: BaseException) -> int:
+    """The most frames of any traceback in `exc`'s chain (exception groups' included)."""
+    depth, seen, todo = 0, set(), [exc]
+    while todo:
+        link: BaseException | None = todo.pop()
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            depth = max(depth, len(_frames(link.__traceback__)))
+            if isinstance(link, BaseExceptionGroup):
+                todo.extend(link.exceptions)
+            link = _chained(link)
     return depth

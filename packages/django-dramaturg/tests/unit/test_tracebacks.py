@@ -153,3 +153,41 @@ def test_a_retry_keeps_dramatiqs_text_of_at_most_30_frames_per_traceback():
     assert retry_traceback_text(shallow) == traceback_text(shallow)
     assert retry_traceback_text(deeper) == "".join(traceback.format_exception(deeper, limit=30))
     assert retry_traceback_text(deeper) != traceback_text(deeper)
+
+
+def test_an_exception_raised_on_after_its_text_was_taken_is_formatted_again():
+    def inner() -> None:
+        raise RuntimeError("raised on")
+
+    def outer() -> None:
+        try:
+            inner()
+        except RuntimeError as exc:
+            assert "in outer" not in traceback_text(exc)  # as a log line inside the actor would take it
+            raise
+
+    exc = caught(outer)
+    assert traceback_text(exc) == "".join(traceback.format_exception(exc)) and "in outer" in traceback_text(exc)
+    assert masked_traceback_text(exc) == mask_text(traceback_text(exc))
+    assert retry_traceback_text(exc) == traceback_text(exc)
+
+
+def test_the_same_code_in_two_files_keeps_each_file(tmp_path):
+    source = "def fails():\n    raise RuntimeError('alike')\n"
+    texts = []
+    for name in ("first.py", "second.py"):
+        path = tmp_path / name
+        path.write_text(source)
+        namespace: dict = {}
+        exec(compile(source, str(path), "exec"), namespace)  # two modules of the same code
+        texts.append(traceback_text(caught(namespace["fails"])))
+    assert "first.py" in texts[0] and "second.py" in texts[1]
+
+
+def test_a_long_chain_of_contexts_is_formatted_without_recursion():
+    exc: BaseException = ValueError("first")
+    for n in range(3_000):
+        later = ValueError(n)
+        later.__context__ = exc
+        exc = later
+    assert retry_traceback_text(exc) == "".join(traceback.format_exception(exc))

@@ -82,7 +82,7 @@ class TaskResults(Middleware):
             setattr(message, _ERROR_RECORDED, True)
             status = task_results.FAILED if message.failed else task_results.READY
             if self._settle(message, task, status, error=_error(exception)) and status == task_results.FAILED:
-                setattr(message, _FAILED_RECORDED, True)
+                setattr(message, _FAILED_RECORDED, True)  # FAILED written, the result finished by it
 
     def after_nack(self, broker: Broker, message: MessageProxy) -> None:
         """Dead-lettered: FAILED, if the attempt did not say so already (e.g. skipped before it ran)."""
@@ -116,7 +116,9 @@ class TaskResults(Middleware):
         return_json: str = "",
         only_if_unfinished: bool = False,
     ) -> bool:
-        """Record the attempt's end as `status`; False if Redis did not take it (logged)."""
+        """Record the attempt's end as `status`: True if this finished the result (a final status written for the
+        first time); False if not, because its record is missing (expired, or never written: Redis was away when
+        the attempt started, or the enqueuer's record is late) or Redis did not answer (logged)."""
         _, backend = self._backend(message, task)
         try:
             finished = task_results.settle(
@@ -136,7 +138,7 @@ class TaskResults(Middleware):
             return False
         if record is not None:
             task_finished.send(type(backend), task_result=task_result(record, task))
-        return True
+        return finished
 
     @staticmethod
     def _backend(message: Message | MessageProxy, task: Task) -> tuple[str, Any]:

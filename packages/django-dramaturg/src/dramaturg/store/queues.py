@@ -185,13 +185,20 @@ def _delete_ready(conn: redis.Redis, queue: str, ids: list[str], before: Before 
 
 
 def clear_ready(
-    queue: str, *, batch: int = CLEAR_BATCH, before: Before | None = None
+    queue: str, *, batch: int = CLEAR_BATCH, before: Before | None = None, limit: int | None = None
 ) -> Iterator[list[dict[str, Any]]]:
-    """Drop every ready message of `queue`, a batch at a time from the front (messages running on a
-    worker finish; delayed and dead ones stay). `before` is called with each batch's decoded bodies
-    before Redis changes. Yields the decoded bodies of each batch dropped (a worker may have taken some
-    of those read first)."""
+    """Drop every ready message of `queue` (or the first `limit` of them), a batch at a time from the front
+    (messages running on a worker finish; delayed and dead ones stay). `before` is called with each batch's
+    decoded bodies before Redis changes. Yields the decoded bodies of each batch dropped (a worker may have
+    taken some of those read first)."""
     conn = client()
     queue = q_name(queue)
-    while ids := [text(i) for i in conn.lrange(keys.queue_key(queue), 0, batch - 1)]:
+    left = limit
+    while left is None or left > 0:
+        size = batch if left is None else min(batch, left)
+        ids = [text(i) for i in conn.lrange(keys.queue_key(queue), 0, size - 1)]
+        if not ids:
+            return
+        if left is not None:
+            left -= len(ids)
         yield _delete_ready(conn, queue, ids, before)
