@@ -159,6 +159,11 @@ def record(
     return _record_one(user, action, scope, filters, count=count, requested=requested, refs="\n".join(handled))
 
 
+def record_counts(user, action: str, scope: str, filters: dict[str, str], *, requested: int, count: int) -> AuditEntry:
+    """An action's audit entry from its counts alone: what a bulk action did before it gave up."""
+    return _record_one(user, action, scope, filters, count=count, requested=requested)
+
+
 def _email(user) -> str:
     """Who did it: the user's email, or the OS user for a management command."""
     if user is None:

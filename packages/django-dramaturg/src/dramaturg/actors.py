@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from functools import partial
+from typing import Any
 
 import dramatiq
 import redis
@@ -47,11 +48,18 @@ def prune_job_store() -> None:
         )
 
 
-@dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000)
+@dramatiq.actor(queue_name="default", max_retries=5, time_limit=60 * 60_000, on_retry_exhausted="bulk_action_gave_up")
 def run_bulk_action(bulk_id: int) -> None:
     """A big bulk action on dead letters, waiting retries or a queue's ready messages, with its progress in the
     database (dramaturg.bulk)."""
     bulk.run(bulk_id)
+
+
+@dramatiq.actor(queue_name="default", max_retries=5)
+def bulk_action_gave_up(message: dict[str, Any], retries: dict[str, Any]) -> None:
+    """`run_bulk_action` ran out of retries (Dramatiq's on_retry_exhausted callback): its action is FAILED, and
+    what it did by then is audited, instead of the page saying "running" for good."""
+    bulk.give_up(message["args"][0], int(retries.get("retries", 0)) + 1)
 
 
 def start_bulk_action(user, action: str, filters: dict[str, str], total: int) -> BulkAction:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -53,7 +54,20 @@ def run(bulk_id: int) -> None:
     )
 
 
-def fail(bulk_id: int, reason: str) -> None:
-    BulkAction.objects.filter(pk=bulk_id).exclude(status=BulkAction.Status.DONE).update(
-        status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now()
-    )
+def give_up(bulk_id: int, attempts: int) -> None:
+    """The job ran out of retries: the action is FAILED, with its last error, and what it did by then is in the
+    audit log (a clear or a delete cannot be undone). Once: a second call changes nothing."""
+    with transaction.atomic():
+        bulk = BulkAction.objects.select_for_update().filter(pk=bulk_id).first()
+        if bulk is None or bulk.status in (BulkAction.Status.DONE, BulkAction.Status.FAILED):
+            return
+        scope = "queue" if bulk.action == AuditEntry.Action.CLEAR else "matching"
+        entry = actions.record_counts(
+            bulk.user, bulk.action, scope, bulk.filters, requested=bulk.requested, count=bulk.count
+        )
+        if bulk.user_email:
+            AuditEntry.objects.filter(pk=entry.pk).update(user_email=bulk.user_email)
+        reason = f"Gave up after {attempts} attempt{'' if attempts == 1 else 's'}. {bulk.error}".strip()
+        BulkAction.objects.filter(pk=bulk.pk).update(
+            status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now(), audit=entry
+        )

@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from dramatiq import Message, Worker, get_broker
 
-from dramaturg import actions, periodic
+from dramaturg import actions, bulk, periodic
 from dramaturg.actors import run_bulk_action
 from dramaturg.models import AuditEntry, BulkAction
 from dramaturg.store import control, delayed, keys, lookup, queues, search, stats
@@ -240,6 +240,32 @@ def test_clearing_a_big_queue_runs_as_a_job_with_progress(
     assert _ready_ids() == sorted(m.options["redis_message_id"] for m in later)
     entry = AuditEntry.objects.get(action=AuditEntry.Action.CLEAR)
     assert (entry.count, entry.filters, entry.user_email) == (5, {"queue": QUEUE}, "ops@example.com")
+
+
+@pytest.mark.django_db(transaction=True)  # the job runs on a worker thread, with a connection of its own
+def test_a_bulk_job_out_of_retries_is_failed_with_what_it_did_audited(staff, clean_redis, monkeypatch):
+    job = BulkAction.objects.create(action=AuditEntry.Action.CLEAR, filters={"queue": QUEUE}, total=5)
+
+    def clears_two_then_fails(user, queue, progress, limit):
+        progress(2, 2)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(bulk.actions, "clear_queue", clears_two_then_fails)
+    run_bulk_action.send_with_options(args=(job.pk,), max_retries=0)  # its last attempt: out of retries at once
+    worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={run_bulk_action.queue_name})
+    worker.start()
+    try:
+        wait_for(lambda: _bulk_json(staff, job)["status"] == "failed", timeout=20, what="the job to be given up")
+    finally:
+        worker.stop(timeout=10_000)
+    failed = _bulk_json(staff, job)
+    assert failed["error"] == "Gave up after 1 attempt. RuntimeError: the database went away"
+    assert (failed["requested"], failed["count"]) == (2, 2)
+    entry = AuditEntry.objects.get()
+    assert (entry.action, entry.scope, entry.count, entry.filters) == ("clear", "queue", 2, {"queue": QUEUE})
+    assert BulkAction.objects.get(pk=job.pk).audit == entry
+    bulk.give_up(job.pk, 2)  # a second callback changes nothing
+    assert AuditEntry.objects.count() == 1
 
 
 def test_a_big_clear_of_the_bulk_jobs_own_queue_is_done_in_the_request(staff, clean_redis, settings):
