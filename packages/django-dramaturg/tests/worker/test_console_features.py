@@ -228,13 +228,7 @@ def test_clearing_a_big_queue_runs_as_a_job_with_progress(
     page = staff.get(response["Location"]).content.decode()
     assert "<h1>Cleared" in page, page[page.find("<h1>") : page.find("</h1>")]
     later = [_enqueue(f"after-confirm-{n}") for n in range(2)]  # not what the operator confirmed: they stay
-    worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={run_bulk_action.queue_name})
-    worker.start()
-    try:
-        wait_for(lambda: _bulk_json(staff, job)["status"] == "done", timeout=20, what="the clearing job to finish")
-    finally:
-        worker.stop(timeout=10_000)
-    done = _bulk_json(staff, job)
+    done = _bulk_job_ends(staff, job, "done")
     assert (done["count"], done["percent"]) == (5, 100)
     assert done["outcome"] == "Cleared queue emails: 5 ready messages deleted."
     assert _ready_ids() == sorted(m.options["redis_message_id"] for m in later)
@@ -252,13 +246,7 @@ def test_a_bulk_job_out_of_retries_is_failed_with_what_it_did_audited(staff, cle
 
     monkeypatch.setattr(bulk.actions, "clear_queue", clears_two_then_fails)
     run_bulk_action.send_with_options(args=(job.pk,), max_retries=0)  # its last attempt: out of retries at once
-    worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={run_bulk_action.queue_name})
-    worker.start()
-    try:
-        wait_for(lambda: _bulk_json(staff, job)["status"] == "failed", timeout=20, what="the job to be given up")
-    finally:
-        worker.stop(timeout=10_000)
-    failed = _bulk_json(staff, job)
+    failed = _bulk_job_ends(staff, job, "failed")
     assert failed["error"] == "Gave up after 1 attempt. RuntimeError: the database went away"
     assert (failed["requested"], failed["count"]) == (2, 2)
     entry = AuditEntry.objects.get()
@@ -282,6 +270,17 @@ def test_a_big_clear_of_the_bulk_jobs_own_queue_is_done_in_the_request(staff, cl
 
 def _bulk_json(client: Client, job: BulkAction) -> dict[str, Any]:
     return client.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
+
+
+def _bulk_job_ends(client: Client, job: BulkAction, status: str) -> dict[str, Any]:
+    """Run the bulk jobs on an in-process worker until `job` has `status`; its progress page's JSON then."""
+    worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={run_bulk_action.queue_name})
+    worker.start()
+    try:
+        wait_for(lambda: _bulk_json(client, job)["status"] == status, timeout=20, what=f"the bulk job {status}")
+    finally:
+        worker.stop(timeout=10_000)
+    return _bulk_json(client, job)
 
 
 def _ready_ids() -> list[str]:
