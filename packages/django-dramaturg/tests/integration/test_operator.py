@@ -380,6 +380,38 @@ def test_big_bulk_action_runs_as_a_job_with_progress(ops, worker, smtp, settings
     assert (entry.action, entry.scope, entry.count, entry.user_email) == ("delete", "matching", 8, "ops@example.com")
 
 
+def test_a_big_queue_is_cleared_by_a_job_on_a_real_worker(ops, worker, smtp, settings):
+    set_dramaturg(settings, "CONSOLE", BULK_INLINE_MAX=3)
+    for n in range(5):  # the session worker does not consume `reports`: these wait there
+        hold.send(n, "to clear")
+    response = ops.post(f"/jobs/queues/{hold.queue_name}/clear/", {"op": "clear", "confirm": "yes"})
+    job = BulkAction.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/jobs/bulk/{job.pk}/"
+    wait_for(
+        lambda: ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["status"] == "done",
+        what="the clearing job to finish",
+    )
+    progress = ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()
+    assert progress["outcome"] == f"Cleared queue {hold.queue_name}: 5 ready messages deleted."
+    assert queues.queue_counts(hold.queue_name).ready == 0
+
+
+def test_a_bulk_job_out_of_retries_is_failed_by_a_real_worker(ops, worker, smtp):
+    from dramaturg.actors import run_bulk_action
+
+    job = BulkAction.objects.create(action=AuditEntry.Action.CLEAR, filters={}, total=3)  # names no queue: fails
+    run_bulk_action.send_with_options(args=(job.pk,), max_retries=0)
+    wait_for(
+        lambda: ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["status"] == "failed",
+        what="the job to be given up",
+    )
+    assert (
+        ops.get(f"/jobs/bulk/{job.pk}/", {"format": "json"}).json()["error"]
+        == "Gave up after 1 attempt. KeyError: 'queue'"
+    )
+    assert AuditEntry.objects.get().count == 0  # it did nothing before it failed, and says so
+
+
 def test_the_record_of_finished_messages_is_bounded(clean_redis):
     from dramaturg.store import recent
     from dramaturg.store.connection import client
