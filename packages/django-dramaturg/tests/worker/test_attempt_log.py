@@ -50,3 +50,24 @@ def test_a_publish_records_each_message_s_attempts_keeping_the_newest_and_expiri
         {"retries": 0, "at_ms": 7, "error": "Other: once", "worker": "worker-1"}
     ]
     assert 0 < client().ttl(keys.attempts_key("m1")) <= 60
+
+
+@dramatiq.actor(queue_name="features-restarted", max_retries=0)
+def finishes() -> None:
+    pass
+
+
+def test_a_worker_started_again_in_the_same_process_still_publishes_what_it_finished(clean_redis):
+    """An embedding project's tests start and stop in-process workers one after another."""
+    for attempt in range(2):
+        worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={"features-restarted"})
+        worker.start()
+        try:
+            message = finishes.send()
+            wait_for(
+                lambda: any(s.state == "finished" for s in lookup.locate(message.message_id, [], [])),
+                timeout=20,
+                what=f"worker {attempt + 1}'s finished message on record",
+            )
+        finally:
+            worker.stop(timeout=10_000)

@@ -93,13 +93,16 @@ class JobStats(Middleware):
         except Exception as error:
             logger.warning("Code version not recorded: %s", error)
         self.flush()
-        threading.Thread(target=self._publish_every_second, daemon=True, name="JobStats").start()
+        # A stop of its own per boot: a worker started again in the same process (an embedding test suite's
+        # in-process workers) publishes again; the previous boot's thread stays stopped.
+        self._stop = stop = threading.Event()
+        threading.Thread(target=self._publish_every_second, args=(stop,), daemon=True, name="JobStats").start()
 
-    def _publish_every_second(self) -> None:
-        while not self._stop.wait(self.FLUSH_EVERY_S):
+    def _publish_every_second(self, stop: threading.Event) -> None:
+        while not stop.wait(self.FLUSH_EVERY_S):
             try:
                 with self._publishing:
-                    if not self._stop.is_set():  # the shutdown's own publish and unregistering come last
+                    if not stop.is_set():  # the shutdown's own publish and unregistering come last
                         self._publish()
             except Exception:  # a bug, not Redis (flush keeps what it could not send): go on publishing
                 logger.exception("Job statistics not published")
