@@ -3,6 +3,8 @@ in-process worker's JobStats middleware publishes it: what a message's detail pa
 
 from __future__ import annotations
 
+from functools import partial
+
 import dramatiq
 from dramatiq import Worker, get_broker
 
@@ -11,6 +13,11 @@ from dramaturg.store.connection import client
 from harness.processes import wait_for
 
 FAILS = {"left": 2}
+
+
+def finished(message_id: str) -> bool:
+    """Whether the record of finished messages has `message_id` (as its worker's JobStats publishes it)."""
+    return any(s.state == "finished" for s in lookup.locate(message_id, [], []))
 
 
 @dramatiq.actor(queue_name="features-attempts", max_retries=3, min_backoff=10, max_backoff=20)
@@ -27,7 +34,7 @@ def test_each_failed_attempt_and_its_masked_error_are_recorded_by_a_worker(clean
     try:
         message = fails_twice_then_works.send("abc")
         wait_for(
-            lambda: any(s.state == "finished" for s in lookup.locate(message.message_id, [], [])),
+            partial(finished, message.message_id),
             timeout=20,
             what="the third attempt to finish",
         )
@@ -63,9 +70,9 @@ def test_a_worker_started_again_in_the_same_process_still_publishes_what_it_fini
         worker = Worker(get_broker(), worker_timeout=100, worker_threads=1, queues={"features-restarted"})
         worker.start()
         try:
-            message = finishes.send()
+            message_id = finishes.send().message_id
             wait_for(
-                lambda: any(s.state == "finished" for s in lookup.locate(message.message_id, [], [])),
+                partial(finished, message_id),
                 timeout=20,
                 what=f"worker {attempt + 1}'s finished message on record",
             )
