@@ -122,6 +122,13 @@ def _frames(tb: TracebackType | None) -> tuple[tuple[Any, ...], ...]:
     return tuple(frames)
 
 
+def _depth(tb: TracebackType | None) -> int:
+    depth = 0
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    return depth
+
+
 def _chained(exc: BaseException) -> BaseException | None:
     """The exception `format_exception` shows before `exc`: its cause, else its unsuppressed context."""
     if exc.__cause__ is not None:
@@ -156,7 +163,7 @@ def _deepest(exc: BaseException) -> int:
         link: BaseException | None = todo.pop()
         while link is not None and id(link) not in seen:
             seen.add(id(link))
-            depth = max(depth, len(_frames(link.__traceback__)))
+            depth = max(depth, _depth(link.__traceback__))
             if isinstance(link, BaseExceptionGroup):
                 todo.extend(link.exceptions)
             link = _chained(link)
