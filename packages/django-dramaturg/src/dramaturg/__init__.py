@@ -25,6 +25,7 @@ PUBLIC_API = (
     "dramaturg.sendonce.OutcomeUnknown",
     "dramaturg.sendonce.enqueue_owed",  # the reconciler: each owed row's send_message() again
     "dramaturg.owed_rows.owe_again",  # "send again": a failed or cancelled row owed anew, its job in the outbox
+    "dramaturg.compiled_queries.CompiledSelect",  # a job's hot read, its QuerySet compiled once per thread
     # settings
     "dramaturg.conf.dramatiq_broker",
     "dramaturg.conf.MIDDLEWARE",

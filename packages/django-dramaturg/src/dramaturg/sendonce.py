@@ -36,16 +36,15 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
 import dramatiq
 import redis
 from django.db import Error as DatabaseError
-from django.db import connections, router, transaction
+from django.db import connections
 from django.db.models import F, Model, Q, QuerySet
-from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 from dramatiq.common import compute_backoff
 from dramatiq.middleware.time_limit import TimeLimitExceeded
@@ -55,6 +54,7 @@ from dramaturg import conf
 
 from . import limits
 from .attempts import is_last_attempt
+from .compiled_queries import CompiledUpdate
 from .mail import OutcomeUnknown, is_transient
 from .models import SendOnceRow
 from .store import sendonce as parked
@@ -92,27 +92,51 @@ def _table(row: Model) -> str:
     return row._meta.label_lower
 
 
-def _take(rows: QuerySet[Any], pk: int, take: dict[str, Any]) -> Model | None:
-    """UPDATE row `pk`, the one `rows` selects, with `take` and read it back in the same statement
-    (UPDATE ... RETURNING): the row as it now is, or None when the conditions matched nothing.
+def _claimable(rows: QuerySet[Any], pk: int) -> QuerySet[Any]:
+    return rows.filter(pk=pk, sent_at__isnull=True).exclude(status__in=NOT_CLAIMABLE)
 
-    Written against Django 6.1's SQLUpdateCompiler.execute_returning_sql (what Model.save() uses to
-    read back generated fields). A backend that cannot return rows from an UPDATE (MySQL) makes it
-    return one empty tuple per row updated: the row is then read with a SELECT.
-    """
-    model = rows.model
-    db = router.db_for_write(model)
-    fields = model._meta.concrete_fields
-    query = cast(UpdateQuery, rows.query.chain(UpdateQuery))
-    query.add_update_values(take)
-    query.clear_select_clause()
-    with transaction.mark_for_rollback_on_error(using=db):
-        returned = query.get_compiler(db).execute_returning_sql(fields)
-    if not returned:
+
+def _claim_values(until: datetime) -> dict[str, Any]:
+    return {"status": SENDING, "claimed_until": until, "attempts": F("attempts") + 1}
+
+
+# The claims and the mark of a send, compiled once per thread and database (their QuerySets cost more
+# to build than to run). A claim reads the row back in its UPDATE (RETURNING) where the backend can.
+_CLAIM_FREE = CompiledUpdate(
+    lambda rows, pk, now, until: (
+        _claimable(rows, pk).exclude(status=SENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)),
+        _claim_values(until),
+    ),
+    {"pk": "pk", "now": "claimed_until", "until": "claimed_until"},
+    returning=True,
+)
+_TAKE_OVER = CompiledUpdate(
+    lambda rows, pk, now, until: (
+        _claimable(rows, pk).filter(status=SENDING, claimed_until__lte=now),
+        _claim_values(until),
+    ),
+    {"pk": "pk", "now": "claimed_until", "until": "claimed_until"},
+    returning=True,
+)
+_MARK_SENT = CompiledUpdate(
+    lambda rows, pk, now: (
+        rows.filter(pk=pk),
+        {"status": SENT, "sent_at": now, "claimed_until": None, "last_error": "", "failure": Failure.NONE},
+    ),
+    {"pk": "pk", "now": "sent_at"},
+)
+
+
+def _take[Row: Model](
+    statement: CompiledUpdate, model: type[Row], pk: int, now: datetime, lease: timedelta
+) -> Row | None:
+    """Run a claim: the row as it now is, or None when its conditions matched nothing. A backend that
+    cannot return rows from an UPDATE (MySQL) gets one empty tuple per row updated: the row is then read."""
+    taken = statement.run(model, pk=pk, now=now, until=now + lease)
+    if not taken:
         return None
-    if not returned[0]:  # no RETURNING on this backend
-        return model._default_manager.get(pk=pk)
-    return model.from_db(db, [f.attname for f in fields], returned[0])
+    row = taken[0]
+    return row if isinstance(row, model) else model._default_manager.get(pk=pk)
 
 
 def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: timedelta = timedelta(0)) -> Row | None:
@@ -125,21 +149,15 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
     that arrives while the first copy sends usually learns within a second that it has nothing to do.
     """
     deadline = time.monotonic() + wait.total_seconds()
-    manager = rows.model._default_manager
+    model = rows.model
     while True:
         # A conditional UPDATE is the claim: of two racing workers exactly one sees a row come back.
         now = timezone.now()
-        claimable = manager.filter(pk=pk, sent_at__isnull=True).exclude(status__in=NOT_CLAIMABLE)
-        take = {"status": SENDING, "claimed_until": now + lease, "attempts": F("attempts") + 1}
-        row: Any = _take(
-            claimable.exclude(status=SENDING).filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)),
-            pk,
-            take,
-        )
+        row: Any = _take(_CLAIM_FREE, model, pk, now, lease)
         if row is not None:
             return row
         # Taking over a row whose sender's lease ran out: that sender may have been accepted, its outcome parked.
-        row = _take(claimable.filter(status=SENDING, claimed_until__lte=now), pk, take)
+        row = _take(_TAKE_OVER, model, pk, now, lease)
         if row is not None:
             if parked.is_parked(_table(row), pk):
                 _settle(row, partial(mark_sent, row), "was accepted before")
@@ -147,7 +165,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
                     parked.unpark(_table(row), pk)
                 return None
             return row
-        row = manager.get(pk=pk)
+        row = model._default_manager.get(pk=pk)
         if row.sent_at is not None or row.status in NOT_CLAIMABLE:
             return None
         if time.monotonic() >= deadline:
@@ -158,9 +176,7 @@ def claim[Row: Model](rows: QuerySet[Row], pk: int, lease: timedelta, wait: time
 
 def mark_sent(row: Model) -> None:
     """The mail server accepted it: never sent again."""
-    type(row)._default_manager.filter(pk=row.pk).update(
-        status=SENT, sent_at=timezone.now(), claimed_until=None, last_error="", failure=Failure.NONE
-    )
+    _MARK_SENT.run(type(row), pk=row.pk, now=timezone.now())
 
 
 def _error_text(error: BaseException) -> str:

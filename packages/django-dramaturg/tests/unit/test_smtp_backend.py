@@ -1,6 +1,8 @@
 """dramaturg.mail: RFC 5321's two timeouts on Django's SMTP backend, against a real SMTP server on loopback,
 and the upstream code the override relies on (fails loudly when Django or smtplib changes it)."""
 
+import email
+import email.policy
 import inspect
 import smtplib
 
@@ -127,3 +129,42 @@ def test_messages_built_with_the_faster_policy_are_the_bytes_the_standard_one_bu
             )
             alternative.attach_alternative("<p>Body é</p>", "text/html")
             assert built(SMTP_POLICY) == built(email.policy.SMTP)
+
+
+def alternative(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":
+    from django.core.mail import EmailMultiAlternatives
+
+    built = EmailMultiAlternatives(subject, body, "Welcome Team <welcome@example.com>", ["ann@example.com"])
+    built.attach_alternative(f"<p>{body}</p>", "text/html")
+    return built
+
+
+def test_a_multipart_message_gets_a_fixed_boundary_and_arrives_whole(smtp):
+    assert backend(smtp).send_messages([alternative("Body é\n" * 40), alternative("짧은 본문")]) == 2
+    for received in smtp.received("ann@example.com"):
+        assert received.get_boundary() == "=_dramaturg_0"
+        text, html = received.get_payload()
+        assert html.get_content_type() == "text/html" and text.get_content_type() == "text/plain"
+    body = smtp.received("ann@example.com")[0].get_payload()[0].get_payload(decode=True)
+    assert body.replace(b"\r\n", b"\n") == ("Body é\n" * 40).encode()
+
+
+def test_a_part_holding_the_fixed_boundary_keeps_a_random_one_and_nested_parts_get_their_own(smtp):
+    holder = alternative("It says --=_dramaturg_0 in the text")
+    nested = alternative("Body")
+    nested.attach("notes.txt", "notes", "text/plain")  # multipart/mixed around the alternative
+    assert backend(smtp).send_messages([holder, nested, alternative("inner")]) == 3
+    holder_got, nested_got, ours = smtp.received("ann@example.com")
+    forwarded = EmailMessage("Fwd", "See attached", "from@example.com", ["bob@example.com"])
+    forwarded.attach(email.message_from_bytes(ours.as_bytes(), policy=email.policy.SMTP))  # holds =_dramaturg_0
+    assert backend(smtp).send_messages([forwarded]) == 1
+    [forwarded_got] = smtp.received("bob@example.com")
+    assert holder_got.get_boundary().startswith("=" * 15)  # the generator's own choice
+    assert b"--=_dramaturg_0 in the text" in holder_got.get_payload()[0].get_payload(decode=True)
+    inner = nested_got.get_payload()[0]
+    assert (nested_got.get_boundary(), inner.get_boundary()) == ("=_dramaturg_0", "=_dramaturg_1")
+    assert [p.get_content_type() for p in inner.get_payload()] == ["text/plain", "text/html"]
+    assert forwarded_got.get_boundary() != "=_dramaturg_0"
+    attached = forwarded_got.get_payload()[1]  # Django attaches a message as the part itself
+    assert attached.get_boundary() == "=_dramaturg_0"
+    assert [p.get_content_type() for p in attached.get_payload()] == ["text/plain", "text/html"]
