@@ -21,8 +21,9 @@ every system) and each repeat, the systems run interleaved, each on `--emails` u
 - stock Dramatiq: its RedisBroker and default middleware, the same plain actor, 2 processes x 8 threads.
 
 The mail server is aiosmtpd in a process of its own (bench/welcome_sink.py), noting each message's
-arrival and recipient. Per run: emails/s from the first email's arrival to the last; the worker
-processes' CPU per email (from the enqueue to the last email; the workers booted and idle before);
+arrival, recipient and size. Per run: emails/s from the first email's arrival to the last; the worker
+processes' CPU per email (from the enqueue to the last email; the workers booted and idle before), and
+the mail server's (it shares the cores: a bigger email costs it more lines to read);
 their Redis round trips per email (bench/roundtrips/); duplicates (a recipient mailed twice) and lost
 (a user never mailed, after the others arrived and 2 s more). Always-failing jobs drained to the dead
 letters, the package against stock Dramatiq: packages/django-dramaturg/bench/failing_drain.py.
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -61,6 +63,7 @@ CELERY_PEERS = (CELERY_THREADS, CELERY_SOLO)
 DRAMATIQ_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8"]
 PREFETCH = {"dramatiq_queue_prefetch": "64"}
 RAISED_RATE = "100000"
+SINK: list[_setup.Process] = []  # the mail server, started by main()
 PG_URL = os.environ.get("DATABASE_URL_PG", "postgres://postgres@127.0.0.1:5432/bench_welcome")
 
 
@@ -185,10 +188,10 @@ def create_users(alias: str, tag: str, count: int) -> list[int]:
     return [user.pk for user in users]
 
 
-def mails(counter: Any) -> list[tuple[float, str]]:
-    return [
-        (float(at), rcpt) for at, _, rcpt in (v.decode().partition(" ") for v in counter.lrange("bench:mail", 0, -1))
-    ]
+def mails(counter: Any) -> list[tuple[float, str, int]]:
+    """(arrival, recipient, size in bytes) of each message the mail server took."""
+    notes = (v.decode().split() for v in counter.lrange("bench:mail", 0, -1))
+    return [(float(at), rcpt, int(size)) for at, rcpt, size in notes]
 
 
 def send_run(system: System, alias: str, database_url: str, count: int, tag: str) -> dict[str, float]:
@@ -200,21 +203,25 @@ def send_run(system: System, alias: str, database_url: str, count: int, tag: str
     try:
         _setup.booted(worker)
         cpu, trips = _setup.processes_cpu_s(worker), _setup.round_trips("worker")
+        sink_cpu = _setup.processes_cpu_s(SINK[0])
         producer = _setup.round_trips("producer")
         system.send(user_ids)
         producer = _setup.round_trips("producer") - producer
         _setup.wait_until(lambda: counter.llen("bench:mail") >= count, worker, f"{system.name} send", timeout=900)
         cpu = _setup.processes_cpu_s(worker) - cpu
+        sink_cpu = _setup.processes_cpu_s(SINK[0]) - sink_cpu
         trips = _setup.round_trips("worker") - trips
         time.sleep(2)  # a late duplicate would arrive now
         received = mails(counter)
     finally:
         worker.stop()
-    times = sorted(at for at, _ in received)
-    copies = Counter(rcpt for _, rcpt in received)
+    times = sorted(at for at, _, _ in received)
+    copies = Counter(rcpt for _, rcpt, _ in received)
     return {
         "emails_s": (len(times) - 1) / (times[-1] - times[0]),
         "worker_cpu_ms_per_email": cpu * 1000 / count,
+        "mail_server_cpu_ms_per_email": sink_cpu * 1000 / count,
+        "bytes_per_email": statistics.mean(size for _, _, size in received),
         "worker_round_trips_per_email": trips / count,
         "producer_round_trips_per_email": producer / count,
         "duplicates": sum(n - 1 for n in copies.values()),
@@ -284,14 +291,16 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
             f"**{db}**, {args.emails:,} welcome emails per system "
             f"({args.default_rate_emails} at the default rate limit):",
             "",
-            "| system | emails/s | worker CPU per email (ms) | worker's Redis round trips per email | "
-            "producer's per email | duplicates | lost |",
-            "|---|---|---|---|---|---|---|",
+            "| system | emails/s | worker CPU per email (ms) | mail server's CPU per email (ms) | bytes per email | "
+            "worker's Redis round trips per email | producer's per email | duplicates | lost |",
+            "|---|---|---|---|---|---|---|---|---|",
         ]
         for name, rows in by_system.items():
             lines.append(
                 f"| {name} | {spread([r['emails_s'] for r in rows], 1)} | "
                 f"{spread([r['worker_cpu_ms_per_email'] for r in rows], 2)} | "
+                f"{spread([r.get('mail_server_cpu_ms_per_email', math.nan) for r in rows], 2)} | "
+                f"{spread([r.get('bytes_per_email', math.nan) for r in rows])} | "
                 f"{spread([r['worker_round_trips_per_email'] for r in rows], 2)} | "
                 f"{spread([r['producer_round_trips_per_email'] for r in rows], 3)} | "
                 f"{sum(r['duplicates'] for r in rows)} | {sum(r['lost'] for r in rows)} |"
@@ -340,6 +349,7 @@ def main() -> None:
         os.environ["DEBUG"] = "0"  # as in production, for every system (DEBUG keeps every query in memory)
         os.environ.pop("EMAIL_RATE_PER_S", None)
         sink = process([sys.executable, "bench/welcome_sink.py", str(sink_port)], "welcome-sink")
+        SINK.append(sink)
         manage("migrate")
         import django
 

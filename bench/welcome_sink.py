@@ -1,6 +1,7 @@
 """The mail server of bench/welcome_email.py, a process of its own (its CPU is nobody's worker's):
-aiosmtpd on loopback that accepts every message and notes, on the counter Redis, when it arrived and
-to whom (`bench:mail`: "<epoch s> <recipient>"), which is how emails are timed and duplicates counted.
+aiosmtpd on loopback that accepts every message and notes, on the counter Redis, when it arrived, to
+whom and its size (`bench:mail`: "<epoch s> <recipient> <bytes>"), which is how emails are timed and
+duplicates counted.
 
     python bench/welcome_sink.py PORT
 """
@@ -22,7 +23,8 @@ class Handler:
         self.counter = redis.Redis.from_url(os.environ["BENCH_COUNTER_URL"])
 
     async def handle_DATA(self, server, session, envelope) -> str:
-        self.counter.rpush("bench:mail", *(f"{time.time()} {rcpt}" for rcpt in envelope.rcpt_tos))
+        size = len(envelope.original_content or b"")
+        self.counter.rpush("bench:mail", *(f"{time.time()} {rcpt} {size}" for rcpt in envelope.rcpt_tos))
         return "250 Message accepted for delivery"
 
 

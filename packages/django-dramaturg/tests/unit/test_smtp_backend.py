@@ -131,7 +131,7 @@ def test_messages_built_with_the_faster_policy_are_the_bytes_the_standard_one_bu
             assert built(SMTP_POLICY) == built(email.policy.SMTP)
 
 
-def alternative(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":
+def two_part(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":
     from django.core.mail import EmailMultiAlternatives
 
     built = EmailMultiAlternatives(subject, body, "Welcome Team <welcome@example.com>", ["ann@example.com"])
@@ -140,7 +140,7 @@ def alternative(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":
 
 
 def test_a_multipart_message_gets_a_fixed_boundary_and_arrives_whole(smtp):
-    assert backend(smtp).send_messages([alternative("Body é\n" * 40), alternative("짧은 본문")]) == 2
+    assert backend(smtp).send_messages([two_part("Body é\n" * 40), two_part("짧은 본문")]) == 2
     for received in smtp.received("ann@example.com"):
         assert received.get_boundary() == "=_dramaturg_0"
         text, html = received.get_payload()
@@ -150,10 +150,10 @@ def test_a_multipart_message_gets_a_fixed_boundary_and_arrives_whole(smtp):
 
 
 def test_a_part_holding_the_fixed_boundary_keeps_a_random_one_and_nested_parts_get_their_own(smtp):
-    holder = alternative("It says --=_dramaturg_0 in the text")
-    nested = alternative("Body")
+    holder = two_part("It says --=_dramaturg_0 in the text")
+    nested = two_part("Body")
     nested.attach("notes.txt", "notes", "text/plain")  # multipart/mixed around the alternative
-    assert backend(smtp).send_messages([holder, nested, alternative("inner")]) == 3
+    assert backend(smtp).send_messages([holder, nested, two_part("inner")]) == 3
     holder_got, nested_got, ours = smtp.received("ann@example.com")
     forwarded = EmailMessage("Fwd", "See attached", "from@example.com", ["bob@example.com"])
     forwarded.attach(email.message_from_bytes(ours.as_bytes(), policy=email.policy.SMTP))  # holds =_dramaturg_0
