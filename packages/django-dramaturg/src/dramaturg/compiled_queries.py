@@ -10,6 +10,10 @@ alias; each call binds its values to the same parameters, as the slots' fields b
 The placeholders are values no caller uses. After compiling, each must be found exactly once among
 the statement's parameters, or ImproperlyConfigured is raised: a query whose shape hides a value is
 never run with a stale one.
+
+Written against Django 6.1.3's SQL compiler (`SQLUpdateCompiler.execute_returning_sql`'s steps,
+`as_sql`, `get_converters`, `apply_converters`), pinned by tests/upstream/test_pins.py.
+`CompiledSelect` is public; `CompiledUpdate` is internal (the send-once claims and mark).
 """
 
 from __future__ import annotations

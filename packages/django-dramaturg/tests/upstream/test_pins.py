@@ -85,6 +85,22 @@ PINS = {
         "4c4d247c057b8312d3337ef6f3ef8b8f409e4ce946385a484d8b69fcac9045c8",
         "dramaturg.mail.EmailBackend.prep_address (remembers its answers: it must not use self)",
     ),
+    "django.db.models.sql.compiler:SQLUpdateCompiler.execute_returning_sql": (
+        "3775c803f9aff030724099b371f80b49550b16debd9a1eec9f255695aae017cf",
+        "dramaturg.compiled_queries.CompiledUpdate (compiles and runs an UPDATE ... RETURNING as it does)",
+    ),
+    "django.db.models.sql.compiler:SQLCompiler.results_iter": (
+        "d279d61b80a3a1158af6029d13d8410a7aa2a2ab25b67929dda125a6fd459313",
+        "dramaturg.compiled_queries.CompiledSelect (converts the selected columns as it does)",
+    ),
+    "django.db.models.sql.compiler:SQLCompiler.get_converters": (
+        "c6c8c1b71882ee8b32e52cd3bd808d12f1b164dbe9cca6aca30cf3375f34506c",
+        "dramaturg.compiled_queries (converters found once per compiled statement)",
+    ),
+    "django.db.models.sql.compiler:SQLCompiler.apply_converters": (
+        "c034ce3e5090aa2edcc603fbac1ca413c7d6ba4fd850f7c3437665e9d4412715",
+        "dramaturg.compiled_queries (each call's rows converted with the compiler kept)",
+    ),
     "django.core.mail.backends.smtp:EmailBackend.connection_class": (
         "bf9a4567d310e22abb680dfdd685306ee85a29a66bb0dd8db958245f5805e0d9",
         "dramaturg.mail.EmailBackend.connection_class (overrides it)",
