@@ -159,9 +159,12 @@ def record(
     return _record_one(user, action, scope, filters, count=count, requested=requested, refs="\n".join(handled))
 
 
-def record_counts(user, action: str, scope: str, filters: dict[str, str], *, requested: int, count: int) -> AuditEntry:
-    """An action's audit entry from its counts alone: what a bulk action did before it gave up."""
-    return _record_one(user, action, scope, filters, count=count, requested=requested)
+def record_counts(
+    user, action: str, scope: str, filters: dict[str, str], *, requested: int, count: int, user_email: str = ""
+) -> AuditEntry:
+    """An action's audit entry from its counts alone: what a bulk action did before it gave up (`user_email`:
+    who asked for it, kept on the bulk action, else the user's)."""
+    return _record_one(user, action, scope, filters, count=count, requested=requested, user_email=user_email)
 
 
 def _email(user) -> str:
@@ -221,13 +224,21 @@ def worker_action(user, action: str, worker_id: str) -> AuditEntry:
 
 
 def _record_one(
-    user, action: str, scope: str, filters: dict[str, str], *, count: int, requested: int = 1, refs: str = ""
+    user,
+    action: str,
+    scope: str,
+    filters: dict[str, str],
+    *,
+    count: int,
+    requested: int = 1,
+    refs: str = "",
+    user_email: str = "",
 ) -> AuditEntry:
     """The audit entry of an action on one thing (a queue, a periodic job, a worker); `record` is the
     runner of actions on batches of messages."""
     return AuditEntry.objects.create(
         user=user,
-        user_email=_email(user),
+        user_email=user_email or _email(user),
         action=action,
         scope=scope,
         filters=filters,

@@ -63,10 +63,14 @@ def give_up(bulk_id: int, attempts: int) -> None:
             return
         scope = "queue" if bulk.action == AuditEntry.Action.CLEAR else "matching"
         entry = actions.record_counts(
-            bulk.user, bulk.action, scope, bulk.filters, requested=bulk.requested, count=bulk.count
+            bulk.user,
+            bulk.action,
+            scope,
+            bulk.filters,
+            requested=bulk.requested,
+            count=bulk.count,
+            user_email=bulk.user_email,
         )
-        if bulk.user_email:
-            AuditEntry.objects.filter(pk=entry.pk).update(user_email=bulk.user_email)
         reason = f"Gave up after {attempts} attempt{'' if attempts == 1 else 's'}. {bulk.error}".strip()
         BulkAction.objects.filter(pk=bulk.pk).update(
             status=BulkAction.Status.FAILED, error=reason[:2000], finished_at=timezone.now(), audit=entry

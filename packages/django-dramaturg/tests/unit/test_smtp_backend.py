@@ -168,3 +168,55 @@ def test_a_part_holding_the_fixed_boundary_keeps_a_random_one_and_nested_parts_g
     attached = forwarded_got.get_payload()[1]  # Django attaches a message as the part itself
     assert attached.get_boundary() == "=_dramaturg_0"
     assert [p.get_content_type() for p in attached.get_payload()] == ["text/plain", "text/html"]
+
+
+ADDRESSES = [
+    "ann@example.com",
+    "ann.lee+welcome@mail.example.co.kr",
+    "O'Neil@example.com",
+    "a!#$%&'*+/=?^_`{|}~-z@x-y.example",
+    "user@localhost",
+    "x@123.45.67.89",
+    "UPPER@EXAMPLE.COM",
+    "a..b@example.com",
+    ".a@example.com",
+    "a.@example.com",
+    "a@-x.example",
+    "a@x-.example",
+    "a@x..example",
+    "Ann <ann@example.com>",
+    '"quoted local"@example.com',
+    "ann@bücher.example",
+    "민지@example.com",
+    "ann@example.com\r\nBcc: eve@example.com",
+    "ann@[192.0.2.1]",
+    "webmaster",
+    "a@b@example.com",
+    "ann@example.com, bob@example.com",
+]
+
+
+@pytest.mark.parametrize("address", ADDRESSES)
+def test_an_address_is_prepared_as_django_prepares_it(address):
+    def prepared(prep):
+        try:
+            return prep(address)
+        except ValueError as error:
+            return type(error)
+
+    ours = prepared(EmailBackend(alias="test", host="127.0.0.1", port=25).prep_address)
+    assert ours == prepared(lambda a: DjangoSmtpBackend.prep_address(None, a))
+
+
+def test_the_date_header_folds_as_the_standard_policy_folds_it():
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    for moment in (datetime(2026, 12, 7, 10, 42, 26, 123456, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 5)):
+        for at in (moment, moment.astimezone(timezone(timedelta(hours=9))) if moment.tzinfo else moment):
+            folded = [
+                policy.fold_binary("Date", policy.header_store_parse("Date", at)[1])
+                for policy in (SMTP_POLICY, email.policy.SMTP)
+            ]
+            assert folded[0] == folded[1], folded

@@ -238,7 +238,9 @@ def test_clearing_a_big_queue_runs_as_a_job_with_progress(
 
 @pytest.mark.django_db(transaction=True)  # the job runs on a worker thread, with a connection of its own
 def test_a_bulk_job_out_of_retries_is_failed_with_what_it_did_audited(staff, clean_redis, monkeypatch):
-    job = BulkAction.objects.create(action=AuditEntry.Action.CLEAR, filters={"queue": QUEUE}, total=5)
+    job = BulkAction.objects.create(
+        action=AuditEntry.Action.CLEAR, filters={"queue": QUEUE}, total=5, user_email="ops@example.com"
+    )
 
     def clears_two_then_fails(user, queue, progress, limit):
         progress(2, 2)
@@ -251,6 +253,7 @@ def test_a_bulk_job_out_of_retries_is_failed_with_what_it_did_audited(staff, cle
     assert (failed["requested"], failed["count"]) == (2, 2)
     entry = AuditEntry.objects.get()
     assert (entry.action, entry.scope, entry.count, entry.filters) == ("clear", "queue", 2, {"queue": QUEUE})
+    assert entry.user_email == "ops@example.com"  # who asked, kept on the bulk action
     assert BulkAction.objects.get(pk=job.pk).audit == entry
     bulk.give_up(job.pk, 2)  # a second callback changes nothing
     assert AuditEntry.objects.count() == 1

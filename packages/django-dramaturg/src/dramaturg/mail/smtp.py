@@ -18,14 +18,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import smtplib
 import socket
 import threading
 import time
 from collections.abc import Callable
+from datetime import datetime
 from email.headerregistry import HeaderRegistry
 from email.message import Message
 from email.policy import EmailPolicy
+from email.utils import format_datetime
 from functools import lru_cache, partial
 from typing import Any
 
@@ -100,6 +103,9 @@ class _SmtpPolicy(EmailPolicy):
     header is an immutable str; the same one may be in any number of messages."""
 
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
+        if type(value) is datetime:
+            # Django's Date: the text a DateHeader makes of it, so that the messages of one second share one parse.
+            value = format_datetime(value)
         if type(value) is str:
             return _parsed_header(self, name, value)
         return super().header_store_parse(name, value)
@@ -118,6 +124,13 @@ def _parsed_header(policy: Any, name: str, value: str) -> tuple[str, Any]:
 @lru_cache(maxsize=1024)
 def _folded_header(policy: Any, name: str, value: str) -> bytes:
     return EmailPolicy.fold_binary(policy, name, value)
+
+
+# local@domain with a dot-atom local part (RFC 5322 atext) and an ASCII host name: Django's prep_address
+# finds no defect in it and returns it unchanged (tests/unit/test_smtp_backend.py compares the two).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*")
 
 
 @lru_cache(maxsize=256)
@@ -273,8 +286,11 @@ class EmailBackend(DjangoSmtpBackend):
             raise
 
     def prep_address(self, address: Any, force_ascii: bool = True) -> str:
-        """Django's, remembered: most messages come from the same address (it parses it each time)."""
+        """Django's, remembered (most messages come from the same address; it parses it each time), and
+        without the parse for a plain ASCII address, which it returns as it is (a recipient's, new each time)."""
         if type(address) is str:
+            if _PLAIN_ADDRESS.fullmatch(address):
+                return address
             return _prepared_address(DjangoSmtpBackend, address, force_ascii)
         return super().prep_address(address, force_ascii)
 
