@@ -142,7 +142,7 @@ def two_part(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":
 def test_a_multipart_message_gets_a_fixed_boundary_and_arrives_whole(smtp):
     assert backend(smtp).send_messages([two_part("Body é\n" * 40), two_part("짧은 본문")]) == 2
     for received in smtp.received("ann@example.com"):
-        assert received.get_boundary() == "=_dramaturg_0"
+        assert received.get_boundary() == "=_dramaturg_0_"
         text, html = received.get_payload()
         assert html.get_content_type() == "text/html" and text.get_content_type() == "text/plain"
     body = smtp.received("ann@example.com")[0].get_payload()[0].get_payload(decode=True)
@@ -150,23 +150,23 @@ def test_a_multipart_message_gets_a_fixed_boundary_and_arrives_whole(smtp):
 
 
 def test_a_part_holding_the_fixed_boundary_keeps_a_random_one_and_nested_parts_get_their_own(smtp):
-    holder = two_part("It says --=_dramaturg_0 in the text")
+    holder = two_part("It says --=_dramaturg_0_ in the text")
     nested = two_part("Body")
     nested.attach("notes.txt", "notes", "text/plain")  # multipart/mixed around the alternative
     assert backend(smtp).send_messages([holder, nested, two_part("inner")]) == 3
     holder_got, nested_got, ours = smtp.received("ann@example.com")
     forwarded = EmailMessage("Fwd", "See attached", "from@example.com", ["bob@example.com"])
-    forwarded.attach(email.message_from_bytes(ours.as_bytes(), policy=email.policy.SMTP))  # holds =_dramaturg_0
+    forwarded.attach(email.message_from_bytes(ours.as_bytes(), policy=email.policy.SMTP))  # holds =_dramaturg_0_
     assert backend(smtp).send_messages([forwarded]) == 1
     [forwarded_got] = smtp.received("bob@example.com")
     assert holder_got.get_boundary().startswith("=" * 15)  # the generator's own choice
-    assert b"--=_dramaturg_0 in the text" in holder_got.get_payload()[0].get_payload(decode=True)
+    assert b"--=_dramaturg_0_ in the text" in holder_got.get_payload()[0].get_payload(decode=True)
     inner = nested_got.get_payload()[0]
-    assert (nested_got.get_boundary(), inner.get_boundary()) == ("=_dramaturg_0", "=_dramaturg_1")
+    assert (nested_got.get_boundary(), inner.get_boundary()) == ("=_dramaturg_0_", "=_dramaturg_1_")
     assert [p.get_content_type() for p in inner.get_payload()] == ["text/plain", "text/html"]
-    assert forwarded_got.get_boundary() != "=_dramaturg_0"
+    assert forwarded_got.get_boundary() != "=_dramaturg_0_"
     attached = forwarded_got.get_payload()[1]  # Django attaches a message as the part itself
-    assert attached.get_boundary() == "=_dramaturg_0"
+    assert attached.get_boundary() == "=_dramaturg_0_"
     assert [p.get_content_type() for p in attached.get_payload()] == ["text/plain", "text/html"]
 
 

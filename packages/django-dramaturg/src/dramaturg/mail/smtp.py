@@ -323,7 +323,7 @@ def _set_boundaries(message: Message) -> None:
     the generator's random choice."""
     multiparts = [part for part in message.walk() if part.get_content_maintype() == "multipart"]
     for n, part in enumerate(multiparts):
-        boundary = f"=_dramaturg_{n}"
+        boundary = f"=_dramaturg_{n}_"  # the closing "_": no part's boundary begins another's
         if part.get_boundary() is None and not any(
             boundary in str(value) for inner in part.walk() if inner is not part for value in _texts(inner)
         ):
