@@ -64,7 +64,8 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[str, int, Field[Any, Any]], ...]  # (name, parameter index, field that binds it)
     converters: dict[int, Any]
-    returning: bool
+    returning: bool  # an UPDATE that reads its rows back ...
+    attnames: tuple[str, ...] = ()  # ... into these attributes of its model
 
 
 class _Compiler:
@@ -98,6 +99,7 @@ class _Compiler:
         placeholders: dict[str, tuple[Field[Any, Any], Any]],
         converters: dict[int, Any],
         returning: bool,
+        attnames: tuple[str, ...] = (),
     ) -> _Compiled:
         params = tuple(params)
         slots = []
@@ -107,7 +109,7 @@ class _Compiler:
             if len(found) != 1:
                 raise ImproperlyConfigured(f"Slot {name!r} is {len(found)} parameters of {sql!r}, not one")
             slots.append((name, found[0], field))
-        return _Compiled(connection, compiler, sql, params, tuple(slots), converters, returning)
+        return _Compiled(connection, compiler, sql, params, tuple(slots), converters, returning, attnames)
 
     @staticmethod
     def _bind(compiled: _Compiled, values: dict[str, Any]) -> list[Any]:
@@ -148,12 +150,13 @@ class CompiledUpdate(_Compiler):
         compiler = query.get_compiler(alias)
         returning = self.returning and connection.features.can_return_rows_from_update
         converters: dict[int, Any] = {}
+        fields = model._meta.concrete_fields
         if returning:
-            fields = model._meta.concrete_fields
             compiler.returning_fields = fields
             converters = compiler.get_converters([f.get_col(model._meta.db_table) for f in fields])
         sql, params = compiler.as_sql()
-        return self._finish(connection, compiler, sql, params, placeholders, converters, returning)
+        attnames = tuple(f.attname for f in fields)
+        return self._finish(connection, compiler, sql, params, placeholders, converters, returning, attnames)
 
     def run[M: Model](self, model: type[M], **values: Any) -> list[M] | list[tuple[()]]:
         """Run the UPDATE on `model`'s table with these slot values (in a transaction, like QuerySet.update)."""
@@ -164,8 +167,7 @@ class CompiledUpdate(_Compiler):
             if not compiled.returning:
                 return [()] * cursor.rowcount
             rows = compiled.connection.ops.fetch_returned_rows(cursor, compiled.compiler.returning_params)  # type: ignore[attr-defined]
-        attnames = [f.attname for f in model._meta.concrete_fields]
-        return [model.from_db(alias, attnames, row) for row in self._converted(compiled, list(rows))]
+        return [model.from_db(alias, compiled.attnames, row) for row in self._converted(compiled, list(rows))]
 
 
 class CompiledSelect(_Compiler):
