@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -63,7 +62,6 @@ CELERY_PEERS = (CELERY_THREADS, CELERY_SOLO)
 DRAMATIQ_ARGS = ["-m", "dramatiq", "--path", ".", "--processes", "2", "--threads", "8"]
 PREFETCH = {"dramatiq_queue_prefetch": "64"}
 RAISED_RATE = "100000"
-SINK: list[_setup.Process] = []  # the mail server, started by main()
 PG_URL = os.environ.get("DATABASE_URL_PG", "postgres://postgres@127.0.0.1:5432/bench_welcome")
 
 
@@ -194,7 +192,9 @@ def mails(counter: Any) -> list[tuple[float, str, int]]:
     return [(float(at), rcpt, int(size)) for at, rcpt, size in notes]
 
 
-def send_run(system: System, alias: str, database_url: str, count: int, tag: str) -> dict[str, float]:
+def send_run(
+    system: System, sink: _setup.Process, alias: str, database_url: str, count: int, tag: str
+) -> dict[str, float]:
     _setup.reset()
     _, counter = _setup.clients()
     user_ids = create_users(alias, tag, count)
@@ -203,13 +203,13 @@ def send_run(system: System, alias: str, database_url: str, count: int, tag: str
     try:
         _setup.booted(worker)
         cpu, trips = _setup.processes_cpu_s(worker), _setup.round_trips("worker")
-        sink_cpu = _setup.processes_cpu_s(SINK[0])
+        sink_cpu = _setup.processes_cpu_s(sink)
         producer = _setup.round_trips("producer")
         system.send(user_ids)
         producer = _setup.round_trips("producer") - producer
         _setup.wait_until(lambda: counter.llen("bench:mail") >= count, worker, f"{system.name} send", timeout=900)
         cpu = _setup.processes_cpu_s(worker) - cpu
-        sink_cpu = _setup.processes_cpu_s(SINK[0]) - sink_cpu
+        sink_cpu = _setup.processes_cpu_s(sink) - sink_cpu
         trips = _setup.round_trips("worker") - trips
         time.sleep(2)  # a late duplicate would arrive now
         received = mails(counter)
@@ -236,7 +236,7 @@ def spread(values: list[float], digits: int = 0) -> str:
     return f"{median:,.{digits}f} ({min(values):,.{digits}f}–{max(values):,.{digits}f})"
 
 
-def measure(args: argparse.Namespace) -> dict[str, Any]:
+def measure(args: argparse.Namespace, sink: _setup.Process) -> dict[str, Any]:
     """Every system on every database, interleaved. Figures per (database, system)."""
     from django.conf import settings
     from django.db import connections
@@ -268,7 +268,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             for system in systems[:: 1 if repeat % 2 == 0 else -1]:
                 count = args.default_rate_emails if isinstance(system, ProjectDefaultRate) else args.emails
                 tag = f"r{repeat}-{type(system).__name__.lower()}-{int(time.time() * 1000)}"
-                figures = send_run(system, db, url, count, tag)
+                figures = send_run(system, sink, db, url, count, tag)
                 results["figures"][db][system.name].append(figures)
                 print(f"  {db}, {system.name}: {figures}", flush=True)
         results["load_average"].append(os.getloadavg()[0])
@@ -299,8 +299,8 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
             lines.append(
                 f"| {name} | {spread([r['emails_s'] for r in rows], 1)} | "
                 f"{spread([r['worker_cpu_ms_per_email'] for r in rows], 2)} | "
-                f"{spread([r.get('mail_server_cpu_ms_per_email', math.nan) for r in rows], 2)} | "
-                f"{spread([r.get('bytes_per_email', math.nan) for r in rows])} | "
+                f"{spread([r['mail_server_cpu_ms_per_email'] for r in rows], 2)} | "
+                f"{spread([r['bytes_per_email'] for r in rows])} | "
                 f"{spread([r['worker_round_trips_per_email'] for r in rows], 2)} | "
                 f"{spread([r['producer_round_trips_per_email'] for r in rows], 3)} | "
                 f"{sum(r['duplicates'] for r in rows)} | {sum(r['lost'] for r in rows)} |"
@@ -349,12 +349,11 @@ def main() -> None:
         os.environ["DEBUG"] = "0"  # as in production, for every system (DEBUG keeps every query in memory)
         os.environ.pop("EMAIL_RATE_PER_S", None)
         sink = process([sys.executable, "bench/welcome_sink.py", str(sink_port)], "welcome-sink")
-        SINK.append(sink)
         manage("migrate")
         import django
 
         django.setup()
-        results = measure(args)
+        results = measure(args, sink)
     finally:
         if sink is not None:
             sink.stop()
