@@ -26,3 +26,8 @@ app.conf.update(
 @shared_task(name="bench.send_welcome_email")
 def send_welcome_email(user_id: int) -> None:
     welcome_jobs.send_welcome_email(user_id)
+
+
+@shared_task(name="bench.send_project_welcome_email")
+def send_project_welcome_email(user_id: int) -> None:
+    welcome_jobs.send_project_welcome_email(user_id)

@@ -18,6 +18,8 @@ every system) and each repeat, the systems run interleaved, each on `--emails` u
   Django's own SMTP backend, no idempotency record), acks early, results ignored, two worker processes
   of the threads pool x 8 (`--prefetch-multiplier 64`, no gossip/mingle/heartbeat), and the same with
   `--pool solo` x 2; the faster of the two is the ratios' peer;
+- the same Celery task (threads 2 x 8) sending this project's email instead of the tutorial's one line
+  (`accounts.emails.build_email`: the same templates, languages and headers): the email is like for like;
 - stock Dramatiq: its RedisBroker and default middleware, the same plain actor, 2 processes x 8 threads.
 
 The mail server is aiosmtpd in a process of its own (bench/welcome_sink.py), noting each message's
@@ -51,11 +53,12 @@ import _setup  # noqa: E402
 
 from bench.run import PATHS, manage, process  # noqa: E402
 
-PROJECT, PROJECT_DEFAULT_RATE, CELERY_THREADS, CELERY_SOLO, STOCK = (
+PROJECT, PROJECT_DEFAULT_RATE, CELERY_THREADS, CELERY_SOLO, CELERY_SAME_EMAIL, STOCK = (
     "this project, rate limit raised",
     "this project, default rate limit",
     "seed tutorial's Celery task, threads 2 x 8",
     "seed tutorial's Celery task, solo x 2",
+    "the same Celery task sending this project's email, threads 2 x 8",
     "stock Dramatiq, plain send_mail actor",
 )
 CELERY_PEERS = (CELERY_THREADS, CELERY_SOLO)
@@ -132,11 +135,14 @@ class CeleryThreads(System):
         env = {**env, **self.env}
         return _setup.Group([process([sys.executable, *self.args(n)], f"welcome-celery{n}", env) for n in (1, 2)])
 
-    def send(self, user_ids: list[int]) -> None:
-        from bench.welcome_celery import send_welcome_email
+    task = "send_welcome_email"  # of bench/welcome_celery.py
 
+    def send(self, user_ids: list[int]) -> None:
+        from bench import welcome_celery
+
+        task = getattr(welcome_celery, self.task)
         for uid in user_ids:
-            send_welcome_email.delay(uid)
+            task.delay(uid)
 
     def config(self) -> str:
         return f"2 x: python {' '.join(self.args(1))}  # bench/welcome_celery.py: acks early, results ignored"
@@ -145,6 +151,16 @@ class CeleryThreads(System):
 class CelerySolo(CeleryThreads):
     name = CELERY_SOLO
     pool = ["--pool", "solo"]
+
+
+class CelerySameEmail(CeleryThreads):
+    """The threads peer sending this project's email (bench/welcome_jobs.py): like for like on the email."""
+
+    name = CELERY_SAME_EMAIL
+    task = "send_project_welcome_email"
+
+    def config(self) -> str:
+        return super().config() + ", bench.send_project_welcome_email (this project's templates and languages)"
 
 
 class Stock(System):
@@ -255,7 +271,7 @@ def measure(args: argparse.Namespace, sink: _setup.Process) -> dict[str, Any]:
             }
     connections.__dict__.pop("settings", None)  # the aliases just added
 
-    systems: list[System] = [Project(), ProjectDefaultRate(), CeleryThreads(), CelerySolo(), Stock()]
+    systems: list[System] = [Project(), ProjectDefaultRate(), CeleryThreads(), CelerySolo(), CelerySameEmail(), Stock()]
     results: dict[str, Any] = {
         "at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{os.cpu_count()} cores",
@@ -311,6 +327,9 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         results.setdefault("ratios", {})[db] = {
             "emails_s_vs_best_celery": statistics.median(pairs),
             "best_celery": celery,
+            "emails_s_vs_same_email_celery": statistics.median(
+                a["emails_s"] / b["emails_s"] for a, b in zip(ours, by_system[CELERY_SAME_EMAIL], strict=True)
+            ),
             "emails_s_vs_stock_dramatiq": statistics.median(
                 a["emails_s"] / b["emails_s"] for a, b in zip(ours, stock, strict=True)
             ),
@@ -322,6 +341,7 @@ def report(results: dict[str, Any], args: argparse.Namespace) -> list[str]:
         lines += [
             "",
             f"{db}: emails/s over the faster Celery ({celery}), pair by pair: {spread(pairs, 2)}×; "
+            f"over the Celery task sending this project's email: {ratio['emails_s_vs_same_email_celery']:.2f}×; "
             "over stock Dramatiq: "
             f"{ratio['emails_s_vs_stock_dramatiq']:.2f}×; the project's worker round trips per email at the default "
             f"rate limit: {ratio['round_trips_per_email_default_rate']:.2f}",

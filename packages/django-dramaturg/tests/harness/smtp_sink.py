@@ -31,6 +31,12 @@ class RecordingHandler:
         # that moment. The sink is the session's: a test that acts on its own message checks which it is.
         self.final_reply_delay = 0.0
         self.on_accepted: Callable[[Message], None] | None = None
+        self.eight_bit = True  # whether EHLO lists 8BITMIME (aiosmtpd takes 8-bit data either way)
+        self.mail_options: list[list[str]] = []  # each accepted message's MAIL FROM parameters
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list[str]:
+        session.host_name = hostname
+        return responses if self.eight_bit else [r for r in responses if r[4:] != "8BITMIME"]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         self.rcpts += 1
@@ -48,6 +54,7 @@ class RecordingHandler:
         with self.lock:
             self.messages.append(message)
             self.times.append(time.time())
+            self.mail_options.append(list(envelope.mail_options))
         if self.on_accepted is not None:
             await asyncio.get_running_loop().run_in_executor(None, self.on_accepted, message)
         if self.final_reply_delay:
@@ -85,10 +92,12 @@ class SmtpSink:
         with self.handler.lock:
             self.handler.messages.clear()
             self.handler.times.clear()
+            self.handler.mail_options.clear()
         self.handler.delay = self.handler.rcpt_delay = self.handler.final_reply_delay = 0.0
         self.handler.on_accepted = None
         self.handler.rcpts = 0
         self.handler.reply = None
+        self.handler.eight_bit = True
 
     def received_at(self) -> list[float]:
         with self.handler.lock:

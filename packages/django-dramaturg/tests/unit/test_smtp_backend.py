@@ -107,28 +107,105 @@ def test_a_connection_whose_send_failed_is_not_kept(smtp):
     again.close()
 
 
+# Header values each message has its own of: plain ones are kept as written, the others parsed.
+SUBJECTS = [
+    "Welcome, Ann",
+    "Welcome to Dramatiq Reference Project, ann.lee+welcome@example.com!",
+    "Re: [list] 50% off & free; ask <me> {now} ~ `x` | y ^ z",
+    "a  b",  # a run of spaces
+    " leading space",
+    "=?utf-8?q?looks_encoded?=",
+    '"quoted" (commented) back\\slash',
+    "word " * 20,  # longer than a line
+    "환영합니다, 김철수님",
+    "tab\there",
+]
+RECIPIENTS = [
+    "ann@example.com",
+    "Ann Lee <ann@example.com>",
+    # Parsed, the next three read as "Ann <ann@example.com>" each, and each is written as it came.
+    '"Ann" <ann@example.com>',
+    "Ann  <ann@example.com>",
+    "Ann<ann@example.com>",
+    "ann@example.com, bob@example.com",
+    '"Lee, Ann" <ann@example.com>',
+    "Ann (work) <ann@example.com>",
+    "undisclosed-recipients:;",
+    "ann@[192.0.2.1]",
+    "Kim 철수 <kim@example.com>",
+    "kim@bücher.example",
+]
+MESSAGE_IDS = ["<1@x>", "<welcome-12-7@mail.example.com>", "<a.b@[192.0.2.1]>", '<"q"@x>']
+
+
 def test_messages_built_with_the_faster_policy_are_the_bytes_the_standard_one_builds():
     import email.policy
     import re
 
     from django.core.mail import EmailMultiAlternatives
 
-    from dramaturg.mail.smtp import SMTP_POLICY
+    from dramaturg.mail.smtp import SMTP_8BIT_POLICY, SMTP_POLICY
 
-    def built(policy) -> bytes:
+    def built(policy, head_only: bool = False) -> bytes:
         # The boundary and the date differ per build whatever the policy: left out.
-        return re.sub(rb'(boundary="|--=+|Date: )[^"\r]*', b"", alternative.message(policy=policy).as_bytes())
+        data = re.sub(rb'(boundary="|--=+|Date: )[^"\r]*', b"", alternative.message(policy=policy).as_bytes())
+        return data.split(b"\r\n\r\n")[0] if head_only else data
 
     for _ in range(2):  # the second build reads the cached headers
-        for subject, to in (
-            ("Welcome, Ann", "ann@example.com"),
-            ("환영합니다, 김철수님", "Kim 철수 <kim@example.com>"),
-        ):
+        for n in range(max(len(SUBJECTS), len(RECIPIENTS))):  # each subject and each recipient at least once
+            subject, to, message_id = (values[n % len(values)] for values in (SUBJECTS, RECIPIENTS, MESSAGE_IDS))
             alternative = EmailMultiAlternatives(
-                subject, "Body é\n" * 40, "Welcome Team <welcome@example.com>", [to], headers={"Message-ID": "<1@x>"}
+                subject, "Body é\n" * 40, "Welcome Team <welcome@example.com>", [to], headers={"Message-ID": message_id}
             )
             alternative.attach_alternative("<p>Body é</p>", "text/html")
-            assert built(SMTP_POLICY) == built(email.policy.SMTP)
+            assert built(SMTP_POLICY) == built(email.policy.SMTP), (subject, to)
+            assert built(SMTP_8BIT_POLICY, head_only=True) == built(email.policy.SMTP, head_only=True)
+
+
+def test_a_plain_header_reads_back_as_written_and_others_as_the_standard_policy_parses_them():
+    from email.message import EmailMessage as StdMessage
+    from email.policy import SMTP
+
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    for name, value in [("Subject", s) for s in SUBJECTS] + [("To", r) for r in RECIPIENTS]:
+        ours, standard = StdMessage(policy=SMTP_POLICY), StdMessage(policy=SMTP)
+        ours[name] = standard[name] = value
+        assert str(ours[name]) == str(standard[name]), value
+    plain = StdMessage(policy=SMTP_POLICY)
+    plain["To"] = "ann@example.com"
+    assert type(plain["To"]) is str  # kept as written: nothing parsed
+
+
+def test_text_goes_as_8bit_to_a_server_that_takes_it_and_as_quoted_printable_to_one_that_does_not(smtp):
+    from django.core.mail import EmailMultiAlternatives
+
+    text, html = "환영합니다, 김철수님 — " * 3 + "\n", "<p>" + "Body é " * 200 + "</p>"  # a line of 1,400 octets
+    ascii_text = "Welcome, Ann. " * 20  # one ASCII line of 280
+
+    def sent() -> list:
+        email = EmailMultiAlternatives("Hello", text, "from@example.com", ["ann@example.com"])
+        email.attach_alternative(html, "text/html")
+        emails = [email, EmailMessage("Hi", ascii_text, "f@example.com", ["bob@example.com"])]
+        assert backend(smtp, keep_alive_s=0).send_messages(emails)  # a new connection: the server's EHLO each time
+        return smtp.received()
+
+    two_part_got, ascii_got = sent()
+    text_got, html_got = two_part_got.get_payload()
+    assert text_got["Content-Transfer-Encoding"] == "8bit"
+    assert html_got["Content-Transfer-Encoding"] in {"quoted-printable", "base64"}  # the standard choice for it
+    assert ascii_got["Content-Transfer-Encoding"] == "7bit"
+    assert ["BODY=8BITMIME" in options for options in smtp.handler.mail_options] == [True, True]
+    decoded = [p.get_payload(decode=True).decode().replace("\r\n", "\n") for p in (text_got, html_got, ascii_got)]
+    assert decoded == [text, html + "\n", ascii_text + "\n"]
+
+    smtp.reset()
+    smtp.handler.eight_bit = False  # a server that does not list 8BITMIME
+    two_part_got, ascii_got = sent()
+    text_got, html_got = two_part_got.get_payload()
+    assert text_got["Content-Transfer-Encoding"] in {"quoted-printable", "base64"}
+    assert ["BODY=8BITMIME" in options for options in smtp.handler.mail_options] == [False, False]
+    assert text_got.get_payload(decode=True).decode().replace("\r\n", "\n") == text
 
 
 def two_part(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":

@@ -25,7 +25,8 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from email.headerregistry import HeaderRegistry
+from email.contentmanager import ContentManager, raw_data_manager
+from email.headerregistry import AddressHeader, HeaderRegistry, MessageIDHeader, UnstructuredHeader
 from email.message import Message
 from email.policy import EmailPolicy
 from email.utils import format_datetime
@@ -88,6 +89,7 @@ class _HeaderClasses(HeaderRegistry):
     def __init__(self) -> None:
         super().__init__()
         self._classes: dict[str, type] = {}
+        self._plain: dict[str, re.Pattern[str] | None] = {}
 
     def __getitem__(self, name: str) -> type:
         key = name.lower()
@@ -96,23 +98,77 @@ class _HeaderClasses(HeaderRegistry):
             made = self._classes[key] = super().__getitem__(name)
         return made
 
+    def plain_form(self, name: str) -> re.Pattern[str] | None:
+        """The form of this header's values that are kept as written (None: every value is parsed).
+        Dates and the MIME headers, whose parameters the email package reads, are always parsed."""
+        key = name.lower()
+        if key not in self._plain:
+            kind = self[key]
+            self._plain[key] = next((form for cls, form in _PLAIN_FORMS if issubclass(kind, cls)), None)
+        return self._plain[key]
+
+
+# local@domain with a dot-atom local part (RFC 5322 atext) and an ASCII host name: Django's prep_address
+# finds no defect in it and returns it unchanged (tests/unit/test_smtp_backend.py compares the two).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_ADDR_SPEC = rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*"
+_PLAIN_ADDRESS = re.compile(_ADDR_SPEC)
+_MAILBOX = rf"(?:{_ADDR_SPEC}|{_ATEXT}(?: {_ATEXT})* <{_ADDR_SPEC}>)"
+# Values the standard parser reads back exactly as they are written (the tests compare the two), so
+# they need no parse: printable ASCII words with single spaces and no quotes, comments or escapes;
+# plain mailboxes; a plain message id. An encoded word ("=?"), which the parser decodes, is refused.
+_PLAIN_FORMS: tuple[tuple[type, re.Pattern[str]], ...] = (
+    (UnstructuredHeader, re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")),
+    (AddressHeader, re.compile(rf"{_MAILBOX}(?:, {_MAILBOX})*")),
+    (MessageIDHeader, re.compile(f"<{_ADDR_SPEC}>")),
+)
+
 
 class _SmtpPolicy(EmailPolicy):
     """email.policy.SMTP that parses a header value it has parsed before only once (From, the MIME
     headers, a subject: most of each message's headers are the same as the last one's). A parsed
-    header is an immutable str; the same one may be in any number of messages."""
+    header is an immutable str; the same one may be in any number of messages.
+
+    A short plain-ASCII text, address or message-id value (a recipient, a subject, a Message-ID: new
+    in each message) is not parsed at all: it is kept as the str it is, as the standard policy keeps
+    a header read from a message's source, and written out unchanged, as the standard policy writes
+    one that fits its line (tests/unit/test_smtp_backend.py compares the bytes). Reading it back gives
+    that str, not a header object: this policy builds messages to send, not to read."""
+
+    def clone(self, **kw: Any) -> Any:
+        # The generator clones its policy for each part to set the line ending it already has; the same
+        # policy keeps the parts' headers in the caches below, which are per policy.
+        if all(getattr(self, name) == value for name, value in kw.items()):
+            return self
+        return super().clone(**kw)
+
+    def _plain(self, name: str, value: str) -> bool:
+        too_long = self.max_line_length is not None and len(name) + len(value) + 2 > self.max_line_length
+        forms = self.header_factory
+        if too_long or "=?" in value or not isinstance(forms, _HeaderClasses):
+            return False
+        form = forms.plain_form(name)
+        return form is not None and form.fullmatch(value) is not None
 
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
         if type(value) is datetime:
             # Django's Date: the text a DateHeader makes of it, so that the messages of one second share one parse.
             value = format_datetime(value)
         if type(value) is str:
+            if self._plain(name, value):
+                return name, value
             return _parsed_header(self, name, value)
         return super().header_store_parse(name, value)
 
+    def header_fetch_parse(self, name: str, value: Any) -> Any:
+        if type(value) is str and self._plain(name, value):
+            return value
+        return super().header_fetch_parse(name, value)
+
     def fold_binary(self, name: str, value: Any) -> bytes:
-        if hasattr(value, "name"):  # a parsed header (one class per name: the same text folds the same way)
-            return _folded_header(self, name, value)
+        if hasattr(value, "name"):  # a parsed header: the same one (from _parsed_header's cache) folds the same way
+            return _folded_header(self, name, _Same(value))
         return super().fold_binary(name, value)
 
 
@@ -121,16 +177,25 @@ def _parsed_header(policy: Any, name: str, value: str) -> tuple[str, Any]:
     return EmailPolicy.header_store_parse(policy, name, value)
 
 
+class _Same:
+    """A key that matches the very same object only. A parsed header equals any str of its decoded text,
+    which two different values can share ('"Ann" <a@x>' and 'Ann <a@x>') while they fold differently."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value  # held by the cache entry: its id stays its own while the entry lives
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
 @lru_cache(maxsize=1024)
-def _folded_header(policy: Any, name: str, value: str) -> bytes:
-    return EmailPolicy.fold_binary(policy, name, value)
-
-
-# local@domain with a dot-atom local part (RFC 5322 atext) and an ASCII host name: Django's prep_address
-# finds no defect in it and returns it unchanged (tests/unit/test_smtp_backend.py compares the two).
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*")
+def _folded_header(policy: Any, name: str, header: _Same) -> bytes:
+    return EmailPolicy.fold_binary(policy, name, header.value)
 
 
 @lru_cache(maxsize=256)
@@ -140,6 +205,29 @@ def _prepared_address(backend_class: type[DjangoSmtpBackend], address: str, forc
 
 # The policy dramaturg.mail.EmailBackend builds messages with: email.policy.SMTP's, parsed faster.
 SMTP_POLICY = _SmtpPolicy(linesep="\r\n", header_factory=_HeaderClasses())
+
+_LINE_LIMIT = 998  # octets in a line of a message, CRLF not counted (RFC 5322 §2.1.1)
+
+
+class _TextAsIs(ContentManager):
+    """The standard content manager, but text goes as it is when its lines allow it: "7bit" if ASCII,
+    else "8bit" (RFC 6152), not quoted-printable or base64. An explicit `cte` is kept."""
+
+    def get_content(self, msg: Message, *args: Any, **kw: Any) -> Any:
+        return raw_data_manager.get_content(msg, *args, **kw)
+
+    def set_content(self, msg: Message, obj: Any, *args: Any, **kw: Any) -> None:
+        if isinstance(obj, str) and len(args) < 3 and kw.get("cte") is None:
+            data = obj.encode(kw.get("charset") or (args[1] if len(args) > 1 else "utf-8"))
+            if b"\0" not in data and all(len(line) <= _LINE_LIMIT for line in data.splitlines()):
+                kw["cte"] = "7bit" if data.isascii() else "8bit"
+        raw_data_manager.set_content(msg, obj, *args, **kw)
+
+
+# SMTP_POLICY for a server that takes 8-bit text (it lists 8BITMIME): text parts go as they are, as Django
+# before 6.0 sent them; no quoted-printable to encode and the server to read. For a line over RFC 5322's
+# limit the standard choice stays.
+SMTP_8BIT_POLICY = SMTP_POLICY.clone(content_manager=_TextAsIs())
 
 
 class _KeptConnections:
@@ -295,16 +383,22 @@ class EmailBackend(DjangoSmtpBackend):
         return super().prep_address(address, force_ascii)
 
     def _django_send(self, email_message: Any) -> bool:
-        """Django 6.1's `_send`, the message built with SMTP_POLICY instead of email.policy.SMTP."""
+        """Django 6.1's `_send`, the message built with SMTP_POLICY (or SMTP_8BIT_POLICY) instead of
+        email.policy.SMTP."""
         if not email_message.recipients():
             return False
         from_email = self.prep_address(email_message.from_email)
         recipients = [self.prep_address(addr) for addr in email_message.recipients()]
-        message = email_message.message(policy=SMTP_POLICY)
-        _set_boundaries(message)
         assert self.connection is not None  # send_messages opened it
         try:
-            self.connection.sendmail(from_email, recipients, message.as_bytes())
+            # sendmail's first step, taken before the message is built: whether the server takes 8-bit text.
+            self.connection.ehlo_or_helo_if_needed()
+            eight_bit = self.connection.has_extn("8bitmime")
+            message = email_message.message(policy=SMTP_8BIT_POLICY if eight_bit else SMTP_POLICY)
+            _set_boundaries(message)
+            self.connection.sendmail(
+                from_email, recipients, message.as_bytes(), mail_options=["BODY=8BITMIME"] if eight_bit else ()
+            )
         except smtplib.SMTPException:
             if not self.fail_silently:
                 raise
