@@ -180,7 +180,7 @@ def test_a_plain_header_reads_back_as_written_and_others_as_the_standard_policy_
 def test_text_goes_as_8bit_to_a_server_that_takes_it_and_as_quoted_printable_to_one_that_does_not(smtp):
     from django.core.mail import EmailMultiAlternatives
 
-    text, html = "환영합니다, 김철수님 — " * 3 + "\n", "<p>" + "Body é " * 200 + "</p>"  # a line of 1,400 octets
+    text, html = "환영합니다, 김철수님 — " * 3 + "\n", "<p>" + "Body é " * 200 + "</p>"  # one line of 1,607 octets
     ascii_text = "Welcome, Ann. " * 20  # one ASCII line of 280
 
     def sent() -> list:
