@@ -298,7 +298,10 @@ class EmailBackend(DjangoSmtpBackend):
     OPTIONS `keep_alive_s` (default 30; 0: a connection per `send_messages`, as Django's): the
     connection stays open after a send for the same thread's next one, and is closed once idle that
     long. One that failed is closed at once. One the server dropped meanwhile fails at MAIL FROM,
-    before anything was handed over: the message is then sent once on a new connection."""
+    before anything was handed over: the message is then sent once on a new connection.
+
+    To a server that lists 8BITMIME, text parts go as they are ("8bit", "7bit" if ASCII) with
+    BODY=8BITMIME, as Django sent them before 6.0; to one that does not, as Django 6 encodes them."""
 
     def __init__(self, *args: Any, data_timeout: float | None = None, keep_alive_s: float = 30, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
