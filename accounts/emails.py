@@ -100,3 +100,13 @@ def welcome_email(delivery: EmailDelivery) -> EmailMultiAlternatives:
     message = build_email(delivery.user, WELCOME, f"{delivery.pk}-{delivery.user_id}")
     message.extra_headers["X-Delivery-Id"] = str(delivery.pk)
     return message
+
+
+def warm_up() -> None:
+    """One email of each kind built in each language, for no one: run by each worker process at boot
+    (DRAMATURG["WORKER"]["WARM_UP"]), so that its first emails find the templates compiled, the catalogs
+    loaded and the URLs resolved, instead of each of its threads doing it at once. Reads no database."""
+    for code, _ in settings.LANGUAGES:
+        user = User(email="warm-up@example.invalid", language=code)
+        for stem in _MESSAGE_ID_PREFIXES:
+            build_email(user, stem).message()

@@ -283,7 +283,11 @@ DRAMATURG = {
     },
     # Each worker also runs that maintenance on this timer: a killed worker's messages are back within
     # DRAMATIQ_HEARTBEAT_TIMEOUT_MS plus this interval.
-    "WORKER": {"MAINTENANCE_INTERVAL_MS": env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000)},
+    "WORKER": {
+        "MAINTENANCE_INTERVAL_MS": env.int("DRAMATIQ_MAINTENANCE_INTERVAL_MS", default=5_000),
+        # Each worker process builds one email of each kind in each language at boot, before its first job.
+        "WARM_UP": ["accounts.emails.warm_up"],
+    },
     "CONSOLE": {
         # Bearer token that opens /jobs/metrics, /jobs/health and /jobs/overview.json to scrapers; empty: staff only.
         "METRICS_TOKEN": env.str("JOBS_METRICS_TOKEN", default=""),

@@ -34,6 +34,12 @@ def drained() -> bool:
     return queues.queue_counts("emails") == queues.QueueCounts("emails", 0, 0, 0, 0)
 
 
+def test_the_worker_builds_each_email_once_at_boot_before_its_first_job(worker):
+    log = worker.log_text()
+    warmed, ready = log.find("Warm-up accounts.emails.warm_up done in"), log.find("is ready for action")
+    assert 0 <= warmed < ready, worker.log_tail()
+
+
 def test_signup_email_arrives_at_smtp_server(live, smtp, worker):
     user_id, _ = signup(live, "ann@example.com")
     [message] = wait_for(lambda: smtp.received("ann@example.com"), what="the welcome email")

@@ -24,6 +24,7 @@ REQUIRED_MIDDLEWARE: dict[str, str] = {
     "dramaturg.middleware.stats.JobStats": "the console's counts and recent messages come from it",
     "dramaturg.middleware.maintenance.QueueMaintenance": "it requeues a dead worker's messages",
     "periodiq.PeriodiqMiddleware": "periodic actors (health alerts, the reconciler) need it",
+    "dramaturg.middleware.warm_up.WarmUp": "it runs DRAMATURG['WORKER']['WARM_UP'] in each worker process at boot",
 }
 # Keys whose zero would stop the work they govern.
 MUST_BE_POSITIVE = {
@@ -79,7 +80,7 @@ def _shape_errors(user: Any) -> list[checks.CheckMessage]:
 
 
 def _value_errors(values: dict[str, Any]) -> list[checks.CheckMessage]:
-    """E003 (type), E004 (sign), E006 (cron), E007 (extra health checks) of every known key."""
+    """E003 (type), E004 (sign), E006 (cron), E007 (extra health checks, warm-ups) of every known key."""
     from periodiq import CronSpec
 
     errors: list[checks.CheckMessage] = []
@@ -96,7 +97,9 @@ def _value_errors(values: dict[str, Any]) -> list[checks.CheckMessage]:
                 if value is not None and not isinstance(value, bool):
                     errors.append(_type_error(where, value, "True, False or None (on iff ADMINS is set)"))
             elif where == ("HEALTH", "EXTRA_CHECKS"):
-                errors.extend(_extra_check_errors(value))
+                errors.extend(_callables_errors(where, value, "a callable returning dramaturg.health.Problem items"))
+            elif where == ("WORKER", "WARM_UP"):
+                errors.extend(_callables_errors(where, value, "a callable taking no argument"))
             elif where == ("WEB", "BOUNDED_SLOTS"):
                 if not isinstance(value, dict) or not all(
                     isinstance(k, str) and isinstance(n, int) and not isinstance(n, bool) and n > 0
@@ -134,8 +137,8 @@ def _type_error(where: tuple[str, ...], value: Any, expected: str) -> checks.Err
     )
 
 
-def _extra_check_errors(value: Any) -> list[checks.CheckMessage]:
-    where = ("HEALTH", "EXTRA_CHECKS")
+def _callables_errors(where: tuple[str, str], value: Any, what: str) -> list[checks.CheckMessage]:
+    """E003 when `value` is not a list of dotted paths; E007 for each that does not import or call."""
     if not isinstance(value, list | tuple) or not all(isinstance(p, str) for p in value):
         return [_type_error(where, value, "a list of dotted paths to callables")]
     errors: list[checks.CheckMessage] = []
@@ -146,7 +149,7 @@ def _extra_check_errors(value: Any) -> list[checks.CheckMessage]:
             errors.append(
                 checks.Error(
                     f"{_path(*where)} names {dotted!r}, which does not import ({exc}); "
-                    "expected a dotted path to a callable returning a list of dramaturg.health.Problem.",
+                    f"expected a dotted path to {what}.",
                     id="dramaturg.E007",
                 )
             )

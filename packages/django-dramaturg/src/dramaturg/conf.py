@@ -38,6 +38,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "WORKER": {
         "MAINTENANCE_INTERVAL_MS": 5_000,  # how often a worker requeues a dead worker's messages
+        "WARM_UP": [],  # dotted paths of callables each worker process runs once at boot, before its first job
     },
     "CONSOLE": {
         "METRICS_TOKEN": "",  # bearer token for /metrics; empty: staff only
@@ -94,6 +95,7 @@ MIDDLEWARE: tuple[str, ...] = (
     "dramaturg.middleware.maintenance.QueueMaintenance",
     "periodiq.PeriodiqMiddleware",
     "django_dramatiq.middleware.DbConnectionsMiddleware",
+    "dramaturg.middleware.warm_up.WarmUp",
 )
 
 

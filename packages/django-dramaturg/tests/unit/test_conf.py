@@ -109,11 +109,13 @@ def test_unreadable_cron_is_E006() -> None:
     assert "DRAMATURG['SEND_ONCE']['RECONCILE_CRON'] is 'every minute'" in msg
 
 
-def test_extra_check_that_does_not_import_or_call_is_E007() -> None:
-    found = ids(DRAMATURG={"HEALTH": {"EXTRA_CHECKS": ["no.such.module.check", "dramaturg.conf.DEFAULTS"]}})
-    assert [i for i, _ in found] == ["dramaturg.E007", "dramaturg.E007"]
-    assert "'no.such.module.check', which does not import" in found[0][1]
-    assert "'dramaturg.conf.DEFAULTS', which is not callable" in found[1][1]
+def test_an_extra_check_or_warm_up_that_does_not_import_or_call_is_E007() -> None:
+    for group, key in (("HEALTH", "EXTRA_CHECKS"), ("WORKER", "WARM_UP")):
+        found = ids(DRAMATURG={group: {key: ["no.such.module.check", "dramaturg.conf.DEFAULTS"]}})
+        assert [i for i, _ in found] == ["dramaturg.E007", "dramaturg.E007"]
+        assert "'no.such.module.check', which does not import" in found[0][1]
+        assert "'dramaturg.conf.DEFAULTS', which is not callable" in found[1][1]
+        assert [i for i, _ in ids(DRAMATURG={group: {key: "a.b"}})] == ["dramaturg.E003"]
 
 
 def test_wrong_broker_or_missing_middleware_is_E008() -> None:
