@@ -297,3 +297,13 @@ def test_the_date_header_folds_as_the_standard_policy_folds_it():
                 for policy in (SMTP_POLICY, email.policy.SMTP)
             ]
             assert folded[0] == folded[1], folded
+
+
+def test_the_policy_copied_for_a_part_with_its_own_line_ending_is_the_policy_itself():
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    assert SMTP_POLICY.clone(linesep="\r\n") is SMTP_POLICY  # what the generator asks for each part
+    other = SMTP_POLICY.clone(linesep="\n")
+    assert other is not SMTP_POLICY and other.linesep == "\n" and SMTP_POLICY.linesep == "\r\n"
+    with pytest.raises(TypeError):
+        SMTP_POLICY.clone(no_such_setting=1)

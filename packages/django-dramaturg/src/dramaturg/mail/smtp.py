@@ -125,6 +125,9 @@ _PLAIN_FORMS: tuple[tuple[type, re.Pattern[str]], ...] = (
 )
 
 
+_UNSET = object()
+
+
 class _SmtpPolicy(EmailPolicy):
     """email.policy.SMTP that parses a header value it has parsed before only once (From, the MIME
     headers, a subject: most of each message's headers are the same as the last one's). A parsed
@@ -139,7 +142,7 @@ class _SmtpPolicy(EmailPolicy):
     def clone(self, **kw: Any) -> Any:
         # The generator clones its policy for each part to set the line ending it already has; the same
         # policy keeps the parts' headers in the caches below, which are per policy.
-        if all(getattr(self, name) == value for name, value in kw.items()):
+        if all(getattr(self, name, _UNSET) == value for name, value in kw.items()):  # an unknown name: clone's error
             return self
         return super().clone(**kw)
 
