@@ -166,11 +166,18 @@ def fmt(d: dict, digits: int = 0) -> str:
 
 
 def write_results(
-    directory: Path, stem: str, results: dict, table: Callable[[dict], list[str]], *, merge: bool
+    directory: Path,
+    stem: str,
+    results: dict,
+    table: Callable[[dict], list[str]],
+    *,
+    merge: bool,
+    ratios: Callable[[dict], dict] | None = None,
 ) -> None:
     """Write `results` to directory/stem.json and its table to stem.md, and print the table; with `merge`
     (a run of some parts only), the parts measured replace those parts of the last results, each part keeping
-    when it was measured (`"parts_at"`), and the table ends with those dates when they differ."""
+    when it was measured (`"parts_at"`), and the table ends with those dates when they differ. `ratios`
+    works the ratios out again from the merged parts (else the last ones are kept beside the new ones)."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{stem}.json"
     results = {**results, "parts_at": {k: results.get("at", "") for k in results if k not in _NOT_PARTS}}
@@ -184,6 +191,8 @@ def write_results(
             "ratios": {**previous.get("ratios", {}), **results.get("ratios", {})},
             "parts_at": {**parts_at, **previous.get("parts_at", {}), **results["parts_at"]},
         }
+        if ratios is not None:
+            results["ratios"] = ratios(results)
     path.write_text(json.dumps(results, indent=2))
     lines = table(results)
     if len(set(results["parts_at"].values())) > 1:

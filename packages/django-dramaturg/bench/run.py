@@ -428,7 +428,8 @@ def main() -> None:
     if args.large:
         dashboard = [sys.executable, str(BENCH / "dashboard.py")]
         results["dashboard_1m"] = subprocess.run(dashboard, text=True, capture_output=True).stdout
-    write_results(RESULTS, "quick" if args.quick else "results", results, table, merge=bool(args.only))
+    stem = "quick" if args.quick else "results"
+    write_results(RESULTS, stem, results, table, merge=bool(args.only), ratios=ratios)
 
 
 def run(only: list[str], counts: dict, repeats: int, system_port: int) -> dict:
