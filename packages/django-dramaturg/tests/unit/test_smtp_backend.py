@@ -177,17 +177,18 @@ def test_a_plain_header_reads_back_as_written_and_others_as_the_standard_policy_
     assert type(plain["To"]) is str  # kept as written: nothing parsed
 
 
-def test_text_goes_as_8bit_to_a_server_that_takes_it_and_as_quoted_printable_to_one_that_does_not(smtp):
+def test_text_goes_as_8bit_to_a_server_that_takes_it_unless_told_not_to(smtp):
     from django.core.mail import EmailMultiAlternatives
 
     text, html = "환영합니다, 김철수님 — " * 3 + "\n", "<p>" + "Body é " * 200 + "</p>"  # one line of 1,607 octets
     ascii_text = "Welcome, Ann. " * 20  # one ASCII line of 280
 
-    def sent() -> list:
+    def sent(**options) -> list:
         email = EmailMultiAlternatives("Hello", text, "from@example.com", ["ann@example.com"])
         email.attach_alternative(html, "text/html")
         emails = [email, EmailMessage("Hi", ascii_text, "f@example.com", ["bob@example.com"])]
-        assert backend(smtp, keep_alive_s=0).send_messages(emails)  # a new connection: the server's EHLO each time
+        # A new connection for each test: the server's EHLO each time.
+        assert backend(smtp, keep_alive_s=0, **options).send_messages(emails)
         return smtp.received()
 
     two_part_got, ascii_got = sent()
@@ -199,13 +200,14 @@ def test_text_goes_as_8bit_to_a_server_that_takes_it_and_as_quoted_printable_to_
     decoded = [p.get_payload(decode=True).decode().replace("\r\n", "\n") for p in (text_got, html_got, ascii_got)]
     assert decoded == [text, html + "\n", ascii_text + "\n"]
 
-    smtp.reset()
-    smtp.handler.eight_bit = False  # a server that does not list 8BITMIME
-    two_part_got, ascii_got = sent()
-    text_got, html_got = two_part_got.get_payload()
-    assert text_got["Content-Transfer-Encoding"] in {"quoted-printable", "base64"}
-    assert ["BODY=8BITMIME" in options for options in smtp.handler.mail_options] == [False, False]
-    assert text_got.get_payload(decode=True).decode().replace("\r\n", "\n") == text
+    for server_takes_it, options in ((False, {}), (True, {"eight_bit": False})):
+        smtp.reset()
+        smtp.handler.eight_bit = server_takes_it  # False: a server that does not list 8BITMIME
+        two_part_got, ascii_got = sent(**options)
+        text_got, html_got = two_part_got.get_payload()
+        assert text_got["Content-Transfer-Encoding"] in {"quoted-printable", "base64"}
+        assert ["BODY=8BITMIME" in given for given in smtp.handler.mail_options] == [False, False]
+        assert text_got.get_payload(decode=True).decode().replace("\r\n", "\n") == text
 
 
 def two_part(body: str, subject: str = "Welcome, Ann") -> "EmailMessage":

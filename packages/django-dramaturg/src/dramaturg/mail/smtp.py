@@ -303,13 +303,23 @@ class EmailBackend(DjangoSmtpBackend):
     long. One that failed is closed at once. One the server dropped meanwhile fails at MAIL FROM,
     before anything was handed over: the message is then sent once on a new connection.
 
-    To a server that lists 8BITMIME, text parts go as they are ("8bit", "7bit" if ASCII) with
-    BODY=8BITMIME, as Django sent them before 6.0; to one that does not, as Django 6 encodes them."""
+    OPTIONS `eight_bit` (default True): to a server that lists 8BITMIME, text parts go as they are
+    ("8bit", "7bit" if ASCII) with BODY=8BITMIME, as Django sent them before 6.0; to one that does not,
+    or with False, as Django 6 encodes them (quoted-printable or base64: for a relay chain whose DKIM
+    signer signs before a hop that would have to re-encode 8-bit text)."""
 
-    def __init__(self, *args: Any, data_timeout: float | None = None, keep_alive_s: float = 30, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        data_timeout: float | None = None,
+        keep_alive_s: float = 30,
+        eight_bit: bool = True,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.data_timeout = data_timeout
         self.keep_alive_s = keep_alive_s
+        self.eight_bit = eight_bit
         self._reused = False  # the open connection was kept from an earlier send
         self._broken = False  # a send failed on it: not kept
 
@@ -399,7 +409,7 @@ class EmailBackend(DjangoSmtpBackend):
         try:
             # sendmail's first step, taken before the message is built: whether the server takes 8-bit text.
             self.connection.ehlo_or_helo_if_needed()
-            eight_bit = self.connection.has_extn("8bitmime")
+            eight_bit = self.eight_bit and self.connection.has_extn("8bitmime")
             message = email_message.message(policy=SMTP_8BIT_POLICY if eight_bit else SMTP_POLICY)
             _set_boundaries(message)
             self.connection.sendmail(
