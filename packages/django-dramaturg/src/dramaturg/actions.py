@@ -30,6 +30,7 @@ PERMISSION = "dramaturg.manage_dead_letters"
 QUEUE_PERMISSION = "dramaturg.manage_queues"
 AUDIT_REFS = 200
 SCOPES = ("one", "selected", "matching")
+QUEUE_SCOPE = "queue"  # the audit scope of a clear: the whole queue
 DEAD_ACTIONS = (AuditEntry.Action.REQUEUE, AuditEntry.Action.DELETE)
 RETRY_ACTIONS = (AuditEntry.Action.RETRY_NOW, AuditEntry.Action.KILL)
 DELAYED_ACTIONS = (*RETRY_ACTIONS, AuditEntry.Action.DELETE_DELAYED)  # on any delayed message, one or selected
@@ -160,10 +161,11 @@ def record(
 
 
 def record_counts(
-    user, action: str, scope: str, filters: dict[str, str], *, requested: int, count: int, user_email: str = ""
+    user, action: str, filters: dict[str, str], *, requested: int, count: int, user_email: str = ""
 ) -> AuditEntry:
-    """An action's audit entry from its counts alone: what a bulk action did before it gave up (`user_email`:
-    who asked for it, kept on the bulk action, else the user's)."""
+    """A bulk action's audit entry from its counts alone: what it did before it gave up (`user_email`: who
+    asked for it, kept on the bulk action, else the user's). A clear covers a queue; the others, what matched."""
+    scope = QUEUE_SCOPE if action == AuditEntry.Action.CLEAR else "matching"
     return _record_one(user, action, scope, filters, count=count, requested=requested, user_email=user_email)
 
 
@@ -192,7 +194,7 @@ def clear_queue(
         dropped += len(settling.after(bodies))
         if progress is not None:
             progress(dropped, dropped)
-    return _record_one(user, AuditEntry.Action.CLEAR, "queue", {"queue": queue}, count=dropped, requested=dropped)
+    return _record_one(user, AuditEntry.Action.CLEAR, QUEUE_SCOPE, {"queue": queue}, count=dropped, requested=dropped)
 
 
 def periodic_action(user, action: str, actor_name: str) -> AuditEntry:

@@ -61,11 +61,9 @@ def give_up(bulk_id: int, attempts: int) -> None:
         bulk = BulkAction.objects.select_for_update().filter(pk=bulk_id).first()
         if bulk is None or bulk.status in (BulkAction.Status.DONE, BulkAction.Status.FAILED):
             return
-        scope = "queue" if bulk.action == AuditEntry.Action.CLEAR else "matching"
         entry = actions.record_counts(
             bulk.user,
             bulk.action,
-            scope,
             bulk.filters,
             requested=bulk.requested,
             count=bulk.count,
