@@ -125,6 +125,7 @@ class CeleryThreads(System):
     name = CELERY_THREADS
     env = PEER_SETTINGS
     pool = ["--pool", "threads", "--concurrency", "8"]
+    task = "send_welcome_email"  # of bench/welcome_celery.py
 
     def args(self, n: int) -> list[str]:
         flags = "--prefetch-multiplier 64 --without-gossip --without-mingle --without-heartbeat --loglevel WARNING"
@@ -134,8 +135,6 @@ class CeleryThreads(System):
     def worker(self, env: dict[str, str]) -> _setup.Process | _setup.Group:
         env = {**env, **self.env}
         return _setup.Group([process([sys.executable, *self.args(n)], f"welcome-celery{n}", env) for n in (1, 2)])
-
-    task = "send_welcome_email"  # of bench/welcome_celery.py
 
     def send(self, user_ids: list[int]) -> None:
         from bench import welcome_celery
