@@ -17,6 +17,7 @@ from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from . import filled_templates
 from .models import EmailDelivery, User
 
 WELCOME, EXISTING_ACCOUNT, PASSWORD_RESET = "welcome", "existing_account", "password_reset"  # template stems
@@ -39,24 +40,31 @@ def _template(name: str) -> Any:
 def _forget(*, setting: str, **kwargs: Any) -> None:
     if setting == "TEMPLATES":
         _template.cache_clear()
-    elif setting == "ROOT_URLCONF":
+    if setting in {"TEMPLATES", "LANGUAGES", "LANGUAGE_CODE", "LOCALE_PATHS", "USE_I18N"}:
+        filled_templates.forget()  # rendered with the old templates or catalogs
+    if setting == "ROOT_URLCONF":
         _path.cache_clear()
 
 
-def _render(name: str, context: dict[str, Any]) -> str:
-    return str(_template(name).render(context))
+def _render(name: str, context: dict[str, str], values: dict[str, str]) -> str:
+    # Rendered once per language, then filled in with each recipient's values (accounts.filled_templates).
+    return filled_templates.render(_template(name), context, values)
 
 
-def _context(user: User, stem: str) -> dict[str, Any]:
-    context: dict[str, Any] = {
-        "user": user,
-        "name": user.greeting_name,
+def _context() -> dict[str, str]:
+    """What every email of the app may show: the same for each recipient."""
+    return {
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "login_url": settings.SITE_URL + _path("accounts:login"),
         "account_url": settings.SITE_URL + _path("accounts:account"),
         "password_reset_url": settings.SITE_URL + _path("accounts:password_reset"),
     }
+
+
+def _values(user: User, stem: str) -> dict[str, str]:
+    """What an email shows of its recipient."""
+    values = {"name": user.greeting_name}
     if stem == PASSWORD_RESET:
         # Made when the email is built (in the worker that decides the reset): valid PASSWORD_RESET_TIMEOUT
         # from then, and void once the password changes or the user signs in again (Django's token generator).
@@ -67,8 +75,8 @@ def _context(user: User, stem: str) -> dict[str, Any]:
                 "token": default_token_generator.make_token(user),
             },
         )
-        context["reset_url"] = settings.SITE_URL + path
-    return context
+        values["reset_url"] = settings.SITE_URL + path
+    return values
 
 
 def build_email(user: User, stem: str, message_key: str = "") -> EmailMultiAlternatives:
@@ -76,10 +84,10 @@ def build_email(user: User, stem: str, message_key: str = "") -> EmailMultiAlter
     HTML alternative, in the user's language. Its Message-ID is fixed here (`message_key`, else a new one), so
     that a resend after a crash that followed the server's acceptance is the same message to mail systems."""
     with translation.override(user.language or settings.LANGUAGE_CODE):
-        context = _context(user, stem)
-        subject = " ".join(_render(f"accounts/email/{stem}_subject.txt", context).split())
-        text = _render(f"accounts/email/{stem}.txt", context)
-        html = _render(f"accounts/email/{stem}.html", context)
+        context, values = _context(), _values(user, stem)
+        subject = " ".join(_render(f"accounts/email/{stem}_subject.txt", context, values).split())
+        text = _render(f"accounts/email/{stem}.txt", context, values)
+        html = _render(f"accounts/email/{stem}.html", context, values)
     key = message_key or uuid.uuid4().hex
     message = EmailMultiAlternatives(
         subject=subject,
