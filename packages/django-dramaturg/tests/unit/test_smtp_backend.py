@@ -117,6 +117,9 @@ SUBJECTS = [
     "=?utf-8?q?looks_encoded?=",
     '"quoted" (commented) back\\slash',
     "word " * 20,  # longer than a line
+    "Welcome to Dramatiq Reference Project, r0-project-1765111111111-1@example.com!",  # two lines
+    " ".join(["word"] * 40),  # three lines
+    "A-word-longer-than-any-line-" * 4 + " then more",  # folded by the standard policy itself
     "환영합니다, 김철수님",
     "tab\there",
 ]
@@ -160,6 +163,55 @@ def test_messages_built_with_the_faster_policy_are_the_bytes_the_standard_one_bu
             alternative.attach_alternative("<p>Body é</p>", "text/html")
             assert built(SMTP_POLICY) == built(email.policy.SMTP), (subject, to)
             assert built(SMTP_8BIT_POLICY, head_only=True) == built(email.policy.SMTP, head_only=True)
+
+
+def test_plain_words_longer_than_a_line_are_folded_as_the_standard_policy_folds_them():
+    import email.policy
+    import random
+
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    rng = random.Random(5)
+    atext = [c for c in map(chr, range(33, 127)) if c not in '"(),:;<>@[\\]']
+    checked = 0
+    for _ in range(3000):
+        words = ["".join(rng.choices(atext, k=rng.randint(1, 79))) for _ in range(rng.randint(1, 8))]
+        value = " ".join(words).replace("=?", "=!")
+        name = rng.choice(["Subject", "Comments", "X-A-Rather-Long-Header-Name"])
+        ours = SMTP_POLICY.fold_binary(name, SMTP_POLICY.header_store_parse(name, value)[1])
+        standard = email.policy.SMTP.fold_binary(name, email.policy.SMTP.header_store_parse(name, value)[1])
+        assert ours == standard, value
+        checked += b"\r\n " in ours
+    assert checked > 1000  # most of them took more than a line
+
+
+TEXT_SUBJECTS = [
+    "환영합니다, 김철수님",
+    "환영합니다, r0-project-1765111111111-0@example.com님! — Dramatiq Reference Project",
+    "가" * 100,  # three-octet characters over several words
+    "Grüße 👋 " * 12,  # four-octet ones, spaces at the end
+    "  leading and  double spaces: é",
+]
+
+
+def test_non_ascii_text_goes_as_encoded_words_of_whole_characters_that_read_back_as_the_text():
+    import email
+    import email.header
+    import email.policy
+
+    from dramaturg.mail.smtp import SMTP_POLICY
+
+    for subject in TEXT_SUBJECTS:
+        folded = SMTP_POLICY.fold_binary("Subject", SMTP_POLICY.header_store_parse("Subject", subject)[1])
+        lines = folded.decode("ascii").removesuffix("\r\n").split("\r\n")
+        assert all(len(line) <= 76 for line in lines), lines  # RFC 2047 §2
+        words = [word for line in lines for word in line.split() if word.startswith("=?")]
+        assert words and all(len(word) <= 75 for word in words) and len(words) == len(lines)
+        for word in words:  # each decodes alone: no character is split between two
+            assert email.message_from_bytes(b"Subject: " + word.encode() + b"\r\n\r\n", policy=email.policy.default)
+            assert email.header.decode_header(word)[0][0].decode("utf-8")
+        read = email.message_from_bytes(folded + b"\r\n", policy=email.policy.default)
+        assert read["Subject"] == subject
 
 
 def test_a_plain_header_reads_back_as_written_and_others_as_the_standard_policy_parses_them():

@@ -16,6 +16,7 @@ have delivered it, so the caller must not treat it as "not sent".
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import re
@@ -118,8 +119,9 @@ _MAILBOX = rf"(?:{_ADDR_SPEC}|{_ATEXT}(?: {_ATEXT})* <{_ADDR_SPEC}>)"
 # Values the standard parser reads back exactly as they are written (the tests compare the two), so
 # they need no parse: printable ASCII words with single spaces and no quotes, comments or escapes;
 # plain mailboxes; a plain message id. An encoded word ("=?"), which the parser decodes, is refused.
+_PLAIN_WORDS = re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")
 _PLAIN_FORMS: tuple[tuple[type, re.Pattern[str]], ...] = (
-    (UnstructuredHeader, re.compile(r"[!#-'*-\[\]-~]+(?: [!#-'*-\[\]-~]+)*")),
+    (UnstructuredHeader, _PLAIN_WORDS),
     (AddressHeader, re.compile(rf"{_MAILBOX}(?:, {_MAILBOX})*")),
     (MessageIDHeader, re.compile(f"<{_ADDR_SPEC}>")),
 )
@@ -136,8 +138,10 @@ class _SmtpPolicy(EmailPolicy):
     A short plain-ASCII text, address or message-id value (a recipient, a subject, a Message-ID: new
     in each message) is not parsed at all: it is kept as the str it is, as the standard policy keeps
     a header read from a message's source, and written out unchanged, as the standard policy writes
-    one that fits its line (tests/unit/test_smtp_backend.py compares the bytes). Reading it back gives
-    that str, not a header object: this policy builds messages to send, not to read."""
+    one that fits its line (tests/unit/test_smtp_backend.py compares the bytes). So is text of plain
+    words longer than a line, folded as the standard policy folds it, and printable non-ASCII text,
+    written as encoded words (_folded_text). Reading it back gives that str, not a header object:
+    this policy builds messages to send, not to read."""
 
     def clone(self, **kw: Any) -> Any:
         # The generator clones its policy for each part to set the line ending it already has; the same
@@ -147,12 +151,14 @@ class _SmtpPolicy(EmailPolicy):
         return super().clone(**kw)
 
     def _plain(self, name: str, value: str) -> bool:
-        too_long = self.max_line_length is not None and len(name) + len(value) + 2 > self.max_line_length
         forms = self.header_factory
-        if too_long or "=?" in value or not isinstance(forms, _HeaderClasses):
+        if "=?" in value or not isinstance(forms, _HeaderClasses):
             return False
         form = forms.plain_form(name)
-        return form is not None and form.fullmatch(value) is not None
+        if form is _PLAIN_WORDS:  # text: plain words of any length (folded below), or printable non-ASCII text
+            return form.fullmatch(value) is not None or (not value.isascii() and value.isprintable())
+        too_long = self.max_line_length is not None and len(name) + len(value) + 2 > self.max_line_length
+        return form is not None and not too_long and form.fullmatch(value) is not None
 
     def header_store_parse(self, name: str, value: Any) -> tuple[str, Any]:
         if type(value) is datetime:
@@ -172,7 +178,60 @@ class _SmtpPolicy(EmailPolicy):
     def fold_binary(self, name: str, value: Any) -> bytes:
         if hasattr(value, "name"):  # a parsed header: the same one (from _parsed_header's cache) folds the same way
             return _folded_header(self, name, _Same(value))
+        if type(value) is str and self._plain(name, value):
+            folded = _folded_text(name, value, self.max_line_length, self.linesep)
+            if folded is not None:
+                return folded
+            if not value.isascii() or not self._fits(name, value):
+                # Folded as the standard policy folds it (a word longer than a line, a very long name).
+                return super().fold_binary(name, self.header_factory(name, value))
         return super().fold_binary(name, value)
+
+    def _fits(self, name: str, value: str) -> bool:
+        return self.max_line_length is None or len(name) + len(value) + 2 <= self.max_line_length
+
+
+_WORD_LINE = 76  # RFC 2047 §2: a line with an encoded word holds at most 76 characters
+_WORD_ROOM = 75  # and an encoded word at most 75
+
+
+def _folded_text(name: str, value: str, max_line_length: int | None, linesep: str) -> bytes | None:
+    """`name: value` folded for a text header kept as written (None: the standard policy's to fold).
+
+    Plain ASCII words that do not fit a line are folded as the standard policy folds them (the tests
+    compare the bytes): the whole value on a line of its own if it fits one, else as many words on
+    each line as it holds. Non-ASCII text goes as RFC 2047 "B" encoded words of whole UTF-8 characters,
+    one per line, as Django wrote it before 6.0 (email.header.Header): the standard policy's parse and
+    fold of such a value was a tenth of a welcome email's cost."""
+    if value.isascii():
+        if max_line_length is None or len(name) + len(value) + 2 <= max_line_length:
+            return None  # written as it is
+        if len(value) + 1 <= max_line_length:
+            return f"{name}:{linesep} {value}{linesep}".encode()
+        lines, line = [], f"{name}:"
+        for word in value.split(" "):
+            if len(line) + 1 + len(word) <= max_line_length:
+                line += " " + word
+            elif len(word) + 1 > max_line_length:
+                return None
+            else:
+                lines.append(line)
+                line = " " + word
+        return linesep.join([*lines, line]).encode() + linesep.encode()
+    limit = min(_WORD_LINE, max_line_length or _WORD_LINE)
+    room = min(_WORD_ROOM, limit - len(name) - 2)
+    if room < 24:  # too little room left by the name for a word of a few characters
+        return None
+    words, chunk = [], b""
+    for char in value:
+        data = char.encode()
+        if chunk and len("=?utf-8?b??=") + 4 * -(-(len(chunk) + len(data)) // 3) > room:
+            words.append(chunk)
+            chunk, room = b"", min(_WORD_ROOM, limit - 1)
+        chunk += data
+    words.append(chunk)
+    encoded = f"{linesep} ".join(f"=?utf-8?b?{base64.b64encode(word).decode('ascii')}?=" for word in words)
+    return f"{name}: {encoded}{linesep}".encode()
 
 
 @lru_cache(maxsize=1024)
@@ -422,6 +481,9 @@ class EmailBackend(DjangoSmtpBackend):
         return True
 
 
+_BOUNDARY_PREFIX = "=_dramaturg_"
+
+
 def _set_boundaries(message: Message) -> None:
     """A fixed boundary for each multipart part of `message` that none of its contents holds.
 
@@ -431,19 +493,27 @@ def _set_boundaries(message: Message) -> None:
     (SMTP_POLICY's cache). RFC 2046 asks only that a boundary occur nowhere in the parts it encloses:
     one that does (in a header or a body below the part, e.g. an attached email of ours) is left to
     the generator's random choice."""
-    multiparts = [part for part in message.walk() if part.get_content_maintype() == "multipart"]
+    parts = list(message.walk())
+    multiparts = [part for part in parts if part.is_multipart() and part.get_content_maintype() == "multipart"]
+    if not multiparts:
+        return
+    # The usual case, checked once: nothing below the top holds the prefix, so every fixed boundary is free.
+    held = any(_holds(part, _BOUNDARY_PREFIX) for part in parts[1:])
     for n, part in enumerate(multiparts):
-        boundary = f"=_dramaturg_{n}_"  # the closing "_": no part's boundary begins another's
-        if part.get_boundary() is None and not any(
-            boundary in str(value) for inner in part.walk() if inner is not part for value in _texts(inner)
+        boundary = f"{_BOUNDARY_PREFIX}{n}_"  # the closing "_": no part's boundary begins another's
+        if part.get_boundary() is None and not (
+            held and any(_holds(p, boundary) for p in part.walk() if p is not part)
         ):
             part.set_boundary(boundary)
 
 
-def _texts(part: Message) -> list[Any]:
-    """A part's header values and, unless it holds parts, its (encoded) body."""
-    payload = part.get_payload()
-    return [*part.values(), payload] if isinstance(payload, str | bytes) else part.values()
+def _holds(part: Message, text: str) -> bool:
+    """Whether a header value of `part` or, unless it holds parts, its body holds `text`. The body is
+    read decoded, which is cheaper: quoted-printable and base64 never write the "=_" the boundaries
+    begin with, so only a 7bit or 8bit body, the same decoded, can hold one."""
+    if any(text in value for value in part.values()):
+        return True
+    return not part.is_multipart() and text.encode() in part.get_payload(decode=True)
 
 
 def is_transient(error: BaseException) -> bool:
