@@ -397,12 +397,16 @@ def round_trips(role: str) -> int:
     return int(counter.get(f"bench:rt:{role}") or 0)
 
 
-def wait_until(predicate: Callable[[], bool], worker: Process | Group, what: str, timeout: float = 600) -> None:
+def wait_until(
+    predicate: Callable[[], bool], worker: Process | Group, what: str, timeout: float = 600, poll_s: float = 0.002
+) -> None:
+    """Wait for `predicate`, asked every `poll_s` (the asking takes CPU from the systems measured: a bench
+    timed by its own notes, not by when the wait ends, asks seldom)."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline or not worker.alive():
             raise RuntimeError(f"{what}: gave up; see var/bench-*.log")
-        time.sleep(0.002)
+        time.sleep(poll_s)
 
 
 def processes_cpu_s(worker: Process | Group) -> float:
