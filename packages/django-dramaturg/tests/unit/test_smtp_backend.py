@@ -229,6 +229,28 @@ def test_a_plain_header_reads_back_as_written_and_others_as_the_standard_policy_
     assert type(plain["To"]) is str  # kept as written: nothing parsed
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["Hello\n", "", "no newline", "환영합니다\r\n\r\nline\rcr", "a\n\n\n", "é" * 499 + "\n", "tab\there\x0c\n"],
+)
+@pytest.mark.parametrize(("args", "kw"), [((), {}), (("html",), {}), ((), {"subtype": "html", "charset": "utf8"})])
+def test_text_set_in_fewer_steps_is_what_the_standard_content_manager_sets(body, args, kw):
+    from email.contentmanager import raw_data_manager
+    from email.message import EmailMessage as StdMessage
+
+    from dramaturg.mail.smtp import SMTP_8BIT_POLICY
+
+    ours, standard = StdMessage(policy=SMTP_8BIT_POLICY), StdMessage(policy=SMTP_8BIT_POLICY)
+    for message in (ours, standard):
+        message["Subject"] = "Hi"
+        message["Content-Disposition"] = "inline"  # cleared by both: a content header set before
+    ours.set_content(body, *args, **kw)
+    cte = "7bit" if body.isascii() else "8bit"
+    standard.set_content(body, *args, **kw, cte=cte, content_manager=raw_data_manager)
+    assert ours.items() == standard.items() and ours.as_bytes() == standard.as_bytes()
+    assert ours.get_content() == standard.get_content()
+
+
 def test_text_goes_as_8bit_to_a_server_that_takes_it_unless_told_not_to(smtp):
     from django.core.mail import EmailMultiAlternatives
 
