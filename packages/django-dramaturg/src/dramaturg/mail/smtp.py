@@ -29,7 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from email.contentmanager import ContentManager, raw_data_manager
 from email.headerregistry import AddressHeader, HeaderRegistry, MessageIDHeader, UnstructuredHeader
-from email.message import Message
+from email.message import Message, MIMEPart
 from email.policy import EmailPolicy
 from email.utils import format_datetime
 from functools import lru_cache, partial
@@ -297,14 +297,15 @@ class _TextAsIs(ContentManager):
             if b"\0" not in data and all(len(line) <= _LINE_LIMIT for line in lines):
                 cte = "7bit" if data.isascii() else "8bit"
                 subtype = kw.get("subtype") or (args[0] if args else "plain")
-                if kw.keys() <= {"subtype", "charset"} and _TOKEN.fullmatch(subtype) and _TOKEN.fullmatch(charset):
+                simple = kw.keys() <= {"subtype", "charset"} and _TOKEN.fullmatch(subtype) and _TOKEN.fullmatch(charset)
+                if simple and isinstance(msg, MIMEPart):
                     _set_text(msg, lines, subtype, email.charset.ALIASES.get(charset, charset), cte)
                     return
                 kw["cte"] = cte
         raw_data_manager.set_content(msg, obj, *args, **kw)
 
 
-def _set_text(msg: Message, lines: list[bytes], subtype: str, charset: str, cte: str) -> None:
+def _set_text(msg: MIMEPart, lines: list[bytes], subtype: str, charset: str, cte: str) -> None:
     """What raw_data_manager.set_content(msg, text, subtype, charset, cte=cte) does for 7bit or 8bit
     text with no other argument (tests/unit/test_smtp_backend.py compares the two), in fewer steps:
     its Content-Type is set once, whole, instead of set and then parsed again to add the charset."""
