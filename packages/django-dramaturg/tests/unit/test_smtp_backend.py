@@ -2,6 +2,7 @@
 and the upstream code the override relies on (fails loudly when Django or smtplib changes it)."""
 
 import email
+import email.message
 import email.policy
 import inspect
 import smtplib
@@ -321,6 +322,18 @@ def test_a_part_holding_the_fixed_boundary_keeps_a_random_one_and_nested_parts_g
     attached = forwarded_got.get_payload()[1]  # Django attaches a message as the part itself
     assert attached.get_boundary() == "=_dramaturg_0_"
     assert [p.get_content_type() for p in attached.get_payload()] == ["text/plain", "text/html"]
+
+
+def test_a_part_without_a_body_does_not_stop_the_boundaries(smtp):
+    headers_only = email.message.EmailMessage()
+    headers_only["Subject"] = "Only headers"
+    with_it = two_part("Body")
+    with_it.attach(headers_only)  # a part as it is (Django inserts a MIME part given whole): no body at all
+    assert backend(smtp).send_messages([with_it]) == 1
+    [got] = smtp.received("ann@example.com")
+    assert got.get_boundary() == "=_dramaturg_0_"
+    attached = got.get_payload()[1]
+    assert attached["Subject"] == "Only headers" and not attached.get_payload()
 
 
 ADDRESSES = [

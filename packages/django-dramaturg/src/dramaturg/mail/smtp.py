@@ -544,7 +544,8 @@ def _holds(part: Message, text: str) -> bool:
     begin with, so only a 7bit or 8bit body, the same decoded, can hold one."""
     if any(text in value for value in part.values()):
         return True
-    return not part.is_multipart() and text.encode() in part.get_payload(decode=True)
+    body = None if part.is_multipart() else part.get_payload(decode=True)
+    return isinstance(body, bytes) and text.encode() in body  # None: a part without a body
 
 
 def is_transient(error: BaseException) -> bool:
