@@ -220,9 +220,10 @@ class _Consumer(_RedisConsumer):
                     self._flush_acks()
                     time.sleep(min(self.PAUSE_CHECK_S, self.timeout / 1000))
                     return None
+                after_wake, self._woken = self._woken, False
                 self.message_cache = self.broker.do_fetch(self.queue_name, room)
                 if not self.message_cache:
-                    self._wait_for_wake()
+                    self._wait_for_wake(stale=after_wake)
                     return None
         except redis.RedisError as error:
             raise _broker_error(error) from None
@@ -349,16 +350,21 @@ class _Consumer(_RedisConsumer):
         elif self.broker.heartbeat_due():
             self.broker.do_ack(self.queue_name)  # long jobs, nothing acked: still alive
 
-    def _wait_for_wake(self) -> None:
+    _woken = False  # the last idle wait ended with a wake-up token (the next fetch follows it)
+
+    def _wait_for_wake(self, stale: bool = False) -> None:
         """The queue is empty: flush what is pending, then block until a message is put on the
-        queue (its wake-up token) or the worker timeout passes, so shutdown is never held longer."""
+        queue (its wake-up token) or the worker timeout passes, so shutdown is never held longer.
+        `stale`: a wake-up led to an empty fetch, so the tokens left are dropped with the wait."""
         self._idle = True  # before the flush: an ack handed in after it is flushed by its own thread
         try:
             self._flush_acks()
             wait = self._until_next_eta(self._idle_wait_s)
-            if wait > 0 and handoff.wait_for_wake(self.broker.client, self.broker.namespace, self.queue_name, wait):
+            ns, queue = self.broker.namespace, self.queue_name
+            if wait > 0 and handoff.wait_for_wake(self.broker.client, ns, queue, wait, stale=stale):
                 # Woken by a new message after idling: ask afresh whether the queue was paused meanwhile.
                 self._paused_checked_at = float("-inf")
+                self._woken = True
         finally:
             self._idle = False
 

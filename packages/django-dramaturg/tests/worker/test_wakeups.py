@@ -52,8 +52,10 @@ def broker() -> Iterator[RedisBroker]:
 def idle_worker(broker: RedisBroker) -> Iterator[Callable[..., Worker]]:
     workers: list[Worker] = []
 
-    def start(threads: int = 2) -> Worker:
+    def start(threads: int = 2, prefetch: int | None = None) -> Worker:
         worker = Worker(broker, worker_timeout=IDLE_TIMEOUT_MS, worker_threads=threads)
+        if prefetch is not None:
+            worker.queue_prefetch = prefetch
         worker.start()
         workers.append(worker)
         wait_for(lambda: blocked_on_wake_list(broker, QUEUE), what="the consumer to block on its wake list")
@@ -74,8 +76,8 @@ def waits(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
     ended: list[tuple[str, bool]] = []
     real = handoff.wait_for_wake
 
-    def recorded(conn, ns: str, queue: str, timeout_s: float) -> bool:
-        woken = real(conn, ns, queue, timeout_s)
+    def recorded(conn, ns: str, queue: str, timeout_s: float, **options) -> bool:
+        woken = real(conn, ns, queue, timeout_s, **options)
         ended.append((queue, woken))
         return woken
 
@@ -96,6 +98,50 @@ def pushed(waits: list[tuple[str, bool]], done: list[str], tag: str) -> Iterator
 def blocked_on_wake_list(broker: RedisBroker, queue: str) -> bool:
     """A client of this broker sits in BLPOP (CLIENT LIST: cmd=blpop), as an idle consumer does."""
     return any(c.get("cmd") == "blpop" and c.get("name") == broker.namespace for c in broker.client.client_list())
+
+
+def test_stale_wake_ups_are_dropped_with_the_wait_only_while_the_queue_is_empty(broker):
+    conn, ns = broker.client, broker.namespace
+    wake = keys.wake_key(QUEUE, ns)
+    conn.lpush(wake, *[1] * 5)  # left by a burst another consumer fetched whole
+    assert handoff.wait_for_wake(conn, ns, QUEUE, 0.05, stale=True) is False  # dropped: none to wake on
+    assert conn.llen(wake) == 0
+    conn.lpush(wake, 1)
+    handoff.enqueue(conn, ns, QUEUE, "r-1", b"body")  # a message on the queue, and its token
+    assert handoff.wait_for_wake(conn, ns, QUEUE, 0.05, stale=True) is True  # kept: there is work
+    assert conn.llen(wake) == 1
+    assert handoff.wait_for_wake(conn, ns, QUEUE, 0.05) is True  # a wait that is not stale drops nothing
+
+
+def test_a_burst_one_consumer_takes_whole_does_not_wake_the_others_for_empty_fetch_after_fetch(
+    broker, idle_worker, waits, monkeypatch
+):
+    done: list[str] = []
+    empty: list[str] = []
+    real_fetch = broker.do_fetch
+
+    def fetch(queue_name: str, prefetch: int):
+        fetched = real_fetch(queue_name, prefetch)
+        if not fetched:
+            empty.append(queue_name)
+        return fetched
+
+    monkeypatch.setattr(broker, "do_fetch", fetch)
+
+    @dramatiq.actor(broker=broker, queue_name=QUEUE, max_retries=0)
+    def record(tag: str) -> None:
+        done.append(tag)
+
+    for _ in range(3):  # three idle consumers of QUEUE, each able to take the whole burst
+        idle_worker(prefetch=64)
+    since = len(empty)
+    broker.enqueue_many([record.message(f"m{n}") for n in range(40)])  # 40 tokens, WAKE_LIST_CAP kept
+    wait_for(lambda: len(done) == 40, timeout=WITHIN_S, what="the burst to run")
+    wake = keys.wake_key(QUEUE, broker.namespace)
+    wait_for(lambda: broker.client.llen(wake) == 0, timeout=WITHIN_S, what="the tokens left to go")
+    # Each consumer that wakes to an empty queue drops the tokens left: a couple of empty fetches, not one per
+    # token (WAKE_LIST_CAP - 1 of them before). Timed-out waits' fetches are IDLE_TIMEOUT_MS apart: none here.
+    assert empty[since:].count(QUEUE) <= 3
 
 
 def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, idle_worker, waits):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import redis
 
 from . import keys
-from .connection import script
+from .connection import lua_source, script
 
 # Tokens kept per queue: enough for every idle consumer of a queue to be woken by a burst;
 # tokens left over while all consumers were busy cost at most this many empty fetches later.
@@ -70,6 +70,17 @@ def wake_if_ready(conn: redis.Redis, ns: str, queue: str, pipe: redis.client.Pip
     )
 
 
-def wait_for_wake(conn: redis.Redis, ns: str, queue: str, timeout_s: float) -> bool:
-    """Block until a wake-up token for `queue` arrives (True) or `timeout_s` passes (False)."""
-    return conn.blpop([keys.wake_key(queue, ns)], timeout=timeout_s) is not None
+def wait_for_wake(conn: redis.Redis, ns: str, queue: str, timeout_s: float, *, stale: bool = False) -> bool:
+    """Block until a wake-up token for `queue` arrives (True) or `timeout_s` passes (False).
+
+    `stale`: the caller was woken and its fetch found the queue empty (another consumer took the burst
+    whole). The tokens left are then dropped first, if the queue is still empty, in the same round trip
+    (lua/drop_stale_wakes.lua): each would wake another idle consumer for an empty fetch in turn."""
+    wake = keys.wake_key(queue, ns)
+    if not stale:
+        return conn.blpop([wake], timeout=timeout_s) is not None
+    pipe = conn.pipeline(transaction=False)
+    # EVAL, not a registered script: a pipeline asks SCRIPT EXISTS for those, a round trip of its own.
+    pipe.eval(lua_source("drop_stale_wakes"), 2, keys.consumed_queue_key(queue, ns), wake)
+    pipe.blpop([wake], timeout=timeout_s)
+    return pipe.execute()[-1] is not None
