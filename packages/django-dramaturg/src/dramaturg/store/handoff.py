@@ -18,8 +18,8 @@ import redis
 from . import keys
 from .connection import lua_source, script
 
-# Tokens kept per queue: enough for every idle consumer of a queue to be woken by a burst;
-# tokens left over while all consumers were busy cost at most this many empty fetches later.
+# Tokens kept per queue: enough for every idle consumer of a queue to be woken by a burst. Tokens
+# left over once the burst is taken cost one empty fetch: that consumer drops the rest (`stale`).
 WAKE_LIST_CAP = 16
 
 
