@@ -113,9 +113,7 @@ def test_stale_wake_ups_are_dropped_with_the_wait_only_while_the_queue_is_empty(
     assert handoff.wait_for_wake(conn, ns, QUEUE, 0.05) is True  # a wait that is not stale drops nothing
 
 
-def test_a_burst_one_consumer_takes_whole_does_not_wake_the_others_for_empty_fetch_after_fetch(
-    broker, idle_worker, waits, monkeypatch
-):
+def test_wake_up_tokens_left_without_messages_cost_one_empty_fetch_not_one_each(broker, idle_worker, monkeypatch):
     done: list[str] = []
     empty: list[str] = []
     real_fetch = broker.do_fetch
@@ -132,16 +130,18 @@ def test_a_burst_one_consumer_takes_whole_does_not_wake_the_others_for_empty_fet
     def record(tag: str) -> None:
         done.append(tag)
 
-    for _ in range(3):  # three idle consumers of QUEUE, each able to take the whole burst
-        idle_worker(prefetch=64)
+    idle_worker()
     since = len(empty)
-    broker.enqueue_many([record.message(f"m{n}") for n in range(40)])  # 40 tokens, WAKE_LIST_CAP kept
-    wait_for(lambda: len(done) == 40, timeout=WITHIN_S, what="the burst to run")
+    # What a burst another consumer took whole leaves behind: a full list of tokens and an empty queue.
     wake = keys.wake_key(QUEUE, broker.namespace)
-    wait_for(lambda: broker.client.llen(wake) == 0, timeout=WITHIN_S, what="the tokens left to go")
-    # Each consumer that wakes to an empty queue drops the tokens left: a couple of empty fetches, not one per
-    # token (WAKE_LIST_CAP - 1 of them before). Timed-out waits' fetches are IDLE_TIMEOUT_MS apart: none here.
-    assert empty[since:].count(QUEUE) <= 3
+    broker.client.lpush(wake, *[1] * WAKE_LIST_CAP)
+    wait_for(lambda: broker.client.llen(wake) == 0, timeout=WITHIN_S, what="the tokens to go")
+    wait_for(lambda: blocked_on_wake_list(broker, QUEUE), timeout=WITHIN_S, what="the consumer to wait again")
+    # The first token's fetch, which dropped the rest (one fetch per token before), and at most the fetch of a
+    # poll (IDLE_TIMEOUT_MS apart) that came just before the tokens.
+    assert empty[since:].count(QUEUE) <= 2
+    record.send("after")  # and a message sent now still wakes it
+    wait_for(lambda: done == ["after"], timeout=WITHIN_S, what="the message sent after")
 
 
 def test_every_path_that_puts_a_message_on_a_queue_wakes_an_idle_worker(broker, idle_worker, waits):
