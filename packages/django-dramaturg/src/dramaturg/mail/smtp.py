@@ -174,17 +174,20 @@ class _SmtpPolicy(EmailPolicy):
     def fold_binary(self, name: str, value: Any) -> bytes:
         if hasattr(value, "name"):  # a parsed header: the same one (from _parsed_header's cache) folds the same way
             return _folded_header(self, name, _Same(value))
-        if type(value) is str and self._plain(name, value):
+        if (
+            type(value) is str
+            and self._plain(name, value)
+            and not (value.isascii() and _fits(name, value, self.max_line_length))
+        ):
             folded = _folded_text(name, value, self.max_line_length, self.linesep)
-            if folded is not None:
-                return folded
-            if not value.isascii() or not self._fits(name, value):
-                # Folded as the standard policy folds it (a word longer than a line, a very long name).
-                return super().fold_binary(name, self.header_factory(name, value))
+            # None: folded as the standard policy folds it (a word longer than a line, a very long name).
+            return folded if folded is not None else super().fold_binary(name, self.header_factory(name, value))
         return super().fold_binary(name, value)
 
-    def _fits(self, name: str, value: str) -> bool:
-        return self.max_line_length is None or len(name) + len(value) + 2 <= self.max_line_length
+
+def _fits(name: str, value: str, max_line_length: int | None) -> bool:
+    """Whether `name: value` fits one line: the standard policy writes it as it is then."""
+    return max_line_length is None or len(name) + len(value) + 2 <= max_line_length
 
 
 @lru_cache(maxsize=512)
@@ -195,8 +198,7 @@ def _kept_as_written(forms: _HeaderClasses, max_line_length: int | None, name: s
     form = forms.plain_form(name)
     if form is _PLAIN_WORDS:  # text: plain words of any length (folded below), or printable non-ASCII text
         return form.fullmatch(value) is not None or (not value.isascii() and value.isprintable())
-    too_long = max_line_length is not None and len(name) + len(value) + 2 > max_line_length
-    return form is not None and not too_long and form.fullmatch(value) is not None
+    return form is not None and _fits(name, value, max_line_length) and form.fullmatch(value) is not None
 
 
 _WORD_LINE = 76  # RFC 2047 §2: a line with an encoded word holds at most 76 characters
@@ -204,16 +206,16 @@ _WORD_ROOM = 75  # and an encoded word at most 75
 
 
 def _folded_text(name: str, value: str, max_line_length: int | None, linesep: str) -> bytes | None:
-    """`name: value` folded for a text header kept as written (None: the standard policy's to fold).
+    """`name: value` folded for a text header kept as written that does not fit a line as it is (None:
+    the standard policy's to fold).
 
-    Plain ASCII words that do not fit a line are folded as the standard policy folds them (the tests
+    Plain ASCII words are folded as the standard policy folds them (the tests
     compare the bytes): the whole value on a line of its own if it fits one, else as many words on
     each line as it holds. Non-ASCII text goes as RFC 2047 "B" encoded words of whole UTF-8 characters,
     one per line, as Django wrote it before 6.0 (email.header.Header): the standard policy's parse and
     fold of such a value was a tenth of a welcome email's cost."""
     if value.isascii():
-        if max_line_length is None or len(name) + len(value) + 2 <= max_line_length:
-            return None  # written as it is
+        assert max_line_length is not None  # a value that does not fit a line has one
         if len(value) + 1 <= max_line_length:
             return f"{name}:{linesep} {value}{linesep}".encode()
         lines, line = [], f"{name}:"
